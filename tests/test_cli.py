@@ -1,0 +1,187 @@
+"""The command line: default table, CSV outputs, help, and one-line errors with exit codes."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from vggbench.cli import main
+
+REQUIRED = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "in_channels",
+    "num_classes",
+    "batch_norm",
+    "params",
+    "macs",
+    "flops",
+    "rf_px",
+]
+
+
+def test_default_prints_the_seeds_model_in_three_variants(capsys):
+    assert main(["static"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split() for line in lines if line.startswith("vgg11")]
+    assert [row[1] for row in rows] == ["stack", "single", "linear-stack"]
+    assert {tuple(row[2:6]) for row in rows} == {("8", "224", "1", "10")}
+    assert rows[0][7] == "2,018,346"  # the seed's small net, counted in test_models against vgg()
+
+
+def test_grid_writes_one_row_per_model(tmp_path, capsys):
+    out, blocks, layers = tmp_path / "static.csv", tmp_path / "blocks.csv", tmp_path / "sub" / "layers.csv"
+    argv = [
+        "static",
+        "--arch",
+        "vgg11",
+        "vgg16",
+        "--variant",
+        "stack",
+        "single",
+        "linear-stack",
+        "--ratio",
+        "16",
+        "32",
+        "--resolution",
+        "64",
+        "--in-channels",
+        "3",
+        "--num-classes",
+        "100",
+        "--batch-norm",
+        "--out",
+        str(out),
+        "--blocks",
+        str(blocks),
+        "--layers",
+        str(layers),
+    ]
+    assert main(argv) == 0
+    table = pd.read_csv(out)
+    assert set(REQUIRED) <= set(table.columns)
+    assert len(table) == 2 * 3 * 2
+    assert table[["in_channels", "num_classes", "resolution"]].drop_duplicates().values.tolist() == [[3, 100, 64]]
+    assert table["batch_norm"].all()
+    assert (table["flops"] == 2 * table["macs"]).all()
+    assert len(pd.read_csv(blocks)) == 2 * 2 * 5 * 3
+    assert set(pd.read_csv(layers)["arch"]) == {"vgg11", "vgg16"}
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
+    assert f"wrote 12 rows to {out}" in capsys.readouterr().out
+
+
+def test_custom_arch_on_the_command_line(tmp_path):
+    out = tmp_path / "custom.csv"
+    assert (
+        main(
+            [
+                "static",
+                "--convs",
+                "2",
+                "3",
+                "--widths",
+                "8",
+                "16",
+                "--kernel",
+                "5",
+                "--resolution",
+                "16",
+                "--ratio",
+                "1",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    table = pd.read_csv(out)
+    assert set(table["arch"]) == {"custom"}
+    assert set(table["convs_per_block"]) == {"2-3"}
+    assert set(table["rf_px"]) == {1 + 8 + 1 + 12 * 2 + 2}  # 5x5 convs: +4 each, jump 2 after the pool
+
+
+def test_blocks_and_layers_print_when_no_file_is_given(capsys):
+    assert main(["static", "--variant", "stack", "--blocks", "--layers"]) == 0
+    out = capsys.readouterr().out
+    assert "Per-block comparison" in out and "Per-layer geometry" in out
+    assert "vgg_block_5.4" in out  # the last pool
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["static", "--ratio", "0"], "ratio=0 is not allowed"),
+        (["static", "--ratio", "65"], "largest allowed ratio is 64"),
+        (["static", "--resolution", "31"], "at least 32 pixels"),
+        (["static", "--in-channels", "0"], "in_channels=0"),
+        (["static", "--num-classes", "0"], "num_classes=0"),
+        (["static", "--arch", "custom", "--convs", "2", "--widths", "8", "--kernel", "2"], "kernel=2"),
+        (["static", "--arch", "custom", "--convs", "2"], "needs --convs and --widths"),
+        (["static", "--arch", "vgg11", "--convs", "2", "--widths", "8"], "add 'custom' to --arch"),
+    ],
+)
+def test_bad_value_is_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and message in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["static", "--arch", "vgg12"], "invalid choice: 'vgg12'"),
+        (["static", "--variant", "double"], "invalid choice: 'double'"),
+        (["static", "--ratio", "x"], "invalid integer value: 'x'"),
+        (["static", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["flop"], "invalid choice: 'flop'"),
+    ],
+)
+def test_bad_option_is_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_unwritable_output_is_one_line_and_nonzero(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["static", "--variant", "stack", "--out", str(blocker / "x.csv")]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_help_explains_every_option():
+    result = subprocess.run([sys.executable, "-m", "vggbench", "static", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in [
+        "--arch",
+        "--variant",
+        "--ratio",
+        "--resolution",
+        "--in-channels",
+        "--num-classes",
+        "--batch-norm",
+        "--convs",
+        "--widths",
+        "--kernel",
+        "--out",
+        "--blocks",
+        "--layers",
+    ]:
+        assert option in result.stdout
+    top = subprocess.run([sys.executable, "-m", "vggbench", "--help"], capture_output=True, text=True)
+    assert top.returncode == 0 and "static" in top.stdout
+
+
+def test_error_in_a_real_process_has_no_traceback():
+    result = subprocess.run(
+        [sys.executable, "-m", "vggbench", "static", "--ratio", "0"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == "vggbench static: error: ratio=0 is not allowed: it must be an integer >= 1"

@@ -1,0 +1,5 @@
+import sys
+
+from vggbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,187 @@
+"""Architecture specifications: what a VGG variant is, as data, validated once.
+
+A `ModelSpec` says everything `vggbench.build` needs: the convolutional plan
+(convs per block, widths, base kernel), the kernel variant, the width ratio and
+the input/output shape. Every check of a spec lives here, so a bad spec fails
+with one clear ValueError before any tensor is allocated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
+# as convolutions per block; all share the widths 64-128-256-512-512.
+VGG_WIDTHS = (64, 128, 256, 512, 512)
+PRESET_CONVS = {
+    "vgg11": (1, 1, 2, 2, 2),  # configuration A, the seed's conv_arch
+    "vgg13": (2, 2, 2, 2, 2),  # B
+    "vgg16": (2, 2, 3, 3, 3),  # D
+    "vgg19": (2, 2, 4, 4, 4),  # E
+}
+CUSTOM = "custom"
+FC_HIDDEN = 4096
+
+
+def _stack(num_convs: int, kernel: int) -> list[tuple[int, bool]]:
+    return [(kernel, True)] * num_convs
+
+
+def _single(num_convs: int, kernel: int) -> list[tuple[int, bool]]:
+    # One kernel whose receptive field equals the stack's: n(k-1)+1, i.e. 2n+1 for k=3.
+    return [(num_convs * (kernel - 1) + 1, True)]
+
+
+def _linear_stack(num_convs: int, kernel: int) -> list[tuple[int, bool]]:
+    return [(kernel, False)] * (num_convs - 1) + [(kernel, True)]
+
+
+# Kernel variants: name -> plan of one block's convolutions as (kernel, ReLU after it).
+# A new variant is one entry here and one small function above.
+VARIANTS = {
+    "stack": _stack,
+    "single": _single,
+    "linear-stack": _linear_stack,
+}
+
+
+def _allowed(values) -> str:
+    return ", ".join(str(v) for v in values)
+
+
+def _require_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """The convolutional plan before any width ratio: convs per block and widths."""
+
+    name: str
+    convs_per_block: tuple[int, ...]
+    widths: tuple[int, ...]
+    kernel: int = 3
+    fc_hidden: int = FC_HIDDEN
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "convs_per_block", tuple(self.convs_per_block))
+        object.__setattr__(self, "widths", tuple(self.widths))
+        if not self.convs_per_block:
+            raise ValueError("convs_per_block=() is not allowed: give at least one block")
+        if len(self.convs_per_block) != len(self.widths):
+            raise ValueError(
+                f"widths={self.widths} is not allowed: it must give one width per block "
+                f"({len(self.convs_per_block)} blocks in convs_per_block={self.convs_per_block})"
+            )
+        for count in self.convs_per_block:
+            _require_positive_int("convs_per_block entry", count)
+        for width in self.widths:
+            _require_positive_int("widths entry", width)
+        if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
+            raise ValueError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
+        _require_positive_int("fc_hidden", self.fc_hidden)
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.convs_per_block)
+
+
+def preset(name: str) -> ArchSpec:
+    """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
+    if name not in PRESET_CONVS:
+        raise ValueError(
+            f"arch={name!r} is not allowed: choose one of {_allowed(PRESET_CONVS)}, "
+            f"or give a custom ArchSpec (convs per block and widths)"
+        )
+    return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
+
+
+def custom(convs_per_block, widths, kernel: int = 3, fc_hidden: int = FC_HIDDEN) -> ArchSpec:
+    """A user-defined architecture: one entry of `convs_per_block` and `widths` per block."""
+    return ArchSpec(CUSTOM, tuple(convs_per_block), tuple(widths), kernel, fc_hidden)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A fully specified model: architecture, kernel variant, width ratio and I/O shape."""
+
+    arch: ArchSpec
+    variant: str = "stack"
+    ratio: int = 1
+    in_channels: int = 1
+    num_classes: int = 10
+    resolution: int = 224
+    batch_norm: bool = False
+    # Derived and checked in __post_init__.
+    widths: tuple[int, ...] = field(init=False)
+    fc_hidden_units: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.arch, str):
+            object.__setattr__(self, "arch", preset(self.arch))
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant={self.variant!r} is not allowed: choose one of {_allowed(VARIANTS)}")
+        _require_positive_int("ratio", self.ratio)
+        _require_positive_int("in_channels", self.in_channels)
+        _require_positive_int("num_classes", self.num_classes)
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
+        widths = tuple(w // self.ratio for w in self.arch.widths)
+        hidden = self.arch.fc_hidden // self.ratio
+        if min(widths) < 1 or hidden < 1:
+            largest = min(min(self.arch.widths), self.arch.fc_hidden)
+            raise ValueError(
+                f"ratio={self.ratio} is not allowed for {self.arch.name}: it leaves a width below 1 "
+                f"(widths {self.arch.widths}, fc hidden {self.arch.fc_hidden}); the largest allowed ratio is {largest}"
+            )
+        _require_positive_int("resolution", self.resolution)
+        if self.resolution < self.min_resolution:
+            raise ValueError(
+                f"resolution={self.resolution} is not allowed for {self.arch.name}: "
+                f"{self.arch.num_blocks} 2x2 poolings need at least {self.min_resolution} pixels"
+            )
+        object.__setattr__(self, "widths", widths)
+        object.__setattr__(self, "fc_hidden_units", hidden)
+
+    @property
+    def min_resolution(self) -> int:
+        return 2**self.arch.num_blocks
+
+    @property
+    def feature_px(self) -> int:
+        """Side of the last feature map: each 2x2 max-pool floors the side by half."""
+        return self.resolution // self.min_resolution
+
+    @property
+    def fc_features(self) -> int:
+        return self.widths[-1] * self.feature_px**2
+
+    def block_plan(self, block: int) -> list[tuple[int, bool]]:
+        """The convolutions of block `block` (0-based) as (kernel, ReLU after it)."""
+        return VARIANTS[self.variant](self.arch.convs_per_block[block], self.arch.kernel)
+
+    def block_channels(self, block: int) -> tuple[int, int]:
+        """(input channels, output channels) of block `block` (0-based)."""
+        in_channels = self.in_channels if block == 0 else self.widths[block - 1]
+        return in_channels, self.widths[block]
+
+
+def grid(
+    archs,
+    variants=tuple(VARIANTS),
+    ratios=(1,),
+    resolutions=(224,),
+    in_channels: int = 1,
+    num_classes: int = 10,
+    batch_norm: bool = False,
+) -> list[ModelSpec]:
+    """Every combination of `archs` (names or ArchSpecs) x variants x ratios x resolutions, once each."""
+    specs = (
+        ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, batch_norm)
+        for arch in archs
+        for ratio in ratios
+        for resolution in resolutions
+        for variant in variants
+    )
+    return list(dict.fromkeys(specs))

@@ -1,0 +1,268 @@
+"""The `vggbench` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from vggbench.arch import CUSTOM, PRESET_CONVS, VARIANTS, custom, grid
+
+STDOUT = "-"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line, without the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except where there is none to show (None, or an off flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _integer(text: str) -> int:
+    # Only the type is checked here; ranges are checked once, in vggbench.arch.
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options that choose models; shared by every command that builds them."""
+    group = parser.add_argument_group("models (every combination is built)")
+    group.add_argument(
+        "--arch",
+        nargs="+",
+        choices=[*PRESET_CONVS, CUSTOM],
+        default=None,
+        help="VGG configuration(s) of the VGG paper, or 'custom' (see --convs/--widths); "
+        "default: vgg11, or custom when --convs is given",
+    )
+    group.add_argument(
+        "--variant",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="kernel variant(s): stack = n 3x3 convs, ReLU after each; single = one "
+        "(2n+1)x(2n+1) conv, one ReLU; linear-stack = n 3x3 convs, one ReLU after the last",
+    )
+    group.add_argument(
+        "--ratio",
+        nargs="+",
+        type=_integer,
+        default=[8],
+        help="width divisor(s): every conv width and the FC hidden width (4096) are divided by it",
+    )
+    group.add_argument(
+        "--resolution",
+        nargs="+",
+        type=_integer,
+        default=[224],
+        help="input side(s) in pixels; at least 2**blocks (32 for the VGG presets)",
+    )
+    group.add_argument("--in-channels", type=_integer, default=1, help="input channels (1 for Fashion-MNIST)")
+    group.add_argument("--num-classes", type=_integer, default=10, help="output classes")
+    group.add_argument("--batch-norm", action="store_true", help="BatchNorm after each conv (as torchvision's *_bn)")
+    custom = parser.add_argument_group("custom architecture (--arch custom)")
+    custom.add_argument(
+        "--convs", nargs="+", type=_integer, metavar="N", help="convs per block, one number per block, e.g. 1 1 2 2 2"
+    )
+    custom.add_argument(
+        "--widths",
+        nargs="+",
+        type=_integer,
+        metavar="C",
+        help="output channels per block before --ratio, e.g. 64 128 256 512 512",
+    )
+    custom.add_argument(
+        "--kernel",
+        type=_integer,
+        default=None,
+        help="odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1",
+    )
+
+
+def _model_specs(args: argparse.Namespace):
+    given_custom = args.convs is not None or args.widths is not None or args.kernel is not None
+    archs = args.arch or ([CUSTOM] if given_custom else ["vgg11"])
+    if CUSTOM in archs and (args.convs is None or args.widths is None):
+        raise ValueError("--arch custom needs --convs and --widths (one number per block each)")
+    if given_custom and CUSTOM not in archs:
+        raise ValueError("--convs, --widths and --kernel describe --arch custom; add 'custom' to --arch")
+    archs = [custom(args.convs, args.widths, args.kernel or 3) if arch == CUSTOM else arch for arch in archs]
+    return grid(
+        archs=archs,
+        variants=args.variant,
+        ratios=args.ratio,
+        resolutions=args.resolution,
+        in_channels=args.in_channels,
+        num_classes=args.num_classes,
+        batch_norm=args.batch_norm,
+    )
+
+
+def write_csv(table: pd.DataFrame, path: str) -> None:
+    """Write a CSV atomically: a reader never sees a half-written file."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {error.strerror or error} ({error.filename})") from None
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            table.to_csv(stream, index=False)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _readable(table: pd.DataFrame) -> str:
+    """Integers with thousands separators, ratios with four decimals."""
+    formatters = {}
+    for column in table.columns:
+        if pd.api.types.is_integer_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column]):
+            formatters[column] = lambda value: "" if pd.isna(value) else f"{value:,}"
+        elif pd.api.types.is_float_dtype(table[column]):
+            formatters[column] = lambda value: "" if pd.isna(value) else f"{value:.4g}"
+    return table.to_string(index=False, formatters=formatters)
+
+
+def _emit(table: pd.DataFrame, destination: str | None, shown_columns: list[str], title: str) -> None:
+    """Print `table` (its `shown_columns`) and write all of it as CSV to `destination`."""
+    print(f"{title}\n{_readable(table[shown_columns])}\n")
+    if destination not in (None, STDOUT):
+        write_csv(table, destination)
+        print(f"wrote {len(table)} rows to {destination}\n")
+
+
+MODEL_COLUMNS = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "in_channels",
+    "num_classes",
+    "batch_norm",
+    "params",
+    "conv_params",
+    "fc_params",
+    "macs",
+    "flops",
+    "rf_px",
+]
+BLOCK_COLUMNS = [
+    "arch",
+    "ratio",
+    "block",
+    "variant",
+    "kernels_px",
+    "relus",
+    "block_in_channels",
+    "block_out_channels",
+    "params",
+    "params_vs_stack",
+    "params_vs_stack_if_in_eq_out",
+    "macs",
+    "macs_vs_stack",
+    "conv_rf_px",
+    "rf_px",
+]
+LAYER_COLUMNS = [
+    "arch",
+    "variant",
+    "ratio",
+    "module",
+    "layer_type",
+    "kernel_px",
+    "stride_px",
+    "padding_px",
+    "out_px",
+    "params",
+    "macs",
+    "rf_px",
+    "jump_px",
+    "start_px",
+]
+
+
+def _static(args: argparse.Namespace) -> None:
+    from vggbench.measure.static import block_table, layer_table, model_table  # imports torch and fvcore
+
+    specs = _model_specs(args)
+    _emit(model_table(specs), args.out, MODEL_COLUMNS, "Static cost per model (one image; macs as counted by fvcore)")
+    if args.blocks is not None:
+        _emit(block_table(specs), args.blocks, BLOCK_COLUMNS, "Per-block comparison of the variants")
+    if args.layers is not None:
+        _emit(layer_table(specs), args.layers, LAYER_COLUMNS, "Per-layer geometry and cost")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="vggbench",
+        description="Test the VGG claim that stacked 3x3 convs beat one large kernel: "
+        "build VGG variants and measure them side by side.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    static = commands.add_parser(
+        "static",
+        help="parameters, MACs/FLOPs and theoretical receptive field of each model",
+        description="Parameters, MACs (fvcore; flops = 2 x macs) for one image, and theoretical receptive "
+        "field of each model. With no options: the seed's model (vgg11, ratio 8, 1 channel, 10 classes, "
+        "224 px) in all three variants.",
+        formatter_class=_HelpFormatter,
+    )
+    _add_model_options(static)
+    output = static.add_argument_group("output")
+    output.add_argument("--out", metavar="FILE.csv", help="write the per-model table as CSV")
+    output.add_argument(
+        "--blocks",
+        nargs="?",
+        const=STDOUT,
+        metavar="FILE.csv",
+        help="also show the per-block comparison of stack, single and linear-stack; with FILE.csv also write it",
+    )
+    output.add_argument(
+        "--layers",
+        nargs="?",
+        const=STDOUT,
+        metavar="FILE.csv",
+        help="also show the per-layer table (window, output side, receptive field, jump, "
+        "start); with FILE.csv also write it",
+    )
+    static.set_defaults(handler=_static)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.handler(args)
+    except ValueError as error:
+        print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"vggbench {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Measurements: each module turns a model specification into rows of numbers."""

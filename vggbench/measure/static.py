@@ -1,0 +1,233 @@
+"""Static cost of a model: parameters, MACs (fvcore) and receptive field, as tidy tables.
+
+Three tables, each one row per observation:
+- `model_table`: one row per model;
+- `layer_table`: one row per leaf layer, with its receptive field;
+- `block_table`: one row per block and variant, with ratios against `stack`, so the
+  claim "27C^2 against 49C^2" can be read block by block.
+
+fvcore counts one multiply-add as one "flop"; we store that as `macs` and
+`flops` = 2 x `macs`. It counts convolutions, linear layers and batch norm, not
+ReLU or pooling. All counts are for one image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import nn
+
+from vggbench.arch import VARIANTS, ModelSpec
+from vggbench.measure.receptive_field import Geometry, Window, walk
+from vggbench.models import build_spec
+
+BLOCK_PREFIX = "vgg_block_"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Per-module counts of one model, from which every table is read."""
+
+    spec: ModelSpec
+    params: dict[str, int]  # qualified module name -> parameters, "" is the whole model
+    macs: dict[str, int]  # qualified module name -> multiply-adds for one image
+    layer_types: dict[str, str]  # leaf module name -> class name
+    layer_channels: dict[str, tuple[int, int]]  # conv name -> (in, out) channels
+    geometry: dict[str, tuple[Window, Geometry]]  # spatial leaf name -> window, output
+    block_conv_rf_px: tuple[int, ...]  # per block: field of its convs, in block-input pixels
+
+
+def _blank_model(spec: ModelSpec) -> nn.Module:
+    """The model with zeroed weights: counting needs shapes, not a random init."""
+    with torch.device("meta"):
+        model = build_spec(spec)
+    model = model.to_empty(device="cpu").eval()
+    with torch.no_grad():
+        for tensor in model.parameters():
+            tensor.zero_()
+    return model
+
+
+def _fvcore_macs(model: nn.Module, spec: ModelSpec) -> dict[str, int]:
+    image = torch.zeros(1, spec.in_channels, spec.resolution, spec.resolution)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # fvcore's TorchScript tracing warns of deprecation
+        from fvcore.nn import FlopCountAnalysis  # slow import, needed only here
+
+        counter = FlopCountAnalysis(model, image).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        return dict(counter.by_module())
+
+
+@functools.cache
+def analyze(spec: ModelSpec) -> Analysis:
+    """Count parameters and MACs per module, and walk the receptive field (cached per spec)."""
+    model = _blank_model(spec)
+    leaves = {name: module for name, module in model.named_modules() if next(module.children(), None) is None}
+    block_rf = []
+    for index in range(spec.arch.num_blocks):
+        # The block ends with its pool: the geometry just before it is the convs' field.
+        convs = list(walk(model.get_submodule(f"{BLOCK_PREFIX}{index + 1}"), spec.resolution).values())
+        block_rf.append(convs[-2][1].rf_px)
+    return Analysis(
+        spec=spec,
+        params={name: sum(p.numel() for p in module.parameters()) for name, module in model.named_modules()},
+        macs=_fvcore_macs(model, spec),
+        layer_types={name: type(module).__name__ for name, module in leaves.items()},
+        layer_channels={
+            name: (module.in_channels, module.out_channels)
+            for name, module in leaves.items()
+            if isinstance(module, nn.Conv2d)
+        },
+        geometry=walk(model, spec.resolution),
+        block_conv_rf_px=tuple(block_rf),
+    )
+
+
+def spec_columns(spec: ModelSpec) -> dict:
+    """The columns that identify a model on every row of every table."""
+    return {
+        "arch": spec.arch.name,
+        "variant": spec.variant,
+        "ratio": spec.ratio,
+        "resolution": spec.resolution,
+        "in_channels": spec.in_channels,
+        "num_classes": spec.num_classes,
+        "batch_norm": spec.batch_norm,
+        "convs_per_block": "-".join(map(str, spec.arch.convs_per_block)),
+        "widths": "-".join(map(str, spec.widths)),
+        "kernel": spec.arch.kernel,
+    }
+
+
+def _block_names(spec: ModelSpec) -> list[str]:
+    return [f"{BLOCK_PREFIX}{index + 1}" for index in range(spec.arch.num_blocks)]
+
+
+def model_row(spec: ModelSpec) -> dict:
+    cost = analyze(spec)
+    conv_params = sum(cost.params[name] for name in _block_names(spec))
+    return {
+        **spec_columns(spec),
+        "params": cost.params[""],
+        "conv_params": conv_params,
+        "fc_params": cost.params["fc"],
+        "macs": cost.macs[""],
+        "flops": 2 * cost.macs[""],
+        "rf_px": list(cost.geometry.values())[-1][1].rf_px,
+        "feature_px": spec.feature_px,
+        "fc_features": spec.fc_features,
+    }
+
+
+def model_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
+    """One row per model: params (total, conv, fc), MACs and FLOPs for one image, rf_px."""
+    return pd.DataFrame([model_row(spec) for spec in specs])
+
+
+def _block_index(name: str) -> int | None:
+    head = name.split(".")[0]
+    return int(head.removeprefix(BLOCK_PREFIX)) if head.startswith(BLOCK_PREFIX) else None
+
+
+def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
+    """One row per leaf layer: window, output side, params, MACs and receptive field.
+
+    Window and receptive-field columns are empty for the fully connected head,
+    where every unit sees the whole image.
+    """
+    rows = []
+    for spec in specs:
+        cost = analyze(spec)
+        for name, layer_type in cost.layer_types.items():
+            win, geometry = cost.geometry.get(name, (None, None))
+            channels = cost.layer_channels.get(name, (None, None))
+            rows.append(
+                {
+                    **spec_columns(spec),
+                    "block": _block_index(name),
+                    "module": name,
+                    "layer_type": layer_type,
+                    "layer_in_channels": channels[0],
+                    "layer_out_channels": channels[1],
+                    "kernel_px": win and win.kernel,
+                    "stride_px": win and win.stride,
+                    "padding_px": win and win.padding,
+                    "dilation": win and win.dilation,
+                    "out_px": geometry and geometry.out_px,
+                    "params": cost.params[name],
+                    "macs": cost.macs.get(name, 0),
+                    "flops": 2 * cost.macs.get(name, 0),
+                    "rf_px": geometry and geometry.rf_px,
+                    "jump_px": geometry and geometry.jump_px,
+                    "start_px": geometry and geometry.start_px,
+                }
+            )
+    table = pd.DataFrame(rows)
+    integer_columns = [
+        "block",
+        "layer_in_channels",
+        "layer_out_channels",
+        "kernel_px",
+        "stride_px",
+        "padding_px",
+        "dilation",
+        "out_px",
+        "rf_px",
+        "jump_px",
+    ]
+    return table.astype({column: "Int64" for column in integer_columns})
+
+
+def _block_row(spec: ModelSpec, index: int) -> dict:
+    cost = analyze(spec)
+    name = _block_names(spec)[index]
+    in_channels, out_channels = spec.block_channels(index)
+    plan = spec.block_plan(index)
+    block_output = [geometry for layer, (_, geometry) in cost.geometry.items() if layer.startswith(name + ".")][-1]
+    return {
+        **spec_columns(spec),
+        "block": index + 1,
+        "num_convs": spec.arch.convs_per_block[index],
+        "kernels_px": "-".join(str(kernel) for kernel, _ in plan),
+        "relus": sum(relu for _, relu in plan),
+        "block_in_channels": in_channels,
+        "block_out_channels": out_channels,
+        "in_eq_out": in_channels == out_channels,
+        "params": cost.params[name],
+        "macs": cost.macs[name],
+        "flops": 2 * cost.macs[name],
+        # Weights per (input, output) channel pair: the sum of k^2 over the block's convs.
+        "weights_per_channel_pair": sum(kernel * kernel for kernel, _ in plan),
+        "conv_rf_px": cost.block_conv_rf_px[index],
+        "rf_px": block_output.rf_px,
+    }
+
+
+def block_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
+    """Per block, every variant side by side, with params and MACs relative to `stack`.
+
+    Each given spec is compared in all variants. `params_vs_stack_if_in_eq_out` is the
+    analytic weight ratio for a block whose convs all have C inputs and C outputs
+    ((2n+1)^2 / 9n for single: 25/18 for n=2, 49/27 for n=3); `params_vs_stack` is the
+    measured ratio, which differs where the block's first conv changes the width.
+    """
+    bases = dict.fromkeys(dataclasses.replace(spec, variant="stack") for spec in specs)
+    rows = []
+    for base in bases:
+        for index in range(base.arch.num_blocks):
+            stack = _block_row(base, index)
+            for variant in VARIANTS:
+                row = _block_row(dataclasses.replace(base, variant=variant), index)
+                row["params_vs_stack"] = row["params"] / stack["params"]
+                row["params_vs_stack_if_in_eq_out"] = (
+                    row["weights_per_channel_pair"] / stack["weights_per_channel_pair"]
+                )
+                row["macs_vs_stack"] = row["macs"] / stack["macs"]
+                rows.append(row)
+    return pd.DataFrame(rows)

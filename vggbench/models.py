@@ -1,0 +1,94 @@
+"""Turn specifications into modules: the seed's `vgg_block`/`vgg`, and `build`.
+
+All models share the seed's layout: `vgg_block_1` ... `vgg_block_N`, each a run of
+convolutions and a 2x2 max-pool, then `fc` (flatten and three linear layers).
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from vggbench.arch import ArchSpec, ModelSpec
+
+
+def _conv_layers(in_channels: int, out_channels: int, plan, batch_norm: bool) -> list[nn.Module]:
+    """Conv layers for one block; `plan` lists (odd kernel, ReLU after it) per conv."""
+    layers: list[nn.Module] = []
+    for index, (kernel, relu) in enumerate(plan):
+        conv_in = in_channels if index == 0 else out_channels
+        layers.append(nn.Conv2d(conv_in, out_channels, kernel_size=kernel, padding=kernel // 2))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out_channels))
+        if relu:
+            layers.append(nn.ReLU())
+    return layers
+
+
+def _block(in_channels: int, out_channels: int, plan, batch_norm: bool = False) -> nn.Sequential:
+    pool = nn.MaxPool2d(kernel_size=2, stride=2)  # halves height and width
+    return nn.Sequential(*_conv_layers(in_channels, out_channels, plan, batch_norm), pool)
+
+
+def _head(fc_features: int, fc_hidden_units: int, num_classes: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(fc_features, fc_hidden_units),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(fc_hidden_units, fc_hidden_units),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(fc_hidden_units, num_classes),
+    )
+
+
+def _assemble(blocks: list[nn.Sequential], head: nn.Sequential) -> nn.Sequential:
+    net = nn.Sequential()
+    for index, block in enumerate(blocks, start=1):
+        net.add_module(f"vgg_block_{index}", block)
+    net.add_module("fc", head)
+    return net
+
+
+def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequential:
+    """The seed's block: `num_convs` 3x3 convs (padding 1, ReLU each), then a 2x2 max-pool."""
+    return _block(in_channels, out_channels, [(3, True)] * num_convs)
+
+
+def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: int = 10) -> nn.Sequential:
+    """The seed's VGG: one `vgg_block` per (num_convs, in_channels, out_channels) in `conv_arch`.
+
+    Unlike the seed, every call returns a new, independent net.
+    """
+    blocks = [vgg_block(*triple) for triple in conv_arch]
+    return _assemble(blocks, _head(fc_features, fc_hidden_units, num_classes))
+
+
+def build_spec(spec: ModelSpec) -> nn.Sequential:
+    """The module for a validated `ModelSpec`."""
+    blocks = []
+    for index in range(spec.arch.num_blocks):
+        in_channels, out_channels = spec.block_channels(index)
+        blocks.append(_block(in_channels, out_channels, spec.block_plan(index), spec.batch_norm))
+    return _assemble(blocks, _head(spec.fc_features, spec.fc_hidden_units, spec.num_classes))
+
+
+def build(
+    arch: str | ArchSpec,
+    variant: str = "stack",
+    ratio: int = 1,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    resolution: int = 224,
+    batch_norm: bool = False,
+) -> nn.Sequential:
+    """Build a VGG variant.
+
+    arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom`.
+    variant: "stack" (n 3x3 convs, ReLU after each), "single" (one (2n+1)x(2n+1) conv,
+    one ReLU) or "linear-stack" (n 3x3 convs, one ReLU after the last).
+    ratio: divides every conv width and the FC hidden width, as the seed does.
+    Raises ValueError naming the parameter, the bad value and what is allowed.
+    """
+    spec = ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, batch_norm)
+    return build_spec(spec)
