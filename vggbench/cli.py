@@ -113,6 +113,12 @@ def _model_specs(args: argparse.Namespace):
     )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_csv(table: pd.DataFrame, path: str) -> None:
     """Write a CSV atomically: a reader never sees a half-written file."""
     target = Path(path)
@@ -124,6 +130,7 @@ def write_csv(table: pd.DataFrame, path: str) -> None:
     try:
         with os.fdopen(handle, "w", newline="") as stream:
             table.to_csv(stream, index=False)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
