@@ -22,9 +22,10 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The study: static cost of every preset in every variant, published under results/.
+    """The study so far: static cost of every preset in every variant, and the benchmark suites.
 
-    Arguments after `--` replace the default `vggbench static` options.
+    Tables and the suites' JSON go under results/. Arguments after `--` replace the
+    default `vggbench static` options.
     """
     _install(session)
     args = session.posargs or [
@@ -44,7 +45,7 @@ def bench(session: nox.Session) -> None:
         "results/layers.csv",
     ]
     session.run("vggbench", "static", *args)
-    session.run("pytest", "bench", "--benchmark-json", "results/bench-static.json")
+    session.run("pytest", "bench", "--benchmark-json", "results/bench.json")
 
 
 @nox.session

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -138,13 +139,28 @@ def write_csv(table: pd.DataFrame, path: str) -> None:
 
 
 def _readable(table: pd.DataFrame) -> str:
-    """Integers with thousands separators, ratios with four decimals."""
+    """Integers with thousands separators, other numbers with four significant digits, blanks for missing."""
+
+    def integer(value) -> str:
+        return "" if pd.isna(value) else f"{value:,}"
+
+    def number(value) -> str:
+        return "" if pd.isna(value) else f"{value:.4g}"
+
+    def other(value) -> str:
+        return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
+
     formatters = {}
     for column in table.columns:
-        if pd.api.types.is_integer_dtype(table[column]) and not pd.api.types.is_bool_dtype(table[column]):
-            formatters[column] = lambda value: "" if pd.isna(value) else f"{value:,}"
-        elif pd.api.types.is_float_dtype(table[column]):
-            formatters[column] = lambda value: "" if pd.isna(value) else f"{value:.4g}"
+        values = table[column]
+        if pd.api.types.is_bool_dtype(values):
+            formatters[column] = other
+        elif pd.api.types.is_integer_dtype(values):
+            formatters[column] = integer
+        elif pd.api.types.is_float_dtype(values):
+            formatters[column] = number
+        else:
+            formatters[column] = other
     return table.to_string(index=False, formatters=formatters)
 
 
@@ -217,6 +233,111 @@ def _static(args: argparse.Namespace) -> None:
         _emit(layer_table(specs), args.layers, LAYER_COLUMNS, "Per-layer geometry and cost")
 
 
+SPEED_COLUMNS = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "batch_size",
+    "precision",
+    "img_per_s",
+    "step_ms_median",
+    "step_ms_iqr",
+    "runs",
+    "achieved_gflops",
+    "mfu",
+    "peak_mem_bytes",
+    "rss_peak_increase_bytes",
+    "error",
+]
+PAIRED_COLUMNS = [
+    "arch",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "batch_size",
+    "baseline",
+    "variant",
+    "baseline_img_per_s",
+    "variant_img_per_s",
+    "time_ratio_median",
+    "ci_low",
+    "ci_high",
+    "pairs",
+]
+
+
+def _speed_setups(args: argparse.Namespace) -> list:
+    from vggbench.measure.speed import SpeedSetup
+
+    options = {
+        "precision": args.precision,
+        "channels_last": args.channels_last,
+        "compiled": args.compile,
+        "min_time_s": args.min_time,
+        "cudnn_benchmark": args.cudnn_benchmark,
+    }
+    if args.device is not None:
+        options["device"] = args.device
+    if args.threads is not None:
+        options["threads"] = args.threads
+    return [SpeedSetup(mode=mode, batch_size=batch, **options) for mode in args.mode for batch in args.batch_size]
+
+
+def _progress(done: int, total: int, text: str) -> None:
+    print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+
+def _speed(args: argparse.Namespace) -> None:
+    from vggbench.measure import speed
+
+    specs = _model_specs(args)
+    setups = _speed_setups(args)  # every option is checked before anything runs
+    rows: list[dict] = []
+    if args.paired:
+        groups: dict = {}
+        for spec in specs:  # one group per model, its variants in the order given
+            groups.setdefault(dataclasses.replace(spec, variant=args.variant[0]), []).append(spec)
+        if len(args.variant) < 2:
+            raise ValueError(f"--paired needs at least two --variant values (got {' '.join(args.variant)})")
+        jobs = [(group, setup) for group in groups.values() for setup in setups]
+        for done, (group, setup) in enumerate(jobs, start=1):
+            new = speed.paired(group, setup, min_pairs=args.pairs, rebuilds=args.rebuilds)
+            rows += new
+            summary = ", ".join(f"{row['variant']} {row.get('time_ratio_median', float('nan')):.3f}" for row in new)
+            _progress(
+                done,
+                len(jobs),
+                f"{group[0].arch.name} ratio {group[0].ratio} {setup.mode} "
+                f"batch {setup.batch_size}: time vs {group[0].variant}: {summary}",
+            )
+            _checkpoint(speed.paired_table(rows), args.out)
+        _emit(speed.paired_table(rows), args.out, PAIRED_COLUMNS, "Paired time ratios (variant / baseline)")
+        return
+    jobs = [(spec, setup) for spec in specs for setup in setups]
+    for done, (spec, setup) in enumerate(jobs, start=1):
+        row = speed.measure_with_retry(spec, setup, oom_retry=args.oom_retry)
+        rows.append(row)
+        result = row["error"] or f"{row['img_per_s']:.1f} img/s"
+        _progress(
+            done,
+            len(jobs),
+            f"{spec.arch.name} {spec.variant} ratio {spec.ratio} {setup.mode} "
+            f"batch {row['batch_size']} on {setup.device}: {result}",
+        )
+        _checkpoint(pd.DataFrame(rows), args.out)
+    _emit(pd.DataFrame(rows), args.out, SPEED_COLUMNS, "Throughput per model (median over runs)")
+
+
+def _checkpoint(table: pd.DataFrame, destination: str | None) -> None:
+    """Rewrite the CSV after each measurement, so an interrupted run keeps what it measured."""
+    if destination is not None:
+        write_csv(table, destination)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vggbench",
@@ -251,6 +372,86 @@ def make_parser() -> argparse.ArgumentParser:
         "start); with FILE.csv also write it",
     )
     static.set_defaults(handler=_static)
+
+    speed = commands.add_parser(
+        "speed",
+        help="throughput, step time and memory of each model, inference or training, CPU or CUDA",
+        description="Time each model with torch.utils.benchmark (warm-up excluded, CUDA synchronized): "
+        "images per second, median and IQR of the step time, achieved GFLOP/s against the device's "
+        "measured matmul peak, and peak memory. With --paired, the variants of each model are timed "
+        "in alternation and compared to the first one as a time ratio with a bootstrap 95%% interval.",
+        formatter_class=_HelpFormatter,
+    )
+    _add_model_options(speed)
+    timing = speed.add_argument_group("timing")
+    timing.add_argument(
+        "--mode",
+        nargs="+",
+        choices=["infer", "train"],
+        default=["infer"],
+        help="infer: eval mode under inference_mode; train: forward, loss, backward, Adam step",
+    )
+    timing.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default=None,
+        help="where to run (default: cuda when a GPU is present, else cpu)",
+    )
+    timing.add_argument("--batch-size", nargs="+", type=_integer, default=[64], help="batch size(s)")
+    timing.add_argument(
+        "--precision",
+        choices=["fp32", "bf16", "fp16"],
+        default="fp32",
+        help="fp32, or autocast to bf16 or fp16 (fp16 on CUDA only)",
+    )
+    timing.add_argument("--channels-last", action="store_true", help="channels-last memory format for model and input")
+    timing.add_argument("--compile", action="store_true", help="torch.compile the model (compilation is warm-up)")
+    timing.add_argument(
+        "--threads",
+        type=_integer,
+        default=None,
+        help="intra-op threads (default: torch's default, the number of cores)",
+    )
+    timing.add_argument(
+        "--min-time",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="seconds of timed steps per measurement (per model when --paired)",
+    )
+    timing.add_argument(
+        "--cudnn-benchmark",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="let cuDNN pick the fastest algorithms (CUDA only)",
+    )
+    timing.add_argument(
+        "--oom-retry",
+        action="store_true",
+        help="after CUDA out-of-memory, halve the batch until it fits (the row records the "
+        "batch used); without it the row says error=oom and the run goes on",
+    )
+    timing.add_argument(
+        "--paired",
+        action="store_true",
+        help="time the variants of each model interleaved and compare them to the first --variant",
+    )
+    timing.add_argument(
+        "--pairs",
+        type=_integer,
+        default=50,
+        help="with --paired: at least this many pairs in all (with 10 rebuilds, 50 resolve a 5%% "
+        "difference on 2 shared CPU cores)",
+    )
+    timing.add_argument(
+        "--rebuilds",
+        type=_integer,
+        default=4,
+        help="with --paired: build the models afresh this many times and split the pairs "
+        "between the builds, so the interval covers instance-to-instance spread",
+    )
+    timing.add_argument("--out", metavar="FILE.csv", help="write the table as CSV (rewritten after every measurement)")
+    speed.set_defaults(handler=_speed)
     return parser
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from vggbench.arch import ArchSpec, ModelSpec
+from vggbench.arch import VARIANTS, ArchSpec, ModelSpec
 
 
 def _conv_layers(in_channels: int, out_channels: int, plan, batch_norm: bool) -> list[nn.Module]:
@@ -62,6 +62,13 @@ def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: i
     """
     blocks = [vgg_block(*triple) for triple in conv_arch]
     return _assemble(blocks, _head(fc_features, fc_hidden_units, num_classes))
+
+
+def variant_block(
+    variant: str, num_convs: int, in_channels: int, out_channels: int, kernel: int = 3, batch_norm: bool = False
+) -> nn.Sequential:
+    """One block of `variant` standing in for `num_convs` stacked kernel x kernel convs, then a 2x2 max-pool."""
+    return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel), batch_norm)
 
 
 def build_spec(spec: ModelSpec) -> nn.Sequential:

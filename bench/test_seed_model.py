@@ -1,0 +1,38 @@
+"""The seed's model (vgg11, ratio 8, 1 channel, 224 px, batch 64), stack and single, infer and train.
+
+Also an A/A check of the paired timing: the same model against itself must give a
+95% interval of the time ratio narrow enough to resolve a 5% difference.
+"""
+
+import pytest
+from conftest import DEVICE
+
+from vggbench import ModelSpec
+from vggbench.measure import speed
+from vggbench.measure.speed import SpeedSetup
+
+SEED_BATCH = 64
+
+
+@pytest.mark.parametrize("mode", ["infer", "train"])
+@pytest.mark.parametrize("variant", ["stack", "single"])
+def test_seed_model(timed, variant, mode):
+    spec = ModelSpec("vgg11", variant, ratio=8)
+    step, _ = speed.make_step(spec, SpeedSetup(mode=mode, device=DEVICE, batch_size=SEED_BATCH))
+    macs = speed.analyze(spec).macs[""] * SEED_BATCH
+    factor = speed.TRAIN_FLOPS_FACTOR if mode == "train" else 1
+    median_s = timed(step, flops=2 * factor * macs, rounds=5, warmup_rounds=1, variant=variant, mode=mode,
+                     batch_size=SEED_BATCH, macs=macs)  # fmt: skip
+    assert median_s > 0
+
+
+def test_paired_timing_resolves_five_percent(benchmark):
+    # A/A: the same spec against itself, built afresh as paired() does for variants.
+    spec = ModelSpec("vgg11", "stack", ratio=8)
+    setup = SpeedSetup(mode="infer", device=DEVICE, batch_size=16, min_time_s=0)
+    rows = benchmark.pedantic(speed.paired, args=([spec, spec], setup), rounds=1)
+    row = rows[0]
+    benchmark.extra_info.update({key: row[key] for key in ["time_ratio_median", "ci_low", "ci_high", "pairs"]})
+    benchmark.extra_info["contains_1"] = bool(row["ci_low"] <= 1 <= row["ci_high"])
+    half_width = max(row["time_ratio_median"] - row["ci_low"], row["ci_high"] - row["time_ratio_median"])
+    assert half_width < 0.05, "a 5% difference would not be told from none"
