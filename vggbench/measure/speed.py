@@ -41,6 +41,7 @@ DEVICES = ("cpu", "cuda")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
 TRAIN_FLOPS_FACTOR = 3  # a training step: forward, and a backward of about twice its cost
+MIN_RUNS = 10  # time at least this many steps, however long --min-time is
 IQR_TARGET = 0.1  # keep timing until IQR/median is below this ...
 MAX_TIME_FACTOR = 5  # ... or this many times --min-time has passed
 PAIR_BLOCK_S = 0.05  # each timed block of a pair lasts at least this long
@@ -241,12 +242,14 @@ def _timed(spec: ModelSpec, setup: SpeedSetup) -> Measurement:
     """Warm up, then time steps; the model and its data are freed when this returns."""
     step, _ = make_step(spec, setup)
     with _torch_threads(setup.threads):
-        for _ in range(WARMUP_STEPS):
+        for _ in range(WARMUP_STEPS - 1):
             step()
+        step_s = _time_block(step, 1, setup.device)  # the last warm-up step sizes the run
     timer = _timer("step()", {"step": step}, setup.threads)
-    # Runs at least min_time_s, then until IQR/median < 10% (at most MAX_TIME_FACTOR x longer).
-    max_time_s = max(MAX_TIME_FACTOR * setup.min_time_s, 1.0)
-    return timer.adaptive_autorange(IQR_TARGET, min_run_time=setup.min_time_s, max_run_time=max_time_s)
+    # At least min_time_s and MIN_RUNS steps; then on until IQR/median < IQR_TARGET,
+    # for at most MAX_TIME_FACTOR times as long.
+    min_time_s = max(setup.min_time_s, MIN_RUNS * step_s)
+    return timer.adaptive_autorange(IQR_TARGET, min_run_time=min_time_s, max_run_time=MAX_TIME_FACTOR * min_time_s)
 
 
 def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
