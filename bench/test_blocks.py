@@ -32,5 +32,15 @@ def test_block(timed, num_convs, variant, direction):
     macs = weights_per_pair * CHANNELS * CHANNELS * SIDE * SIDE * BATCH
     factor = 1 if direction == "forward" else 3
     work = forward if direction == "forward" else forward_backward
-    timed(work, flops=2 * factor * macs, rounds=8, num_convs=num_convs, variant=variant, direction=direction,
-          batch_size=BATCH, channels=CHANNELS, side_px=SIDE, macs=macs)  # fmt: skip
+    timed(
+        work,
+        flops=2 * factor * macs,
+        rounds=8,
+        num_convs=num_convs,
+        variant=variant,
+        direction=direction,
+        batch_size=BATCH,
+        channels=CHANNELS,
+        side_px=SIDE,
+        macs=macs,
+    )

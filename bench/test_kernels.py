@@ -24,5 +24,13 @@ def test_conv_layer(timed, kernel, channels, side):
             conv(images)
 
     macs = channels * channels * kernel * kernel * side * side * BATCH
-    timed(forward, flops=2 * macs, rounds=10, kernel_px=kernel, channels=channels, side_px=side,
-          batch_size=BATCH, macs=macs)  # fmt: skip
+    timed(
+        forward,
+        flops=2 * macs,
+        rounds=10,
+        kernel_px=kernel,
+        channels=channels,
+        side_px=side,
+        batch_size=BATCH,
+        macs=macs,
+    )

@@ -1,7 +1,9 @@
 """The seed's model (vgg11, ratio 8, 1 channel, 224 px, batch 64), stack and single, infer and train.
 
-Also an A/A check of the paired timing: the same model against itself must give a
-95% interval of the time ratio narrow enough to resolve a 5% difference.
+Also an A/A check of the paired timing on the CPU: the same model against itself must
+give a 95% interval of the time ratio narrow enough to resolve a 5% difference on two
+shared cores. (On a GPU this small model is bound by kernel launches, and its A/A
+interval says more about the host than about the device.)
 """
 
 import pytest
@@ -21,15 +23,23 @@ def test_seed_model(timed, variant, mode):
     step, _ = speed.make_step(spec, SpeedSetup(mode=mode, device=DEVICE, batch_size=SEED_BATCH))
     macs = speed.analyze(spec).macs[""] * SEED_BATCH
     factor = speed.TRAIN_FLOPS_FACTOR if mode == "train" else 1
-    median_s = timed(step, flops=2 * factor * macs, rounds=5, warmup_rounds=1, variant=variant, mode=mode,
-                     batch_size=SEED_BATCH, macs=macs)  # fmt: skip
+    median_s = timed(
+        step,
+        flops=2 * factor * macs,
+        rounds=5,
+        warmup_rounds=1,
+        variant=variant,
+        mode=mode,
+        batch_size=SEED_BATCH,
+        macs=macs,
+    )
     assert median_s > 0
 
 
 def test_paired_timing_resolves_five_percent(benchmark):
     # A/A: the same spec against itself, built afresh as paired() does for variants.
     spec = ModelSpec("vgg11", "stack", ratio=8)
-    setup = SpeedSetup(mode="infer", device=DEVICE, batch_size=16, min_time_s=0)
+    setup = SpeedSetup(mode="infer", device="cpu", batch_size=16, min_time_s=0)
     rows = benchmark.pedantic(speed.paired, args=([spec, spec], setup), rounds=1)
     row = rows[0]
     benchmark.extra_info.update({key: row[key] for key in ["time_ratio_median", "ci_low", "ci_high", "pairs"]})

@@ -11,9 +11,31 @@ from vggbench.measure import speed
 from vggbench.measure.speed import SpeedSetup
 
 TINY = vggbench.custom(convs_per_block=[1, 2], widths=[4, 8])
-REQUIRED = ["arch", "variant", "ratio", "resolution", "mode", "device", "device_name", "batch_size", "precision",
-            "channels_last", "compiled", "threads", "img_per_s", "step_ms_median", "step_ms_iqr", "runs", "macs",
-            "achieved_gflops", "peak_gflops", "mfu", "peak_mem_bytes", "torch_version", "error"]  # fmt: skip
+REQUIRED = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "device_name",
+    "batch_size",
+    "precision",
+    "channels_last",
+    "compiled",
+    "threads",
+    "img_per_s",
+    "step_ms_median",
+    "step_ms_iqr",
+    "runs",
+    "macs",
+    "achieved_gflops",
+    "peak_gflops",
+    "mfu",
+    "peak_mem_bytes",
+    "torch_version",
+    "error",
+]
 
 
 def _spec(variant="stack"):
@@ -64,9 +86,22 @@ def test_paired_table_shape_and_interval():
     specs = [_spec(v) for v in ["stack", "single", "linear-stack"]]
     rows = speed.paired(specs, _setup(min_time_s=0.0), min_pairs=12, rebuilds=3)
     table = speed.paired_table(rows)
-    assert list(table.columns[:14]) == ["arch", "ratio", "resolution", "mode", "device", "batch_size", "baseline",
-                                        "variant", "baseline_img_per_s", "variant_img_per_s", "time_ratio_median",
-                                        "ci_low", "ci_high", "pairs"]  # fmt: skip
+    assert list(table.columns[:14]) == [
+        "arch",
+        "ratio",
+        "resolution",
+        "mode",
+        "device",
+        "batch_size",
+        "baseline",
+        "variant",
+        "baseline_img_per_s",
+        "variant_img_per_s",
+        "time_ratio_median",
+        "ci_low",
+        "ci_high",
+        "pairs",
+    ]
     assert list(table["variant"]) == ["single", "linear-stack"]
     assert (table["baseline"] == "stack").all() and (table["pairs"] >= 12).all()
     assert (table["ci_low"] <= table["time_ratio_median"]).all()
@@ -114,9 +149,33 @@ def test_out_of_memory_gives_an_error_row_and_retry_halves_the_batch(monkeypatch
 def test_cli_writes_rows_and_goes_on_after_oom(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(speed, "make_step", _out_of_memory_above(2))
     out = tmp_path / "speed.csv"
-    argv = ["speed", "--convs", "1", "2", "--widths", "4", "8", "--resolution", "16", "--ratio", "1",
-            "--variant", "stack", "single", "--batch-size", "4", "2", "--device", "cpu", "--min-time", "0.02",
-            "--threads", "1", "--out", str(out)]  # fmt: skip
+    argv = [
+        "speed",
+        "--convs",
+        "1",
+        "2",
+        "--widths",
+        "4",
+        "8",
+        "--resolution",
+        "16",
+        "--ratio",
+        "1",
+        "--variant",
+        "stack",
+        "single",
+        "--batch-size",
+        "4",
+        "2",
+        "--device",
+        "cpu",
+        "--min-time",
+        "0.02",
+        "--threads",
+        "1",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     table = pd.read_csv(out)
     assert len(table) == 4
@@ -127,9 +186,33 @@ def test_cli_writes_rows_and_goes_on_after_oom(tmp_path, monkeypatch, capsys):
 
 def test_cli_paired(tmp_path):
     out = tmp_path / "pairs.csv"
-    argv = ["speed", "--paired", "--pairs", "6", "--rebuilds", "3", "--convs", "1", "--widths", "4",
-            "--resolution", "8", "--ratio", "1", "--variant", "single", "stack", "--batch-size", "2", "--device", "cpu",
-            "--min-time", "0", "--out", str(out)]  # fmt: skip
+    argv = [
+        "speed",
+        "--paired",
+        "--pairs",
+        "6",
+        "--rebuilds",
+        "3",
+        "--convs",
+        "1",
+        "--widths",
+        "4",
+        "--resolution",
+        "8",
+        "--ratio",
+        "1",
+        "--variant",
+        "single",
+        "stack",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--min-time",
+        "0",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     table = pd.read_csv(out)
     assert list(table[["baseline", "variant", "pairs", "rebuilds"]].iloc[0]) == ["single", "stack", 6, 3]

@@ -185,3 +185,28 @@ def grid(
         for variant in variants
     )
     return list(dict.fromkeys(specs))
+
+
+def spec_to_dict(spec: ModelSpec) -> dict:
+    """A ModelSpec as plain values (for checkpoints that torch.load(weights_only=True) can read)."""
+    return {
+        "arch": spec.arch.name,
+        "convs_per_block": list(spec.arch.convs_per_block),
+        "widths": list(spec.arch.widths),
+        "kernel": spec.arch.kernel,
+        "fc_hidden": spec.arch.fc_hidden,
+        "variant": spec.variant,
+        "ratio": spec.ratio,
+        "in_channels": spec.in_channels,
+        "num_classes": spec.num_classes,
+        "resolution": spec.resolution,
+        "batch_norm": spec.batch_norm,
+    }
+
+
+def spec_from_dict(values: dict) -> ModelSpec:
+    arch = ArchSpec(values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"])
+    options = {
+        key: values[key] for key in ("variant", "ratio", "in_channels", "num_classes", "resolution", "batch_norm")
+    }
+    return ModelSpec(arch, **options)

@@ -252,22 +252,6 @@ SPEED_COLUMNS = [
     "rss_peak_increase_bytes",
     "error",
 ]
-PAIRED_COLUMNS = [
-    "arch",
-    "ratio",
-    "resolution",
-    "mode",
-    "device",
-    "batch_size",
-    "baseline",
-    "variant",
-    "baseline_img_per_s",
-    "variant_img_per_s",
-    "time_ratio_median",
-    "ci_low",
-    "ci_high",
-    "pairs",
-]
 
 
 def _speed_setups(args: argparse.Namespace) -> list:
@@ -298,11 +282,11 @@ def _speed(args: argparse.Namespace) -> None:
     setups = _speed_setups(args)  # every option is checked before anything runs
     rows: list[dict] = []
     if args.paired:
+        if len(args.variant) < 2:
+            raise ValueError(f"--paired needs at least two --variant values (got {' '.join(args.variant)})")
         groups: dict = {}
         for spec in specs:  # one group per model, its variants in the order given
             groups.setdefault(dataclasses.replace(spec, variant=args.variant[0]), []).append(spec)
-        if len(args.variant) < 2:
-            raise ValueError(f"--paired needs at least two --variant values (got {' '.join(args.variant)})")
         jobs = [(group, setup) for group in groups.values() for setup in setups]
         for done, (group, setup) in enumerate(jobs, start=1):
             new = speed.paired(group, setup, min_pairs=args.pairs, rebuilds=args.rebuilds)
@@ -315,7 +299,7 @@ def _speed(args: argparse.Namespace) -> None:
                 f"batch {setup.batch_size}: time vs {group[0].variant}: {summary}",
             )
             _checkpoint(speed.paired_table(rows), args.out)
-        _emit(speed.paired_table(rows), args.out, PAIRED_COLUMNS, "Paired time ratios (variant / baseline)")
+        _emit(speed.paired_table(rows), args.out, speed.PAIRED_COLUMNS, "Paired time ratios (variant / baseline)")
         return
     jobs = [(spec, setup) for spec in specs for setup in setups]
     for done, (spec, setup) in enumerate(jobs, start=1):
@@ -330,6 +314,84 @@ def _speed(args: argparse.Namespace) -> None:
         )
         _checkpoint(pd.DataFrame(rows), args.out)
     _emit(pd.DataFrame(rows), args.out, SPEED_COLUMNS, "Throughput per model (median over runs)")
+
+
+TRAIN_COLUMNS = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "seed",
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_acc",
+    "epoch_s",
+    "train_img_per_s",
+    "data_s",
+    "compute_s",
+    "device",
+]
+SUMMARY_COLUMNS = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "epochs",
+    "seeds",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_min",
+    "test_acc_max",
+]
+
+
+def _checkpoint_path(base: str, spec, seed: int, several: bool) -> Path:
+    """`base` itself for a single run; with several, the model and seed go before the suffix."""
+    path = Path(base)
+    if not several:
+        return path
+    return path.with_name(f"{path.stem}-{spec.arch.name}-{spec.variant}-r{spec.ratio}-seed{seed}{path.suffix}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from vggbench import data
+    from vggbench.measure import train
+
+    specs = _model_specs(args)
+    if args.in_channels != 1 or args.num_classes != data.NUM_CLASSES:
+        raise ValueError(
+            f"--in-channels {args.in_channels} --num-classes {args.num_classes} do not fit "
+            f"Fashion-MNIST: it has 1 channel and {data.NUM_CLASSES} classes"
+        )
+    options = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+        "momentum": args.momentum,
+        "weight_decay": args.weight_decay,
+        "train_limit": args.train_limit,
+        "normalize": args.normalize,
+    }
+    if args.device is not None:
+        options["device"] = args.device
+    if args.threads is not None:
+        options["threads"] = args.threads
+    configs = [train.TrainConfig(seed=seed, **options) for seed in (args.seeds or [args.seed])]
+    dataset = data.load(args.data_root)
+    print(f"Fashion-MNIST from {dataset.source}", file=sys.stderr)
+    rows: list[dict] = []
+    several = len(specs) * len(configs) > 1
+    for spec in specs:
+        for config in configs:
+            new, model = train.train(spec, config, dataset, report=lambda line: print(line, file=sys.stderr))
+            rows += new
+            _checkpoint(pd.DataFrame(rows), args.out)
+            if args.save_checkpoint:
+                train.save_checkpoint(_checkpoint_path(args.save_checkpoint, spec, config.seed, several), model, spec)
+    _emit(pd.DataFrame(rows), args.out, TRAIN_COLUMNS, "Per epoch (train_loss: mean cross-entropy per image)")
+    _emit(train.summarize(rows), args.summary, SUMMARY_COLUMNS, "Final test accuracy over seeds")
 
 
 def _checkpoint(table: pd.DataFrame, destination: str | None) -> None:
@@ -446,12 +508,71 @@ def make_parser() -> argparse.ArgumentParser:
     timing.add_argument(
         "--rebuilds",
         type=_integer,
-        default=4,
+        default=10,
         help="with --paired: build the models afresh this many times and split the pairs "
         "between the builds, so the interval covers instance-to-instance spread",
     )
     timing.add_argument("--out", metavar="FILE.csv", help="write the table as CSV (rewritten after every measurement)")
     speed.set_defaults(handler=_speed)
+
+    training = commands.add_parser(
+        "train",
+        help="train on Fashion-MNIST and report per-epoch loss, accuracy and speed",
+        description="Train each model on Fashion-MNIST (the seed's recipe by default: vgg11 stack, ratio 8, "
+        "224 px, Adam, lr 0.001, batch 64, 5 epochs) and report, per seed and epoch, the mean training loss, "
+        "training and test accuracy and time; then mean and standard deviation of the final test accuracy "
+        "over seeds.",
+        formatter_class=_HelpFormatter,
+    )
+    _add_model_options(training)
+    training.set_defaults(variant=["stack"])
+    recipe = training.add_argument_group("training")
+    recipe.add_argument("--epochs", type=_integer, default=5, help="passes over the training set")
+    recipe.add_argument("--batch-size", type=_integer, default=64, help="training batch size")
+    recipe.add_argument("--lr", type=float, default=1e-3, help="learning rate")
+    recipe.add_argument("--optimizer", choices=["adam", "sgd"], default="adam", help="optimizer")
+    recipe.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
+    recipe.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay")
+    recipe.add_argument(
+        "--train-limit",
+        type=_integer,
+        metavar="N",
+        help="train on the first N training images only (default: all 60,000)",
+    )
+    recipe.add_argument(
+        "--normalize",
+        action="store_true",
+        help="subtract the training pixels' mean and divide by their std (the seed does not)",
+    )
+    recipe.add_argument("--seed", type=_integer, default=0, help="random seed: weights, shuffling, dropout")
+    recipe.add_argument("--seeds", nargs="+", type=_integer, metavar="SEED", help="several seeds (replaces --seed)")
+    recipe.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default=None,
+        help="where to train (default: cuda when a GPU is present, else cpu)",
+    )
+    recipe.add_argument(
+        "--threads",
+        type=_integer,
+        default=None,
+        help="intra-op threads (default: torch's default, the number of cores)",
+    )
+    recipe.add_argument(
+        "--data-root",
+        metavar="DIR",
+        help="folder with the four Fashion-MNIST IDX files (else VGGBENCH_DATA, the user cache, "
+        "Debian's dataset-fashion-mnist, then torchvision's download)",
+    )
+    files = training.add_argument_group("output")
+    files.add_argument("--out", metavar="FILE.csv", help="per-epoch rows as CSV (rewritten after every model and seed)")
+    files.add_argument("--summary", metavar="FILE.csv", help="the summary over seeds as CSV")
+    files.add_argument(
+        "--save-checkpoint",
+        metavar="PATH",
+        help="save the trained state dict and spec (several runs: model and seed added to the name)",
+    )
+    training.set_defaults(handler=_train)
     return parser
 
 

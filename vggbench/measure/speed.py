@@ -46,6 +46,23 @@ IQR_TARGET = 0.1  # keep timing until IQR/median is below this ...
 MAX_TIME_FACTOR = 5  # ... or this many times --min-time has passed
 PAIR_BLOCK_S = 0.05  # each timed block of a pair lasts at least this long
 OOM = "oom"
+# The columns of a paired comparison, in the order the table shows them.
+PAIRED_COLUMNS = [
+    "arch",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "batch_size",
+    "baseline",
+    "variant",
+    "baseline_img_per_s",
+    "variant_img_per_s",
+    "time_ratio_median",
+    "ci_low",
+    "ci_high",
+    "pairs",
+]
 
 
 def _timer(stmt: str, globals: dict, threads: int):
@@ -244,7 +261,7 @@ def _timed(spec: ModelSpec, setup: SpeedSetup) -> Measurement:
     with _torch_threads(setup.threads):
         for _ in range(WARMUP_STEPS - 1):
             step()
-        step_s = _time_block(step, 1, setup.device)  # the last warm-up step sizes the run
+        step_s = time_block(step, 1, setup.device)  # the last warm-up step sizes the run
     timer = _timer("step()", {"step": step}, setup.threads)
     # At least min_time_s and MIN_RUNS steps; then on until IQR/median < IQR_TARGET,
     # for at most MAX_TIME_FACTOR times as long.
@@ -296,7 +313,7 @@ def measure_with_retry(spec: ModelSpec, setup: SpeedSetup, oom_retry: bool = Fal
         setup = dataclasses.replace(setup, batch_size=setup.batch_size // 2)
 
 
-def _time_block(step: Callable[[], None], steps: int, device: str) -> float:
+def time_block(step: Callable[[], None], steps: int, device: str) -> float:
     """Seconds per step over `steps` consecutive steps, device synchronized at both ends."""
     _synchronize(device)
     start = time.perf_counter()
@@ -336,7 +353,7 @@ def _interleaved_times(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int
                 for _ in range(WARMUP_STEPS):
                     step()
             if per_block is None:  # sized once, on the first instances
-                fastest = min(_time_block(step, 1, setup.device) for step in steps)
+                fastest = min(time_block(step, 1, setup.device) for step in steps)
                 per_block = max(1, math.ceil(PAIR_BLOCK_S / fastest))
                 total = max(min_pairs, math.ceil(setup.min_time_s / (per_block * fastest)))
                 pairs = math.ceil(total / rebuilds)
@@ -344,7 +361,7 @@ def _interleaved_times(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int
             for pair in range(pairs):
                 order = range(len(steps)) if pair % 2 == 0 else reversed(range(len(steps)))
                 for index in order:
-                    block[pair, index] = _time_block(steps[index], per_block, setup.device)
+                    block[pair, index] = time_block(steps[index], per_block, setup.device)
         times.append(block)
         del steps
         _release(setup.device)
@@ -403,21 +420,5 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 50, rebui
 
 def paired_table(rows: list[dict]) -> pd.DataFrame:
     """Paired rows with the identifying columns first."""
-    first = [
-        "arch",
-        "ratio",
-        "resolution",
-        "mode",
-        "device",
-        "batch_size",
-        "baseline",
-        "variant",
-        "baseline_img_per_s",
-        "variant_img_per_s",
-        "time_ratio_median",
-        "ci_low",
-        "ci_high",
-        "pairs",
-    ]
     table = pd.DataFrame(rows)
-    return table[first + [column for column in table.columns if column not in first]]
+    return table[PAIRED_COLUMNS + [column for column in table.columns if column not in PAIRED_COLUMNS]]

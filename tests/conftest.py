@@ -1,0 +1,49 @@
+"""Shared fixtures: a synthetic Fashion-MNIST written as real IDX files."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+
+from vggbench.data import FILES, IMAGE_MAGIC, LABEL_MAGIC
+
+
+def write_idx(path: Path, magic: int, array: torch.Tensor, compress: bool = False) -> Path:
+    """An IDX file: big-endian magic, one 4-byte size per dimension, then the uint8 data."""
+    header = magic.to_bytes(4, "big") + b"".join(size.to_bytes(4, "big") for size in array.shape)
+    payload = header + array.to(torch.uint8).contiguous().numpy().tobytes()
+    if compress:
+        path = path.with_name(path.name + ".gz")
+        with gzip.open(path, "wb", compresslevel=1) as stream:
+            stream.write(payload)
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def synthetic_split(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Learnable images: faint noise, and a bright 8x8 patch whose place depends on the label."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (count,), generator=generator)
+    images = torch.randint(0, 40, (count, 28, 28), generator=generator, dtype=torch.uint8)
+    rows, columns = (labels // 5) * 14 + 3, (labels % 5) * 5 + 1
+    for offset_row in range(8):
+        for offset_column in range(4):
+            images[torch.arange(count), rows + offset_row, columns + offset_column] = 220
+    return images, labels
+
+
+def write_dataset(folder: Path, compress: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count, seed in (("train", 60_000, 1), ("test", 10_000, 2)):
+        images, labels = synthetic_split(count, seed)
+        write_idx(folder / FILES[f"{split}_images"], IMAGE_MAGIC, images, compress)
+        write_idx(folder / FILES[f"{split}_labels"], LABEL_MAGIC, labels, compress)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A folder holding a full-size synthetic data set (60,000 + 10,000 images), uncompressed."""
+    return write_dataset(tmp_path_factory.mktemp("fashion"))

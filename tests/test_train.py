@@ -1,0 +1,172 @@
+"""Training on a synthetic, learnable data set: determinism, learning, rows, checkpoints, CLI."""
+
+import pandas as pd
+import pytest
+import torch
+
+import vggbench
+from vggbench import data
+from vggbench.cli import main
+from vggbench.measure import train
+from vggbench.measure.train import TrainConfig
+
+SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 16], fc_hidden=64), resolution=16)
+TIMES = ["epoch_s", "train_s", "train_img_per_s", "data_s", "compute_s"]
+
+
+@pytest.fixture(scope="module")
+def dataset(synthetic_root):
+    return data.load(synthetic_root)
+
+
+def _config(**options):
+    return TrainConfig(
+        **{"epochs": 2, "batch_size": 32, "train_limit": 512, "device": "cpu", "threads": 1, "seed": 0, **options}
+    )
+
+
+def test_same_seed_same_numbers(dataset):
+    first, _ = train.train(SMALL, _config(), dataset)
+    second, _ = train.train(SMALL, _config(), dataset)
+    untimed = [{k: v for k, v in row.items() if k not in TIMES} for row in first]
+    assert untimed == [{k: v for k, v in row.items() if k not in TIMES} for row in second]
+    other, _ = train.train(SMALL, _config(seed=1), dataset)
+    assert other[-1]["train_loss"] != first[-1]["train_loss"]
+
+
+def test_loss_falls_and_rows_are_complete(dataset):
+    single = vggbench.ModelSpec(SMALL.arch, "single", resolution=16)
+    rows, model = train.train(single, _config(epochs=3, lr=3e-3), dataset)
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert rows[-1]["train_loss"] < rows[0]["train_loss"]
+    assert rows[-1]["test_acc"] > 0.5  # ten classes: chance is 0.1
+    for row in rows:
+        assert row["train_images"] == 512 and row["test_images"] == 10_000
+        assert 0 < row["data_s"] + row["compute_s"] <= row["train_s"] <= row["epoch_s"]
+        assert row["train_img_per_s"] == pytest.approx(512 / row["train_s"])
+        assert row["device"] == "cpu" and row["device_name"]
+    assert not model.training  # left in eval mode by the last evaluation
+
+
+def test_sgd_and_normalization(dataset):
+    rows, _ = train.train(SMALL, _config(optimizer="sgd", lr=0.05, momentum=0.9, normalize=True, epochs=1), dataset)
+    assert rows[0]["optimizer"] == "sgd" and rows[0]["train_loss"] > 0
+
+
+def test_summary_over_seeds():
+    rows = [
+        {
+            "arch": "a",
+            "variant": "stack",
+            "ratio": 8,
+            "resolution": 32,
+            "batch_norm": False,
+            "seed": seed,
+            "epoch": epoch,
+            "test_acc": accuracy,
+            "train_img_per_s": 1.0,
+        }
+        for seed, finals in ((0, 0.8), (1, 0.9))
+        for epoch, accuracy in ((1, 0.1), (2, finals))
+    ]
+    summary = train.summarize(rows).iloc[0]
+    assert (summary["seeds"], summary["epochs"]) == (2, 2)
+    assert summary["test_acc_mean"] == pytest.approx(0.85)
+    assert summary["test_acc_std"] == pytest.approx(torch.tensor([0.8, 0.9]).std().item())
+
+
+def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
+    _, model = train.train(SMALL, _config(epochs=1), dataset)
+    path = tmp_path / "model.pt"
+    train.save_checkpoint(path, model, SMALL)
+    loaded = train.load_checkpoint(path, SMALL)
+    for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(saved, restored), name
+    other = vggbench.ModelSpec(SMALL.arch, "single", resolution=16)
+    with pytest.raises(
+        ValueError, match="does not match the requested model: it has variant 'stack' \\(asked 'single'\\)"
+    ):
+        train.load_checkpoint(path, other)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="is not a vggbench checkpoint"):
+        train.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):
+    out, summary = tmp_path / "train.csv", tmp_path / "summary.csv"
+    argv = [
+        "train",
+        "--convs",
+        "1",
+        "1",
+        "--widths",
+        "8",
+        "16",
+        "--ratio",
+        "1",
+        "--resolution",
+        "16",
+        "--variant",
+        "stack",
+        "single",
+        "--seeds",
+        "0",
+        "1",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "256",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--data-root",
+        str(synthetic_root),
+        "--out",
+        str(out),
+        "--summary",
+        str(summary),
+        "--save-checkpoint",
+        str(tmp_path / "ckpt.pt"),
+    ]
+    assert main(argv) == 0
+    rows = pd.read_csv(out)
+    required = [
+        "arch",
+        "variant",
+        "ratio",
+        "resolution",
+        "seed",
+        "epoch",
+        "train_loss",
+        "train_acc",
+        "test_acc",
+        "epoch_s",
+        "train_img_per_s",
+        "data_s",
+        "compute_s",
+        "device",
+        "device_name",
+    ]
+    assert set(required) <= set(rows.columns) and len(rows) == 4
+    assert list(pd.read_csv(summary)["seeds"]) == [2, 2]
+    assert len(list(tmp_path.glob("ckpt-custom-*-seed*.pt"))) == 4
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "test acc" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "epochs=0 is not allowed"),
+        (["--lr", "0"], "lr=0.0 is not allowed"),
+        (["--momentum", "-1"], "momentum=-1.0 is not allowed"),
+        (["--train-limit", "0"], "train_limit=0 is not allowed"),
+        (["--in-channels", "3"], "do not fit Fashion-MNIST"),
+        (["--data-root", "/nonexistent"], "--data-root=/nonexistent does not hold Fashion-MNIST"),
+    ],
+)
+def test_bad_training_option_is_one_line_and_exit_2(argv, message, capsys):
+    assert main(["train", "--device", "cpu", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

@@ -1,0 +1,281 @@
+"""Short training on Fashion-MNIST: the accuracy column, reproducible and fast.
+
+The defaults are the seed's recipe (Adam, lr 0.001, batch 64, 5 epochs, mean
+cross-entropy). Unlike the seed's loop, the test set is evaluated once per epoch, in
+eval mode without gradients, on the model's device; the whole data set stays on the
+device as uint8 and each batch is scaled and resized there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
+from vggbench.data import FashionMNIST, prepare
+from vggbench.hardware import device_name
+from vggbench.measure.speed import DEVICES, default_device
+from vggbench.models import build_spec
+
+OPTIMIZERS = ("adam", "sgd")
+EVAL_BATCH = 500
+PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; validated when made."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    train_limit: int | None = None
+    seed: int = 0
+    device: str = dataclasses.field(default_factory=default_device)
+    threads: int = dataclasses.field(default_factory=torch.get_num_threads)
+    normalize: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+        if self.train_limit is not None and self.train_limit < 1:
+            raise ValueError(f"train_limit={self.train_limit} is not allowed: it must be >= 1 (or unset for all)")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr} is not allowed: it must be > 0")
+        for name in ("momentum", "weight_decay"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}={getattr(self, name)} is not allowed: it must be >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r} is not allowed: choose one of {', '.join(OPTIMIZERS)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device={self.device!r} is not allowed: choose one of {', '.join(DEVICES)}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device='cuda' is not available: this machine has no CUDA GPU (use --device cpu)")
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)  # fmt: skip
+    return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay)
+
+
+class _Split:
+    """Time spent preparing batches and computing, added up over an epoch.
+
+    On CUDA it records events instead of synchronizing each step, and reads them
+    once at the end.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device == "cuda"
+        self.marks: list = []
+
+    def mark(self) -> None:
+        if self.cuda:
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+            self.marks.append(event)
+        else:
+            self.marks.append(time.perf_counter())
+
+    def _seconds(self, start, end) -> float:
+        return start.elapsed_time(end) / 1e3 if self.cuda else end - start
+
+    def totals(self) -> tuple[float, float]:
+        """(data seconds, compute seconds): marks alternate data start, compute start, ..., end."""
+        if self.cuda:
+            torch.cuda.synchronize()
+        data = sum(self._seconds(a, b) for a, b in zip(self.marks[0:-1:2], self.marks[1::2], strict=False))
+        compute = sum(self._seconds(a, b) for a, b in zip(self.marks[1:-1:2], self.marks[2::2], strict=False))
+        return data, compute
+
+
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, resolution: int, norm) -> float:
+    """Test accuracy in eval mode, without gradients."""
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=labels.device)
+    with torch.inference_mode():
+        for start in range(0, len(labels), EVAL_BATCH):
+            batch = prepare(images[start : start + EVAL_BATCH], resolution, *norm)
+            correct += (model(batch).argmax(1) == labels[start : start + EVAL_BATCH]).sum()
+    return correct.item() / len(labels)
+
+
+Reporter = Callable[[str], None]
+
+
+def _progress_bar(total: int, description: str):
+    """A tqdm bar on a terminal; None when output is not a terminal (plain lines instead)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="batch", leave=False, file=sys.stderr)
+
+
+class _Run:
+    """One model and seed being trained: the model, its optimizer and its data on the device."""
+
+    def __init__(self, spec: ModelSpec, config: TrainConfig, data: FashionMNIST, report: Reporter | None) -> None:
+        torch.manual_seed(config.seed)
+        self.spec, self.config, self.report = spec, config, report
+        self.model = build_spec(spec).to(config.device)
+        self.optimizer = _optimizer(self.model, config)
+        self.loss_function = nn.CrossEntropyLoss()
+        self.shuffle = torch.Generator().manual_seed(config.seed)
+        self.data = data.to(config.device)
+        count = min(config.train_limit or len(data.train_labels), len(data.train_labels))
+        self.images, self.labels = self.data.train_images[:count], self.data.train_labels[:count]
+        self.norm = _normalization(self.images, config.normalize)
+
+    def epoch(self, epoch: int) -> dict:
+        spec, config, labels = self.spec, self.config, self.labels
+        self.model.train()
+        split = _Split(config.device)
+        loss_sum = torch.zeros((), device=labels.device)
+        correct = torch.zeros((), dtype=torch.long, device=labels.device)
+        steps = -(-len(labels) // config.batch_size)
+        bar = _progress_bar(steps, f"{spec.arch.name} {spec.variant} seed {config.seed} epoch {epoch}")
+        start = time.perf_counter()
+        order = torch.randperm(len(labels), generator=self.shuffle).to(labels.device)
+        for step in range(steps):
+            split.mark()
+            index = order[step * config.batch_size : (step + 1) * config.batch_size]
+            batch, target = prepare(self.images[index], spec.resolution, *self.norm), labels[index]
+            split.mark()
+            self.optimizer.zero_grad(set_to_none=True)
+            output = self.model(batch)
+            loss = self.loss_function(output, target)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(target)
+            correct += (output.argmax(1) == target).sum()
+            if bar is not None and (step + 1) % PROGRESS_EVERY == 0:
+                seen = min((step + 1) * config.batch_size, len(labels))
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}")
+                bar.update(PROGRESS_EVERY)
+        split.mark()
+        data_s, compute_s = split.totals()
+        train_s = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+        test_acc = evaluate(self.model, self.data.test_images, self.data.test_labels, spec.resolution, self.norm)
+        row = {
+            "arch": spec.arch.name,
+            "variant": spec.variant,
+            "ratio": spec.ratio,
+            "resolution": spec.resolution,
+            "batch_norm": spec.batch_norm,
+            "seed": config.seed,
+            "epoch": epoch,
+            "train_loss": loss_sum.item() / len(labels),
+            "train_acc": correct.item() / len(labels),
+            "test_acc": test_acc,
+            "epoch_s": time.perf_counter() - start,
+            "train_s": train_s,
+            "train_img_per_s": len(labels) / train_s,
+            "data_s": data_s,
+            "compute_s": compute_s,
+            "train_images": len(labels),
+            "test_images": len(self.data.test_labels),
+            "batch_size": config.batch_size,
+            "optimizer": config.optimizer,
+            "lr": config.lr,
+            "device": config.device,
+            "device_name": device_name(config.device),
+            "threads": config.threads,
+            "torch_version": torch.__version__,
+        }
+        if self.report is not None:
+            self.report(
+                f"{spec.arch.name} {spec.variant} ratio {spec.ratio} seed {config.seed} epoch {epoch}/{config.epochs}: "
+                f"loss {row['train_loss']:.4f}, train acc {row['train_acc']:.3f}, test acc {test_acc:.3f}, "
+                f"{row['epoch_s']:.1f} s"
+            )
+        return row
+
+
+def train(
+    spec: ModelSpec, config: TrainConfig, data: FashionMNIST, report: Reporter | None = None
+) -> tuple[list[dict], nn.Module]:
+    """Train one model for one seed: one row per epoch, and the trained model.
+
+    Deterministic on the CPU for a given seed and thread count: the seed fixes the
+    initial weights, the shuffling and dropout.
+    """
+    torch.backends.cudnn.benchmark = True
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        run = _Run(spec, config, data, report)
+        rows = [run.epoch(epoch) for epoch in range(1, config.epochs + 1)]
+        return rows, run.model
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None, float | None]:
+    """(mean, std) of the training pixels in [0, 1] when normalizing, else (None, None)."""
+    if not normalize:
+        return None, None
+    pixels = images.float().div(255)
+    return pixels.mean().item(), pixels.std().item()
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None:
+    """The state dict and the spec, in a file that torch.load(weights_only=True) reads."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"spec": spec_to_dict(spec), "state_dict": model.state_dict()}, target)
+
+
+def load_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> nn.Module:
+    """The model saved at `path`; with `spec`, it must be the model that spec describes."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved_spec = spec_from_dict(saved["spec"])
+    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path} is not a vggbench checkpoint: {error}") from None
+    if spec is not None and saved_spec != spec:
+        theirs, ours = spec_to_dict(saved_spec), spec_to_dict(spec)
+        differences = ", ".join(
+            f"{key} {theirs[key]!r} (asked {ours[key]!r})" for key in ours if theirs[key] != ours[key]
+        )
+        raise ValueError(f"checkpoint {path} does not match the requested model: it has {differences}")
+    model = build_spec(saved_spec)
+    model.load_state_dict(saved["state_dict"])
+    return model
+
+
+MODEL_KEYS = ["arch", "variant", "ratio", "resolution", "batch_norm"]
+
+
+def summarize(rows) -> pd.DataFrame:
+    """Per model: mean and standard deviation over seeds of the final epoch's test accuracy."""
+    table = pd.DataFrame(rows)
+    final = table[table["epoch"] == table.groupby([*MODEL_KEYS, "seed"])["epoch"].transform("max")]
+    summary = final.groupby(MODEL_KEYS, sort=False).agg(
+        epochs=("epoch", "max"),
+        seeds=("seed", "count"),
+        test_acc_mean=("test_acc", "mean"),
+        test_acc_std=("test_acc", "std"),
+        test_acc_min=("test_acc", "min"),
+        test_acc_max=("test_acc", "max"),
+        train_img_per_s_median=("train_img_per_s", "median"),
+    )
+    return summary.reset_index()
