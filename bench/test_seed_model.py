@@ -39,7 +39,7 @@ def test_seed_model(timed, variant, mode):
 def test_paired_timing_resolves_five_percent(benchmark):
     # A/A: the same spec against itself, built afresh as paired() does for variants.
     spec = ModelSpec("vgg11", "stack", ratio=8)
-    setup = SpeedSetup(mode="infer", device="cpu", batch_size=16, min_time_s=0)
+    setup = SpeedSetup(mode="infer", device="cpu", batch_size=SEED_BATCH, min_time_s=0)
     rows = benchmark.pedantic(speed.paired, args=([spec, spec], setup), rounds=1)
     row = rows[0]
     benchmark.extra_info.update({key: row[key] for key in ["time_ratio_median", "ci_low", "ci_high", "pairs"]})

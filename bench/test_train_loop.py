@@ -4,8 +4,9 @@
    repeated on one fixed batch (same model, batch and device): data movement,
    resizing and bookkeeping may cost at most 10%.
 2. Against the seed's pipeline (torchvision's FashionMNIST with PIL Resize and
-   ToTensor through a DataLoader with 4 workers): on a GPU, at least 3x faster at
-   the seed's settings (ratio 8, 224 px, batch 64). Needs the real data set.
+   ToTensor through a DataLoader with 4 workers): on a GPU, at least 3x faster over
+   one whole epoch at the seed's settings (ratio 8, 224 px, batch 64), worker
+   start-up included as in the seed's per-epoch time. Needs the real data set.
 """
 
 import gzip
@@ -87,13 +88,14 @@ def _raw_folder(tmp_path):
     return tmp_path
 
 
+@pytest.mark.skipif(not ON_GPU, reason="a GPU goal: on the CPU the model's own step at 224 px dominates both pipelines")
 def test_against_the_seeds_pipeline(benchmark, tmp_path):
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
 
     root = _raw_folder(tmp_path)
     spec = ModelSpec("vgg11", "stack", ratio=8, resolution=224)
-    steps = STEPS if ON_GPU else 5
+    steps = len(data.load(download=False).train_labels) // BATCH  # one epoch
     transform = transforms.Compose([transforms.Resize(224), transforms.ToTensor()])
     seed_data = datasets.FashionMNIST(str(root), train=True, transform=transform)
     model = build_spec(spec).to(DEVICE).train()
@@ -110,8 +112,7 @@ def test_against_the_seeds_pipeline(benchmark, tmp_path):
             optimizer.step()
             if count == steps:
                 break
-        if ON_GPU:
-            torch.cuda.synchronize()
+        torch.cuda.synchronize()
         return BATCH * steps / (time.perf_counter() - start)
 
     ours_config = TrainConfig(epochs=1, batch_size=BATCH, train_limit=BATCH * steps, device=DEVICE)
@@ -126,5 +127,4 @@ def test_against_the_seeds_pipeline(benchmark, tmp_path):
     benchmark.extra_info.update(
         device=DEVICE, steps=steps, seed_img_per_s=seed, vggbench_img_per_s=ours, speedup=ours / seed
     )
-    if ON_GPU:
-        assert ours / seed >= 3
+    assert ours / seed >= 3

@@ -501,14 +501,14 @@ def make_parser() -> argparse.ArgumentParser:
     timing.add_argument(
         "--pairs",
         type=_integer,
-        default=50,
-        help="with --paired: at least this many pairs in all (with 10 rebuilds, 50 resolve a 5%% "
+        default=64,
+        help="with --paired: at least this many pairs in all (with 16 rebuilds, 64 resolve a 5%% "
         "difference on 2 shared CPU cores)",
     )
     timing.add_argument(
         "--rebuilds",
         type=_integer,
-        default=10,
+        default=16,
         help="with --paired: build the models afresh this many times and split the pairs "
         "between the builds, so the interval covers instance-to-instance spread",
     )

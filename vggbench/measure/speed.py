@@ -368,7 +368,7 @@ def _interleaved_times(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int
     return np.stack(times)
 
 
-def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 50, rebuilds: int = 10) -> list[dict]:
+def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebuilds: int = 16) -> list[dict]:
     """Time `specs` interleaved; one row per spec after the first (the baseline).
 
     Each pair times every model once for a block of steps (at least PAIR_BLOCK_S
