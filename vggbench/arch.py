@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vggbench.validate import allowed, one_of, positive_int
+
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
 VGG_WIDTHS = (64, 128, 256, 512, 512)
@@ -45,15 +47,6 @@ VARIANTS = {
 }
 
 
-def _allowed(values) -> str:
-    return ", ".join(str(v) for v in values)
-
-
-def _require_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
-
-
 @dataclass(frozen=True)
 class ArchSpec:
     """The convolutional plan before any width ratio: convs per block and widths."""
@@ -75,12 +68,12 @@ class ArchSpec:
                 f"({len(self.convs_per_block)} blocks in convs_per_block={self.convs_per_block})"
             )
         for count in self.convs_per_block:
-            _require_positive_int("convs_per_block entry", count)
+            positive_int("convs_per_block entry", count)
         for width in self.widths:
-            _require_positive_int("widths entry", width)
+            positive_int("widths entry", width)
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
             raise ValueError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
-        _require_positive_int("fc_hidden", self.fc_hidden)
+        positive_int("fc_hidden", self.fc_hidden)
 
     @property
     def num_blocks(self) -> int:
@@ -91,7 +84,7 @@ def preset(name: str) -> ArchSpec:
     """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
     if name not in PRESET_CONVS:
         raise ValueError(
-            f"arch={name!r} is not allowed: choose one of {_allowed(PRESET_CONVS)}, "
+            f"arch={name!r} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
             f"or give a custom ArchSpec (convs per block and widths)"
         )
     return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
@@ -120,11 +113,10 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", preset(self.arch))
-        if self.variant not in VARIANTS:
-            raise ValueError(f"variant={self.variant!r} is not allowed: choose one of {_allowed(VARIANTS)}")
-        _require_positive_int("ratio", self.ratio)
-        _require_positive_int("in_channels", self.in_channels)
-        _require_positive_int("num_classes", self.num_classes)
+        one_of("variant", self.variant, VARIANTS)
+        positive_int("ratio", self.ratio)
+        positive_int("in_channels", self.in_channels)
+        positive_int("num_classes", self.num_classes)
         if not isinstance(self.batch_norm, bool):
             raise ValueError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
         widths = tuple(w // self.ratio for w in self.arch.widths)
@@ -135,7 +127,7 @@ class ModelSpec:
                 f"ratio={self.ratio} is not allowed for {self.arch.name}: it leaves a width below 1 "
                 f"(widths {self.arch.widths}, fc hidden {self.arch.fc_hidden}); the largest allowed ratio is {largest}"
             )
-        _require_positive_int("resolution", self.resolution)
+        positive_int("resolution", self.resolution)
         if self.resolution < self.min_resolution:
             raise ValueError(
                 f"resolution={self.resolution} is not allowed for {self.arch.name}: "

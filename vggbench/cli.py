@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from vggbench.arch import CUSTOM, PRESET_CONVS, VARIANTS, custom, grid
+from vggbench.validate import DEVICES
 
 STDOUT = "-"
 
@@ -92,6 +93,21 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         type=_integer,
         default=None,
         help="odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1",
+    )
+
+
+def _add_device_options(group) -> None:
+    group.add_argument(
+        "--device",
+        choices=list(DEVICES),
+        default=None,
+        help="where to run (default: cuda when a GPU is present, else cpu)",
+    )
+    group.add_argument(
+        "--threads",
+        type=_integer,
+        default=None,
+        help="intra-op threads (default: torch's default, the number of cores)",
     )
 
 
@@ -254,6 +270,12 @@ SPEED_COLUMNS = [
 ]
 
 
+def _device_options(args: argparse.Namespace) -> dict:
+    """--device and --threads where given; otherwise the library's defaults apply."""
+    given = {"device": args.device, "threads": args.threads}
+    return {name: value for name, value in given.items() if value is not None}
+
+
 def _speed_setups(args: argparse.Namespace) -> list:
     from vggbench.measure.speed import SpeedSetup
 
@@ -263,11 +285,8 @@ def _speed_setups(args: argparse.Namespace) -> list:
         "compiled": args.compile,
         "min_time_s": args.min_time,
         "cudnn_benchmark": args.cudnn_benchmark,
+        **_device_options(args),
     }
-    if args.device is not None:
-        options["device"] = args.device
-    if args.threads is not None:
-        options["threads"] = args.threads
     return [SpeedSetup(mode=mode, batch_size=batch, **options) for mode in args.mode for batch in args.batch_size]
 
 
@@ -373,11 +392,8 @@ def _train(args: argparse.Namespace) -> None:
         "weight_decay": args.weight_decay,
         "train_limit": args.train_limit,
         "normalize": args.normalize,
+        **_device_options(args),
     }
-    if args.device is not None:
-        options["device"] = args.device
-    if args.threads is not None:
-        options["threads"] = args.threads
     configs = [train.TrainConfig(seed=seed, **options) for seed in (args.seeds or [args.seed])]
     dataset = data.load(args.data_root)
     print(f"Fashion-MNIST from {dataset.source}", file=sys.stderr)
@@ -453,12 +469,7 @@ def make_parser() -> argparse.ArgumentParser:
         default=["infer"],
         help="infer: eval mode under inference_mode; train: forward, loss, backward, Adam step",
     )
-    timing.add_argument(
-        "--device",
-        choices=["cpu", "cuda"],
-        default=None,
-        help="where to run (default: cuda when a GPU is present, else cpu)",
-    )
+    _add_device_options(timing)
     timing.add_argument("--batch-size", nargs="+", type=_integer, default=[64], help="batch size(s)")
     timing.add_argument(
         "--precision",
@@ -468,12 +479,6 @@ def make_parser() -> argparse.ArgumentParser:
     )
     timing.add_argument("--channels-last", action="store_true", help="channels-last memory format for model and input")
     timing.add_argument("--compile", action="store_true", help="torch.compile the model (compilation is warm-up)")
-    timing.add_argument(
-        "--threads",
-        type=_integer,
-        default=None,
-        help="intra-op threads (default: torch's default, the number of cores)",
-    )
     timing.add_argument(
         "--min-time",
         type=float,
@@ -546,18 +551,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     recipe.add_argument("--seed", type=_integer, default=0, help="random seed: weights, shuffling, dropout")
     recipe.add_argument("--seeds", nargs="+", type=_integer, metavar="SEED", help="several seeds (replaces --seed)")
-    recipe.add_argument(
-        "--device",
-        choices=["cpu", "cuda"],
-        default=None,
-        help="where to train (default: cuda when a GPU is present, else cpu)",
-    )
-    recipe.add_argument(
-        "--threads",
-        type=_integer,
-        default=None,
-        help="intra-op threads (default: torch's default, the number of cores)",
-    )
+    _add_device_options(recipe)
     recipe.add_argument(
         "--data-root",
         metavar="DIR",

@@ -28,16 +28,17 @@ import pandas as pd
 import torch
 from torch import nn
 
+from vggbench import validate
 from vggbench.arch import ModelSpec
 from vggbench.hardware import ResidentPeak, device_name
 from vggbench.measure.static import analyze, spec_columns
 from vggbench.models import build_spec
+from vggbench.validate import one_of, positive_int
 
 if TYPE_CHECKING:
     from torch.utils.benchmark import Measurement
 
 MODES = ("infer", "train")
-DEVICES = ("cpu", "cuda")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
 TRAIN_FLOPS_FACTOR = 3  # a training step: forward, and a backward of about twice its cost
@@ -75,20 +76,12 @@ def _timer(stmt: str, globals: dict, threads: int):
     return benchmark.Timer(stmt, globals=globals, num_threads=threads)
 
 
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _allowed(values) -> str:
-    return ", ".join(values)
-
-
 @dataclass(frozen=True)
 class SpeedSetup:
     """How to time a model; validated when made."""
 
     mode: str = "infer"
-    device: str = dataclasses.field(default_factory=default_device)
+    device: str = dataclasses.field(default_factory=validate.default_device)
     batch_size: int = 64
     precision: str = "fp32"
     channels_last: bool = False
@@ -98,20 +91,13 @@ class SpeedSetup:
     cudnn_benchmark: bool = True
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode={self.mode!r} is not allowed: choose one of {_allowed(MODES)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device={self.device!r} is not allowed: choose one of {_allowed(DEVICES)}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' is not available: this machine has no CUDA GPU (use --device cpu)")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision={self.precision!r} is not allowed: choose one of {_allowed(PRECISIONS)}")
+        one_of("mode", self.mode, MODES)
+        validate.device(self.device)
+        one_of("precision", self.precision, PRECISIONS)
         if self.precision == "fp16" and self.device == "cpu":
             raise ValueError("precision='fp16' is not allowed on device='cpu': use fp32 or bf16 there")
-        for name in ("batch_size", "threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+        positive_int("batch_size", self.batch_size)
+        positive_int("threads", self.threads)
         if not self.min_time_s >= 0:
             raise ValueError(f"min_time_s={self.min_time_s!r} is not allowed: it must be >= 0 seconds")
 

@@ -20,11 +20,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from vggbench import validate
 from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
 from vggbench.data import FashionMNIST, prepare
 from vggbench.hardware import device_name
-from vggbench.measure.speed import DEVICES, default_device
 from vggbench.models import build_spec
+from vggbench.validate import one_of, positive_int
 
 OPTIMIZERS = ("adam", "sgd")
 EVAL_BATCH = 500
@@ -43,15 +44,13 @@ class TrainConfig:
     weight_decay: float = 0.0
     train_limit: int | None = None
     seed: int = 0
-    device: str = dataclasses.field(default_factory=default_device)
+    device: str = dataclasses.field(default_factory=validate.default_device)
     threads: int = dataclasses.field(default_factory=torch.get_num_threads)
     normalize: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "threads"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+            positive_int(name, getattr(self, name))
         if self.train_limit is not None and self.train_limit < 1:
             raise ValueError(f"train_limit={self.train_limit} is not allowed: it must be >= 1 (or unset for all)")
         if not self.lr > 0:
@@ -59,12 +58,8 @@ class TrainConfig:
         for name in ("momentum", "weight_decay"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name}={getattr(self, name)} is not allowed: it must be >= 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer={self.optimizer!r} is not allowed: choose one of {', '.join(OPTIMIZERS)}")
-        if self.device not in DEVICES:
-            raise ValueError(f"device={self.device!r} is not allowed: choose one of {', '.join(DEVICES)}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise ValueError("device='cuda' is not available: this machine has no CUDA GPU (use --device cpu)")
+        one_of("optimizer", self.optimizer, OPTIMIZERS)
+        validate.device(self.device)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:

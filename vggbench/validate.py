@@ -1,0 +1,35 @@
+"""Checks of user-given values; each failure is a ValueError naming the value and what is allowed."""
+
+from __future__ import annotations
+
+DEVICES = ("cpu", "cuda")
+
+
+def allowed(values) -> str:
+    return ", ".join(str(value) for value in values)
+
+
+def positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+
+
+def one_of(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed(choices)}")
+
+
+def _cuda_available() -> bool:
+    import torch  # here, not at the top: the command line's --help should not wait for torch
+
+    return torch.cuda.is_available()
+
+
+def device(value: str) -> None:
+    one_of("device", value, DEVICES)
+    if value == "cuda" and not _cuda_available():
+        raise ValueError("device='cuda' is not available: this machine has no CUDA GPU (use --device cpu)")
+
+
+def default_device() -> str:
+    return "cuda" if _cuda_available() else "cpu"
