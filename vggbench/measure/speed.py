@@ -211,7 +211,12 @@ def _release(device: str) -> None:
 
 @contextlib.contextmanager
 def _peak_memory(setup: SpeedSetup, row: dict) -> Iterator[None]:
-    """Fill `peak_mem_bytes` (CUDA allocator) or `rss_peak_increase_bytes` (CPU) in `row`."""
+    """Fill `peak_mem_bytes` (CUDA allocator) or `rss_peak_increase_bytes` (CPU) in `row`.
+
+    On CUDA `_timed` resets the peak again after the warm-up, so the figure is the
+    timed steps' peak: weights, optimizer state and activations, without cuDNN's
+    one-off autotuning workspace.
+    """
     if setup.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
         yield
@@ -248,6 +253,9 @@ def _timed(spec: ModelSpec, setup: SpeedSetup) -> Measurement:
         for _ in range(WARMUP_STEPS - 1):
             step()
         step_s = time_block(step, 1, setup.device)  # the last warm-up step sizes the run
+    if setup.device == "cuda":
+        # Count the steady state: cuDNN's autotuning in the warm-up borrows large workspaces once.
+        torch.cuda.reset_peak_memory_stats()
     timer = _timer("step()", {"step": step}, setup.threads)
     # At least min_time_s and MIN_RUNS steps; then on until IQR/median < IQR_TARGET,
     # for at most MAX_TIME_FACTOR times as long.
