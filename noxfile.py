@@ -3,7 +3,13 @@
 Virtual environments are reused: installing torch takes minutes and gigabytes.
 """
 
+import os
+import shutil
+from pathlib import Path
+
 import nox
+
+DEBIAN_DATA = "/usr/share/datasets/fashion-mnist"
 
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint"]
@@ -22,13 +28,17 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The study so far: static cost of every preset in every variant, and the benchmark suites.
+    """The main job: static tables, the benchmark suites, and the study with its claim report.
 
-    Tables and the suites' JSON go under results/. Arguments after `--` replace the
-    default `vggbench static` options.
+    Static tables and the suites' JSON go under results/, the study under runs/PRESET/.
+    Arguments after `--` go to `vggbench run` (default: --preset quick), for example
+    `nox -s bench -- --preset claim --device cuda`.
     """
     _install(session)
-    args = session.posargs or [
+    _ensure_data(session)
+    session.run(
+        "vggbench",
+        "static",
         "--arch",
         "vgg11",
         "vgg13",
@@ -43,9 +53,20 @@ def bench(session: nox.Session) -> None:
         "results/blocks.csv",
         "--layers",
         "results/layers.csv",
-    ]
-    session.run("vggbench", "static", *args)
+    )
     session.run("pytest", "bench", "--benchmark-json", "results/bench.json")
+    session.run("vggbench", "run", *(session.posargs or ["--preset", "quick"]))
+
+
+def _ensure_data(session: nox.Session) -> None:
+    """Fashion-MNIST from Debian's package when it is not there yet (vggbench finds it; see GUIDE.md)."""
+    if os.environ.get("VGGBENCH_DATA") or Path(DEBIAN_DATA).is_dir():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "dataset-fashion-mnist", external=True)
+    else:
+        session.warn(f"Fashion-MNIST is not in {DEBIAN_DATA}: vggbench will try torchvision's download")
 
 
 @nox.session

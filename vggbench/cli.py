@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from vggbench.arch import CUSTOM, PRESET_CONVS, VARIANTS, custom, grid
+from vggbench.csvio import write_csv
 from vggbench.validate import DEVICES
 
 STDOUT = "-"
@@ -130,30 +129,6 @@ def _model_specs(args: argparse.Namespace):
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_csv(table: pd.DataFrame, path: str) -> None:
-    """Write a CSV atomically: a reader never sees a half-written file."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as error:
-        raise OSError(f"cannot write {path}: {error.strerror or error} ({error.filename})") from None
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            table.to_csv(stream, index=False)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _readable(table: pd.DataFrame) -> str:
     """Integers with thousands separators, other numbers with four significant digits, blanks for missing."""
 
@@ -177,7 +152,7 @@ def _readable(table: pd.DataFrame) -> str:
             formatters[column] = number
         else:
             formatters[column] = other
-    return table.to_string(index=False, formatters=formatters)
+    return table.to_string(index=False, formatters=formatters, na_rep="")
 
 
 def _emit(table: pd.DataFrame, destination: str | None, shown_columns: list[str], title: str) -> None:
@@ -416,6 +391,59 @@ def _checkpoint(table: pd.DataFrame, destination: str | None) -> None:
         write_csv(table, destination)
 
 
+def _run(args: argparse.Namespace) -> None:
+    from vggbench import study
+
+    config = study.load_config(args.preset, args.config, **_device_options(args))
+    if args.dry_run:
+        plan = study.dry_run(config)
+        print(_readable(plan))
+        total = plan["estimate_s"].sum()
+        print(f"{len(plan)} trials, about {total / 60:.0f} min on {config.resolved_device} (a rough estimate)")
+        return
+    directory = study.run(
+        config,
+        args.out,
+        force=args.force,
+        data_root=args.data_root,
+        report=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    summary = pd.read_csv(directory.root / "summary.csv")
+    print(f"Summary of {directory.root} (tables: static, blocks, speed, pairs, train, summary; metadata.json)")
+    print(_readable(summary) + "\n")
+    args.run_dir = str(directory.root)
+    _claim(args)
+
+
+def _claim(args: argparse.Namespace) -> None:
+    from vggbench import claim
+
+    claims, _ = claim.report(args.run_dir)
+    shown = [
+        "claim",
+        "arch",
+        "ratio",
+        "device",
+        "mode",
+        "baseline",
+        "variant",
+        "baseline_value",
+        "variant_value",
+        "ci_low",
+        "ci_high",
+        "verdict",
+    ]
+    print(f"The claim, part by part (written to {args.run_dir}/claim.md and claim.csv)")
+    print(_readable(claims[[column for column in shown if column in claims]]))
+
+
+def _publish(args: argparse.Namespace) -> None:
+    from vggbench import study
+
+    target = study.publish(args.run_dir, args.results)
+    print(f"published {args.run_dir} to {target} and listed it in {args.results}/README.md")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vggbench",
@@ -567,6 +595,52 @@ def make_parser() -> argparse.ArgumentParser:
         help="save the trained state dict and spec (several runs: model and seed added to the name)",
     )
     training.set_defaults(handler=_train)
+
+    run = commands.add_parser(
+        "run",
+        help="run the study: static cost, speed, paired speed and training over a grid, resumable",
+        description="Run a grid of trials (arch x variant x ratio x resolution x seed) into RUN_DIR: static "
+        "cost once per model, speed per model and mode, paired speed per model and mode, training per seed. "
+        "Each finished trial is saved at once; rerunning with the same RUN_DIR skips finished trials.",
+        formatter_class=_HelpFormatter,
+    )
+    run.add_argument(
+        "--preset",
+        choices=["quick", "claim", "paper"],
+        default="quick",
+        help="quick: vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU); claim: ratios "
+        "4, 8, 16, 3 seeds (hours on a CPU); paper: the seed's recipe, stack against single (GPU)",
+    )
+    run.add_argument("--config", metavar="FILE.toml", help="TOML file whose keys override the preset's")
+    run.add_argument("--out", metavar="RUN_DIR", help="the run directory (default: runs/PRESET)")
+    run.add_argument("--force", action="store_true", help="reuse a RUN_DIR made with another configuration")
+    run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
+    run.add_argument("--data-root", metavar="DIR", help="folder with the four Fashion-MNIST IDX files")
+    _add_device_options(run)
+    run.set_defaults(handler=_run)
+
+    verdicts = commands.add_parser(
+        "claim",
+        help="verdicts on each part of the claim, from a run directory",
+        description="Write claim.md and claim.csv into RUN_DIR: for each arch and ratio whether the stack has "
+        "fewer parameters and MACs, the same receptive field, higher accuracy than single and than "
+        "linear-stack (Welch's t-test), and is faster (paired time ratio): supported, contradicted or "
+        "inconclusive.",
+        formatter_class=_HelpFormatter,
+    )
+    verdicts.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `vggbench run`")
+    verdicts.set_defaults(handler=_claim)
+
+    publishing = commands.add_parser(
+        "publish",
+        help="copy a finished run's tables and claim report into results/ and index it",
+        description="Copy the tables, claim.md, metadata.json and config.json of RUN_DIR into "
+        "RESULTS/<run>-<device>-<date>/ and add a row to RESULTS/README.md's index of published runs.",
+        formatter_class=_HelpFormatter,
+    )
+    publishing.add_argument("run_dir", metavar="RUN_DIR", help="a finished `vggbench run` directory")
+    publishing.add_argument("--results", default="results", metavar="DIR", help="where published runs go")
+    publishing.set_defaults(handler=_publish)
     return parser
 
 

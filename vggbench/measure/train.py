@@ -64,8 +64,9 @@ class TrainConfig:
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), config.lr, momentum=config.momentum,
-                               weight_decay=config.weight_decay)  # fmt: skip
+        return torch.optim.SGD(
+            model.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay)
 
 

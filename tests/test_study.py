@@ -1,0 +1,151 @@
+"""The study end to end on a tiny grid: every table, resume after an interruption, refusals."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from vggbench import study
+from vggbench.cli import main
+
+TINY = {
+    "archs": ["vgg11"],
+    "variants": ["stack", "single"],
+    "ratios": [64],
+    "resolutions": [32],
+    "seeds": [0, 1],
+    "epochs": 1,
+    "batch_size": 32,
+    "train_limit": 128,
+    "speed_modes": ["infer"],
+    "speed_batch_size": 2,
+    "speed_min_time_s": 0.0,
+    "pairs": 4,
+    "rebuilds": 2,
+    "device": "cpu",
+    "threads": 1,
+}
+TABLES = ["static", "blocks", "speed", "pairs", "train", "summary"]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _run(tmp_path, synthetic_root, stop_after=None, **changes):
+    lines = []
+
+    def report(line):
+        lines.append(line)
+        if stop_after is not None and line.startswith(f"[{stop_after}/"):
+            raise Interrupted  # as SIGINT would, between two trials' files
+
+    config = study.load_config(**{**TINY, **changes})
+    study.run(config, tmp_path / "run", data_root=str(synthetic_root), report=report)
+    return lines
+
+
+def test_tiny_grid_writes_every_table(tmp_path, synthetic_root):
+    lines = _run(tmp_path, synthetic_root)
+    assert lines[0] == "9 trials, 0 already done, 9 to run"  # 2 static, 2 speed, 1 paired, 4 training
+    root = tmp_path / "run"
+    for name in TABLES:
+        assert len(pd.read_csv(root / f"{name}.csv")) > 0, name
+    summary = pd.read_csv(root / "summary.csv").set_index("variant")
+    assert set(summary.columns) >= {
+        "params",
+        "macs",
+        "rf_px",
+        "infer_img_per_s",
+        "test_acc_mean",
+        "test_acc_std",
+        "seeds",
+    }
+    assert list(summary["seeds"]) == [2, 2]
+    pairs = pd.read_csv(root / "pairs.csv")
+    assert list(pairs[["baseline", "variant"]].iloc[0]) == ["stack", "single"]
+    meta = json.loads((root / "metadata.json").read_text())
+    assert meta["config"]["seeds"] == [0, 1] and meta["ended"] and meta["torch"] and meta["cpu_model"]
+
+
+def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_path, synthetic_root):
+    with pytest.raises(Interrupted):
+        _run(tmp_path, synthetic_root, stop_after=7)
+    lines = _run(tmp_path, synthetic_root)
+    assert lines[0] == "9 trials, 7 already done, 2 to run"
+    train = pd.read_csv(tmp_path / "run" / "train.csv")
+    assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
+    assert len(pd.read_csv(tmp_path / "run" / "static.csv")) == 2
+    again = _run(tmp_path, synthetic_root)
+    assert again[0] == "9 trials, 9 already done, 0 to run"
+
+
+def test_a_changed_configuration_is_refused_unless_forced(tmp_path):
+    config = study.load_config(**TINY)
+    study.RunDir(tmp_path).claim(config, force=False)
+    changed = study.load_config(**{**TINY, "epochs": 3})
+    with pytest.raises(ValueError, match="another configuration \\(differs in epochs\\)"):
+        study.RunDir(tmp_path).claim(changed, force=False)
+    study.RunDir(tmp_path).claim(changed, force=True)
+
+
+def test_toml_config_and_its_errors(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('archs = ["vgg13"]\nratios = [16]\nseeds = [3, 4]\n')
+    config = study.load_config("quick", good)
+    assert (config.archs, config.ratios, config.seeds, config.resolutions) == (("vgg13",), (16,), (3, 4), (32,))
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("epochs = 2\nlearning_rate = 0.1\n")
+    with pytest.raises(ValueError, match="unknown config key\\(s\\) learning_rate: allowed are"):
+        study.load_config("quick", unknown)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('archs = ["vgg12"]\n')
+    with pytest.raises(ValueError, match="archs entry='vgg12' is not allowed"):
+        study.load_config("quick", bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("epochs = \n")
+    with pytest.raises(ValueError, match="is not valid TOML"):
+        study.load_config("quick", broken)
+    with pytest.raises(ValueError, match="ratio=65 is not allowed"):
+        study.load_config("quick", ratios=[65])
+
+
+def test_presets_plan_the_documented_grids():
+    quick = study.trials(study.load_config("quick"))
+    kinds = pd.Series([trial.kind for trial in quick]).value_counts().to_dict()
+    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18}
+    paper = study.load_config("paper")
+    assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
+        ("vgg11",),
+        ("stack", "single"),
+        (224,),
+        5,
+    )
+
+
+def test_cli_dry_run_and_bad_preset(capsys):
+    assert main(["run", "--preset", "quick", "--dry-run", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "51 trials, about" in out and "vgg16-paired-r8-px32-train" in out
+    with pytest.raises(SystemExit):
+        main(["run", "--preset", "huge"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_publish_copies_tables_and_indexes_the_run(tmp_path, synthetic_root):
+    _run(tmp_path, synthetic_root)
+    from vggbench import claim
+
+    claim.report(tmp_path / "run")
+    results = tmp_path / "results"
+    target = study.publish(tmp_path / "run", results)
+    assert target.parent == results and target.name.startswith("run-cpu-")
+    assert {"static.csv", "train.csv", "summary.csv", "claim.md", "claim.csv", "metadata.json"} <= {
+        path.name for path in target.iterdir()
+    }
+    index = (results / "README.md").read_text()
+    assert f"| `{target.name}/` | run |" in index
+    study.publish(tmp_path / "run", results)  # publishing twice lists it once
+    assert (results / "README.md").read_text().count(target.name) == 1
+    with pytest.raises(ValueError, match=r"no readable metadata\.json"):
+        study.publish(tmp_path / "nothing", results)

@@ -1,0 +1,246 @@
+"""Verdicts on each part of the claim, from a run's tables.
+
+The claim (VGG, section 2.3; the seed's chapter): for the same receptive field, a
+stack of 3x3 convs beats one large kernel. Its parts, each judged per architecture
+and width ratio (and per device and mode for speed):
+
+- fewer parameters and fewer MACs than the single large kernel;
+- the same theoretical receptive field;
+- more non-linearity helps: stack more accurate than linear-stack;
+- higher accuracy: stack more accurate than single;
+- faster: the stack's step takes less time than the single kernel's.
+
+A verdict is `supported`, `contradicted` or `inconclusive`: inconclusive where the
+95% interval of the difference spans zero (one for time ratios), or where there are
+fewer than two seeds on either side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+GROUP = ["arch", "ratio", "resolution"]
+
+
+def _count_verdict(stack: float, single: float) -> str:
+    if stack < single:
+        return SUPPORTED
+    return CONTRADICTED if stack > single else INCONCLUSIVE
+
+
+def _static_claims(static: pd.DataFrame) -> list[dict]:
+    rows = []
+    for keys, group in static.groupby(GROUP, sort=False):
+        by_variant = group.set_index("variant")
+        if not {"stack", "single"} <= set(by_variant.index):
+            continue
+        base = dict(zip(GROUP, keys, strict=True))
+        for claim, column in (("fewer parameters", "params"), ("fewer MACs", "macs")):
+            stack, single = by_variant.loc["stack", column], by_variant.loc["single", column]
+            rows.append(
+                {
+                    "claim": claim,
+                    **base,
+                    "baseline": "single",
+                    "variant": "stack",
+                    "baseline_value": single,
+                    "variant_value": stack,
+                    "ratio_value": stack / single,
+                    "verdict": _count_verdict(stack, single),
+                }
+            )
+        fields = by_variant["rf_px"]
+        rows.append(
+            {
+                "claim": "same receptive field",
+                **base,
+                "baseline": "stack",
+                "variant": "all",
+                "baseline_value": fields["stack"],
+                "variant_value": fields.max(),
+                "verdict": SUPPORTED if fields.nunique() == 1 else CONTRADICTED,
+            }
+        )
+    return rows
+
+
+def accuracy_difference(better: np.ndarray, worse: np.ndarray) -> dict:
+    """Mean difference better - worse with Welch's t-test and its 95% interval; verdict."""
+    row = {
+        "baseline_value": float(np.mean(worse)),
+        "variant_value": float(np.mean(better)),
+        "difference": float(np.mean(better) - np.mean(worse)),
+        "seeds": min(len(better), len(worse)),
+    }
+    if len(better) < 2 or len(worse) < 2:
+        return {**row, "verdict": INCONCLUSIVE, "note": "fewer than two seeds"}
+    test = stats.ttest_ind(better, worse, equal_var=False)
+    interval = test.confidence_interval(0.95)
+    low, high = float(interval.low), float(interval.high)
+    verdict = INCONCLUSIVE  # also where both sides have no spread and the interval is NaN
+    if low > 0:
+        verdict = SUPPORTED
+    elif high < 0:
+        verdict = CONTRADICTED
+    return {**row, "ci_low": low, "ci_high": high, "p_value": float(test.pvalue), "verdict": verdict}
+
+
+def _accuracy_claims(train: pd.DataFrame) -> list[dict]:
+    if train.empty or "test_acc" not in train:
+        return []
+    train = train.dropna(subset=["test_acc"])
+    final = train[train["epoch"] == train.groupby([*GROUP, "variant", "seed"])["epoch"].transform("max")]
+    rows = []
+    for keys, group in final.groupby(GROUP, sort=False):
+        base = dict(zip(GROUP, keys, strict=True))
+        accuracy = {variant: part["test_acc"].to_numpy() for variant, part in group.groupby("variant")}
+        for claim, other in (("more non-linearity helps", "linear-stack"), ("higher accuracy", "single")):
+            if "stack" in accuracy and other in accuracy:
+                rows.append(
+                    {
+                        "claim": claim,
+                        **base,
+                        "baseline": other,
+                        "variant": "stack",
+                        **accuracy_difference(accuracy["stack"], accuracy[other]),
+                    }
+                )
+    return rows
+
+
+def _speed_claims(pairs: pd.DataFrame) -> list[dict]:
+    if pairs.empty or "time_ratio_median" not in pairs:
+        return []
+    rows = []
+    for _, pair in pairs[(pairs["baseline"] == "stack") & (pairs["variant"] == "single")].iterrows():
+        low, high = pair["ci_low"], pair["ci_high"]
+        # time_ratio = single / stack: above 1 the stack is faster.
+        verdict = SUPPORTED if low > 1 else CONTRADICTED if high < 1 else INCONCLUSIVE
+        rows.append(
+            {
+                "claim": "faster",
+                **{key: pair[key] for key in GROUP},
+                "device": pair["device"],
+                "mode": pair["mode"],
+                "baseline": "single",
+                "variant": "stack",
+                "baseline_value": pair["variant_img_per_s"],
+                "variant_value": pair["baseline_img_per_s"],
+                "ratio_value": pair["time_ratio_median"],
+                "ci_low": low,
+                "ci_high": high,
+                "verdict": verdict,
+                "note": "ratio_value: single step time / stack step time",
+            }
+        )
+    return rows
+
+
+COLUMNS = [
+    "claim",
+    "arch",
+    "ratio",
+    "resolution",
+    "device",
+    "mode",
+    "baseline",
+    "variant",
+    "baseline_value",
+    "variant_value",
+    "difference",
+    "ratio_value",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "seeds",
+    "verdict",
+    "note",
+]
+
+
+def claim_table(static: pd.DataFrame, train: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """One row per sub-claim and arch/ratio (and device/mode for speed), with its evidence and verdict."""
+    rows = _static_claims(static) + _accuracy_claims(train) + _speed_claims(pairs)
+    return pd.DataFrame(rows).reindex(columns=COLUMNS)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
+    """claim.csv and claim.md in `run_dir`, from its static, blocks, train and pairs tables."""
+    from vggbench.csvio import write_csv
+
+    root = Path(run_dir)
+
+    def table(name: str) -> pd.DataFrame:
+        path = root / f"{name}.csv"
+        if not path.is_file():
+            raise ValueError(f"{path} is missing: is {root} a finished `vggbench run` directory?")
+        return pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame()
+
+    claims = claim_table(table("static"), table("train"), table("pairs"))
+    blocks = table("blocks")
+    shown = claims.drop(columns=[column for column in claims if claims[column].isna().all()])
+    text = [
+        f"# The kernel-stacking claim: {root.name}",
+        "",
+        "Verdicts from the tables in this folder. `baseline_value` and `variant_value` are the evidence "
+        "(params, MACs, receptive field in px, final test accuracy, or images per second); accuracy "
+        "differences come with Welch's t-test and its 95% interval, speed with the paired bootstrap "
+        "interval of the time ratio.",
+        "",
+        _markdown(shown),
+        "",
+    ]
+    single = blocks[(blocks["variant"] == "single") & (blocks["num_convs"] > 1)]
+    if not single.empty:
+        text += [
+            "## Block by block: where 27C^2 against 49C^2 holds",
+            "",
+            "The analytic ratio assumes a block whose convs all have C inputs and C outputs. Where the "
+            "block's first conv changes the width, the single kernel's share differs:",
+            "",
+            _markdown(
+                single[
+                    [
+                        "arch",
+                        "ratio",
+                        "block",
+                        "num_convs",
+                        "block_in_channels",
+                        "block_out_channels",
+                        "params_vs_stack",
+                        "params_vs_stack_if_in_eq_out",
+                        "macs_vs_stack",
+                    ]
+                ]
+            ),
+            "",
+        ]
+        cheaper = single[single["params_vs_stack"] < 1]
+        if not cheaper.empty:
+            where = ", ".join(
+                f"{row.arch} r{row.ratio} block {row.block} ({row.params_vs_stack:.3f}x)"
+                for row in cheaper.itertuples()
+            )
+            text += [f"The single kernel has *fewer* parameters than the stack in: {where}.", ""]
+    markdown = "\n".join(text)
+    write_csv(claims, root / "claim.csv")
+    (root / "claim.md").write_text(markdown)
+    return claims, markdown
