@@ -197,6 +197,11 @@ def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
     claims = claim_table(table("static"), table("train"), table("pairs"))
     blocks = table("blocks")
     shown = claims.drop(columns=[column for column in claims if claims[column].isna().all()])
+    counts = claims.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    at_a_glance = [
+        f"- {claim}: " + ", ".join(f"{verdict} {count}" for verdict, count in row.items() if count)
+        for claim, row in counts.iterrows()
+    ]
     text = [
         f"# The kernel-stacking claim: {root.name}",
         "",
@@ -204,6 +209,10 @@ def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
         "(params, MACs, receptive field in px, final test accuracy, or images per second); accuracy "
         "differences come with Welch's t-test and its 95% interval, speed with the paired bootstrap "
         "interval of the time ratio.",
+        "",
+        "At a glance (rows per verdict):",
+        "",
+        *at_a_glance,
         "",
         _markdown(shown),
         "",
