@@ -149,3 +149,15 @@ def test_publish_copies_tables_and_indexes_the_run(tmp_path, synthetic_root):
     assert (results / "README.md").read_text().count(target.name) == 1
     with pytest.raises(ValueError, match=r"no readable metadata\.json"):
         study.publish(tmp_path / "nothing", results)
+
+
+def test_cli_run_defaults_to_runs_preset_and_ends_with_the_claim_table(tmp_path, synthetic_root, monkeypatch, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in TINY.items() if key != "device"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--config", str(config), "--device", "cpu", "--data-root", str(synthetic_root)]) == 0
+    assert (tmp_path / "runs" / "quick" / "claim.md").is_file()
+    out = capsys.readouterr().out
+    assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
+    assert main(["claim", str(tmp_path / "missing")]) == 2
+    assert "static.csv is missing" in capsys.readouterr().err

@@ -403,7 +403,7 @@ def _run(args: argparse.Namespace) -> None:
         return
     directory = study.run(
         config,
-        args.out,
+        args.out or f"runs/{args.preset}",
         force=args.force,
         data_root=args.data_root,
         report=lambda line: print(line, file=sys.stderr, flush=True),
