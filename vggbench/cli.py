@@ -292,7 +292,7 @@ def _speed(args: argparse.Namespace) -> None:
                 f"{group[0].arch.name} ratio {group[0].ratio} {setup.mode} "
                 f"batch {setup.batch_size}: time vs {group[0].variant}: {summary}",
             )
-            _checkpoint(speed.paired_table(rows), args.out)
+            _save_progress(speed.paired_table(rows), args.out)
         _emit(speed.paired_table(rows), args.out, speed.PAIRED_COLUMNS, "Paired time ratios (variant / baseline)")
         return
     jobs = [(spec, setup) for spec in specs for setup in setups]
@@ -306,7 +306,7 @@ def _speed(args: argparse.Namespace) -> None:
             f"{spec.arch.name} {spec.variant} ratio {spec.ratio} {setup.mode} "
             f"batch {row['batch_size']} on {setup.device}: {result}",
         )
-        _checkpoint(pd.DataFrame(rows), args.out)
+        _save_progress(pd.DataFrame(rows), args.out)
     _emit(pd.DataFrame(rows), args.out, SPEED_COLUMNS, "Throughput per model (median over runs)")
 
 
@@ -378,14 +378,14 @@ def _train(args: argparse.Namespace) -> None:
         for config in configs:
             new, model = train.train(spec, config, dataset, report=lambda line: print(line, file=sys.stderr))
             rows += new
-            _checkpoint(pd.DataFrame(rows), args.out)
+            _save_progress(pd.DataFrame(rows), args.out)
             if args.save_checkpoint:
                 train.save_checkpoint(_checkpoint_path(args.save_checkpoint, spec, config.seed, several), model, spec)
     _emit(pd.DataFrame(rows), args.out, TRAIN_COLUMNS, "Per epoch (train_loss: mean cross-entropy per image)")
     _emit(train.summarize(rows), args.summary, SUMMARY_COLUMNS, "Final test accuracy over seeds")
 
 
-def _checkpoint(table: pd.DataFrame, destination: str | None) -> None:
+def _save_progress(table: pd.DataFrame, destination: str | None) -> None:
     """Rewrite the CSV after each measurement, so an interrupted run keeps what it measured."""
     if destination is not None:
         write_csv(table, destination)

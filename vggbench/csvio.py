@@ -1,4 +1,4 @@
-"""Writing tables: atomically, so that an interrupted run never leaves a half-written CSV."""
+"""Writing files atomically, so that an interrupted run never leaves a half-written table."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def write_csv(table: pd.DataFrame, path: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)

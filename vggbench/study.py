@@ -24,7 +24,7 @@ import pandas as pd
 
 from vggbench import validate
 from vggbench.arch import PRESET_CONVS, VARIANTS, ModelSpec, grid
-from vggbench.csvio import write_csv
+from vggbench.csvio import write_csv, write_text
 from vggbench.validate import one_of, positive_int
 
 KINDS = ("static", "speed", "pairs", "train")
@@ -243,18 +243,12 @@ class RunDir:
                     f"{', '.join(changed)}): use another RUN_DIR, or --force to reuse it"
                 )
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_text(path, json.dumps(wanted, indent=2))
+        write_text(path, json.dumps(wanted, indent=2))
 
     def rows(self, kind: str) -> pd.DataFrame:
         files = sorted((self.root / "trials" / kind).glob("*.csv"))
         frames = [pd.read_csv(file) for file in files if file.stat().st_size > 0]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
 
 
 def _git_commit() -> str | None:
@@ -339,7 +333,7 @@ def run(
     directory = RunDir(run_dir)
     directory.claim(config, force)
     started = _now()
-    _write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, None), indent=2))
+    write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, None), indent=2))
     plan = trials(config)
     todo = [trial for trial in plan if not directory.done(trial)]
     report(f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run")
@@ -361,7 +355,7 @@ def run(
         left = elapsed * sum(costs[done:]) / sum(costs[:done])
         report(f"[{done}/{len(todo)}] {trial.kind} {trial.key}: {elapsed:.0f} s elapsed, about {left:.0f} s left")
     write_tables(directory, config)
-    _write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, _now()), indent=2))
+    write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, _now()), indent=2))
     return directory
 
 
@@ -468,5 +462,5 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
     row = f"| `{target.name}/` | {source.name} | {meta['device_name']} | {date} | {commit} |"
     if row not in text:
         text = text.rstrip() + "\n" + row + "\n"
-    _write_text(index, text)
+    write_text(index, text)
     return target
