@@ -79,7 +79,8 @@ def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     _, model = train.train(SMALL, _config(epochs=1), dataset)
     path = tmp_path / "model.pt"
     train.save_checkpoint(path, model, SMALL)
-    loaded = train.load_checkpoint(path, SMALL)
+    loaded, spec = train.load_checkpoint(path, SMALL)
+    assert spec == SMALL
     for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(saved, restored), name
     other = vggbench.ModelSpec(SMALL.arch, "single", resolution=16)

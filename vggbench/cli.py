@@ -444,6 +444,63 @@ def _publish(args: argparse.Namespace) -> None:
     print(f"published {args.run_dir} to {target} and listed it in {args.results}/README.md")
 
 
+ERF_COLUMNS = [
+    "arch",
+    "variant",
+    "ratio",
+    "resolution",
+    "trained",
+    "images",
+    "erf_side_t20",
+    "erf_side_t30",
+    "erf_side_t50",
+    "erf_side_t99",
+    "erf_area_ratio_t50",
+    "erf_area_ratio_t99",
+    "rf_px",
+    "erf_to_rf_t99",
+]
+
+
+def _erf(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from vggbench import data
+    from vggbench.measure import erf, train
+
+    if args.images < 1:
+        raise ValueError(f"--images {args.images} is not allowed: it must be >= 1")
+    checkpoints = [(path, train.load_checkpoint(path)) for path in args.checkpoint or []]
+    specs = [] if checkpoints else _model_specs(args)
+    test_images = data.load(args.data_root).test_images[: args.images]
+    jobs = [(spec, None, None) for spec in specs]
+    jobs += [(spec, path, model) for path, (model, spec) in checkpoints]
+    rows = []
+    for done, (spec, path, model) in enumerate(jobs, start=1):
+        images = data.prepare(test_images, spec.resolution)
+        if model is None:
+            row, contribution = erf.measure_untrained(spec, images, args.init_seeds)
+        else:
+            row, contribution = erf.measure_trained(model, spec, images)
+            row["checkpoint"] = str(path)
+        rows.append(row)
+        state = "trained" if row["trained"] else "untrained"
+        if args.save_maps:
+            folder = Path(args.save_maps)
+            folder.mkdir(parents=True, exist_ok=True)
+            np.save(
+                folder / f"{spec.arch.name}-{spec.variant}-r{spec.ratio}-px{spec.resolution}-{state}.npy", contribution
+            )
+        _progress(
+            done,
+            len(jobs),
+            f"{spec.arch.name} {spec.variant} ratio {spec.ratio} {state}: "
+            f"t=0.99 side {row['erf_side_t99']} px of {row['rf_px']} px theoretical",
+        )
+        _save_progress(pd.DataFrame(rows), args.out)
+    _emit(pd.DataFrame(rows), args.out, ERF_COLUMNS, "Effective receptive field (sides in px)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="vggbench",
@@ -641,6 +698,37 @@ def make_parser() -> argparse.ArgumentParser:
     publishing.add_argument("run_dir", metavar="RUN_DIR", help="a finished `vggbench run` directory")
     publishing.add_argument("--results", default="results", metavar="DIR", help="where published runs go")
     publishing.set_defaults(handler=_publish)
+
+    effective = commands.add_parser(
+        "erf",
+        help="effective receptive field of each model, untrained or from checkpoints",
+        description="The effective receptive field (Luo et al. 2016, measured as RepLKNet does): the clamped "
+        "input gradient of the central unit of the last feature map, averaged over Fashion-MNIST test images; "
+        "then the side of the smallest centred square holding 20, 30, 50 and 99%% of it, against the "
+        "theoretical receptive field.",
+        formatter_class=_HelpFormatter,
+    )
+    _add_model_options(effective)
+    measuring = effective.add_argument_group("measurement")
+    measuring.add_argument("--images", type=_integer, default=64, help="test images to average over")
+    measuring.add_argument(
+        "--init-seeds",
+        nargs="+",
+        type=_integer,
+        default=[0],
+        metavar="SEED",
+        help="untrained models: average over these initialisations",
+    )
+    measuring.add_argument(
+        "--checkpoint",
+        nargs="+",
+        metavar="PATH",
+        help="measure these trained models (from vggbench train --save-checkpoint) instead",
+    )
+    measuring.add_argument("--data-root", metavar="DIR", help="folder with the four Fashion-MNIST IDX files")
+    measuring.add_argument("--save-maps", metavar="DIR", help="save each contribution map as .npy here")
+    measuring.add_argument("--out", metavar="FILE.csv", help="write the table as CSV")
+    effective.set_defaults(handler=_erf)
     return parser
 
 

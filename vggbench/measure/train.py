@@ -240,8 +240,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None
     torch.save({"spec": spec_to_dict(spec), "state_dict": model.state_dict()}, target)
 
 
-def load_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> nn.Module:
-    """The model saved at `path`; with `spec`, it must be the model that spec describes."""
+def load_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> tuple[nn.Module, ModelSpec]:
+    """The model saved at `path` and its spec; with `spec`, it must be the model that spec describes."""
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         saved_spec = spec_from_dict(saved["spec"])
@@ -255,7 +255,7 @@ def load_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> nn.Modul
         raise ValueError(f"checkpoint {path} does not match the requested model: it has {differences}")
     model = build_spec(saved_spec)
     model.load_state_dict(saved["state_dict"])
-    return model
+    return model, saved_spec
 
 
 MODEL_KEYS = ["arch", "variant", "ratio", "resolution", "batch_norm"]

@@ -1,0 +1,103 @@
+"""Effective receptive field: known kernels, the square search, and the command line."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+import vggbench
+from vggbench.cli import main
+from vggbench.measure import erf, train
+
+
+def _ones(*kernels: int) -> nn.Sequential:
+    """Convs of ones with 'same' padding: linear, every input pixel in the field contributes."""
+    layers = []
+    for kernel in kernels:
+        conv = nn.Conv2d(1, 1, kernel, padding=kernel // 2, bias=False)
+        nn.init.ones_(conv.weight)
+        layers.append(conv)
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
+def test_a_kernel_of_ones_gives_a_flat_square(kernel):
+    features = _ones(kernel)
+    contribution = erf.contribution_map(features, torch.rand(3, 1, 15, 15) + 0.1)
+    assert erf.central_unit_centre(features, 15) == 7
+    inside = contribution[7 - kernel // 2 : 8 + kernel // 2, 7 - kernel // 2 : 8 + kernel // 2]
+    assert np.allclose(inside, 1.0) and contribution.sum() == pytest.approx(kernel * kernel)
+    squares = erf.smallest_squares(contribution, 7)
+    assert squares[0.99] == (kernel, kernel * kernel)
+
+
+def test_two_stacked_3x3_concentrate_more_than_one_5x5():
+    images = torch.rand(2, 1, 15, 15) + 0.1
+    stacked = erf.smallest_squares(erf.contribution_map(_ones(3, 3), images), 7)
+    single = erf.smallest_squares(erf.contribution_map(_ones(5), images), 7)
+    assert stacked[0.99][0] == single[0.99][0] == 5  # the same theoretical field
+    assert stacked[0.5][0] == 3 and single[0.5][0] == 5  # 49/81 of the stack's weight is in the central 3x3
+
+
+def test_square_search_on_hand_made_maps():
+    point = np.zeros((9, 9))
+    point[4, 4] = 1.0
+    assert {t: side for t, (side, _) in erf.smallest_squares(point, 4).items()} == dict.fromkeys(erf.THRESHOLDS, 1)
+    uniform = np.ones((10, 10))
+    squares = erf.smallest_squares(uniform, 4.5)  # a pixel corner: even sides
+    assert squares[0.2] == (6, 36) and squares[0.5] == (8, 64) and squares[0.99] == (10, 100)
+    corner = np.ones((8, 8))  # centred at the edge: squares are clipped, at most covering the image
+    side, area = erf.smallest_squares(corner, 0)[0.99]
+    assert side == erf.covering_side(0, 8) == 15 and area == 64
+    with pytest.raises(ValueError, match="zero everywhere"):
+        erf.smallest_squares(np.zeros((5, 5)), 2)
+
+
+def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
+    spec = vggbench.ModelSpec("vgg11", "single", ratio=64, resolution=32)
+    checkpoint = tmp_path / "model.pt"
+    train.save_checkpoint(checkpoint, vggbench.build_spec(spec), spec)
+    out, maps = tmp_path / "erf.csv", tmp_path / "maps"
+    argv = [
+        "erf",
+        "--arch",
+        "vgg11",
+        "--variant",
+        "stack",
+        "single",
+        "--ratio",
+        "64",
+        "--resolution",
+        "32",
+        "--images",
+        "4",
+        "--init-seeds",
+        "0",
+        "1",
+        "--data-root",
+        str(synthetic_root),
+        "--out",
+        str(out),
+        "--save-maps",
+        str(maps),
+    ]
+    assert main(argv) == 0
+    table = pd.read_csv(out)
+    columns = [
+        "arch",
+        "variant",
+        "ratio",
+        "resolution",
+        "trained",
+        "images",
+        *(f"erf_side_t{t}" for t in (20, 30, 50, 99)),
+        *(f"erf_area_ratio_t{t}" for t in (20, 30, 50, 99)),
+        "rf_px",
+    ]
+    assert set(columns) <= set(table.columns) and list(table["models"]) == [2, 2]
+    assert (table["erf_side_t20"] <= table["erf_side_t99"]).all() and (table["erf_area_ratio_t99"] <= 1).all()
+    assert len(list(maps.glob("*-untrained.npy"))) == 2
+    assert main(["erf", "--checkpoint", str(checkpoint), "--images", "2", "--data-root", str(synthetic_root)]) == 0
+    assert "single" in capsys.readouterr().out
+    assert main(["erf", "--images", "0", "--data-root", str(synthetic_root)]) == 2
