@@ -55,9 +55,15 @@ def test_square_search_on_hand_made_maps():
 
 
 def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
-    spec = vggbench.ModelSpec("vgg11", "single", ratio=64, resolution=32)
-    checkpoint = tmp_path / "model.pt"
-    train.save_checkpoint(checkpoint, vggbench.build_spec(spec), spec)
+    spec = vggbench.ModelSpec("vgg11", "single", ratio=16, resolution=32)
+    torch.manual_seed(0)  # a fixed initialisation whose ReLUs let some gradient through
+    checkpoint, dead = tmp_path / "model.pt", tmp_path / "dead.pt"
+    model = vggbench.build_spec(spec)
+    train.save_checkpoint(checkpoint, model, spec)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+    train.save_checkpoint(dead, model, spec)
     out, maps = tmp_path / "erf.csv", tmp_path / "maps"
     argv = [
         "erf",
@@ -100,4 +106,6 @@ def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
     assert len(list(maps.glob("*-untrained.npy"))) == 2
     assert main(["erf", "--checkpoint", str(checkpoint), "--images", "2", "--data-root", str(synthetic_root)]) == 0
     assert "single" in capsys.readouterr().out
+    assert main(["erf", "--checkpoint", str(dead), "--images", "2", "--data-root", str(synthetic_root)]) == 2
+    assert "the contribution map is zero everywhere" in capsys.readouterr().err
     assert main(["erf", "--images", "0", "--data-root", str(synthetic_root)]) == 2
