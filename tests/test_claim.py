@@ -86,3 +86,21 @@ def test_speed_verdicts(ratio, low, high, verdict):
     )
     row = claim.claim_table(_static(1, 2), pd.DataFrame(), pairs).iloc[-1]
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
+
+
+@pytest.mark.parametrize(("stack_side", "single_side", "verdict"), [(50, 52, "supported"), (40, 52, "contradicted")])
+def test_effective_field_verdicts(stack_side, single_side, verdict):
+    erf = pd.DataFrame(
+        [
+            {**KEYS, "variant": variant, "trained": True, "erf_side_t50": side}
+            for variant, side in (("stack", stack_side), ("single", single_side))
+        ]
+    )
+    table = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame(), erf)
+    row = table[table["claim"] == "same effective receptive field"].iloc[0]
+    assert (row["mode"], row["baseline_value"], row["variant_value"], row["verdict"]) == (
+        "trained",
+        single_side,
+        stack_side,
+        verdict,
+    )

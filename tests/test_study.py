@@ -25,7 +25,7 @@ TINY = {
     "device": "cpu",
     "threads": 1,
 }
-TABLES = ["static", "blocks", "speed", "pairs", "train", "summary"]
+TABLES = ["static", "blocks", "speed", "pairs", "train", "erf", "summary"]
 
 
 class Interrupted(Exception):
@@ -47,7 +47,8 @@ def _run(tmp_path, synthetic_root, stop_after=None, **changes):
 
 def test_tiny_grid_writes_every_table(tmp_path, synthetic_root):
     lines = _run(tmp_path, synthetic_root)
-    assert lines[0] == "9 trials, 0 already done, 9 to run"  # 2 static, 2 speed, 1 paired, 4 training
+    # 2 static, 2 speed, 1 paired, 2 untrained ERF, 4 training, 2 trained ERF
+    assert lines[0] == "13 trials, 0 already done, 13 to run"
     root = tmp_path / "run"
     for name in TABLES:
         assert len(pd.read_csv(root / f"{name}.csv")) > 0, name
@@ -64,6 +65,9 @@ def test_tiny_grid_writes_every_table(tmp_path, synthetic_root):
     assert list(summary["seeds"]) == [2, 2]
     pairs = pd.read_csv(root / "pairs.csv")
     assert list(pairs[["baseline", "variant"]].iloc[0]) == ["stack", "single"]
+    erf = pd.read_csv(root / "erf.csv")
+    assert sorted(erf["trained"]) == [False, False, True, True] and (erf["models"] == 2).all()
+    assert len(list((root / "erf_maps").glob("*.npy"))) == 4 and len(list((root / "checkpoints").glob("*.pt"))) == 4
     meta = json.loads((root / "metadata.json").read_text())
     assert meta["config"]["seeds"] == [0, 1] and meta["ended"] and meta["torch"] and meta["cpu_model"]
 
@@ -72,12 +76,12 @@ def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_pa
     with pytest.raises(Interrupted):
         _run(tmp_path, synthetic_root, stop_after=7)
     lines = _run(tmp_path, synthetic_root)
-    assert lines[0] == "9 trials, 7 already done, 2 to run"
+    assert lines[0] == "13 trials, 7 already done, 6 to run"
     train = pd.read_csv(tmp_path / "run" / "train.csv")
     assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
     assert len(pd.read_csv(tmp_path / "run" / "static.csv")) == 2
     again = _run(tmp_path, synthetic_root)
-    assert again[0] == "9 trials, 9 already done, 0 to run"
+    assert again[0] == "13 trials, 13 already done, 0 to run"
 
 
 def test_a_changed_configuration_is_refused_unless_forced(tmp_path):
@@ -113,7 +117,7 @@ def test_toml_config_and_its_errors(tmp_path):
 def test_presets_plan_the_documented_grids():
     quick = study.trials(study.load_config("quick"))
     kinds = pd.Series([trial.kind for trial in quick]).value_counts().to_dict()
-    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18}
+    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18}
     paper = study.load_config("paper")
     assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
         ("vgg11",),
@@ -126,7 +130,7 @@ def test_presets_plan_the_documented_grids():
 def test_cli_dry_run_and_bad_preset(capsys):
     assert main(["run", "--preset", "quick", "--dry-run", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "51 trials, about" in out and "vgg16-paired-r8-px32-train" in out
+    assert "69 trials, about" in out and "vgg16-paired-r8-px32-train" in out
     with pytest.raises(SystemExit):
         main(["run", "--preset", "huge"])
     assert "invalid choice: 'huge'" in capsys.readouterr().err

@@ -5,7 +5,8 @@ stack of 3x3 convs beats one large kernel. Its parts, each judged per architectu
 and width ratio (and per device and mode for speed):
 
 - fewer parameters and fewer MACs than the single large kernel;
-- the same theoretical receptive field;
+- the same theoretical receptive field, and the same effective one (the side of the
+  centred square holding half the input gradient, equal within 2 px);
 - more non-linearity helps: stack more accurate than linear-stack;
 - higher accuracy: stack more accurate than single;
 - faster: the stack's step takes less time than the single kernel's.
@@ -141,6 +142,36 @@ def _speed_claims(pairs: pd.DataFrame) -> list[dict]:
     return rows
 
 
+ERF_TOLERANCE_PX = 2  # one step of the square search: sides closer than this count as equal
+
+
+def _erf_claims(erf: pd.DataFrame) -> list[dict]:
+    if erf.empty or "erf_side_t50" not in erf:
+        return []
+    rows = []
+    measured = erf.dropna(subset=["erf_side_t50"])
+    for keys, group in measured.groupby([*GROUP, "trained"], sort=False):
+        by_variant = group.set_index("variant")
+        if not {"stack", "single"} <= set(by_variant.index):
+            continue
+        stack, single = by_variant.loc["stack", "erf_side_t50"], by_variant.loc["single", "erf_side_t50"]
+        rows.append(
+            {
+                "claim": "same effective receptive field",
+                **dict(zip(GROUP, keys[:-1], strict=True)),
+                "mode": "trained" if keys[-1] else "untrained",
+                "baseline": "single",
+                "variant": "stack",
+                "baseline_value": single,
+                "variant_value": stack,
+                "ratio_value": stack / single,
+                "verdict": SUPPORTED if abs(stack - single) <= ERF_TOLERANCE_PX else CONTRADICTED,
+                "note": "side in px of the centred square holding 50% of the input gradient",
+            }
+        )
+    return rows
+
+
 COLUMNS = [
     "claim",
     "arch",
@@ -163,9 +194,12 @@ COLUMNS = [
 ]
 
 
-def claim_table(static: pd.DataFrame, train: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+def claim_table(
+    static: pd.DataFrame, train: pd.DataFrame, pairs: pd.DataFrame, erf: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """One row per sub-claim and arch/ratio (and device/mode for speed), with its evidence and verdict."""
-    rows = _static_claims(static) + _accuracy_claims(train) + _speed_claims(pairs)
+    rows = _static_claims(static) + _erf_claims(pd.DataFrame() if erf is None else erf)
+    rows += _accuracy_claims(train) + _speed_claims(pairs)
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -188,13 +222,15 @@ def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
 
     root = Path(run_dir)
 
-    def table(name: str) -> pd.DataFrame:
+    def table(name: str, required: bool = True) -> pd.DataFrame:
         path = root / f"{name}.csv"
+        if not path.is_file() and not required:
+            return pd.DataFrame()
         if not path.is_file():
             raise ValueError(f"{path} is missing: is {root} a finished `vggbench run` directory?")
         return pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame()
 
-    claims = claim_table(table("static"), table("train"), table("pairs"))
+    claims = claim_table(table("static"), table("train"), table("pairs"), table("erf", required=False))
     blocks = table("blocks")
     shown = claims.drop(columns=[column for column in claims if claims[column].isna().all()])
     counts = claims.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)

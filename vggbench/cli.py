@@ -481,7 +481,7 @@ def _erf(args: argparse.Namespace) -> None:
         if model is None:
             row, contribution = erf.measure_untrained(spec, images, args.init_seeds)
         else:
-            row, contribution = erf.measure_trained(model, spec, images)
+            row, contribution = erf.measure_models(spec, [model], images, trained=True)
             row["checkpoint"] = str(path)
         rows.append(row)
         state = "trained" if row["trained"] else "untrained"

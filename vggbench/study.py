@@ -27,7 +27,8 @@ from vggbench.arch import PRESET_CONVS, VARIANTS, ModelSpec, grid
 from vggbench.csvio import write_csv, write_text
 from vggbench.validate import one_of, positive_int
 
-KINDS = ("static", "speed", "pairs", "train")
+KINDS = ("static", "speed", "pairs", "train", "erf")
+ERF_STATES = ("untrained", "trained")
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class StudyConfig:
     speed_min_time_s: float = 1.0
     pairs: int = 64
     rebuilds: int = 16
+    erf_images: int = 64
     device: str | None = None  # None: cuda when present
     threads: int | None = None  # None: torch's default
 
@@ -67,7 +69,7 @@ class StudyConfig:
         for seed in self.seeds:
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise ValueError(f"seeds entry={seed!r} is not allowed: it must be an integer >= 0")
-        for name in ("epochs", "batch_size", "speed_batch_size", "pairs", "rebuilds"):
+        for name in ("epochs", "batch_size", "speed_batch_size", "pairs", "rebuilds", "erf_images"):
             positive_int(name, getattr(self, name))
         if self.device is not None:
             validate.device(self.device)
@@ -207,14 +209,17 @@ class Trial:
 
 
 def trials(config: StudyConfig) -> list[Trial]:
-    """Static cost per model, speed per model and mode, paired speed per model group and mode, training per seed."""
+    """Static cost and speed per model, paired speed per model group, training per seed, and the
+    effective receptive field per model, untrained and trained (averaged over seeds)."""
     models = config.models()
     bases = dict.fromkeys(dataclasses.replace(spec, variant=config.variants[0]) for spec in models)
     plan = [Trial("static", spec) for spec in models]
     plan += [Trial("speed", spec, mode=mode) for spec in models for mode in config.speed_modes]
     if len(config.variants) > 1:
         plan += [Trial("pairs", base, mode=mode) for base in bases for mode in config.speed_modes]
+    plan += [Trial("erf", spec, mode="untrained") for spec in models]
     plan += [Trial("train", spec, seed=seed) for seed in config.seeds for spec in models]
+    plan += [Trial("erf", spec, mode="trained") for spec in models]  # after training: reads its checkpoints
     return plan
 
 
@@ -226,6 +231,12 @@ class RunDir:
 
     def trial_path(self, trial: Trial) -> Path:
         return self.root / "trials" / trial.kind / f"{trial.key}.csv"
+
+    def checkpoint_path(self, spec: ModelSpec, seed: int) -> Path:
+        return self.root / "checkpoints" / f"{Trial('train', spec, seed=seed).key}.pt"
+
+    def erf_map_path(self, trial: Trial) -> Path:
+        return self.root / "erf_maps" / f"{trial.key}.npy"
 
     def done(self, trial: Trial) -> bool:
         return self.trial_path(trial).is_file()
@@ -295,7 +306,28 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_trial(trial: Trial, config: StudyConfig, dataset_loader: Callable) -> list[dict]:
+def _erf_trial(trial: Trial, config: StudyConfig, directory: RunDir, dataset_loader: Callable) -> list[dict]:
+    import numpy as np
+
+    from vggbench.data import prepare
+    from vggbench.measure import erf, train
+
+    images = prepare(dataset_loader().test_images[: config.erf_images], trial.spec.resolution)
+    if trial.mode == "untrained":
+        row, contribution = erf.measure_untrained(trial.spec, images, config.seeds)
+    else:
+        paths = [directory.checkpoint_path(trial.spec, seed) for seed in config.seeds]
+        missing = [path.name for path in paths if not path.is_file()]
+        if missing:
+            raise ValueError(f"no trained model for {', '.join(missing)}: its training trial failed")
+        models = [train.load_checkpoint(path, trial.spec)[0] for path in paths]
+        row, contribution = erf.measure_models(trial.spec, models, images, trained=True)
+    directory.erf_map_path(trial).parent.mkdir(parents=True, exist_ok=True)
+    np.save(directory.erf_map_path(trial), contribution)
+    return [row]
+
+
+def run_trial(trial: Trial, config: StudyConfig, directory: RunDir, dataset_loader: Callable) -> list[dict]:
     """Rows of one trial. A trial that fails records its error instead of numbers."""
     from vggbench.measure import speed, static, train
 
@@ -307,7 +339,11 @@ def run_trial(trial: Trial, config: StudyConfig, dataset_loader: Callable) -> li
         if trial.kind == "pairs":
             group = [dataclasses.replace(trial.spec, variant=variant) for variant in config.variants]
             return speed.paired(group, config.speed_setup(trial.mode), config.pairs, config.rebuilds)
-        rows, _ = train.train(trial.spec, config.train_config(trial.seed), dataset_loader())
+        if trial.kind == "erf":
+            return _erf_trial(trial, config, directory, dataset_loader)
+        rows, model = train.train(trial.spec, config.train_config(trial.seed), dataset_loader())
+        # Saved before the trial's rows, so a finished training trial always has its model.
+        train.save_checkpoint(directory.checkpoint_path(trial.spec, trial.seed), model, trial.spec)
         return rows
     except (ValueError, RuntimeError) as error:
         return [
@@ -349,7 +385,7 @@ def run(
     costs = [estimate_s(trial, config, rate) for trial in todo]
     clock = time.perf_counter()
     for done, trial in enumerate(todo, start=1):
-        rows = run_trial(trial, config, dataset)
+        rows = run_trial(trial, config, directory, dataset)
         write_csv(pd.DataFrame(rows), directory.trial_path(trial))
         elapsed = time.perf_counter() - clock
         left = elapsed * sum(costs[done:]) / sum(costs[:done])
@@ -407,6 +443,8 @@ def estimate_s(trial: Trial, config: StudyConfig, gflops: float) -> float:
     step_s = 3 * flops * config.speed_batch_size / (gflops * 1e9)
     if trial.kind == "speed":
         return max(config.speed_min_time_s, 10 * step_s) * 1.5 + 3 * step_s
+    if trial.kind == "erf":
+        return 2 * flops * config.erf_images * len(config.seeds) / (gflops * 1e9)
     if trial.kind == "pairs":
         models = len(config.variants)
         block_s = max(step_s, 0.05)
@@ -460,7 +498,8 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
         text = text.rstrip() + f"\n\n{INDEX_HEADING}\n\n{header}\n"
     date, commit = meta["ended"][:10], str(meta["git_commit"])[:7]
     row = f"| `{target.name}/` | {source.name} | {meta['device_name']} | {date} | {commit} |"
-    if row not in text:
-        text = text.rstrip() + "\n" + row + "\n"
+    # A folder published again (same run, device and day) replaces its earlier row.
+    kept = [line for line in text.rstrip().splitlines() if not line.startswith(f"| `{target.name}/` |")]
+    text = "\n".join([*kept, row]) + "\n"
     write_text(index, text)
     return target

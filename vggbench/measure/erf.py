@@ -106,17 +106,16 @@ def erf_row(spec: ModelSpec, maps: list[np.ndarray], model: nn.Module, trained: 
     return row
 
 
+def measure_models(spec: ModelSpec, models: list[nn.Sequential], images: torch.Tensor, trained: bool):
+    """ERF of one or more models of `spec`, their maps averaged: the row and the mean map."""
+    maps = [contribution_map(features_of(model), images) for model in models]
+    return erf_row(spec, maps, models[0], trained=trained, images=len(images)), np.mean(maps, axis=0)
+
+
 def measure_untrained(spec: ModelSpec, images: torch.Tensor, init_seeds=(0,)) -> tuple[dict, np.ndarray]:
     """ERF of freshly initialised models of `spec`, averaged over `init_seeds`."""
-    maps, model = [], None
+    models = []
     for seed in init_seeds:
         torch.manual_seed(seed)
-        model = build_spec(spec)
-        maps.append(contribution_map(features_of(model), images))
-    return erf_row(spec, maps, model, trained=False, images=len(images)), np.mean(maps, axis=0)
-
-
-def measure_trained(model: nn.Sequential, spec: ModelSpec, images: torch.Tensor) -> tuple[dict, np.ndarray]:
-    """ERF of a trained model (from a checkpoint)."""
-    contribution = contribution_map(features_of(model), images)
-    return erf_row(spec, [contribution], model, trained=True, images=len(images)), contribution
+        models.append(build_spec(spec))
+    return measure_models(spec, models, images, trained=False)
