@@ -38,9 +38,16 @@ def contribution_map(features: nn.Module, images: torch.Tensor) -> np.ndarray:
     return inputs.grad.clamp(min=0).sum(dim=1).mean(dim=0).double().numpy()
 
 
+def _last_geometry(model: nn.Module, resolution: int):
+    return list(walk(model, resolution).values())[-1][1]
+
+
 def central_unit_centre(model: nn.Module, resolution: int) -> float:
     """Input-pixel coordinate (row = column) of the centre of the central unit's theoretical field."""
-    geometry = list(walk(model, resolution).values())[-1][1]
+    return _centre(_last_geometry(model, resolution))
+
+
+def _centre(geometry) -> float:
     return geometry.start_px + (geometry.out_px // 2) * geometry.jump_px
 
 
@@ -85,8 +92,8 @@ def _percent(threshold: float) -> str:
 def erf_row(spec: ModelSpec, maps: list[np.ndarray], model: nn.Module, trained: bool, images: int) -> dict:
     """One table row from the maps of one or more models of `spec` (averaged)."""
     contribution = np.mean(maps, axis=0)
-    centre = central_unit_centre(model, spec.resolution)
-    rf_px = list(walk(model, spec.resolution).values())[-1][1].rf_px
+    geometry = _last_geometry(model, spec.resolution)
+    centre, rf_px = _centre(geometry), geometry.rf_px
     squares = smallest_squares(contribution, centre)
     row = {
         "arch": spec.arch.name,
