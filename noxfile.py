@@ -30,7 +30,8 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The main job: static tables, the benchmark suites, and the study with its claim report.
 
-    Static tables and the suites' JSON go under results/, the study under runs/PRESET/.
+    Static tables and the suites' JSON go under results/, the study under runs/PRESET/
+    (its tables, claim.md, figures/ and report.html).
     Arguments after `--` go to `vggbench run` (default: --preset quick), for example
     `nox -s bench -- --preset claim --device cuda`.
     """

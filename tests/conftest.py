@@ -1,6 +1,7 @@
-"""Shared fixtures: a synthetic Fashion-MNIST written as real IDX files."""
+"""Shared fixtures: a synthetic Fashion-MNIST written as real IDX files, and a tiny study run to its end."""
 
 import gzip
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,48 @@ def write_dataset(folder: Path, compress: bool = False) -> Path:
 def synthetic_root(tmp_path_factory) -> Path:
     """A folder holding a full-size synthetic data set (60,000 + 10,000 images), uncompressed."""
     return write_dataset(tmp_path_factory.mktemp("fashion"))
+
+
+# Two variants, one model, two seeds, one short epoch: a whole study in seconds.
+TINY_STUDY = {
+    "archs": ["vgg11"],
+    "variants": ["stack", "single"],
+    "ratios": [64],
+    "resolutions": [32],
+    "seeds": [0, 1],
+    "epochs": 1,
+    "batch_size": 32,
+    "train_limit": 128,
+    "speed_modes": ["infer"],
+    "speed_batch_size": 2,
+    "speed_min_time_s": 0.0,
+    "pairs": 4,
+    "rebuilds": 2,
+    "device": "cpu",
+    "threads": 1,
+}
+
+
+@pytest.fixture
+def tiny_study() -> dict:
+    """The keys of a tiny study configuration (a fresh copy: change it freely)."""
+    return dict(TINY_STUDY)
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    root: Path
+    progress: list[str]  # the lines `study.run` reported
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, synthetic_root) -> FinishedRun:
+    """TINY_STUDY run to its end, as `vggbench run` leaves it (tables, claim, report). Read it, do not change it."""
+    from vggbench import claim, report, study
+
+    progress: list[str] = []
+    root = tmp_path_factory.mktemp("finished") / "run"
+    study.run(study.load_config(**TINY_STUDY), root, data_root=str(synthetic_root), report=progress.append)
+    claim.report(root)
+    report.write(root)
+    return FinishedRun(root, progress)

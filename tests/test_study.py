@@ -8,23 +8,6 @@ import pytest
 from vggbench import study
 from vggbench.cli import main
 
-TINY = {
-    "archs": ["vgg11"],
-    "variants": ["stack", "single"],
-    "ratios": [64],
-    "resolutions": [32],
-    "seeds": [0, 1],
-    "epochs": 1,
-    "batch_size": 32,
-    "train_limit": 128,
-    "speed_modes": ["infer"],
-    "speed_batch_size": 2,
-    "speed_min_time_s": 0.0,
-    "pairs": 4,
-    "rebuilds": 2,
-    "device": "cpu",
-    "threads": 1,
-}
 TABLES = ["static", "blocks", "speed", "pairs", "train", "erf", "summary"]
 
 
@@ -32,7 +15,7 @@ class Interrupted(Exception):
     pass
 
 
-def _run(tmp_path, synthetic_root, stop_after=None, **changes):
+def _run(tmp_path, synthetic_root, config_values, stop_after=None):
     lines = []
 
     def report(line):
@@ -40,16 +23,15 @@ def _run(tmp_path, synthetic_root, stop_after=None, **changes):
         if stop_after is not None and line.startswith(f"[{stop_after}/"):
             raise Interrupted  # as SIGINT would, between two trials' files
 
-    config = study.load_config(**{**TINY, **changes})
+    config = study.load_config(**config_values)
     study.run(config, tmp_path / "run", data_root=str(synthetic_root), report=report)
     return lines
 
 
-def test_tiny_grid_writes_every_table(tmp_path, synthetic_root):
-    lines = _run(tmp_path, synthetic_root)
+def test_tiny_grid_writes_every_table(finished_run):
     # 2 static, 2 speed, 1 paired, 2 untrained ERF, 4 training, 2 trained ERF
-    assert lines[0] == "13 trials, 0 already done, 13 to run"
-    root = tmp_path / "run"
+    assert finished_run.progress[0] == "13 trials, 0 already done, 13 to run"
+    root = finished_run.root
     for name in TABLES:
         assert len(pd.read_csv(root / f"{name}.csv")) > 0, name
     summary = pd.read_csv(root / "summary.csv").set_index("variant")
@@ -72,22 +54,22 @@ def test_tiny_grid_writes_every_table(tmp_path, synthetic_root):
     assert meta["config"]["seeds"] == [0, 1] and meta["ended"] and meta["torch"] and meta["cpu_model"]
 
 
-def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_path, synthetic_root):
+def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_path, synthetic_root, tiny_study):
     with pytest.raises(Interrupted):
-        _run(tmp_path, synthetic_root, stop_after=7)
-    lines = _run(tmp_path, synthetic_root)
+        _run(tmp_path, synthetic_root, tiny_study, stop_after=7)
+    lines = _run(tmp_path, synthetic_root, tiny_study)
     assert lines[0] == "13 trials, 7 already done, 6 to run"
     train = pd.read_csv(tmp_path / "run" / "train.csv")
     assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
     assert len(pd.read_csv(tmp_path / "run" / "static.csv")) == 2
-    again = _run(tmp_path, synthetic_root)
+    again = _run(tmp_path, synthetic_root, tiny_study)
     assert again[0] == "13 trials, 13 already done, 0 to run"
 
 
-def test_a_changed_configuration_is_refused_unless_forced(tmp_path):
-    config = study.load_config(**TINY)
+def test_a_changed_configuration_is_refused_unless_forced(tmp_path, tiny_study):
+    config = study.load_config(**tiny_study)
     study.RunDir(tmp_path).claim(config, force=False)
-    changed = study.load_config(**{**TINY, "epochs": 3})
+    changed = study.load_config(**{**tiny_study, "epochs": 3})
     with pytest.raises(ValueError, match="another configuration \\(differs in epochs\\)"):
         study.RunDir(tmp_path).claim(changed, force=False)
     study.RunDir(tmp_path).claim(changed, force=True)
@@ -136,32 +118,43 @@ def test_cli_dry_run_and_bad_preset(capsys):
     assert "invalid choice: 'huge'" in capsys.readouterr().err
 
 
-def test_publish_copies_tables_and_indexes_the_run(tmp_path, synthetic_root):
-    _run(tmp_path, synthetic_root)
-    from vggbench import claim
-
-    claim.report(tmp_path / "run")
+def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path, finished_run):
     results = tmp_path / "results"
-    target = study.publish(tmp_path / "run", results)
+    target = study.publish(finished_run.root, results)
     assert target.parent == results and target.name.startswith("run-cpu-")
-    assert {"static.csv", "train.csv", "summary.csv", "claim.md", "claim.csv", "metadata.json"} <= {
-        path.name for path in target.iterdir()
-    }
+    copied = {path.relative_to(target).as_posix() for path in target.rglob("*")}
+    assert {
+        "static.csv",
+        "train.csv",
+        "summary.csv",
+        "claim.md",
+        "claim.csv",
+        "metadata.json",
+        "report.html",
+        "figures/erf_maps.svg",
+        "erf_maps/vgg11-stack-r64-px32-trained.npy",
+    } <= copied
+    assert not any(name.startswith(("trials", "checkpoints")) for name in copied)
+    assert (target / "report.html").read_bytes() == (finished_run.root / "report.html").read_bytes()
     index = (results / "README.md").read_text()
     assert f"| `{target.name}/` | run |" in index
-    study.publish(tmp_path / "run", results)  # publishing twice lists it once
+    study.publish(finished_run.root, results)  # publishing twice lists it once
     assert (results / "README.md").read_text().count(target.name) == 1
     with pytest.raises(ValueError, match=r"no readable metadata\.json"):
         study.publish(tmp_path / "nothing", results)
 
 
-def test_cli_run_defaults_to_runs_preset_and_ends_with_the_claim_table(tmp_path, synthetic_root, monkeypatch, capsys):
+def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
+    tmp_path, synthetic_root, tiny_study, monkeypatch, capsys
+):
     config = tmp_path / "tiny.toml"
-    config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in TINY.items() if key != "device"))
+    config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in tiny_study.items() if key != "device"))
     monkeypatch.chdir(tmp_path)
     assert main(["run", "--config", str(config), "--device", "cpu", "--data-root", str(synthetic_root)]) == 0
     assert (tmp_path / "runs" / "quick" / "claim.md").is_file()
+    assert (tmp_path / "runs" / "quick" / "report.html").is_file()
     out = capsys.readouterr().out
     assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
+    assert "report: runs/quick/report.html" in out
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "static.csv is missing" in capsys.readouterr().err

@@ -413,6 +413,7 @@ def _run(args: argparse.Namespace) -> None:
     print(_readable(summary) + "\n")
     args.run_dir = str(directory.root)
     _claim(args)
+    _report(args)
 
 
 def _claim(args: argparse.Namespace) -> None:
@@ -435,6 +436,13 @@ def _claim(args: argparse.Namespace) -> None:
     ]
     print(f"The claim, part by part (written to {args.run_dir}/claim.md and claim.csv)")
     print(_readable(claims[[column for column in shown if column in claims]]))
+
+
+def _report(args: argparse.Namespace) -> None:
+    from vggbench import report
+
+    path = report.write(args.run_dir)
+    print(f"report: {path} (figures as PNG and SVG in {path.parent / 'figures'})")
 
 
 def _publish(args: argparse.Namespace) -> None:
@@ -688,10 +696,23 @@ def make_parser() -> argparse.ArgumentParser:
     verdicts.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `vggbench run`")
     verdicts.set_defaults(handler=_claim)
 
+    reporting = commands.add_parser(
+        "report",
+        help="figures and a self-contained report.html from a run directory",
+        description="Draw RUN_DIR's figures into RUN_DIR/figures/ as PNG and SVG (accuracy against MACs, "
+        "throughput against width ratio, per-block parameter and MAC ratios, effective receptive field maps) "
+        "and write RUN_DIR/report.html: the claim's verdicts, the figures embedded, the per-model table and "
+        "the run's metadata, in one file that opens offline. `vggbench run` does this at its end.",
+        formatter_class=_HelpFormatter,
+    )
+    reporting.add_argument("run_dir", metavar="RUN_DIR", help="a finished `vggbench run` directory")
+    reporting.set_defaults(handler=_report)
+
     publishing = commands.add_parser(
         "publish",
         help="copy a finished run's tables and claim report into results/ and index it",
-        description="Copy the tables, claim.md, metadata.json and config.json of RUN_DIR into "
+        description="Copy the tables, claim.md, report.html with its figures, the ERF maps, metadata.json and "
+        "config.json of RUN_DIR into "
         "RESULTS/<run>-<device>-<date>/ and add a row to RESULTS/README.md's index of published runs.",
         formatter_class=_HelpFormatter,
     )

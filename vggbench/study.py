@@ -473,10 +473,13 @@ def dry_run(config: StudyConfig) -> pd.DataFrame:
 
 INDEX_HEADING = "## Published runs"
 PUBLISHED_FILES = [*KINDS, "blocks", "summary", "claim"]
+PUBLISHED_EXTRAS = ["claim.md", "report.html", "metadata.json", "config.json"]
+PUBLISHED_FOLDERS = ["figures", "erf_maps"]  # the maps are small (resolution² doubles each) and redraw the figure
 
 
 def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
-    """Copy a finished run's tables and claim report to results/<name>-<device>-<date>/ and index it."""
+    """Copy a finished run's tables, claim and HTML reports, figures and ERF maps to
+    results/<name>-<device>-<date>/ and index it."""
     import shutil
 
     source = Path(run_dir)
@@ -486,11 +489,18 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
         raise ValueError(f"{source} has no readable metadata.json: is it a `vggbench run` directory?") from None
     if not meta.get("ended") or not (source / "claim.md").is_file():
         raise ValueError(f"{source} is not finished: rerun `vggbench run` with it until it writes claim.md")
+    if not (source / "report.html").is_file():
+        from vggbench import report
+
+        report.write(source)
     target = Path(results) / f"{source.name}-{meta['device']}-{meta['ended'][:10]}"
     target.mkdir(parents=True, exist_ok=True)
-    for name in [f"{table}.csv" for table in PUBLISHED_FILES] + ["claim.md", "metadata.json", "config.json"]:
+    for name in [f"{table}.csv" for table in PUBLISHED_FILES] + PUBLISHED_EXTRAS:
         if (source / name).is_file():
             shutil.copy2(source / name, target / name)
+    for folder in PUBLISHED_FOLDERS:
+        if (source / folder).is_dir():
+            shutil.copytree(source / folder, target / folder, dirs_exist_ok=True)
     index = Path(results) / "README.md"
     text = index.read_text() if index.is_file() else "# Published results\n"
     if INDEX_HEADING not in text:

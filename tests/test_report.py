@@ -1,0 +1,202 @@
+"""The report: figures from hand-made and real tables, the self-contained HTML, and a headless browser."""
+
+import base64
+import shutil
+import subprocess
+import xml.etree.ElementTree as ElementTree
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.container import ErrorbarContainer
+from matplotlib.patches import Rectangle
+from PIL import Image
+
+from vggbench import report
+from vggbench.arch import ModelSpec
+from vggbench.cli import main
+from vggbench.measure.static import block_table
+
+FIGURES = ["accuracy_vs_macs", "throughput_vs_ratio", "block_ratios", "erf_maps"]
+
+
+class _Elements(HTMLParser):
+    """Every start tag of a page with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _elements(page: str) -> list[tuple[str, dict]]:
+    parser = _Elements()
+    parser.feed(page)
+    return parser.tags
+
+
+def test_every_figure_is_written_as_a_drawn_png_and_an_svg(finished_run):
+    for name in FIGURES:
+        png = finished_run.root / "figures" / f"{name}.png"
+        with Image.open(png) as image:
+            assert image.format == "PNG" and image.width > 300 and image.height > 200, name
+            colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+        assert len(colours) > 20, f"{name}.png is nearly blank"
+        svg = ElementTree.parse(finished_run.root / "figures" / f"{name}.svg").getroot()
+        assert svg.tag.endswith("svg") and len(svg.findall(".//{http://www.w3.org/2000/svg}path")) > 10, name
+
+
+def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
+    summary = pd.DataFrame(
+        {
+            "arch": ["vgg11", "vgg11", "vgg16"],
+            "variant": ["stack", "single", "stack"],
+            "ratio": [8, 8, 8],
+            "resolution": [32, 32, 32],
+            "macs": [2_000_000, 3_000_000, 5_000_000],
+            "test_acc_mean": [0.80, 0.85, 0.70],
+            "test_acc_std": [0.01, 0.02, 0.03],
+            "seeds": [2, 2, 2],
+            "epochs": [1, 1, 1],
+        }
+    )
+    axes = report.accuracy_vs_macs(summary).axes[0]
+    bars = [container for container in axes.containers if isinstance(container, ErrorbarContainer)]
+    assert [container.get_label() for container in bars] == ["stack", "single"]
+    stack_points, _, (stack_spans,) = bars[0].lines
+    assert list(stack_points.get_xdata()) == [2.0, 5.0] and list(stack_points.get_ydata()) == [0.80, 0.70]
+    spans = [segment[:, 1] for segment in stack_spans.get_segments()]
+    assert np.allclose(spans, [[0.79, 0.81], [0.67, 0.73]])
+    assert report.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
+
+
+def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
+    # vgg11 block 5 has 64 -> 64 channels at ratio 8: two 3x3 against one 5x5 is
+    # (2 * 9C^2 + 2C) / (25C^2 + C) with C = 64, the 18/25 of the arithmetic plus biases.
+    blocks = block_table([ModelSpec("vgg11", ratio=8)])
+    axes = report.block_ratios(blocks).axes[0]
+    bars = [patch for patch in axes.patches if isinstance(patch, Rectangle)]
+    parameter_heights = [bar.get_height() for bar in bars[:5]]
+    channels = 64
+    expected = (2 * 9 * channels**2 + 2 * channels) / (25 * channels**2 + channels)
+    assert parameter_heights[:2] == [1.0, 1.0]  # one conv per block: nothing replaced
+    assert parameter_heights[4] == pytest.approx(expected, rel=1e-9)
+    assert parameter_heights[2] > 1  # 16 -> 32 channels: there the single kernel is the cheaper
+    assert "2x 3x3 | 5x5" in axes.get_xticklabels()[4].get_text()
+
+
+def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_path):
+    maps = tmp_path / "erf_maps"
+    maps.mkdir()
+    contribution = np.zeros((16, 16))
+    contribution[6:10, 6:10] = 1.0
+    np.save(maps / "vgg11-stack-r8-px16-untrained.npy", contribution)
+    erf = pd.DataFrame(
+        [
+            {
+                "arch": "vgg11",
+                "variant": "stack",
+                "ratio": 8,
+                "resolution": 16,
+                "trained": False,
+                "centre_px": 7.5,
+                "erf_side_t50": 4,
+                "erf_side_t99": 4,
+            },
+            # measured, but its map was not saved: a blank panel, not a crash
+            {
+                "arch": "vgg11",
+                "variant": "single",
+                "ratio": 8,
+                "resolution": 16,
+                "trained": False,
+                "centre_px": 7.5,
+                "erf_side_t50": 6,
+                "erf_side_t99": 8,
+            },
+        ]
+    )
+    figure = report.erf_maps(erf, maps, ["stack", "single"])
+    stack, single, *trained = figure.axes
+    squares = [(patch.get_xy(), patch.get_width()) for patch in stack.patches]
+    assert squares == [((5.5, 5.5), 4), ((5.5, 5.5), 4)]  # pixels 6..9 span 5.5..9.5
+    assert not single.axison and not single.images and not any(axes.images for axes in trained)
+    assert report.erf_maps(erf.iloc[0:0], maps, ["stack"]) is None
+
+
+def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_run):
+    page = (finished_run.root / "report.html").read_text()
+    tags = _elements(page)
+    images = [attributes["src"] for tag, attributes in tags if tag == "img"]
+    assert len(images) == len(FIGURES)
+    for name, source in zip(FIGURES, images, strict=True):
+        prefix = "data:image/png;base64,"
+        assert source.startswith(prefix)
+        assert base64.b64decode(source[len(prefix) :]) == (finished_run.root / "figures" / f"{name}.png").read_bytes()
+    links = [value for _, attributes in tags for key, value in attributes.items() if key in ("src", "href")]
+    assert all(link.startswith("data:") for link in links)
+    claims = pd.read_csv(finished_run.root / "claim.csv")
+    for verdict in claims["verdict"].unique():
+        assert f'<td class="{verdict}">{verdict}</td>' in page
+    commit = pd.read_json(finished_run.root / "metadata.json", typ="series")["git_commit"]
+    assert str(commit) in page and "fewer parameters" in page and "test_acc_mean" in page
+
+
+def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run, ignore=shutil.ignore_patterns("erf_maps", "erf.csv", "figures", "*.html"))
+    summary = pd.read_csv(run / "summary.csv")
+    summary.drop(columns=["test_acc_mean", "test_acc_std"]).to_csv(run / "summary.csv", index=False)
+    assert main(["report", str(run)]) == 0
+    assert f"report: {run / 'report.html'}" in capsys.readouterr().out
+    page = (run / "report.html").read_text()
+    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 2
+    assert sorted(path.name for path in (run / "figures").iterdir()) == [
+        "block_ratios.png",
+        "block_ratios.svg",
+        "throughput_vs_ratio.png",
+        "throughput_vs_ratio.svg",
+    ]
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert "has no summary.csv or metadata.json" in capsys.readouterr().err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Without the networking flags Chromium tries to reach Google at start, which these machines refuse.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=10000",
+]
+# Added to a copy of the page: once it has loaded, it records how many images decoded.
+PROBE = """<script>
+window.addEventListener("load", () => {
+  const decoded = [...document.images].filter((image) => image.complete && image.naturalWidth > 0);
+  document.body.dataset.probe = `${decoded.length} of ${document.images.length} images decoded`;
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian's package chromium, which .ci/run installs)")
+def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path, finished_run):
+    page = (finished_run.root / "report.html").read_text()
+    probed = tmp_path / "report.html"  # alone in its folder: nothing beside it to load
+    probed.write_text(page.replace("</body>", PROBE))
+    result = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probed.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f'data-probe="{len(FIGURES)} of {len(FIGURES)} images decoded"' in result.stdout
+    assert "<h1>vggbench: run on" in result.stdout

@@ -1,0 +1,449 @@
+"""Figures and one self-contained HTML page from a finished run directory.
+
+`write(run_dir)` reads the tables that `vggbench run` wrote (summary, speed, blocks,
+erf, claim, metadata) and the raw effective-receptive-field maps, draws each figure
+as PNG and SVG into RUN_DIR/figures/, and writes RUN_DIR/report.html with the PNGs
+embedded, so that the page opens offline and can be mailed as one file. A figure
+whose data the run does not have is left out, and the page says so.
+
+matplotlib is used through `Figure` objects, never pyplot: no display, no global state.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vggbench.csvio import write_text
+
+# Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
+VARIANT_STYLE = {
+    "stack": ("#1f77b4", "o"),
+    "single": ("#d62728", "s"),
+    "linear-stack": ("#7f7f7f", "^"),
+}
+OTHER_STYLES = [("#2ca02c", "D"), ("#9467bd", "v"), ("#8c564b", "P"), ("#e377c2", "X")]
+ARCH_LINESTYLES = ["-", "--", ":", "-."]
+ERF_STATES = ("untrained", "trained")
+PANELS_PER_ROW = 3
+SVG_METADATA = {"Date": None}  # no timestamp: the same run draws the same SVG
+
+
+def _ordered(variants) -> list[str]:
+    """Distinct variants, the known ones first in their usual order (stack, single, linear-stack)."""
+    distinct = list(dict.fromkeys(variants))
+    known = [name for name in VARIANT_STYLE if name in distinct]
+    return known + [name for name in distinct if name not in VARIANT_STYLE]
+
+
+def _style(variant: str, variants: list[str]) -> tuple[str, str]:
+    if variant in VARIANT_STYLE:
+        return VARIANT_STYLE[variant]
+    others = [name for name in variants if name not in VARIANT_STYLE]
+    return OTHER_STYLES[others.index(variant) % len(OTHER_STYLES)]
+
+
+def _figure(width_in: float, height_in: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width_in, height_in), layout="constrained")
+
+
+def _model_label(row, several_resolutions: bool) -> str:
+    label = f"{row.arch} r{row.ratio}"
+    return f"{label} {row.resolution}px" if several_resolutions else label
+
+
+def accuracy_vs_macs(summary: pd.DataFrame):
+    """Final test accuracy (mean, error bar one std over seeds) against MACs per image, one marker per variant."""
+    if "test_acc_mean" not in summary or summary["test_acc_mean"].isna().all():
+        return None
+    table = summary.dropna(subset=["test_acc_mean"])
+    variants = _ordered(table["variant"])
+    several_resolutions = table["resolution"].nunique() > 1
+    figure = _figure(6.4, 4.2)
+    axes = figure.add_subplot()
+    for variant in variants:
+        rows = table[table["variant"] == variant]
+        colour, marker = _style(variant, variants)
+        axes.errorbar(
+            rows["macs"] / 1e6,
+            rows["test_acc_mean"],
+            yerr=rows["test_acc_std"].fillna(0),
+            fmt=marker,
+            color=colour,
+            capsize=3,
+            label=variant,
+        )
+        for row in rows.itertuples():
+            axes.annotate(
+                _model_label(row, several_resolutions),
+                (row.macs / 1e6, row.test_acc_mean),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=7,
+                color=colour,
+            )
+    seeds = ", ".join(str(int(count)) for count in sorted(table["seeds"].unique()))
+    epochs = ", ".join(str(int(count)) for count in sorted(table["epochs"].unique()))
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter("{x:g}")
+    axes.xaxis.set_minor_formatter("{x:g}")
+    axes.tick_params(axis="x", which="minor", labelsize=7)
+    axes.set_xlabel("MACs per image (millions, log scale)")
+    axes.set_ylabel(f"final test accuracy\n(mean ± std over {seeds} seeds)")
+    axes.set_title(f"Accuracy against compute after {epochs} epoch(s)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(title="variant")
+    return figure
+
+
+def throughput_vs_ratio(speed: pd.DataFrame):
+    """Images per second against width ratio: one panel per device and mode, one line per arch and variant.
+
+    Error bars span the step time's interquartile range, turned into images per second.
+    """
+    if "img_per_s" not in speed or speed["img_per_s"].isna().all():
+        return None
+    table = speed.dropna(subset=["img_per_s"])
+    panels = list(table.groupby(["device_name", "mode"], sort=True))
+    variants = _ordered(table["variant"])
+    archs = sorted(table["arch"].unique())
+    several_resolutions = table["resolution"].nunique() > 1
+    figure = _figure(4.6 * len(panels), 4.0)
+    for index, ((device_name, mode), rows) in enumerate(panels, start=1):
+        axes = figure.add_subplot(1, len(panels), index)
+        lines = rows.groupby(["arch", "variant", "resolution"])
+        for arch, variant, resolution in sorted(lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2])):
+            by_ratio = (
+                lines.get_group((arch, variant, resolution))
+                .groupby("ratio", as_index=False)[["step_ms_median", "step_ms_iqr", "batch_size"]]
+                .median()
+            )
+            to_img_per_s = 1000 * by_ratio["batch_size"]
+            median = to_img_per_s / by_ratio["step_ms_median"]
+            low = to_img_per_s / (by_ratio["step_ms_median"] + by_ratio["step_ms_iqr"] / 2)
+            high = to_img_per_s / (by_ratio["step_ms_median"] - by_ratio["step_ms_iqr"] / 2).clip(lower=1e-9)
+            colour, marker = _style(variant, variants)
+            label = f"{arch} {variant}" + (f" {resolution}px" if several_resolutions else "")
+            axes.errorbar(
+                by_ratio["ratio"],
+                median,
+                yerr=[median - low, high - median],
+                color=colour,
+                marker=marker,
+                linestyle=ARCH_LINESTYLES[archs.index(arch) % len(ARCH_LINESTYLES)],
+                capsize=3,
+                label=label,
+            )
+        batch = ", ".join(str(int(size)) for size in sorted(rows["batch_size"].unique()))
+        axes.set_xscale("log", base=2)
+        axes.set_yscale("log")
+        axes.set_xticks(sorted(rows["ratio"].unique()), labels=[str(r) for r in sorted(rows["ratio"].unique())])
+        axes.set_xlabel("width ratio (channels divided by)")
+        axes.set_ylabel("images per second (log scale)")
+        axes.set_title(f"{device_name}, {mode}, batch {batch}", fontsize=10)
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=7)
+    return figure
+
+
+def block_ratios(blocks: pd.DataFrame):
+    """Per block, stack over single for parameters and MACs; below 1 the stack is cheaper.
+
+    The marker is the ratio the textbook arithmetic gives (a block whose convs all have
+    C inputs and C outputs, e.g. 18/25 for two 3x3 against one 5x5).
+    """
+    single = blocks[blocks["variant"] == "single"].drop_duplicates(subset=["arch", "ratio", "block"])
+    if single.empty:
+        return None
+    panels = list(single.groupby(["arch", "ratio"], sort=True))
+    columns = min(len(panels), PANELS_PER_ROW)
+    grid_rows = -(-len(panels) // columns)
+    figure = _figure(max(4.0, 1.1 * single["block"].max()) * columns, 4.0 * grid_rows)
+    for index, ((arch, ratio), rows) in enumerate(panels, start=1):
+        axes = figure.add_subplot(grid_rows, columns, index)
+        positions = np.arange(len(rows))
+        width = 0.38
+        axes.bar(positions - width / 2, 1 / rows["params_vs_stack"], width, label="parameters", color="#1f77b4")
+        axes.bar(positions + width / 2, 1 / rows["macs_vs_stack"], width, label="MACs", color="#ff7f0e")
+        axes.plot(
+            positions,
+            1 / rows["params_vs_stack_if_in_eq_out"],
+            "k_",
+            markersize=22,
+            markeredgewidth=2,
+            label="if in = out channels",
+        )
+        axes.axhline(1, color="black", linewidth=0.8)
+        axes.set_xticks(positions, labels=[_block_label(row) for row in rows.itertuples()], fontsize=7)
+        axes.set_ylabel("stack / single")
+        axes.set_title(f"{arch}, width ratio {ratio}", fontsize=10)
+        axes.legend(fontsize=7, loc="lower left")
+    return figure
+
+
+def _block_label(row) -> str:
+    """'block 3', what replaces what ('2x 3x3 | 5x5'), and the channels in and out."""
+    replaced = f"{row.num_convs}x {row.kernel}x{row.kernel} | {row.kernels_px}x{row.kernels_px}"
+    return "\n".join(
+        [
+            f"block {row.block}",
+            replaced if row.num_convs > 1 else "1 conv",
+            f"{row.block_in_channels}→{row.block_out_channels} ch",
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class ErfPanel:
+    title: str
+    contribution: np.ndarray
+    centre_px: float
+    side_t50: int
+    side_t99: int
+
+
+def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
+    """Contribution maps side by side: one row per model, one column per variant and state.
+
+    Colour follows the square root of the contribution, each map scaled to its own maximum;
+    the dashed and dotted squares hold 50% and 99% of it.
+    """
+    if erf.empty or "erf_side_t50" not in erf:
+        return None
+    rows: list[list[ErfPanel | None]] = []
+    for (arch, ratio, resolution), group in erf.dropna(subset=["erf_side_t50"]).groupby(
+        ["arch", "ratio", "resolution"], sort=True
+    ):
+        row = []
+        for state in ERF_STATES:
+            for variant in variants:
+                match = group[(group["variant"] == variant) & (group["trained"] == (state == "trained"))]
+                path = maps / f"{arch}-{variant}-r{ratio}-px{resolution}-{state}.npy"
+                if match.empty or not path.is_file():
+                    row.append(None)
+                    continue
+                measured = match.iloc[0]
+                row.append(
+                    ErfPanel(
+                        f"{arch} r{ratio} {resolution}px\n{variant}, {state}",
+                        np.load(path),
+                        float(measured["centre_px"]),
+                        int(measured["erf_side_t50"]),
+                        int(measured["erf_side_t99"]),
+                    )
+                )
+        if any(row):
+            rows.append(row)
+    if not rows:
+        return None
+    return _draw_erf_grid(rows)
+
+
+def _draw_erf_grid(rows: list[list[ErfPanel | None]]):
+    from matplotlib.colors import PowerNorm
+    from matplotlib.patches import Rectangle
+
+    columns = len(rows[0])
+    figure = _figure(2.0 * columns, 2.3 * len(rows))
+    for row_index, row in enumerate(rows):
+        for column_index, panel in enumerate(row):
+            axes = figure.add_subplot(len(rows), columns, row_index * columns + column_index + 1)
+            axes.set_xticks([])
+            axes.set_yticks([])
+            if panel is None:
+                axes.set_axis_off()
+                continue
+            peak = panel.contribution.max()
+            axes.imshow(panel.contribution, cmap="magma", norm=PowerNorm(0.5, vmin=0, vmax=peak if peak > 0 else 1))
+            for side, linestyle in ((panel.side_t50, "--"), (panel.side_t99, ":")):
+                corner = panel.centre_px - side / 2
+                axes.add_patch(Rectangle((corner, corner), side, side, fill=False, color="white", linestyle=linestyle))
+            axes.set_title(f"{panel.title}\n50%: {panel.side_t50} px, 99%: {panel.side_t99} px", fontsize=7)
+    return figure
+
+
+@dataclass(frozen=True)
+class Drawn:
+    name: str
+    title: str
+    caption: str
+    png: Path | None  # None: the run has no data for this figure
+
+
+def _table(root: Path, name: str) -> pd.DataFrame:
+    path = root / f"{name}.csv"
+    if not path.is_file() or path.stat().st_size <= 1:
+        return pd.DataFrame()
+    return pd.read_csv(path)
+
+
+def draw(root: Path) -> list[Drawn]:
+    """Every figure of the run in root/figures/ as PNG and SVG."""
+    config = json.loads((root / "config.json").read_text()) if (root / "config.json").is_file() else {}
+    erf = _table(root, "erf")
+    variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
+    plans: list[tuple[str, str, str, Callable[[], object]]] = [
+        (
+            "accuracy_vs_macs",
+            "Accuracy against compute",
+            "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
+            lambda: accuracy_vs_macs(_table(root, "summary")),
+        ),
+        (
+            "throughput_vs_ratio",
+            "Throughput against width ratio",
+            "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
+            lambda: throughput_vs_ratio(_table(root, "speed")),
+        ),
+        (
+            "block_ratios",
+            "Parameters and MACs, block by block",
+            "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
+            "textbook ratio for a block with as many input as output channels.",
+            lambda: block_ratios(_table(root, "blocks")),
+        ),
+        (
+            "erf_maps",
+            "Effective receptive field",
+            "Effective receptive field: the clamped input gradient of the central unit, untrained and "
+            "trained. Colour follows its square root; dashed and dotted squares hold 50% and 99% of it.",
+            lambda: erf_maps(erf, root / "erf_maps", variants),
+        ),
+    ]
+    folder = root / "figures"
+    folder.mkdir(exist_ok=True)
+    drawn = []
+    for name, title, caption, make in plans:
+        figure = make()
+        if figure is None:
+            drawn.append(Drawn(name, title, caption, None))
+            continue
+        figure.savefig(folder / f"{name}.png", dpi=120)
+        figure.savefig(folder / f"{name}.svg", metadata=SVG_METADATA)
+        drawn.append(Drawn(name, title, caption, folder / f"{name}.png"))
+    return drawn
+
+
+PAGE_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+th { background: #f3f3f3; }
+td.supported { background: #d9f2d9; } td.contradicted { background: #f8d7d7; } td.inconclusive { background: #f3f3d0; }
+figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #555; }
+div.wide { overflow-x: auto; }
+pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
+"""
+
+
+def _html_table(table: pd.DataFrame) -> str:
+    text = table.to_html(index=False, na_rep="", float_format=lambda value: f"{value:.4g}", border=0)
+    for verdict in ("supported", "contradicted", "inconclusive"):
+        text = text.replace(f"<td>{verdict}</td>", f'<td class="{verdict}">{verdict}</td>')
+    return text
+
+
+def _verdict_counts(claims: pd.DataFrame) -> list[str]:
+    if claims.empty:
+        return ["<h2>The claim at a glance</h2>", "<p>No claim table: the run has no static rows.</p>"]
+    counts = claims.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    counts.columns.name = None
+    return ["<h2>The claim at a glance</h2>", "<p>Rows per verdict:</p>", _html_table(counts.reset_index())]
+
+
+def _claim_section(claims: pd.DataFrame) -> list[str]:
+    if claims.empty:
+        return []
+    shown = claims.drop(columns=["note"]).dropna(axis="columns", how="all")
+    notes = claims.dropna(subset=["note"]).drop_duplicates(subset=["claim", "note"])
+    return [
+        "<h2>The claim, part by part</h2>",
+        "<p>Every verdict with its evidence (accuracy: Welch's t-test and its 95% interval; speed: the "
+        "paired bootstrap interval of the time ratio; see claim.md in the run directory).</p>",
+        f'<div class="wide">{_html_table(shown)}</div>',
+        "<ul>",
+        *(f"<li>{html.escape(row.claim)}: {html.escape(row.note)}</li>" for row in notes.itertuples()),
+        "</ul>",
+    ]
+
+
+def _figure_section(drawn: list[Drawn]) -> list[str]:
+    parts = ["<h2>Figures</h2>"]
+    for figure in drawn:
+        parts.append(f"<h3>{html.escape(figure.title)}</h3>")
+        if figure.png is None:
+            parts.append("<p>Not drawn: the run has no data for it.</p>")
+            continue
+        encoded = base64.b64encode(figure.png.read_bytes()).decode("ascii")
+        parts.append(
+            f'<figure id="{figure.name}"><img alt="{html.escape(figure.name)}" '
+            f'src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{html.escape(figure.caption)} (Vector copy: figures/{figure.name}.svg.)</figcaption>"
+            "</figure>"
+        )
+    return parts
+
+
+def _metadata_section(metadata: dict) -> list[str]:
+    config = metadata.get("config", {})
+    facts = pd.DataFrame(
+        [{"key": key, "value": str(value)} for key, value in metadata.items() if key != "config"],
+        columns=["key", "value"],
+    )
+    return [
+        "<h2>How it was measured</h2>",
+        _html_table(facts),
+        "<p>Configuration:</p>",
+        f"<pre>{html.escape(json.dumps(config, indent=2))}</pre>",
+    ]
+
+
+def write(run_dir: str | Path) -> Path:
+    """Draw the run's figures and write RUN_DIR/report.html; returns the page's path."""
+    from vggbench import claim
+
+    root = Path(run_dir)
+    if not (root / "summary.csv").is_file() or not (root / "metadata.json").is_file():
+        raise ValueError(f"{root} has no summary.csv or metadata.json: is it a finished `vggbench run` directory?")
+    if not (root / "claim.csv").is_file():
+        claim.report(root)
+    metadata = json.loads((root / "metadata.json").read_text())
+    drawn = draw(root)
+    summary, claims = _table(root, "summary"), _table(root, "claim")
+    title = f"vggbench: {root.name} on {metadata.get('device_name', 'unknown device')}"
+    body = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>Run from {html.escape(str(metadata.get('started')))} to {html.escape(str(metadata.get('ended')))}, "
+        f"commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, torch "
+        f"{html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
+        *_verdict_counts(claims),
+        *_figure_section(drawn),
+        *_claim_section(claims),
+        "<h2>Per model</h2>",
+        f'<div class="wide">{_html_table(summary)}</div>',
+        *_metadata_section(metadata),
+    ]
+    page = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(title)}</title>",
+            f"<style>{PAGE_STYLE}</style></head><body>",
+            *body,
+            "</body></html>",
+            "",
+        ]
+    )
+    path = root / "report.html"
+    write_text(path, page)
+    return path
