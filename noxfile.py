@@ -16,7 +16,8 @@ nox.options.sessions = ["tests", "lint"]
 
 
 def _install(session: nox.Session) -> None:
-    session.install("-e", ".[dev]")
+    # The ray extra too: its tests run a Ray cluster on this machine, and `nox -s bench -- --executor ray` works.
+    session.install("-e", ".[dev,ray]")
 
 
 @nox.session

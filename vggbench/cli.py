@@ -391,6 +391,16 @@ def _save_progress(table: pd.DataFrame, destination: str | None) -> None:
         write_csv(table, destination)
 
 
+def _executor(args: argparse.Namespace):
+    from vggbench.executors import LocalExecutor, RayExecutor
+
+    if args.executor == "ray":
+        return RayExecutor(args.ray_address, args.ray_retries)
+    if args.ray_address is not None:
+        raise ValueError(f"--ray-address {args.ray_address} needs --executor ray")
+    return LocalExecutor()
+
+
 def _run(args: argparse.Namespace) -> None:
     from vggbench import study
 
@@ -407,6 +417,7 @@ def _run(args: argparse.Namespace) -> None:
         force=args.force,
         data_root=args.data_root,
         report=lambda line: print(line, file=sys.stderr, flush=True),
+        executor=_executor(args),
     )
     summary = pd.read_csv(directory.root / "summary.csv")
     print(f"Summary of {directory.root} (tables: static, blocks, speed, pairs, train, summary; metadata.json)")
@@ -682,6 +693,26 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
     run.add_argument("--data-root", metavar="DIR", help="folder with the four Fashion-MNIST IDX files")
     _add_device_options(run)
+    scaling = run.add_argument_group("scale-out")
+    scaling.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: every trial in this process; ray: every trial a Ray task (needs "
+        "`pip install 'vggbench[ray]'`), speed trials first and one at a time on one node",
+    )
+    scaling.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster to join (as for ray.init, e.g. auto or HOST:6379); default: start one on this machine",
+    )
+    scaling.add_argument(
+        "--ray-retries",
+        type=_integer,
+        default=2,
+        metavar="N",
+        help="retry a trial whose worker process died N times, then record it as failed",
+    )
     run.set_defaults(handler=_run)
 
     verdicts = commands.add_parser(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 
@@ -15,8 +17,8 @@ def _umask() -> int:
     return mask
 
 
-def write_csv(table: pd.DataFrame, path: str) -> None:
-    """Write a CSV atomically: a reader never sees a half-written file."""
+def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> None:
+    """Write through a temporary file beside `path`, then rename it: a reader never sees half a file."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,8 +26,8 @@ def write_csv(table: pd.DataFrame, path: str) -> None:
     except OSError as error:
         raise OSError(f"cannot write {path}: {error.strerror or error} ({error.filename})") from None
     try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            table.to_csv(stream, index=False)
+        with os.fdopen(handle, "wb" if binary else "w", newline=None if binary else "") as stream:
+            write(stream)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
         os.replace(temporary, target)
     except BaseException:
@@ -33,8 +35,13 @@ def write_csv(table: pd.DataFrame, path: str) -> None:
         raise
 
 
-def write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
+def write_csv(table: pd.DataFrame, path: str | Path) -> None:
+    _write_atomically(path, lambda stream: table.to_csv(stream, index=False))
+
+
+def write_text(path: str | Path, text: str) -> None:
+    _write_atomically(path, lambda stream: stream.write(text))
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    _write_atomically(path, lambda stream: stream.write(data), binary=True)

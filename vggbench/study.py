@@ -24,7 +24,7 @@ import pandas as pd
 
 from vggbench import validate
 from vggbench.arch import PRESET_CONVS, VARIANTS, ModelSpec, grid
-from vggbench.csvio import write_csv, write_text
+from vggbench.csvio import write_bytes, write_csv, write_text
 from vggbench.validate import one_of, positive_int
 
 KINDS = ("static", "speed", "pairs", "train", "erf")
@@ -207,6 +207,32 @@ class Trial:
             parts.append(f"seed{self.seed}")
         return "-".join(parts)
 
+    def needs(self, config: StudyConfig) -> list[Trial]:
+        """The trials whose files this one reads: a trained ERF reads every seed's checkpoint."""
+        if self.kind == "erf" and self.mode == "trained":
+            return [Trial("train", self.spec, seed=seed) for seed in config.seeds]
+        return []
+
+
+def checkpoint_file(spec: ModelSpec, seed: int) -> str:
+    """Where a training trial's model goes, relative to the run directory."""
+    return f"checkpoints/{Trial('train', spec, seed=seed).key}.pt"
+
+
+def erf_map_file(trial: Trial) -> str:
+    return f"erf_maps/{trial.key}.npy"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a trial gives back: its rows, and files for the run directory (relative path -> bytes).
+
+    Trials return their files instead of writing them, so that a trial can run on another machine.
+    """
+
+    rows: list[dict]
+    files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+
 
 def trials(config: StudyConfig) -> list[Trial]:
     """Static cost and speed per model, paired speed per model group, training per seed, and the
@@ -232,14 +258,19 @@ class RunDir:
     def trial_path(self, trial: Trial) -> Path:
         return self.root / "trials" / trial.kind / f"{trial.key}.csv"
 
-    def checkpoint_path(self, spec: ModelSpec, seed: int) -> Path:
-        return self.root / "checkpoints" / f"{Trial('train', spec, seed=seed).key}.pt"
-
-    def erf_map_path(self, trial: Trial) -> Path:
-        return self.root / "erf_maps" / f"{trial.key}.npy"
-
     def done(self, trial: Trial) -> bool:
         return self.trial_path(trial).is_file()
+
+    def inputs(self, trial: Trial, config: StudyConfig) -> dict[str, bytes]:
+        """The files `trial` reads (see Trial.needs) that exist, by their name in the run directory."""
+        names = [checkpoint_file(need.spec, need.seed) for need in trial.needs(config)]
+        return {name: (self.root / name).read_bytes() for name in names if (self.root / name).is_file()}
+
+    def record(self, trial: Trial, outcome: Outcome) -> None:
+        """Save a finished trial: its files first, then its rows, whose file marks the trial done."""
+        for name, content in outcome.files.items():
+            write_bytes(self.root / name, content)
+        write_csv(pd.DataFrame(outcome.rows), self.trial_path(trial))
 
     def claim(self, config: StudyConfig, force: bool) -> None:
         """Make the folder this configuration's, or refuse one made with another."""
@@ -277,7 +308,7 @@ def _git_commit() -> str | None:
     return result.stdout.strip()
 
 
-def metadata(config: StudyConfig, started: str, ended: str | None) -> dict:
+def metadata(config: StudyConfig, started: str, ended: str | None, executor: dict | None = None) -> dict:
     import fvcore
     import torch
     import torchvision
@@ -297,6 +328,7 @@ def metadata(config: StudyConfig, started: str, ended: str | None) -> dict:
         "threads": config.threads or torch.get_num_threads(),
         "git_commit": _git_commit(),
         "config": config.to_dict(),
+        "executor": executor or {"name": "local"},
         "started": started,
         "ended": ended,
     }
@@ -306,7 +338,9 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _erf_trial(trial: Trial, config: StudyConfig, directory: RunDir, dataset_loader: Callable) -> list[dict]:
+def _erf_trial(trial: Trial, config: StudyConfig, inputs: dict[str, bytes], dataset_loader: Callable) -> Outcome:
+    import io
+
     import numpy as np
 
     from vggbench.data import prepare
@@ -316,44 +350,43 @@ def _erf_trial(trial: Trial, config: StudyConfig, directory: RunDir, dataset_loa
     if trial.mode == "untrained":
         row, contribution = erf.measure_untrained(trial.spec, images, config.seeds)
     else:
-        paths = [directory.checkpoint_path(trial.spec, seed) for seed in config.seeds]
-        missing = [path.name for path in paths if not path.is_file()]
+        names = [checkpoint_file(trial.spec, seed) for seed in config.seeds]
+        missing = [name for name in names if name not in inputs]
         if missing:
             raise ValueError(f"no trained model for {', '.join(missing)}: its training trial failed")
-        models = [train.load_checkpoint(path, trial.spec)[0] for path in paths]
+        models = [train.load_checkpoint(inputs[name], trial.spec)[0] for name in names]
         row, contribution = erf.measure_models(trial.spec, models, images, trained=True)
-    directory.erf_map_path(trial).parent.mkdir(parents=True, exist_ok=True)
-    np.save(directory.erf_map_path(trial), contribution)
-    return [row]
+    buffer = io.BytesIO()
+    np.save(buffer, contribution)
+    return Outcome([row], {erf_map_file(trial): buffer.getvalue()})
 
 
-def run_trial(trial: Trial, config: StudyConfig, directory: RunDir, dataset_loader: Callable) -> list[dict]:
-    """Rows of one trial. A trial that fails records its error instead of numbers."""
+def failure(trial: Trial, message: str) -> Outcome:
+    """The row of a trial that failed: its model, and the error instead of numbers."""
+    from vggbench.measure import static
+
+    return Outcome([{**static.spec_columns(trial.spec), "mode": trial.mode, "seed": trial.seed, "error": message}])
+
+
+def run_trial(trial: Trial, config: StudyConfig, inputs: dict[str, bytes], dataset_loader: Callable) -> Outcome:
+    """Run one trial, anywhere: it reads only `inputs` (RunDir.inputs) and the data set, and writes nothing.
+    A trial that fails records its error instead of numbers."""
     from vggbench.measure import speed, static, train
 
     try:
         if trial.kind == "static":
-            return [static.model_row(trial.spec)]
+            return Outcome([static.model_row(trial.spec)])
         if trial.kind == "speed":
-            return [speed.measure(trial.spec, config.speed_setup(trial.mode))]
+            return Outcome([speed.measure(trial.spec, config.speed_setup(trial.mode))])
         if trial.kind == "pairs":
             group = [dataclasses.replace(trial.spec, variant=variant) for variant in config.variants]
-            return speed.paired(group, config.speed_setup(trial.mode), config.pairs, config.rebuilds)
+            return Outcome(speed.paired(group, config.speed_setup(trial.mode), config.pairs, config.rebuilds))
         if trial.kind == "erf":
-            return _erf_trial(trial, config, directory, dataset_loader)
+            return _erf_trial(trial, config, inputs, dataset_loader)
         rows, model = train.train(trial.spec, config.train_config(trial.seed), dataset_loader())
-        # Saved before the trial's rows, so a finished training trial always has its model.
-        train.save_checkpoint(directory.checkpoint_path(trial.spec, trial.seed), model, trial.spec)
-        return rows
+        return Outcome(rows, {checkpoint_file(trial.spec, trial.seed): train.checkpoint_bytes(model, trial.spec)})
     except (ValueError, RuntimeError) as error:
-        return [
-            {
-                **static.spec_columns(trial.spec),
-                "mode": trial.mode,
-                "seed": trial.seed,
-                "error": f"{type(error).__name__}: {error}",
-            }
-        ]
+        return failure(trial, f"{type(error).__name__}: {error}")
 
 
 def run(
@@ -362,36 +395,45 @@ def run(
     force: bool = False,
     data_root: str | None = None,
     report: Callable[[str], None] = print,
+    executor=None,
 ) -> RunDir:
-    """Run every trial not yet finished in `run_dir`, then write the tables."""
-    from vggbench import data
+    """Run every trial not yet finished in `run_dir` on `executor` (default: this process), then write the
+    tables. An executor has start() -> a description for metadata.json, run(todo, config, directory,
+    data_root, record) and stop(); see vggbench.executors."""
+    from vggbench.executors import LocalExecutor
 
+    executor = executor or LocalExecutor()
     directory = RunDir(run_dir)
     directory.claim(config, force)
     started = _now()
-    write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, None), indent=2))
     plan = trials(config)
     todo = [trial for trial in plan if not directory.done(trial)]
     report(f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run")
-    loaded: list = []
+    description = executor.start()
+    try:
+        write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, None, description), indent=2))
+        # Estimated costs weight the trials: the time left is the elapsed time scaled by them.
+        rate = sustained_gflops(config)
+        costs = {trial: estimate_s(trial, config, rate) for trial in todo}
+        finished: list[Trial] = []
+        clock = time.perf_counter()
 
-    def dataset():
-        if not loaded:  # loaded once, and only when a training trial needs it
-            loaded.append(data.load(data_root))
-        return loaded[0]
+        def record(trial: Trial, outcome: Outcome) -> None:
+            directory.record(trial, outcome)
+            finished.append(trial)
+            elapsed = time.perf_counter() - clock
+            spent = sum(costs[done] for done in finished)
+            left = elapsed * (sum(costs.values()) - spent) / spent
+            report(
+                f"[{len(finished)}/{len(todo)}] {trial.kind} {trial.key}: {elapsed:.0f} s elapsed, "
+                f"about {left:.0f} s left"
+            )
 
-    # Estimated costs weight the trials: the time left is the elapsed time scaled by them.
-    rate = sustained_gflops(config)
-    costs = [estimate_s(trial, config, rate) for trial in todo]
-    clock = time.perf_counter()
-    for done, trial in enumerate(todo, start=1):
-        rows = run_trial(trial, config, directory, dataset)
-        write_csv(pd.DataFrame(rows), directory.trial_path(trial))
-        elapsed = time.perf_counter() - clock
-        left = elapsed * sum(costs[done:]) / sum(costs[:done])
-        report(f"[{done}/{len(todo)}] {trial.kind} {trial.key}: {elapsed:.0f} s elapsed, about {left:.0f} s left")
+        executor.run(todo, config, directory, data_root, record)
+    finally:
+        executor.stop()
     write_tables(directory, config)
-    write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, _now()), indent=2))
+    write_text(directory.root / "metadata.json", json.dumps(metadata(config, started, _now(), description), indent=2))
     return directory
 
 

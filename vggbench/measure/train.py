@@ -9,6 +9,7 @@ device as uint8 and each batch is scaled and resized there.
 from __future__ import annotations
 
 import dataclasses
+import io
 import pickle
 import sys
 import time
@@ -22,6 +23,7 @@ from torch import nn
 
 from vggbench import validate
 from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
+from vggbench.csvio import write_bytes
 from vggbench.data import FashionMNIST, prepare
 from vggbench.hardware import device_name
 from vggbench.models import build_spec
@@ -233,26 +235,34 @@ def _normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None,
     return pixels.mean().item(), pixels.std().item()
 
 
+def checkpoint_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
+    """The state dict and the spec, as the bytes of a file that torch.load(weights_only=True) reads."""
+    buffer = io.BytesIO()
+    torch.save({"spec": spec_to_dict(spec), "state_dict": model.state_dict()}, buffer)
+    return buffer.getvalue()
+
+
 def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None:
-    """The state dict and the spec, in a file that torch.load(weights_only=True) reads."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"spec": spec_to_dict(spec), "state_dict": model.state_dict()}, target)
+    write_bytes(Path(path), checkpoint_bytes(model, spec))
 
 
-def load_checkpoint(path: str | Path, spec: ModelSpec | None = None) -> tuple[nn.Module, ModelSpec]:
-    """The model saved at `path` and its spec; with `spec`, it must be the model that spec describes."""
+def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[nn.Module, ModelSpec]:
+    """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
+    the model that spec describes."""
+    name = "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+        saved = torch.load(
+            io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu", weights_only=True
+        )
         saved_spec = spec_from_dict(saved["spec"])
     except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as error:
-        raise ValueError(f"{path} is not a vggbench checkpoint: {error}") from None
+        raise ValueError(f"{name} is not a vggbench checkpoint: {error}") from None
     if spec is not None and saved_spec != spec:
         theirs, ours = spec_to_dict(saved_spec), spec_to_dict(spec)
         differences = ", ".join(
             f"{key} {theirs[key]!r} (asked {ours[key]!r})" for key in ours if theirs[key] != ours[key]
         )
-        raise ValueError(f"checkpoint {path} does not match the requested model: it has {differences}")
+        raise ValueError(f"{name} does not match the requested model: it has {differences}")
     model = build_spec(saved_spec)
     model.load_state_dict(saved["state_dict"])
     return model, saved_spec
