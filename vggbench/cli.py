@@ -676,8 +676,9 @@ def make_parser() -> argparse.ArgumentParser:
         "run",
         help="run the study: static cost, speed, paired speed and training over a grid, resumable",
         description="Run a grid of trials (arch x variant x ratio x resolution x seed) into RUN_DIR: static "
-        "cost once per model, speed per model and mode, paired speed per model and mode, training per seed. "
-        "Each finished trial is saved at once; rerunning with the same RUN_DIR skips finished trials.",
+        "cost once per model, speed per model and mode, paired speed per model and mode, training per seed, "
+        "the effective receptive field per model untrained and trained. Each finished trial is saved at once; "
+        "rerunning with the same RUN_DIR skips finished trials. Ends with claim.md and report.html.",
         formatter_class=_HelpFormatter,
     )
     run.add_argument(

@@ -161,7 +161,10 @@ class RayExecutor:
         ]
         if not able:
             device = config.resolved_device
-            raise ValueError(f"no node of the Ray cluster has {needed[1]} {needed[0]}(s) for a {device} trial")
+            raise ValueError(
+                f"no node of the Ray cluster has {needed[1]} {needed[0]}(s) for a {device} trial"
+                + ("" if cuda else ": give --threads at most the CPUs of a node")
+            )
         driver = ray.get_runtime_context().get_node_id()
         return driver if driver in able else able[0]
 
@@ -170,5 +173,6 @@ class RayExecutor:
         try:
             return ray.get(reference)
         except ray.exceptions.RayError as error:  # its worker died on every try, or a bug raised
+            retried = f" after {self.retries} retries" if isinstance(error, ray.exceptions.WorkerCrashedError) else ""
             summary = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            return failure(trial, f"{type(error).__name__} after {self.retries} retries: {summary}")
+            return failure(trial, f"{type(error).__name__}{retried}: {summary}")
