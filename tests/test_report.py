@@ -49,6 +49,16 @@ def test_every_figure_is_written_as_a_drawn_png_and_an_svg(finished_run):
         assert svg.tag.endswith("svg") and len(svg.findall(".//{http://www.w3.org/2000/svg}path")) > 10, name
 
 
+def test_the_same_run_draws_the_same_files(tmp_path, finished_run):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run, ignore=shutil.ignore_patterns("figures", "*.html"))
+    report.write(run)
+    for name in FIGURES:
+        for suffix in ("png", "svg"):
+            drawn = (run / "figures" / f"{name}.{suffix}").read_bytes()
+            assert drawn == (finished_run.root / "figures" / f"{name}.{suffix}").read_bytes(), f"{name}.{suffix}"
+
+
 def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
     summary = pd.DataFrame(
         {

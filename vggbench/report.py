@@ -33,7 +33,7 @@ OTHER_STYLES = [("#2ca02c", "D"), ("#9467bd", "v"), ("#8c564b", "P"), ("#e377c2"
 ARCH_LINESTYLES = ["-", "--", ":", "-."]
 ERF_STATES = ("untrained", "trained")
 PANELS_PER_ROW = 3
-SVG_METADATA = {"Date": None}  # no timestamp: the same run draws the same SVG
+SVG_METADATA = {"Date": None}  # no timestamp: with fixed ids, the same run draws the same SVG
 
 
 def _ordered(variants) -> list[str]:
@@ -319,6 +319,8 @@ def draw(root: Path) -> list[Drawn]:
             lambda: erf_maps(erf, root / "erf_maps", variants),
         ),
     ]
+    from matplotlib import rc_context
+
     folder = root / "figures"
     folder.mkdir(exist_ok=True)
     drawn = []
@@ -328,7 +330,8 @@ def draw(root: Path) -> list[Drawn]:
             drawn.append(Drawn(name, title, caption, None))
             continue
         figure.savefig(folder / f"{name}.png", dpi=120)
-        figure.savefig(folder / f"{name}.svg", metadata=SVG_METADATA)
+        with rc_context({"svg.hashsalt": "vggbench"}):  # fixed element ids
+            figure.savefig(folder / f"{name}.svg", metadata=SVG_METADATA)
         drawn.append(Drawn(name, title, caption, folder / f"{name}.png"))
     return drawn
 
