@@ -218,17 +218,15 @@ def _markdown(table: pd.DataFrame) -> str:
 
 def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
     """claim.csv and claim.md in `run_dir`, from its static, blocks, train and pairs tables."""
-    from vggbench.csvio import write_csv
+    from vggbench.csvio import read_csv, write_csv
 
     root = Path(run_dir)
 
     def table(name: str, required: bool = True) -> pd.DataFrame:
         path = root / f"{name}.csv"
-        if not path.is_file() and not required:
-            return pd.DataFrame()
-        if not path.is_file():
+        if required and not path.is_file():
             raise ValueError(f"{path} is missing: is {root} a finished `vggbench run` directory?")
-        return pd.read_csv(path) if path.stat().st_size > 1 else pd.DataFrame()
+        return read_csv(path)
 
     claims = claim_table(table("static"), table("train"), table("pairs"), table("erf", required=False))
     blocks = table("blocks")

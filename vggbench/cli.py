@@ -486,6 +486,7 @@ def _erf(args: argparse.Namespace) -> None:
 
     from vggbench import data
     from vggbench.measure import erf, train
+    from vggbench.study import erf_map_name
 
     if args.images < 1:
         raise ValueError(f"--images {args.images} is not allowed: it must be >= 1")
@@ -508,7 +509,7 @@ def _erf(args: argparse.Namespace) -> None:
             folder = Path(args.save_maps)
             folder.mkdir(parents=True, exist_ok=True)
             np.save(
-                folder / f"{spec.arch.name}-{spec.variant}-r{spec.ratio}-px{spec.resolution}-{state}.npy", contribution
+                folder / erf_map_name(spec.arch.name, spec.variant, spec.ratio, spec.resolution, state), contribution
             )
         _progress(
             done,

@@ -35,6 +35,14 @@ def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: boo
         raise
 
 
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """A table written by write_csv; empty where the file is missing or has no columns."""
+    target = Path(path)
+    if not target.is_file() or target.stat().st_size <= 1:
+        return pd.DataFrame()
+    return pd.read_csv(target)
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
     _write_atomically(path, lambda stream: table.to_csv(stream, index=False))
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench.csvio import write_text
+from vggbench.csvio import read_csv, write_text
+from vggbench.study import erf_map_name
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
@@ -227,7 +228,7 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
         for state in ERF_STATES:
             for variant in variants:
                 match = group[(group["variant"] == variant) & (group["trained"] == (state == "trained"))]
-                path = maps / f"{arch}-{variant}-r{ratio}-px{resolution}-{state}.npy"
+                path = maps / erf_map_name(arch, variant, ratio, resolution, state)
                 if match.empty or not path.is_file():
                     row.append(None)
                     continue
@@ -280,14 +281,13 @@ class Drawn:
 
 
 def _table(root: Path, name: str) -> pd.DataFrame:
-    path = root / f"{name}.csv"
-    if not path.is_file() or path.stat().st_size <= 1:
-        return pd.DataFrame()
-    return pd.read_csv(path)
+    return read_csv(root / f"{name}.csv")
 
 
 def draw(root: Path) -> list[Drawn]:
     """Every figure of the run in root/figures/ as PNG and SVG."""
+    from matplotlib import rc_context
+
     config = json.loads((root / "config.json").read_text()) if (root / "config.json").is_file() else {}
     erf = _table(root, "erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
@@ -319,8 +319,6 @@ def draw(root: Path) -> list[Drawn]:
             lambda: erf_maps(erf, root / "erf_maps", variants),
         ),
     ]
-    from matplotlib import rc_context
-
     folder = root / "figures"
     folder.mkdir(exist_ok=True)
     drawn = []

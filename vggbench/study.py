@@ -24,7 +24,7 @@ import pandas as pd
 
 from vggbench import validate
 from vggbench.arch import PRESET_CONVS, VARIANTS, ModelSpec, grid
-from vggbench.csvio import write_bytes, write_csv, write_text
+from vggbench.csvio import read_csv, write_bytes, write_csv, write_text
 from vggbench.validate import one_of, positive_int
 
 KINDS = ("static", "speed", "pairs", "train", "erf")
@@ -183,6 +183,16 @@ def _read_toml(path: Path) -> dict:
         raise ValueError(f"config file {path} is not valid TOML: {error}") from None
 
 
+def model_key(arch: str, variant: str, ratio: int, resolution: int) -> str:
+    """How file names call a model: vgg11-stack-r8-px32."""
+    return f"{arch}-{variant}-r{ratio}-px{resolution}"
+
+
+def erf_map_name(arch: str, variant: str, ratio: int, resolution: int, state: str) -> str:
+    """The file of a model's ERF map, `state` untrained or trained."""
+    return f"{model_key(arch, variant, ratio, resolution)}-{state}.npy"
+
+
 @dataclass(frozen=True)
 class Trial:
     """One unit of work; `key` names its result file, so a finished trial is never redone."""
@@ -195,12 +205,8 @@ class Trial:
     @property
     def key(self) -> str:
         spec = self.spec
-        parts = [
-            spec.arch.name,
-            spec.variant if self.kind != "pairs" else "paired",
-            f"r{spec.ratio}",
-            f"px{spec.resolution}",
-        ]
+        variant = spec.variant if self.kind != "pairs" else "paired"
+        parts = [model_key(spec.arch.name, variant, spec.ratio, spec.resolution)]
         if self.mode is not None:
             parts.append(self.mode)
         if self.seed is not None:
@@ -220,7 +226,8 @@ def checkpoint_file(spec: ModelSpec, seed: int) -> str:
 
 
 def erf_map_file(trial: Trial) -> str:
-    return f"erf_maps/{trial.key}.npy"
+    spec = trial.spec
+    return f"erf_maps/{erf_map_name(spec.arch.name, spec.variant, spec.ratio, spec.resolution, trial.mode)}"
 
 
 @dataclass(frozen=True)
@@ -289,7 +296,7 @@ class RunDir:
 
     def rows(self, kind: str) -> pd.DataFrame:
         files = sorted((self.root / "trials" / kind).glob("*.csv"))
-        frames = [pd.read_csv(file) for file in files if file.stat().st_size > 0]
+        frames = [frame for frame in map(read_csv, files) if not frame.empty]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
