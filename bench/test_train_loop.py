@@ -11,6 +11,7 @@
 
 import gzip
 import shutil
+import statistics
 import time
 
 import pytest
@@ -23,6 +24,7 @@ from vggbench.measure.speed import SpeedSetup
 from vggbench.measure.train import TrainConfig
 
 BATCH = 64
+ROUNDS = 7
 STEPS = 60 if ON_GPU else 40
 RESOLUTION = 224 if ON_GPU else 32  # on the CPU, the done-when recipe's resolution
 
@@ -54,11 +56,13 @@ def test_loop_overhead_at_most_ten_percent(benchmark):
     _loop_img_per_s(spec, dataset)  # warm-up: allocator, cuDNN autotuning
 
     def interleaved():
+        # Medians of 7 interleaved rounds: with 3, one slow stretch of a shared machine moved the
+        # ratio from about 1.0 to 0.83 on two CPU cores.
         loop, bare = [], []
-        for _ in range(3):
+        for _ in range(ROUNDS):
             loop.append(_loop_img_per_s(spec, dataset))
             bare.append(_bare_img_per_s(spec))
-        return sorted(loop)[1], sorted(bare)[1]
+        return statistics.median(loop), statistics.median(bare)
 
     loop, bare = benchmark.pedantic(interleaved, rounds=1)
     benchmark.extra_info.update(
@@ -66,6 +70,7 @@ def test_loop_overhead_at_most_ten_percent(benchmark):
         resolution=RESOLUTION,
         batch_size=BATCH,
         steps=STEPS,
+        rounds=ROUNDS,
         loop_img_per_s=loop,
         bare_img_per_s=bare,
         loop_vs_bare=loop / bare,
