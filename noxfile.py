@@ -61,7 +61,7 @@ def bench(session: nox.Session) -> None:
 
 
 def _ensure_data(session: nox.Session) -> None:
-    """Fashion-MNIST from Debian's package when it is not there yet (vggbench finds it; see GUIDE.md)."""
+    """Fashion-MNIST from Debian's package when it is not there yet (vggbench finds it there; see the README)."""
     if os.environ.get("VGGBENCH_DATA") or Path(DEBIAN_DATA).is_dir():
         return
     if shutil.which("apt-get") and os.geteuid() == 0:

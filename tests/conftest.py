@@ -85,11 +85,10 @@ class FinishedRun:
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, synthetic_root) -> FinishedRun:
     """TINY_STUDY run to its end, as `vggbench run` leaves it (tables, claim, report). Read it, do not change it."""
-    from vggbench import claim, report, study
+    from vggbench import study
+    from vggbench.config import load_config
 
     progress: list[str] = []
     root = tmp_path_factory.mktemp("finished") / "run"
-    study.run(study.load_config(**TINY_STUDY), root, data_root=str(synthetic_root), report=progress.append)
-    claim.report(root)
-    report.write(root)
+    study.run(load_config(**TINY_STUDY), root, data_root=str(synthetic_root), report=progress.append)
     return FinishedRun(root, progress)

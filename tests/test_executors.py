@@ -9,10 +9,12 @@ import sys
 import pandas as pd
 import pytest
 
-from vggbench import study
+from vggbench import data, study
 from vggbench.cli import main
+from vggbench.config import load_config
 from vggbench.executors import RayExecutor, run_on_worker
-from vggbench.study import run_trial
+from vggbench.registry import run_trial
+from vggbench.rundir import RunDir
 
 # Columns that do not depend on timing: they must be equal whatever ran the trials.
 DETERMINISTIC = {
@@ -43,9 +45,9 @@ def _assert_same_deterministic_columns(root, reference) -> None:
         pd.testing.assert_frame_equal(_table(root, name), _table(reference, name), obj=name)
 
 
-def _run_on_ray(tmp_path, synthetic_root, tiny_study, executor, report=None) -> study.RunDir:
+def _run_on_ray(tmp_path, synthetic_root, tiny_study, executor, report=None) -> RunDir:
     progress = report or (lambda line: None)
-    config = study.load_config(**tiny_study)
+    config = load_config(**tiny_study)
     return study.run(config, tmp_path / "run", data_root=str(synthetic_root), report=progress, executor=executor)
 
 
@@ -67,19 +69,17 @@ def test_a_worker_killed_mid_trial_is_retried_and_nothing_is_lost_or_doubled(
 ):
     killed = tmp_path / "killed"
 
-    def dies_once_when_seed_1_trains(trial, config, inputs, data_root):
+    def dies_once_when_seed_1_trains(trial, inputs, data_root):
         def data_then_death():
             if not killed.exists():
                 killed.write_text(str(os.getpid()))
                 os.kill(os.getpid(), signal.SIGKILL)  # mid-trial: it has started and asks for its data
             return load()
 
-        if trial.kind == "train" and trial.seed == 1 and trial.spec.variant == "single":
-            from vggbench.executors import dataset_loader
-
-            load = dataset_loader(data_root)
-            return run_trial(trial, config, inputs, data_then_death)
-        return run_on_worker(trial, config, inputs, data_root)
+        if trial.kind == "train" and trial.setup.seed == 1 and trial.spec.variant == "single":
+            load = data.loader(data_root)
+            return run_trial(trial, inputs, data_then_death)
+        return run_on_worker(trial, inputs, data_root)
 
     directory = _run_on_ray(tmp_path, synthetic_root, tiny_study, RayExecutor(work=dies_once_when_seed_1_trains))
     assert killed.exists()
@@ -94,11 +94,11 @@ def test_a_trial_whose_worker_always_dies_is_recorded_as_failed_after_its_retrie
     attempts = tmp_path / "attempts"
     attempts.mkdir()
 
-    def single_static_always_dies(trial, config, inputs, data_root):
+    def single_static_always_dies(trial, inputs, data_root):
         if trial.kind == "static" and trial.spec.variant == "single":
             (attempts / str(os.getpid())).touch()
             os.kill(os.getpid(), signal.SIGKILL)
-        return run_on_worker(trial, config, inputs, data_root)
+        return run_on_worker(trial, inputs, data_root)
 
     tiny_study.update(seeds=[0], speed_modes=["infer"])
     executor = RayExecutor(retries=1, work=single_static_always_dies)

@@ -141,7 +141,7 @@ def test_out_of_memory_gives_an_error_row_and_retry_halves_the_batch(monkeypatch
     failed = speed.measure_with_retry(_spec(), _setup(batch_size=8))
     assert failed["error"] == "oom" and failed["img_per_s"] is None
     assert (failed["batch_size"], failed["requested_batch_size"]) == (8, 8)
-    retried = speed.measure_with_retry(_spec(), _setup(batch_size=8), oom_retry=True)
+    retried = speed.measure_with_retry(_spec(), _setup(batch_size=8, oom_retry=True))
     assert retried["error"] is None
     assert (retried["batch_size"], retried["requested_batch_size"]) == (2, 8)
 

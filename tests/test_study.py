@@ -7,6 +7,9 @@ import pytest
 
 from vggbench import study
 from vggbench.cli import main
+from vggbench.config import load_config
+from vggbench.publish import publish
+from vggbench.rundir import RunDir
 
 TABLES = ["static", "blocks", "speed", "pairs", "train", "erf", "summary"]
 
@@ -23,7 +26,7 @@ def _run(tmp_path, synthetic_root, config_values, stop_after=None):
         if stop_after is not None and line.startswith(f"[{stop_after}/"):
             raise Interrupted  # as SIGINT would, between two trials' files
 
-    config = study.load_config(**config_values)
+    config = load_config(**config_values)
     study.run(config, tmp_path / "run", data_root=str(synthetic_root), report=report)
     return lines
 
@@ -67,40 +70,40 @@ def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_pa
 
 
 def test_a_changed_configuration_is_refused_unless_forced(tmp_path, tiny_study):
-    config = study.load_config(**tiny_study)
-    study.RunDir(tmp_path).claim(config, force=False)
-    changed = study.load_config(**{**tiny_study, "epochs": 3})
+    config = load_config(**tiny_study)
+    RunDir(tmp_path).adopt(config.to_dict(), force=False)
+    changed = load_config(**{**tiny_study, "epochs": 3})
     with pytest.raises(ValueError, match="another configuration \\(differs in epochs\\)"):
-        study.RunDir(tmp_path).claim(changed, force=False)
-    study.RunDir(tmp_path).claim(changed, force=True)
+        RunDir(tmp_path).adopt(changed.to_dict(), force=False)
+    RunDir(tmp_path).adopt(changed.to_dict(), force=True)
 
 
 def test_toml_config_and_its_errors(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text('archs = ["vgg13"]\nratios = [16]\nseeds = [3, 4]\n')
-    config = study.load_config("quick", good)
+    config = load_config("quick", good)
     assert (config.archs, config.ratios, config.seeds, config.resolutions) == (("vgg13",), (16,), (3, 4), (32,))
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("epochs = 2\nlearning_rate = 0.1\n")
     with pytest.raises(ValueError, match="unknown config key\\(s\\) learning_rate: allowed are"):
-        study.load_config("quick", unknown)
+        load_config("quick", unknown)
     bad = tmp_path / "bad.toml"
     bad.write_text('archs = ["vgg12"]\n')
     with pytest.raises(ValueError, match="archs entry='vgg12' is not allowed"):
-        study.load_config("quick", bad)
+        load_config("quick", bad)
     broken = tmp_path / "broken.toml"
     broken.write_text("epochs = \n")
     with pytest.raises(ValueError, match="is not valid TOML"):
-        study.load_config("quick", broken)
+        load_config("quick", broken)
     with pytest.raises(ValueError, match="ratio=65 is not allowed"):
-        study.load_config("quick", ratios=[65])
+        load_config("quick", ratios=[65])
 
 
 def test_presets_plan_the_documented_grids():
-    quick = study.trials(study.load_config("quick"))
+    quick = study.trials(load_config("quick"))
     kinds = pd.Series([trial.kind for trial in quick]).value_counts().to_dict()
     assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18}
-    paper = study.load_config("paper")
+    paper = load_config("paper")
     assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
         ("vgg11",),
         ("stack", "single"),
@@ -120,7 +123,7 @@ def test_cli_dry_run_and_bad_preset(capsys):
 
 def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path, finished_run):
     results = tmp_path / "results"
-    target = study.publish(finished_run.root, results)
+    target = publish(finished_run.root, results)
     assert target.parent == results and target.name.startswith("run-cpu-")
     copied = {path.relative_to(target).as_posix() for path in target.rglob("*")}
     assert {
@@ -138,10 +141,10 @@ def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path,
     assert (target / "report.html").read_bytes() == (finished_run.root / "report.html").read_bytes()
     index = (results / "README.md").read_text()
     assert f"| `{target.name}/` | run |" in index
-    study.publish(finished_run.root, results)  # publishing twice lists it once
+    publish(finished_run.root, results)  # publishing twice lists it once
     assert (results / "README.md").read_text().count(target.name) == 1
     with pytest.raises(ValueError, match=r"no readable metadata\.json"):
-        study.publish(tmp_path / "nothing", results)
+        publish(tmp_path / "nothing", results)
 
 
 def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(

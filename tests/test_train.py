@@ -171,3 +171,15 @@ def test_bad_training_option_is_one_line_and_exit_2(argv, message, capsys):
     assert main(["train", "--device", "cpu", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synthetic_root, tmp_path):
+    # One name per trial: the model's resolution is part of it, so 16 and 32 px each keep their file.
+    model = ["--convs", "1", "1", "--widths", "8", "16", "--ratio", "1", "--resolution", "16", "32"]
+    recipe = ["--epochs", "1", "--train-limit", "64", "--device", "cpu", "--threads", "1"]
+    saved = ["--data-root", str(synthetic_root), "--save-checkpoint", str(tmp_path / "ck.pt")]
+    assert main(["train", *model, *recipe, *saved]) == 0
+    checkpoints = sorted(path.name for path in tmp_path.glob("ck-*.pt"))
+    assert checkpoints == ["ck-custom-stack-r1-px16-seed0.pt", "ck-custom-stack-r1-px32-seed0.pt"]
+    resolutions = [train.load_checkpoint(tmp_path / name)[1].resolution for name in checkpoints]
+    assert resolutions == [16, 32]

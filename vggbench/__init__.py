@@ -7,10 +7,11 @@
 
 from vggbench.arch import VARIANTS, ArchSpec, ModelSpec, custom, grid, preset
 from vggbench.measure.static import block_table, layer_table, model_table
-from vggbench.models import build, build_spec, vgg, vgg_block
+from vggbench.models import VGG, build, build_spec, vgg, vgg_block
 
 __all__ = [
     "VARIANTS",
+    "VGG",
     "ArchSpec",
     "ModelSpec",
     "block_table",

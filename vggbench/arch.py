@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vggbench.knobs import Setup, knob
 from vggbench.validate import allowed, one_of, positive_int
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
@@ -177,6 +178,70 @@ def grid(
         for variant in variants
     )
     return list(dict.fromkeys(specs))
+
+
+CUSTOM_GROUP = "custom architecture (--arch custom)"
+
+
+@dataclass(frozen=True)
+class Grid(Setup):
+    """A grid of models: every combination of archs, variants, ratios and resolutions.
+
+    The ranges (a ratio that leaves a width, a resolution the pools can halve) are
+    checked by ModelSpec, once, when the grid builds its models.
+    """
+
+    GROUP = "models (every combination is built)"
+
+    archs: tuple[str, ...] | None = knob(
+        None,
+        "VGG configuration(s) of the VGG paper, or 'custom' (see --convs/--widths); "
+        "default: vgg11, or custom when --convs is given",
+        flags=("--arch",),
+        choices=(*PRESET_CONVS, CUSTOM),
+    )
+    variants: tuple[str, ...] = knob(
+        tuple(VARIANTS),
+        "kernel variant(s): stack = n 3x3 convs, ReLU after each; single = one (2n+1)x(2n+1) conv, one ReLU; "
+        "linear-stack = n 3x3 convs, one ReLU after the last",
+        flags=("--variant",),
+        choices=tuple(VARIANTS),
+    )
+    ratios: tuple[int, ...] = knob(
+        (8,), "width divisor(s): every conv width and the FC hidden width (4096) are divided by it", flags=("--ratio",)
+    )
+    resolutions: tuple[int, ...] = knob(
+        (224,), "input side(s) in pixels; at least 2**blocks (32 for the VGG presets)", flags=("--resolution",)
+    )
+    in_channels: int = knob(1, "input channels (1 for Fashion-MNIST)")
+    num_classes: int = knob(10, "output classes")
+    batch_norm: bool = knob(False, "BatchNorm after each conv (as torchvision's *_bn)")
+    convs: tuple[int, ...] | None = knob(
+        None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP
+    )
+    widths: tuple[int, ...] | None = knob(
+        None, "output channels per block before --ratio, e.g. 64 128 256 512 512", metavar="C", group=CUSTOM_GROUP
+    )
+    kernel: int | None = knob(
+        None, "odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1", group=CUSTOM_GROUP
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        given_custom = any(value is not None for value in (self.convs, self.widths, self.kernel))
+        if self.archs is None:
+            object.__setattr__(self, "archs", (CUSTOM,) if given_custom else ("vgg11",))
+        if CUSTOM in self.archs and (self.convs is None or self.widths is None):
+            raise ValueError("--arch custom needs --convs and --widths (one number per block each)")
+        if given_custom and CUSTOM not in self.archs:
+            raise ValueError("--convs, --widths and --kernel describe --arch custom; add 'custom' to --arch")
+        self.models()  # every combination must make a valid model
+
+    def models(self) -> list[ModelSpec]:
+        archs = [custom(self.convs, self.widths, self.kernel or 3) if arch == CUSTOM else arch for arch in self.archs]
+        return grid(
+            archs, self.variants, self.ratios, self.resolutions, self.in_channels, self.num_classes, self.batch_norm
+        )
 
 
 def spec_to_dict(spec: ModelSpec) -> dict:

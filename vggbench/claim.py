@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from vggbench.rundir import CLAIM_MD, RunDir
+from vggbench.schema import GROUP_KEYS, final_epoch, keys_in
+
 SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
-GROUP = ["arch", "ratio", "resolution"]
 
 
 def _count_verdict(stack: float, single: float) -> str:
@@ -34,13 +36,19 @@ def _count_verdict(stack: float, single: float) -> str:
     return CONTRADICTED if stack > single else INCONCLUSIVE
 
 
+def _groups(table: pd.DataFrame, *extra: str):
+    """(identity of the compared models, their rows) per group of models that differ only in the variant."""
+    keys = [*keys_in(table, GROUP_KEYS), *extra]
+    for values, group in table.groupby(keys, sort=False):
+        yield dict(zip(keys, values, strict=True)), group
+
+
 def _static_claims(static: pd.DataFrame) -> list[dict]:
     rows = []
-    for keys, group in static.groupby(GROUP, sort=False):
+    for base, group in _groups(static):
         by_variant = group.set_index("variant")
         if not {"stack", "single"} <= set(by_variant.index):
             continue
-        base = dict(zip(GROUP, keys, strict=True))
         for claim, column in (("fewer parameters", "params"), ("fewer MACs", "macs")):
             stack, single = by_variant.loc["stack", column], by_variant.loc["single", column]
             rows.append(
@@ -94,11 +102,8 @@ def accuracy_difference(better: np.ndarray, worse: np.ndarray) -> dict:
 def _accuracy_claims(train: pd.DataFrame) -> list[dict]:
     if train.empty or "test_acc" not in train:
         return []
-    train = train.dropna(subset=["test_acc"])
-    final = train[train["epoch"] == train.groupby([*GROUP, "variant", "seed"])["epoch"].transform("max")]
     rows = []
-    for keys, group in final.groupby(GROUP, sort=False):
-        base = dict(zip(GROUP, keys, strict=True))
+    for base, group in _groups(final_epoch(train.dropna(subset=["test_acc"]))):
         accuracy = {variant: part["test_acc"].to_numpy() for variant, part in group.groupby("variant")}
         for claim, other in (("more non-linearity helps", "linear-stack"), ("higher accuracy", "single")):
             if "stack" in accuracy and other in accuracy:
@@ -125,7 +130,7 @@ def _speed_claims(pairs: pd.DataFrame) -> list[dict]:
         rows.append(
             {
                 "claim": "faster",
-                **{key: pair[key] for key in GROUP},
+                **{key: pair[key] for key in keys_in(pairs, GROUP_KEYS)},
                 "device": pair["device"],
                 "mode": pair["mode"],
                 "baseline": "single",
@@ -149,8 +154,8 @@ def _erf_claims(erf: pd.DataFrame) -> list[dict]:
     if erf.empty or "erf_side_t50" not in erf:
         return []
     rows = []
-    measured = erf.dropna(subset=["erf_side_t50"])
-    for keys, group in measured.groupby([*GROUP, "trained"], sort=False):
+    for base, group in _groups(erf.dropna(subset=["erf_side_t50"]), "trained"):
+        trained = base.pop("trained")
         by_variant = group.set_index("variant")
         if not {"stack", "single"} <= set(by_variant.index):
             continue
@@ -158,8 +163,8 @@ def _erf_claims(erf: pd.DataFrame) -> list[dict]:
         rows.append(
             {
                 "claim": "same effective receptive field",
-                **dict(zip(GROUP, keys[:-1], strict=True)),
-                "mode": "trained" if keys[-1] else "untrained",
+                **base,
+                "mode": "trained" if trained else "untrained",
                 "baseline": "single",
                 "variant": "stack",
                 "baseline_value": single,
@@ -192,6 +197,12 @@ COLUMNS = [
     "verdict",
     "note",
 ]
+# What the terminal shows of the claim table (claim.csv and claim.md have every column).
+SHOWN_COLUMNS = [
+    column
+    for column in COLUMNS
+    if column not in ("resolution", "difference", "ratio_value", "p_value", "seeds", "note")
+]
 
 
 def claim_table(
@@ -216,20 +227,50 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+BLOCK_COLUMNS = [
+    "arch",
+    "ratio",
+    "block",
+    "num_convs",
+    "block_in_channels",
+    "block_out_channels",
+    "params_vs_stack",
+    "params_vs_stack_if_in_eq_out",
+    "macs_vs_stack",
+]
+
+
+def _block_section(blocks: pd.DataFrame) -> list[str]:
+    """Where the analytic 27C^2 against 49C^2 holds, block by block (nothing where no block has several convs)."""
+    single = blocks[(blocks["variant"] == "single") & (blocks["num_convs"] > 1)] if not blocks.empty else blocks
+    if single.empty:
+        return []
+    text = [
+        "## Block by block: where 27C^2 against 49C^2 holds",
+        "",
+        "The analytic ratio assumes a block whose convs all have C inputs and C outputs. Where the "
+        "block's first conv changes the width, the single kernel's share differs:",
+        "",
+        _markdown(single[BLOCK_COLUMNS]),
+        "",
+    ]
+    cheaper = single[single["params_vs_stack"] < 1]
+    if not cheaper.empty:
+        where = ", ".join(
+            f"{row.arch} r{row.ratio} block {row.block} ({row.params_vs_stack:.3f}x)" for row in cheaper.itertuples()
+        )
+        text += [f"The single kernel has *fewer* parameters than the stack in: {where}.", ""]
+    return text
+
+
 def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
-    """claim.csv and claim.md in `run_dir`, from its static, blocks, train and pairs tables."""
-    from vggbench.csvio import read_csv, write_csv
-
-    root = Path(run_dir)
-
-    def table(name: str, required: bool = True) -> pd.DataFrame:
-        path = root / f"{name}.csv"
-        if required and not path.is_file():
-            raise ValueError(f"{path} is missing: is {root} a finished `vggbench run` directory?")
-        return read_csv(path)
-
-    claims = claim_table(table("static"), table("train"), table("pairs"), table("erf", required=False))
-    blocks = table("blocks")
+    """claim.csv and claim.md in `run_dir`, from its static, blocks, train, pairs and erf tables
+    (all but static may be missing: their parts of the claim are then left out)."""
+    directory = RunDir(run_dir)
+    root = directory.root
+    if not directory.has("static.csv"):
+        raise ValueError(f"{root / 'static.csv'} is missing: is {root} a finished `vggbench run` directory?")
+    claims = claim_table(*(directory.table(name) for name in ("static", "train", "pairs", "erf")))
     shown = claims.drop(columns=[column for column in claims if claims[column].isna().all()])
     counts = claims.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
     at_a_glance = [
@@ -250,40 +291,9 @@ def report(run_dir: str | Path) -> tuple[pd.DataFrame, str]:
         "",
         _markdown(shown),
         "",
+        *_block_section(directory.table("blocks")),
     ]
-    single = blocks[(blocks["variant"] == "single") & (blocks["num_convs"] > 1)]
-    if not single.empty:
-        text += [
-            "## Block by block: where 27C^2 against 49C^2 holds",
-            "",
-            "The analytic ratio assumes a block whose convs all have C inputs and C outputs. Where the "
-            "block's first conv changes the width, the single kernel's share differs:",
-            "",
-            _markdown(
-                single[
-                    [
-                        "arch",
-                        "ratio",
-                        "block",
-                        "num_convs",
-                        "block_in_channels",
-                        "block_out_channels",
-                        "params_vs_stack",
-                        "params_vs_stack_if_in_eq_out",
-                        "macs_vs_stack",
-                    ]
-                ]
-            ),
-            "",
-        ]
-        cheaper = single[single["params_vs_stack"] < 1]
-        if not cheaper.empty:
-            where = ", ".join(
-                f"{row.arch} r{row.ratio} block {row.block} ({row.params_vs_stack:.3f}x)"
-                for row in cheaper.itertuples()
-            )
-            text += [f"The single kernel has *fewer* parameters than the stack in: {where}.", ""]
     markdown = "\n".join(text)
-    write_csv(claims, root / "claim.csv")
-    (root / "claim.md").write_text(markdown)
+    directory.write_table("claim", claims)
+    directory.write_text(CLAIM_MD, markdown)
     return claims, markdown

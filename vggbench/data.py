@@ -18,6 +18,7 @@ import dataclasses
 import gzip
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,3 +162,25 @@ def prepare(images: torch.Tensor, resolution: int, mean: float | None = None, st
     if mean is not None:
         batch = batch.sub_(mean).div_(std)
     return batch
+
+
+def check_fits(in_channels: int, num_classes: int | None = None) -> None:
+    """Refuse models whose input (and output) do not fit Fashion-MNIST's images (and classes)."""
+    if in_channels != 1 or num_classes not in (None, NUM_CLASSES):
+        classes = "" if num_classes is None else f", num_classes={num_classes}"
+        raise ValueError(
+            f"in_channels={in_channels}{classes} do not fit Fashion-MNIST: it has 1 channel and {NUM_CLASSES} "
+            "classes (--in-channels, --num-classes)"
+        )
+
+
+def loader(data_root: str | os.PathLike | None = None) -> Callable[[], FashionMNIST]:
+    """A function that loads Fashion-MNIST on its first call and returns the same data set after."""
+    loaded: list[FashionMNIST] = []
+
+    def load_once() -> FashionMNIST:
+        if not loaded:
+            loaded.append(load(data_root))
+        return loaded[0]
+
+    return load_once

@@ -1,12 +1,40 @@
-"""What the measurements ran on: device names, and the process's resident memory."""
+"""What the measurements run on: the device and thread count, the machine's names and versions,
+and the process's resident memory."""
 
 from __future__ import annotations
 
 import platform
 import resource
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from vggbench import validate
+from vggbench.knobs import Setup, knob
+
+
+@dataclass(frozen=True)
+class Machine(Setup):
+    """Where a measurement runs; the defaults are resolved when it is made, once."""
+
+    GROUP = "device"
+
+    device: str = knob(
+        help="where to run (default: cuda when a GPU is present, else cpu)",
+        factory=validate.default_device,
+        choices=validate.DEVICES,
+    )
+    threads: int = knob(
+        help="intra-op threads (default: torch's default, the number of cores)",
+        factory=torch.get_num_threads,
+        minimum=1,
+    )
+
+    def check_available(self) -> None:
+        """Refuse a device this machine does not have (a configuration may describe another machine)."""
+        validate.device(self.device)
 
 
 def cpu_model() -> str:
@@ -61,3 +89,38 @@ class ResidentPeak:
     def __exit__(self, *exc_info) -> None:
         after = _status_bytes("VmHWM") if self._reset else self._lifetime_peak()
         self.increase_bytes = max(0, after - self._before)
+
+
+def _git_commit() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            check=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip()
+
+
+def environment(machine: Machine) -> dict:
+    """Versions, device, CPU model, threads and git commit: what every results folder records."""
+    import fvcore
+    import pandas
+    import torchvision
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "fvcore": getattr(fvcore, "__version__", "unknown"),
+        "pandas": pandas.__version__,
+        "device": machine.device,
+        "device_name": device_name(machine.device),
+        "cpu_model": cpu_model(),
+        "threads": machine.threads,
+        "git_commit": _git_commit(),
+    }

@@ -1,7 +1,8 @@
 """Turn specifications into modules: the seed's `vgg_block`/`vgg`, and `build`.
 
-All models share the seed's layout: `vgg_block_1` ... `vgg_block_N`, each a run of
-convolutions and a 2x2 max-pool, then `fc` (flatten and three linear layers).
+All models are a `VGG`, laid out as the seed's net: `vgg_block_1` ... `vgg_block_N`, each a
+run of convolutions and a 2x2 max-pool, then `fc` (flatten and three linear layers). A
+`VGG` names its parts, `blocks` and `head`, so that no code needs to parse layer names.
 """
 
 from __future__ import annotations
@@ -42,12 +43,30 @@ def _head(fc_features: int, fc_hidden_units: int, num_classes: int) -> nn.Sequen
     )
 
 
-def _assemble(blocks: list[nn.Sequential], head: nn.Sequential) -> nn.Sequential:
-    net = nn.Sequential()
-    for index, block in enumerate(blocks, start=1):
-        net.add_module(f"vgg_block_{index}", block)
-    net.add_module("fc", head)
-    return net
+class VGG(nn.Sequential):
+    """The seed's net (children `vgg_block_1` ... `vgg_block_N`, then `fc`) that knows its blocks and head,
+    as torchvision's VGG knows its `features` and `classifier`."""
+
+    def __init__(self, blocks: list[nn.Sequential], head: nn.Sequential) -> None:
+        super().__init__()
+        for index, block in enumerate(blocks, start=1):
+            self.add_module(f"vgg_block_{index}", block)
+        self.add_module("fc", head)
+
+    @property
+    def blocks(self) -> list[nn.Sequential]:
+        """The convolutional blocks, in order: each a run of convs and a 2x2 max-pool."""
+        return list(self)[:-1]
+
+    @property
+    def head(self) -> nn.Sequential:
+        """The fully connected head: flatten and three linear layers."""
+        return self[-1]
+
+    @property
+    def features(self) -> nn.Sequential:
+        """The blocks as one module (sharing their layers): the net without its head."""
+        return nn.Sequential(*self.blocks)
 
 
 def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequential:
@@ -55,13 +74,13 @@ def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequent
     return _block(in_channels, out_channels, [(3, True)] * num_convs)
 
 
-def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: int = 10) -> nn.Sequential:
+def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: int = 10) -> VGG:
     """The seed's VGG: one `vgg_block` per (num_convs, in_channels, out_channels) in `conv_arch`.
 
     Unlike the seed, every call returns a new, independent net.
     """
     blocks = [vgg_block(*triple) for triple in conv_arch]
-    return _assemble(blocks, _head(fc_features, fc_hidden_units, num_classes))
+    return VGG(blocks, _head(fc_features, fc_hidden_units, num_classes))
 
 
 def variant_block(
@@ -71,13 +90,13 @@ def variant_block(
     return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel), batch_norm)
 
 
-def build_spec(spec: ModelSpec) -> nn.Sequential:
+def build_spec(spec: ModelSpec) -> VGG:
     """The module for a validated `ModelSpec`."""
     blocks = []
     for index in range(spec.arch.num_blocks):
         in_channels, out_channels = spec.block_channels(index)
         blocks.append(_block(in_channels, out_channels, spec.block_plan(index), spec.batch_norm))
-    return _assemble(blocks, _head(spec.fc_features, spec.fc_hidden_units, spec.num_classes))
+    return VGG(blocks, _head(spec.fc_features, spec.fc_hidden_units, spec.num_classes))
 
 
 def build(
@@ -88,7 +107,7 @@ def build(
     num_classes: int = 10,
     resolution: int = 224,
     batch_norm: bool = False,
-) -> nn.Sequential:
+) -> VGG:
     """Build a VGG variant.
 
     arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom`.

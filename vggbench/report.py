@@ -21,8 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench.csvio import read_csv, write_text
-from vggbench.study import erf_map_name
+from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
@@ -280,46 +279,42 @@ class Drawn:
     png: Path | None  # None: the run has no data for this figure
 
 
-def _table(root: Path, name: str) -> pd.DataFrame:
-    return read_csv(root / f"{name}.csv")
-
-
-def draw(root: Path) -> list[Drawn]:
-    """Every figure of the run in root/figures/ as PNG and SVG."""
+def draw(directory: RunDir) -> list[Drawn]:
+    """Every figure of the run in RUN_DIR/figures/ as PNG and SVG."""
     from matplotlib import rc_context
 
-    config = json.loads((root / "config.json").read_text()) if (root / "config.json").is_file() else {}
-    erf = _table(root, "erf")
+    config = directory.config() if directory.has("config.json") else {}
+    erf = directory.table("erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
     plans: list[tuple[str, str, str, Callable[[], object]]] = [
         (
             "accuracy_vs_macs",
             "Accuracy against compute",
             "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
-            lambda: accuracy_vs_macs(_table(root, "summary")),
+            lambda: accuracy_vs_macs(directory.table("summary")),
         ),
         (
             "throughput_vs_ratio",
             "Throughput against width ratio",
             "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
-            lambda: throughput_vs_ratio(_table(root, "speed")),
+            lambda: throughput_vs_ratio(directory.table("speed")),
         ),
         (
             "block_ratios",
             "Parameters and MACs, block by block",
             "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
             "textbook ratio for a block with as many input as output channels.",
-            lambda: block_ratios(_table(root, "blocks")),
+            lambda: block_ratios(directory.table("blocks")),
         ),
         (
             "erf_maps",
             "Effective receptive field",
             "Effective receptive field: the clamped input gradient of the central unit, untrained and "
             "trained. Colour follows its square root; dashed and dotted squares hold 50% and 99% of it.",
-            lambda: erf_maps(erf, root / "erf_maps", variants),
+            lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
         ),
     ]
-    folder = root / "figures"
+    folder = directory.path(FIGURES)
     folder.mkdir(exist_ok=True)
     drawn = []
     for name, title, caption, make in plans:
@@ -356,7 +351,7 @@ def _html_table(table: pd.DataFrame) -> str:
 
 def _verdict_counts(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
-        return ["<h2>The claim at a glance</h2>", "<p>No claim table: the run has no static rows.</p>"]
+        return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
     counts = claims.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
     counts.columns.name = None
     return ["<h2>The claim at a glance</h2>", "<p>Rows per verdict:</p>", _html_table(counts.reset_index())]
@@ -410,18 +405,16 @@ def _metadata_section(metadata: dict) -> list[str]:
 
 
 def write(run_dir: str | Path) -> Path:
-    """Draw the run's figures and write RUN_DIR/report.html; returns the page's path."""
-    from vggbench import claim
-
-    root = Path(run_dir)
-    if not (root / "summary.csv").is_file() or not (root / "metadata.json").is_file():
-        raise ValueError(f"{root} has no summary.csv or metadata.json: is it a finished `vggbench run` directory?")
-    if not (root / "claim.csv").is_file():
-        claim.report(root)
-    metadata = json.loads((root / "metadata.json").read_text())
-    drawn = draw(root)
-    summary, claims = _table(root, "summary"), _table(root, "claim")
-    title = f"vggbench: {root.name} on {metadata.get('device_name', 'unknown device')}"
+    """Draw the run's figures and write RUN_DIR/report.html from its tables; returns the page's path."""
+    directory = RunDir(run_dir)
+    if not directory.has("summary.csv") or not directory.has("metadata.json"):
+        raise ValueError(
+            f"{directory.root} has no summary.csv or metadata.json: is it a finished `vggbench run` directory?"
+        )
+    metadata = directory.metadata()
+    drawn = draw(directory)
+    summary, claims = directory.table("summary"), directory.table("claim")
+    title = f"vggbench: {directory.root.name} on {metadata.get('device_name', 'unknown device')}"
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>Run from {html.escape(str(metadata.get('started')))} to {html.escape(str(metadata.get('ended')))}, "
@@ -445,6 +438,5 @@ def write(run_dir: str | Path) -> Path:
             "",
         ]
     )
-    path = root / "report.html"
-    write_text(path, page)
-    return path
+    directory.write_text(REPORT, page)
+    return directory.path(REPORT)

@@ -17,14 +17,10 @@ from torch import nn
 
 from vggbench.arch import ModelSpec
 from vggbench.measure.receptive_field import walk
-from vggbench.models import build_spec
+from vggbench.models import VGG, build_spec
+from vggbench.schema import identity
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
-
-
-def features_of(model: nn.Sequential) -> nn.Sequential:
-    """The convolutional part of a vggbench model: every block, without the `fc` head."""
-    return nn.Sequential(*[child for name, child in model.named_children() if name != "fc"])
 
 
 def contribution_map(features: nn.Module, images: torch.Tensor) -> np.ndarray:
@@ -96,10 +92,7 @@ def erf_row(spec: ModelSpec, maps: list[np.ndarray], model: nn.Module, trained: 
     centre, rf_px = _centre(geometry), geometry.rf_px
     squares = smallest_squares(contribution, centre)
     row = {
-        "arch": spec.arch.name,
-        "variant": spec.variant,
-        "ratio": spec.ratio,
-        "resolution": spec.resolution,
+        **identity(spec),
         "trained": trained,
         "images": images,
         "models": len(maps),
@@ -113,9 +106,9 @@ def erf_row(spec: ModelSpec, maps: list[np.ndarray], model: nn.Module, trained: 
     return row
 
 
-def measure_models(spec: ModelSpec, models: list[nn.Sequential], images: torch.Tensor, trained: bool):
+def measure_models(spec: ModelSpec, models: list[VGG], images: torch.Tensor, trained: bool):
     """ERF of one or more models of `spec`, their maps averaged: the row and the mean map."""
-    maps = [contribution_map(features_of(model), images) for model in models]
+    maps = [contribution_map(model.features, images) for model in models]
     return erf_row(spec, maps, models[0], trained=trained, images=len(images)), np.mean(maps, axis=0)
 
 

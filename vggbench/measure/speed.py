@@ -28,12 +28,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench import validate
 from vggbench.arch import ModelSpec
-from vggbench.hardware import ResidentPeak, device_name
-from vggbench.measure.static import analyze, spec_columns
+from vggbench.hardware import Machine, ResidentPeak, device_name
+from vggbench.knobs import knob
+from vggbench.measure.static import analyze
 from vggbench.models import build_spec
-from vggbench.validate import one_of, positive_int
+from vggbench.schema import identity
 
 if TYPE_CHECKING:
     from torch.utils.benchmark import Measurement
@@ -77,29 +77,51 @@ def _timer(stmt: str, globals: dict, threads: int):
 
 
 @dataclass(frozen=True)
-class SpeedSetup:
-    """How to time a model; validated when made."""
+class SpeedSetup(Machine):
+    """How to time a model; validated when made. `mode` and `batch_size` are axes: a study times
+    every model in each mode and batch size it lists."""
 
-    mode: str = "infer"
-    device: str = dataclasses.field(default_factory=validate.default_device)
-    batch_size: int = 64
-    precision: str = "fp32"
-    channels_last: bool = False
-    compiled: bool = False
-    threads: int = dataclasses.field(default_factory=torch.get_num_threads)
-    min_time_s: float = 2.0
-    cudnn_benchmark: bool = True
+    GROUP = "timing"
+
+    mode: str = knob(
+        "infer",
+        "infer: eval mode under inference_mode; train: forward, loss, backward, Adam step",
+        key="speed_modes",
+        flags=("--mode",),
+        choices=MODES,
+        axis=True,
+    )
+    batch_size: int = knob(64, "batch size(s)", key="speed_batch_size", minimum=1, axis=True)
+    precision: str = knob(
+        "fp32",
+        "fp32, or autocast to bf16 or fp16 (fp16 on CUDA only)",
+        key="speed_precision",
+        choices=tuple(PRECISIONS),
+    )
+    channels_last: bool = knob(False, "channels-last memory format for model and input", key="speed_channels_last")
+    compiled: bool = knob(
+        False, "torch.compile the model (compilation is warm-up)", key="speed_compile", flags=("--compile",)
+    )
+    min_time_s: float = knob(
+        2.0,
+        "seconds of timed steps per measurement (per model when --paired)",
+        key="speed_min_time_s",
+        flags=("--min-time",),
+        minimum=0,
+        metavar="SECONDS",
+    )
+    cudnn_benchmark: bool = knob(True, "let cuDNN pick the fastest algorithms (CUDA only)", key="speed_cudnn_benchmark")
+    oom_retry: bool = knob(
+        False,
+        "after CUDA out-of-memory, halve the batch until it fits (the row records the batch used); "
+        "without it the row says error=oom and the run goes on",
+        key="speed_oom_retry",
+    )
 
     def __post_init__(self) -> None:
-        one_of("mode", self.mode, MODES)
-        validate.device(self.device)
-        one_of("precision", self.precision, PRECISIONS)
+        super().__post_init__()
         if self.precision == "fp16" and self.device == "cpu":
             raise ValueError("precision='fp16' is not allowed on device='cpu': use fp32 or bf16 there")
-        positive_int("batch_size", self.batch_size)
-        positive_int("threads", self.threads)
-        if not self.min_time_s >= 0:
-            raise ValueError(f"min_time_s={self.min_time_s!r} is not allowed: it must be >= 0 seconds")
 
     @property
     def tf32(self) -> bool:
@@ -265,7 +287,7 @@ def _timed(spec: ModelSpec, setup: SpeedSetup) -> Measurement:
 
 def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
     """Time one model; an out-of-memory gives a row with error='oom' instead of numbers."""
-    row = {**spec_columns(spec), **setup.columns(), **_empty_result()}
+    row = {**identity(spec), **setup.columns(), **_empty_result()}
     try:
         with _peak_memory(setup, row):
             measurement = _timed(spec, setup)
@@ -294,15 +316,15 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
     return row
 
 
-def measure_with_retry(spec: ModelSpec, setup: SpeedSetup, oom_retry: bool = False) -> dict:
-    """`measure`; with `oom_retry`, halve the batch after an out-of-memory until it fits.
+def measure_with_retry(spec: ModelSpec, setup: SpeedSetup) -> dict:
+    """`measure`; with `setup.oom_retry`, halve the batch after an out-of-memory until it fits.
 
     The row records the batch size actually used and the one asked for.
     """
     requested = setup.batch_size
     while True:
         row = measure(spec, setup)
-        if row["error"] != OOM or not oom_retry or setup.batch_size == 1:
+        if row["error"] != OOM or not setup.oom_retry or setup.batch_size == 1:
             return {**row, "requested_batch_size": requested}
         setup = dataclasses.replace(setup, batch_size=setup.batch_size // 2)
 
@@ -376,19 +398,13 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
         if value < 1:
             raise ValueError(f"{name}={value} is not allowed: it must be >= 1")
     baseline = specs[0]
-    common = {
-        "arch": baseline.arch.name,
-        "ratio": baseline.ratio,
-        "resolution": baseline.resolution,
-        **setup.columns(),
-        "baseline": baseline.variant,
-    }
+    common = {**setup.columns(), "baseline": baseline.variant}
     try:
         times = _interleaved_times(specs, setup, min_pairs, rebuilds)
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_oom(error):
             raise
-        return [{**common, "variant": spec.variant, "error": OOM} for spec in specs[1:]]
+        return [{**identity(spec), **common, "error": OOM} for spec in specs[1:]]
     finally:
         _release(setup.device)
     rows = []
@@ -397,8 +413,8 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
         low, high = ratio_interval(ratios)
         rows.append(
             {
+                **identity(spec),
                 **common,
-                "variant": spec.variant,
                 "baseline_img_per_s": setup.batch_size / np.median(times[..., 0]),
                 "variant_img_per_s": setup.batch_size / np.median(times[..., index]),
                 "time_ratio_median": float(np.median(ratios)),
@@ -412,7 +428,8 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
     return rows
 
 
-def paired_table(rows: list[dict]) -> pd.DataFrame:
-    """Paired rows with the identifying columns first."""
+def paired_table(rows) -> pd.DataFrame:
+    """Paired rows (a list of dicts or a table) with the identifying columns first."""
     table = pd.DataFrame(rows)
-    return table[PAIRED_COLUMNS + [column for column in table.columns if column not in PAIRED_COLUMNS]]
+    first = [column for column in PAIRED_COLUMNS if column in table]
+    return table[first + [column for column in table.columns if column not in first]]

@@ -25,9 +25,8 @@ from torch import nn
 
 from vggbench.arch import VARIANTS, ModelSpec
 from vggbench.measure.receptive_field import Geometry, Window, walk
-from vggbench.models import build_spec
-
-BLOCK_PREFIX = "vgg_block_"
+from vggbench.models import VGG, build_spec
+from vggbench.schema import identity
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,15 @@ class Analysis:
     macs: dict[str, int]  # qualified module name -> multiply-adds for one image
     layer_types: dict[str, str]  # leaf module name -> class name
     layer_channels: dict[str, tuple[int, int]]  # conv name -> (in, out) channels
+    layer_blocks: dict[str, int]  # leaf module name -> its block (1-based); the head's leaves are absent
+    block_names: tuple[str, ...]  # qualified name of each block
+    head_name: str
     geometry: dict[str, tuple[Window, Geometry]]  # spatial leaf name -> window, output
     block_conv_rf_px: tuple[int, ...]  # per block: field of its convs, in block-input pixels
+    block_rf_px: tuple[int, ...]  # per block: field of a unit of its output, in input pixels
 
 
-def _blank_model(spec: ModelSpec) -> nn.Module:
+def _blank_model(spec: ModelSpec) -> VGG:
     """The model with zeroed weights: counting needs shapes, not a random init."""
     with torch.device("meta"):
         model = build_spec(spec)
@@ -64,16 +67,31 @@ def _fvcore_macs(model: nn.Module, spec: ModelSpec) -> dict[str, int]:
         return dict(counter.by_module())
 
 
+def _leaves(module: nn.Module, prefix: str = "") -> dict[str, nn.Module]:
+    """The leaf modules under `module`, by their qualified name (with `prefix`)."""
+    found = {}
+    for name, child in module.named_modules(prefix=prefix):
+        if next(child.children(), None) is None:
+            found[name] = child
+    return found
+
+
 @functools.cache
 def analyze(spec: ModelSpec) -> Analysis:
     """Count parameters and MACs per module, and walk the receptive field (cached per spec)."""
     model = _blank_model(spec)
-    leaves = {name: module for name, module in model.named_modules() if next(module.children(), None) is None}
-    block_rf = []
-    for index in range(spec.arch.num_blocks):
-        # The block ends with its pool: the geometry just before it is the convs' field.
-        convs = list(walk(model.get_submodule(f"{BLOCK_PREFIX}{index + 1}"), spec.resolution).values())
-        block_rf.append(convs[-2][1].rf_px)
+    names = {module: name for name, module in model.named_modules()}
+    block_names = tuple(names[block] for block in model.blocks)
+    leaves = _leaves(model)
+    layer_blocks = {
+        leaf: index
+        for index, name in enumerate(block_names, start=1)
+        for leaf in _leaves(model.blocks[index - 1], name)
+    }
+    geometry = walk(model, spec.resolution)
+    # A block ends with its pool: the geometry just before it is the field of the block's convs.
+    block_rf = tuple(list(walk(block, spec.resolution).values())[-2][1].rf_px for block in model.blocks)
+    last_leaves = [list(_leaves(block, name))[-1] for block, name in zip(model.blocks, block_names, strict=True)]
     return Analysis(
         spec=spec,
         params={name: sum(p.numel() for p in module.parameters()) for name, module in model.named_modules()},
@@ -84,39 +102,28 @@ def analyze(spec: ModelSpec) -> Analysis:
             for name, module in leaves.items()
             if isinstance(module, nn.Conv2d)
         },
-        geometry=walk(model, spec.resolution),
-        block_conv_rf_px=tuple(block_rf),
+        layer_blocks=layer_blocks,
+        block_names=block_names,
+        head_name=names[model.head],
+        geometry=geometry,
+        block_conv_rf_px=block_rf,
+        block_rf_px=tuple(geometry[leaf][1].rf_px for leaf in last_leaves),
     )
 
 
-def spec_columns(spec: ModelSpec) -> dict:
-    """The columns that identify a model on every row of every table."""
-    return {
-        "arch": spec.arch.name,
-        "variant": spec.variant,
-        "ratio": spec.ratio,
-        "resolution": spec.resolution,
-        "in_channels": spec.in_channels,
-        "num_classes": spec.num_classes,
-        "batch_norm": spec.batch_norm,
-        "convs_per_block": "-".join(map(str, spec.arch.convs_per_block)),
-        "widths": "-".join(map(str, spec.widths)),
-        "kernel": spec.arch.kernel,
-    }
-
-
-def _block_names(spec: ModelSpec) -> list[str]:
-    return [f"{BLOCK_PREFIX}{index + 1}" for index in range(spec.arch.num_blocks)]
+def flops_per_image(spec: ModelSpec) -> int:
+    """FLOPs (2 x MACs) of one image's forward pass."""
+    return 2 * analyze(spec).macs[""]
 
 
 def model_row(spec: ModelSpec) -> dict:
     cost = analyze(spec)
-    conv_params = sum(cost.params[name] for name in _block_names(spec))
+    conv_params = sum(cost.params[name] for name in cost.block_names)
     return {
-        **spec_columns(spec),
+        **identity(spec),
         "params": cost.params[""],
         "conv_params": conv_params,
-        "fc_params": cost.params["fc"],
+        "fc_params": cost.params[cost.head_name],
         "macs": cost.macs[""],
         "flops": 2 * cost.macs[""],
         "rf_px": list(cost.geometry.values())[-1][1].rf_px,
@@ -128,11 +135,6 @@ def model_row(spec: ModelSpec) -> dict:
 def model_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     """One row per model: params (total, conv, fc), MACs and FLOPs for one image, rf_px."""
     return pd.DataFrame([model_row(spec) for spec in specs])
-
-
-def _block_index(name: str) -> int | None:
-    head = name.split(".")[0]
-    return int(head.removeprefix(BLOCK_PREFIX)) if head.startswith(BLOCK_PREFIX) else None
 
 
 def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
@@ -149,8 +151,8 @@ def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
             channels = cost.layer_channels.get(name, (None, None))
             rows.append(
                 {
-                    **spec_columns(spec),
-                    "block": _block_index(name),
+                    **identity(spec),
+                    "block": cost.layer_blocks.get(name),
                     "module": name,
                     "layer_type": layer_type,
                     "layer_in_channels": channels[0],
@@ -186,12 +188,11 @@ def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
 
 def _block_row(spec: ModelSpec, index: int) -> dict:
     cost = analyze(spec)
-    name = _block_names(spec)[index]
+    name = cost.block_names[index]
     in_channels, out_channels = spec.block_channels(index)
     plan = spec.block_plan(index)
-    block_output = [geometry for layer, (_, geometry) in cost.geometry.items() if layer.startswith(name + ".")][-1]
     return {
-        **spec_columns(spec),
+        **identity(spec),
         "block": index + 1,
         "num_convs": spec.arch.convs_per_block[index],
         "kernels_px": "-".join(str(kernel) for kernel, _ in plan),
@@ -205,7 +206,7 @@ def _block_row(spec: ModelSpec, index: int) -> dict:
         # Weights per (input, output) channel pair: the sum of k^2 over the block's convs.
         "weights_per_channel_pair": sum(kernel * kernel for kernel, _ in plan),
         "conv_rf_px": cost.block_conv_rf_px[index],
-        "rf_px": block_output.rf_px,
+        "rf_px": cost.block_rf_px[index],
     }
 
 

@@ -8,7 +8,6 @@ device as uint8 and each batch is scaled and resized there.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import pickle
 import sys
@@ -21,13 +20,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench import validate
 from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
 from vggbench.csvio import write_bytes
 from vggbench.data import FashionMNIST, prepare
-from vggbench.hardware import device_name
-from vggbench.models import build_spec
-from vggbench.validate import one_of, positive_int
+from vggbench.hardware import Machine, device_name
+from vggbench.knobs import NOT_A_KEY, knob
+from vggbench.models import VGG, build_spec
+from vggbench.schema import final_epoch, identity, keys_in
 
 OPTIMIZERS = ("adam", "sgd")
 EVAL_BATCH = 500
@@ -35,33 +34,23 @@ PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss b
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """How to train; validated when made."""
+class TrainConfig(Machine):
+    """How to train; validated when made. The defaults are the seed's recipe."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    train_limit: int | None = None
-    seed: int = 0
-    device: str = dataclasses.field(default_factory=validate.default_device)
-    threads: int = dataclasses.field(default_factory=torch.get_num_threads)
-    normalize: bool = False
+    GROUP = "training"
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "threads"):
-            positive_int(name, getattr(self, name))
-        if self.train_limit is not None and self.train_limit < 1:
-            raise ValueError(f"train_limit={self.train_limit} is not allowed: it must be >= 1 (or unset for all)")
-        if not self.lr > 0:
-            raise ValueError(f"lr={self.lr} is not allowed: it must be > 0")
-        for name in ("momentum", "weight_decay"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}={getattr(self, name)} is not allowed: it must be >= 0")
-        one_of("optimizer", self.optimizer, OPTIMIZERS)
-        validate.device(self.device)
+    epochs: int = knob(5, "passes over the training set", minimum=1)
+    batch_size: int = knob(64, "training batch size", minimum=1)
+    lr: float = knob(1e-3, "learning rate", above=0)
+    optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)
+    momentum: float = knob(0.0, "SGD momentum", minimum=0)
+    weight_decay: float = knob(0.0, "L2 weight decay", minimum=0)
+    train_limit: int | None = knob(
+        None, "train on the first N training images only (default: all 60,000)", minimum=1, metavar="N"
+    )
+    normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the seed does not)")
+    # Set per trial from the study's seeds.
+    seed: int = knob(0, "random seed: weights, shuffling, dropout", key=NOT_A_KEY, flags=None, minimum=0)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -141,7 +130,8 @@ class _Run:
         self.images, self.labels = self.data.train_images[:count], self.data.train_labels[:count]
         self.norm = _normalization(self.images, config.normalize)
 
-    def epoch(self, epoch: int) -> dict:
+    def _train_pass(self, epoch: int) -> tuple[float, int, float, float]:
+        """One pass over the training images: (summed loss, correct predictions, data seconds, compute seconds)."""
         spec, config, labels = self.spec, self.config, self.labels
         self.model.train()
         split = _Split(config.device)
@@ -149,7 +139,6 @@ class _Run:
         correct = torch.zeros((), dtype=torch.long, device=labels.device)
         steps = -(-len(labels) // config.batch_size)
         bar = _progress_bar(steps, f"{spec.arch.name} {spec.variant} seed {config.seed} epoch {epoch}")
-        start = time.perf_counter()
         order = torch.randperm(len(labels), generator=self.shuffle).to(labels.device)
         for step in range(steps):
             split.mark()
@@ -168,21 +157,22 @@ class _Run:
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}")
                 bar.update(PROGRESS_EVERY)
         split.mark()
-        data_s, compute_s = split.totals()
-        train_s = time.perf_counter() - start
         if bar is not None:
             bar.close()
+        return (loss_sum.item(), correct.item(), *split.totals())
+
+    def epoch(self, epoch: int) -> dict:
+        spec, config, labels = self.spec, self.config, self.labels
+        start = time.perf_counter()
+        loss_sum, correct, data_s, compute_s = self._train_pass(epoch)
+        train_s = time.perf_counter() - start
         test_acc = evaluate(self.model, self.data.test_images, self.data.test_labels, spec.resolution, self.norm)
         row = {
-            "arch": spec.arch.name,
-            "variant": spec.variant,
-            "ratio": spec.ratio,
-            "resolution": spec.resolution,
-            "batch_norm": spec.batch_norm,
+            **identity(spec),
             "seed": config.seed,
             "epoch": epoch,
-            "train_loss": loss_sum.item() / len(labels),
-            "train_acc": correct.item() / len(labels),
+            "train_loss": loss_sum / len(labels),
+            "train_acc": correct / len(labels),
             "test_acc": test_acc,
             "epoch_s": time.perf_counter() - start,
             "train_s": train_s,
@@ -210,7 +200,7 @@ class _Run:
 
 def train(
     spec: ModelSpec, config: TrainConfig, data: FashionMNIST, report: Reporter | None = None
-) -> tuple[list[dict], nn.Module]:
+) -> tuple[list[dict], VGG]:
     """Train one model for one seed: one row per epoch, and the trained model.
 
     Deterministic on the CPU for a given seed and thread count: the seed fixes the
@@ -246,7 +236,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None
     write_bytes(Path(path), checkpoint_bytes(model, spec))
 
 
-def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[nn.Module, ModelSpec]:
+def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
     """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
     the model that spec describes."""
     name = "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
@@ -268,14 +258,10 @@ def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -
     return model, saved_spec
 
 
-MODEL_KEYS = ["arch", "variant", "ratio", "resolution", "batch_norm"]
-
-
 def summarize(rows) -> pd.DataFrame:
     """Per model: mean and standard deviation over seeds of the final epoch's test accuracy."""
-    table = pd.DataFrame(rows)
-    final = table[table["epoch"] == table.groupby([*MODEL_KEYS, "seed"])["epoch"].transform("max")]
-    summary = final.groupby(MODEL_KEYS, sort=False).agg(
+    final = final_epoch(pd.DataFrame(rows))
+    summary = final.groupby(keys_in(final), sort=False).agg(
         epochs=("epoch", "max"),
         seeds=("seed", "count"),
         test_acc_mean=("test_acc", "mean"),

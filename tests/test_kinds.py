@@ -1,0 +1,105 @@
+"""Adding a measurement kind is one module and one registry line: a latency kind, made here, runs through
+`vggbench run` from a TOML config that names it, and gets a command of its own."""
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import pytest
+import torch
+
+from vggbench import registry
+from vggbench.cli import main
+from vggbench.hardware import Machine
+from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.knobs import knob
+from vggbench.models import build_spec
+from vggbench.rundir import spec_key
+from vggbench.schema import identity, keys_in
+
+
+@dataclass(frozen=True)
+class LatencySetup(Machine):
+    GROUP = "latency"
+
+    latency_runs: int = knob(20, "timed single-image forward passes per model", minimum=1)
+
+
+class Latency(Kind):
+    """Inference latency of one image: the median over a few timed forward passes."""
+
+    name = "latency"
+    setup = LatencySetup
+    exclusive = True
+    tables = (Table("latency", "Latency at batch 1", ("arch", "variant", "latency_ms_median", "runs")),)
+    help = "latency of one image's forward pass"
+
+    def plan(self, config):
+        setups = config.setups(LatencySetup)
+        return [Trial(self.name, spec, spec_key(spec), setup) for spec in config.models() for setup in setups]
+
+    def run(self, trial, inputs, load_data, report):
+        spec, setup = trial.spec, trial.setup
+        model = build_spec(spec).eval()
+        image = torch.rand(1, spec.in_channels, spec.resolution, spec.resolution)
+        seconds = []
+        with torch.inference_mode():
+            model(image)  # warm-up
+            for _ in range(setup.latency_runs):
+                start = time.perf_counter()
+                model(image)
+                seconds.append(time.perf_counter() - start)
+        row = {"latency_ms_median": 1e3 * statistics.median(seconds), "runs": setup.latency_runs}
+        return Outcome([{**identity(spec), **row, "threads": setup.threads}])
+
+    def estimate_s(self, trial, gflops):
+        return 0.1
+
+    def summarize(self, rows):
+        return rows[[*keys_in(rows), "latency_ms_median"]]
+
+
+GRID = {"archs": ["vgg11"], "variants": ["stack", "single"], "ratios": [64], "resolutions": [32]}
+
+
+@pytest.fixture
+def latency_registered(monkeypatch):
+    monkeypatch.setitem(registry.KINDS, "latency", Latency())  # the one registry line, for this test
+
+
+def test_a_new_kind_runs_through_vggbench_run_from_a_toml_config(tmp_path, latency_registered, capsys):
+    config = tmp_path / "latency.toml"
+    values = {**GRID, "kinds": ["static", "latency"], "latency_runs": 3, "device": "cpu", "threads": 1}
+    config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items()))
+    run = tmp_path / "run"
+    assert main(["run", "--config", str(config), "--out", str(run)]) == 0
+    latency = pd.read_csv(run / "latency.csv")
+    assert sorted(latency["variant"]) == ["single", "stack"] and (latency["latency_ms_median"] > 0).all()
+    assert (latency["runs"] == 3).all() and (latency["threads"] == 1).all()
+    summary = pd.read_csv(run / "summary.csv")
+    assert {"params", "macs", "latency_ms_median"} <= set(summary.columns) and len(summary) == 2
+    assert json.loads((run / "config.json").read_text())["kinds"] == ["static", "latency"]
+    assert not (run / "train.csv").exists()  # only the kinds named ran
+    assert "fewer parameters" in (run / "claim.md").read_text() and (run / "report.html").is_file()
+    assert "[1/4] latency vgg11-stack-r64-px32" in capsys.readouterr().err  # timed trials run first
+
+
+def test_a_new_kind_gets_a_command_with_its_knobs(tmp_path, latency_registered, capsys):
+    out = tmp_path / "latency.csv"
+    argv = ["latency", "--ratio", "64", "--resolution", "32", "--variant", "single", "--latency-runs", "2"]
+    assert main([*argv, "--device", "cpu", "--out", str(out)]) == 0
+    assert list(pd.read_csv(out)["runs"]) == [2]
+    assert "Latency at batch 1" in capsys.readouterr().out
+    assert main(["latency", "--latency-runs", "0"]) == 2
+    assert "latency_runs=0 is not allowed: it must be an integer >= 1" in capsys.readouterr().err
+
+
+def test_a_kind_that_is_not_registered_is_refused(tmp_path, capsys):
+    config = tmp_path / "unknown.toml"
+    config.write_text('kinds = ["static", "latency"]\n')
+    assert main(["run", "--config", str(config), "--dry-run"]) == 2
+    assert "kinds entry='latency' is not allowed: choose one of static, speed, pairs, train, erf" in (
+        capsys.readouterr().err
+    )

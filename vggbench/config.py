@@ -1,0 +1,170 @@
+"""A study's configuration: one flat set of keys, from a preset, a TOML file and explicit values.
+
+The keys are the knobs of the study's scope (kinds, seeds), its grid of models, the
+machine, and the setup of every registered kind (see `vggbench.knobs`); each is
+declared once, there. A configuration is checked whole when it is made: an unknown
+key or a bad value stops the run before anything starts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vggbench import knobs
+from vggbench.arch import Grid, ModelSpec
+from vggbench.hardware import Machine
+from vggbench.knobs import Setup, knob
+from vggbench.measure.speed import MODES
+from vggbench.registry import KINDS
+from vggbench.validate import one_of
+
+
+@dataclass(frozen=True)
+class Scope(Setup):
+    """What a study measures besides the grid: which kinds, and over which seeds."""
+
+    GROUP = "study"
+
+    kinds: tuple[str, ...] | None = knob(
+        None, "the measurement kinds to run (default: every registered kind that applies)", flags=None
+    )
+    seeds: tuple[int, ...] = knob(
+        (0,),
+        "random seed(s), one trained model each (initial weights, data order, dropout); an untrained "
+        "effective field averages over their initialisations",
+        flags=("--seeds", "--seed", "--init-seeds"),
+        minimum=0,
+        metavar="SEED",
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for kind in self.kinds or ():
+            one_of("kinds entry", kind, KINDS)
+
+
+CORE = (Scope, Grid, Machine)
+
+# Every preset times both modes for at least a second per measurement.
+_TIMING = {"speed_modes": list(MODES), "speed_min_time_s": 1.0}
+PRESETS = {
+    # vgg11 and vgg13 (a 5x5 against two 3x3) and vgg16 (a 7x7 against three 3x3), all
+    # three variants, at 32 px, two seeds, two short epochs on a third of the data:
+    # about 10 minutes on two CPU cores.
+    "quick": {
+        "archs": ["vgg11", "vgg13", "vgg16"],
+        "ratios": [8],
+        "resolutions": [32],
+        "seeds": [0, 1],
+        "epochs": 2,
+        "train_limit": 20_000,
+        "pairs": 32,
+        "rebuilds": 8,
+        **_TIMING,
+    },
+    # Three width ratios, three seeds, the whole training set: hours on a CPU, minutes on a GPU.
+    "claim": {
+        "archs": ["vgg11", "vgg13", "vgg16"],
+        "ratios": [4, 8, 16],
+        "resolutions": [64],
+        "seeds": [0, 1, 2],
+        "epochs": 5,
+        **_TIMING,
+    },
+    # The seed's recipe, stack against single: for a GPU.
+    "paper": {
+        "archs": ["vgg11"],
+        "variants": ["stack", "single"],
+        "ratios": [8],
+        "resolutions": [224],
+        "seeds": [0, 1, 2],
+        "epochs": 5,
+        **_TIMING,
+    },
+}
+
+
+def known_keys() -> list[str]:
+    """Every config key: the core's and every registered kind's."""
+    classes = [*CORE, *(kind.setup for kind in KINDS.values() if kind.setup is not None)]
+    return list(dict.fromkeys(key for cls in classes for key in knobs.config_keys(cls)))
+
+
+class StudyConfig:
+    """A checked configuration: `values` holds every key of the core and of the selected kinds,
+    defaults filled in and the machine resolved (what config.json records). Its keys read as
+    attributes: `config.seeds`, `config.epochs`."""
+
+    def __init__(self, values: Mapping[str, object]) -> None:
+        known = known_keys()
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {', '.join(unknown)}: allowed are {', '.join(sorted(known))}")
+        machine, grid, scope = (knobs.settings(cls, values) for cls in (Machine, Grid, Scope))
+        resolved = {**values, **machine}
+        self.machine, self.grid = Machine(**machine), Grid(**grid)
+        self.values: dict[str, object] = {**scope, **grid, **machine}
+        self.values["kinds"] = self._select(scope["kinds"])
+        for name in self.kinds:
+            setup = KINDS[name].setup
+            if setup is not None:
+                self.values.update(knobs.settings(setup, resolved))
+
+    def _select(self, asked: tuple[str, ...] | None) -> tuple[str, ...]:
+        """The kinds asked for (each must apply), or every registered kind that applies."""
+        self.values["kinds"] = asked or tuple(KINDS)
+        selected = []
+        for name in self.values["kinds"]:
+            try:
+                KINDS[name].check(self)
+            except ValueError:
+                if asked:
+                    raise
+                continue
+            selected.append(name)
+        return tuple(selected)
+
+    def __getattr__(self, name: str):
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"the configuration has no key {name!r}")
+
+    def models(self) -> list[ModelSpec]:
+        return self.grid.models()
+
+    def setups(self, cls, **fixed) -> list:
+        """The setups of class `cls` this configuration describes: one per combination of its axes."""
+        return knobs.expand(cls, self.values, fixed)
+
+    def to_dict(self) -> dict:
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.values.items()}
+
+
+def load_config(preset: str | None = None, toml_path: str | Path | None = None, **overrides) -> StudyConfig:
+    """A preset, then the TOML file's keys, then explicit overrides (None: not given)."""
+    values: dict = {}
+    if preset is not None:
+        one_of("preset", preset, PRESETS)
+        values.update(PRESETS[preset])
+    if toml_path is not None:
+        values.update(_read_toml(Path(toml_path)))
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    return StudyConfig(values)
+
+
+def _read_toml(path: Path) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as stream:
+            return tomllib.load(stream)
+    except OSError as error:
+        raise ValueError(f"config file {path} cannot be read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"config file {path} is not valid TOML: {error}") from None

@@ -1,0 +1,125 @@
+"""What a measurement kind is: the contract between a kind's module and the study engine.
+
+A kind (static cost, speed, paired speed, training, effective field) declares
+everything about itself in one module under `vggbench/kinds/`: its setup (a dataclass
+of knobs, see `vggbench.knobs`), how it plans trials for a study, how it runs one trial
+(rows and files, nothing written), its time estimate, whether it must run alone, its
+tables and their shown columns, and its per-model summary. `vggbench.registry` lists
+the kinds; the study, the command line and the executors know them only through it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pandas as pd
+
+from vggbench.arch import ModelSpec
+from vggbench.schema import identity
+
+Report = Callable[[str], None]
+LoadData = Callable[[], object]  # returns the FashionMNIST data set, loaded once per process
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One unit of work. `key` names its result (unique within its kind); `setup` is everything it needs
+    besides the model, so it can run anywhere."""
+
+    kind: str
+    spec: ModelSpec
+    key: str
+    setup: object = None
+    labels: tuple[tuple[str, object], ...] = ()  # columns beyond the model's that identify it (mode, seed, ...)
+    needs: tuple[tuple[str, str], ...] = ()  # (kind, key) of the trials whose files it reads: it runs after them
+    reads: tuple[str, ...] = ()  # the files it reads (a run directory's relative names, or paths)
+
+    def identity(self) -> dict:
+        """The columns that identify this trial's rows; a failed trial's row has these and its error."""
+        return {**identity(self.spec), **dict(self.labels)}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a trial gives back: its rows, files for the run directory (relative name -> bytes), or the error
+    that stopped it. Trials return their files instead of writing them, so that one can run on another machine."""
+
+    rows: list[dict]
+    files: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table a kind writes: `name`.csv in a run directory; on the command line printed under `title`
+    (its `columns`, every column in the CSV) and written to the file given to `flag`."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    flag: str = "--out"
+    help: str = "write the table as CSV (rewritten after every trial)"
+    on_request: bool = False  # printed only when its option is given (as static's --blocks)
+
+
+@dataclass(frozen=True)
+class Files:
+    """Files a kind's trials give back (under `folder` in a run directory), and the command-line option
+    that saves them elsewhere: into the folder it names, or (`one_file`) as the file it names."""
+
+    folder: str
+    flag: str
+    metavar: str
+    help: str
+    one_file: bool = False
+
+
+class Kind:
+    """Base of every measurement kind; a kind module makes one instance of its subclass.
+
+    `config` below is a vggbench.config.StudyConfig (which imports the registry, hence not here).
+    """
+
+    name: str = ""
+    setup: type | None = None  # its setup dataclass (a knobs.Setup); None: nothing to set
+    exclusive: bool = False  # must run alone: no other trial of the run in flight (timings)
+    needs_data: bool = False  # reads Fashion-MNIST
+    uses_seeds: bool = False  # reads the study's seeds
+    tables: tuple[Table, ...] = ()  # the first holds the kind's rows
+    summary_table: Table | None = None  # its per-model summary, as its command shows it
+    files: Files | None = None
+    command: str = ""  # the command that runs it alone (default: its name)
+    switch: tuple[str, str] | None = None  # (flag, help): it runs under another kind's command when given
+    help: str = ""
+    description: str = ""
+    command_defaults: ClassVar[dict[str, object]] = {}  # its command's values that differ from the knobs' defaults
+
+    def check(self, config) -> None:
+        """Raise ValueError where `config` asks for this kind but it cannot run (default: it always can)."""
+
+    def plan(self, config) -> list[Trial]:
+        raise NotImplementedError
+
+    def run(self, trial: Trial, inputs: dict[str, bytes], load_data: LoadData, report: Report | None) -> Outcome:
+        """Measure `trial`, reading only `inputs` (its `reads`) and the data set; write nothing."""
+        raise NotImplementedError
+
+    def estimate_s(self, trial: Trial, gflops: float) -> float:
+        """A rough duration of `trial` in seconds at a sustained rate of `gflops` GFLOP/s."""
+        raise NotImplementedError
+
+    def describe(self, rows: list[dict]) -> str:
+        """A few words on a finished trial's result, for the progress line."""
+        return ""
+
+    def make_tables(self, rows: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
+        """The kind's tables from its rows, which may be none (default: the rows as its one table)."""
+        return {self.tables[0].name: rows}
+
+    def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
+        """Per-model columns for the study's summary, with the identity columns (None: it adds none, as
+        where `rows` are none or all failed)."""
+        return None

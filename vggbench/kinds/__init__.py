@@ -1,0 +1,1 @@
+"""The measurement kinds, one module each; `vggbench.registry` lists them."""

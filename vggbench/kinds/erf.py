@@ -1,0 +1,123 @@
+"""Effective receptive field of each model, untrained (averaged over the seeds' initialisations) and
+trained (averaged over the seeds' trained models, read from their checkpoints), or of given checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from vggbench import data
+from vggbench.kind import Files, Kind, Outcome, Table, Trial
+from vggbench.kinds.train import trial_key
+from vggbench.knobs import Setup, knob
+from vggbench.measure import erf, train
+from vggbench.measure.static import flops_per_image
+from vggbench.rundir import ERF_MAPS, checkpoint_file, erf_map_file, spec_key
+from vggbench.schema import NAME_KEYS
+
+COLUMNS = (
+    *NAME_KEYS,
+    "trained",
+    "images",
+    "erf_side_t20",
+    "erf_side_t30",
+    "erf_side_t50",
+    "erf_side_t99",
+    "erf_area_ratio_t50",
+    "erf_area_ratio_t99",
+    "rf_px",
+    "erf_to_rf_t99",
+)
+
+
+@dataclass(frozen=True)
+class ErfSetup(Setup):
+    """How to measure an effective field."""
+
+    GROUP = "measurement"
+
+    images: int = knob(64, "test images to average over", key="erf_images", minimum=1)
+    checkpoints: tuple[str, ...] | None = knob(
+        None,
+        "measure these trained models (from vggbench train --save-checkpoint) instead",
+        key="erf_checkpoints",
+        flags=("--checkpoint",),
+        metavar="PATH",
+    )
+    # Set per trial: the models are trained ones (from checkpoints), or fresh ones of these seeds.
+    trained: bool = False
+    seeds: tuple[int, ...] = (0,)
+
+
+def _state(setup: ErfSetup) -> str:
+    return "trained" if setup.trained else "untrained"
+
+
+class Erf(Kind):
+    name = "erf"
+    setup = ErfSetup
+    needs_data = True
+    uses_seeds = True
+    tables = (Table("erf", "Effective receptive field (sides in px)", COLUMNS),)
+    files = Files(ERF_MAPS, "--save-maps", "DIR", "save each contribution map as .npy here")
+    help = "effective receptive field of each model, untrained or from checkpoints"
+    description = (
+        "The effective receptive field (Luo et al. 2016, measured as RepLKNet does): the clamped input gradient "
+        "of the central unit of the last feature map, averaged over Fashion-MNIST test images; then the side of "
+        "the smallest centred square holding 20, 30, 50 and 99% of it, against the theoretical receptive field."
+    )
+
+    def check(self, config) -> None:
+        data.check_fits(config.in_channels)
+
+    def plan(self, config) -> list[Trial]:
+        base = config.setups(ErfSetup, seeds=config.seeds)[0]
+        if base.checkpoints:
+            return [self._of_checkpoint(path, base) for path in base.checkpoints]
+        plan = [self._trial(spec, base) for spec in config.models()]
+        if "train" in config.kinds:  # after training, from its checkpoints
+            trained = dataclasses.replace(base, trained=True)
+            for spec in config.models():
+                keys = [trial_key(spec, seed) for seed in config.seeds]
+                reads = tuple(checkpoint_file(key) for key in keys)
+                plan.append(self._trial(spec, trained, needs=tuple(("train", key) for key in keys), reads=reads))
+        return plan
+
+    def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
+        labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
+        return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
+
+    def _of_checkpoint(self, path: str, base: ErfSetup) -> Trial:
+        _, spec = train.load_checkpoint(path)
+        return self._trial(spec, dataclasses.replace(base, trained=True, checkpoints=(path,)), reads=(path,))
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        spec, setup = trial.spec, trial.setup
+        images = data.prepare(load_data().test_images[: setup.images], spec.resolution)
+        if setup.trained:
+            missing = [name for name in trial.reads if name not in inputs]
+            if missing:
+                raise ValueError(f"no trained model for {', '.join(missing)}: its training trial failed")
+            models = [train.load_checkpoint(inputs[name], spec)[0] for name in trial.reads]
+            row, contribution = erf.measure_models(spec, models, images, trained=True)
+        else:
+            row, contribution = erf.measure_untrained(spec, images, setup.seeds)
+        if setup.checkpoints:
+            row["checkpoint"] = setup.checkpoints[0]
+        buffer = io.BytesIO()
+        np.save(buffer, contribution)
+        return Outcome([row], {erf_map_file(spec, _state(setup)): buffer.getvalue()})
+
+    def estimate_s(self, trial, gflops) -> float:
+        models = len(trial.reads) if trial.setup.trained else len(trial.setup.seeds)
+        return 2 * flops_per_image(trial.spec) * trial.setup.images * models / (gflops * 1e9)
+
+    def describe(self, rows) -> str:
+        row = rows[0]
+        return f"t=0.99 side {row['erf_side_t99']} px of {row['rf_px']} px theoretical"
+
+
+KIND = Erf()

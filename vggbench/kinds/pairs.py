@@ -1,0 +1,79 @@
+"""Paired speed: the variants of each model timed in alternation, as time ratios with bootstrap intervals."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.kinds.speed import setup_key, step_s
+from vggbench.knobs import knob
+from vggbench.measure import speed
+from vggbench.measure.speed import PAIR_BLOCK_S, SpeedSetup
+
+
+@dataclass(frozen=True)
+class PairsSetup(SpeedSetup):
+    """A speed setup with the size of the paired comparison."""
+
+    pairs: int = knob(
+        64,
+        "with --paired: at least this many pairs in all (with 16 rebuilds, 64 resolve a 5%% difference on "
+        "2 shared CPU cores)",
+        minimum=1,
+    )
+    rebuilds: int = knob(
+        16,
+        "with --paired: build the models afresh this many times and split the pairs between the builds, "
+        "so the interval covers instance-to-instance spread",
+        minimum=1,
+    )
+    variants: tuple[str, ...] = ()  # set per trial: the variants compared, the first is the baseline
+
+
+class Pairs(Kind):
+    name = "pairs"
+    setup = PairsSetup
+    exclusive = True
+    tables = (Table("pairs", "Paired time ratios (variant / baseline)", tuple(speed.PAIRED_COLUMNS)),)
+    command = "speed"
+    switch = ("--paired", "time the variants of each model interleaved and compare them to the first --variant")
+
+    def check(self, config) -> None:
+        if len(config.variants) < 2:
+            raise ValueError(f"--paired needs at least two --variant values (got {' '.join(config.variants)})")
+
+    def plan(self, config) -> list[Trial]:
+        baselines = dict.fromkeys(dataclasses.replace(spec, variant=config.variants[0]) for spec in config.models())
+        return [
+            Trial(
+                self.name,
+                baseline,
+                setup_key(baseline, setup, variant="paired"),
+                setup,
+                labels=(("mode", setup.mode), ("batch_size", setup.batch_size)),
+            )
+            for baseline in baselines
+            for setup in config.setups(PairsSetup, variants=config.variants)
+        ]
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        setup = trial.setup
+        group = [dataclasses.replace(trial.spec, variant=variant) for variant in setup.variants]
+        return Outcome(speed.paired(group, setup, setup.pairs, setup.rebuilds))
+
+    def estimate_s(self, trial, gflops) -> float:
+        setup = trial.setup
+        step = step_s(trial.spec, setup, gflops)
+        block_s = max(step, PAIR_BLOCK_S)
+        return len(setup.variants) * (setup.pairs * block_s + setup.rebuilds * speed.WARMUP_STEPS * step)
+
+    def describe(self, rows) -> str:
+        ratios = ", ".join(f"{row['variant']} {row.get('time_ratio_median', float('nan')):.3f}" for row in rows)
+        return f"time vs {rows[0]['baseline']}: {ratios}"
+
+    def make_tables(self, rows, config):
+        return {"pairs": speed.paired_table(rows)}
+
+
+KIND = Pairs()

@@ -1,0 +1,86 @@
+"""Speed: throughput, step time and memory of each model, per mode and batch size, timed alone."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.measure import speed
+from vggbench.measure.speed import SpeedSetup
+from vggbench.measure.static import flops_per_image
+from vggbench.rundir import spec_key
+from vggbench.schema import NAME_KEYS, keys_in
+
+COLUMNS = (
+    *NAME_KEYS,
+    "mode",
+    "device",
+    "batch_size",
+    "precision",
+    "img_per_s",
+    "step_ms_median",
+    "step_ms_iqr",
+    "runs",
+    "achieved_gflops",
+    "mfu",
+    "peak_mem_bytes",
+    "rss_peak_increase_bytes",
+    "error",
+)
+
+
+def step_s(spec, setup: SpeedSetup, gflops: float) -> float:
+    """A rough time of one training step of `spec` at `setup`'s batch size."""
+    return speed.TRAIN_FLOPS_FACTOR * flops_per_image(spec) * setup.batch_size / (gflops * 1e9)
+
+
+def setup_key(spec, setup: SpeedSetup, variant: str | None = None) -> str:
+    return f"{spec_key(spec, variant)}-{setup.mode}-b{setup.batch_size}"
+
+
+class Speed(Kind):
+    name = "speed"
+    setup = SpeedSetup
+    exclusive = True
+    tables = (Table("speed", "Throughput per model (median over runs)", COLUMNS),)
+    help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"
+    description = (
+        "Time each model with torch.utils.benchmark (warm-up excluded, CUDA synchronized): images per second, "
+        "median and IQR of the step time, achieved GFLOP/s against the device's measured matmul peak, and peak "
+        "memory. With --paired, the variants of each model are timed in alternation and compared to the first "
+        "one as a time ratio with a bootstrap 95% interval."
+    )
+
+    def plan(self, config) -> list[Trial]:
+        return [
+            Trial(
+                self.name,
+                spec,
+                setup_key(spec, setup),
+                setup,
+                labels=(("mode", setup.mode), ("batch_size", setup.batch_size)),
+            )
+            for spec in config.models()
+            for setup in config.setups(SpeedSetup)
+        ]
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        return Outcome([speed.measure_with_retry(trial.spec, trial.setup)])
+
+    def estimate_s(self, trial, gflops) -> float:
+        step = step_s(trial.spec, trial.setup, gflops)
+        return max(trial.setup.min_time_s, speed.MIN_RUNS * step) * 1.5 + speed.WARMUP_STEPS * step
+
+    def describe(self, rows) -> str:
+        row = rows[0]
+        return row["error"] or f"{row['img_per_s']:.1f} img/s at batch {row['batch_size']}"
+
+    def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
+        if "img_per_s" not in rows or rows["img_per_s"].isna().all():
+            return None
+        throughput = rows.pivot_table(index=keys_in(rows), columns="mode", values="img_per_s", aggfunc="median")
+        throughput.columns = [f"{mode}_img_per_s" for mode in throughput.columns]
+        return throughput.reset_index()
+
+
+KIND = Speed()

@@ -1,0 +1,116 @@
+"""Static cost: parameters, MACs and theoretical receptive field, once per model; and the per-block
+and per-layer tables, which follow from the models alone."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.measure import static
+from vggbench.rundir import spec_key
+from vggbench.schema import NAME_KEYS, keys_in
+
+MODEL_COLUMNS = (
+    *NAME_KEYS,
+    "in_channels",
+    "num_classes",
+    "batch_norm",
+    "params",
+    "conv_params",
+    "fc_params",
+    "macs",
+    "flops",
+    "rf_px",
+)
+BLOCK_COLUMNS = (
+    "arch",
+    "ratio",
+    "block",
+    "variant",
+    "kernels_px",
+    "relus",
+    "block_in_channels",
+    "block_out_channels",
+    "params",
+    "params_vs_stack",
+    "params_vs_stack_if_in_eq_out",
+    "macs",
+    "macs_vs_stack",
+    "conv_rf_px",
+    "rf_px",
+)
+LAYER_COLUMNS = (
+    "arch",
+    "variant",
+    "ratio",
+    "module",
+    "layer_type",
+    "kernel_px",
+    "stride_px",
+    "padding_px",
+    "out_px",
+    "params",
+    "macs",
+    "rf_px",
+    "jump_px",
+    "start_px",
+)
+
+
+class Static(Kind):
+    name = "static"
+    tables = (
+        Table(
+            "static",
+            "Static cost per model (one image; macs as counted by fvcore)",
+            MODEL_COLUMNS,
+            help="write the per-model table as CSV",
+        ),
+        Table(
+            "blocks",
+            "Per-block comparison of the variants",
+            BLOCK_COLUMNS,
+            flag="--blocks",
+            help="also show the per-block comparison of stack, single and linear-stack; with FILE.csv also write it",
+            on_request=True,
+        ),
+        Table(
+            "layers",
+            "Per-layer geometry and cost",
+            LAYER_COLUMNS,
+            flag="--layers",
+            help="also show the per-layer table (window, output side, receptive field, jump, start); "
+            "with FILE.csv also write it",
+            on_request=True,
+        ),
+    )
+    help = "parameters, MACs/FLOPs and theoretical receptive field of each model"
+    description = (
+        "Parameters, MACs (fvcore; flops = 2 x macs) for one image, and theoretical receptive field of each "
+        "model. With no options: the seed's model (vgg11, ratio 8, 1 channel, 10 classes, 224 px) in all three "
+        "variants."
+    )
+
+    def plan(self, config) -> list[Trial]:
+        return [Trial(self.name, spec, spec_key(spec)) for spec in config.models()]
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        return Outcome([static.model_row(trial.spec)])
+
+    def estimate_s(self, trial, gflops) -> float:
+        return 0.2
+
+    def describe(self, rows) -> str:
+        return f"{rows[0]['params']:,} params, {rows[0]['macs']:,} MACs"
+
+    def make_tables(self, rows, config) -> dict[str, pd.DataFrame]:
+        models = config.models()
+        return {"static": rows, "blocks": static.block_table(models), "layers": static.layer_table(models)}
+
+    def summarize(self, rows):
+        if "params" not in rows:  # every static trial failed
+            return None
+        return rows[[*keys_in(rows), "params", "macs", "rf_px"]]
+
+
+KIND = Static()

@@ -1,0 +1,110 @@
+"""Training on Fashion-MNIST: per-epoch loss, accuracy and time, one trial per model and seed."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pandas as pd
+
+from vggbench import data
+from vggbench.kind import Files, Kind, Outcome, Table, Trial
+from vggbench.measure import train
+from vggbench.measure.static import flops_per_image
+from vggbench.measure.train import TrainConfig
+from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
+from vggbench.schema import NAME_KEYS
+
+COLUMNS = (
+    *NAME_KEYS,
+    "seed",
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_acc",
+    "epoch_s",
+    "train_img_per_s",
+    "data_s",
+    "compute_s",
+    "device",
+)
+SUMMARY_COLUMNS = (
+    *NAME_KEYS,
+    "epochs",
+    "seeds",
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_min",
+    "test_acc_max",
+)
+
+
+def trial_key(spec, seed: int) -> str:
+    """The key of the training trial of `spec` and `seed` (a trained effective field reads its checkpoint)."""
+    return f"{spec_key(spec)}-seed{seed}"
+
+
+class Train(Kind):
+    name = "train"
+    setup = TrainConfig
+    needs_data = True
+    uses_seeds = True
+    tables = (
+        Table(
+            "train",
+            "Per epoch (train_loss: mean cross-entropy per image)",
+            COLUMNS,
+            help="per-epoch rows as CSV (rewritten after every model and seed)",
+        ),
+    )
+    summary_table = Table(
+        "summary",
+        "Final test accuracy over seeds",
+        SUMMARY_COLUMNS,
+        flag="--summary",
+        help="the summary over seeds as CSV",
+    )
+    files = Files(
+        CHECKPOINTS,
+        "--save-checkpoint",
+        "PATH",
+        "save the trained state dict and spec (several runs: the model and seed added to the name)",
+        one_file=True,
+    )
+    help = "train on Fashion-MNIST and report per-epoch loss, accuracy and speed"
+    description = (
+        "Train each model on Fashion-MNIST (the seed's recipe by default: vgg11 stack, ratio 8, 224 px, Adam, "
+        "lr 0.001, batch 64, 5 epochs) and report, per seed and epoch, the mean training loss, training and test "
+        "accuracy and time; then mean and standard deviation of the final test accuracy over seeds."
+    )
+    command_defaults: ClassVar[dict[str, object]] = {"variants": ("stack",)}  # alone, the seed's recipe
+
+    def check(self, config) -> None:
+        data.check_fits(config.in_channels, config.num_classes)
+
+    def plan(self, config) -> list[Trial]:
+        return [
+            Trial(self.name, spec, trial_key(spec, seed), setup, labels=(("seed", seed),))
+            for seed in config.seeds
+            for setup in config.setups(TrainConfig, seed=seed)
+            for spec in config.models()
+        ]
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        rows, model = train.train(trial.spec, trial.setup, load_data(), report)
+        return Outcome(rows, {checkpoint_file(trial.key): train.checkpoint_bytes(model, trial.spec)})
+
+    def estimate_s(self, trial, gflops) -> float:
+        setup, flops = trial.setup, flops_per_image(trial.spec)
+        images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
+        return setup.epochs * (3 * flops * images + flops * data.COUNTS["test"]) / (gflops * 1e9)
+
+    def describe(self, rows) -> str:
+        return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
+
+    def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
+        if "test_acc" not in rows or rows["test_acc"].isna().all():
+            return None
+        return train.summarize(rows.dropna(subset=["test_acc"]))
+
+
+KIND = Train()

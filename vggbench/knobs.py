@@ -1,0 +1,202 @@
+"""Knobs: the settings of a measurement, each declared once as a field of a setup dataclass.
+
+A knob carries its default, its help text and what it allows; the study's config keys
+(TOML, config.json) and the command-line options are derived from it, and the setup
+checks every knob when it is made, so a bad value fails before anything runs with a
+ValueError that names the value and what is allowed.
+
+An *axis* knob is a list in the config and on the command line, and the study plans
+one trial per value: `mode` of a speed setup is one mode, its config key `speed_modes`
+a list of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from vggbench.validate import allowed
+
+NOT_A_KEY = None  # Knob.key for a knob that the config does not hold (set by the planner, or command line only)
+
+
+@dataclass(frozen=True)
+class Knob:
+    """What a setup field means and allows."""
+
+    help: str
+    key: str | None = ""  # config key; "" means the field's name, NOT_A_KEY none
+    flags: tuple[str, ...] | None = ()  # command-line options; () means --field-name, None none
+    choices: tuple | None = None
+    minimum: float | None = None  # smallest allowed value (of each entry, for lists)
+    above: float | None = None  # values must be greater than this
+    axis: bool = False  # the config key holds a list; the study plans a trial per value
+    metavar: str | None = None
+    group: str | None = None  # command-line help group; None: the setup's GROUP
+
+
+def knob(default=dataclasses.MISSING, help: str = "", *, factory=dataclasses.MISSING, **options):
+    """A setup field with its default (or default factory) and its Knob."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"knob": Knob(help, **options)})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One knob of one setup class, as the config and the command line see it."""
+
+    name: str  # the field
+    key: str | None
+    knob: Knob
+    kind: type  # int, float, str or bool (of each entry, for lists)
+    is_list: bool  # a tuple field, or an axis
+    optional: bool  # None is allowed
+    default: object  # dataclasses.MISSING where a factory gives it
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        if self.knob.flags is None:
+            return ()
+        return self.knob.flags or ("--" + self.name.replace("_", "-"),)
+
+
+def _unpack(annotation) -> tuple[type, bool, bool]:
+    """(entry type, is a tuple, allows None) of a field annotation such as `tuple[int, ...] | None`."""
+    arguments = typing.get_args(annotation)
+    optional = type(None) in arguments
+    if optional:
+        annotation = next(argument for argument in arguments if argument is not type(None))
+    if typing.get_origin(annotation) is tuple:
+        return typing.get_args(annotation)[0], True, optional
+    return annotation, False, optional
+
+
+@functools.cache
+def options(cls) -> tuple[Option, ...]:
+    """The knobs of setup class `cls`, in field order (inherited ones first)."""
+    hints = typing.get_type_hints(cls)
+    found = []
+    for field in dataclasses.fields(cls):
+        if "knob" not in field.metadata:
+            continue
+        meta: Knob = field.metadata["knob"]
+        kind, is_tuple, optional = _unpack(hints[field.name])
+        default = field.default
+        key = field.name if meta.key == "" else meta.key
+        found.append(Option(field.name, key, meta, kind, is_tuple or meta.axis, optional, default))
+    return tuple(found)
+
+
+def _must_be(option: Option) -> str:
+    words = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[option.kind]
+    if option.knob.minimum is not None:
+        return f"{words} >= {option.knob.minimum:g}"
+    if option.knob.above is not None:
+        return f"{words} > {option.knob.above:g}"
+    return words
+
+
+def _check_entry(name: str, value, option: Option) -> None:
+    kind, meta = option.kind, option.knob
+    right_type = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+        str: isinstance(value, str),
+    }[kind]
+    too_small = right_type and meta.minimum is not None and value < meta.minimum
+    not_above = right_type and meta.above is not None and not value > meta.above
+    if not right_type or too_small or not_above:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be {_must_be(option)}")
+    if meta.choices is not None and value not in meta.choices:
+        raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed(meta.choices)}")
+
+
+def check(setup) -> None:
+    """Check every knob of `setup`; a ValueError names the first bad value and what is allowed."""
+    for option in options(type(setup)):
+        value = getattr(setup, option.name)
+        if value is None and option.optional:
+            continue
+        if not option.is_list or option.knob.axis:
+            _check_entry(option.name, value, option)
+            continue
+        if not isinstance(value, tuple) or not value:
+            raise ValueError(f"{option.name}={value!r} is not allowed: give a non-empty list")
+        for entry in value:
+            _check_entry(f"{option.name} entry", entry, option)
+
+
+class Setup:
+    """Base of every setup dataclass: tuple fields are made tuples, then every knob is checked."""
+
+    GROUP = "settings"  # the command-line help group of its knobs
+
+    def __post_init__(self) -> None:
+        for option in options(type(self)):
+            value = getattr(self, option.name)
+            if option.is_list and not option.knob.axis and isinstance(value, list):
+                object.__setattr__(self, option.name, tuple(value))
+        check(self)
+
+
+def as_list(value) -> tuple:
+    """A config value that should be a list: a single value is a list of one."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return (value,)
+
+
+def config_keys(cls) -> list[str]:
+    return [option.key for option in options(cls) if option.key is not None]
+
+
+def settings(cls, values: Mapping[str, object]) -> dict[str, object]:
+    """The config keys of setup class `cls`, each from `values` or its default; axes as tuples.
+
+    The result holds every key, so that config.json records the defaults a run used.
+    Building the setups (`expand`) checks the values.
+    """
+    made = expand(cls, values)[0]
+    result: dict[str, object] = {}
+    for option in options(cls):
+        if option.key is None:
+            continue
+        if option.knob.axis:
+            result[option.key] = as_list(values[option.key]) if option.key in values else (getattr(made, option.name),)
+        else:
+            result[option.key] = getattr(made, option.name)
+    return result
+
+
+def expand(cls, values: Mapping[str, object], fixed: Mapping[str, object] | None = None) -> list:
+    """Every setup of class `cls` that `values` (config keys) describe: one per combination of axis values.
+
+    `fixed` gives fields by name (not config keys) that the caller sets, such as a trial's seed.
+    """
+    scalars: dict[str, object] = dict(fixed or {})
+    axes: dict[str, tuple] = {}
+    for option in options(cls):
+        if option.key is None or option.key not in values:
+            continue
+        value = values[option.key]
+        if value is None and not option.optional:
+            continue  # not set: the default applies
+        if option.knob.axis:
+            entries = as_list(value)
+            if not entries:
+                raise ValueError(f"{option.key}={value!r} is not allowed: give a non-empty list")
+            axes[option.name] = tuple(dict.fromkeys(entries))
+        else:
+            scalars[option.name] = as_list(value) if option.is_list and isinstance(value, list) else value
+    combinations = itertools.product(*axes.values()) if axes else [()]
+    return [cls(**scalars, **dict(zip(axes, combination, strict=True))) for combination in combinations]
+
+
+def given(values: Mapping[str, object], keys: Iterable[str]) -> dict[str, object]:
+    """The entries of `values` under `keys` that are set (not None)."""
+    return {key: values[key] for key in keys if values.get(key) is not None}

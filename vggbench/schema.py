@@ -1,0 +1,42 @@
+"""The row schema shared by every table: which columns say what was measured, and how tables join.
+
+Every row of every table starts with `identity(spec)`, so rows of different kinds join
+on MODEL_KEYS; GROUP_KEYS are the same without the variant, which the claim compares.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from vggbench.arch import ModelSpec
+
+NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
+MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
+GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")
+
+
+def identity(spec: ModelSpec) -> dict:
+    """The columns that identify a model, on every row of every table."""
+    return {
+        "arch": spec.arch.name,
+        "variant": spec.variant,
+        "ratio": spec.ratio,
+        "resolution": spec.resolution,
+        "in_channels": spec.in_channels,
+        "num_classes": spec.num_classes,
+        "batch_norm": spec.batch_norm,
+        "convs_per_block": "-".join(map(str, spec.arch.convs_per_block)),
+        "widths": "-".join(map(str, spec.widths)),
+        "kernel": spec.arch.kernel,
+    }
+
+
+def keys_in(table: pd.DataFrame, keys=MODEL_KEYS) -> list[str]:
+    """The `keys` that `table` has (a hand-made table may carry fewer identity columns)."""
+    return [key for key in keys if key in table]
+
+
+def final_epoch(train: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each model and seed's last epoch."""
+    by_run = [*keys_in(train), "seed"]
+    return train[train["epoch"] == train.groupby(by_run)["epoch"].transform("max")]
