@@ -60,11 +60,16 @@ TINY_STUDY = {
     "epochs": 1,
     "batch_size": 32,
     "train_limit": 128,
+    "failure_loss_ratio": 1.1,  # four steps do not leave chance: only a loss above ln 10 (or NaN) fails here
     "speed_modes": ["infer"],
     "speed_batch_size": 2,
     "speed_min_time_s": 0.0,
     "pairs": 4,
     "rebuilds": 2,
+    "density_channels": [4],
+    "density_sides": [8],
+    "density_pairs": 4,
+    "density_rebuilds": 2,
     "device": "cpu",
     "threads": 1,
 }

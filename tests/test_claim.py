@@ -1,9 +1,14 @@
-"""Claim verdicts on hand-made tables: supported, contradicted, inconclusive."""
+"""Claim verdicts on hand-made tables, against statistics computed here by hand or with scipy directly."""
 
+import math
+
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from vggbench import claim
+from vggbench.verdicts import Margins
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -22,23 +27,31 @@ def _verdicts(table):
 
 
 def test_counts_and_receptive_field():
-    verdicts = _verdicts(claim.claim_table(_static(10, 20), pd.DataFrame(), pd.DataFrame()))
+    table = claim.claim_table(_static(10, 20), pd.DataFrame(), pd.DataFrame())
+    verdicts = _verdicts(table)
     assert verdicts == {"fewer parameters": "supported", "fewer MACs": "supported", "same receptive field": "supported"}
+    note = table.set_index("claim").loc["same receptive field", "note"]
+    assert "equal by construction" in note and "the 150 px field is larger than the 32 px image" in note
     verdicts = _verdicts(claim.claim_table(_static(30, 20, rf_single=148), pd.DataFrame(), pd.DataFrame()))
     assert verdicts["fewer parameters"] == "contradicted" and verdicts["same receptive field"] == "contradicted"
 
 
-def _train(stack, single, linear):
+def _train(stack, single, linear, keys=KEYS, failed=()):
+    """Two epochs per run; the final one at the given accuracies. Runs in `failed` ((variant, seed)) never
+    leave chance (training loss ln 10)."""
     rows = []
     for variant, accuracies in (("stack", stack), ("single", single), ("linear-stack", linear)):
-        rows += [
-            {**KEYS, "variant": variant, "seed": seed, "epoch": 2, "test_acc": acc}
-            for seed, acc in enumerate(accuracies)
-        ]
-        rows += [
-            {**KEYS, "variant": variant, "seed": seed, "epoch": 1, "test_acc": 0.1} for seed in range(len(accuracies))
-        ]
+        for seed, accuracy in enumerate(accuracies):
+            loss = math.log(10) if (variant, seed) in failed else 0.4
+            rows.append(
+                {**keys, "variant": variant, "seed": seed, "epoch": 2, "test_acc": accuracy, "train_loss": loss}
+            )
+            rows.append({**keys, "variant": variant, "seed": seed, "epoch": 1, "test_acc": 0.1, "train_loss": 2.3})
     return pd.DataFrame(rows)
+
+
+def _accuracy(table, analysis="primary"):
+    return table[table["claim"].isin(["higher accuracy", "more non-linearity helps"]) & (table["analysis"] == analysis)]
 
 
 @pytest.mark.parametrize(
@@ -51,16 +64,65 @@ def _train(stack, single, linear):
     ],
 )
 def test_accuracy_verdicts(stack, other, verdict):
-    table = claim.claim_table(_static(1, 2), _train(stack, other, other), pd.DataFrame())
-    rows = table[table["claim"].isin(["higher accuracy", "more non-linearity helps"])]
+    rows = _accuracy(claim.claim_table(_static(1, 2), _train(stack, other, other), pd.DataFrame()))
     assert list(rows["verdict"]) == [verdict, verdict]
     assert rows.iloc[0]["difference"] == pytest.approx(sum(stack) / len(stack) - sum(other) / len(other))
 
 
 def test_final_epoch_only_counts():
     table = claim.claim_table(_static(1, 2), _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81]), pd.DataFrame())
-    row = table[table["claim"] == "higher accuracy"].iloc[0]
-    assert row["variant_value"] == pytest.approx(0.905) and row["seeds"] == 2
+    row = _accuracy(table).set_index("claim").loc["higher accuracy"]
+    assert row["variant_value"] == pytest.approx(0.905) and row["seeds_variant"] == 2
+
+
+def test_the_accuracy_family_is_holm_adjusted_and_the_statistics_are_welchs():
+    stack, single = [0.905, 0.912, 0.899, 0.915, 0.908], [0.895, 0.898, 0.906, 0.895, 0.900]  # Welch p = 0.033
+    strong = _train([0.95, 0.96, 0.95], [0.80, 0.81, 0.80], [0.80, 0.81, 0.80], keys={**KEYS, "ratio": 4})
+    table = claim.claim_table(_static(1, 2), pd.concat([_train(stack, single, single), strong]), pd.DataFrame())
+    rows = _accuracy(table).set_index(["ratio", "claim"])
+    raw = scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue
+    family = rows["p_value"].to_numpy()
+    assert rows.loc[(8, "higher accuracy"), "p_value"] == pytest.approx(raw)
+    # Holm by hand over the family of four: the two weaker rows are the 3rd and 4th smallest.
+    ordered = np.sort(family)
+    assert rows.loc[(8, "higher accuracy"), "p_value_holm"] == pytest.approx(
+        max(2 * ordered[2], 4 * ordered[0], 3 * ordered[1])
+    )
+    assert raw < 0.05 < rows.loc[(8, "higher accuracy"), "p_value_holm"]  # significant alone, not in the family
+    assert rows.loc[(8, "higher accuracy"), "verdict"] == "inconclusive"
+    assert rows.loc[(4, "higher accuracy"), "verdict"] == "supported"
+    a, b = np.array(stack), np.array(single)
+    pooled = math.sqrt((4 * a.var(ddof=1) + 4 * b.var(ddof=1)) / 8)
+    assert rows.loc[(8, "higher accuracy"), "hedges_g"] == pytest.approx((1 - 3 / 31) * (a.mean() - b.mean()) / pooled)
+    assert rows.loc[(8, "higher accuracy"), "mde"] > 0
+
+
+def test_equivalent_when_both_one_sided_tests_reject():
+    stack = [0.9000, 0.9010, 0.8990, 0.9005, 0.8995, 0.9002]
+    single = [0.9003, 0.8997, 0.9008, 0.8992, 0.9001, 0.8999]
+    table = claim.claim_table(_static(1, 2), _train(stack, single, single), pd.DataFrame(), margins=Margins(0.01))
+    row = _accuracy(table).set_index("claim").loc["higher accuracy"]
+    lower = scipy_stats.ttest_ind(np.add(stack, 0.01), single, equal_var=False, alternative="greater").pvalue
+    upper = scipy_stats.ttest_ind(np.subtract(stack, 0.01), single, equal_var=False, alternative="less").pvalue
+    assert row["tost_p"] == pytest.approx(max(lower, upper))
+    assert row["verdict"] == "equivalent" and row["margin"] == 0.01
+    narrow = claim.claim_table(_static(1, 2), _train(stack, single, single), pd.DataFrame(), margins=Margins(1e-4))
+    assert _accuracy(narrow).set_index("claim").loc["higher accuracy", "verdict"] == "inconclusive"
+
+
+def test_a_failed_run_is_left_out_counted_and_tested_for():
+    stack, single = [0.90, 0.91, 0.92, 0.10], [0.80, 0.81, 0.82, 0.83]
+    table = claim.claim_table(_static(1, 2), _train(stack, single, single, failed={("stack", 3)}), pd.DataFrame())
+    rows = table[table["claim"] == "higher accuracy"].set_index("analysis")
+    primary = rows.loc["primary"]
+    assert (primary["seeds_variant"], primary["failed_variant"], primary["failed_baseline"]) == (3, 1, 0)
+    assert primary["variant_value"] == pytest.approx(0.91) and "1 failed run(s) left out" in primary["note"]
+    assert rows.loc["all runs (sensitivity)", "variant_value"] == pytest.approx(np.mean(stack))
+    assert rows.loc["paired by seed (sensitivity)", "seeds_variant"] == 3
+    reliable = table[(table["claim"] == "trains reliably") & (table["baseline"] == "single")].iloc[0]
+    assert (reliable["failed_variant"], reliable["failed_baseline"]) == (1, 0)
+    assert reliable["p_value"] == pytest.approx(scipy_stats.fisher_exact([[1, 3], [0, 4]]).pvalue)
+    assert reliable["verdict"] == "inconclusive"
 
 
 @pytest.mark.parametrize(
@@ -88,19 +150,54 @@ def test_speed_verdicts(ratio, low, high, verdict):
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
 
 
-@pytest.mark.parametrize(("stack_side", "single_side", "verdict"), [(50, 52, "supported"), (40, 52, "contradicted")])
-def test_effective_field_verdicts(stack_side, single_side, verdict):
-    erf = pd.DataFrame(
-        [
-            {**KEYS, "variant": variant, "trained": True, "erf_side_t50": side}
-            for variant, side in (("stack", stack_side), ("single", single_side))
-        ]
-    )
+@pytest.mark.parametrize(
+    ("stack_area", "single_area", "se", "verdict"),
+    [
+        (0.100, 0.104, 0.002, "equivalent"),  # |-0.004| + 1.645 x 0.0028 = 0.0087 < 0.02
+        (0.100, 0.160, 0.005, "contradicted"),  # 0.06 > 1.96 x 0.0071
+        (0.100, 0.115, 0.010, "inconclusive"),  # neither
+    ],
+)
+def test_effective_field_verdicts(stack_area, single_area, se, verdict):
+    def row(variant, area):
+        return {
+            **KEYS,
+            "variant": variant,
+            "trained": True,
+            "erf_resolution": 160,
+            "erf_area_ratio_t50": area,
+            "erf_area_ratio_t50_se": se,
+            "replknet_area_ratio_t50": area,
+            "replknet_area_ratio_t50_se": se,
+        }
+
+    erf = pd.DataFrame([row("stack", stack_area), row("single", single_area)])
     table = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame(), erf)
-    row = table[table["claim"] == "same effective receptive field"].iloc[0]
-    assert (row["mode"], row["baseline_value"], row["variant_value"], row["verdict"]) == (
+    rows = table[table["claim"] == "same effective receptive field"].set_index("analysis")
+    primary = rows.loc["primary"]
+    assert (primary["mode"], primary["baseline_value"], primary["variant_value"], primary["verdict"]) == (
         "trained",
-        single_side,
-        stack_side,
+        single_area,
+        stack_area,
         verdict,
     )
+    half_width = 1.959964 * math.hypot(se, se)
+    assert primary["ci_high"] - primary["ci_low"] == pytest.approx(2 * half_width, rel=1e-5)
+    assert len(rows) == 2  # and RepLKNet's analysis beside it
+
+
+def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, capsys):
+    # Both arms spread 0.02 (the three runs 0.80, 0.82, 0.84): detecting 0.01 is d = 0.5, which takes 64
+    # runs per arm at 80% power and alpha 0.05 two-sided (Cohen 1988, table 2.4.1).
+    run = tmp_path / "run"
+    run.mkdir()
+    _train([0.80, 0.82, 0.84], [0.80, 0.82, 0.84], [0.81, 0.83, 0.85]).to_csv(run / "train.csv", index=False)
+    out = tmp_path / "power.csv"
+    from vggbench.cli import main
+
+    assert main(["power", str(run), "--effect", "0.01", "--out", str(out)]) == 0
+    table = pd.read_csv(out).set_index("claim")
+    assert table.loc["higher accuracy", "sd"] == pytest.approx(0.02)
+    assert table.loc["higher accuracy", "seeds_needed"] == 64 and table.loc["higher accuracy", "seeds_now"] == 3
+    assert "Seeds per arm for 80% power" in capsys.readouterr().out
+    assert main(["power", str(tmp_path)]) == 2  # no training rows there

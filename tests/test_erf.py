@@ -109,3 +109,49 @@ def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
     assert main(["erf", "--checkpoint", str(dead), "--images", "2", "--data-root", str(synthetic_root)]) == 2
     assert "the contribution map is zero everywhere" in capsys.readouterr().err
     assert main(["erf", "--images", "0", "--data-root", str(synthetic_root)]) == 2
+
+
+ONE_BLOCK = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1], widths=[2], fc_hidden=4), resolution=10)
+
+
+def test_a_uniform_map_gives_the_uniform_baseline_and_no_spread():
+    maps = np.ones((2, 3, 10, 10))  # two models, three images, every pixel alike
+    row = erf.erf_row(ONE_BLOCK, maps, vggbench.build_spec(ONE_BLOCK), trained=False, resamples=20)
+    for t in (20, 30, 50, 99):
+        assert row[f"erf_side_t{t}"] == row[f"uniform_side_t{t}"]
+        assert row[f"erf_side_t{t}_low"] == row[f"erf_side_t{t}"] == row[f"erf_side_t{t}_high"]
+        assert row[f"erf_area_ratio_t{t}_se"] == pytest.approx(0, abs=1e-12)
+    # A uniform 10 x 10 map around a pixel corner: 36 of 100 pixels hold 20%, 64 hold 50%.
+    assert (row["uniform_side_t20"], row["uniform_side_t50"], row["uniform_area_ratio_t50"]) == (6, 8, 0.64)
+    assert (row["images"], row["models"], row["erf_resolution"]) == (3, 2, 10)
+
+
+def test_a_known_map_gives_replknets_area_ratios():
+    # The central 2x2 pixels drive 99 each, the twelve around them 9 each. RepLKNet's log10(1 + x) makes
+    # them 2 and 1, divided by the maximum 1 and 0.5: the centre holds 4/10 of the total, the 4x4 square
+    # all of it. On the raw map the centre holds 396/504 > 50%.
+    contribution = np.zeros((10, 10))
+    contribution[3:7, 3:7] = 9.0
+    contribution[4:6, 4:6] = 99.0
+    assert np.allclose(erf.replknet_map(contribution)[3:7, 3:7].sum(), 4 * 1.0 + 12 * 0.5)
+    model = vggbench.build_spec(ONE_BLOCK)
+    assert erf.central_unit_centre(model, 10) == 4.5
+    row = erf.erf_row(ONE_BLOCK, contribution[None, None], model, trained=True, resamples=5)
+    assert [row[f"replknet_side_t{t}"] for t in (20, 30, 50, 99)] == [2, 2, 4, 4]
+    assert row["replknet_area_ratio_t50"] == pytest.approx(16 / 100)
+    assert [row[f"erf_side_t{t}"] for t in (20, 30, 50, 99)] == [2, 2, 2, 4]
+    assert row["erf_area_ratio_t50"] == pytest.approx(4 / 100)
+
+
+@pytest.mark.parametrize("arch", ["vgg11", "vgg16"])
+def test_the_fitting_resolution_holds_the_whole_theoretical_field(arch):
+    from test_receptive_field import _gradient_support
+
+    spec = vggbench.ModelSpec(arch, ratio=64, resolution=32)
+    side = erf.fitting_resolution(spec)
+    rf_px = vggbench.model_table([spec]).loc[0, "rf_px"]
+    assert side % 32 == 0 and side >= rf_px
+    model = vggbench.build(arch, ratio=64, resolution=side)
+    assert _gradient_support(model, side)[0] == rf_px  # nothing of the field is cut off
+    smaller = vggbench.build(arch, ratio=64, resolution=side - 32)
+    assert _gradient_support(smaller, side - 32)[0] < rf_px  # one step smaller, the image cuts it

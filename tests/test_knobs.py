@@ -24,7 +24,7 @@ GRID = {"archs": ["vgg11"], "ratios": [64], "resolutions": [32], "device": "cpu"
         ({"speed_modes": ["infer", "backward"]}, "mode='backward' is not allowed: choose one of infer, train"),
         ({"speed_modes": []}, "speed_modes=[] is not allowed: give a non-empty list"),
         ({"seeds": [0, -1]}, "seeds entry=-1 is not allowed: it must be an integer >= 0"),
-        ({"seeds": 3}, "seeds=3 is not allowed: give a non-empty list"),
+        ({"seeds": []}, "seeds=() is not allowed: give a non-empty list"),
         ({"threads": 0}, "threads=0 is not allowed: it must be an integer >= 1"),
         ({"speed_precision": "fp16"}, "precision='fp16' is not allowed on device='cpu'"),
     ],
@@ -45,8 +45,19 @@ def test_an_axis_gives_one_setup_per_value_and_takes_a_single_value_too():
         ("train", 4),
     ]
     assert {(setup.device, setup.threads) for setup in setups} == {("cpu", 1)}
-    single = StudyConfig({**GRID, "speed_batch_size": 8})
+    single = StudyConfig({**GRID, "speed_batch_size": 8, "seeds": 3})
     assert [setup.batch_size for setup in single.setups(SpeedSetup)] == [8] and single.speed_batch_size == (8,)
+    assert single.seeds == (3,)  # a single value is a list of one
+
+
+def test_batch_norm_crosses_the_grid():
+    config = StudyConfig({**GRID, "variants": ["stack", "single"], "batch_norm": [False, True]})
+    assert [(spec.batch_norm, spec.variant) for spec in config.models()] == [
+        (False, "stack"),
+        (False, "single"),
+        (True, "stack"),
+        (True, "single"),
+    ]
 
 
 def test_every_key_with_its_default_is_recorded_and_reads_back_the_same():
@@ -55,7 +66,7 @@ def test_every_key_with_its_default_is_recorded_and_reads_back_the_same():
     assert (
         recorded["epochs"] == 2 and recorded["lr"] == TrainConfig.lr and recorded["speed_modes"] == ["infer", "train"]
     )
-    assert recorded["kinds"] == ["static", "speed", "pairs", "train", "erf"]
+    assert recorded["kinds"] == ["static", "speed", "pairs", "train", "erf", "density"]
     assert StudyConfig(recorded).to_dict() == recorded
 
 
@@ -70,6 +81,6 @@ def test_kinds_that_do_not_apply_are_left_out_unless_asked_for():
     with pytest.raises(ValueError, match="--paired needs at least two --variant values \\(got stack\\)"):
         StudyConfig({**one_variant, "kinds": ["static", "pairs"]})
     three_channels = {**GRID, "in_channels": 3}
-    assert StudyConfig(three_channels).kinds == ("static", "speed", "pairs")
+    assert StudyConfig(three_channels).kinds == ("static", "speed", "pairs", "density")
     with pytest.raises(ValueError, match="do not fit Fashion-MNIST"):
         StudyConfig({**three_channels, "kinds": ["train"]})

@@ -11,7 +11,7 @@ from vggbench.config import load_config
 from vggbench.publish import publish
 from vggbench.rundir import RunDir
 
-TABLES = ["static", "blocks", "speed", "pairs", "train", "erf", "summary"]
+TABLES = ["static", "blocks", "layers", "speed", "pairs", "train", "erf", "density", "summary"]
 
 
 class Interrupted(Exception):
@@ -33,7 +33,8 @@ def _run(tmp_path, synthetic_root, config_values, stop_after=None):
 
 def test_tiny_grid_writes_every_table(finished_run):
     # 2 static, 2 speed, 1 paired, 2 untrained ERF, 4 training, 2 trained ERF
-    assert finished_run.progress[0] == "13 trials, 0 already done, 13 to run"
+    # and one density trial (one width and map side)
+    assert finished_run.progress[0] == "14 trials, 0 already done, 14 to run"
     root = finished_run.root
     for name in TABLES:
         assert len(pd.read_csv(root / f"{name}.csv")) > 0, name
@@ -61,12 +62,12 @@ def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_pa
     with pytest.raises(Interrupted):
         _run(tmp_path, synthetic_root, tiny_study, stop_after=7)
     lines = _run(tmp_path, synthetic_root, tiny_study)
-    assert lines[0] == "13 trials, 7 already done, 6 to run"
+    assert lines[0] == "14 trials, 7 already done, 7 to run"
     train = pd.read_csv(tmp_path / "run" / "train.csv")
     assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
     assert len(pd.read_csv(tmp_path / "run" / "static.csv")) == 2
     again = _run(tmp_path, synthetic_root, tiny_study)
-    assert again[0] == "13 trials, 13 already done, 0 to run"
+    assert again[0] == "14 trials, 14 already done, 0 to run"
 
 
 def test_a_changed_configuration_is_refused_unless_forced(tmp_path, tiny_study):
@@ -102,20 +103,23 @@ def test_toml_config_and_its_errors(tmp_path):
 def test_presets_plan_the_documented_grids():
     quick = study.trials(load_config("quick"))
     kinds = pd.Series([trial.kind for trial in quick]).value_counts().to_dict()
-    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18}
+    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18, "density": 4}
     paper = load_config("paper")
     assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
-        ("vgg11",),
+        ("vgg11", "vgg13"),  # A, the seed's, and B, the VGG paper's own 5x5 experiment
         ("stack", "single"),
         (224,),
         5,
     )
+    verdict = study.trials(load_config("verdict"))
+    kinds = pd.Series([trial.kind for trial in verdict]).value_counts().to_dict()
+    assert kinds == {"static": 2, "train": 44}  # vgg13 stack and single, 22 seeds each
 
 
 def test_cli_dry_run_and_bad_preset(capsys):
     assert main(["run", "--preset", "quick", "--dry-run", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "69 trials, about" in out and "vgg16-paired-r8-px32-train" in out
+    assert "73 trials, about" in out and "vgg16-paired-r8-px32-train" in out
     with pytest.raises(SystemExit):
         main(["run", "--preset", "huge"])
     assert "invalid choice: 'huge'" in capsys.readouterr().err

@@ -1,5 +1,7 @@
 """Training on a synthetic, learnable data set: determinism, learning, rows, checkpoints, CLI."""
 
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -53,7 +55,10 @@ def test_sgd_and_normalization(dataset):
     assert rows[0]["optimizer"] == "sgd" and rows[0]["train_loss"] > 0
 
 
-def test_summary_over_seeds():
+def test_summary_over_seeds_counts_failed_runs_apart():
+    # Seeds 0 and 1 learn; seed 2 never leaves chance (loss ln 10 = 2.303 > 0.9 ln 10): it is counted, and
+    # left out of the accuracy figures.
+    finals = {0: (0.8, 0.5), 1: (0.9, 0.4), 2: (0.1, 2.3026)}
     rows = [
         {
             "arch": "a",
@@ -64,15 +69,18 @@ def test_summary_over_seeds():
             "seed": seed,
             "epoch": epoch,
             "test_acc": accuracy,
+            "train_loss": loss,
+            "optimizer_steps": 10 * epoch,
             "train_img_per_s": 1.0,
         }
-        for seed, finals in ((0, 0.8), (1, 0.9))
-        for epoch, accuracy in ((1, 0.1), (2, finals))
+        for seed, (final, final_loss) in finals.items()
+        for epoch, accuracy, loss in ((1, 0.1 if seed == 2 else final - 0.02, 2.3026), (2, final, final_loss))
     ]
     summary = train.summarize(rows).iloc[0]
-    assert (summary["seeds"], summary["epochs"]) == (2, 2)
+    assert (summary["seeds"], summary["failed"], summary["epochs"], summary["optimizer_steps"]) == (3, 1, 2, 20)
     assert summary["test_acc_mean"] == pytest.approx(0.85)
     assert summary["test_acc_std"] == pytest.approx(torch.tensor([0.8, 0.9]).std().item())
+    assert summary["last_epoch_gain"] == pytest.approx(0.02) and summary["still_learning"]  # 0.02 > 0.005
 
 
 def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
@@ -183,3 +191,12 @@ def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synt
     assert checkpoints == ["ck-custom-stack-r1-px16-seed0.pt", "ck-custom-stack-r1-px32-seed0.pt"]
     resolutions = [train.load_checkpoint(tmp_path / name)[1].resolution for name in checkpoints]
     assert resolutions == [16, 32]
+
+
+def test_the_failure_rule_marks_a_run_that_never_learns(dataset):
+    single = vggbench.ModelSpec(SMALL.arch, "single", resolution=16)
+    learns, _ = train.train(single, _config(epochs=3, lr=3e-3), dataset)
+    diverges, _ = train.train(single, _config(epochs=1, lr=1e4), dataset)  # Adam at lr 10^4: chance, or NaN
+    assert learns[-1]["failed"] is False and learns[-1]["train_loss"] < 0.9 * math.log(10)
+    assert diverges[-1]["failed"] is True and not diverges[-1]["train_loss"] <= 0.9 * math.log(10)
+    assert [row["optimizer_steps"] for row in learns] == [16, 32, 48]  # 512 images in batches of 32

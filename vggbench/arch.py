@@ -167,14 +167,17 @@ def grid(
     resolutions=(224,),
     in_channels: int = 1,
     num_classes: int = 10,
-    batch_norm: bool = False,
+    batch_norm=False,
 ) -> list[ModelSpec]:
-    """Every combination of `archs` (names or ArchSpecs) x variants x ratios x resolutions, once each."""
+    """Every combination of `archs` (names or ArchSpecs) x variants x ratios x resolutions x batch_norm
+    (one value or several), once each."""
+    batch_norms = tuple(batch_norm) if isinstance(batch_norm, (list, tuple)) else (batch_norm,)
     specs = (
-        ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, batch_norm)
+        ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, normed)
         for arch in archs
         for ratio in ratios
         for resolution in resolutions
+        for normed in batch_norms
         for variant in variants
     )
     return list(dict.fromkeys(specs))
@@ -215,7 +218,11 @@ class Grid(Setup):
     )
     in_channels: int = knob(1, "input channels (1 for Fashion-MNIST)")
     num_classes: int = knob(10, "output classes")
-    batch_norm: bool = knob(False, "BatchNorm after each conv (as torchvision's *_bn)")
+    batch_norm: tuple[bool, ...] = knob(
+        (False,),
+        "BatchNorm after each conv (as torchvision's *_bn): --batch-norm alone means true; --batch-norm false "
+        "true crosses both with the grid",
+    )
     convs: tuple[int, ...] | None = knob(
         None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP
     )

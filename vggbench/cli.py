@@ -34,9 +34,23 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
 
 
+def _boolean(text: str) -> bool:
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if text.lower() not in words:
+        raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r} (true or false)")
+    return words[text.lower()]
+
+
+class _Switches(argparse.Action):
+    """A flag that may take values: alone it means true; `--batch-norm false true` gives both."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values or [True])
+
+
 def _shown(value) -> str | None:
     """A default as the help shows it; None where there is none to show."""
-    if value in (None, False, dataclasses.MISSING):
+    if value in (None, False, (False,), dataclasses.MISSING):
         return None
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
@@ -53,7 +67,8 @@ def add_knobs(parser: argparse.ArgumentParser, cls, defaults: dict | None = None
         dest = option.key or option.name
         if not option.flags or (seen is not None and dest in seen):
             continue
-        default = (defaults or {}).get(dest, option.default)
+        axis_default = option.knob.axis if isinstance(option.knob.axis, tuple) else None
+        default = (defaults or {}).get(dest, axis_default or option.default)
         title = option.knob.group or cls.GROUP
         if title not in groups:
             groups[title] = parser.add_argument_group(title)
@@ -61,7 +76,9 @@ def add_knobs(parser: argparse.ArgumentParser, cls, defaults: dict | None = None
         shown = _shown(default)
         settings = {"dest": dest, "default": argparse.SUPPRESS}
         settings["help"] = option.knob.help + (f" (default: {shown})" if shown else "")
-        if option.kind is bool:
+        if option.kind is bool and option.is_list:
+            settings.update(action=_Switches, nargs="*", type=_boolean, metavar="BOOL")
+        elif option.kind is bool:
             settings["action"] = argparse.BooleanOptionalAction if default is True else "store_true"
         else:
             settings["type"] = {int: _integer, float: float, str: str}[option.kind]
@@ -179,7 +196,7 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
     kinds = [primary, *alternatives]
     parser = commands.add_parser(primary.name, help=primary.help, description=primary.description)
     seen: set[str] = set()
-    keys = add_knobs(parser, Grid, primary.command_defaults, seen)
+    keys = add_knobs(parser, Grid, primary.command_defaults, seen) if primary.uses_models else []
     if any(kind.uses_seeds for kind in kinds):
         keys += add_knobs(parser, Scope, primary.command_defaults, seen)
     for kind in kinds:
@@ -243,7 +260,7 @@ def _print_report(path) -> None:
 def _claim(args: argparse.Namespace) -> None:
     from vggbench import claim
 
-    claims, _ = claim.report(args.run_dir)
+    claims, _ = claim.report(args.run_dir, **given(args))
     _print_claims(claims, args.run_dir)
 
 
@@ -251,6 +268,22 @@ def _report(args: argparse.Namespace) -> None:
     from vggbench import report
 
     _print_report(report.write(args.run_dir))
+
+
+def _power(args: argparse.Namespace) -> None:
+    from vggbench.rundir import RunDir
+    from vggbench.verdicts import Margins, power_table
+
+    directory = RunDir(args.run_dir)
+    train = directory.table("train")
+    if train.empty or "test_acc" not in train:
+        raise ValueError(f"{directory.root} has no training rows (train.csv): nothing to size from")
+    config = directory.config() if directory.has("config.json") else {}
+    margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
+    table = power_table(train, args.effect, margin)
+    shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
+    shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence"]
+    _emit(table, args.out, shown, f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {directory.root}")
 
 
 def _publish(args: argparse.Namespace) -> None:
@@ -278,7 +311,9 @@ def _add_run_command(commands) -> None:
         choices=list(PRESETS),
         default="quick",
         help="quick: vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU); claim: ratios "
-        "4, 8, 16, 3 seeds (hours on a CPU); paper: the seed's recipe, stack against single (GPU) (default: quick)",
+        "4, 8, 16, 3 seeds (hours on a CPU); paper: the seed's recipe for vgg11 and vgg13, stack against single "
+        "(GPU); verdict: vgg13 stack against single, 22 seeds each, training only (an hour on 2 CPU cores) "
+        "(default: quick)",
     )
     run.add_argument("--config", metavar="FILE.toml", help="TOML file whose keys override the preset's")
     run.add_argument("--out", metavar="RUN_DIR", help="the run directory (default: runs/PRESET)")
@@ -296,14 +331,24 @@ def _add_run_command(commands) -> None:
 
 
 def _add_run_dir_commands(commands) -> None:
-    """claim, report and publish: each works on a finished run directory."""
+    """claim, report, power and publish: each works on a finished run directory."""
+    from vggbench.verdicts import Margins
+
     for name, handler, text in (
         ("claim", _claim, "verdicts on each part of the claim (claim.md, claim.csv) from a run directory's tables"),
         ("report", _report, "figures (PNG and SVG) and a self-contained report.html from a run directory's tables"),
+        ("power", _power, "seeds per arm needed to decide each accuracy contrast, from a run's observed spread"),
         ("publish", _publish, "copy a finished run's tables, reports and figures into results/ and index it"),
     ):
         parser = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         parser.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `vggbench run`")
+        if name in ("claim", "power"):
+            parser.set_defaults(knob_keys=add_knobs(parser, Margins))
+        if name == "power":
+            parser.add_argument(
+                "--effect", type=float, default=0.01, help="the accuracy difference to detect (default: 0.01)"
+            )
+            parser.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
         if name == "publish":
             parser.add_argument(
                 "--results", default="results", metavar="DIR", help="where published runs go (default: results)"

@@ -20,6 +20,7 @@ from vggbench.knobs import Setup, knob
 from vggbench.measure.speed import MODES
 from vggbench.registry import KINDS
 from vggbench.validate import one_of
+from vggbench.verdicts import Margins
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Scope(Setup):
             one_of("kinds entry", kind, KINDS)
 
 
-CORE = (Scope, Grid, Machine)
+CORE = (Scope, Grid, Machine, Margins)
 
 # Every preset times both modes for at least a second per measurement.
 _TIMING = {"speed_modes": list(MODES), "speed_min_time_s": 1.0}
@@ -74,15 +75,29 @@ PRESETS = {
         "epochs": 5,
         **_TIMING,
     },
-    # The seed's recipe, stack against single: for a GPU.
+    # The seed's recipe, stack against single, for vgg11 (the seed's configuration A) and vgg13 (B, where the
+    # VGG paper put one 5x5 conv in place of each pair of 3x3): for a GPU.
     "paper": {
-        "archs": ["vgg11"],
+        "archs": ["vgg11", "vgg13"],
         "variants": ["stack", "single"],
         "ratios": [8],
         "resolutions": [224],
         "seeds": [0, 1, 2],
         "epochs": 5,
         **_TIMING,
+    },
+    # vgg13 stack against single, to decide the accuracy contrast within an hour on two CPU cores: training
+    # only. Sized from a pilot (seeds 100-103; `vggbench power`: one run's spread 0.013, stack 0.012 below
+    # single) to the hour, about 2 min 18 s per pair of runs: 22 seeds per arm detect 0.011 with 80% power.
+    "verdict": {
+        "archs": ["vgg13"],
+        "variants": ["stack", "single"],
+        "ratios": [8],
+        "resolutions": [32],
+        "seeds": list(range(22)),
+        "epochs": 5,
+        "train_limit": 20_000,
+        "kinds": ["static", "train"],
     },
 }
 
@@ -103,10 +118,10 @@ class StudyConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown config key(s) {', '.join(unknown)}: allowed are {', '.join(sorted(known))}")
-        machine, grid, scope = (knobs.settings(cls, values) for cls in (Machine, Grid, Scope))
+        machine, grid, scope, margins = (knobs.settings(cls, values) for cls in (Machine, Grid, Scope, Margins))
         resolved = {**values, **machine}
         self.machine, self.grid = Machine(**machine), Grid(**grid)
-        self.values: dict[str, object] = {**scope, **grid, **machine}
+        self.values: dict[str, object] = {**scope, **grid, **machine, **margins}
         self.values["kinds"] = self._select(scope["kinds"])
         for name in self.kinds:
             setup = KINDS[name].setup

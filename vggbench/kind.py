@@ -30,7 +30,7 @@ class Trial:
     besides the model, so it can run anywhere."""
 
     kind: str
-    spec: ModelSpec
+    spec: ModelSpec | None  # None for a kind that measures no model (as density, one conv layer)
     key: str
     setup: object = None
     labels: tuple[tuple[str, object], ...] = ()  # columns beyond the model's that identify it (mode, seed, ...)
@@ -39,7 +39,7 @@ class Trial:
 
     def identity(self) -> dict:
         """The columns that identify this trial's rows; a failed trial's row has these and its error."""
-        return {**identity(self.spec), **dict(self.labels)}
+        return {**(identity(self.spec) if self.spec else {}), **dict(self.labels)}
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,7 @@ class Kind:
     exclusive: bool = False  # must run alone: no other trial of the run in flight (timings)
     needs_data: bool = False  # reads Fashion-MNIST
     uses_seeds: bool = False  # reads the study's seeds
+    uses_models: bool = True  # measures the grid's models (its command takes the model options)
     tables: tuple[Table, ...] = ()  # the first holds the kind's rows
     summary_table: Table | None = None  # its per-model summary, as its command shows it
     files: Files | None = None

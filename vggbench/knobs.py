@@ -17,7 +17,7 @@ import functools
 import itertools
 import math
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from vggbench.validate import allowed
@@ -35,7 +35,7 @@ class Knob:
     choices: tuple | None = None
     minimum: float | None = None  # smallest allowed value (of each entry, for lists)
     above: float | None = None  # values must be greater than this
-    axis: bool = False  # the config key holds a list; the study plans a trial per value
+    axis: bool | tuple = False  # the config key holds a list, the study plans a trial per value; a tuple: its default
     metavar: str | None = None
     group: str | None = None  # command-line help group; None: the setup's GROUP
 
@@ -132,15 +132,16 @@ def check(setup) -> None:
 
 
 class Setup:
-    """Base of every setup dataclass: tuple fields are made tuples, then every knob is checked."""
+    """Base of every setup dataclass: list fields are made tuples (a single value, a list of one), then
+    every knob is checked."""
 
     GROUP = "settings"  # the command-line help group of its knobs
 
     def __post_init__(self) -> None:
         for option in options(type(self)):
             value = getattr(self, option.name)
-            if option.is_list and not option.knob.axis and isinstance(value, list):
-                object.__setattr__(self, option.name, tuple(value))
+            if option.is_list and not option.knob.axis and value is not None:
+                object.__setattr__(self, option.name, as_list(value))
         check(self)
 
 
@@ -166,11 +167,18 @@ def settings(cls, values: Mapping[str, object]) -> dict[str, object]:
     for option in options(cls):
         if option.key is None:
             continue
-        if option.knob.axis:
-            result[option.key] = as_list(values[option.key]) if option.key in values else (getattr(made, option.name),)
-        else:
-            result[option.key] = getattr(made, option.name)
+        result[option.key] = _axis_values(option, values) if option.knob.axis else getattr(made, option.name)
     return result
+
+
+def _axis_values(option: Option, values: Mapping[str, object]) -> tuple:
+    """An axis's values: those given (each once, in order), else its default list, else its field's default."""
+    if values.get(option.key) is not None:
+        entries = as_list(values[option.key])
+        if not entries:
+            raise ValueError(f"{option.key}={values[option.key]!r} is not allowed: give a non-empty list")
+        return tuple(dict.fromkeys(entries))
+    return option.knob.axis if isinstance(option.knob.axis, tuple) else (option.default,)
 
 
 def expand(cls, values: Mapping[str, object], fixed: Mapping[str, object] | None = None) -> list:
@@ -181,22 +189,11 @@ def expand(cls, values: Mapping[str, object], fixed: Mapping[str, object] | None
     scalars: dict[str, object] = dict(fixed or {})
     axes: dict[str, tuple] = {}
     for option in options(cls):
-        if option.key is None or option.key not in values:
+        if option.key is None:
             continue
-        value = values[option.key]
-        if value is None and not option.optional:
-            continue  # not set: the default applies
         if option.knob.axis:
-            entries = as_list(value)
-            if not entries:
-                raise ValueError(f"{option.key}={value!r} is not allowed: give a non-empty list")
-            axes[option.name] = tuple(dict.fromkeys(entries))
-        else:
-            scalars[option.name] = as_list(value) if option.is_list and isinstance(value, list) else value
+            axes[option.name] = _axis_values(option, values)
+        elif values.get(option.key) is not None or (option.key in values and option.optional):
+            scalars[option.name] = values[option.key]  # otherwise (not set) the default applies
     combinations = itertools.product(*axes.values()) if axes else [()]
     return [cls(**scalars, **dict(zip(axes, combination, strict=True))) for combination in combinations]
-
-
-def given(values: Mapping[str, object], keys: Iterable[str]) -> dict[str, object]:
-    """The entries of `values` under `keys` that are set (not None)."""
-    return {key: values[key] for key in keys if values.get(key) is not None}

@@ -12,6 +12,7 @@ KIND_MODULES = (
     "pairs",
     "train",
     "erf",
+    "density",
 )
 KINDS: dict[str, Kind] = {
     kind.name: kind for kind in (importlib.import_module(f"vggbench.kinds.{name}").KIND for name in KIND_MODULES)

@@ -57,7 +57,7 @@ def _figure(width_in: float, height_in: float):
 
 
 def _model_label(row, several_resolutions: bool) -> str:
-    label = f"{row.arch} r{row.ratio}"
+    label = f"{row.arch} r{row.ratio}" + (" bn" if getattr(row, "batch_norm", False) else "")
     return f"{label} {row.resolution}px" if several_resolutions else label
 
 
@@ -113,6 +113,7 @@ def throughput_vs_ratio(speed: pd.DataFrame):
     if "img_per_s" not in speed or speed["img_per_s"].isna().all():
         return None
     table = speed.dropna(subset=["img_per_s"])
+    table = table.assign(batch_norm=table.get("batch_norm", False))
     panels = list(table.groupby(["device_name", "mode"], sort=True))
     variants = _ordered(table["variant"])
     archs = sorted(table["arch"].unique())
@@ -120,10 +121,12 @@ def throughput_vs_ratio(speed: pd.DataFrame):
     figure = _figure(4.6 * len(panels), 4.0)
     for index, ((device_name, mode), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
-        lines = rows.groupby(["arch", "variant", "resolution"])
-        for arch, variant, resolution in sorted(lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2])):
+        lines = rows.groupby(["arch", "variant", "resolution", "batch_norm"])
+        for arch, variant, resolution, normed in sorted(
+            lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2], key[3])
+        ):
             by_ratio = (
-                lines.get_group((arch, variant, resolution))
+                lines.get_group((arch, variant, resolution, normed))
                 .groupby("ratio", as_index=False)[["step_ms_median", "step_ms_iqr", "batch_size"]]
                 .median()
             )
@@ -132,7 +135,9 @@ def throughput_vs_ratio(speed: pd.DataFrame):
             low = to_img_per_s / (by_ratio["step_ms_median"] + by_ratio["step_ms_iqr"] / 2)
             high = to_img_per_s / (by_ratio["step_ms_median"] - by_ratio["step_ms_iqr"] / 2).clip(lower=1e-9)
             colour, marker = _style(variant, variants)
-            label = f"{arch} {variant}" + (f" {resolution}px" if several_resolutions else "")
+            label = (
+                f"{arch} {variant}" + (" bn" if normed else "") + (f" {resolution}px" if several_resolutions else "")
+            )
             axes.errorbar(
                 by_ratio["ratio"],
                 median,
@@ -161,14 +166,16 @@ def block_ratios(blocks: pd.DataFrame):
     The marker is the ratio the textbook arithmetic gives (a block whose convs all have
     C inputs and C outputs, e.g. 18/25 for two 3x3 against one 5x5).
     """
-    single = blocks[blocks["variant"] == "single"].drop_duplicates(subset=["arch", "ratio", "block"])
+    single = blocks[blocks["variant"] == "single"]
+    single = single.assign(batch_norm=single.get("batch_norm", False))
+    single = single.drop_duplicates(subset=["arch", "ratio", "batch_norm", "block"])
     if single.empty:
         return None
-    panels = list(single.groupby(["arch", "ratio"], sort=True))
+    panels = list(single.groupby(["arch", "ratio", "batch_norm"], sort=True))
     columns = min(len(panels), PANELS_PER_ROW)
     grid_rows = -(-len(panels) // columns)
     figure = _figure(max(4.0, 1.1 * single["block"].max()) * columns, 4.0 * grid_rows)
-    for index, ((arch, ratio), rows) in enumerate(panels, start=1):
+    for index, ((arch, ratio, normed), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(grid_rows, columns, index)
         positions = np.arange(len(rows))
         width = 0.38
@@ -185,7 +192,7 @@ def block_ratios(blocks: pd.DataFrame):
         axes.axhline(1, color="black", linewidth=0.8)
         axes.set_xticks(positions, labels=[_block_label(row) for row in rows.itertuples()], fontsize=7)
         axes.set_ylabel("stack / single")
-        axes.set_title(f"{arch}, width ratio {ratio}", fontsize=10)
+        axes.set_title(f"{arch}, width ratio {ratio}" + (", batch norm" if normed else ""), fontsize=10)
         axes.legend(fontsize=7, loc="lower left")
     return figure
 
@@ -220,21 +227,23 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
     if erf.empty or "erf_side_t50" not in erf:
         return None
     rows: list[list[ErfPanel | None]] = []
-    for (arch, ratio, resolution), group in erf.dropna(subset=["erf_side_t50"]).groupby(
-        ["arch", "ratio", "resolution"], sort=True
+    erf = erf.assign(batch_norm=erf.get("batch_norm", False))
+    for (arch, ratio, resolution, normed), group in erf.dropna(subset=["erf_side_t50"]).groupby(
+        ["arch", "ratio", "resolution", "batch_norm"], sort=True
     ):
         row = []
         for state in ERF_STATES:
             for variant in variants:
                 match = group[(group["variant"] == variant) & (group["trained"] == (state == "trained"))]
-                path = maps / erf_map_name(arch, variant, ratio, resolution, state)
+                path = maps / erf_map_name(arch, variant, ratio, resolution, state, normed)
                 if match.empty or not path.is_file():
                     row.append(None)
                     continue
                 measured = match.iloc[0]
+                shown = f"{measured.get('erf_resolution', resolution):.0f}"
                 row.append(
                     ErfPanel(
-                        f"{arch} r{ratio} {resolution}px\n{variant}, {state}",
+                        f"{arch} r{ratio}{' bn' if normed else ''}, {shown} px\n{variant}, {state}",
                         np.load(path),
                         float(measured["centre_px"]),
                         int(measured["erf_side_t50"]),
@@ -335,6 +344,7 @@ table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
 th { background: #f3f3f3; }
 td.supported { background: #d9f2d9; } td.contradicted { background: #f8d7d7; } td.inconclusive { background: #f3f3d0; }
+td.equivalent { background: #d9e6f7; }
 figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
 div.wide { overflow-x: auto; }
@@ -344,7 +354,7 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 
 def _html_table(table: pd.DataFrame) -> str:
     text = table.to_html(index=False, na_rep="", float_format=lambda value: f"{value:.4g}", border=0)
-    for verdict in ("supported", "contradicted", "inconclusive"):
+    for verdict in ("supported", "contradicted", "equivalent", "inconclusive"):
         text = text.replace(f"<td>{verdict}</td>", f'<td class="{verdict}">{verdict}</td>')
     return text
 
@@ -352,9 +362,11 @@ def _html_table(table: pd.DataFrame) -> str:
 def _verdict_counts(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
-    counts = claims.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    primary = claims[claims["analysis"] == "primary"] if "analysis" in claims else claims
+    counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
     counts.columns.name = None
-    return ["<h2>The claim at a glance</h2>", "<p>Rows per verdict:</p>", _html_table(counts.reset_index())]
+    text = "<p>Primary rows per verdict (sensitivity rows stand beside them in the table below):</p>"
+    return ["<h2>The claim at a glance</h2>", text, _html_table(counts.reset_index())]
 
 
 def _claim_section(claims: pd.DataFrame) -> list[str]:
@@ -364,8 +376,10 @@ def _claim_section(claims: pd.DataFrame) -> list[str]:
     notes = claims.dropna(subset=["note"]).drop_duplicates(subset=["claim", "note"])
     return [
         "<h2>The claim, part by part</h2>",
-        "<p>Every verdict with its evidence (accuracy: Welch's t-test and its 95% interval; speed: the "
-        "paired bootstrap interval of the time ratio; see claim.md in the run directory).</p>",
+        "<p>Every verdict with its evidence (accuracy: Welch's t-test and its 95% interval, Holm-adjusted over "
+        "the family, and two one-sided tests against the equivalence margin; speed: the paired bootstrap "
+        "interval of the time ratio; effective field: the bootstrap interval of the difference of area ratios; "
+        "claim.md in the run directory explains each).</p>",
         f'<div class="wide">{_html_table(shown)}</div>',
         "<ul>",
         *(f"<li>{html.escape(row.claim)}: {html.escape(row.note)}</li>" for row in notes.itertuples()),

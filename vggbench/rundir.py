@@ -30,13 +30,13 @@ PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-tria
 PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG)  # and every table
 
 
-def model_key(arch: str, variant: str, ratio: int, resolution: int) -> str:
-    """How file names call a model: vgg11-stack-r8-px32."""
-    return f"{arch}-{variant}-r{ratio}-px{resolution}"
+def model_key(arch: str, variant: str, ratio: int, resolution: int, batch_norm: bool = False) -> str:
+    """How file names call a model: vgg11-stack-r8-px32 (-bn with batch norm)."""
+    return f"{arch}-{variant}-r{ratio}-px{resolution}" + ("-bn" if batch_norm else "")
 
 
 def spec_key(spec: ModelSpec, variant: str | None = None) -> str:
-    return model_key(spec.arch.name, variant or spec.variant, spec.ratio, spec.resolution)
+    return model_key(spec.arch.name, variant or spec.variant, spec.ratio, spec.resolution, spec.batch_norm)
 
 
 def checkpoint_file(trial_key: str) -> str:
@@ -44,13 +44,13 @@ def checkpoint_file(trial_key: str) -> str:
     return f"{CHECKPOINTS}/{trial_key}.pt"
 
 
-def erf_map_name(arch: str, variant: str, ratio: int, resolution: int, state: str) -> str:
+def erf_map_name(arch: str, variant: str, ratio: int, resolution: int, state: str, batch_norm: bool = False) -> str:
     """The file of a model's ERF map, `state` untrained or trained."""
-    return f"{model_key(arch, variant, ratio, resolution)}-{state}.npy"
+    return f"{model_key(arch, variant, ratio, resolution, batch_norm)}-{state}.npy"
 
 
 def erf_map_file(spec: ModelSpec, state: str) -> str:
-    return f"{ERF_MAPS}/{erf_map_name(spec.arch.name, spec.variant, spec.ratio, spec.resolution, state)}"
+    return f"{ERF_MAPS}/{spec_key(spec)}-{state}.npy"
 
 
 class RunDir:

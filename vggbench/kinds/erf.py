@@ -21,15 +21,15 @@ from vggbench.schema import NAME_KEYS
 COLUMNS = (
     *NAME_KEYS,
     "trained",
-    "images",
-    "erf_side_t20",
-    "erf_side_t30",
-    "erf_side_t50",
-    "erf_side_t99",
-    "erf_area_ratio_t50",
-    "erf_area_ratio_t99",
+    "erf_resolution",
     "rf_px",
-    "erf_to_rf_t99",
+    "erf_side_t50",
+    "erf_side_t50_low",
+    "erf_side_t50_high",
+    "uniform_side_t50",
+    "erf_area_ratio_t50",
+    "replknet_area_ratio_t50",
+    "erf_side_t99",
 )
 
 
@@ -40,6 +40,21 @@ class ErfSetup(Setup):
     GROUP = "measurement"
 
     images: int = knob(64, "test images to average over", key="erf_images", minimum=1)
+    resolution: int | None = knob(
+        None,
+        "input side for the effective field, whatever the side the model was trained at (default: per model, "
+        "the smallest multiple of 2**blocks at which the central unit's theoretical field fits in the image)",
+        key="erf_resolution",
+        flags=("--erf-resolution",),
+        minimum=1,
+        metavar="PX",
+    )
+    resamples: int = knob(
+        erf.RESAMPLES,
+        "bootstrap resamples of images and models for each figure's interval",
+        key="erf_resamples",
+        minimum=2,
+    )
     checkpoints: tuple[str, ...] | None = knob(
         None,
         "measure these trained models (from vggbench train --save-checkpoint) instead",
@@ -87,6 +102,7 @@ class Erf(Kind):
         return plan
 
     def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
+        setup = dataclasses.replace(setup, resolution=setup.resolution or erf.fitting_resolution(spec))
         labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
 
@@ -96,15 +112,15 @@ class Erf(Kind):
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         spec, setup = trial.spec, trial.setup
-        images = data.prepare(load_data().test_images[: setup.images], spec.resolution)
+        images = data.prepare(load_data().test_images[: setup.images], setup.resolution)
         if setup.trained:
             missing = [name for name in trial.reads if name not in inputs]
             if missing:
                 raise ValueError(f"no trained model for {', '.join(missing)}: its training trial failed")
             models = [train.load_checkpoint(inputs[name], spec)[0] for name in trial.reads]
-            row, contribution = erf.measure_models(spec, models, images, trained=True)
+            row, contribution = erf.measure_models(spec, models, images, True, setup.resamples)
         else:
-            row, contribution = erf.measure_untrained(spec, images, setup.seeds)
+            row, contribution = erf.measure_untrained(spec, images, setup.seeds, setup.resamples)
         if setup.checkpoints:
             row["checkpoint"] = setup.checkpoints[0]
         buffer = io.BytesIO()
@@ -113,7 +129,8 @@ class Erf(Kind):
 
     def estimate_s(self, trial, gflops) -> float:
         models = len(trial.reads) if trial.setup.trained else len(trial.setup.seeds)
-        return 2 * flops_per_image(trial.spec) * trial.setup.images * models / (gflops * 1e9)
+        scale = (trial.setup.resolution / trial.spec.resolution) ** 2  # the convs' work grows with the image
+        return 2 * flops_per_image(trial.spec) * scale * trial.setup.images * models / (gflops * 1e9)
 
     def describe(self, rows) -> str:
         row = rows[0]

@@ -5,11 +5,17 @@ with respect to the input, negative parts clamped to zero, summed over input
 channels and averaged over images: a map of how much each pixel drives that unit.
 From it, for each threshold t, the side of the smallest square centred on the
 unit's theoretical field that holds t of the total contribution.
+
+The field is measured where it can be seen: the convolutional part of a model takes
+any input size, so images are resized to a side at which the central unit's whole
+theoretical field lies inside the image (`fitting_resolution`), whatever the size the
+model was trained at. Each figure comes with a bootstrap interval over images and
+models, the same figure for a uniform map (where every pixel counts alike: the
+baseline of no concentration), and the figures of RepLKNet's own analysis, which
+takes log10(1 + x) of the mean map and divides by its maximum before the squares.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
@@ -21,17 +27,29 @@ from vggbench.models import VGG, build_spec
 from vggbench.schema import identity
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
+RESAMPLES = 200  # bootstrap resamples of images and models
 
 
-def contribution_map(features: nn.Module, images: torch.Tensor) -> np.ndarray:
-    """Mean over images of the clamped input gradient of the central output unit, shape (H, W)."""
+def contribution_maps(features: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """Per image, the clamped input gradient of the central output unit summed over channels: (N, H, W)."""
     features.eval()
     inputs = images.detach().clone().requires_grad_(True)
     output = features(inputs)
     height, width = output.shape[-2:]
     # Images do not interact in eval mode, so one backward gives every image's gradient.
     output[:, :, height // 2, width // 2].sum().backward()
-    return inputs.grad.clamp(min=0).sum(dim=1).mean(dim=0).double().numpy()
+    return inputs.grad.clamp(min=0).sum(dim=1).double().numpy()
+
+
+def contribution_map(features: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """Mean over images of the clamped input gradient of the central output unit, shape (H, W)."""
+    return contribution_maps(features, images).mean(axis=0)
+
+
+def replknet_map(contribution: np.ndarray) -> np.ndarray:
+    """RepLKNet's view of a mean map: log10(1 + x), divided by its maximum."""
+    logged = np.log10(contribution + 1)
+    return logged / logged.max()
 
 
 def _last_geometry(model: nn.Module, resolution: int):
@@ -52,70 +70,134 @@ def covering_side(centre: float, size: int) -> int:
     return round(2 * max(centre + 0.5, size - centre - 0.5))
 
 
-def smallest_squares(contribution: np.ndarray, centre: float, thresholds=THRESHOLDS) -> dict[float, tuple[int, int]]:
-    """Per threshold t, the smallest square centred at (centre, centre) holding t of the total.
+def fitting_resolution(spec: ModelSpec) -> int:
+    """The smallest input side, a multiple of 2**blocks, at which the central unit's theoretical field lies
+    inside the image."""
+    with torch.device("meta"):
+        model = build_spec(spec)
+    side = spec.min_resolution
+    while True:
+        geometry = _last_geometry(model, side)
+        half = (geometry.rf_px - 1) / 2
+        if _centre(geometry) - half >= 0 and _centre(geometry) + half <= side - 1:
+            return side
+        side += spec.min_resolution
 
-    Returns (side, area inside the image) per t. Squares grow a pixel on each side at a
-    time (odd sides around a pixel centre, even sides around a pixel corner); where a
-    square passes the image border only its part inside counts, so at most the side
-    that covers the whole image is returned.
+
+def square_search(maps: np.ndarray, centre: float, thresholds=THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
+    """Per map (of a stack, shape (B, H, W)) and threshold t, the smallest square centred at (centre, centre)
+    holding t of the map's total: (sides, areas inside the image), each of shape (B, len(thresholds)).
+
+    Squares grow a pixel on each side at a time (odd sides around a pixel centre, even
+    sides around a pixel corner); where a square passes the image border only its part
+    inside counts, so at most the side that covers the whole image is returned.
     """
-    total = contribution.sum()
-    if not total > 0:
+    maps = np.asarray(maps, dtype=float)
+    totals = maps.sum(axis=(1, 2))
+    if not (totals > 0).all():
         raise ValueError("the contribution map is zero everywhere: no input pixel drives the central unit")
-    size = contribution.shape[0]
-    # Cumulative sums give any square's sum in constant time.
-    cumulative = np.zeros((size + 1, size + 1))
-    cumulative[1:, 1:] = contribution.cumsum(0).cumsum(1)
-    squares: dict[float, tuple[int, int]] = {}
-    side = 1 if float(centre).is_integer() else 2
-    while len(squares) < len(thresholds):
-        low = math.ceil(centre - (side - 1) / 2)
-        start, stop = max(low, 0), min(low + side, size)
-        held = cumulative[stop, stop] - cumulative[start, stop] - cumulative[stop, start] + cumulative[start, start]
-        covers_all = side >= covering_side(centre, size)
-        for threshold in thresholds:
-            if threshold not in squares and (held / total >= threshold - 1e-12 or covers_all):
-                squares[threshold] = (side, (stop - start) ** 2)
-        side += 2
-    return squares
+    size = maps.shape[-1]
+    cumulative = np.zeros((len(maps), size + 1, size + 1))
+    cumulative[:, 1:, 1:] = maps.cumsum(1).cumsum(2)  # any square's sum in constant time
+    first = 1 if float(centre).is_integer() else 2
+    sides = np.arange(first, covering_side(centre, size) + 1, 2)
+    lows = np.ceil(centre - (sides - 1) / 2).astype(int)
+    starts, stops = np.maximum(lows, 0), np.minimum(lows + sides, size)
+    held = (
+        cumulative[:, stops, stops]
+        - cumulative[:, starts, stops]
+        - cumulative[:, stops, starts]
+        + cumulative[:, starts, starts]
+    ) / totals[:, None]
+    found = np.empty((len(maps), len(thresholds)), dtype=int)
+    for column, threshold in enumerate(thresholds):
+        reached = held >= threshold - 1e-12
+        reached[:, -1] = True  # the square that covers the image holds everything
+        found[:, column] = reached.argmax(axis=1)
+    return sides[found], (stops - starts)[found] ** 2
+
+
+def smallest_squares(contribution: np.ndarray, centre: float, thresholds=THRESHOLDS) -> dict[float, tuple[int, int]]:
+    """Per threshold t, (side, area inside the image) of the smallest centred square holding t of one map."""
+    sides, areas = square_search(contribution[None], centre, thresholds)
+    return {t: (int(side), int(area)) for t, side, area in zip(thresholds, sides[0], areas[0], strict=True)}
 
 
 def _percent(threshold: float) -> str:
     return f"t{round(threshold * 100)}"
 
 
-def erf_row(spec: ModelSpec, maps: list[np.ndarray], model: nn.Module, trained: bool, images: int) -> dict:
-    """One table row from the maps of one or more models of `spec` (averaged)."""
-    contribution = np.mean(maps, axis=0)
-    geometry = _last_geometry(model, spec.resolution)
-    centre, rf_px = _centre(geometry), geometry.rf_px
-    squares = smallest_squares(contribution, centre)
-    row = {
-        **identity(spec),
-        "trained": trained,
-        "images": images,
-        "models": len(maps),
-        "centre_px": centre,
-    }
-    row.update({f"erf_side_{_percent(t)}": side for t, (side, _) in squares.items()})
-    row.update({f"erf_area_ratio_{_percent(t)}": area / spec.resolution**2 for t, (_, area) in squares.items()})
-    # The theoretical field as seen in the image: at most the square that covers the image.
-    visible_rf = min(rf_px, covering_side(centre, spec.resolution))
-    row.update(rf_px=rf_px, rf_visible_px=visible_rf, erf_to_rf_t99=squares[0.99][0] / visible_rf)
+def _bootstrap_means(maps: np.ndarray, resamples: int, seed: int = 0) -> np.ndarray:
+    """Mean maps of `resamples` bootstrap samples, models and images each drawn with replacement: (B, H, W)."""
+    models, images = maps.shape[:2]
+    rng = np.random.default_rng(seed)
+    model_counts = rng.multinomial(models, [1 / models] * models, size=resamples)
+    image_counts = rng.multinomial(images, [1 / images] * images, size=resamples)
+    weights = (model_counts[:, :, None] * image_counts[:, None, :]).reshape(resamples, -1) / (models * images)
+    return (weights @ maps.reshape(models * images, -1)).reshape(resamples, *maps.shape[2:])
+
+
+def _figures(prefix: str, mean: np.ndarray, resampled: np.ndarray, centre: float, image_area: int) -> dict:
+    """Side and area ratio per threshold of `mean`, with bootstrap percentile intervals and standard errors."""
+    sides, areas = square_search(mean[None], centre)
+    boot_sides, boot_areas = square_search(resampled, centre)
+    row = {}
+    for column, threshold in enumerate(THRESHOLDS):
+        name, boot_ratio = _percent(threshold), boot_areas[:, column] / image_area
+        row[f"{prefix}_side_{name}"] = int(sides[0, column])
+        row[f"{prefix}_side_{name}_low"], row[f"{prefix}_side_{name}_high"] = np.percentile(
+            boot_sides[:, column], [2.5, 97.5]
+        )
+        row[f"{prefix}_area_ratio_{name}"] = areas[0, column] / image_area
+        row[f"{prefix}_area_ratio_{name}_low"], row[f"{prefix}_area_ratio_{name}_high"] = np.percentile(
+            boot_ratio, [2.5, 97.5]
+        )
+        row[f"{prefix}_area_ratio_{name}_se"] = float(boot_ratio.std(ddof=1))
     return row
 
 
-def measure_models(spec: ModelSpec, models: list[VGG], images: torch.Tensor, trained: bool):
-    """ERF of one or more models of `spec`, their maps averaged: the row and the mean map."""
-    maps = [contribution_map(model.features, images) for model in models]
-    return erf_row(spec, maps, models[0], trained=trained, images=len(images)), np.mean(maps, axis=0)
+def erf_row(spec: ModelSpec, maps: np.ndarray, model: nn.Module, trained: bool, resamples: int = RESAMPLES) -> dict:
+    """One table row from per-image maps of one or more models of `spec`, shape (models, images, H, W)."""
+    size = maps.shape[-1]
+    mean = maps.mean(axis=(0, 1))
+    geometry = _last_geometry(model, size)
+    centre, rf_px = _centre(geometry), geometry.rf_px
+    resampled = _bootstrap_means(maps, resamples)
+    # A resample may draw only images no pixel of which drives the unit (dead ReLUs): it has no squares.
+    resampled = resampled[resampled.sum(axis=(1, 2)) > 0]
+    row = {
+        **identity(spec),
+        "trained": trained,
+        "erf_resolution": size,
+        "images": maps.shape[1],
+        "models": maps.shape[0],
+        "resamples": len(resampled),
+        "centre_px": centre,
+    }
+    row.update(_figures("erf", mean, resampled, centre, size * size))
+    replknet = np.stack([replknet_map(resample) for resample in resampled])
+    row.update(_figures("replknet", replknet_map(mean), replknet, centre, size * size))
+    uniform_sides, uniform_areas = square_search(np.ones((1, size, size)), centre)
+    for column, threshold in enumerate(THRESHOLDS):
+        row[f"uniform_side_{_percent(threshold)}"] = int(uniform_sides[0, column])
+        row[f"uniform_area_ratio_{_percent(threshold)}"] = uniform_areas[0, column] / size**2
+    # The theoretical field as seen in the image: at most the square that covers the image.
+    visible_rf = min(rf_px, covering_side(centre, size))
+    row.update(rf_px=rf_px, rf_fits=visible_rf == rf_px, rf_visible_px=visible_rf)
+    row["erf_to_rf_t99"] = row["erf_side_t99"] / visible_rf
+    return row
 
 
-def measure_untrained(spec: ModelSpec, images: torch.Tensor, init_seeds=(0,)) -> tuple[dict, np.ndarray]:
-    """ERF of freshly initialised models of `spec`, averaged over `init_seeds`."""
+def measure_models(spec: ModelSpec, models: list[VGG], images: torch.Tensor, trained: bool, resamples: int = RESAMPLES):
+    """ERF of one or more models of `spec` on `images` (at any side): the row and the mean map."""
+    maps = np.stack([contribution_maps(model.features, images) for model in models])
+    return erf_row(spec, maps, models[0], trained, resamples), maps.mean(axis=(0, 1))
+
+
+def measure_untrained(spec: ModelSpec, images: torch.Tensor, init_seeds=(0,), resamples: int = RESAMPLES):
+    """ERF of freshly initialised models of `spec`, over `init_seeds`."""
     models = []
     for seed in init_seeds:
         torch.manual_seed(seed)
         models.append(build_spec(spec))
-    return measure_models(spec, models, images, trained=False)
+    return measure_models(spec, models, images, trained=False, resamples=resamples)

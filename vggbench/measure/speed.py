@@ -358,26 +358,34 @@ def ratio_interval(ratios: np.ndarray, confidence: float = 0.95, resamples: int 
     return float(low), float(high)
 
 
-def _interleaved_times(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int, rebuilds: int) -> np.ndarray:
-    """Seconds per step, shape (rebuilds, pairs per rebuild, models)."""
+def _step_of(spec: ModelSpec, setup: SpeedSetup) -> Callable[[], None]:
+    return make_step(spec, setup)[0]
+
+
+def interleaved_times(
+    makers: list[Callable[[], Callable[[], None]]], setup, min_pairs: int, rebuilds: int
+) -> np.ndarray:
+    """Seconds per step of the steps that `makers` build, timed in alternation: shape (rebuilds, pairs per
+    rebuild, steps). Each maker builds a fresh step (model and data) at every rebuild; `setup` gives the
+    device, threads and min_time_s."""
     per_block = pairs = None
     times = []
     for _ in range(rebuilds):
-        steps = [make_step(spec, setup)[0] for spec in specs]  # fresh instances each rebuild
+        steps = [make() for make in makers]  # fresh instances each rebuild
         with _torch_threads(setup.threads):
             for step in steps:
                 for _ in range(WARMUP_STEPS):
                     step()
-            if per_block is None:  # sized once, on the first instances
-                fastest = min(time_block(step, 1, setup.device) for step in steps)
-                per_block = max(1, math.ceil(PAIR_BLOCK_S / fastest))
-                total = max(min_pairs, math.ceil(setup.min_time_s / (per_block * fastest)))
-                pairs = math.ceil(total / rebuilds)
+            if per_block is None:  # sized once, on the first instances: each block lasts about PAIR_BLOCK_S
+                step_s = [time_block(step, 1, setup.device) for step in steps]
+                per_block = [max(1, math.ceil(PAIR_BLOCK_S / seconds)) for seconds in step_s]
+                shortest = min(count * seconds for count, seconds in zip(per_block, step_s, strict=True))
+                pairs = math.ceil(max(min_pairs, math.ceil(setup.min_time_s / shortest)) / rebuilds)
             block = np.zeros((pairs, len(steps)))
             for pair in range(pairs):
                 order = range(len(steps)) if pair % 2 == 0 else reversed(range(len(steps)))
                 for index in order:
-                    block[pair, index] = time_block(steps[index], per_block, setup.device)
+                    block[pair, index] = time_block(steps[index], per_block[index], setup.device)
         times.append(block)
         del steps
         _release(setup.device)
@@ -400,7 +408,9 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
     baseline = specs[0]
     common = {**setup.columns(), "baseline": baseline.variant}
     try:
-        times = _interleaved_times(specs, setup, min_pairs, rebuilds)
+        times = interleaved_times(
+            [functools.partial(_step_of, spec, setup) for spec in specs], setup, min_pairs, rebuilds
+        )
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_oom(error):
             raise

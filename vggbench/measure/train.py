@@ -26,7 +26,7 @@ from vggbench.data import FashionMNIST, prepare
 from vggbench.hardware import Machine, device_name
 from vggbench.knobs import NOT_A_KEY, knob
 from vggbench.models import VGG, build_spec
-from vggbench.schema import final_epoch, identity, keys_in
+from vggbench.schema import FAILURE_LOSS_RATIO, PLATEAU_GAIN, failed, final_epoch, identity, is_failure, keys_in
 
 OPTIMIZERS = ("adam", "sgd")
 EVAL_BATCH = 500
@@ -49,6 +49,18 @@ class TrainConfig(Machine):
         None, "train on the first N training images only (default: all 60,000)", minimum=1, metavar="N"
     )
     normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the seed does not)")
+    failure_loss_ratio: float = knob(
+        FAILURE_LOSS_RATIO,
+        "the failure rule, fixed before a run: a run failed when its final training loss is above this share "
+        "of the loss at chance, ln(classes), or is not a number; failed runs are counted apart from the "
+        "accuracy comparison",
+        minimum=0,
+    )
+    plateau_gain: float = knob(
+        PLATEAU_GAIN,
+        "a model is still learning when its mean test-accuracy gain over the last epoch is above this",
+        minimum=0,
+    )
     # Set per trial from the study's seeds.
     seed: int = knob(0, "random seed: weights, shuffling, dropout", key=NOT_A_KEY, flags=None, minimum=0)
 
@@ -181,6 +193,7 @@ class _Run:
             "compute_s": compute_s,
             "train_images": len(labels),
             "test_images": len(self.data.test_labels),
+            "optimizer_steps": epoch * -(-len(labels) // config.batch_size),
             "batch_size": config.batch_size,
             "optimizer": config.optimizer,
             "lr": config.lr,
@@ -188,7 +201,9 @@ class _Run:
             "device_name": device_name(config.device),
             "threads": config.threads,
             "torch_version": torch.__version__,
+            "plateau_gain": config.plateau_gain,
         }
+        row["failed"] = is_failure(row["train_loss"], spec.num_classes, config.failure_loss_ratio)
         if self.report is not None:
             self.report(
                 f"{spec.arch.name} {spec.variant} ratio {spec.ratio} seed {config.seed} epoch {epoch}/{config.epochs}: "
@@ -259,15 +274,34 @@ def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -
 
 
 def summarize(rows) -> pd.DataFrame:
-    """Per model: mean and standard deviation over seeds of the final epoch's test accuracy."""
-    final = final_epoch(pd.DataFrame(rows))
-    summary = final.groupby(keys_in(final), sort=False).agg(
+    """Per model, over its seeds' runs at their final epoch: how many ran and how many failed; for those
+    that did not fail, the test accuracy (mean, standard deviation, range) and its gain over the last
+    epoch, and whether that gain says the model was still learning."""
+    table = pd.DataFrame(rows)
+    keys = keys_in(table)
+    run = [*keys, "seed"]
+    table = table.assign(failed=failed(table))
+    before = table[table["epoch"] == table.groupby(run)["epoch"].transform("max") - 1].set_index(run)["test_acc"]
+    final = final_epoch(table).set_index(run)
+    final = final.assign(last_epoch_gain=final["test_acc"] - before).reset_index()  # NaN after one epoch
+    counts = final.groupby(keys, sort=False).agg(
         epochs=("epoch", "max"),
+        optimizer_steps=("optimizer_steps", "max"),
         seeds=("seed", "count"),
-        test_acc_mean=("test_acc", "mean"),
-        test_acc_std=("test_acc", "std"),
-        test_acc_min=("test_acc", "min"),
-        test_acc_max=("test_acc", "max"),
-        train_img_per_s_median=("train_img_per_s", "median"),
+        failed=("failed", "sum"),
     )
-    return summary.reset_index()
+    accuracy = (
+        final[~final["failed"]]
+        .groupby(keys, sort=False)
+        .agg(
+            test_acc_mean=("test_acc", "mean"),
+            test_acc_std=("test_acc", "std"),
+            test_acc_min=("test_acc", "min"),
+            test_acc_max=("test_acc", "max"),
+            last_epoch_gain=("last_epoch_gain", "mean"),
+            train_img_per_s_median=("train_img_per_s", "median"),
+        )
+    )
+    summary = counts.join(accuracy).reset_index()
+    threshold = final["plateau_gain"].max() if "plateau_gain" in final else PLATEAU_GAIN
+    return summary.assign(still_learning=summary["last_epoch_gain"] > threshold)

@@ -1,0 +1,80 @@
+"""The statistics against independent computations: by hand, and scipy called directly here."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from vggbench import stats
+
+STACK = [0.905, 0.912, 0.899, 0.915, 0.908]
+SINGLE = [0.901, 0.897, 0.905, 0.894, 0.903, 0.899]
+
+
+def test_holm_on_a_known_family():
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> kept at 0.06 (monotone).
+    adjusted = stats.holm([0.01, 0.04, 0.03, 0.005, math.nan])
+    assert np.allclose(adjusted[:4], [0.03, 0.06, 0.06, 0.02]) and math.isnan(adjusted[4])
+    assert list(stats.holm([0.5, 0.6])) == [1.0, 1.0]
+
+
+def _welch_by_hand(a, b):
+    a, b = np.array(a), np.array(b)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return a.mean() - b.mean(), se, df
+
+
+def test_welch_and_tost_against_the_formulas():
+    difference, se, df = _welch_by_hand(STACK, SINGLE)
+    result = stats.welch(STACK, SINGLE, margin=0.01)
+    assert result.difference == pytest.approx(difference)
+    assert result.df == pytest.approx(df)
+    half = scipy_stats.t.ppf(0.975, df) * se
+    assert (result.ci_low, result.ci_high) == pytest.approx((difference - half, difference + half))
+    assert result.p_value == pytest.approx(2 * scipy_stats.t.sf(abs(difference / se), df))
+    lower = scipy_stats.t.sf((difference + 0.01) / se, df)  # H0: difference <= -0.01
+    upper = scipy_stats.t.cdf((difference - 0.01) / se, df)  # H0: difference >= +0.01
+    assert result.tost_p == pytest.approx(max(lower, upper))
+    assert stats.tost(STACK, STACK, margin=0.01) < 0.05 < stats.tost(STACK, SINGLE, margin=0.001)
+
+
+def test_hedges_g_by_hand():
+    a, b = np.array(STACK), np.array(SINGLE)
+    pooled = math.sqrt((4 * a.var(ddof=1) + 5 * b.var(ddof=1)) / 9)
+    expected = (1 - 3 / (4 * 11 - 9)) * (a.mean() - b.mean()) / pooled
+    assert stats.hedges_g(STACK, SINGLE) == pytest.approx(expected)
+
+
+def test_power_matches_the_normal_approximation_for_large_samples_and_cohens_table():
+    # With many degrees of freedom the t-test is the z-test: (z_0.975 + z_0.8) standard errors.
+    se_factor = math.sqrt(2 / 5000)
+    z = scipy_stats.norm.ppf(0.975) + scipy_stats.norm.ppf(0.8)
+    assert stats.mde(1.0, 5000, 5000, 9998) == pytest.approx(z * se_factor, rel=1e-3)
+    assert stats.mde(1.0, 3, 3, 4) > z * math.sqrt(2 / 3)  # few seeds: the t-test needs more
+    assert stats.seeds_needed(1.0, 0.5) == 64  # Cohen (1988): d = 0.5, 80% power, alpha 0.05 two-sided
+
+
+def test_paired_comparison_against_scipy():
+    result = stats.paired(STACK, SINGLE[:5], margin=0.01)
+    direct = scipy_stats.ttest_rel(STACK, SINGLE[:5])
+    assert result.p_value == pytest.approx(direct.pvalue)
+    assert result.difference == pytest.approx(np.mean(np.subtract(STACK, SINGLE[:5])))
+
+
+def test_fisher_against_the_hypergeometric_by_hand():
+    # 3 of 5 stack runs failed, 0 of 5 single runs: P(table as or more extreme), both tails.
+    p_three = math.comb(5, 3) * math.comb(5, 0) / math.comb(10, 3)
+    assert stats.fisher(3, 5, 0, 5) == pytest.approx(2 * p_three)
+    assert stats.fisher(0, 5, 0, 5) == 1.0
+
+
+def test_equivalence_power_against_a_simulation():
+    # No true difference, spread 1, margin 1, 10 runs per arm: simulate TOST and count how often it shows it.
+    rng = np.random.default_rng(0)
+    shown = [stats.tost(rng.normal(0, 1, 10), rng.normal(0, 1, 10), 1.0) < 0.05 for _ in range(1500)]
+    assert stats.equivalence_power(1.0, 1.0, 10) == pytest.approx(np.mean(shown), abs=0.04)  # 3 standard errors
+    needed = stats.seeds_for_equivalence(1.0, 1.0)
+    assert stats.equivalence_power(1.0, 1.0, needed) >= 0.8 > stats.equivalence_power(1.0, 1.0, needed - 1)

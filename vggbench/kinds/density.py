@@ -1,0 +1,141 @@
+"""Computational density: the achieved FLOP/s of one conv layer per kernel size, on the run's device.
+
+RepVGG (Ding et al. 2021, table 1) argues that the hardware favours 3x3 convs: with
+Winograd and tuned kernels they reach the highest FLOP/s, so a 3x3 multiply-add costs
+less time than a larger kernel's. Per width and map size, one conv of each kernel
+size (C in = C out, stride 1, 'same' padding, no bias, inference) is timed in
+alternation in one process, as the paired speed comparison times variants, so that
+drift hits them alike; each size's achieved GFLOP/s and its density relative to 3x3
+come with two-stage bootstrap intervals (rebuilds, then pairs).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from vggbench.hardware import Machine, device_name
+from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.knobs import knob
+from vggbench.measure import speed
+
+REFERENCE = 3  # the kernel side every other one is compared with
+COLUMNS = (
+    "device",
+    "channels",
+    "side_px",
+    "kernel_px",
+    "batch_size",
+    "achieved_gflops",
+    "gflops_ci_low",
+    "gflops_ci_high",
+    "density_vs_3x3",
+    "ci_low",
+    "ci_high",
+    "pairs",
+)
+
+
+@dataclass(frozen=True)
+class DensitySetup(Machine):
+    """Which conv layers to time, and how long."""
+
+    GROUP = "density"
+
+    kernels: tuple[int, ...] = knob(
+        (1, 3, 5, 7), "kernel sides timed against each other (3 among them)", key="density_kernels", minimum=1
+    )
+    channels: int = knob(64, "input and output channels of the conv", key="density_channels", minimum=1, axis=(32, 128))
+    side: int = knob(56, "map side in pixels", key="density_sides", flags=("--side",), minimum=1, axis=(14, 56))
+    batch_size: int = knob(8, "images per timed step", key="density_batch_size", minimum=1)
+    pairs: int = knob(16, "at least this many pairs in all", key="density_pairs", minimum=1)
+    rebuilds: int = knob(4, "build the convs afresh this many times", key="density_rebuilds", minimum=1)
+    min_time_s: float = knob(
+        0.0, "seconds of timed blocks per kernel size, at least", key="density_min_time_s", minimum=0
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if REFERENCE not in self.kernels:
+            raise ValueError(f"density_kernels={self.kernels} is not allowed: it must hold {REFERENCE}")
+
+    def macs(self, kernel: int) -> int:
+        return self.channels * self.channels * kernel * kernel * self.side * self.side * self.batch_size
+
+
+def conv_step(kernel: int, setup: DensitySetup):
+    """One inference step of a fresh conv layer on fixed random data."""
+    device = torch.device(setup.device)
+    conv = nn.Conv2d(setup.channels, setup.channels, kernel, padding=kernel // 2, bias=False).to(device).eval()
+    images = torch.rand(setup.batch_size, setup.channels, setup.side, setup.side, device=device)
+
+    def step() -> None:
+        with torch.inference_mode():
+            conv(images)
+
+    return step
+
+
+class Density(Kind):
+    name = "density"
+    help = "achieved FLOP/s of one conv layer per kernel size (1, 3, 5, 7): is 3x3 the densest?"
+    description = (
+        "Per width and map size, one conv layer of each kernel size (C in = C out, stride 1, 'same' padding) "
+        "timed in alternation: achieved GFLOP/s, and density relative to 3x3, with bootstrap intervals."
+    )
+    tables = (Table("density", "Achieved GFLOP/s of one conv layer per kernel size", COLUMNS),)
+    setup, exclusive, uses_models = DensitySetup, True, False
+
+    def plan(self, config) -> list[Trial]:
+        trials = []
+        for setup in config.setups(DensitySetup):
+            key = f"c{setup.channels}-px{setup.side}-b{setup.batch_size}"
+            trials.append(Trial(self.name, None, key, setup, (("channels", setup.channels), ("side_px", setup.side))))
+        return trials
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        setup = trial.setup
+        makers = [functools.partial(conv_step, kernel, setup) for kernel in setup.kernels]
+        times = speed.interleaved_times(makers, setup, setup.pairs, setup.rebuilds)  # (rebuilds, pairs, kernels)
+        gflops = np.stack([2 * setup.macs(k) / times[..., i] / 1e9 for i, k in enumerate(setup.kernels)], axis=-1)
+        reference = gflops[..., setup.kernels.index(REFERENCE)]
+        return Outcome([self._row(setup, kernel, gflops[..., i], reference) for i, kernel in enumerate(setup.kernels)])
+
+    @staticmethod
+    def _row(setup: DensitySetup, kernel: int, gflops: np.ndarray, reference: np.ndarray) -> dict:
+        low, high = speed.ratio_interval(gflops)  # the percentile bootstrap of the median applies to any sample
+        density_low, density_high = speed.ratio_interval(gflops / reference)
+        return {
+            "device": setup.device,
+            "device_name": device_name(setup.device),
+            "threads": setup.threads,
+            "torch_version": torch.__version__,
+            "channels": setup.channels,
+            "side_px": setup.side,
+            "kernel_px": kernel,
+            "batch_size": setup.batch_size,
+            "macs": setup.macs(kernel),
+            "achieved_gflops": float(np.median(gflops)),
+            "gflops_ci_low": low,
+            "gflops_ci_high": high,
+            "density_vs_3x3": float(np.median(gflops / reference)),
+            "ci_low": density_low,
+            "ci_high": density_high,
+            "pairs": gflops.size,
+            "rebuilds": setup.rebuilds,
+        }
+
+    def estimate_s(self, trial, gflops) -> float:
+        setup = trial.setup
+        steps_s = [max(2 * setup.macs(kernel) / (gflops * 1e9), speed.PAIR_BLOCK_S) for kernel in setup.kernels]
+        return sum(steps_s) * (setup.pairs + setup.rebuilds * speed.WARMUP_STEPS)
+
+    def describe(self, rows) -> str:
+        return ", ".join(f"{row['kernel_px']}x{row['kernel_px']} {row['achieved_gflops']:.1f} GFLOP/s" for row in rows)
+
+
+KIND = Density()

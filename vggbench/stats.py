@@ -1,0 +1,181 @@
+"""The statistics behind the verdicts: two-sample and paired comparisons, equivalence, power, Holm.
+
+Every test is two-sided at ALPHA unless said otherwise; the comparisons are Welch's
+(no equal-variance assumption). Equivalence is two one-sided tests (TOST) against a
+margin: both one-sided nulls (difference <= -margin, difference >= +margin) rejected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+ALPHA = 0.05
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """variant - baseline, from two independent samples (or, `paired`, from per-seed differences)."""
+
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    tost_p: float  # equivalence within +-margin; small: equivalent
+    hedges_g: float
+    sd: float  # the pooled standard deviation of one run (paired: of the differences)
+    df: float
+    mde: float  # the smallest difference with 80% power at this spread and size (two-sided, ALPHA)
+
+
+def _clean(values) -> np.ndarray:
+    return np.asarray(values, dtype=float)
+
+
+def hedges_g(variant, baseline) -> float:
+    """Standardised mean difference with the small-sample correction J = 1 - 3 / (4 (n1 + n2) - 9)."""
+    a, b = _clean(variant), _clean(baseline)
+    n1, n2 = len(a), len(b)
+    pooled = math.sqrt(((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / (n1 + n2 - 2))
+    if pooled == 0:
+        return math.nan
+    return (1 - 3 / (4 * (n1 + n2) - 9)) * (a.mean() - b.mean()) / pooled
+
+
+def tost(variant, baseline, margin: float) -> float:
+    """The TOST p-value (the larger of the two one-sided Welch tests) for |variant - baseline| < margin."""
+    a, b = _clean(variant), _clean(baseline)
+    above = stats.ttest_ind(a + margin, b, equal_var=False, alternative="greater").pvalue  # difference > -margin
+    below = stats.ttest_ind(a - margin, b, equal_var=False, alternative="less").pvalue  # difference < +margin
+    return float(max(above, below))
+
+
+def mde(sd: float, n1: int, n2: int, df: float, alpha: float = ALPHA, power: float = POWER) -> float:
+    """The smallest true difference a two-sided t-test detects with `power`, at spread `sd` and these sizes
+    (from the noncentral t distribution; n2 = 0 for a one-sample or paired test on n1 differences)."""
+    if not sd > 0 or not df > 0:
+        return math.nan
+    se = sd * math.sqrt(1 / n1 + (1 / n2 if n2 else 0))
+    critical = stats.t.ppf(1 - alpha / 2, df)
+
+    def shortfall(effect: float) -> float:
+        shift = effect / se
+        wrong_side = np.nan_to_num(stats.nct.cdf(-critical, df, shift))  # NaN where it underflows
+        return stats.nct.sf(critical, df, shift) + wrong_side - power
+
+    return float(optimize.brentq(shortfall, 0, 100 * se))  # 100 standard errors: power 1 even at df = 1
+
+
+def _smallest_n(enough) -> int:
+    """The smallest n >= 2 for which `enough(n)` holds, `enough` being monotone in n."""
+    if enough(2):
+        return 2
+    low, high = 2, 4
+    while not enough(high):  # double, then halve the gap
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
+
+
+def seeds_needed(sd: float, effect: float, alpha: float = ALPHA, power: float = POWER) -> int:
+    """Runs per arm for a two-sided two-sample t-test to detect `effect` with `power` at spread `sd`."""
+    if not sd > 0:
+        return 2
+    return _smallest_n(lambda n: mde(sd, n, n, 2 * n - 2, alpha, power) <= effect)
+
+
+def equivalence_power(sd: float, margin: float, n: int, alpha: float = ALPHA) -> float:
+    """The chance that TOST with n runs per arm shows equivalence within +-margin when there is no difference."""
+    df = 2 * n - 2
+    room = margin / (sd * math.sqrt(2 / n)) - stats.t.ppf(1 - alpha, df)
+    return max(0.0, 2 * stats.t.cdf(room, df) - 1)
+
+
+def seeds_for_equivalence(sd: float, margin: float, alpha: float = ALPHA, power: float = POWER) -> int:
+    """Runs per arm for TOST to show equivalence within +-margin with `power`, where there is no difference."""
+    if not sd > 0:
+        return 2
+    return _smallest_n(lambda n: equivalence_power(sd, margin, n, alpha) >= power)
+
+
+def _varies(values: np.ndarray) -> bool:
+    """Whether values differ by more than rounding (0.91 - 0.81 and 0.92 - 0.82 are not quite equal)."""
+    return bool(np.ptp(values) > 1e-12)
+
+
+def _no_spread(difference: float, df: float) -> Comparison:
+    """Runs that do not vary at all: the difference, and no test (a t-test divides by the spread)."""
+    return Comparison(difference, math.nan, math.nan, math.nan, math.nan, math.nan, 0.0, df, math.nan)
+
+
+def welch(variant, baseline, margin: float) -> Comparison:
+    """Welch's two-sample comparison of variant against baseline, with TOST against `margin`."""
+    a, b = _clean(variant), _clean(baseline)
+    if not (_varies(a) or _varies(b)):
+        return _no_spread(float(a.mean() - b.mean()), len(a) + len(b) - 2)
+    test = stats.ttest_ind(a, b, equal_var=False)
+    interval = test.confidence_interval(1 - ALPHA)
+    n1, n2 = len(a), len(b)
+    sd = math.sqrt(((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / (n1 + n2 - 2))
+    df = float(test.df)
+    return Comparison(
+        difference=float(a.mean() - b.mean()),
+        ci_low=float(interval.low),
+        ci_high=float(interval.high),
+        p_value=float(test.pvalue),
+        tost_p=tost(a, b, margin),
+        hedges_g=hedges_g(a, b),
+        sd=sd,
+        df=df,
+        mde=mde(sd, n1, n2, df),
+    )
+
+
+def paired(variant, baseline, margin: float) -> Comparison:
+    """The paired comparison of runs that share a seed (same initial draw and data order), with TOST."""
+    differences = _clean(variant) - _clean(baseline)
+    n = len(differences)
+    if not _varies(differences):
+        return _no_spread(float(differences.mean()), n - 1)
+    test = stats.ttest_1samp(differences, 0.0)
+    interval = test.confidence_interval(1 - ALPHA)
+    above = stats.ttest_1samp(differences, -margin, alternative="greater").pvalue
+    below = stats.ttest_1samp(differences, margin, alternative="less").pvalue
+    sd = float(differences.std(ddof=1))
+    return Comparison(
+        difference=float(differences.mean()),
+        ci_low=float(interval.low),
+        ci_high=float(interval.high),
+        p_value=float(test.pvalue),
+        tost_p=float(max(above, below)),
+        # The small-sample correction J = 1 - 3 / (4 (n - 1) - 1) leaves nothing of two pairs: no g there.
+        hedges_g=float((1 - 3 / (4 * n - 5)) * differences.mean() / sd) if n > 2 else math.nan,
+        sd=sd,
+        df=float(n - 1),
+        mde=mde(sd, n, 0, n - 1),
+    )
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN stays NaN and is not counted)."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (len(order) - rank) * p[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def fisher(failed_variant: int, runs_variant: int, failed_baseline: int, runs_baseline: int) -> float:
+    """Fisher's exact test (two-sided) of failure counts in two arms."""
+    table = [[failed_variant, runs_variant - failed_variant], [failed_baseline, runs_baseline - failed_baseline]]
+    return float(stats.fisher_exact(table).pvalue)
