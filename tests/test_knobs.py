@@ -20,8 +20,14 @@ GRID = {"archs": ["vgg11"], "ratios": [64], "resolutions": [32], "device": "cpu"
         ({"lr": math.inf}, "lr=inf is not allowed: it must be a finite number > 0"),
         ({"optimizer": "lion"}, "optimizer='lion' is not allowed: choose one of adam, sgd"),
         ({"normalize": "yes"}, "normalize='yes' is not allowed: it must be true or false"),
-        ({"speed_min_time_s": math.inf}, "min_time_s=inf is not allowed: it must be a finite number >= 0"),
-        ({"speed_modes": ["infer", "backward"]}, "mode='backward' is not allowed: choose one of infer, train"),
+        (
+            {"speed_min_time_s": math.inf},
+            "speed_min_time_s=inf is not allowed (--min-time): it must be a finite number >= 0",
+        ),
+        (
+            {"speed_modes": ["infer", "backward"]},
+            "speed_modes='backward' is not allowed (--mode): choose one of infer, train",
+        ),
         ({"speed_modes": []}, "speed_modes=[] is not allowed: give a non-empty list"),
         ({"seeds": [0, -1]}, "seeds entry=-1 is not allowed: it must be an integer >= 0"),
         ({"seeds": []}, "seeds=() is not allowed: give a non-empty list"),

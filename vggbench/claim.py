@@ -181,11 +181,27 @@ def _budget_section(claims: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     return text
 
 
+def _failure_section(failures: pd.DataFrame) -> list[str]:
+    """The trials that failed: their parts of the claim lack them. The next run retries them."""
+    if failures.empty:
+        return []
+    return [
+        f"## {len(failures)} failed trial(s)",
+        "",
+        "Their rows carry the error instead of numbers, and the verdicts above go without them; rerunning "
+        "`vggbench run` with this folder retries them.",
+        "",
+        _markdown(failures[["kind", "trial", "error"]]),
+        "",
+    ]
+
+
 def markdown(claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, margins: Margins) -> str:
-    """claim.md: how verdicts are reached, the verdicts at a glance, the budget, each part, block by block."""
+    """claim.md: how verdicts are reached, the verdicts at a glance, failed trials, the budget, each part,
+    block by block."""
     intro = INTRO.format(alpha=stats.ALPHA, accuracy=margins.equivalence_margin, erf=margins.erf_margin)
     text = [f"# The kernel-stacking claim: {name}", "", intro, "", "At a glance (primary rows per verdict):", ""]
-    text += [*_glance(claims), "", *_budget_section(claims, tables["summary"])]
+    text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_budget_section(claims, tables["summary"])]
     text += ["## The parts", "", *_part_sections(claims), *_block_section(tables["blocks"])]
     return "\n".join(text)
 
@@ -198,11 +214,15 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     root = directory.root
     if not directory.has("static.csv"):
         raise ValueError(f"{root / 'static.csv'} is missing: is {root} a finished `vggbench run` directory?")
+    static = directory.table("static")
+    if static.empty or not {"arch", "variant", "params", "macs", "rf_px"} <= set(static.columns):
+        raise ValueError(f"{root / 'static.csv'} has no static rows (or lacks their columns): rerun `vggbench run`")
     config = directory.config() if directory.has("config.json") else {}
     chosen = Margins(**knobs.settings(Margins, {**config, **margins}))
-    tables = (directory.table(name) for name in ("static", "train", "pairs", "erf"))
-    claims = claim_table(*tables, margins=chosen, density=directory.table("density"))
-    text = markdown(claims, {name: directory.table(name) for name in ("summary", "blocks")}, root.name, chosen)
+    tables = (directory.table(name) for name in ("train", "pairs", "erf"))
+    claims = claim_table(static, *tables, margins=chosen, density=directory.table("density"))
+    names = ("summary", "blocks", "failures")
+    text = markdown(claims, {name: directory.table(name) for name in names}, root.name, chosen)
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)
     return claims, text

@@ -17,6 +17,7 @@ import pandas as pd
 from vggbench import knobs
 
 STDOUT = "-"
+FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +33,12 @@ def _integer(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+
+
+def _path(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"invalid path: {text!r} (give a file or folder name)")
+    return text
 
 
 def _boolean(text: str) -> bool:
@@ -151,6 +158,8 @@ def _measure(args: argparse.Namespace) -> None:
     kind = next((KINDS[name] for name in args.alternatives if getattr(args, _dest(KINDS[name].switch[0]))), None)
     kind = kind or KINDS[args.kind]
     values = {**KINDS[args.kind].command_defaults, **given(args), "kinds": (kind.name,)}
+    if kind.models_from and values.get(kind.models_from):
+        _refuse_model_options(args, given(args))
     config = StudyConfig(values)
     save_to = getattr(args, _dest(kind.files.flag)) if kind.files else None
     rows = study.measure(config, args.out, save_to, getattr(args, "data_root", None), _progress)
@@ -165,10 +174,22 @@ def _measure(args: argparse.Namespace) -> None:
         _emit(summary, getattr(args, _dest(table.flag)), table.columns, table.title)
 
 
+def _refuse_model_options(args: argparse.Namespace, values: dict) -> None:
+    """Where a kind's models come from files (erf --checkpoint), model options would be ignored: refuse them."""
+    from vggbench.arch import Grid
+
+    given_models = [option.flags[0] for option in knobs.options(Grid) if (option.key or option.name) in values]
+    if given_models:
+        raise ValueError(
+            f"{', '.join(given_models)} do(es) not apply with --checkpoint: the models are the ones saved in the files"
+        )
+
+
 def _data_root_option(parser) -> None:
     parser.add_argument(
         "--data-root",
         metavar="DIR",
+        type=_path,
         help="folder with the four Fashion-MNIST IDX files (else VGGBENCH_DATA, the user cache, "
         "Debian's dataset-fashion-mnist, then torchvision's download)",
     )
@@ -182,10 +203,10 @@ def _output_options(parser, kinds) -> None:
             if table.flag not in flags:
                 flags.add(table.flag)
                 extra = {"nargs": "?", "const": STDOUT} if table.on_request else {}
-                output.add_argument(table.flag, metavar="FILE.csv", help=table.help, **extra)
+                output.add_argument(table.flag, metavar="FILE.csv", type=_path, help=table.help, **extra)
         if kind.files and kind.files.flag not in flags:
             flags.add(kind.files.flag)
-            output.add_argument(kind.files.flag, metavar=kind.files.metavar, help=kind.files.help)
+            output.add_argument(kind.files.flag, metavar=kind.files.metavar, type=_path, help=kind.files.help)
 
 
 def _add_kind_command(commands, primary, alternatives: list) -> None:
@@ -213,7 +234,7 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
     )
 
 
-def _run(args: argparse.Namespace) -> None:
+def _run(args: argparse.Namespace) -> int:
     from vggbench import study
     from vggbench.config import load_config
 
@@ -231,6 +252,13 @@ def _run(args: argparse.Namespace) -> None:
     print(_readable(directory.table("summary")) + "\n")
     _print_claims(directory.table("claim"), directory.root)
     _print_report(directory.root / "report.html")
+    failures = directory.table("failures")
+    if not failures.empty:
+        listed = "; ".join(f"{row.kind} {row.trial}: {row.error}" for row in failures.itertuples())
+        print(f"vggbench run: {len(failures)} trial(s) failed: {listed}", file=sys.stderr)
+        print("  (listed in failures.csv, claim.md and report.html; run again to retry them)", file=sys.stderr)
+        return FAILED_TRIALS
+    return 0
 
 
 def _executor(args: argparse.Namespace):
@@ -315,8 +343,8 @@ def _add_run_command(commands) -> None:
         "(GPU); verdict: vgg13 stack against single, 22 seeds each, training only (an hour on 2 CPU cores) "
         "(default: quick)",
     )
-    run.add_argument("--config", metavar="FILE.toml", help="TOML file whose keys override the preset's")
-    run.add_argument("--out", metavar="RUN_DIR", help="the run directory (default: runs/PRESET)")
+    run.add_argument("--config", metavar="FILE.toml", type=_path, help="TOML file whose keys override the preset's")
+    run.add_argument("--out", metavar="RUN_DIR", type=_path, help="the run directory (default: runs/PRESET)")
     run.add_argument("--force", action="store_true", help="reuse a RUN_DIR made with another configuration")
     run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
     _data_root_option(run)
@@ -341,17 +369,21 @@ def _add_run_dir_commands(commands) -> None:
         ("publish", _publish, "copy a finished run's tables, reports and figures into results/ and index it"),
     ):
         parser = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        parser.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `vggbench run`")
+        parser.add_argument("run_dir", metavar="RUN_DIR", type=_path, help="a directory written by `vggbench run`")
         if name in ("claim", "power"):
             parser.set_defaults(knob_keys=add_knobs(parser, Margins))
         if name == "power":
             parser.add_argument(
                 "--effect", type=float, default=0.01, help="the accuracy difference to detect (default: 0.01)"
             )
-            parser.add_argument("--out", metavar="FILE.csv", help="also write the table as CSV")
+            parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
         if name == "publish":
             parser.add_argument(
-                "--results", default="results", metavar="DIR", help="where published runs go (default: results)"
+                "--results",
+                default="results",
+                metavar="DIR",
+                type=_path,
+                help="where published runs go (default: results)",
             )
         parser.set_defaults(handler=handler)
 
@@ -378,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
-        args.handler(args)
+        status = args.handler(args)
     except ValueError as error:
         print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -388,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vggbench {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ class Scope(Setup):
         "effective field averages over their initialisations",
         flags=("--seeds", "--seed", "--init-seeds"),
         minimum=0,
+        maximum=2**63 - 1,  # torch.manual_seed's range
+        unique=True,
         metavar="SEED",
     )
 

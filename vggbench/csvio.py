@@ -1,7 +1,9 @@
-"""Writing files atomically, so that an interrupted run never leaves a half-written table."""
+"""Reading and writing a run's files: atomically (an interrupted run never leaves a half-written file), and
+with errors that name the file and what was wrong with it."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,6 +32,9 @@ def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: boo
             write(stream)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
         os.replace(temporary, target)
+    except OSError as error:  # a full disk, a file system gone read-only
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(f"cannot write {path}: {error.strerror or error}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -40,7 +45,23 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     target = Path(path)
     if not target.is_file() or target.stat().st_size <= 1:
         return pd.DataFrame()
-    return pd.read_csv(target)
+    try:
+        return pd.read_csv(target)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise ValueError(f"{target} is not a readable CSV table: {error}") from None
+    except OSError as error:
+        raise OSError(f"cannot read {target}: {error.strerror or error}") from None
+
+
+def read_json(path: str | Path) -> object:
+    """A JSON file's content; a ValueError names the file and what is wrong with it."""
+    target = Path(path)
+    try:
+        return json.loads(target.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{target} is not valid JSON: {error}") from None
+    except OSError as error:
+        raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:

@@ -18,6 +18,7 @@ import dataclasses
 import gzip
 import math
 import os
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ def read_idx(path: Path, magic: int, count: int, shape: tuple[int, ...]) -> torc
     try:
         with opener(path, "rb") as stream:
             raw = stream.read()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{path} cannot be read: {error}") from None
     dimensions = len(shape) + 1
     header = 4 + 4 * dimensions

@@ -3,6 +3,7 @@ and the process's resident memory."""
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import subprocess
@@ -32,9 +33,13 @@ class Machine(Setup):
         minimum=1,
     )
 
-    def check_available(self) -> None:
-        """Refuse a device this machine does not have (a configuration may describe another machine)."""
+    def check_available(self, report=None) -> None:
+        """Refuse a device this machine does not have (a configuration may describe another machine); say
+        where the thread count is above the machine's cores (threads then share cores, and timings suffer)."""
         validate.device(self.device)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if report is not None and cores and self.threads > cores:
+            report(f"warning: threads={self.threads} is more than the {cores} cores this process may use")
 
 
 def cpu_model() -> str:

@@ -11,13 +11,15 @@ the kinds; the study, the command line and the executors know them only through 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pandas as pd
 
-from vggbench.arch import ModelSpec
+from vggbench.arch import ModelSpec, spec_to_dict
 from vggbench.schema import identity
 
 Report = Callable[[str], None]
@@ -40,6 +42,22 @@ class Trial:
     def identity(self) -> dict:
         """The columns that identify this trial's rows; a failed trial's row has these and its error."""
         return {**(identity(self.spec) if self.spec else {}), **dict(self.labels)}
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of everything the trial ran under (model, setup, inputs): a file recorded under another
+        fingerprint is another configuration's result, redone rather than relabelled."""
+        described = {
+            "kind": self.kind,
+            "key": self.key,
+            "spec": spec_to_dict(self.spec) if self.spec else None,
+            "setup": dataclasses.asdict(self.setup) if dataclasses.is_dataclass(self.setup) else self.setup,
+            "labels": self.labels,
+            "needs": self.needs,
+            "reads": self.reads,
+        }
+        text = json.dumps(described, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,7 @@ class Kind:
     needs_data: bool = False  # reads Fashion-MNIST
     uses_seeds: bool = False  # reads the study's seeds
     uses_models: bool = True  # measures the grid's models (its command takes the model options)
+    models_from: str = ""  # a config key that, when set, gives the models instead of the grid
     tables: tuple[Table, ...] = ()  # the first holds the kind's rows
     summary_table: Table | None = None  # its per-model summary, as its command shows it
     files: Files | None = None
@@ -111,6 +130,13 @@ class Kind:
     def estimate_s(self, trial: Trial, gflops: float) -> float:
         """A rough duration of `trial` in seconds at a sustained rate of `gflops` GFLOP/s."""
         raise NotImplementedError
+
+    def memory(self, trial: Trial) -> tuple[int, str]:
+        """(bytes, device) the trial needs at most, estimated before it runs (default: one image's forward pass
+        of its model on the CPU, as a static count takes)."""
+        from vggbench.measure.memory import needed_bytes
+
+        return needed_bytes(trial.spec, 1, backward=False, optimizer=False), "cpu"
 
     def describe(self, rows: list[dict]) -> str:
         """A few words on a finished trial's result, for the progress line."""

@@ -35,6 +35,8 @@ class Knob:
     choices: tuple | None = None
     minimum: float | None = None  # smallest allowed value (of each entry, for lists)
     above: float | None = None  # values must be greater than this
+    maximum: float | None = None  # largest allowed value
+    unique: bool = False  # a list whose entries must differ
     axis: bool | tuple = False  # the config key holds a list, the study plans a trial per value; a tuple: its default
     metavar: str | None = None
     group: str | None = None  # command-line help group; None: the setup's GROUP
@@ -93,14 +95,33 @@ def options(cls) -> tuple[Option, ...]:
 
 def _must_be(option: Option) -> str:
     words = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[option.kind]
+    bounds = []
     if option.knob.minimum is not None:
-        return f"{words} >= {option.knob.minimum:g}"
+        bounds.append(f">= {_bound(option.knob.minimum)}")
     if option.knob.above is not None:
-        return f"{words} > {option.knob.above:g}"
-    return words
+        bounds.append(f"> {_bound(option.knob.above)}")
+    if option.knob.maximum is not None:
+        bounds.append(f"<= {_bound(option.knob.maximum)}")
+    return " ".join([words, " and ".join(bounds)]).strip()
 
 
-def _check_entry(name: str, value, option: Option) -> None:
+def _bound(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _label(option: Option, entry: bool = False) -> tuple[str, str]:
+    """How a message names a knob: its config key (or field), an entry of it, and its option where that differs."""
+    name = (option.key or option.name) + (" entry" if entry else "")
+    flag = option.flags[0] if option.flags else None
+    return name, f" ({flag})" if flag and flag != "--" + (option.key or "").replace("_", "-") else ""
+
+
+def _refuse(option: Option, value, why: str, entry: bool = False) -> ValueError:
+    name, flag = _label(option, entry)
+    return ValueError(f"{name}={value!r} is not allowed{flag}: {why}")
+
+
+def _check_entry(value, option: Option, entry: bool = False) -> None:
     kind, meta = option.kind, option.knob
     right_type = {
         bool: isinstance(value, bool),
@@ -108,12 +129,15 @@ def _check_entry(name: str, value, option: Option) -> None:
         float: isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
         str: isinstance(value, str),
     }[kind]
-    too_small = right_type and meta.minimum is not None and value < meta.minimum
-    not_above = right_type and meta.above is not None and not value > meta.above
-    if not right_type or too_small or not_above:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be {_must_be(option)}")
+    out_of_range = right_type and (
+        (meta.minimum is not None and value < meta.minimum)
+        or (meta.above is not None and not value > meta.above)
+        or (meta.maximum is not None and value > meta.maximum)
+    )
+    if not right_type or out_of_range:
+        raise _refuse(option, value, f"it must be {_must_be(option)}", entry)
     if meta.choices is not None and value not in meta.choices:
-        raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed(meta.choices)}")
+        raise _refuse(option, value, f"choose one of {allowed(meta.choices)}", entry)
 
 
 def check(setup) -> None:
@@ -123,12 +147,15 @@ def check(setup) -> None:
         if value is None and option.optional:
             continue
         if not option.is_list or option.knob.axis:
-            _check_entry(option.name, value, option)
+            _check_entry(value, option)
             continue
         if not isinstance(value, tuple) or not value:
-            raise ValueError(f"{option.name}={value!r} is not allowed: give a non-empty list")
+            raise _refuse(option, value, "give a non-empty list")
         for entry in value:
-            _check_entry(f"{option.name} entry", entry, option)
+            _check_entry(entry, option, entry=True)
+        if option.knob.unique and len(set(value)) < len(value):
+            repeated = sorted({entry for entry in value if value.count(entry) > 1})
+            raise _refuse(option, value, f"give each value once ({allowed(repeated)} repeated)")
 
 
 class Setup:

@@ -166,6 +166,8 @@ def block_ratios(blocks: pd.DataFrame):
     The marker is the ratio the textbook arithmetic gives (a block whose convs all have
     C inputs and C outputs, e.g. 18/25 for two 3x3 against one 5x5).
     """
+    if blocks.empty or not {"variant", "params_vs_stack", "block"} <= set(blocks.columns):
+        return None
     single = blocks[blocks["variant"] == "single"]
     single = single.assign(batch_norm=single.get("batch_norm", False))
     single = single.drop_duplicates(subset=["arch", "ratio", "batch_norm", "block"])
@@ -369,6 +371,13 @@ def _verdict_counts(claims: pd.DataFrame) -> list[str]:
     return ["<h2>The claim at a glance</h2>", text, _html_table(counts.reset_index())]
 
 
+def _failure_list(failures: pd.DataFrame) -> list[str]:
+    if failures.empty:
+        return []
+    retry = "<p>The verdicts go without them; rerunning <code>vggbench run</code> with this folder retries them.</p>"
+    return [f"<h2>{len(failures)} failed trial(s)</h2>", retry, _html_table(failures[["kind", "trial", "error"]])]
+
+
 def _claim_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return []
@@ -435,6 +444,7 @@ def write(run_dir: str | Path) -> Path:
         f"commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, torch "
         f"{html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
         *_verdict_counts(claims),
+        *_failure_list(directory.table("failures")),
         *_figure_section(drawn),
         *_claim_section(claims),
         "<h2>Per model</h2>",

@@ -1,29 +1,42 @@
 """A run directory, and every file name in it.
 
+    RUN_DIR/.lock                     held by the run working in the folder (its pid and host)
     RUN_DIR/config.json               the configuration (refuses a run with another one)
     RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end
-    RUN_DIR/trials/KIND/KEY.csv       one file per finished trial, written atomically, last
+    RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
     RUN_DIR/checkpoints/KEY.pt        trained models
     RUN_DIR/erf_maps/MODEL-STATE.npy  effective-receptive-field maps
     RUN_DIR/NAME.csv                  the tables made from the trials (static, speed, train, summary, claim, ...)
     RUN_DIR/claim.md, figures/, report.html
 
-A trial's file marks it done, so rerunning a study skips it: SIGINT or SIGKILL loses at
-most the trials in flight.
+A trial's file holds its rows (or its error), the fingerprint of what it ran under and
+the digests of the files it wrote. It marks the trial done only when all of that is
+whole and the fingerprint is the current trial's: rerunning a study skips what is done,
+redoes what failed, was cut short or corrupted, or ran under another configuration, and
+SIGINT or SIGKILL loses at most the trials in flight.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from vggbench.arch import ModelSpec
-from vggbench.csvio import read_csv, write_bytes, write_csv, write_text
+from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
 from vggbench.kind import Outcome, Trial
 
-CONFIG, METADATA = "config.json", "metadata.json"
+CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
+TRIAL_FORMAT = 1
+# What a trial's file says of it.
+DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
@@ -60,10 +73,36 @@ class RunDir:
         self.root = Path(root)
 
     def trial_path(self, kind: str, key: str) -> Path:
-        return self.root / TRIALS / kind / f"{key}.csv"
+        return self.root / TRIALS / kind / f"{key}.json"
 
     def done(self, kind: str, key: str) -> bool:
+        """Whether the trial has finished (or failed): what a trial that reads its files waits for."""
         return self.trial_path(kind, key).is_file()
+
+    def _envelope(self, trial: Trial) -> dict | None:
+        """The trial's file, where it is whole; None where it is missing, cut, corrupt or not a trial file."""
+        try:
+            envelope = read_json(self.trial_path(trial.kind, trial.key))
+        except (ValueError, OSError):
+            return None
+        fields = {"format": int, "fingerprint": str, "rows": list, "files": dict}
+        if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), t) for k, t in fields.items()):
+            return None
+        return envelope
+
+    def status(self, trial: Trial) -> str:
+        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt) or OTHER_CONFIG."""
+        if not self.trial_path(trial.kind, trial.key).is_file():
+            return MISSING
+        envelope = self._envelope(trial)
+        if envelope is None:
+            return INCOMPLETE
+        if envelope["fingerprint"] != trial.fingerprint:
+            return OTHER_CONFIG
+        for name, digest in envelope["files"].items():
+            if not (self.root / name).is_file() or _digest((self.root / name).read_bytes()) != digest:
+                return INCOMPLETE
+        return FAILED if envelope.get("error") else DONE
 
     def inputs(self, trial: Trial) -> dict[str, bytes]:
         """The files `trial` reads that exist, by their name in the run directory."""
@@ -73,13 +112,53 @@ class RunDir:
         """Save a finished trial: its files first, then its rows, whose file marks the trial done."""
         for name, content in outcome.files.items():
             write_bytes(self.root / name, content)
-        write_csv(pd.DataFrame(outcome.rows), self.trial_path(trial.kind, trial.key))
+        envelope = {
+            "format": TRIAL_FORMAT,
+            "kind": trial.kind,
+            "key": trial.key,
+            "fingerprint": trial.fingerprint,
+            "error": outcome.error,
+            "rows": outcome.rows,
+            "files": {name: _digest(content) for name, content in outcome.files.items()},
+        }
+        write_text(self.trial_path(trial.kind, trial.key), json.dumps(envelope, default=_plain))
 
-    def rows(self, kind: str) -> pd.DataFrame:
-        """Every finished trial's rows of `kind`."""
-        files = sorted((self.root / TRIALS / kind).glob("*.csv"))
-        frames = [frame for frame in map(read_csv, files) if not frame.empty]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    def rows(self, trials: list[Trial]) -> pd.DataFrame:
+        """The rows of those of `trials` that are done or failed, in their order."""
+        rows = []
+        for trial in trials:
+            if self.status(trial) in (DONE, FAILED):
+                rows += self._envelope(trial)["rows"]
+        return pd.DataFrame(rows)
+
+    def failures(self, trials: list[Trial]) -> list[tuple[Trial, str]]:
+        """Those of `trials` that failed, with their errors."""
+        return [(trial, self._envelope(trial)["error"]) for trial in trials if self.status(trial) == FAILED]
+
+    @contextlib.contextmanager
+    def hold(self, report: Callable[[str], None]) -> Iterator[None]:
+        """Hold the folder's lock while a run works in it; a second run is refused, naming the holder. A lock
+        whose holder is no longer running on this host is stale: it is reported and taken over."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path, mine = self.root / LOCK, _holder()
+        while True:
+            try:
+                with open(path, "x") as stream:
+                    stream.write(json.dumps(mine))
+                break
+            except FileExistsError:
+                holder = _read_lock(path)
+                if not _stale(holder):
+                    raise ValueError(
+                        f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
+                        f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                    ) from None
+                report(f"{path}: removed the stale lock of pid {holder.get('pid')}, which is no longer running")
+                path.unlink(missing_ok=True)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
 
     def adopt(self, config: dict, force: bool) -> None:
         """Make the folder the run of `config` (its plain values), or refuse one made with another."""
@@ -99,11 +178,19 @@ class RunDir:
         path = self.root / CONFIG
         if not path.is_file():
             raise ValueError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
-        return json.loads(path.read_text())
+        config = read_json(path)
+        if not isinstance(config, dict):
+            raise ValueError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
+        return config
 
     def metadata(self) -> dict:
         path = self.root / METADATA
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        metadata = read_json(path)
+        if not isinstance(metadata, dict):
+            raise ValueError(f"{path} is not run metadata: it holds {type(metadata).__name__}, not keys and values")
+        return metadata
 
     def write_metadata(self, metadata: dict) -> None:
         write_text(self.root / METADATA, json.dumps(metadata, indent=2))
@@ -131,3 +218,37 @@ class RunDir:
         for folder in PUBLISHED_FOLDERS:
             names += [path.relative_to(self.root).as_posix() for path in sorted((self.root / folder).glob("*"))]
         return names
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _plain(value):
+    """JSON for the numbers numpy and pandas put in rows."""
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _holder() -> dict:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(timezone.utc).isoformat()}
+
+
+def _read_lock(path: Path) -> dict:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # cut or unreadable: a holder that cannot say who it is
+    return holder if isinstance(holder, dict) else {}
+
+
+def _stale(holder: dict) -> bool:
+    """A lock is stale when its holder is unknown, or was a process of this host that is no longer running."""
+    if not holder or holder.get("host") != socket.gethostname():
+        return not holder
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError, TypeError, KeyError):
+        return False
+    return False

@@ -25,8 +25,9 @@ from vggbench.csvio import write_bytes, write_csv
 from vggbench.executors import LocalExecutor, TrialLost
 from vggbench.hardware import environment
 from vggbench.kind import Kind, Outcome, Trial
+from vggbench.measure import memory
 from vggbench.registry import KINDS
-from vggbench.rundir import RunDir
+from vggbench.rundir import DONE, FAILED, INCOMPLETE, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
 
 Report = Callable[[str], None]
@@ -55,6 +56,7 @@ def sustained_gflops(config: StudyConfig) -> float:
 def dry_run(config: StudyConfig) -> pd.DataFrame:
     """The trials with an estimate of each one's time."""
     config.machine.check_available()
+    _check_memory(trials(config))
     rate = sustained_gflops(config)
     rows = [
         {"kind": trial.kind, "trial": trial.key, "estimate_s": KINDS[trial.kind].estimate_s(trial, rate)}
@@ -73,8 +75,7 @@ class Progress:
 
     def __call__(self, trial: Trial, outcome: Outcome) -> None:
         self.finished += 1
-        error = outcome.rows[0].get("error") if len(outcome.rows) == 1 else None
-        parts = [f"failed: {error}" if isinstance(error, str) else KINDS[trial.kind].describe(outcome.rows)]
+        parts = [f"FAILED: {outcome.error}" if outcome.error else KINDS[trial.kind].describe(outcome.rows)]
         if self.costs:
             elapsed = time.perf_counter() - self.clock
             self.spent += self.costs[trial]
@@ -93,7 +94,7 @@ def _collect(executor, trial: Trial, handle, keep_going: bool) -> Outcome:
         return outcome
     if not keep_going:
         raise TrialFailed(f"{trial.kind} {trial.key}: {outcome.error}")
-    return Outcome([{**trial.identity(), "error": outcome.error}])
+    return Outcome([{**trial.identity(), "error": outcome.error}], error=outcome.error)
 
 
 def execute(todo: list[Trial], executor, store, progress: Callable, keep_going: bool = True) -> None:
@@ -134,6 +135,25 @@ def _find_data(plan: list[Trial], data_root: str | None, report: Report) -> None
         report(f"Fashion-MNIST from {files['train_images'].parent}")
 
 
+def _check_memory(plan: list[Trial]) -> None:
+    """Refuse, before anything runs, a trial that would not fit in the memory of its device."""
+    for trial in plan:
+        needed, device = KINDS[trial.kind].memory(trial)
+        memory.check_fits(needed, device, f"{trial.kind} trial {trial.key}")
+
+
+def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
+    """The trials not done yet; the report says how many, and why those that have a file are redone."""
+    states = [directory.status(trial) for trial in plan]
+    todo = [trial for trial, state in zip(plan, states, strict=True) if state != DONE]
+    again = {state: states.count(state) for state in (FAILED, INCOMPLETE, OTHER_CONFIG) if state in states}
+    why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
+    redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
+    line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
+    report(line + (f" (again: {redone})" if redone else ""))
+    return todo
+
+
 def run(
     config: StudyConfig,
     run_dir: str | Path,
@@ -142,40 +162,49 @@ def run(
     report: Report = print,
     executor=None,
 ) -> RunDir:
-    """Run every trial not yet finished in `run_dir` on `executor` (default: this process), then finish it."""
+    """Run every trial not yet done in `run_dir` on `executor` (default: this process), then finish it. The
+    folder is held by this run alone while it works."""
     executor = executor or LocalExecutor()
-    config.machine.check_available()
+    config.machine.check_available(report)
     directory = RunDir(run_dir)
-    directory.adopt(config.to_dict(), force)
-    started = _now()
-    plan = trials(config)
-    todo = [trial for trial in plan if not directory.done(trial.kind, trial.key)]
-    report(f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run")
-    _find_data(todo, data_root, report)
-    described = executor.start(config.machine, data_root, report)
+    with directory.hold(report):
+        directory.adopt(config.to_dict(), force)
+        started = _now()
+        plan = trials(config)
+        todo = _todo(directory, plan, report)
+        _check_memory(todo)
+        _find_data(todo, data_root, report)
+        described = executor.start(config.machine, data_root, report)
 
-    def metadata(ended: str | None) -> dict:
-        context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
-        return {**environment(config.machine), **context}
+        def metadata(ended: str | None) -> dict:
+            context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
+            return {**environment(config.machine), **context}
 
-    try:
-        directory.write_metadata(metadata(None))
-        execute(todo, executor, directory, Progress(todo, report, sustained_gflops(config)))
-    finally:
-        executor.stop()
-    directory.write_metadata(metadata(_now()))
-    return finish(directory.root)
+        try:
+            directory.write_metadata(metadata(None))
+            execute(todo, executor, directory, Progress(todo, report, sustained_gflops(config)))
+        finally:
+            executor.stop()
+        directory.write_metadata(metadata(_now()))
+        return finish(directory.root)
 
 
 def write_tables(directory: RunDir, config: StudyConfig) -> dict[str, pd.DataFrame]:
-    """Every selected kind's tables from its finished trials, and the summary: one row per model."""
+    """Every selected kind's tables from the trials of the configuration's plan, and the summary: one row
+    per model. Trial files of other configurations in the folder are not read."""
+    plan = trials(config)
     tables: dict[str, pd.DataFrame] = {}
     summaries = []
     for name in config.kinds:
-        rows = directory.rows(name)
+        rows = directory.rows([trial for trial in plan if trial.kind == name])
         tables.update(KINDS[name].make_tables(rows, config))
         summaries.append(KINDS[name].summarize(rows))
     tables["summary"] = summary(summaries)
+    failed = directory.failures(plan)
+    tables["failures"] = pd.DataFrame(
+        [{"kind": trial.kind, "trial": trial.key, **trial.identity(), "error": error} for trial, error in failed],
+        columns=["kind", "trial", "error"] if not failed else None,
+    )
     for name, table in tables.items():
         directory.write_table(name, table)
     return tables
@@ -243,8 +272,9 @@ def measure(
     """A one-kind study for a single command, every trial in this process: its rows. It stops at the
     first failed trial; `out` and `save_to` are as for Outputs."""
     (name,) = config.kinds
-    config.machine.check_available()
+    config.machine.check_available(report)
     plan = trials(config)
+    _check_memory(plan)
     _find_data(plan, data_root, report)
     outputs = Outputs(KINDS[name], out, save_to, len(plan))
     executor = LocalExecutor()

@@ -55,8 +55,9 @@ class DensitySetup(Machine):
     pairs: int = knob(16, "at least this many pairs in all", key="density_pairs", minimum=1)
     rebuilds: int = knob(4, "build the convs afresh this many times", key="density_rebuilds", minimum=1)
     min_time_s: float = knob(
-        0.0, "seconds of timed blocks per kernel size, at least", key="density_min_time_s", minimum=0
-    )
+        0.0, "seconds of timed blocks per kernel size, at least", key="density_min_time_s", flags=("--min-time",),
+        minimum=0, maximum=speed.MAX_TIMED_S,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -133,6 +134,12 @@ class Density(Kind):
         setup = trial.setup
         steps_s = [max(2 * setup.macs(kernel) / (gflops * 1e9), speed.PAIR_BLOCK_S) for kernel in setup.kernels]
         return sum(steps_s) * (setup.pairs + setup.rebuilds * speed.WARMUP_STEPS)
+
+    def memory(self, trial):
+        setup = trial.setup
+        maps = 2 * setup.batch_size * setup.channels * setup.side**2  # input and output of each conv
+        weights = sum(setup.channels**2 * kernel**2 for kernel in setup.kernels)
+        return 4 * (weights + len(setup.kernels) * maps), setup.device
 
     def describe(self, rows) -> str:
         return ", ".join(f"{row['kernel_px']}x{row['kernel_px']} {row['achieved_gflops']:.1f} GFLOP/s" for row in rows)

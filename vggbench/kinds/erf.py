@@ -14,6 +14,7 @@ from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import trial_key
 from vggbench.knobs import Setup, knob
 from vggbench.measure import erf, train
+from vggbench.measure.memory import needed_bytes, shapes
 from vggbench.measure.static import flops_per_image
 from vggbench.rundir import ERF_MAPS, checkpoint_file, erf_map_file, spec_key
 from vggbench.schema import NAME_KEYS
@@ -76,6 +77,7 @@ class Erf(Kind):
     setup = ErfSetup
     needs_data = True
     uses_seeds = True
+    models_from = "erf_checkpoints"
     tables = (Table("erf", "Effective receptive field (sides in px)", COLUMNS),)
     files = Files(ERF_MAPS, "--save-maps", "DIR", "save each contribution map as .npy here")
     help = "effective receptive field of each model, untrained or from checkpoints"
@@ -131,6 +133,14 @@ class Erf(Kind):
         models = len(trial.reads) if trial.setup.trained else len(trial.setup.seeds)
         scale = (trial.setup.resolution / trial.spec.resolution) ** 2  # the convs' work grows with the image
         return 2 * flops_per_image(trial.spec) * scale * trial.setup.images * models / (gflops * 1e9)
+
+    def memory(self, trial):
+        spec, setup = trial.spec, trial.setup
+        models = len(trial.reads) if setup.trained else len(setup.seeds)
+        parameters, _ = shapes(spec)
+        gradients = needed_bytes(spec, setup.images, True, False, setup.resolution)
+        maps = 8 * setup.resolution**2 * (models * setup.images + 3 * setup.resamples)  # float64 maps, bootstrap
+        return models * parameters * 4 + gradients + maps, "cpu"
 
     def describe(self, rows) -> str:
         row = rows[0]

@@ -9,6 +9,7 @@ from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.kinds.speed import setup_key, step_s
 from vggbench.knobs import knob
 from vggbench.measure import speed
+from vggbench.measure.memory import needed_bytes
 from vggbench.measure.speed import PAIR_BLOCK_S, SpeedSetup
 
 
@@ -67,6 +68,11 @@ class Pairs(Kind):
         step = step_s(trial.spec, setup, gflops)
         block_s = max(step, PAIR_BLOCK_S)
         return len(setup.variants) * (setup.pairs * block_s + setup.rebuilds * speed.WARMUP_STEPS * step)
+
+    def memory(self, trial):
+        setup, training = trial.setup, trial.setup.mode == "train"
+        models = [dataclasses.replace(trial.spec, variant=variant) for variant in setup.variants]
+        return sum(needed_bytes(spec, setup.batch_size, training, training) for spec in models), setup.device
 
     def describe(self, rows) -> str:
         ratios = ", ".join(f"{row['variant']} {row.get('time_ratio_median', float('nan')):.3f}" for row in rows)

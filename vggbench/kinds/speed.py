@@ -6,6 +6,7 @@ import pandas as pd
 
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.measure import speed
+from vggbench.measure.memory import needed_bytes
 from vggbench.measure.speed import SpeedSetup
 from vggbench.measure.static import flops_per_image
 from vggbench.rundir import spec_key
@@ -70,6 +71,10 @@ class Speed(Kind):
     def estimate_s(self, trial, gflops) -> float:
         step = step_s(trial.spec, trial.setup, gflops)
         return max(trial.setup.min_time_s, speed.MIN_RUNS * step) * 1.5 + speed.WARMUP_STEPS * step
+
+    def memory(self, trial):
+        training = trial.setup.mode == "train"
+        return needed_bytes(trial.spec, trial.setup.batch_size, training, training), trial.setup.device
 
     def describe(self, rows) -> str:
         row = rows[0]

@@ -9,6 +9,7 @@ import pandas as pd
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.measure import train
+from vggbench.measure.memory import needed_bytes
 from vggbench.measure.static import flops_per_image
 from vggbench.measure.train import TrainConfig
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
@@ -97,6 +98,12 @@ class Train(Kind):
         setup, flops = trial.setup, flops_per_image(trial.spec)
         images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
         return setup.epochs * (3 * flops * images + flops * data.COUNTS["test"]) / (gflops * 1e9)
+
+    def memory(self, trial):
+        spec, setup = trial.spec, trial.setup
+        steps = max(needed_bytes(spec, setup.batch_size, True, True), needed_bytes(spec, train.EVAL_BATCH, False, True))
+        images = sum(data.COUNTS.values()) * data.SIDE * data.SIDE  # the data set, as bytes, on the device
+        return steps + images, setup.device
 
     def describe(self, rows) -> str:
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"

@@ -45,6 +45,7 @@ TRAIN_FLOPS_FACTOR = 3  # a training step: forward, and a backward of about twic
 MIN_RUNS = 10  # time at least this many steps, however long --min-time is
 IQR_TARGET = 0.1  # keep timing until IQR/median is below this ...
 MAX_TIME_FACTOR = 5  # ... or this many times --min-time has passed
+MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
 PAIR_BLOCK_S = 0.05  # each timed block of a pair lasts at least this long
 OOM = "oom"
 # The columns of a paired comparison, in the order the table shows them.
@@ -108,6 +109,7 @@ class SpeedSetup(Machine):
         key="speed_min_time_s",
         flags=("--min-time",),
         minimum=0,
+        maximum=MAX_TIMED_S,
         metavar="SECONDS",
     )
     cudnn_benchmark: bool = knob(True, "let cuDNN pick the fastest algorithms (CUDA only)", key="speed_cudnn_benchmark")

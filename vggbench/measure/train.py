@@ -251,25 +251,49 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None
     write_bytes(Path(path), checkpoint_bytes(model, spec))
 
 
-def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
-    """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
-    the model that spec describes."""
-    name = "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
+def _read_checkpoint(source: str | Path | bytes, name: str) -> tuple[ModelSpec, dict]:
+    """The spec and state dict of a checkpoint, read with torch.load(weights_only=True): no code runs."""
     try:
         saved = torch.load(
             io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu", weights_only=True
         )
-        saved_spec = spec_from_dict(saved["spec"])
-    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as error:
+    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:
         raise ValueError(f"{name} is not a vggbench checkpoint: {error}") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("spec"), dict):
+        raise ValueError(f"{name} is not a vggbench checkpoint: it holds no spec (found {type(saved).__name__})")
+    if not isinstance(saved.get("state_dict"), dict):
+        raise ValueError(f"{name} is not a vggbench checkpoint: it holds no state dict")
+    try:
+        return spec_from_dict(saved["spec"]), saved["state_dict"]
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"{name} has a spec that vggbench cannot read: {error!r} is missing or wrong") from None
+    except ValueError as error:
+        raise ValueError(f"{name} has a spec that is not allowed: {error}") from None
+
+
+def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
+    """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
+    the model that spec describes. The weights must have the spec's shapes, which are checked before any
+    memory is taken for them."""
+    name = "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
+    saved_spec, state = _read_checkpoint(source, name)
     if spec is not None and saved_spec != spec:
         theirs, ours = spec_to_dict(saved_spec), spec_to_dict(spec)
         differences = ", ".join(
             f"{key} {theirs[key]!r} (asked {ours[key]!r})" for key in ours if theirs[key] != ours[key]
         )
         raise ValueError(f"{name} does not match the requested model: it has {differences}")
-    model = build_spec(saved_spec)
-    model.load_state_dict(saved["state_dict"])
+    with torch.device("meta"):  # shapes only, until they are known to match
+        model = build_spec(saved_spec)
+    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    found = {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
+    if found != expected:
+        wrong = sorted(
+            set(expected) ^ set(found) | {key for key in expected if found.get(key, expected[key]) != expected[key]}
+        )
+        raise ValueError(f"{name} has weights that do not fit its spec ({', '.join(wrong[:3])} ...)")
+    model = model.to_empty(device="cpu")
+    model.load_state_dict(state)
     return model, saved_spec
 
 

@@ -1,0 +1,264 @@
+"""Reliability through the command line: a run directory that cannot lie, and every input checked before work
+starts. Each test drives one class of fault (not only one example of it) through `vggbench`."""
+
+import gzip
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from vggbench import registry
+from vggbench.cli import main
+
+# Static cost and training only, one seed, one short epoch: a whole run in seconds.
+SMALL = {
+    "archs": ["vgg11"],
+    "variants": ["stack", "single"],
+    "ratios": [64],
+    "resolutions": [32],
+    "seeds": [0],
+    "epochs": 1,
+    "batch_size": 32,
+    "train_limit": 64,
+    "failure_loss_ratio": 1.1,
+    "kinds": ["static", "train"],
+    "device": "cpu",
+    "threads": 1,
+}
+
+
+def _toml(path: Path, values: dict) -> Path:
+    path.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items()))
+    return path
+
+
+@pytest.fixture
+def small_run(tmp_path, synthetic_root):
+    """`run(**changes)`: `vggbench run` of SMALL (with changes) into tmp_path/run; returns (status, stderr)."""
+
+    def run(capsys, *extra, **changes):
+        config = _toml(tmp_path / "small.toml", {**SMALL, **changes})
+        argv = ["run", "--config", str(config), "--out", str(tmp_path / "run"), "--data-root", str(synthetic_root)]
+        status = main([*argv, *extra])
+        return status, capsys.readouterr().err
+
+    return run
+
+
+def _trial_files(root: Path, kind: str) -> list[Path]:
+    return sorted((root / "trials" / kind).glob("*.json"))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_text(""),  # emptied
+        lambda path: path.write_text(path.read_text()[: len(path.read_text()) // 2]),  # cut mid-row
+        lambda path: path.write_bytes(b"\xff\xfe not json"),  # garbage
+        lambda path: path.write_text(json.dumps({"rows": "none"})),  # JSON, but not a trial
+    ],
+    ids=["emptied", "cut", "garbage", "not-a-trial"],
+)
+def test_a_damaged_trial_file_is_redone_and_said_so(tmp_path, small_run, capsys, damage):
+    assert small_run(capsys)[0] == 0
+    root = tmp_path / "run"
+    before = pd.read_csv(root / "train.csv")
+    damage(_trial_files(root, "train")[0])
+    status, err = small_run(capsys)
+    assert status == 0 and "1 to run (again: 1 with a file cut short or corrupt)" in err
+    pd.testing.assert_frame_equal(pd.read_csv(root / "train.csv")[before.columns[:12]], before[before.columns[:12]])
+
+
+def test_a_damaged_checkpoint_redoes_its_training(tmp_path, small_run, capsys):
+    assert small_run(capsys)[0] == 0
+    checkpoint = sorted((tmp_path / "run" / "checkpoints").glob("*.pt"))[0]
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # a checkpoint cut short, its trial file whole
+    status, err = small_run(capsys)
+    assert status == 0 and "(again: 1 with a file cut short or corrupt)" in err
+    assert torch.load(checkpoint, weights_only=True)["spec"]["arch"] == "vgg11"  # written again, whole
+
+
+def test_a_run_directory_is_held_by_one_run(tmp_path, small_run, capsys):
+    root = tmp_path / "run"
+    root.mkdir()
+    lock = {"pid": os.getpid(), "host": socket.gethostname(), "since": "2026-11-28T20:00:00+00:00"}
+    (root / ".lock").write_text(json.dumps(lock))  # this test process: alive
+    status, err = small_run(capsys)
+    assert status == 2 and f"is in use by pid {os.getpid()} on {socket.gethostname()}" in err
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (root / ".lock").write_text(json.dumps({**lock, "pid": int(gone.stdout)}))  # a process that has ended
+    status, err = small_run(capsys)
+    assert status == 0 and "removed the stale lock" in err and not (root / ".lock").exists()
+
+
+def test_two_runs_at_once_the_second_stops_naming_the_first(tmp_path, synthetic_root, capsys):
+    config = _toml(tmp_path / "slow.toml", {**SMALL, "epochs": 3, "train_limit": 2048})
+    argv = ["run", "--config", str(config), "--out", str(tmp_path / "run"), "--data-root", str(synthetic_root)]
+    first = subprocess.Popen([sys.executable, "-m", "vggbench", *argv], stderr=subprocess.PIPE, text=True)
+    try:
+        lock = tmp_path / "run" / ".lock"
+        for _ in range(600):  # until the first run holds the folder (it loads torch first)
+            if lock.exists() and lock.read_text():
+                break
+            time.sleep(0.1)
+        assert main(argv) == 2
+        assert f"is in use by pid {first.pid}" in capsys.readouterr().err
+    finally:
+        first.wait(timeout=300)
+    assert first.returncode == 0, first.stderr.read()
+
+
+def test_force_after_a_change_redoes_what_changed_and_never_relabels(tmp_path, small_run, capsys):
+    assert small_run(capsys)[0] == 0
+    status, err = small_run(capsys, epochs=2)
+    assert status == 2 and "another configuration (differs in epochs)" in err
+    status, err = small_run(capsys, "--force", epochs=2)
+    assert status == 0 and "2 already done, 2 to run (again: 2 made under another config)" in err
+    train = pd.read_csv(tmp_path / "run" / "train.csv")
+    assert sorted(train["epoch"]) == [1, 1, 2, 2]  # both models, two epochs each: the old rows are gone
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["epochs"] == 2
+
+
+def test_a_failed_trial_is_printed_counted_listed_and_retried(tmp_path, small_run, capsys, monkeypatch):
+    static = registry.KINDS["static"]
+    real = static.run
+
+    def fails_for_single(trial, inputs, load_data, report):
+        if trial.spec.variant == "single":
+            raise RuntimeError("a simulated fault")
+        return real(trial, inputs, load_data, report)
+
+    monkeypatch.setattr(static, "run", fails_for_single)
+    status, err = small_run(capsys)
+    root = tmp_path / "run"
+    assert status == 3 and "FAILED: RuntimeError: a simulated fault" in err and "1 trial(s) failed" in err
+    assert list(pd.read_csv(root / "failures.csv")["trial"]) == ["vgg11-single-r64-px32"]
+    assert "1 failed trial(s)" in (root / "claim.md").read_text()
+    assert "a simulated fault" in (root / "report.html").read_text()
+    monkeypatch.setattr(static, "run", real)
+    status, err = small_run(capsys)
+    assert status == 0 and "1 to run (again: 1 failed)" in err
+    assert pd.read_csv(root / "failures.csv").empty and pd.read_csv(root / "static.csv")["params"].notna().all()
+
+
+def test_publish_is_atomic_stays_inside_results_and_escapes_the_index(tmp_path, finished_run, monkeypatch, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    results = tmp_path / "results"
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    published = next(path for path in results.iterdir() if path.is_dir())
+    page = (published / "report.html").read_bytes()
+
+    real_copy = shutil.copy2
+
+    def disk_full_at_the_third(source, target, *args, **kwargs):
+        if len(list(Path(target).parent.rglob("*"))) >= 3:
+            raise OSError(28, "No space left on device")
+        return real_copy(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copy2", disk_full_at_the_third)
+    assert main(["publish", str(run), "--results", str(results)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert (published / "report.html").read_bytes() == page  # the earlier publication, whole
+    assert not [path for path in results.iterdir() if path.name.startswith(".")]  # no staging left behind
+    monkeypatch.setattr(shutil, "copy2", real_copy)
+
+    meta = json.loads((run / "metadata.json").read_text())
+    for device in ("../../../escaped", "cpu/../..", ""):
+        (run / "metadata.json").write_text(json.dumps({**meta, "device": device}))
+        assert main(["publish", str(run), "--results", str(results)]) == 2
+        assert "cannot name a folder" in capsys.readouterr().err
+    assert not (tmp_path / "escaped").exists()
+    (run / "metadata.json").write_text(json.dumps({**meta, "device_name": "<script>x</script> | y"}))
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    index = (results / "README.md").read_text()
+    assert "<script>" not in index and "&lt;script&gt;x&lt;/script&gt; \\| y" in index
+    (run / "metadata.json").write_text("{not json")
+    assert main(["publish", str(run), "--results", str(results)]) == 2
+    assert "metadata.json is not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--lr", "inf"], "lr=inf is not allowed: it must be a finite number > 0"),
+        (["train", "--lr", "nan"], "lr=nan is not allowed"),
+        (["train", "--seeds", "0", "0"], "seeds=(0, 0) is not allowed: give each value once (0 repeated)"),
+        (["train", "--seed", "-1"], "seeds entry=-1 is not allowed"),
+        (["erf", "--seeds", "99999999999999999999"], "seeds entry=99999999999999999999 is not allowed"),
+        (["speed", "--min-time", "inf"], "speed_min_time_s=inf is not allowed (--min-time)"),
+        (["speed", "--min-time", "1e9"], "it must be a finite number >= 0 and <= 3,600"),
+        (["speed", "--batch-size", "100000000", "--ratio", "64"], "needs about"),
+        (["static", "--resolution", "100000"], "GiB of memory, more than"),
+        (["static", "--arch", "custom", "--convs", "1", "--widths", "64", "--kernel", "9999", "--ratio", "1"], "GiB"),
+        (["train", "--threads", "0"], "threads=0 is not allowed"),
+        (["train", "--out", ""], "invalid path: ''"),
+        (["erf", "--checkpoint", "x.pt", "--arch", "vgg13"], "--arch do(es) not apply with --checkpoint"),
+    ],
+)
+def test_bad_values_on_the_command_line_stop_before_work_with_the_value(argv, message, capsys):
+    try:
+        status = main([*argv, "--device", "cpu"] if argv[0] in ("train", "speed") else argv)
+    except SystemExit as exited:  # argparse's own refusals
+        status = exited.code
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"resolutions": [20000]}, "GiB of memory, more than"),
+        ({"train_limit": 1.5}, "train_limit=1.5 is not allowed: it must be an integer >= 1"),
+        ({"seeds": [1e23]}, "seeds entry=1e+23 is not allowed: it must be an integer"),
+        ({"speed_min_time_s": 1e300, "kinds": ["speed"]}, "speed_min_time_s=1e+300 is not allowed (--min-time)"),
+        ({"lr": "fast"}, "lr='fast' is not allowed: it must be a finite number > 0"),
+        ({"epochs": [2]}, "epochs=[2] is not allowed: it must be an integer >= 1"),
+        ({"threads": 0}, "threads=0 is not allowed"),
+        ({"archs": "vgg99"}, "archs entry='vgg99' is not allowed (--arch): choose one of"),
+    ],
+)
+def test_bad_values_in_a_toml_config_name_their_key(tmp_path, values, message, capsys):
+    config = _toml(tmp_path / "bad.toml", {**SMALL, **values})
+    assert main(["run", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "run" / "trials").exists()
+
+
+def test_broken_files_are_named_with_what_is_wrong(tmp_path, finished_run, synthetic_root, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    (run / "static.csv").write_bytes(b"arch,params\n\xff\xfe,1\n")
+    assert main(["claim", str(run)]) == 2
+    assert f"{run / 'static.csv'} is not a readable CSV table" in capsys.readouterr().err
+    (run / "static.csv").write_text("")
+    assert main(["claim", str(run)]) == 2
+    assert "static.csv has no static rows" in capsys.readouterr().err
+    (run / "config.json").write_text("[1, 2")
+    assert main(["report", str(run)]) == 2
+    assert "config.json is not valid JSON" in capsys.readouterr().err
+
+    data = tmp_path / "data"
+    shutil.copytree(synthetic_root, data)
+    (data / "t10k-labels-idx1-ubyte").unlink()
+    (data / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00" * 64)[:20])  # a gzip cut short
+    assert main(["train", "--data-root", str(data), "--device", "cpu"]) == 2
+    assert "t10k-labels-idx1-ubyte.gz cannot be read" in capsys.readouterr().err
+
+    tensor, mismatched = tmp_path / "tensor.pt", tmp_path / "mismatched.pt"
+    torch.save(torch.zeros(3), tensor)
+    from vggbench.arch import ModelSpec, spec_to_dict
+
+    spec = spec_to_dict(ModelSpec("vgg11", ratio=64, resolution=32))
+    torch.save({"spec": {**spec, "ratio": 1}, "state_dict": {"w": torch.zeros(2)}}, mismatched)
+    for path, message in ((tensor, "holds no spec"), (mismatched, "has weights that do not fit its spec")):
+        assert main(["erf", "--checkpoint", str(path), "--data-root", str(synthetic_root)]) == 2
+        assert message in capsys.readouterr().err

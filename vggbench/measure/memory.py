@@ -1,0 +1,68 @@
+"""How much memory a measurement of a model needs, estimated from its shapes before anything is allocated.
+
+A study refuses a trial that cannot fit, with the figure, instead of crashing or
+swapping for minutes. The estimate counts 4-byte floats: the weights (with their
+gradients and Adam's two moments when training), and every layer's output for each
+image of the batch (twice when a backward pass keeps them and sends gradients back).
+It is a rough upper bound, not a measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from vggbench.arch import ModelSpec
+from vggbench.models import build_spec
+
+BYTES_PER_VALUE = 4
+HEADROOM = 0.9  # the share of available memory a trial may plan to use
+
+
+def shapes(spec: ModelSpec, resolution: int | None = None) -> tuple[int, int]:
+    """(parameters, values of every layer's output for one image) of `spec`, at `resolution` (default the
+    spec's) for the convolutional part; counted on a model without storage."""
+    with torch.device("meta"):
+        model = build_spec(spec)
+    parameters = sum(tensor.numel() for tensor in model.parameters())
+    side = resolution or spec.resolution
+    values = 0
+    for block, channels in zip(model.blocks, spec.widths, strict=True):
+        values += (len(block) - 1) * channels * side * side  # convs, norms and ReLUs at the block's side
+        side //= 2
+        values += channels * side * side  # the pool
+    values += 2 * spec.fc_hidden_units * 3 + spec.num_classes
+    return parameters, values
+
+
+def needed_bytes(spec: ModelSpec, batch: int, backward: bool, optimizer: bool, resolution: int | None = None) -> int:
+    """Bytes a step on `batch` images needs: weights (x4 with gradients and Adam's moments), and outputs (x2
+    with a backward pass)."""
+    parameters, values = shapes(spec, resolution)
+    weights = parameters * (4 if optimizer else 2 if backward else 1)
+    return BYTES_PER_VALUE * (weights + batch * values * (2 if backward else 1))
+
+
+def available_bytes(device: str) -> int:
+    """Memory this process may still take on `device`: CUDA's free memory, or the kernel's MemAvailable."""
+    if device == "cuda":
+        return torch.cuda.mem_get_info()[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return math.inf  # not known here: do not refuse
+
+
+def check_fits(needed: int, device: str, what: str) -> None:
+    """Refuse `what` where it needs more than HEADROOM of the memory available on `device`."""
+    available = available_bytes(device)
+    if needed > HEADROOM * available:
+        raise ValueError(
+            f"{what} needs about {needed / 2**30:,.1f} GiB of memory, more than the {available / 2**30:,.1f} GiB "
+            f"available on {device}: make the model, its input side or the batch smaller"
+        )
