@@ -11,6 +11,7 @@ from conftest import DEVICE
 
 from vggbench import ModelSpec
 from vggbench.measure import speed
+from vggbench.measure.flops import step_flops
 from vggbench.measure.speed import SpeedSetup
 
 SEED_BATCH = 64
@@ -22,10 +23,9 @@ def test_seed_model(timed, variant, mode):
     spec = ModelSpec("vgg11", variant, ratio=8)
     step, _ = speed.make_step(spec, SpeedSetup(mode=mode, device=DEVICE, batch_size=SEED_BATCH))
     macs = speed.analyze(spec).macs[""] * SEED_BATCH
-    factor = speed.TRAIN_FLOPS_FACTOR if mode == "train" else 1
     median_s = timed(
         step,
-        flops=2 * factor * macs,
+        flops=step_flops(spec, mode) * SEED_BATCH,
         rounds=5,
         warmup_rounds=1,
         variant=variant,

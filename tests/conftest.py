@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vggbench.data import FILES, IMAGE_MAGIC, LABEL_MAGIC
+from vggbench.data import FILES, IMAGE_MAGIC, LABEL_MAGIC, load
 
 
 def write_idx(path: Path, magic: int, array: torch.Tensor, compress: bool = False) -> Path:
@@ -48,6 +48,12 @@ def write_dataset(folder: Path, compress: bool = False) -> Path:
 def synthetic_root(tmp_path_factory) -> Path:
     """A folder holding a full-size synthetic data set (60,000 + 10,000 images), uncompressed."""
     return write_dataset(tmp_path_factory.mktemp("fashion"))
+
+
+@pytest.fixture(scope="session")
+def dataset(synthetic_root):
+    """The synthetic data set, loaded (tensors: read them, do not change them)."""
+    return load(synthetic_root)
 
 
 # Two variants, one model, two seeds, one short epoch: a whole study in seconds.

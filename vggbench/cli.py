@@ -85,8 +85,9 @@ def add_knobs(parser: argparse.ArgumentParser, cls, defaults: dict | None = None
         settings["help"] = option.knob.help + (f" (default: {shown})" if shown else "")
         if option.kind is bool and option.is_list:
             settings.update(action=_Switches, nargs="*", type=_boolean, metavar="BOOL")
-        elif option.kind is bool:
-            settings["action"] = argparse.BooleanOptionalAction if default is True else "store_true"
+        elif option.kind is bool:  # on by default, or the device's default: it can be turned off too
+            on = default is True or option.optional
+            settings["action"] = argparse.BooleanOptionalAction if on else "store_true"
         else:
             settings["type"] = {int: _integer, float: float, str: str}[option.kind]
             settings.update(nargs="+" if option.is_list else None, choices=option.knob.choices)

@@ -11,12 +11,13 @@ import numpy as np
 
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
-from vggbench.kinds.train import trial_key
+from vggbench.kinds.train import checkpoint_of, seed_groups, trial_key
 from vggbench.knobs import Setup, knob
 from vggbench.measure import erf, train
 from vggbench.measure.memory import needed_bytes, shapes
 from vggbench.measure.static import flops_per_image
-from vggbench.rundir import ERF_MAPS, checkpoint_file, erf_map_file, spec_key
+from vggbench.measure.train import TrainConfig
+from vggbench.rundir import ERF_MAPS, erf_map_file, spec_key
 from vggbench.schema import NAME_KEYS
 
 COLUMNS = (
@@ -97,9 +98,10 @@ class Erf(Kind):
         plan = [self._trial(spec, base) for spec in config.models()]
         if "train" in config.kinds:  # after training, from its checkpoints
             trained = dataclasses.replace(base, trained=True)
+            (training,) = config.setups(TrainConfig)
             for spec in config.models():
-                keys = [trial_key(spec, seed) for seed in config.seeds]
-                reads = tuple(checkpoint_file(key) for key in keys)
+                keys = [trial_key(spec, group) for group in seed_groups(config.seeds, training.seed_batch)]
+                reads = tuple(checkpoint_of(spec, seed) for seed in config.seeds)
                 plan.append(self._trial(spec, trained, needs=tuple(("train", key) for key in keys), reads=reads))
         return plan
 

@@ -6,9 +6,9 @@ import pandas as pd
 
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.measure import speed
+from vggbench.measure.flops import step_flops
 from vggbench.measure.memory import needed_bytes
 from vggbench.measure.speed import SpeedSetup
-from vggbench.measure.static import flops_per_image
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
 
@@ -32,7 +32,7 @@ COLUMNS = (
 
 def step_s(spec, setup: SpeedSetup, gflops: float) -> float:
     """A rough time of one training step of `spec` at `setup`'s batch size."""
-    return speed.TRAIN_FLOPS_FACTOR * flops_per_image(spec) * setup.batch_size / (gflops * 1e9)
+    return step_flops(spec, "train") * setup.batch_size / (gflops * 1e9)
 
 
 def setup_key(spec, setup: SpeedSetup, variant: str | None = None) -> str:

@@ -39,9 +39,21 @@ SUMMARY_COLUMNS = (
 )
 
 
-def trial_key(spec, seed: int) -> str:
-    """The key of the training trial of `spec` and `seed` (a trained effective field reads its checkpoint)."""
-    return f"{spec_key(spec)}-seed{seed}"
+def seed_groups(seeds: tuple[int, ...], seed_batch: int) -> list[tuple[int, ...]]:
+    """The seeds in groups of `seed_batch`, in order: each group is one trial, its seeds trained together."""
+    return [tuple(seeds[start : start + seed_batch]) for start in range(0, len(seeds), seed_batch)]
+
+
+def trial_key(spec, seeds: tuple[int, ...]) -> str:
+    """The key of the training trial of `spec` for `seeds` (one seed: ...-seed3; several: ...-seeds3_4)."""
+    return (
+        f"{spec_key(spec)}-seed{seeds[0]}" if len(seeds) == 1 else f"{spec_key(spec)}-seeds{'_'.join(map(str, seeds))}"
+    )
+
+
+def checkpoint_of(spec, seed: int) -> str:
+    """The checkpoint of `spec` trained with `seed`, whichever trial trained it."""
+    return checkpoint_file(f"{spec_key(spec)}-seed{seed}")
 
 
 class Train(Kind):
@@ -83,27 +95,34 @@ class Train(Kind):
         data.check_fits(config.in_channels, config.num_classes)
 
     def plan(self, config) -> list[Trial]:
+        (base,) = config.setups(TrainConfig)
         return [
-            Trial(self.name, spec, trial_key(spec, seed), setup, labels=(("seed", seed),))
-            for seed in config.seeds
-            for setup in config.setups(TrainConfig, seed=seed)
+            Trial(self.name, spec, trial_key(spec, group), setup, labels=(("seed", group[0]),))
+            for group in seed_groups(config.seeds, base.seed_batch)
+            for setup in config.setups(TrainConfig, seed=group[0], seeds=group)
             for spec in config.models()
         ]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
-        rows, model = train.train(trial.spec, trial.setup, load_data(), report)
-        return Outcome(rows, {checkpoint_file(trial.key): train.checkpoint_bytes(model, trial.spec)})
+        setup = trial.setup
+        rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
+        files = {
+            checkpoint_of(trial.spec, seed): train.checkpoint_bytes(model, trial.spec)
+            for seed, model in zip(setup.trained_seeds, models, strict=True)
+        }
+        return Outcome(rows, files)
 
     def estimate_s(self, trial, gflops) -> float:
         setup, flops = trial.setup, flops_per_image(trial.spec)
         images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
-        return setup.epochs * (3 * flops * images + flops * data.COUNTS["test"]) / (gflops * 1e9)
+        seeds = len(setup.trained_seeds)
+        return seeds * setup.epochs * (3 * flops * images + flops * data.COUNTS["test"]) / (gflops * 1e9)
 
     def memory(self, trial):
         spec, setup = trial.spec, trial.setup
         steps = max(needed_bytes(spec, setup.batch_size, True, True), needed_bytes(spec, train.EVAL_BATCH, False, True))
         images = sum(data.COUNTS.values()) * data.SIDE * data.SIDE  # the data set, as bytes, on the device
-        return steps + images, setup.device
+        return len(setup.trained_seeds) * steps + images, setup.device
 
     def describe(self, rows) -> str:
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"

@@ -31,6 +31,7 @@ from torch import nn
 from vggbench.arch import ModelSpec
 from vggbench.hardware import Machine, ResidentPeak, device_name
 from vggbench.knobs import knob
+from vggbench.measure.flops import step_flops
 from vggbench.measure.static import analyze
 from vggbench.models import build_spec
 from vggbench.schema import identity
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 MODES = ("infer", "train")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
-TRAIN_FLOPS_FACTOR = 3  # a training step: forward, and a backward of about twice its cost
 MIN_RUNS = 10  # time at least this many steps, however long --min-time is
 IQR_TARGET = 0.1  # keep timing until IQR/median is below this ...
 MAX_TIME_FACTOR = 5  # ... or this many times --min-time has passed
@@ -301,8 +301,8 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
     finally:
         _release(setup.device)
     macs = analyze(spec).macs[""]
-    flops_per_step = 2 * macs * setup.batch_size * (TRAIN_FLOPS_FACTOR if setup.mode == "train" else 1)
-    achieved = flops_per_step / measurement.median / 1e9
+    flops = step_flops(spec, setup.mode)  # counted by torch, the backward pass's included
+    achieved = flops * setup.batch_size / measurement.median / 1e9
     peak = peak_gflops(setup.device, setup.precision, setup.threads, setup.tf32)
     row.update(
         img_per_s=setup.batch_size / measurement.median,
@@ -311,6 +311,7 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
         runs=len(measurement.times),
         steps_per_run=measurement.number_per_run,
         macs=macs,
+        step_flops_per_image=flops,
         achieved_gflops=achieved,
         peak_gflops=peak,
         mfu=achieved / peak,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -25,10 +26,18 @@ from vggbench.csvio import write_bytes
 from vggbench.data import FashionMNIST, prepare
 from vggbench.hardware import Machine, device_name
 from vggbench.knobs import NOT_A_KEY, knob
+from vggbench.measure.flops import step_flops
+from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
 from vggbench.models import VGG, build_spec
 from vggbench.schema import FAILURE_LOSS_RATIO, PLATEAU_GAIN, failed, final_epoch, identity, is_failure, keys_in
 
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("fp32", "bf16", "fp16")
+# The fast path per device, chosen by measurement (bench/test_train_settings.py; README, "Training speed").
+DEVICE_DEFAULTS = {
+    "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4},
+    "cuda": {"channels_last": False, "precision": "fp32", "seed_batch": 1},
+}
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
 
@@ -61,8 +70,34 @@ class TrainConfig(Machine):
         "a model is still learning when its mean test-accuracy gain over the last epoch is above this",
         minimum=0,
     )
-    # Set per trial from the study's seeds.
+    channels_last: bool | None = knob(
+        None, "channels-last memory format for the model and its batches (default: the device's, see DEVICE_DEFAULTS)"
+    )
+    precision: str | None = knob(
+        None,
+        "fp32, or autocast to bf16 or fp16 (fp16 on CUDA only, with a gradient scaler) (default: the device's)",
+        choices=PRECISIONS,
+    )
+    compile: bool = knob(False, "torch.compile the convolutional part (compiling counts in the first epoch's time)")
+    seed_batch: int | None = knob(
+        None, "train this many seeds of a model together, as one network (default: the device's)", minimum=1
+    )
+    # Set per trial: its seed, or the seeds it trains together.
     seed: int = knob(0, "random seed: weights, shuffling, dropout", key=NOT_A_KEY, flags=None, minimum=0)
+    seeds: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, value in DEVICE_DEFAULTS.get(self.device, DEVICE_DEFAULTS["cpu"]).items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+        if self.precision == "fp16" and self.device != "cuda":
+            raise ValueError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
+
+    @property
+    def trained_seeds(self) -> tuple[int, ...]:
+        """The seeds this setup trains: its group, or its one seed."""
+        return self.seeds or (self.seed,)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -104,17 +139,6 @@ class _Split:
         return data, compute
 
 
-def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, resolution: int, norm) -> float:
-    """Test accuracy in eval mode, without gradients."""
-    model.eval()
-    correct = torch.zeros((), dtype=torch.long, device=labels.device)
-    with torch.inference_mode():
-        for start in range(0, len(labels), EVAL_BATCH):
-            batch = prepare(images[start : start + EVAL_BATCH], resolution, *norm)
-            correct += (model(batch).argmax(1) == labels[start : start + EVAL_BATCH]).sum()
-    return correct.item() / len(labels)
-
-
 Reporter = Callable[[str], None]
 
 
@@ -127,109 +151,224 @@ def _progress_bar(total: int, description: str):
     return tqdm(total=total, desc=description, unit="batch", leave=False, file=sys.stderr)
 
 
-class _Run:
-    """One model and seed being trained: the model, its optimizer and its data on the device."""
+def _dropout_seed(seed: int) -> int:
+    """The seed of a run's dropout stream: drawn from its seed, apart from its data order's."""
+    return int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
-    def __init__(self, spec: ModelSpec, config: TrainConfig, data: FashionMNIST, report: Reporter | None) -> None:
-        torch.manual_seed(config.seed)
-        self.spec, self.config, self.report = spec, config, report
-        self.model = build_spec(spec).to(config.device)
-        self.optimizer = _optimizer(self.model, config)
-        self.loss_function = nn.CrossEntropyLoss()
-        self.shuffle = torch.Generator().manual_seed(config.seed)
+
+class _Lone:
+    """One model, trained as it is (K = 1: the plain path)."""
+
+    def __init__(self, spec: ModelSpec, models: list[VGG], config: TrainConfig) -> None:
+        self.module = models[0]
+        blocks = nn.Sequential(*self.module.blocks)  # shares the model's layers
+        self.features = torch.compile(blocks) if config.compile else blocks
+
+    def inputs(self, batches: list[torch.Tensor]) -> torch.Tensor:
+        return batches[0]
+
+    def logits(self, images: torch.Tensor, dropouts: list[torch.Generator]) -> torch.Tensor:
+        values = self.features(images)
+        for layer in self.module.head:
+            if not isinstance(layer, nn.Dropout):
+                values = layer(values)
+            elif self.module.training:
+                values = seeded_dropout(values, layer.p, dropouts[0])
+        return values[None]
+
+    def models(self) -> list[VGG]:
+        return [self.module]
+
+
+class _Group:
+    """K models trained together as one SeedGroup: seed k's images are channels k of the input."""
+
+    def __init__(self, spec: ModelSpec, models: list[VGG], config: TrainConfig) -> None:
+        self.module = SeedGroup(spec, models)
+        if config.compile:
+            self.module.features = torch.compile(self.module.features)
+
+    def inputs(self, batches: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(batches, dim=1)
+
+    def logits(self, images: torch.Tensor, dropouts: list[torch.Generator]) -> torch.Tensor:
+        return self.module(images, dropouts)
+
+    def models(self) -> list[VGG]:
+        return self.module.models()
+
+
+class _Runs:
+    """The runs of one model for some seeds, trained together: the network, its optimizer, each seed's data
+    order and dropout stream, and the data on the device."""
+
+    def __init__(self, spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report) -> None:
+        self.spec, self.config, self.seeds, self.report = spec, config, tuple(seeds), report
+        models = []
+        for seed in self.seeds:
+            torch.manual_seed(seed)  # each seed's initial weights, as a lone run's
+            models.append(build_spec(spec))
+        self.net = (_Lone if len(models) == 1 else _Group)(spec, models, config)
+        self.format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.net.module.to(config.device, memory_format=self.format)
+        self.optimizer = _optimizer(self.net.module, config)
+        self.scaler = torch.amp.GradScaler(config.device, enabled=config.precision == "fp16")
+        self.shuffles = [torch.Generator().manual_seed(seed) for seed in self.seeds]
+        self.dropouts = [torch.Generator(config.device).manual_seed(_dropout_seed(seed)) for seed in self.seeds]
         self.data = data.to(config.device)
         count = min(config.train_limit or len(data.train_labels), len(data.train_labels))
         self.images, self.labels = self.data.train_images[:count], self.data.train_labels[:count]
         self.norm = _normalization(self.images, config.normalize)
 
-    def _train_pass(self, epoch: int) -> tuple[float, int, float, float]:
-        """One pass over the training images: (summed loss, correct predictions, data seconds, compute seconds)."""
-        spec, config, labels = self.spec, self.config, self.labels
-        self.model.train()
-        split = _Split(config.device)
-        loss_sum = torch.zeros((), device=labels.device)
-        correct = torch.zeros((), dtype=torch.long, device=labels.device)
-        steps = -(-len(labels) // config.batch_size)
-        bar = _progress_bar(steps, f"{spec.arch.name} {spec.variant} seed {config.seed} epoch {epoch}")
-        order = torch.randperm(len(labels), generator=self.shuffle).to(labels.device)
+    def _inputs(self, images: list[torch.Tensor]) -> torch.Tensor:
+        batches = [prepare(part, self.spec.resolution, *self.norm) for part in images]
+        return self.net.inputs(batches).contiguous(memory_format=self.format)
+
+    def _autocast(self):
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
+        return torch.autocast(torch.device(self.config.device).type, dtype=dtype, enabled=dtype is not None)
+
+    def _step(self, indices: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step for every seed: (each seed's summed loss, each seed's correct predictions)."""
+        targets = torch.stack([self.labels[index] for index in indices])  # (K, B)
+        images = self._inputs([self.images[index] for index in indices])
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            logits = self.net.logits(images, self.dropouts).float()  # (K, B, classes)
+        losses = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+        losses = losses.view(targets.shape).mean(dim=1)  # each seed's mean loss, as a lone run's
+        self.scaler.scale(losses.sum()).backward()  # the seeds share no weight: each gets its own gradient
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return losses.detach() * targets.shape[1], (logits.argmax(-1) == targets).sum(dim=1)
+
+    def _train_pass(self, epoch: int) -> tuple[list[float], list[int], float, float]:
+        """One pass over the training images for every seed: (summed losses, correct predictions, data seconds,
+        compute seconds), per seed for the first two."""
+        config, labels = self.config, self.labels
+        self.net.module.train()
+        split, steps = _Split(config.device), -(-len(labels) // config.batch_size)
+        loss_sums = torch.zeros(len(self.seeds), device=labels.device)
+        correct = torch.zeros(len(self.seeds), dtype=torch.long, device=labels.device)
+        bar = _progress_bar(steps, f"{self.spec.arch.name} {self.spec.variant} seeds {self.seeds} epoch {epoch}")
+        orders = [torch.randperm(len(labels), generator=shuffle).to(labels.device) for shuffle in self.shuffles]
         for step in range(steps):
             split.mark()
-            index = order[step * config.batch_size : (step + 1) * config.batch_size]
-            batch, target = prepare(self.images[index], spec.resolution, *self.norm), labels[index]
+            indices = [order[step * config.batch_size : (step + 1) * config.batch_size] for order in orders]
             split.mark()
-            self.optimizer.zero_grad(set_to_none=True)
-            output = self.model(batch)
-            loss = self.loss_function(output, target)
-            loss.backward()
-            self.optimizer.step()
-            loss_sum += loss.detach() * len(target)
-            correct += (output.argmax(1) == target).sum()
+            step_losses, step_correct = self._step(indices)
+            loss_sums += step_losses
+            correct += step_correct
             if bar is not None and (step + 1) % PROGRESS_EVERY == 0:
                 seen = min((step + 1) * config.batch_size, len(labels))
-                bar.set_postfix(loss=f"{loss_sum.item() / seen:.4f}", acc=f"{correct.item() / seen:.3f}")
+                bar.set_postfix(loss=f"{loss_sums.mean().item() / seen:.4f}")
                 bar.update(PROGRESS_EVERY)
         split.mark()
         if bar is not None:
             bar.close()
-        return (loss_sum.item(), correct.item(), *split.totals())
+        return (loss_sums.tolist(), correct.tolist(), *split.totals())
 
-    def epoch(self, epoch: int) -> dict:
-        spec, config, labels = self.spec, self.config, self.labels
+    def evaluate(self) -> list[float]:
+        """Each seed's test accuracy, in eval mode without gradients."""
+        self.net.module.eval()
+        images, labels = self.data.test_images, self.data.test_labels
+        correct = torch.zeros(len(self.seeds), dtype=torch.long, device=labels.device)
+        with torch.inference_mode(), self._autocast():
+            for start in range(0, len(labels), EVAL_BATCH):
+                inputs = self._inputs([images[start : start + EVAL_BATCH]] * len(self.seeds))
+                logits = self.net.logits(inputs, self.dropouts)
+                correct += (logits.argmax(-1) == labels[start : start + EVAL_BATCH]).sum(dim=1)
+        return [right / len(labels) for right in correct.tolist()]
+
+    def epoch(self, epoch: int) -> list[dict]:
+        """One epoch for every seed: a row per seed."""
         start = time.perf_counter()
-        loss_sum, correct, data_s, compute_s = self._train_pass(epoch)
+        loss_sums, correct, data_s, compute_s = self._train_pass(epoch)
         train_s = time.perf_counter() - start
-        test_acc = evaluate(self.model, self.data.test_images, self.data.test_labels, spec.resolution, self.norm)
-        row = {
-            **identity(spec),
-            "seed": config.seed,
-            "epoch": epoch,
-            "train_loss": loss_sum / len(labels),
-            "train_acc": correct / len(labels),
-            "test_acc": test_acc,
-            "epoch_s": time.perf_counter() - start,
+        test_acc = self.evaluate()
+        shared = self._shared(epoch, train_s, time.perf_counter() - start, data_s, compute_s)
+        rows = []
+        for seed, loss, right, accuracy in zip(self.seeds, loss_sums, correct, test_acc, strict=True):
+            row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / len(self.labels)}
+            row.update(train_acc=right / len(self.labels), test_acc=accuracy, **shared)
+            row["failed"] = is_failure(row["train_loss"], self.spec.num_classes, self.config.failure_loss_ratio)
+            rows.append(row)
+            self._report(row)
+        return rows
+
+    def _shared(self, epoch: int, train_s: float, epoch_s: float, data_s: float, compute_s: float) -> dict:
+        """The columns every seed's row of an epoch shares: time, throughput, budget and how it was run."""
+        config, images = self.config, len(self.labels) * len(self.seeds)  # every seed's images
+        return {
+            "epoch_s": epoch_s,
             "train_s": train_s,
-            "train_img_per_s": len(labels) / train_s,
+            "train_img_per_s": images / train_s,
+            "train_gflops": step_flops(self.spec, "train") * images / train_s / 1e9,
             "data_s": data_s,
             "compute_s": compute_s,
-            "train_images": len(labels),
+            "train_images": len(self.labels),
             "test_images": len(self.data.test_labels),
-            "optimizer_steps": epoch * -(-len(labels) // config.batch_size),
+            "optimizer_steps": epoch * -(-len(self.labels) // config.batch_size),
             "batch_size": config.batch_size,
+            "seed_batch": len(self.seeds),
             "optimizer": config.optimizer,
             "lr": config.lr,
+            "precision": config.precision,
+            "channels_last": config.channels_last,
+            "compiled": config.compile,
             "device": config.device,
             "device_name": device_name(config.device),
             "threads": config.threads,
             "torch_version": torch.__version__,
             "plateau_gain": config.plateau_gain,
         }
-        row["failed"] = is_failure(row["train_loss"], spec.num_classes, config.failure_loss_ratio)
+
+    def _report(self, row: dict) -> None:
         if self.report is not None:
+            spec = self.spec
             self.report(
-                f"{spec.arch.name} {spec.variant} ratio {spec.ratio} seed {config.seed} epoch {epoch}/{config.epochs}: "
-                f"loss {row['train_loss']:.4f}, train acc {row['train_acc']:.3f}, test acc {test_acc:.3f}, "
-                f"{row['epoch_s']:.1f} s"
+                f"{spec.arch.name} {spec.variant} ratio {spec.ratio} seed {row['seed']} epoch {row['epoch']}/"
+                f"{self.config.epochs}: loss {row['train_loss']:.4f}, train acc {row['train_acc']:.3f}, "
+                f"test acc {row['test_acc']:.3f}, {row['epoch_s']:.1f} s"
             )
-        return row
 
 
-def train(
-    spec: ModelSpec, config: TrainConfig, data: FashionMNIST, report: Reporter | None = None
-) -> tuple[list[dict], VGG]:
-    """Train one model for one seed: one row per epoch, and the trained model.
+def training_step(spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST) -> Callable[[], None]:
+    """One optimizer step of the trainer for `seeds` on fixed batches (the first images of the training set,
+    for every seed), to time settings against each other: the step a training run repeats."""
+    torch.backends.cudnn.benchmark = True
+    runs = _Runs(spec, config, seeds, data, None)
+    runs.net.module.train()
+    indices = [torch.arange(config.batch_size, device=runs.labels.device)] * len(runs.seeds)
+    return lambda: runs._step(indices)
 
-    Deterministic on the CPU for a given seed and thread count: the seed fixes the
-    initial weights, the shuffling and dropout.
+
+def train_seeds(
+    spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report: Reporter | None = None
+) -> tuple[list[dict], list[VGG]]:
+    """Train one model for each of `seeds`, together (one seed: the plain path): rows per seed and epoch,
+    and the trained models in seed order.
+
+    Deterministic on the CPU for given seeds, thread count and settings: a seed fixes its
+    model's initial weights, its data order and its dropout masks.
     """
     torch.backends.cudnn.benchmark = True
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        run = _Run(spec, config, data, report)
-        rows = [run.epoch(epoch) for epoch in range(1, config.epochs + 1)]
-        return rows, run.model
+        runs = _Runs(spec, config, seeds, data, report)
+        rows = [row for epoch in range(1, config.epochs + 1) for row in runs.epoch(epoch)]
+        return rows, [model.cpu() for model in runs.net.models()]
     finally:
         torch.set_num_threads(previous_threads)
+
+
+def train(
+    spec: ModelSpec, config: TrainConfig, data: FashionMNIST, report: Reporter | None = None
+) -> tuple[list[dict], VGG]:
+    """Train one model for one seed (`config.seed`): one row per epoch, and the trained model."""
+    rows, (model,) = train_seeds(spec, config, (config.seed,), data, report)
+    return rows, model
 
 
 def _normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None, float | None]:
