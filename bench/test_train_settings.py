@@ -3,6 +3,7 @@
 vgg13 stack at ratio 8, 32 px, batch 64 (the quick preset's training), Adam, one optimizer
 step of the trainer per call. Every setting is timed in alternation with the others
 (speed.interleaved_times: fresh builds, blocks of steps in forward and reverse order),
+with the CPU's threads (in lanes: shared out among the lanes),
 and compared with plain fp32 NCHW training of one seed as a ratio of images per second
 (K seeds train K images per image of batch), with a two-stage bootstrap 95% interval.
 The table goes to results/train-settings-DEVICE.csv; the trainer's defaults per device
@@ -33,6 +34,14 @@ SETTINGS = [
     ("bf16 channels-last", {"channels_last": True, "precision": "bf16"}),
     ("compile", {"channels_last": False, "precision": "fp32", "compile": True}),
     *((f"channels-last, {k} seeds", {"channels_last": True, "precision": "fp32", "seed_batch": k}) for k in (2, 4, 8)),
+    # Lanes: the seeds split over threads that train at once, each with its share of the intra-op threads.
+    *(
+        (
+            f"channels-last, {k} seeds in 2 lanes",
+            {"channels_last": True, "precision": "fp32", "seed_batch": k, "seed_lanes": 2},
+        )
+        for k in (2, 4)
+    ),
 ]
 
 
@@ -44,7 +53,7 @@ def _dataset() -> data.FashionMNIST:
 
 
 def _step(options: dict, dataset):
-    config = TrainConfig(**{"device": DEVICE, "batch_size": BATCH, "seed_batch": 1, **options})
+    config = TrainConfig(**{"device": DEVICE, "batch_size": BATCH, "seed_batch": 1, "seed_lanes": 1, **options})
     return train.training_step(SPEC, config, tuple(range(config.seed_batch)), dataset)
 
 
@@ -65,6 +74,7 @@ def test_training_step_per_setting(benchmark):
                 "precision": options["precision"],
                 "compiled": options.get("compile", False),
                 "seed_batch": int(seeds[index]),
+                "seed_lanes": options.get("seed_lanes", 1),
                 "img_per_s": float(np.median(BATCH * seeds[index] / times[..., index])),
                 "speedup_vs_fp32": float(np.median(speedups[..., index])),
                 "ci_low": low,

@@ -87,3 +87,21 @@ def test_the_training_flops_are_counted_and_the_forward_count_is_fvcores():
         macs = vggbench.model_table([spec]).loc[0, "macs"]  # fvcore: convs and linear layers, no batch norm here
         assert step_flops(spec, "infer") == 2 * macs
         assert 2 * step_flops(spec, "infer") < step_flops(spec, "train") <= 3 * step_flops(spec, "infer")
+
+
+def test_lanes_train_at_once_and_each_gives_what_its_seeds_give_alone(dataset):
+    # Two lanes of one seed each, one intra-op thread per lane: each lane does exactly the arithmetic of
+    # a lone one-thread run of its seed, so the numbers are equal, not merely close.
+    rows, models = train.train_seeds(SMALL, _config(threads=2, seed_lanes=2), (0, 1), dataset)
+    assert [(row["seed"], row["seed_lanes"], row["seed_batch"]) for row in rows] == [(0, 2, 1), (1, 2, 1)]
+    for seed, model in zip((0, 1), models, strict=True):
+        alone, lone_model = train.train(SMALL, _config(seed=seed), dataset)
+        row = next(row for row in rows if row["seed"] == seed)
+        assert [row[key] for key in UNTIMED] == [alone[0][key] for key in UNTIMED]
+        assert all(torch.equal(tensor, lone_model.state_dict()[name]) for name, tensor in model.state_dict().items())
+
+
+def test_more_lanes_than_threads_is_refused():
+    with pytest.raises(ValueError, match="seed_lanes=3 is more than threads=2: each lane needs one"):
+        _config(threads=2, seed_lanes=3)
+    assert _config(threads=1).seed_lanes == 1 and _config(threads=2).seed_lanes == 2  # the CPU default, capped

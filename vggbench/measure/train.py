@@ -13,6 +13,7 @@ import pickle
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,8 @@ OPTIMIZERS = ("adam", "sgd")
 PRECISIONS = ("fp32", "bf16", "fp16")
 # The fast path per device, chosen by measurement (bench/test_train_settings.py; README, "Training speed").
 DEVICE_DEFAULTS = {
-    "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4},
-    "cuda": {"channels_last": False, "precision": "fp32", "seed_batch": 1},
+    "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4, "seed_lanes": 2},
+    "cuda": {"channels_last": False, "precision": "fp32", "seed_batch": 1, "seed_lanes": 1},
 }
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
@@ -82,6 +83,12 @@ class TrainConfig(Machine):
     seed_batch: int | None = knob(
         None, "train this many seeds of a model together, as one network (default: the device's)", minimum=1
     )
+    seed_lanes: int | None = knob(
+        None,
+        "split those seeds into this many lanes that train at once, each in its own thread with threads/lanes "
+        "intra-op threads (small convolutions use several cores poorly) (default: the device's, at most threads)",
+        minimum=1,
+    )
     # Set per trial: its seed, or the seeds it trains together.
     seed: int = knob(0, "random seed: weights, shuffling, dropout", key=NOT_A_KEY, flags=None, minimum=0)
     seeds: tuple[int, ...] = ()
@@ -90,7 +97,9 @@ class TrainConfig(Machine):
         super().__post_init__()
         for name, value in DEVICE_DEFAULTS.get(self.device, DEVICE_DEFAULTS["cpu"]).items():
             if getattr(self, name) is None:
-                object.__setattr__(self, name, value)
+                object.__setattr__(self, name, min(value, self.threads) if name == "seed_lanes" else value)
+        if self.seed_lanes > self.threads:
+            raise ValueError(f"seed_lanes={self.seed_lanes} is more than threads={self.threads}: each lane needs one")
         if self.precision == "fp16" and self.device != "cuda":
             raise ValueError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
 
@@ -335,14 +344,40 @@ class _Runs:
             )
 
 
+def _lanes(seeds: tuple[int, ...], config: TrainConfig) -> list[tuple[int, ...]]:
+    """`seeds` in at most `config.seed_lanes` contiguous lanes, as even as can be, none empty."""
+    size = -(-len(seeds) // min(config.seed_lanes, len(seeds)))
+    return [seeds[start : start + size] for start in range(0, len(seeds), size)]
+
+
+def _in_lanes(spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report) -> tuple[list, int]:
+    """A _Runs per lane, made in seed order in this thread (each seed's initial weights as alone), and the
+    intra-op threads of each lane."""
+    lanes = _lanes(tuple(seeds), config)
+    step_flops(spec, "train")  # counted once, here: the counting mode must not run in two threads at once
+    return [_Runs(spec, config, lane, data, report) for lane in lanes], max(1, config.threads // len(lanes))
+
+
+def _lane_pool(lanes: int, threads: int) -> ThreadPoolExecutor:
+    """A thread per lane, each with `threads` intra-op threads (a new thread starts with torch's default)."""
+    return ThreadPoolExecutor(lanes, initializer=torch.set_num_threads, initargs=(threads,))
+
+
 def training_step(spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST) -> Callable[[], None]:
-    """One optimizer step of the trainer for `seeds` on fixed batches (the first images of the training set,
-    for every seed), to time settings against each other: the step a training run repeats."""
+    """One optimizer step of the trainer for `seeds` (every lane's, at once) on fixed batches (the first
+    images of the training set, for every seed), to time settings against each other: the step a training
+    run repeats."""
     torch.backends.cudnn.benchmark = True
-    runs = _Runs(spec, config, seeds, data, None)
-    runs.net.module.train()
-    indices = [torch.arange(config.batch_size, device=runs.labels.device)] * len(runs.seeds)
-    return lambda: runs._step(indices)
+    runs, threads = _in_lanes(spec, config, seeds, data, None)
+    steps = []
+    for run in runs:
+        run.net.module.train()
+        indices = [torch.arange(config.batch_size, device=run.labels.device)] * len(run.seeds)
+        steps.append(lambda run=run, indices=indices: run._step(indices))
+    if len(steps) == 1:
+        return steps[0]
+    pool = _lane_pool(len(steps), threads)  # kept for the step's life: starting threads is not the step's work
+    return lambda: list(pool.map(lambda step: step(), steps))
 
 
 def train_seeds(
@@ -351,16 +386,30 @@ def train_seeds(
     """Train one model for each of `seeds`, together (one seed: the plain path): rows per seed and epoch,
     and the trained models in seed order.
 
-    Deterministic on the CPU for given seeds, thread count and settings: a seed fixes its
-    model's initial weights, its data order and its dropout masks.
+    The seeds train in lanes (threads) at once, each lane's seeds as one network. Deterministic on the CPU
+    for given seeds, thread count and settings: a seed fixes its model's initial weights, its data order
+    and its dropout masks, and a lane's result does not depend on the other lanes.
     """
     torch.backends.cudnn.benchmark = True
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(config.threads)
     try:
-        runs = _Runs(spec, config, seeds, data, report)
-        rows = [row for epoch in range(1, config.epochs + 1) for row in runs.epoch(epoch)]
-        return rows, [model.cpu() for model in runs.net.models()]
+        runs, threads = _in_lanes(spec, config, seeds, data, report)
+        torch.set_num_threads(threads)
+        epochs = range(1, config.epochs + 1)
+
+        def whole(run: _Runs) -> list[dict]:
+            return [row for epoch in epochs for row in run.epoch(epoch)]
+
+        if len(runs) == 1:
+            by_lane = [whole(runs[0])]
+        else:
+            with _lane_pool(len(runs), threads) as pool:
+                by_lane = list(pool.map(whole, runs))
+        order = {seed: index for index, seed in enumerate(seeds)}
+        rows = sorted((row for lane in by_lane for row in lane), key=lambda row: (row["epoch"], order[row["seed"]]))
+        for row in rows:
+            row["seed_lanes"] = len(runs)
+        return rows, [model.cpu() for run in runs for model in run.net.models()]
     finally:
         torch.set_num_threads(previous_threads)
 
