@@ -9,8 +9,8 @@ import pandas as pd
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.measure import train
+from vggbench.measure.flops import step_flops
 from vggbench.measure.memory import needed_bytes
-from vggbench.measure.static import flops_per_image
 from vggbench.measure.train import TrainConfig
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS
@@ -113,10 +113,10 @@ class Train(Kind):
         return Outcome(rows, files)
 
     def estimate_s(self, trial, gflops) -> float:
-        setup, flops = trial.setup, flops_per_image(trial.spec)
+        setup, spec = trial.setup, trial.spec
         images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
-        seeds = len(setup.trained_seeds)
-        return seeds * setup.epochs * (3 * flops * images + flops * data.COUNTS["test"]) / (gflops * 1e9)
+        flops = step_flops(spec, "train") * images + step_flops(spec, "infer") * data.COUNTS["test"]
+        return len(setup.trained_seeds) * setup.epochs * flops / (gflops * 1e9)
 
     def memory(self, trial):
         spec, setup = trial.spec, trial.setup

@@ -99,7 +99,10 @@ class TrainConfig(Machine):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, min(value, self.threads) if name == "seed_lanes" else value)
         if self.seed_lanes > self.threads:
-            raise ValueError(f"seed_lanes={self.seed_lanes} is more than threads={self.threads}: each lane needs one")
+            raise ValueError(
+                f"seed_lanes={self.seed_lanes} is more than threads={self.threads}: each lane needs one "
+                f"(allowed: 1 to {self.threads})"
+            )
         if self.precision == "fp16" and self.device != "cuda":
             raise ValueError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
 
