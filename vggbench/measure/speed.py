@@ -112,6 +112,25 @@ class SpeedSetup(Machine):
         maximum=MAX_TIMED_S,
         metavar="SECONDS",
     )
+    target_half_width: float = knob(
+        0.03,
+        "keep timing until the 95%% interval of the median step time (paired: of each time ratio) is within "
+        "+- this share of it, or --max-time has passed; a row that misses it is flagged stable=False",
+        key="speed_target_half_width",
+        above=0,
+        maximum=1,
+        metavar="SHARE",
+    )
+    max_time_s: float = knob(
+        10.0,
+        "the longest a measurement may go on sampling to reach --target-half-width (a paired comparison: all "
+        "its variants together); never less than --min-time",
+        key="speed_max_time_s",
+        flags=("--max-time",),
+        minimum=0,
+        maximum=MAX_TIMED_S,
+        metavar="SECONDS",
+    )
     cudnn_benchmark: bool = knob(True, "let cuDNN pick the fastest algorithms (CUDA only)", key="speed_cudnn_benchmark")
     oom_retry: bool = knob(
         False,
