@@ -44,7 +44,8 @@ def _spec(variant="stack"):
 
 
 def _setup(**options):
-    return SpeedSetup(**{"device": "cpu", "batch_size": 4, "min_time_s": 0.05, "threads": 1, **options})
+    options = {"device": "cpu", "batch_size": 4, "min_time_s": 0.05, "max_time_s": 0.2, "threads": 1, **options}
+    return SpeedSetup(**options)
 
 
 @pytest.mark.parametrize("mode", ["infer", "train"])
@@ -89,7 +90,7 @@ def test_paired_table_shape_and_interval():
     specs = [_spec(v) for v in ["stack", "single", "linear-stack"]]
     rows = speed.paired(specs, _setup(min_time_s=0.0), min_pairs=12, rebuilds=3)
     table = speed.paired_table(rows)
-    assert list(table.columns[:14]) == [
+    assert list(table.columns[:16]) == [
         "arch",
         "ratio",
         "resolution",
@@ -103,6 +104,8 @@ def test_paired_table_shape_and_interval():
         "time_ratio_median",
         "ci_low",
         "ci_high",
+        "ci_half_width",
+        "stable",
         "pairs",
     ]
     assert list(table["variant"]) == ["single", "linear-stack"]
@@ -213,6 +216,8 @@ def test_cli_paired(tmp_path):
         "cpu",
         "--min-time",
         "0",
+        "--max-time",
+        "0",  # the planned pairs only: no sampling towards the interval's target
         "--out",
         str(out),
     ]

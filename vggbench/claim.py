@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import knobs, stats, verdicts
+from vggbench import knobs, noise, stats, verdicts
 from vggbench.rundir import CLAIM_MD, RunDir
 from vggbench.verdicts import PRIMARY, Margins
 
@@ -196,12 +196,20 @@ def _failure_section(failures: pd.DataFrame) -> list[str]:
     ]
 
 
-def markdown(claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, margins: Margins) -> str:
-    """claim.md: how verdicts are reached, the verdicts at a glance, failed trials, the budget, each part,
-    block by block."""
+def _timing_section(trust: list[str]) -> list[str]:
+    """How far the run's timings can be trusted (vggbench.noise.trust_sentences), where it timed anything."""
+    return ["## How far the timings can be trusted", "", " ".join(trust), ""] if trust else []
+
+
+def markdown(
+    claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, margins: Margins, trust: list[str] = ()
+) -> str:
+    """claim.md: how verdicts are reached, the verdicts at a glance, failed trials, the timings' trust, the
+    budget, each part, block by block."""
     intro = INTRO.format(alpha=stats.ALPHA, accuracy=margins.equivalence_margin, erf=margins.erf_margin)
     text = [f"# The kernel-stacking claim: {name}", "", intro, "", "At a glance (primary rows per verdict):", ""]
-    text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_budget_section(claims, tables["summary"])]
+    text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_timing_section(trust)]
+    text += _budget_section(claims, tables["summary"])
     text += ["## The parts", "", *_part_sections(claims), *_block_section(tables["blocks"])]
     return "\n".join(text)
 
@@ -222,7 +230,9 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     tables = (directory.table(name) for name in ("train", "pairs", "erf"))
     claims = claim_table(static, *tables, margins=chosen, density=directory.table("density"))
     names = ("summary", "blocks", "failures")
-    text = markdown(claims, {name: directory.table(name) for name in names}, root.name, chosen)
+    metadata = directory.metadata() if directory.has("metadata.json") else {}
+    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in ("speed", "pairs")})
+    text = markdown(claims, {name: directory.table(name) for name in names}, root.name, chosen, trust)
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)
     return claims, text

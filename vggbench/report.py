@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vggbench import noise
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
@@ -413,6 +414,14 @@ def _figure_section(drawn: list[Drawn]) -> list[str]:
     return parts
 
 
+def _trust_section(metadata: dict, directory: RunDir) -> list[str]:
+    """How far the run's timings can be trusted: the noise probe and the flagged rows (as claim.md says it)."""
+    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in ("speed", "pairs")})
+    if not trust:
+        return []
+    return ["<h2>How far the timings can be trusted</h2>", *(f"<p>{html.escape(line)}</p>" for line in trust)]
+
+
 def _metadata_section(metadata: dict) -> list[str]:
     config = metadata.get("config", {})
     facts = pd.DataFrame(
@@ -445,6 +454,7 @@ def write(run_dir: str | Path) -> Path:
         f"{html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
         *_verdict_counts(claims),
         *_failure_list(directory.table("failures")),
+        *_trust_section(metadata, directory),
         *_figure_section(drawn),
         *_claim_section(claims),
         "<h2>Per model</h2>",

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from vggbench import claim, data, report
+from vggbench import claim, data, noise, report
 from vggbench.config import StudyConfig
 from vggbench.csvio import write_bytes, write_csv
+from vggbench.estimate import Rates, measure_rates
 from vggbench.executors import LocalExecutor, TrialLost
 from vggbench.hardware import environment
 from vggbench.kind import Kind, Outcome, Trial
@@ -31,9 +32,6 @@ from vggbench.rundir import DONE, FAILED, INCOMPLETE, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
 
 Report = Callable[[str], None]
-# Share of the measured matmul peak that a small VGG reaches; only for time estimates
-# (measured here: 0.17-0.2 on two CPU cores at 224 px, 0.03-0.44 on an H100).
-ESTIMATE_EFFICIENCY = 0.15
 
 
 class TrialFailed(ValueError):
@@ -45,32 +43,27 @@ def trials(config: StudyConfig) -> list[Trial]:
     return [trial for name in config.kinds for trial in KINDS[name].plan(config)]
 
 
-def sustained_gflops(config: StudyConfig) -> float:
-    """A guess at the rate a small VGG sustains: the measured matmul peak times ESTIMATE_EFFICIENCY."""
-    from vggbench.measure.speed import SpeedSetup, peak_gflops
-
-    timing = SpeedSetup(device=config.machine.device, threads=config.machine.threads)
-    return peak_gflops(timing.device, "fp32", timing.threads, timing.tf32) * ESTIMATE_EFFICIENCY
+def estimates(plan: list[Trial], rates: Rates) -> dict[Trial, float]:
+    """Each trial's estimated seconds at the rates measured on this machine."""
+    return {trial: KINDS[trial.kind].estimate_s(trial, rates.of(trial)) for trial in plan}
 
 
 def dry_run(config: StudyConfig) -> pd.DataFrame:
-    """The trials with an estimate of each one's time."""
+    """The trials with an estimate of each one's time, calibrated by a few training steps of each model."""
     config.machine.check_available()
-    _check_memory(trials(config))
-    rate = sustained_gflops(config)
-    rows = [
-        {"kind": trial.kind, "trial": trial.key, "estimate_s": KINDS[trial.kind].estimate_s(trial, rate)}
-        for trial in trials(config)
-    ]
-    return pd.DataFrame(rows)
+    plan = trials(config)
+    _check_memory(plan)
+    costs = estimates(plan, measure_rates(plan, config.machine.device, config.machine.threads))
+    return pd.DataFrame([{"kind": trial.kind, "trial": trial.key, "estimate_s": costs[trial]} for trial in plan])
 
 
 class Progress:
-    """Reports each finished trial; with time estimates, also the time left (the elapsed time scaled by them)."""
+    """Reports each finished trial; with time estimates, also the time left (the estimates still to come,
+    scaled by how the elapsed time compares with the estimates of the trials done)."""
 
-    def __init__(self, todo: list[Trial], report: Report, gflops: float | None = None) -> None:
+    def __init__(self, todo: list[Trial], report: Report, rates: Rates | None = None) -> None:
         self.report, self.total, self.finished = report, len(todo), 0
-        self.costs = {trial: KINDS[trial.kind].estimate_s(trial, gflops) for trial in todo} if gflops else {}
+        self.costs = estimates(todo, rates) if rates else {}
         self.spent, self.clock = 0.0, time.perf_counter()
 
     def __call__(self, trial: Trial, outcome: Outcome) -> None:
@@ -124,6 +117,17 @@ def execute(todo: list[Trial], executor, store, progress: Callable, keep_going: 
         complete(pending.pop(index)[1], handle)
 
 
+def take_probe(config: StudyConfig, report: Report) -> dict:
+    """The machine-noise probe (vggbench.noise), reported with a warning where the threads outnumber the idle
+    cores; as metadata.json records it."""
+    probe = noise.probe(config.machine.device, config.machine.threads)
+    report(f"timing noise: {probe.sentence()}")
+    warning = noise.threads_warning(probe.threads, probe.idle_cores, probe.load_average_1min, probe.cores)
+    if warning:
+        report(warning)
+    return probe.to_dict()
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -174,15 +178,17 @@ def run(
         todo = _todo(directory, plan, report)
         _check_memory(todo)
         _find_data(todo, data_root, report)
+        probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
         described = executor.start(config.machine, data_root, report)
 
         def metadata(ended: str | None) -> dict:
             context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
-            return {**environment(config.machine), **context}
+            return {**environment(config.machine), **context, "noise_probe": probed}
 
         try:
             directory.write_metadata(metadata(None))
-            execute(todo, executor, directory, Progress(todo, report, sustained_gflops(config)))
+            rates = measure_rates(todo, config.machine.device, config.machine.threads)
+            execute(todo, executor, directory, Progress(todo, report, rates))
         finally:
             executor.stop()
         directory.write_metadata(metadata(_now()))
@@ -279,5 +285,7 @@ def measure(
     outputs = Outputs(KINDS[name], out, save_to, len(plan))
     executor = LocalExecutor()
     executor.start(config.machine, data_root, report)
+    if KINDS[name].exclusive:  # a timing: say first how far this machine's timings can be trusted now
+        take_probe(config, report)
     execute(plan, executor, outputs, Progress(plan, report), keep_going=False)
     return pd.DataFrame(outputs.rows)

@@ -233,10 +233,22 @@ def speed_claims(pairs: pd.DataFrame) -> list[dict]:
                 "ci_low": low,
                 "ci_high": high,
                 "verdict": SUPPORTED if low > 1 else CONTRADICTED if high < 1 else INCONCLUSIVE,
-                "note": "ratio_value: single step time / stack step time",
+                "note": "ratio_value: single step time / stack step time" + _timing_flag(pair),
             }
         )
     return rows
+
+
+def _timing_flag(pair: pd.Series) -> str:
+    """Where the pair's timing was flagged (stable False), say why, so that its verdict is read with that."""
+    stable = pair.get("stable")
+    if stable is None or pd.isna(stable) or bool(stable):  # not flagged, or from a run before the flag
+        return ""
+    width, target = pair.get("ci_half_width"), pair.get("target_half_width")
+    return (
+        f"; FLAGGED (stable=False): the interval's half-width {width:.1%} missed its {target:.1%} target, or other "
+        "processes shared the cores (other_cores in pairs.csv); this verdict is only as sound as that timing"
+    )
 
 
 ERF_ANALYSES = ((PRIMARY, "erf"), ("RepLKNet's log10(1 + x) (sensitivity)", "replknet"))

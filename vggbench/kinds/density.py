@@ -132,7 +132,7 @@ class Density(Kind):
 
     def estimate_s(self, trial, gflops) -> float:
         setup = trial.setup
-        steps_s = [max(2 * setup.macs(kernel) / (gflops * 1e9), speed.PAIR_BLOCK_S) for kernel in setup.kernels]
+        steps_s = [max(2 * setup.macs(kernel) / (gflops * 1e9), speed.BLOCK_S) for kernel in setup.kernels]
         return sum(steps_s) * (setup.pairs + setup.rebuilds * speed.WARMUP_STEPS)
 
     def memory(self, trial):

@@ -6,11 +6,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from vggbench.kind import Kind, Outcome, Table, Trial
-from vggbench.kinds.speed import setup_key, step_s
+from vggbench.kinds.speed import flag, setup_key, step_s
 from vggbench.knobs import knob
 from vggbench.measure import speed
 from vggbench.measure.memory import needed_bytes
-from vggbench.measure.speed import PAIR_BLOCK_S, SpeedSetup
+from vggbench.measure.speed import BLOCK_S, SpeedSetup
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Pairs(Kind):
     def estimate_s(self, trial, gflops) -> float:
         setup = trial.setup
         step = step_s(trial.spec, setup, gflops)
-        block_s = max(step, PAIR_BLOCK_S)
+        block_s = max(step, BLOCK_S)
         return len(setup.variants) * (setup.pairs * block_s + setup.rebuilds * speed.WARMUP_STEPS * step)
 
     def memory(self, trial):
@@ -75,7 +75,9 @@ class Pairs(Kind):
         return sum(needed_bytes(spec, setup.batch_size, training, training) for spec in models), setup.device
 
     def describe(self, rows) -> str:
-        ratios = ", ".join(f"{row['variant']} {row.get('time_ratio_median', float('nan')):.3f}" for row in rows)
+        ratios = ", ".join(
+            f"{row['variant']} {row.get('time_ratio_median', float('nan')):.3f}{flag(row)}" for row in rows
+        )
         return f"time vs {rows[0]['baseline']}: {ratios}"
 
     def make_tables(self, rows, config):

@@ -21,6 +21,8 @@ COLUMNS = (
     "img_per_s",
     "step_ms_median",
     "step_ms_iqr",
+    "ci_half_width",
+    "stable",
     "runs",
     "achieved_gflops",
     "mfu",
@@ -33,6 +35,17 @@ COLUMNS = (
 def step_s(spec, setup: SpeedSetup, gflops: float) -> float:
     """A rough time of one training step of `spec` at `setup`'s batch size."""
     return step_flops(spec, "train") * setup.batch_size / (gflops * 1e9)
+
+
+def flag(row: dict) -> str:
+    """A warning for the progress line where a timing missed its interval target or shared its cores."""
+    if row.get("stable") is not False:
+        return ""
+    shared = row.get("other_cores")
+    return (
+        f" (WARNING: not stable: interval +-{row['ci_half_width']:.1%} against a target of "
+        f"+-{row['target_half_width']:.1%}" + (f", other processes used {shared:.1f} cores" if shared else "") + ")"
+    )
 
 
 def setup_key(spec, setup: SpeedSetup, variant: str | None = None) -> str:
@@ -69,8 +82,10 @@ class Speed(Kind):
         return Outcome([speed.measure_with_retry(trial.spec, trial.setup)])
 
     def estimate_s(self, trial, gflops) -> float:
+        # The minimum of the adaptive timing, and half as much again to narrow the interval (at most the cap).
         step = step_s(trial.spec, trial.setup, gflops)
-        return max(trial.setup.min_time_s, speed.MIN_RUNS * step) * 1.5 + speed.WARMUP_STEPS * step
+        least = max(trial.setup.min_time_s, speed.MIN_RUNS * max(step, speed.BLOCK_S))
+        return min(1.5 * least, max(least, trial.setup.max_time_s)) + speed.WARMUP_STEPS * step
 
     def memory(self, trial):
         training = trial.setup.mode == "train"
@@ -78,7 +93,7 @@ class Speed(Kind):
 
     def describe(self, rows) -> str:
         row = rows[0]
-        return row["error"] or f"{row['img_per_s']:.1f} img/s at batch {row['batch_size']}"
+        return row["error"] or f"{row['img_per_s']:.1f} img/s at batch {row['batch_size']}" + flag(row)
 
     def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
         if "img_per_s" not in rows or rows["img_per_s"].isna().all():

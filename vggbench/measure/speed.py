@@ -1,13 +1,19 @@
 """Throughput and memory of a model, for inference or a training step, on CPU or CUDA.
 
 Two measurements:
-- `measure`: one model, timed by `torch.utils.benchmark.Timer.blocked_autorange`
-  (explicit thread count, CUDA synchronized by the Timer, warm-up excluded); one row
-  with median and IQR of the step time, throughput, achieved GFLOP/s and model FLOP
-  utilisation against the device's measured matmul rate, and peak memory.
+- `measure`: one model, timed in blocks of steps (explicit thread count, device
+  synchronized, warm-up excluded); one row with median, IQR and a 95% interval of the
+  step time, throughput, achieved GFLOP/s and model FLOP utilisation against the
+  device's measured matmul rate, and peak memory.
 - `paired`: several variants of one model timed in alternation (A B, then B A, ...)
   in one process, so that drift of a shared machine hits them alike; one row per
   variant with the median time ratio to the baseline and a bootstrap 95% interval.
+
+Both adapt to the machine (`sample_until_narrow`): after their minimum, they keep
+sampling until the interval's half-width is within the setup's target share of the
+median, or its time cap has passed; the row records the half-width reached and
+`stable` says whether it met the target while no other process took the cores the
+timing needed (vggbench.noise).
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,19 +39,16 @@ from vggbench.knobs import knob
 from vggbench.measure.flops import step_flops
 from vggbench.measure.static import analyze
 from vggbench.models import build_spec
+from vggbench.noise import CpuShare, contended
 from vggbench.schema import identity
-
-if TYPE_CHECKING:
-    from torch.utils.benchmark import Measurement
 
 MODES = ("infer", "train")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
 MIN_RUNS = 10  # time at least this many steps, however long --min-time is
-IQR_TARGET = 0.1  # keep timing until IQR/median is below this ...
-MAX_TIME_FACTOR = 5  # ... or this many times --min-time has passed
 MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
-PAIR_BLOCK_S = 0.05  # each timed block of a pair lasts at least this long
+BLOCK_S = 0.05  # each timed block of steps lasts at least this long (timer resolution, Python overhead)
+CONFIDENCE = 0.95
 OOM = "oom"
 # The columns of a paired comparison, in the order the table shows them.
 PAIRED_COLUMNS = [
@@ -63,6 +65,8 @@ PAIRED_COLUMNS = [
     "time_ratio_median",
     "ci_low",
     "ci_high",
+    "ci_half_width",
+    "stable",
     "pairs",
 ]
 
@@ -162,12 +166,14 @@ class SpeedSetup(Machine):
             "cudnn_benchmark": self.device == "cuda" and self.cudnn_benchmark,
             "tf32": self.tf32,
             "min_time_s": self.min_time_s,
+            "target_half_width": self.target_half_width,
+            "max_time_s": self.max_time_s,
             "torch_version": torch.__version__,
         }
 
 
 @contextlib.contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
+def torch_threads(count: int) -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(count)
     try:
@@ -276,6 +282,11 @@ def _empty_result() -> dict:
             "img_per_s",
             "step_ms_median",
             "step_ms_iqr",
+            "step_ms_ci_low",
+            "step_ms_ci_high",
+            "ci_half_width",
+            "stable",
+            "other_cores",
             "runs",
             "steps_per_run",
             "macs",
@@ -289,21 +300,97 @@ def _empty_result() -> dict:
     )
 
 
-def _timed(spec: ModelSpec, setup: SpeedSetup) -> Measurement:
-    """Warm up, then time steps; the model and its data are freed when this returns."""
+def _median_rank(count: int, confidence: float) -> int:
+    """The 1-based rank k of the lower end of the median's interval [x_(k), x_(n+1-k)] over `count` samples: the
+    largest k with P(B <= k - 1) <= (1 - confidence) / 2 for B ~ Binomial(n, 1/2) (at least 1)."""
+    tail, rank = (1 - confidence) / 2, 1
+    below = math.comb(count, 0) + math.comb(count, 1)  # 2**n P(B <= rank), exact in integers
+    while rank < count // 2 and below / 2**count <= tail:
+        rank += 1
+        below += math.comb(count, rank)
+    return rank
+
+
+def median_interval(samples, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """A distribution-free interval of the median: two order statistics of the samples, chosen by the binomial
+    distribution as the sign test chooses them. Below 6 samples no pair reaches 95%: it is then (min, max)."""
+    ordered = np.sort(np.asarray(samples, dtype=float))
+    rank = _median_rank(len(ordered), confidence)
+    return float(ordered[rank - 1]), float(ordered[len(ordered) - rank])
+
+
+def relative_half_width(center: float, low: float, high: float) -> float:
+    """The larger distance from `center` to an end of its interval, as a share of `center`."""
+    return max(center - low, high - center) / center
+
+
+def sample_until_narrow(
+    draw: Callable[[], object],
+    half_width: Callable[[list], float],
+    target: float,
+    min_samples: int,
+    min_time_s: float,
+    max_time_s: float,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[list, float, bool]:
+    """Draw samples: at least `min_samples` of them for at least `min_time_s` seconds, then on until
+    `half_width(samples)` is at most `target`, or `max_time_s` seconds have passed since the start (the
+    minimum is drawn whatever the cap). Returns the samples, the half-width reached and whether it met the
+    target."""
+    start, samples = clock(), []
+    while True:
+        samples.append(draw())
+        elapsed = clock() - start
+        if len(samples) < min_samples or elapsed < min_time_s:
+            continue
+        width = half_width(samples)
+        if width <= target or elapsed >= max_time_s:
+            return samples, width, width <= target
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per step in each timed block of one model, and how the sampling ended."""
+
+    block_s: np.ndarray
+    steps_per_block: int
+    half_width: float  # of the median's interval, as a share of the median
+    reached: bool  # whether the half-width met the setup's target before its time cap
+    other_cores: float | None  # cores that other processes used meanwhile (vggbench.noise)
+
+
+def _timed(spec: ModelSpec, setup: SpeedSetup) -> Timing:
+    """Warm up, then time blocks of steps until the median's interval is narrow enough (see `sample_until_narrow`);
+    the model and its data are freed when this returns."""
     step, _ = make_step(spec, setup)
-    with _torch_threads(setup.threads):
+    with torch_threads(setup.threads):
         for _ in range(WARMUP_STEPS - 1):
             step()
-        step_s = time_block(step, 1, setup.device)  # the last warm-up step sizes the run
-    if setup.device == "cuda":
-        # Count the steady state: cuDNN's autotuning in the warm-up borrows large workspaces once.
-        torch.cuda.reset_peak_memory_stats()
-    timer = _timer("step()", {"step": step}, setup.threads)
-    # At least min_time_s and MIN_RUNS steps; then on until IQR/median < IQR_TARGET,
-    # for at most MAX_TIME_FACTOR times as long.
-    min_time_s = max(setup.min_time_s, MIN_RUNS * step_s)
-    return timer.adaptive_autorange(IQR_TARGET, min_run_time=min_time_s, max_run_time=MAX_TIME_FACTOR * min_time_s)
+        step_s = time_block(step, 1, setup.device)  # the last warm-up step sizes the blocks
+        if setup.device == "cuda":
+            # Count the steady state: cuDNN's autotuning in the warm-up borrows large workspaces once.
+            torch.cuda.reset_peak_memory_stats()
+        per_block = max(1, math.ceil(BLOCK_S / step_s))
+
+        def width(samples: list) -> float:
+            return relative_half_width(float(np.median(samples)), *median_interval(samples))
+
+        with CpuShare() as share:
+            samples, reached_width, reached = sample_until_narrow(
+                lambda: time_block(step, per_block, setup.device),
+                width,
+                setup.target_half_width,
+                MIN_RUNS,
+                setup.min_time_s,
+                setup.max_time_s,
+            )
+    return Timing(np.array(samples), per_block, reached_width, reached, share.other_cores)
+
+
+def _stability(half_width: float, reached: bool, other_cores: float | None, threads: int) -> dict:
+    """The columns that say how far a timing can be trusted."""
+    shared = contended(other_cores, threads)
+    return {"ci_half_width": half_width, "other_cores": other_cores, "stable": reached and not shared}
 
 
 def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
@@ -311,7 +398,7 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
     row = {**identity(spec), **setup.columns(), **_empty_result()}
     try:
         with _peak_memory(setup, row):
-            measurement = _timed(spec, setup)
+            timing = _timed(spec, setup)
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_oom(error):
             raise
@@ -319,16 +406,22 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
         return row
     finally:
         _release(setup.device)
+    median = float(np.median(timing.block_s))
+    low, high = median_interval(timing.block_s)
+    quartile_1, quartile_3 = np.percentile(timing.block_s, [25, 75])
     macs = analyze(spec).macs[""]
     flops = step_flops(spec, setup.mode)  # counted by torch, the backward pass's included
-    achieved = flops * setup.batch_size / measurement.median / 1e9
+    achieved = flops * setup.batch_size / median / 1e9
     peak = peak_gflops(setup.device, setup.precision, setup.threads, setup.tf32)
     row.update(
-        img_per_s=setup.batch_size / measurement.median,
-        step_ms_median=measurement.median * 1e3,
-        step_ms_iqr=measurement.iqr * 1e3,
-        runs=len(measurement.times),
-        steps_per_run=measurement.number_per_run,
+        img_per_s=setup.batch_size / median,
+        step_ms_median=median * 1e3,
+        step_ms_iqr=(quartile_3 - quartile_1) * 1e3,
+        step_ms_ci_low=low * 1e3,
+        step_ms_ci_high=high * 1e3,
+        **_stability(timing.half_width, timing.reached, timing.other_cores, setup.threads),
+        runs=len(timing.block_s),
+        steps_per_run=timing.steps_per_block,
         macs=macs,
         step_flops_per_image=flops,
         achieved_gflops=achieved,
@@ -361,7 +454,7 @@ def time_block(step: Callable[[], None], steps: int, device: str) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def ratio_interval(ratios: np.ndarray, confidence: float = 0.95, resamples: int = 10_000) -> tuple[float, float]:
+def ratio_interval(ratios: np.ndarray, confidence: float = CONFIDENCE, resamples: int = 10_000) -> tuple[float, float]:
     """Percentile-bootstrap interval of the median time ratio.
 
     `ratios` has one row per rebuild of the models and one column per pair. The
@@ -384,55 +477,92 @@ def _step_of(spec: ModelSpec, setup: SpeedSetup) -> Callable[[], None]:
     return make_step(spec, setup)[0]
 
 
-def interleaved_times(
-    makers: list[Callable[[], Callable[[], None]]], setup, min_pairs: int, rebuilds: int
-) -> np.ndarray:
-    """Seconds per step of the steps that `makers` build, timed in alternation: shape (rebuilds, pairs per
-    rebuild, steps). Each maker builds a fresh step (model and data) at every rebuild; `setup` gives the
-    device, threads and min_time_s."""
-    per_block = pairs = None
-    times = []
-    for _ in range(rebuilds):
-        steps = [make() for make in makers]  # fresh instances each rebuild
-        with _torch_threads(setup.threads):
+class _Alternation:
+    """The steps of `makers`, built afresh for each rebuild and timed in alternation (see interleaved_times)."""
+
+    def __init__(self, makers: list[Callable[[], Callable[[], None]]], setup, min_pairs: int, rebuilds: int) -> None:
+        self.makers, self.setup, self.min_pairs, self.rebuilds = makers, setup, min_pairs, rebuilds
+        self.per_block: list[int] | None = None
+        self.pairs = 0
+
+    def _size(self, steps: list[Callable[[], None]]) -> None:
+        """Blocks of about BLOCK_S each, and enough pairs per rebuild for min_pairs and min_time_s in all."""
+        step_s = [time_block(step, 1, self.setup.device) for step in steps]
+        self.per_block = [max(1, math.ceil(BLOCK_S / seconds)) for seconds in step_s]
+        shortest = min(count * seconds for count, seconds in zip(self.per_block, step_s, strict=True))
+        self.pairs = math.ceil(max(self.min_pairs, math.ceil(self.setup.min_time_s / shortest)) / self.rebuilds)
+
+    def _timed_rebuild(self) -> np.ndarray:
+        steps = [make() for make in self.makers]  # fresh instances each rebuild
+        with torch_threads(self.setup.threads):
             for step in steps:
                 for _ in range(WARMUP_STEPS):
                     step()
-            if per_block is None:  # sized once, on the first instances: each block lasts about PAIR_BLOCK_S
-                step_s = [time_block(step, 1, setup.device) for step in steps]
-                per_block = [max(1, math.ceil(PAIR_BLOCK_S / seconds)) for seconds in step_s]
-                shortest = min(count * seconds for count, seconds in zip(per_block, step_s, strict=True))
-                pairs = math.ceil(max(min_pairs, math.ceil(setup.min_time_s / shortest)) / rebuilds)
-            block = np.zeros((pairs, len(steps)))
-            for pair in range(pairs):
+            if self.per_block is None:  # sized once, on the first instances
+                self._size(steps)
+            block = np.zeros((self.pairs, len(steps)))
+            for pair in range(self.pairs):
                 order = range(len(steps)) if pair % 2 == 0 else reversed(range(len(steps)))
                 for index in order:
-                    block[pair, index] = time_block(steps[index], per_block[index], setup.device)
-        times.append(block)
-        del steps
-        _release(setup.device)
-    return np.stack(times)
+                    block[pair, index] = time_block(steps[index], self.per_block[index], self.setup.device)
+        return block
+
+    def __call__(self) -> np.ndarray:
+        """One rebuild's (pairs, steps) seconds per step; its models are freed before this returns."""
+        block = self._timed_rebuild()
+        _release(self.setup.device)
+        return block
+
+
+def interleaved_times(
+    makers: list[Callable[[], Callable[[], None]]],
+    setup,
+    min_pairs: int,
+    rebuilds: int,
+    half_width: Callable[[np.ndarray], float] | None = None,
+) -> np.ndarray:
+    """Seconds per step of the steps that `makers` build, timed in alternation: shape (rebuilds, pairs per
+    rebuild, steps). Each maker builds a fresh step (model and data) at every rebuild; `setup` gives the
+    device, threads and min_time_s. With `half_width` (of the times so far), rebuilds go on past `rebuilds`
+    until it is at most `setup.target_half_width` or `setup.max_time_s` has passed since the start."""
+    rebuild = _Alternation(makers, setup, min_pairs, rebuilds)
+    if half_width is None:
+        return np.stack([rebuild() for _ in range(rebuilds)])
+    blocks, _, _ = sample_until_narrow(
+        rebuild, lambda blocks: half_width(np.stack(blocks)), setup.target_half_width, rebuilds, 0.0, setup.max_time_s
+    )
+    return np.stack(blocks)
+
+
+def _ratio_half_width(ratios: np.ndarray) -> float:
+    return relative_half_width(float(np.median(ratios)), *ratio_interval(ratios))
 
 
 def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebuilds: int = 16) -> list[dict]:
     """Time `specs` interleaved; one row per spec after the first (the baseline).
 
-    Each pair times every model once for a block of steps (at least PAIR_BLOCK_S
-    seconds), in forward order on even pairs and reverse order on odd ones, so no
-    model always runs first. The models are built afresh `rebuilds` times, and the
-    pairs split between the builds. Pairs go on until each model has run
-    `setup.min_time_s` seconds and at least `min_pairs` pairs exist. The time ratio
-    of a pair is variant / baseline.
+    Each pair times every model once for a block of steps (at least BLOCK_S seconds),
+    in forward order on even pairs and reverse order on odd ones, so no model always
+    runs first. The models are built afresh `rebuilds` times, and the pairs split
+    between the builds. Pairs go on until each model has run `setup.min_time_s`
+    seconds and at least `min_pairs` pairs exist; then further rebuilds until every
+    ratio's interval is within `setup.target_half_width` or `setup.max_time_s` has
+    passed. The time ratio of a pair is variant / baseline.
     """
     for name, value in (("min_pairs", min_pairs), ("rebuilds", rebuilds)):
         if value < 1:
             raise ValueError(f"{name}={value} is not allowed: it must be >= 1")
     baseline = specs[0]
     common = {**setup.columns(), "baseline": baseline.variant}
+
+    def widest(times: np.ndarray) -> float:
+        return max(_ratio_half_width(times[..., index] / times[..., 0]) for index in range(1, len(specs)))
+
     try:
-        times = interleaved_times(
-            [functools.partial(_step_of, spec, setup) for spec in specs], setup, min_pairs, rebuilds
-        )
+        with CpuShare() as share:
+            times = interleaved_times(
+                [functools.partial(_step_of, spec, setup) for spec in specs], setup, min_pairs, rebuilds, widest
+            )
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_oom(error):
             raise
@@ -443,6 +573,7 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
     for index, spec in enumerate(specs[1:], start=1):
         ratios = times[..., index] / times[..., 0]
         low, high = ratio_interval(ratios)
+        width = _ratio_half_width(ratios)
         rows.append(
             {
                 **identity(spec),
@@ -452,8 +583,9 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
                 "time_ratio_median": float(np.median(ratios)),
                 "ci_low": low,
                 "ci_high": high,
+                **_stability(width, width <= setup.target_half_width, share.other_cores, setup.threads),
                 "pairs": ratios.size,
-                "rebuilds": rebuilds,
+                "rebuilds": times.shape[0],
                 "error": None,
             }
         )

@@ -1,0 +1,175 @@
+"""How far this machine's timings can be trusted: what else runs on its cores, and how finely it times.
+
+Shared machines (laptops, cloud VMs, CI runners) slow a timing by 8-50x when other work
+shares the cores, and even idle ones differ by 10-15% between two timings of the same
+model. So every study and every `vggbench speed` starts with a probe: the load average,
+the idle cores measured over a short window, and an A/A paired timing (one small model
+against itself), whose interval says how small a time ratio this machine can tell
+from 1 right now. During each timing, `CpuShare` measures the CPU time that other
+processes took; a timing that had to share its cores is flagged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# The A/A probe: vgg11 at ratio 8 and 32 px, inference at batch 64 (a few ms per step on a CPU core),
+# timed against itself in short interleaved blocks; about two seconds in all.
+PROBE_PAIRS, PROBE_REBUILDS = 16, 4
+IDLE_WINDOW_S = 0.5  # how long the idle cores are watched
+# Other processes may use this many cores beside ours before a timing counts as contended: the kernel,
+# the shell and the monitor of a VM use a little of an idle machine.
+CONTENTION_SLACK_CORES = 0.25
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _machine_busy_s() -> float | None:
+    """CPU seconds all cores have spent on anything but idling since boot (Linux: /proc/stat), or None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    # user, nice, system, idle, iowait, irq, softirq, steal: all but idle and iowait are work.
+    user, nice, system, _, _, irq, softirq, steal = (int(value) for value in fields[:8])
+    # Steal is time the hypervisor gave to other guests: lost to this machine's work as surely as a busy process.
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """Cores used by other processes over a stretch of work (`other_cores`; None where /proc/stat is missing).
+
+    The machine's busy time (/proc/stat) less this process's own CPU time, over the wall time."""
+
+    def __enter__(self) -> CpuShare:
+        self._start = (time.perf_counter(), _machine_busy_s(), time.process_time())
+        self.other_cores: float | None = None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        wall_0, busy_0, own_0 = self._start
+        busy_1 = _machine_busy_s()
+        wall = time.perf_counter() - wall_0
+        if busy_0 is None or busy_1 is None or wall <= 0:
+            return
+        self.other_cores = max(0.0, (busy_1 - busy_0 - (time.process_time() - own_0)) / wall)
+
+
+def contended(other_cores: float | None, threads: int, cores: int | None = None) -> bool:
+    """Whether other processes took cores that `threads` threads needed (False where it could not be measured)."""
+    if other_cores is None:
+        return False
+    cores = cores or usable_cores()
+    return other_cores > max(0, cores - threads) + CONTENTION_SLACK_CORES
+
+
+def idle_cores(window_s: float = IDLE_WINDOW_S) -> float | None:
+    """Cores left idle by every process over `window_s` seconds of this one sleeping (None: not measurable)."""
+    with CpuShare() as share:
+        time.sleep(window_s)
+    return None if share.other_cores is None else max(0.0, usable_cores() - share.other_cores)
+
+
+def threads_warning(threads: int, idle: float | None, load_average: float | None, cores: int) -> str | None:
+    """A warning where more threads are asked for than cores are idle: they will wait for the other work."""
+    if idle is None or threads <= idle + CONTENTION_SLACK_CORES:
+        return None
+    load = "" if load_average is None else f", load average {load_average:.2f}"
+    return (
+        f"warning: threads={threads} but only {idle:.1f} of {cores} cores are idle{load}: other work shares "
+        "the cores, so timings will be slow and noisy (rows that miss their interval target are flagged "
+        "stable=False)"
+    )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The machine at the start of a study: its load, and how finely it times a ratio."""
+
+    cores: int
+    threads: int
+    load_average_1min: float | None
+    idle_cores: float | None
+    aa_time_ratio: float | None  # the A/A ratio's median (1 on a perfect machine)
+    aa_ci_low: float | None
+    aa_ci_high: float | None
+    aa_pairs: int | None
+    device: str
+    probe_s: float
+
+    @property
+    def resolves(self) -> float | None:
+        """The half-width of the A/A interval around 1: time ratios closer to 1 than this are not resolved."""
+        if self.aa_ci_low is None or self.aa_ci_high is None:
+            return None
+        return max(1 - self.aa_ci_low, self.aa_ci_high - 1, 0.0)
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "resolves_time_ratio": self.resolves}
+
+    def sentence(self) -> str:
+        """One line for claim.md, report.html and the terminal."""
+        parts = []
+        if self.resolves is not None:
+            parts.append(
+                f"this machine resolves time ratios to +-{self.resolves:.1%} (A/A paired timing, {self.aa_pairs} "
+                f"pairs, 95% interval {self.aa_ci_low:.3f}-{self.aa_ci_high:.3f}, on {self.device})"
+            )
+        if self.idle_cores is not None:
+            parts.append(f"{self.idle_cores:.1f} of {self.cores} cores idle at the start, {self.threads} threads used")
+        if self.load_average_1min is not None:
+            parts.append(f"load average {self.load_average_1min:.2f} (1 min)")
+        return "; ".join(parts) or "no noise probe on this machine"
+
+
+def probe(device: str, threads: int) -> Probe:
+    """Read the load, watch the idle cores, then time a small model against itself (A/A)."""
+    from vggbench.arch import ModelSpec
+    from vggbench.measure import speed
+
+    started = time.perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    idle = idle_cores()
+    spec = ModelSpec("vgg11", "stack", ratio=8, resolution=32)
+    # No sampling beyond the fixed pairs: the probe measures the noise, it does not fight it.
+    setup = speed.SpeedSetup(mode="infer", device=device, threads=threads, batch_size=64, min_time_s=0, max_time_s=0)
+    row = speed.paired([spec, spec], setup, min_pairs=PROBE_PAIRS, rebuilds=PROBE_REBUILDS)[0]
+    aa = (
+        (row["time_ratio_median"], row["ci_low"], row["ci_high"], row["pairs"]) if not row.get("error") else (None,) * 4
+    )
+    return Probe(usable_cores(), threads, load, idle, *aa, device, time.perf_counter() - started)
+
+
+def probe_from(metadata: dict) -> Probe | None:
+    """The probe a run's metadata.json recorded (None for a run from before the probe)."""
+    recorded = metadata.get("noise_probe")
+    if not isinstance(recorded, dict):
+        return None
+    fields = {field.name for field in dataclasses.fields(Probe)}
+    return Probe(**{name: recorded.get(name) for name in fields})
+
+
+def trust_sentences(metadata: dict, timed: dict) -> list[str]:
+    """What claim.md and report.html say of the timings: the probe, and the rows flagged in each timed table
+    (`timed`: table name -> DataFrame, e.g. speed and pairs)."""
+    probe = probe_from(metadata)
+    sentences = [f"At the start of the run, {probe.sentence()}."] if probe else []
+    for name, table in timed.items():
+        if table.empty or "stable" not in table:
+            continue
+        flagged = table[table["stable"].astype("boolean").eq(False).fillna(False)]
+        target = table["target_half_width"].dropna().unique() if "target_half_width" in table else []
+        aim = f"+-{target[0]:.1%}" if len(target) == 1 else "its target"
+        sentences.append(
+            f"{name}.csv: {len(flagged)} of {len(table)} rows flagged stable=False (their 95% interval missed "
+            f"{aim} within the time cap, or other processes took cores the timing needed)"
+            + ("." if flagged.empty else "; read their figures and verdicts with that in mind.")
+        )
+    return sentences
