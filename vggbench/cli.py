@@ -18,6 +18,7 @@ from vggbench import knobs
 
 STDOUT = "-"
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
+REGRESSION = 4  # the exit status of `compare` where run B is significantly slower than run A somewhere
 
 
 class _Parser(argparse.ArgumentParser):
@@ -322,6 +323,59 @@ def _publish(args: argparse.Namespace) -> None:
     print(f"published {args.run_dir} to {target} and listed it in {args.results}/README.md")
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from vggbench import compare
+    from vggbench.csvio import write_csv
+
+    result = compare.compare(args.run_a, args.run_b, args.threshold)
+    print(
+        f"B ({args.run_b}) against A ({args.run_a}): a ratio above 1 means B is slower; a row is `slower` "
+        f"(a regression) where its 95% interval lies above {1 + args.threshold:g}\n"
+    )
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.notes:
+        print()
+    for measure in compare.measures():
+        rows = result.rows[result.rows["table"] == measure.table]
+        if not rows.empty:
+            direction = "A / B (a rate)" if measure.rate else "B / A"
+            title = f"{measure.table}: {measure.value}, ratio {direction}, 95% interval"
+            _emit(rows, None, [*compare.shown(rows, measure), *compare.RESULT_COLUMNS], title)
+    if args.out is not None:
+        write_csv(result.rows, args.out)
+        print(f"wrote {len(result.rows)} rows to {args.out}")
+    if not result.regressions.empty:
+        print(f"vggbench compare: {compare.summary(result, args.threshold)}", file=sys.stderr)
+        return REGRESSION
+    return 0
+
+
+def _add_compare_command(commands) -> None:
+    from vggbench.compare import THRESHOLD
+
+    text = "compare two runs' speed, paired speed and density: ratios B / A with 95%% intervals, a regression gate"
+    parser = commands.add_parser(
+        "compare",
+        help=text,
+        description="Compare each measurement two runs share (speed.csv: step time; pairs.csv: paired time "
+        "ratio; density.csv: achieved GFLOP/s), joined on the model and setup, as a ratio above 1 where B is "
+        "slower, with a 95% interval from both runs' noise. Exits with status 4 where some interval lies "
+        "above 1 + --threshold (a significant slowdown beyond it), else 0.",
+    )
+    parser.add_argument("run_a", metavar="RUN_A", type=_path, help="the reference: a run directory or published folder")
+    parser.add_argument("run_b", metavar="RUN_B", type=_path, help="the run checked against RUN_A")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help=f"the slowdown tolerated, as a share (>= 0): a row is a regression where its 95%% interval lies "
+        f"above 1 + THRESHOLD (default: {THRESHOLD})",
+    )
+    parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the compared rows as CSV")
+    parser.set_defaults(handler=_compare)
+
+
 def _add_run_command(commands) -> None:
     from vggbench.config import PRESETS
     from vggbench.executors import EXECUTORS
@@ -360,7 +414,7 @@ def _add_run_command(commands) -> None:
 
 
 def _add_run_dir_commands(commands) -> None:
-    """claim, report, power and publish: each works on a finished run directory."""
+    """claim, report, power and publish: each works on a finished run directory; compare works on two."""
     from vggbench.verdicts import Margins
 
     for name, handler, text in (
@@ -387,6 +441,7 @@ def _add_run_dir_commands(commands) -> None:
                 help="where published runs go (default: results)",
             )
         parser.set_defaults(handler=handler)
+    _add_compare_command(commands)
 
 
 def make_parser() -> argparse.ArgumentParser:
