@@ -2,10 +2,10 @@
 
 Shared machines (laptops, cloud VMs, CI runners) slow a timing by 8-50x when other work
 shares the cores, and even idle ones differ by 10-15% between two timings of the same
-model. So every study and every `vggbench speed` starts with a probe: the load average,
-the idle cores measured over a short window, and an A/A paired timing (one small model
-against itself), whose interval says how small a time ratio this machine can tell
-from 1 right now. During each timing, `CpuShare` measures the CPU time that other
+model. So every study and every `vggbench speed` starts with a probe (`Probe`, taken by
+vggbench.measure.speed.noise_probe): the load average, the idle cores measured over a
+short window, and an A/A paired timing (one small model against itself), whose interval
+says how small a time ratio this machine can tell from 1 right now. During each timing, `CpuShare` measures the CPU time that other
 processes took; a timing that had to share its cores is flagged.
 """
 
@@ -17,9 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# The A/A probe: vgg11 at ratio 8 and 32 px, inference at batch 64 (a few ms per step on a CPU core),
-# timed against itself in short interleaved blocks; about two seconds in all.
-PROBE_PAIRS, PROBE_REBUILDS = 16, 4
 IDLE_WINDOW_S = 0.5  # how long the idle cores are watched
 # Other processes may use this many cores beside ours before a timing counts as contended: the kernel,
 # the shell and the monitor of a VM use a little of an idle machine.
@@ -127,24 +124,6 @@ class Probe:
         if self.load_average_1min is not None:
             parts.append(f"load average {self.load_average_1min:.2f} (1 min)")
         return "; ".join(parts) or "no noise probe on this machine"
-
-
-def probe(device: str, threads: int) -> Probe:
-    """Read the load, watch the idle cores, then time a small model against itself (A/A)."""
-    from vggbench.arch import ModelSpec
-    from vggbench.measure import speed
-
-    started = time.perf_counter()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    idle = idle_cores()
-    spec = ModelSpec("vgg11", "stack", ratio=8, resolution=32)
-    # No sampling beyond the fixed pairs: the probe measures the noise, it does not fight it.
-    setup = speed.SpeedSetup(mode="infer", device=device, threads=threads, batch_size=64, min_time_s=0, max_time_s=0)
-    row = speed.paired([spec, spec], setup, min_pairs=PROBE_PAIRS, rebuilds=PROBE_REBUILDS)[0]
-    aa = (
-        (row["time_ratio_median"], row["ci_low"], row["ci_high"], row["pairs"]) if not row.get("error") else (None,) * 4
-    )
-    return Probe(usable_cores(), threads, load, idle, *aa, device, time.perf_counter() - started)
 
 
 def probe_from(metadata: dict) -> Probe | None:

@@ -120,7 +120,9 @@ def execute(todo: list[Trial], executor, store, progress: Callable, keep_going: 
 def take_probe(config: StudyConfig, report: Report) -> dict:
     """The machine-noise probe (vggbench.noise), reported with a warning where the threads outnumber the idle
     cores; as metadata.json records it."""
-    probe = noise.probe(config.machine.device, config.machine.threads)
+    from vggbench.measure.speed import noise_probe
+
+    probe = noise_probe(config.machine.device, config.machine.threads)
     report(f"timing noise: {probe.sentence()}")
     warning = noise.threads_warning(probe.threads, probe.idle_cores, probe.load_average_1min, probe.cores)
     if warning:

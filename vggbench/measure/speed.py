@@ -24,6 +24,7 @@ import functools
 import gc
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,13 +40,16 @@ from vggbench.knobs import knob
 from vggbench.measure.flops import step_flops
 from vggbench.measure.static import analyze
 from vggbench.models import build_spec
-from vggbench.noise import CpuShare, contended
+from vggbench.noise import CpuShare, Probe, contended, idle_cores, usable_cores
 from vggbench.schema import identity
 
 MODES = ("infer", "train")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
 MIN_RUNS = 10  # time at least this many steps, however long --min-time is
+# The A/A probe (`noise_probe`): vgg11 at ratio 8 and 32 px, inference at batch 64 (a few ms per step on a
+# CPU core), timed against itself in short interleaved blocks; about two seconds in all.
+PROBE_PAIRS, PROBE_REBUILDS = 16, 4
 MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
 BLOCK_S = 0.05  # each timed block of steps lasts at least this long (timer resolution, Python overhead)
 CONFIDENCE = 0.95
@@ -590,6 +594,19 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
             }
         )
     return rows
+
+
+def noise_probe(device: str, threads: int) -> Probe:
+    """How far timings can be trusted now: the load average, the idle cores, then a small model timed against
+    itself (A/A) without sampling past the fixed pairs (the probe measures the noise, it does not fight it)."""
+    started = time.perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    idle = idle_cores()
+    spec = ModelSpec("vgg11", "stack", ratio=8, resolution=32)
+    setup = SpeedSetup(mode="infer", device=device, threads=threads, batch_size=64, min_time_s=0, max_time_s=0)
+    row = paired([spec, spec], setup, min_pairs=PROBE_PAIRS, rebuilds=PROBE_REBUILDS)[0]
+    aa = (None,) * 4 if row["error"] else (row["time_ratio_median"], row["ci_low"], row["ci_high"], row["pairs"])
+    return Probe(usable_cores(), threads, load, idle, *aa, device, time.perf_counter() - started)
 
 
 def paired_table(rows) -> pd.DataFrame:
