@@ -4,8 +4,9 @@ A kind estimates a trial's time from its work in FLOPs and a rate (`Kind.estimat
 The rate is measured here, per model, before the estimates are made: a few training
 steps of the model exactly as the study will train it (its seeds grouped and in lanes,
 its precision and memory format, this machine's threads), so the estimate follows the
-machine's real speed and its current load. Work that is no model's (density's conv
-layers) takes the measured matmul rate times a typical efficiency.
+machine's real speed and its current load. Work that is no model's (density's single
+conv layers on large maps, which run close to the matmul peak: 110-160 GFLOP/s against
+a peak of about that on two CPU cores) takes the measured matmul rate.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from dataclasses import dataclass
 from vggbench.arch import ModelSpec
 from vggbench.kind import Trial
 
-# Share of the measured matmul peak that a small VGG reaches; only for work that is not a model's
-# (measured: 0.17-0.2 on two CPU cores at 224 px, 0.03-0.44 on an H100).
-ESTIMATE_EFFICIENCY = 0.15
 PROBE_STEPS = 3  # timed training steps per model, after one untimed
 PROBE_IMAGES = 256  # random images in the probe's data set (shapes matter, contents do not)
 
@@ -38,11 +36,11 @@ class Rates:
 
 
 def matmul_rate(device: str, threads: int) -> float:
-    """The measured fp32 matmul peak times ESTIMATE_EFFICIENCY."""
+    """The measured fp32 matmul peak, in GFLOP/s."""
     from vggbench.measure.speed import SpeedSetup, peak_gflops
 
     timing = SpeedSetup(device=device, threads=threads)
-    return peak_gflops(timing.device, "fp32", timing.threads, timing.tf32) * ESTIMATE_EFFICIENCY
+    return peak_gflops(timing.device, "fp32", timing.threads, timing.tf32)
 
 
 def _probe_data():
