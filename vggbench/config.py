@@ -17,8 +17,8 @@ from vggbench import knobs
 from vggbench.arch import Grid, ModelSpec
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
-from vggbench.measure.speed import MODES
 from vggbench.registry import KINDS
+from vggbench.setups import MODES
 from vggbench.validate import one_of
 from vggbench.verdicts import Margins
 

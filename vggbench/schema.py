@@ -16,6 +16,23 @@ from vggbench.arch import ModelSpec
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
 MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
 GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")
+# The columns of a paired comparison, in the order the table shows them.
+PAIRED_COLUMNS = (
+    "arch",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "batch_size",
+    "baseline",
+    "variant",
+    "baseline_img_per_s",
+    "variant_img_per_s",
+    "time_ratio_median",
+    "ci_low",
+    "ci_high",
+    "pairs",
+)
 # The default failure rule: a run failed when its final training loss is above this share of the loss
 # at chance, ln(classes) (or is NaN). And the default gain over the last epoch above which a model is
 # still learning. Training rows carry the values they were judged with.

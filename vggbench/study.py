@@ -47,7 +47,8 @@ def trials(config: StudyConfig) -> list[Trial]:
 
 def sustained_gflops(config: StudyConfig) -> float:
     """A guess at the rate a small VGG sustains: the measured matmul peak times ESTIMATE_EFFICIENCY."""
-    from vggbench.measure.speed import SpeedSetup, peak_gflops
+    from vggbench.measure.speed import peak_gflops
+    from vggbench.setups import SpeedSetup
 
     timing = SpeedSetup(device=config.machine.device, threads=config.machine.threads)
     return peak_gflops(timing.device, "fp32", timing.threads, timing.tf32) * ESTIMATE_EFFICIENCY
