@@ -15,12 +15,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from vggbench.arch import ModelSpec, spec_to_dict
 from vggbench.schema import identity
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Report = Callable[[str], None]
 LoadData = Callable[[], object]  # returns the FashionMNIST data set, loaded once per process

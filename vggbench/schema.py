@@ -7,11 +7,12 @@ on MODEL_KEYS; GROUP_KEYS are the same without the variant, which the claim comp
 from __future__ import annotations
 
 import math
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
 MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
@@ -75,6 +76,8 @@ def is_failure(train_loss: float, num_classes: int, ratio: float = FAILURE_LOSS_
 def failed(train: pd.DataFrame) -> pd.Series:
     """Whether each training row's run had failed by then: its `failed` column, or (for tables written
     before there was one) the default rule."""
+    import numpy as np
+
     if "failed" in train:
         return train["failed"].astype(bool)
     classes = train.get("num_classes", 10)
