@@ -12,7 +12,7 @@ from conftest import DEVICE
 from vggbench import ModelSpec
 from vggbench.measure import speed
 from vggbench.measure.flops import step_flops
-from vggbench.measure.speed import SpeedSetup
+from vggbench.setups import SpeedSetup
 
 SEED_BATCH = 64
 

@@ -20,8 +20,7 @@ from conftest import DEVICE, ON_GPU
 
 from vggbench import ModelSpec, build_spec, data
 from vggbench.measure import speed, train
-from vggbench.measure.speed import SpeedSetup
-from vggbench.measure.train import TrainConfig
+from vggbench.setups import SpeedSetup, TrainConfig
 
 BATCH = 64
 ROUNDS = 7

@@ -7,7 +7,7 @@ with the CPU's threads (in lanes: shared out among the lanes),
 and compared with plain fp32 NCHW training of one seed as a ratio of images per second
 (K seeds train K images per image of batch), with a two-stage bootstrap 95% interval.
 The table goes to results/train-settings-DEVICE.csv; the trainer's defaults per device
-(measure/train.py, DEVICE_DEFAULTS) are chosen from it.
+(vggbench/setups.py, DEVICE_DEFAULTS) are chosen from it.
 """
 
 import functools
@@ -21,7 +21,7 @@ from conftest import DEVICE
 from vggbench import ModelSpec, data
 from vggbench.hardware import device_name
 from vggbench.measure import speed, train
-from vggbench.measure.train import TrainConfig
+from vggbench.setups import SpeedSetup, TrainConfig
 
 SPEC = ModelSpec("vgg13", "stack", ratio=8, resolution=32)
 BATCH = 64
@@ -60,7 +60,7 @@ def _step(options: dict, dataset):
 def test_training_step_per_setting(benchmark):
     dataset = _dataset()
     makers = [functools.partial(_step, options, dataset) for _, options in SETTINGS]
-    timing = speed.SpeedSetup(device=DEVICE, min_time_s=0)
+    timing = SpeedSetup(device=DEVICE, min_time_s=0)
     times = benchmark.pedantic(speed.interleaved_times, args=(makers, timing, 24, 3), rounds=1)
     seeds = np.array([options.get("seed_batch", 1) for _, options in SETTINGS])
     speedups = times[..., :1] * seeds / times  # images per second, relative to the first setting

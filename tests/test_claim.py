@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from vggbench import claim
-from vggbench.verdicts import Margins
+from vggbench.config import Margins
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 

@@ -5,8 +5,7 @@ import math
 import pytest
 
 from vggbench.config import StudyConfig, load_config
-from vggbench.measure.speed import SpeedSetup
-from vggbench.measure.train import TrainConfig
+from vggbench.setups import SpeedSetup, TrainConfig
 
 GRID = {"archs": ["vgg11"], "ratios": [64], "resolutions": [32], "device": "cpu", "threads": 1}
 

@@ -9,7 +9,7 @@ import vggbench
 from vggbench.cli import main
 from vggbench.measure import speed
 from vggbench.measure.flops import step_flops
-from vggbench.measure.speed import SpeedSetup
+from vggbench.setups import SpeedSetup
 
 TINY = vggbench.custom(convs_per_block=[1, 2], widths=[4, 8])
 REQUIRED = [

@@ -9,7 +9,7 @@ import torch
 import vggbench
 from vggbench.cli import main
 from vggbench.measure import train
-from vggbench.measure.train import TrainConfig
+from vggbench.setups import TrainConfig
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 16], fc_hidden=64), resolution=16)
 TIMES = ["epoch_s", "train_s", "train_img_per_s", "train_gflops", "data_s", "compute_s"]

@@ -5,9 +5,22 @@
 >>> vggbench.model_table(vggbench.grid(["vgg11"], ratios=[8]))  # pandas DataFrame
 """
 
+import importlib
+
 from vggbench.arch import VARIANTS, ArchSpec, ModelSpec, custom, grid, preset
-from vggbench.measure.static import block_table, layer_table, model_table
-from vggbench.models import VGG, build, build_spec, vgg, vgg_block
+
+# The names that need torch, and their modules: imported on first use (PEP 562), so that importing
+# the package (as the command line does, to answer --help) does not import torch.
+_ON_FIRST_USE = {
+    "VGG": "vggbench.models",
+    "block_table": "vggbench.measure.static",
+    "build": "vggbench.models",
+    "build_spec": "vggbench.models",
+    "layer_table": "vggbench.measure.static",
+    "model_table": "vggbench.measure.static",
+    "vgg": "vggbench.models",
+    "vgg_block": "vggbench.models",
+}
 
 __all__ = [
     "VARIANTS",
@@ -25,3 +38,15 @@ __all__ = [
     "vgg",
     "vgg_block",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

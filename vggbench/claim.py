@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from vggbench import knobs, noise, stats, verdicts
+from vggbench.config import Margins
 from vggbench.rundir import CLAIM_MD, RunDir
-from vggbench.verdicts import PRIMARY, Margins
+from vggbench.verdicts import PRIMARY
 
 COLUMNS = [
     "claim",

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vggbench import knobs
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STDOUT = "-"
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
@@ -109,6 +111,7 @@ def given(args: argparse.Namespace) -> dict:
 
 def _readable(table: pd.DataFrame) -> str:
     """Integers with thousands separators, other numbers with four significant digits, blanks for missing."""
+    import pandas as pd
 
     def integer(value) -> str:
         return "" if pd.isna(value) else f"{value:,}"
@@ -301,8 +304,9 @@ def _report(args: argparse.Namespace) -> None:
 
 
 def _power(args: argparse.Namespace) -> None:
+    from vggbench.config import Margins
     from vggbench.rundir import RunDir
-    from vggbench.verdicts import Margins, power_table
+    from vggbench.verdicts import power_table
 
     directory = RunDir(args.run_dir)
     train = directory.table("train")
@@ -415,7 +419,7 @@ def _add_run_command(commands) -> None:
 
 def _add_run_dir_commands(commands) -> None:
     """claim, report, power and publish: each works on a finished run directory; compare works on two."""
-    from vggbench.verdicts import Margins
+    from vggbench.config import Margins
 
     for name, handler, text in (
         ("claim", _claim, "verdicts on each part of the claim (claim.md, claim.csv) from a run directory's tables"),

@@ -1,8 +1,8 @@
 """A study's configuration: one flat set of keys, from a preset, a TOML file and explicit values.
 
 The keys are the knobs of the study's scope (kinds, seeds), its grid of models, the
-machine, and the setup of every registered kind (see `vggbench.knobs`); each is
-declared once, there. A configuration is checked whole when it is made: an unknown
+machine, the verdicts' margins, and the setup of every registered kind (see
+`vggbench.knobs`); each is declared once, there. A configuration is checked whole when it is made: an unknown
 key or a bad value stops the run before anything starts.
 """
 
@@ -17,10 +17,9 @@ from vggbench import knobs
 from vggbench.arch import Grid, ModelSpec
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
-from vggbench.measure.speed import MODES
 from vggbench.registry import KINDS
+from vggbench.setups import MODES
 from vggbench.validate import one_of
-from vggbench.verdicts import Margins
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,25 @@ class Scope(Setup):
         super().__post_init__()
         for kind in self.kinds or ():
             one_of("kinds entry", kind, KINDS)
+
+
+@dataclass(frozen=True)
+class Margins(Setup):
+    """What counts as no difference; a study's config fixes them before it runs."""
+
+    GROUP = "verdicts"
+
+    equivalence_margin: float = knob(
+        0.01,
+        "accuracies within +- this of each other are equivalent when both one-sided tests (TOST) reject",
+        above=0,
+    )
+    erf_margin: float = knob(
+        0.02,
+        "effective fields are the same when the 90%% interval of the difference of their area ratios (the share "
+        "of the image holding half the input gradient) lies within +- this",
+        above=0,
+    )
 
 
 CORE = (Scope, Grid, Machine, Margins)

@@ -8,9 +8,10 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _umask() -> int:
@@ -42,6 +43,8 @@ def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: boo
 
 def read_csv(path: str | Path) -> pd.DataFrame:
     """A table written by write_csv; empty where the file is missing or has no columns."""
+    import pandas as pd
+
     target = Path(path)
     if not target.is_file() or target.stat().st_size <= 1:
         return pd.DataFrame()

@@ -22,9 +22,10 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import torch
 
 ENVIRONMENT_VARIABLE = "VGGBENCH_DATA"
 DEBIAN_ROOT = Path("/usr/share/datasets/fashion-mnist")
@@ -105,6 +106,8 @@ def locate(data_root: str | os.PathLike | None = None, download: bool = True) ->
 
 def read_idx(path: Path, magic: int, count: int, shape: tuple[int, ...]) -> torch.Tensor:
     """An IDX file's array as uint8, checked against the expected magic number and shape."""
+    import torch  # here, not at the top: the command line reads this module's names without torch
+
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as stream:
@@ -157,6 +160,8 @@ def load(data_root: str | os.PathLike | None = None, download: bool = True) -> F
 
 def prepare(images: torch.Tensor, resolution: int, mean: float | None = None, std: float | None = None) -> torch.Tensor:
     """uint8 (B, 28, 28) on the training device -> float (B, 1, R, R): scaled to [0, 1], resized, normalized."""
+    import torch.nn.functional as F
+
     batch = images.unsqueeze(1).float().div_(255)
     if resolution != batch.shape[-1]:
         batch = F.interpolate(batch, size=(resolution, resolution), mode="bilinear", align_corners=False)

@@ -37,7 +37,8 @@ class Rates:
 
 def matmul_rate(device: str, threads: int) -> float:
     """The measured fp32 matmul peak, in GFLOP/s."""
-    from vggbench.measure.speed import SpeedSetup, peak_gflops
+    from vggbench.measure.speed import peak_gflops
+    from vggbench.setups import SpeedSetup
 
     timing = SpeedSetup(device=device, threads=threads)
     return peak_gflops(timing.device, "fp32", timing.threads, timing.tf32)
@@ -57,7 +58,7 @@ def _probe_data():
 def _train_setups(plan: list[Trial], device: str, threads: int) -> dict[ModelSpec, object]:
     """Per model of `plan`, how it is trained: its first training trial's setup (its seeds grouped as the study
     groups them), or, for a model that is not trained, one seed with the device's defaults."""
-    from vggbench.measure.train import TrainConfig
+    from vggbench.setups import TrainConfig
 
     setups = {trial.spec: trial.setup for trial in reversed(plan) if trial.kind == "train"}
     for trial in plan:

@@ -10,10 +10,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from vggbench import validate
 from vggbench.knobs import Setup, knob
+
+
+def default_threads() -> int:
+    """torch's intra-op thread count: by default, the number of cores."""
+    import torch  # here, not at the top: the command line's --help should not wait for torch
+
+    return torch.get_num_threads()
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class Machine(Setup):
     )
     threads: int = knob(
         help="intra-op threads (default: torch's default, the number of cores)",
-        factory=torch.get_num_threads,
+        factory=default_threads,
         minimum=1,
     )
 
@@ -55,6 +60,8 @@ def cpu_model() -> str:
 
 def device_name(device: str) -> str:
     if device == "cuda":
+        import torch
+
         return torch.cuda.get_device_name()
     return cpu_model()
 
@@ -115,6 +122,7 @@ def environment(machine: Machine) -> dict:
     """Versions, device, CPU model, threads and git commit: what every results folder records."""
     import fvcore
     import pandas
+    import torch
     import torchvision
 
     return {

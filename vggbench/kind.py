@@ -6,6 +6,10 @@ of knobs, see `vggbench.knobs`), how it plans trials for a study, how it runs on
 (rows and files, nothing written), its time estimate, whether it must run alone, its
 tables and their shown columns, and its per-model summary. `vggbench.registry` lists
 the kinds; the study, the command line and the executors know them only through it.
+
+The command line imports every kind module to build its options, so a kind module
+imports torch (and vggbench/measure/) only inside the methods that measure or
+estimate: `vggbench --help` imports no torch (tests/test_startup.py).
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from vggbench.arch import ModelSpec, spec_to_dict
 from vggbench.schema import identity
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Report = Callable[[str], None]
 LoadData = Callable[[], object]  # returns the FashionMNIST data set, loaded once per process

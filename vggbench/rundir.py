@@ -26,12 +26,14 @@ import socket
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
 from vggbench.kind import Outcome, Trial
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
 TRIAL_FORMAT = 1
@@ -125,6 +127,8 @@ class RunDir:
 
     def rows(self, trials: list[Trial]) -> pd.DataFrame:
         """The rows of those of `trials` that are done or failed, in their order."""
+        import pandas as pd
+
         rows = []
         for trial in trials:
             if self.status(trial) in (DONE, FAILED):

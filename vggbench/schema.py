@@ -7,15 +7,35 @@ on MODEL_KEYS; GROUP_KEYS are the same without the variant, which the claim comp
 from __future__ import annotations
 
 import math
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
 MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
 GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")
+# The columns of a paired comparison, in the order the table shows them.
+PAIRED_COLUMNS = (
+    "arch",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "batch_size",
+    "baseline",
+    "variant",
+    "baseline_img_per_s",
+    "variant_img_per_s",
+    "time_ratio_median",
+    "ci_low",
+    "ci_high",
+    "ci_half_width",
+    "stable",
+    "pairs",
+)
 # The default failure rule: a run failed when its final training loss is above this share of the loss
 # at chance, ln(classes) (or is NaN). And the default gain over the last epoch above which a model is
 # still learning. Training rows carry the values they were judged with.
@@ -58,6 +78,8 @@ def is_failure(train_loss: float, num_classes: int, ratio: float = FAILURE_LOSS_
 def failed(train: pd.DataFrame) -> pd.Series:
     """Whether each training row's run had failed by then: its `failed` column, or (for tables written
     before there was one) the default rule."""
+    import numpy as np
+
     if "failed" in train:
         return train["failed"].astype(bool)
     classes = train.get("num_classes", 10)

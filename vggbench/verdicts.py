@@ -17,38 +17,17 @@ one the verdicts count) or a sensitivity analysis beside it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import pandas as pd
 from scipy import stats as scipy_stats
 
 from vggbench import stats
-from vggbench.knobs import Setup, knob
 from vggbench.schema import GROUP_KEYS, failed, final_epoch, keys_in
 
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = "supported", "contradicted", "equivalent", "inconclusive"
 PRIMARY = "primary"
 # The accuracy contrasts: the stack against each rival.
 CONTRASTS = (("more non-linearity helps", "linear-stack"), ("higher accuracy", "single"))
-
-
-@dataclass(frozen=True)
-class Margins(Setup):
-    """What counts as no difference; a study's config fixes them before it runs."""
-
-    GROUP = "verdicts"
-
-    equivalence_margin: float = knob(
-        0.01,
-        "accuracies within +- this of each other are equivalent when both one-sided tests (TOST) reject",
-        above=0,
-    )
-    erf_margin: float = knob(
-        0.02,
-        "effective fields are the same when the 90%% interval of the difference of their area ratios (the share "
-        "of the image holding half the input gradient) lies within +- this",
-        above=0,
-    )
 
 
 def _groups(table: pd.DataFrame, *extra: str):

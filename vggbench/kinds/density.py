@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-
-import numpy as np
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from vggbench.hardware import Machine, device_name
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.knobs import knob
-from vggbench.measure import speed
+from vggbench.setups import MAX_TIMED_S
+
+if TYPE_CHECKING:
+    import numpy as np
 
 REFERENCE = 3  # the kernel side every other one is compared with
 COLUMNS = (
@@ -56,7 +56,7 @@ class DensitySetup(Machine):
     rebuilds: int = knob(4, "build the convs afresh this many times", key="density_rebuilds", minimum=1)
     min_time_s: float = knob(
         0.0, "seconds of timed blocks per kernel size, at least", key="density_min_time_s", flags=("--min-time",),
-        minimum=0, maximum=speed.MAX_TIMED_S,
+        minimum=0, maximum=MAX_TIMED_S,
     )  # fmt: skip
 
     def __post_init__(self) -> None:
@@ -70,6 +70,9 @@ class DensitySetup(Machine):
 
 def conv_step(kernel: int, setup: DensitySetup):
     """One inference step of a fresh conv layer on fixed random data."""
+    import torch
+    from torch import nn
+
     device = torch.device(setup.device)
     conv = nn.Conv2d(setup.channels, setup.channels, kernel, padding=kernel // 2, bias=False).to(device).eval()
     images = torch.rand(setup.batch_size, setup.channels, setup.side, setup.side, device=device)
@@ -99,6 +102,10 @@ class Density(Kind):
         return trials
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
+        import numpy as np
+
+        from vggbench.measure import speed
+
         setup = trial.setup
         makers = [functools.partial(conv_step, kernel, setup) for kernel in setup.kernels]
         times = speed.interleaved_times(makers, setup, setup.pairs, setup.rebuilds)  # (rebuilds, pairs, kernels)
@@ -108,6 +115,11 @@ class Density(Kind):
 
     @staticmethod
     def _row(setup: DensitySetup, kernel: int, gflops: np.ndarray, reference: np.ndarray) -> dict:
+        import numpy as np
+        import torch
+
+        from vggbench.measure import speed
+
         low, high = speed.ratio_interval(gflops)  # the percentile bootstrap of the median applies to any sample
         density_low, density_high = speed.ratio_interval(gflops / reference)
         return {
@@ -131,6 +143,8 @@ class Density(Kind):
         }
 
     def estimate_s(self, trial, gflops) -> float:
+        from vggbench.measure import speed
+
         setup = trial.setup
         steps_s = [max(2 * setup.macs(kernel) / (gflops * 1e9), speed.BLOCK_S) for kernel in setup.kernels]
         return sum(steps_s) * (setup.pairs + setup.rebuilds * speed.WARMUP_STEPS)

@@ -7,18 +7,13 @@ import dataclasses
 import io
 from dataclasses import dataclass
 
-import numpy as np
-
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, seed_groups, trial_key
 from vggbench.knobs import Setup, knob
-from vggbench.measure import erf, train
-from vggbench.measure.memory import needed_bytes, shapes
-from vggbench.measure.static import flops_per_image
-from vggbench.measure.train import TrainConfig
 from vggbench.rundir import ERF_MAPS, erf_map_file, spec_key
 from vggbench.schema import NAME_KEYS
+from vggbench.setups import RESAMPLES, TrainConfig
 
 COLUMNS = (
     *NAME_KEYS,
@@ -52,7 +47,7 @@ class ErfSetup(Setup):
         metavar="PX",
     )
     resamples: int = knob(
-        erf.RESAMPLES,
+        RESAMPLES,
         "bootstrap resamples of images and models for each figure's interval",
         key="erf_resamples",
         minimum=2,
@@ -106,15 +101,23 @@ class Erf(Kind):
         return plan
 
     def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
+        from vggbench.measure import erf
+
         setup = dataclasses.replace(setup, resolution=setup.resolution or erf.fitting_resolution(spec))
         labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
 
     def _of_checkpoint(self, path: str, base: ErfSetup) -> Trial:
+        from vggbench.measure import train
+
         _, spec = train.load_checkpoint(path)
         return self._trial(spec, dataclasses.replace(base, trained=True, checkpoints=(path,)), reads=(path,))
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
+        import numpy as np
+
+        from vggbench.measure import erf, train
+
         spec, setup = trial.spec, trial.setup
         images = data.prepare(load_data().test_images[: setup.images], setup.resolution)
         if setup.trained:
@@ -132,11 +135,15 @@ class Erf(Kind):
         return Outcome([row], {erf_map_file(spec, _state(setup)): buffer.getvalue()})
 
     def estimate_s(self, trial, gflops) -> float:
+        from vggbench.measure.static import flops_per_image
+
         models = len(trial.reads) if trial.setup.trained else len(trial.setup.seeds)
         scale = (trial.setup.resolution / trial.spec.resolution) ** 2  # the convs' work grows with the image
         return 2 * flops_per_image(trial.spec) * scale * trial.setup.images * models / (gflops * 1e9)
 
     def memory(self, trial):
+        from vggbench.measure.memory import needed_bytes, shapes
+
         spec, setup = trial.spec, trial.setup
         models = len(trial.reads) if setup.trained else len(setup.seeds)
         parameters, _ = shapes(spec)

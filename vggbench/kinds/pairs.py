@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.kinds.speed import flag, setup_key, step_s
 from vggbench.knobs import knob
-from vggbench.measure import speed
-from vggbench.measure.memory import needed_bytes
-from vggbench.measure.speed import BLOCK_S, SpeedSetup
+from vggbench.schema import PAIRED_COLUMNS
+from vggbench.setups import SpeedSetup
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Pairs(Kind):
     name = "pairs"
     setup = PairsSetup
     exclusive = True
-    tables = (Table("pairs", "Paired time ratios (variant / baseline)", tuple(speed.PAIRED_COLUMNS)),)
+    tables = (Table("pairs", "Paired time ratios (variant / baseline)", PAIRED_COLUMNS),)
     command = "speed"
     switch = ("--paired", "time the variants of each model interleaved and compare them to the first --variant")
 
@@ -59,17 +58,23 @@ class Pairs(Kind):
         ]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
+        from vggbench.measure import speed
+
         setup = trial.setup
         group = [dataclasses.replace(trial.spec, variant=variant) for variant in setup.variants]
         return Outcome(speed.paired(group, setup, setup.pairs, setup.rebuilds))
 
     def estimate_s(self, trial, gflops) -> float:
+        from vggbench.measure import speed
+
         setup = trial.setup
         step = step_s(trial.spec, setup, gflops)
-        block_s = max(step, BLOCK_S)
+        block_s = max(step, speed.BLOCK_S)
         return len(setup.variants) * (setup.pairs * block_s + setup.rebuilds * speed.WARMUP_STEPS * step)
 
     def memory(self, trial):
+        from vggbench.measure.memory import needed_bytes
+
         setup, training = trial.setup, trial.setup.mode == "train"
         models = [dataclasses.replace(trial.spec, variant=variant) for variant in setup.variants]
         return sum(needed_bytes(spec, setup.batch_size, training, training) for spec in models), setup.device
@@ -81,6 +86,8 @@ class Pairs(Kind):
         return f"time vs {rows[0]['baseline']}: {ratios}"
 
     def make_tables(self, rows, config):
+        from vggbench.measure import speed
+
         return {"pairs": speed.paired_table(rows)}
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vggbench.kind import Kind, Outcome, Table, Trial
-from vggbench.measure import speed
-from vggbench.measure.flops import step_flops
-from vggbench.measure.memory import needed_bytes
-from vggbench.measure.speed import SpeedSetup
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
+from vggbench.setups import SpeedSetup
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = (
     *NAME_KEYS,
@@ -34,6 +34,8 @@ COLUMNS = (
 
 def step_s(spec, setup: SpeedSetup, gflops: float) -> float:
     """A rough time of one training step of `spec` at `setup`'s batch size."""
+    from vggbench.measure.flops import step_flops
+
     return step_flops(spec, "train") * setup.batch_size / (gflops * 1e9)
 
 
@@ -79,15 +81,21 @@ class Speed(Kind):
         ]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
+        from vggbench.measure import speed
+
         return Outcome([speed.measure_with_retry(trial.spec, trial.setup)])
 
     def estimate_s(self, trial, gflops) -> float:
+        from vggbench.measure import speed
+
         # The minimum of the adaptive timing, and half as much again to narrow the interval (at most the cap).
         step = step_s(trial.spec, trial.setup, gflops)
         least = max(trial.setup.min_time_s, speed.MIN_RUNS * max(step, speed.BLOCK_S))
         return min(1.5 * least, max(least, trial.setup.max_time_s)) + speed.WARMUP_STEPS * step
 
     def memory(self, trial):
+        from vggbench.measure.memory import needed_bytes
+
         training = trial.setup.mode == "train"
         return needed_bytes(trial.spec, trial.setup.batch_size, training, training), trial.setup.device
 

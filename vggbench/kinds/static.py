@@ -3,12 +3,14 @@ and per-layer tables, which follow from the models alone."""
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from vggbench.kind import Kind, Outcome, Table, Trial
-from vggbench.measure import static
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_COLUMNS = (
     *NAME_KEYS,
@@ -95,6 +97,8 @@ class Static(Kind):
         return [Trial(self.name, spec, spec_key(spec)) for spec in config.models()]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
+        from vggbench.measure import static
+
         return Outcome([static.model_row(trial.spec)])
 
     def estimate_s(self, trial, gflops) -> float:
@@ -104,6 +108,8 @@ class Static(Kind):
         return f"{rows[0]['params']:,} params, {rows[0]['macs']:,} MACs"
 
     def make_tables(self, rows, config) -> dict[str, pd.DataFrame]:
+        from vggbench.measure import static
+
         models = config.models()
         return {"static": rows, "blocks": static.block_table(models), "layers": static.layer_table(models)}
 

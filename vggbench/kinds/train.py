@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
-from vggbench.measure import train
-from vggbench.measure.flops import step_flops
-from vggbench.measure.memory import needed_bytes
-from vggbench.measure.train import TrainConfig
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS
+from vggbench.setups import TrainConfig
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = (
     *NAME_KEYS,
@@ -104,6 +102,8 @@ class Train(Kind):
         ]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
+        from vggbench.measure import train
+
         setup = trial.setup
         rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
         files = {
@@ -113,12 +113,17 @@ class Train(Kind):
         return Outcome(rows, files)
 
     def estimate_s(self, trial, gflops) -> float:
+        from vggbench.measure.flops import step_flops
+
         setup, spec = trial.setup, trial.spec
         images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
         flops = step_flops(spec, "train") * images + step_flops(spec, "infer") * data.COUNTS["test"]
         return len(setup.trained_seeds) * setup.epochs * flops / (gflops * 1e9)
 
     def memory(self, trial):
+        from vggbench.measure import train
+        from vggbench.measure.memory import needed_bytes
+
         spec, setup = trial.spec, trial.setup
         steps = max(needed_bytes(spec, setup.batch_size, True, True), needed_bytes(spec, train.EVAL_BATCH, False, True))
         images = sum(data.COUNTS.values()) * data.SIDE * data.SIDE  # the data set, as bytes, on the device
@@ -128,6 +133,8 @@ class Train(Kind):
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
 
     def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
+        from vggbench.measure import train
+
         if "test_acc" not in rows or rows["test_acc"].isna().all():
             return None
         return train.summarize(rows.dropna(subset=["test_acc"]))

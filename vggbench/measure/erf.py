@@ -25,9 +25,9 @@ from vggbench.arch import ModelSpec
 from vggbench.measure.receptive_field import walk
 from vggbench.models import VGG, build_spec
 from vggbench.schema import identity
+from vggbench.setups import RESAMPLES
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
-RESAMPLES = 200  # bootstrap resamples of images and models
 
 
 def contribution_maps(features: nn.Module, images: torch.Tensor) -> np.ndarray:

@@ -35,44 +35,23 @@ import torch
 from torch import nn
 
 from vggbench.arch import ModelSpec
-from vggbench.hardware import Machine, ResidentPeak, device_name
-from vggbench.knobs import knob
+from vggbench.hardware import ResidentPeak
 from vggbench.measure.flops import step_flops
 from vggbench.measure.static import analyze
 from vggbench.models import build_spec
 from vggbench.noise import CpuShare, Probe, contended, idle_cores, usable_cores
-from vggbench.schema import identity
+from vggbench.schema import PAIRED_COLUMNS, identity
+from vggbench.setups import SpeedSetup
 
-MODES = ("infer", "train")
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
 MIN_RUNS = 10  # time at least this many steps, however long --min-time is
 # The A/A probe (`noise_probe`): vgg11 at ratio 8 and 32 px, inference at batch 64 (a few ms per step on a
 # CPU core), timed against itself in short interleaved blocks; about two seconds in all.
 PROBE_PAIRS, PROBE_REBUILDS = 16, 4
-MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
 BLOCK_S = 0.05  # each timed block of steps lasts at least this long (timer resolution, Python overhead)
 CONFIDENCE = 0.95
 OOM = "oom"
-# The columns of a paired comparison, in the order the table shows them.
-PAIRED_COLUMNS = [
-    "arch",
-    "ratio",
-    "resolution",
-    "mode",
-    "device",
-    "batch_size",
-    "baseline",
-    "variant",
-    "baseline_img_per_s",
-    "variant_img_per_s",
-    "time_ratio_median",
-    "ci_low",
-    "ci_high",
-    "ci_half_width",
-    "stable",
-    "pairs",
-]
 
 
 def _timer(stmt: str, globals: dict, threads: int):
@@ -83,97 +62,6 @@ def _timer(stmt: str, globals: dict, threads: int):
     from torch.utils import benchmark
 
     return benchmark.Timer(stmt, globals=globals, num_threads=threads)
-
-
-@dataclass(frozen=True)
-class SpeedSetup(Machine):
-    """How to time a model; validated when made. `mode` and `batch_size` are axes: a study times
-    every model in each mode and batch size it lists."""
-
-    GROUP = "timing"
-
-    mode: str = knob(
-        "infer",
-        "infer: eval mode under inference_mode; train: forward, loss, backward, Adam step",
-        key="speed_modes",
-        flags=("--mode",),
-        choices=MODES,
-        axis=True,
-    )
-    batch_size: int = knob(64, "batch size(s)", key="speed_batch_size", minimum=1, axis=True)
-    precision: str = knob(
-        "fp32",
-        "fp32, or autocast to bf16 or fp16 (fp16 on CUDA only)",
-        key="speed_precision",
-        choices=tuple(PRECISIONS),
-    )
-    channels_last: bool = knob(False, "channels-last memory format for model and input", key="speed_channels_last")
-    compiled: bool = knob(
-        False, "torch.compile the model (compilation is warm-up)", key="speed_compile", flags=("--compile",)
-    )
-    min_time_s: float = knob(
-        2.0,
-        "seconds of timed steps per measurement (per model when --paired)",
-        key="speed_min_time_s",
-        flags=("--min-time",),
-        minimum=0,
-        maximum=MAX_TIMED_S,
-        metavar="SECONDS",
-    )
-    target_half_width: float = knob(
-        0.03,
-        "keep timing until the 95%% interval of the median step time (paired: of each time ratio) is within "
-        "+- this share of it, or --max-time has passed; a row that misses it is flagged stable=False",
-        key="speed_target_half_width",
-        above=0,
-        maximum=1,
-        metavar="SHARE",
-    )
-    max_time_s: float = knob(
-        10.0,
-        "the longest a measurement may go on sampling to reach --target-half-width (a paired comparison: all "
-        "its variants together); never less than --min-time",
-        key="speed_max_time_s",
-        flags=("--max-time",),
-        minimum=0,
-        maximum=MAX_TIMED_S,
-        metavar="SECONDS",
-    )
-    cudnn_benchmark: bool = knob(True, "let cuDNN pick the fastest algorithms (CUDA only)", key="speed_cudnn_benchmark")
-    oom_retry: bool = knob(
-        False,
-        "after CUDA out-of-memory, halve the batch until it fits (the row records the batch used); "
-        "without it the row says error=oom and the run goes on",
-        key="speed_oom_retry",
-    )
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.precision == "fp16" and self.device == "cpu":
-            raise ValueError("precision='fp16' is not allowed on device='cpu': use fp32 or bf16 there")
-
-    @property
-    def tf32(self) -> bool:
-        """Whether fp32 convolutions may run in TF32 (cuDNN's default on Ampere and newer)."""
-        return self.device == "cuda" and self.precision == "fp32" and torch.backends.cudnn.allow_tf32
-
-    def columns(self) -> dict:
-        return {
-            "mode": self.mode,
-            "device": self.device,
-            "device_name": device_name(self.device),
-            "batch_size": self.batch_size,
-            "precision": self.precision,
-            "channels_last": self.channels_last,
-            "compiled": self.compiled,
-            "threads": self.threads,
-            "cudnn_benchmark": self.device == "cuda" and self.cudnn_benchmark,
-            "tf32": self.tf32,
-            "min_time_s": self.min_time_s,
-            "target_half_width": self.target_half_width,
-            "max_time_s": self.max_time_s,
-            "torch_version": torch.__version__,
-        }
 
 
 @contextlib.contextmanager

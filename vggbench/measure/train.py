@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,91 +24,15 @@ from torch import nn
 from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
 from vggbench.csvio import write_bytes
 from vggbench.data import FashionMNIST, prepare
-from vggbench.hardware import Machine, device_name
-from vggbench.knobs import NOT_A_KEY, knob
+from vggbench.hardware import device_name
 from vggbench.measure.flops import step_flops
 from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
 from vggbench.models import VGG, build_spec
-from vggbench.schema import FAILURE_LOSS_RATIO, PLATEAU_GAIN, failed, final_epoch, identity, is_failure, keys_in
+from vggbench.schema import PLATEAU_GAIN, failed, final_epoch, identity, is_failure, keys_in
+from vggbench.setups import TrainConfig
 
-OPTIMIZERS = ("adam", "sgd")
-PRECISIONS = ("fp32", "bf16", "fp16")
-# The fast path per device, chosen by measurement (bench/test_train_settings.py; README, "Training speed").
-DEVICE_DEFAULTS = {
-    "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4, "seed_lanes": 2},
-    "cuda": {"channels_last": False, "precision": "fp32", "seed_batch": 1, "seed_lanes": 1},
-}
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
-
-
-@dataclass(frozen=True)
-class TrainConfig(Machine):
-    """How to train; validated when made. The defaults are the seed's recipe."""
-
-    GROUP = "training"
-
-    epochs: int = knob(5, "passes over the training set", minimum=1)
-    batch_size: int = knob(64, "training batch size", minimum=1)
-    lr: float = knob(1e-3, "learning rate", above=0)
-    optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)
-    momentum: float = knob(0.0, "SGD momentum", minimum=0)
-    weight_decay: float = knob(0.0, "L2 weight decay", minimum=0)
-    train_limit: int | None = knob(
-        None, "train on the first N training images only (default: all 60,000)", minimum=1, metavar="N"
-    )
-    normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the seed does not)")
-    failure_loss_ratio: float = knob(
-        FAILURE_LOSS_RATIO,
-        "the failure rule, fixed before a run: a run failed when its final training loss is above this share "
-        "of the loss at chance, ln(classes), or is not a number; failed runs are counted apart from the "
-        "accuracy comparison",
-        minimum=0,
-    )
-    plateau_gain: float = knob(
-        PLATEAU_GAIN,
-        "a model is still learning when its mean test-accuracy gain over the last epoch is above this",
-        minimum=0,
-    )
-    channels_last: bool | None = knob(
-        None, "channels-last memory format for the model and its batches (default: the device's, see DEVICE_DEFAULTS)"
-    )
-    precision: str | None = knob(
-        None,
-        "fp32, or autocast to bf16 or fp16 (fp16 on CUDA only, with a gradient scaler) (default: the device's)",
-        choices=PRECISIONS,
-    )
-    compile: bool = knob(False, "torch.compile the convolutional part (compiling counts in the first epoch's time)")
-    seed_batch: int | None = knob(
-        None, "train this many seeds of a model together, as one network (default: the device's)", minimum=1
-    )
-    seed_lanes: int | None = knob(
-        None,
-        "split those seeds into this many lanes that train at once, each in its own thread with threads/lanes "
-        "intra-op threads (small convolutions use several cores poorly) (default: the device's, at most threads)",
-        minimum=1,
-    )
-    # Set per trial: its seed, or the seeds it trains together.
-    seed: int = knob(0, "random seed: weights, shuffling, dropout", key=NOT_A_KEY, flags=None, minimum=0)
-    seeds: tuple[int, ...] = ()
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name, value in DEVICE_DEFAULTS.get(self.device, DEVICE_DEFAULTS["cpu"]).items():
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, min(value, self.threads) if name == "seed_lanes" else value)
-        if self.seed_lanes > self.threads:
-            raise ValueError(
-                f"seed_lanes={self.seed_lanes} is more than threads={self.threads}: each lane needs one "
-                f"(allowed: 1 to {self.threads})"
-            )
-        if self.precision == "fp16" and self.device != "cuda":
-            raise ValueError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
-
-    @property
-    def trained_seeds(self) -> tuple[int, ...]:
-        """The seeds this setup trains: its group, or its one seed."""
-        return self.seeds or (self.seed,)
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
