@@ -5,8 +5,9 @@ shares the cores, and even idle ones differ by 10-15% between two timings of the
 model. So every study and every `vggbench speed` starts with a probe (`Probe`, taken by
 vggbench.measure.speed.noise_probe): the load average, the idle cores measured over a
 short window, and an A/A paired timing (one small model against itself), whose interval
-says how small a time ratio this machine can tell from 1 right now. During each timing, `CpuShare` measures the CPU time that other
-processes took; a timing that had to share its cores is flagged.
+says how small a time ratio this machine can tell from 1 right now. During each timing,
+`CpuShare` measures the CPU time that other processes took; a timing that had to share
+its cores is flagged.
 """
 
 from __future__ import annotations
