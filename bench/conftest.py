@@ -1,16 +1,35 @@
-"""Shared by the benchmark suites: the device, and a timed run that records achieved GFLOP/s.
+"""Shared by the benchmark suites: the device, a timed run that records achieved GFLOP/s, and quality targets.
 
 Every suite runs on CUDA when a GPU is present, else on the CPU, with sizes picked so
 that `pytest bench` takes a few minutes on two CPU cores.
+
+A quality target (see quality.py) is reported, not enforced: a miss fails its test only
+with `--strict-quality` or VGGBENCH_STRICT=1. The end of the run prints every target.
 """
+
+import os
 
 import pytest
 import torch
+from quality import failure, judge, summary
 
 from vggbench.hardware import device_name
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 ON_GPU = DEVICE == "cuda"
+RECORDS = pytest.StashKey[list]()  # the quality records of this session, for the terminal summary
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--strict-quality",
+        action="store_true",
+        help="fail a benchmark that misses its quality target (also VGGBENCH_STRICT=1); by default a miss is reported",
+    )
+
+
+def _strict(config) -> bool:
+    return config.getoption("strict_quality") or os.environ.get("VGGBENCH_STRICT") == "1"
 
 
 def _synchronize() -> None:
@@ -41,3 +60,28 @@ def timed(benchmark):
         return median_s
 
     return run
+
+
+@pytest.fixture
+def quality(benchmark, request):
+    """Judge `figure comparison target` (">=" or "<"), record it in extra_info["quality"]; fail on a miss if strict."""
+
+    def check(name: str, figure: float, target: float, comparison: str, what: str) -> None:
+        record = judge(name, figure, target, comparison, what)
+        benchmark.extra_info["quality"] = record
+        request.config.stash.setdefault(RECORDS, []).append(record)
+        reason = failure(record, strict=_strict(request.config))
+        if reason:
+            pytest.fail(reason, pytrace=False)
+
+    return check
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's tables, so that the targets are read last
+def pytest_terminal_summary(terminalreporter, config):
+    records = config.stash.get(RECORDS, [])
+    if records:
+        mode = "strict: a miss fails its test" if _strict(config) else "reported, not enforced"
+        terminalreporter.write_sep("-", f"quality targets ({mode})")
+        for text in summary(records):
+            terminalreporter.write_line(text)
