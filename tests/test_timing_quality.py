@@ -120,5 +120,5 @@ def test_the_probe_reads_the_load_and_times_a_to_a(monkeypatch):
     assert (probe.idle_cores, probe.load_average_1min, probe.threads) == (0.4, 1.7, 1)
     assert probe.aa_ci_low <= probe.aa_time_ratio <= probe.aa_ci_high and probe.aa_pairs >= 4
     assert probe.resolves == pytest.approx(max(1 - probe.aa_ci_low, probe.aa_ci_high - 1, 0))
-    assert "resolves time ratios to +-" in probe.sentence() and "0.4 of" in probe.sentence()
+    assert "resolved time ratios to +-" in probe.sentence() and "0.4 of" in probe.sentence()
     assert probe.to_dict()["resolves_time_ratio"] == probe.resolves

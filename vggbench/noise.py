@@ -117,8 +117,9 @@ class Probe:
         parts = []
         if self.resolves is not None:
             parts.append(
-                f"this machine resolves time ratios to +-{self.resolves:.1%} (A/A paired timing, {self.aa_pairs} "
-                f"pairs, 95% interval {self.aa_ci_low:.3f}-{self.aa_ci_high:.3f}, on {self.device})"
+                f"this machine resolved time ratios to +-{self.resolves:.1%} (an A/A paired timing of a small model "
+                f"against itself, {self.aa_pairs} pairs, 95% interval {self.aa_ci_low:.3f}-{self.aa_ci_high:.3f}, "
+                f"on {self.device}; longer timings resolve finer)"
             )
         if self.idle_cores is not None:
             parts.append(f"{self.idle_cores:.1f} of {self.cores} cores idle at the start, {self.threads} threads used")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.noise import contended
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
 from vggbench.setups import SpeedSetup
@@ -44,9 +45,10 @@ def flag(row: dict) -> str:
     if row.get("stable") is not False:
         return ""
     shared = row.get("other_cores")
+    taken = f", other processes used {shared:.1f} cores" if contended(shared, row["threads"]) else ""
     return (
-        f" (WARNING: not stable: interval +-{row['ci_half_width']:.1%} against a target of "
-        f"+-{row['target_half_width']:.1%}" + (f", other processes used {shared:.1f} cores" if shared else "") + ")"
+        f" (WARNING: not stable: interval +-{row['ci_half_width']:.2%} against a target of "
+        f"+-{row['target_half_width']:.2%}{taken})"
     )
 
 

@@ -47,8 +47,8 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
 MIN_RUNS = 10  # time at least this many steps, however long --min-time is
 # The A/A probe (`noise_probe`): vgg11 at ratio 8 and 32 px, inference at batch 64 (a few ms per step on a
-# CPU core), timed against itself in short interleaved blocks; about two seconds in all.
-PROBE_PAIRS, PROBE_REBUILDS = 16, 4
+# CPU core), timed against itself in short interleaved blocks over 8 builds; about three seconds in all.
+PROBE_PAIRS, PROBE_REBUILDS = 32, 8
 BLOCK_S = 0.05  # each timed block of steps lasts at least this long (timer resolution, Python overhead)
 CONFIDENCE = 0.95
 OOM = "oom"
