@@ -148,6 +148,18 @@ def test_speed_verdicts(ratio, low, high, verdict):
     )
     row = claim.claim_table(_static(1, 2), pd.DataFrame(), pairs).iloc[-1]
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
+    assert "FLAGGED" not in row["note"]  # a table from before the stability flag
+
+
+@pytest.mark.parametrize(("stable", "flagged"), [(True, False), (False, True)])
+def test_a_faster_verdict_from_a_flagged_pair_says_so(stable, flagged):
+    pair = {**KEYS, "device": "cpu", "mode": "infer", "baseline": "stack", "variant": "single"}
+    pair.update(baseline_img_per_s=100.0, variant_img_per_s=80.0, time_ratio_median=1.25, ci_low=1.2, ci_high=1.3)
+    pair.update(stable=stable, ci_half_width=0.08, target_half_width=0.03)
+    row = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame([pair])).iloc[-1]
+    assert row["verdict"] == "supported"
+    assert ("FLAGGED (stable=False)" in row["note"]) is flagged
+    assert ("8.0% missed its 3.0% target" in row["note"]) is flagged
 
 
 @pytest.mark.parametrize(

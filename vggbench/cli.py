@@ -248,7 +248,10 @@ def _run(args: argparse.Namespace) -> int:
         plan = study.dry_run(config)
         print(_readable(plan))
         total = plan["estimate_s"].sum()
-        print(f"{len(plan)} trials, about {total / 60:.0f} min on {config.device} (a rough estimate)")
+        print(
+            f"{len(plan)} trials, about {total / 60:.0f} min ({total:.0f} s) on {config.device}, estimated from "
+            "a few timed training steps of each model on this machine, as it is loaded now"
+        )
         return
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args)
