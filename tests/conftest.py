@@ -82,6 +82,16 @@ TINY_STUDY = {
 }
 
 
+@pytest.fixture(autouse=True)
+def short_noise_probe(monkeypatch):
+    """Every study starts with an A/A noise probe of about three seconds; tests run many tiny studies, and
+    check what the probe records, not how finely this machine times: 4 pairs over 2 builds do for them."""
+    from vggbench.measure import speed
+
+    monkeypatch.setattr(speed, "PROBE_PAIRS", 4)
+    monkeypatch.setattr(speed, "PROBE_REBUILDS", 2)
+
+
 @pytest.fixture
 def tiny_study() -> dict:
     """The keys of a tiny study configuration (a fresh copy: change it freely)."""

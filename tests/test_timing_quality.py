@@ -114,8 +114,6 @@ def test_threads_above_the_idle_cores_draw_a_warning_naming_both():
 def test_the_probe_reads_the_load_and_times_a_to_a(monkeypatch):
     monkeypatch.setattr(speed, "idle_cores", lambda: 0.4)  # a fake reading: most of the machine is busy
     monkeypatch.setattr(speed.os, "getloadavg", lambda: (1.7, 1.0, 0.5))
-    monkeypatch.setattr(speed, "PROBE_PAIRS", 4)
-    monkeypatch.setattr(speed, "PROBE_REBUILDS", 2)
     probe = speed.noise_probe("cpu", threads=1)
     assert (probe.idle_cores, probe.load_average_1min, probe.threads) == (0.4, 1.7, 1)
     assert probe.aa_ci_low <= probe.aa_time_ratio <= probe.aa_ci_high and probe.aa_pairs >= 4
