@@ -74,7 +74,7 @@ _TIMING = {"speed_modes": list(MODES), "speed_min_time_s": 1.0}
 PRESETS = {
     # vgg11 and vgg13 (a 5x5 against two 3x3) and vgg16 (a 7x7 against three 3x3), all
     # three variants, at 32 px, two seeds, two short epochs on a third of the data:
-    # about 10 minutes on two CPU cores.
+    # 4 to 8 minutes on two CPU cores.
     "quick": {
         "archs": ["vgg11", "vgg13", "vgg16"],
         "ratios": [8],
