@@ -21,7 +21,7 @@ import math
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from vggbench import stats
+from vggbench import noise, stats
 from vggbench.schema import GROUP_KEYS, failed, final_epoch, keys_in
 
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = "supported", "contradicted", "equivalent", "inconclusive"
@@ -224,10 +224,10 @@ def _timing_flag(pair: pd.Series) -> str:
     if stable is None or pd.isna(stable) or bool(stable):  # not flagged, or from a run before the flag
         return ""
     width, target = pair.get("ci_half_width"), pair.get("target_half_width")
-    return (
-        f"; FLAGGED (stable=False): the interval's half-width {width:.1%} missed its {target:.1%} target, or other "
-        "processes shared the cores (other_cores in pairs.csv); this verdict is only as sound as that timing"
-    )
+    reasons = [f"the interval's half-width {width:.1%} missed its {target:.1%} target"] if width > target else []
+    if noise.contended(pair.get("other_cores"), int(pair.get("threads", 1))):
+        reasons.append(f"other processes used {pair['other_cores']:.1f} cores meanwhile")
+    return f"; FLAGGED (stable=False): {' and '.join(reasons)}; this verdict is only as sound as that timing"
 
 
 ERF_ANALYSES = ((PRIMARY, "erf"), ("RepLKNet's log10(1 + x) (sensitivity)", "replknet"))
