@@ -5,6 +5,9 @@ that `pytest bench` takes a few minutes on two CPU cores.
 
 A quality target (see quality.py) is reported, not enforced: a miss fails its test only
 with `--strict-quality` or VGGBENCH_STRICT=1. The end of the run prints every target.
+One target is the session's own: other processes must leave the cores alone while the
+suites run. Busy loops beside a benchmark slow it steadily, so its own intervals can
+look narrow while every figure is wrong; this check is what says so.
 """
 
 import os
@@ -14,10 +17,13 @@ import torch
 from quality import failure, judge, summary
 
 from vggbench.hardware import device_name
+from vggbench.noise import CONTENTION_SLACK_CORES, CpuShare
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 ON_GPU = DEVICE == "cuda"
 RECORDS = pytest.StashKey[list]()  # the quality records of this session, for the terminal summary
+SESSION = pytest.StashKey[list]()  # the session-wide records (not a benchmark's), for the JSON file
+SHARE = pytest.StashKey[CpuShare]()
 
 
 def pytest_addoption(parser):
@@ -30,6 +36,33 @@ def pytest_addoption(parser):
 
 def _strict(config) -> bool:
     return config.getoption("strict_quality") or os.environ.get("VGGBENCH_STRICT") == "1"
+
+
+def pytest_sessionstart(session):
+    session.config.stash[SHARE] = CpuShare().__enter__()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outside pytest-benchmark's wrapper, which writes the JSON file
+def pytest_sessionfinish(session):
+    _judge_the_machine(session)
+    yield
+
+
+def _judge_the_machine(session) -> None:
+    share = session.config.stash[SHARE]
+    share.__exit__(None, None, None)
+    if share.other_cores is None:  # no /proc/stat: nothing to judge
+        return
+    what = "cores other processes kept busy while the suites ran, on average (this process's own work left out)"
+    record = judge("a quiet machine", share.other_cores, CONTENTION_SLACK_CORES, "<", what)
+    session.config.stash[SESSION] = [record]
+    session.config.stash.setdefault(RECORDS, []).append(record)
+    if failure(record, strict=_strict(session.config)):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    output_json["quality"] = config.stash.get(SESSION, [])
 
 
 def _synchronize() -> None:

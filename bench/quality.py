@@ -56,9 +56,11 @@ def summary(records: list[dict]) -> list[str]:
 
 
 def read(path: Path) -> list[dict]:
-    """The quality records in a pytest-benchmark JSON file, in the order the benchmarks ran."""
-    benchmarks = json.loads(Path(path).read_text())["benchmarks"]
-    return [benchmark["extra_info"]["quality"] for benchmark in benchmarks if "quality" in benchmark["extra_info"]]
+    """The quality records in a pytest-benchmark JSON file, in the order the benchmarks ran, then the session's."""
+    written = json.loads(Path(path).read_text())
+    benchmarks = written["benchmarks"]
+    records = [benchmark["extra_info"]["quality"] for benchmark in benchmarks if "quality" in benchmark["extra_info"]]
+    return records + written.get("quality", [])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -13,11 +13,12 @@ quality = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(quality)
 
 
-def _bench_json(path: Path, records: list[dict]) -> Path:
-    """A pytest-benchmark file cut down to what the summary reads, with one benchmark that has no target."""
+def _bench_json(path: Path, records: list[dict], session: list[dict] = ()) -> Path:
+    """A pytest-benchmark file cut down to what the summary reads, with one benchmark that has no target, and
+    the session's own records (bench/conftest.py adds them as "quality")."""
     benchmarks = [{"name": "test_plain", "extra_info": {"device": "cpu"}}]
     benchmarks += [{"name": f"test_{i}", "extra_info": {"quality": record}} for i, record in enumerate(records)]
-    path.write_text(json.dumps({"benchmarks": benchmarks}))
+    path.write_text(json.dumps({"benchmarks": benchmarks, **({"quality": list(session)} if session else {})}))
     return path
 
 
@@ -54,6 +55,14 @@ def test_summary_read_back_from_bench_json(tmp_path, capsys):
     assert lines[1].strip() == "PASS    paired timing, A/A interval: 0.0213 (target < 0.05; half-width of the interval)"
     assert lines[2].strip() == "MISSED  training loop against a bare step: 0.874 (target >= 0.9; img/s ratio)"
     assert lines[3].strip() == "1 of 2 quality targets met, 1 missed"
+
+
+def test_the_sessions_quiet_machine_check_is_read_after_the_benchmarks(tmp_path):
+    interval = quality.judge("paired timing, A/A interval", 0.009, 0.05, "<", "half-width")
+    busy = quality.judge("a quiet machine", 1.96, 0.25, "<", "cores other processes kept busy")
+    path = _bench_json(tmp_path / "bench.json", [interval], session=[busy])
+    assert quality.read(path) == [interval, busy]
+    assert quality.summary(quality.read(path))[-1] == "1 of 2 quality targets met, 1 missed"
 
 
 def test_summary_without_checks(tmp_path, capsys):
