@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from vggbench import claim
+from vggbench import claim, noise
 from vggbench.cli import main
 
 
@@ -19,6 +19,9 @@ def test_the_command_times_each_kernel_against_3x3(tmp_path, capsys):
     assert (table["gflops_ci_low"] <= table["achieved_gflops"]).all()
     assert (table["achieved_gflops"] <= table["gflops_ci_high"]).all()
     assert (table["pairs"] >= 4).all() and (table["threads"] == 1).all()
+    # One fixed-design timing per conv size: one contention reading for its rows, and a flag that follows it.
+    assert (table.groupby("side_px")["other_cores"].nunique() == 1).all() and (table["other_cores"] >= 0).all()
+    assert (table["stable"] == [not noise.contended(cores, 1) for cores in table["other_cores"]]).all()
     assert "3x3" in capsys.readouterr().err
     assert main(["density", "--kernels", "1", "5"]) == 2
     assert "density_kernels=(1, 5) is not allowed: it must hold 3" in capsys.readouterr().err

@@ -232,7 +232,7 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     claims = claim_table(static, *tables, margins=chosen, density=directory.table("density"))
     names = ("summary", "blocks", "failures")
     metadata = directory.metadata() if directory.has("metadata.json") else {}
-    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in ("speed", "pairs")})
+    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})
     text = markdown(claims, {name: directory.table(name) for name in names}, root.name, chosen, trust)
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)

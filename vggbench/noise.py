@@ -22,6 +22,7 @@ IDLE_WINDOW_S = 0.5  # how long the idle cores are watched
 # Other processes may use this many cores beside ours before a timing counts as contended: the kernel,
 # the shell and the monitor of a VM use a little of an idle machine.
 CONTENTION_SLACK_CORES = 0.25
+TIMED_TABLES = ("speed", "pairs", "density")  # a run's tables whose rows carry `stable`
 
 
 def usable_cores() -> int:
@@ -147,10 +148,10 @@ def trust_sentences(metadata: dict, timed: dict) -> list[str]:
             continue
         flagged = table[table["stable"].astype("boolean").eq(False).fillna(False)]
         target = table["target_half_width"].dropna().unique() if "target_half_width" in table else []
-        aim = f"+-{target[0]:.1%}" if len(target) == 1 else "its target"
+        missed = f"their 95% interval missed +-{target[0]:.1%} within the time cap, or " if len(target) == 1 else ""
+        heed = "." if flagged.empty else "; read their figures and verdicts with that in mind."
         sentences.append(
-            f"{name}.csv: {len(flagged)} of {len(table)} rows flagged stable=False (their 95% interval missed "
-            f"{aim} within the time cap, or other processes took cores the timing needed)"
-            + ("." if flagged.empty else "; read their figures and verdicts with that in mind.")
+            f"{name}.csv: {len(flagged)} of {len(table)} rows flagged stable=False ({missed}other processes took "
+            f"cores the timing needed){heed}"
         )
     return sentences

@@ -416,7 +416,7 @@ def _figure_section(drawn: list[Drawn]) -> list[str]:
 
 def _trust_section(metadata: dict, directory: RunDir) -> list[str]:
     """How far the run's timings can be trusted: the noise probe and the flagged rows (as claim.md says it)."""
-    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in ("speed", "pairs")})
+    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})
     if not trust:
         return []
     return ["<h2>How far the timings can be trusted</h2>", *(f"<p>{html.escape(line)}</p>" for line in trust)]

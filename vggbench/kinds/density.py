@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from vggbench.hardware import Machine, device_name
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.knobs import knob
+from vggbench.noise import CpuShare, contended
 from vggbench.setups import MAX_TIMED_S
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ COLUMNS = (
     "density_vs_3x3",
     "ci_low",
     "ci_high",
+    "stable",
     "pairs",
 )
 
@@ -108,10 +110,14 @@ class Density(Kind):
 
         setup = trial.setup
         makers = [functools.partial(conv_step, kernel, setup) for kernel in setup.kernels]
-        times = speed.interleaved_times(makers, setup, setup.pairs, setup.rebuilds)  # (rebuilds, pairs, kernels)
+        with CpuShare() as share:
+            times = speed.interleaved_times(makers, setup, setup.pairs, setup.rebuilds)  # (rebuilds, pairs, kernels)
         gflops = np.stack([2 * setup.macs(k) / times[..., i] / 1e9 for i, k in enumerate(setup.kernels)], axis=-1)
         reference = gflops[..., setup.kernels.index(REFERENCE)]
-        return Outcome([self._row(setup, kernel, gflops[..., i], reference) for i, kernel in enumerate(setup.kernels)])
+        # A fixed design (no interval target): a row is flagged only where other processes took our cores.
+        trust = {"other_cores": share.other_cores, "stable": not contended(share.other_cores, setup.threads)}
+        rows = [self._row(setup, kernel, gflops[..., i], reference) for i, kernel in enumerate(setup.kernels)]
+        return Outcome([{**row, **trust} for row in rows])
 
     @staticmethod
     def _row(setup: DensitySetup, kernel: int, gflops: np.ndarray, reference: np.ndarray) -> dict:
