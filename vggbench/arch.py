@@ -3,7 +3,7 @@
 A `ModelSpec` says everything `vggbench.build` needs: the convolutional plan
 (convs per block, widths, base kernel), the kernel variant, the width ratio and
 the input/output shape. Every check of a spec lives here, so a bad spec fails
-with one clear ValueError before any tensor is allocated.
+with one clear InputError (a ValueError) before any tensor is allocated.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vggbench.knobs import Setup, knob
-from vggbench.validate import allowed, one_of, positive_int
+from vggbench.validate import InputError, allowed, one_of, positive_int
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
@@ -62,9 +62,9 @@ class ArchSpec:
         object.__setattr__(self, "convs_per_block", tuple(self.convs_per_block))
         object.__setattr__(self, "widths", tuple(self.widths))
         if not self.convs_per_block:
-            raise ValueError("convs_per_block=() is not allowed: give at least one block")
+            raise InputError("convs_per_block=() is not allowed: give at least one block")
         if len(self.convs_per_block) != len(self.widths):
-            raise ValueError(
+            raise InputError(
                 f"widths={self.widths} is not allowed: it must give one width per block "
                 f"({len(self.convs_per_block)} blocks in convs_per_block={self.convs_per_block})"
             )
@@ -73,7 +73,7 @@ class ArchSpec:
         for width in self.widths:
             positive_int("widths entry", width)
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
-            raise ValueError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
+            raise InputError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
         positive_int("fc_hidden", self.fc_hidden)
 
     @property
@@ -84,7 +84,7 @@ class ArchSpec:
 def preset(name: str) -> ArchSpec:
     """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
     if name not in PRESET_CONVS:
-        raise ValueError(
+        raise InputError(
             f"arch={name!r} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
             f"or give a custom ArchSpec (convs per block and widths)"
         )
@@ -119,18 +119,18 @@ class ModelSpec:
         positive_int("in_channels", self.in_channels)
         positive_int("num_classes", self.num_classes)
         if not isinstance(self.batch_norm, bool):
-            raise ValueError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
+            raise InputError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
         widths = tuple(w // self.ratio for w in self.arch.widths)
         hidden = self.arch.fc_hidden // self.ratio
         if min(widths) < 1 or hidden < 1:
             largest = min(min(self.arch.widths), self.arch.fc_hidden)
-            raise ValueError(
+            raise InputError(
                 f"ratio={self.ratio} is not allowed for {self.arch.name}: it leaves a width below 1 "
                 f"(widths {self.arch.widths}, fc hidden {self.arch.fc_hidden}); the largest allowed ratio is {largest}"
             )
         positive_int("resolution", self.resolution)
         if self.resolution < self.min_resolution:
-            raise ValueError(
+            raise InputError(
                 f"resolution={self.resolution} is not allowed for {self.arch.name}: "
                 f"{self.arch.num_blocks} 2x2 poolings need at least {self.min_resolution} pixels"
             )
@@ -239,9 +239,9 @@ class Grid(Setup):
         if self.archs is None:
             object.__setattr__(self, "archs", (CUSTOM,) if given_custom else ("vgg11",))
         if CUSTOM in self.archs and (self.convs is None or self.widths is None):
-            raise ValueError("--arch custom needs --convs and --widths (one number per block each)")
+            raise InputError("--arch custom needs --convs and --widths (one number per block each)")
         if given_custom and CUSTOM not in self.archs:
-            raise ValueError("--convs, --widths and --kernel describe --arch custom; add 'custom' to --arch")
+            raise InputError("--convs, --widths and --kernel describe --arch custom; add 'custom' to --arch")
         self.models()  # every combination must make a valid model
 
     def models(self) -> list[ModelSpec]:

@@ -17,6 +17,7 @@ import pandas as pd
 from vggbench import knobs, noise, stats, verdicts
 from vggbench.config import Margins
 from vggbench.rundir import CLAIM_MD, RunDir
+from vggbench.validate import InputError
 from vggbench.verdicts import PRIMARY
 
 COLUMNS = [
@@ -222,10 +223,10 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     directory = RunDir(run_dir)
     root = directory.root
     if not directory.has("static.csv"):
-        raise ValueError(f"{root / 'static.csv'} is missing: is {root} a finished `vggbench run` directory?")
+        raise InputError(f"{root / 'static.csv'} is missing: is {root} a finished `vggbench run` directory?")
     static = directory.table("static")
     if static.empty or not {"arch", "variant", "params", "macs", "rf_px"} <= set(static.columns):
-        raise ValueError(f"{root / 'static.csv'} has no static rows (or lacks their columns): rerun `vggbench run`")
+        raise InputError(f"{root / 'static.csv'} has no static rows (or lacks their columns): rerun `vggbench run`")
     config = directory.config() if directory.has("config.json") else {}
     chosen = Margins(**knobs.settings(Margins, {**config, **margins}))
     tables = (directory.table(name) for name in ("train", "pairs", "erf"))

@@ -11,15 +11,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import traceback
 from typing import TYPE_CHECKING
 
 from vggbench import knobs
+from vggbench.validate import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
 
 STDOUT = "-"
+BAD_INPUT = 2  # the exit status of a bad value or input (the message names it and what is allowed)
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
+BUG = 70  # the exit status of an internal error (EX_SOFTWARE), printed with its traceback
 REGRESSION = 4  # the exit status of `compare` where run B is significantly slower than run A somewhere
 
 
@@ -185,7 +189,7 @@ def _refuse_model_options(args: argparse.Namespace, values: dict) -> None:
 
     given_models = [option.flags[0] for option in knobs.options(Grid) if (option.key or option.name) in values]
     if given_models:
-        raise ValueError(
+        raise InputError(
             f"{', '.join(given_models)} do(es) not apply with --checkpoint: the models are the ones saved in the files"
         )
 
@@ -277,7 +281,7 @@ def _executor(args: argparse.Namespace):
     for name, executor in EXECUTORS.items():
         for option in knobs.options(executor.options) if executor.options and name != args.executor else ():
             if hasattr(args, option.name):
-                raise ValueError(f"{option.flags[0]} {getattr(args, option.name)} needs --executor {name}")
+                raise InputError(f"{option.flags[0]} {getattr(args, option.name)} needs --executor {name}")
     options = knobs.options(chosen.options) if chosen.options else ()
     return chosen(**{option.name: getattr(args, option.name) for option in options if hasattr(args, option.name)})
 
@@ -314,7 +318,7 @@ def _power(args: argparse.Namespace) -> None:
     directory = RunDir(args.run_dir)
     train = directory.table("train")
     if train.empty or "test_acc" not in train:
-        raise ValueError(f"{directory.root} has no training rows (train.csv): nothing to size from")
+        raise InputError(f"{directory.root} has no training rows (train.csv): nothing to size from")
     config = directory.config() if directory.has("config.json") else {}
     margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
     table = power_table(train, args.effect, margin)
@@ -474,15 +478,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         status = args.handler(args)
-    except ValueError as error:
+    except InputError as error:
         print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return BAD_INPUT
     except OSError as error:
         print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"vggbench {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # not the user's input: a bug, shown whole
+        traceback.print_exc()
+        bug = "internal error (a bug in vggbench; the traceback above says where)"
+        print(f"vggbench {args.command}: {bug}", file=sys.stderr)
+        return BUG
     return status or 0
 
 

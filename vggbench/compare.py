@@ -23,6 +23,8 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import TYPE_CHECKING
 
+from vggbench.validate import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -145,7 +147,7 @@ def label(row, table: str, columns) -> str:
 
 def check_threshold(threshold: float) -> None:
     if not (math.isfinite(threshold) and threshold >= 0):
-        raise ValueError(
+        raise InputError(
             f"threshold={threshold!r} is not allowed: it must be a number >= 0 (the slowdown tolerated, as a "
             "share: 0.05 is 5%)"
         )
@@ -160,7 +162,7 @@ def _read(root: str | Path, measure: Measure) -> pd.DataFrame:
         return table.iloc[0:0]
     keys = [key for key in measure.keys if key in table]
     if table.duplicated(keys).any():
-        raise ValueError(
+        raise InputError(
             f"{Path(root) / measure.table}.csv has {int(table.duplicated(keys).sum())} row(s) repeating another's "
             f"identity ({', '.join(keys)}): which to compare is ambiguous"
         )
@@ -237,7 +239,7 @@ def compare(root_a: str | Path, root_b: str | Path, threshold: float = THRESHOLD
     check_threshold(threshold)
     for root in (root_a, root_b):
         if not Path(root).is_dir():
-            raise ValueError(f"{root} is not a folder: give two run directories (or published folders in results/)")
+            raise InputError(f"{root} is not a folder: give two run directories (or published folders in results/)")
     parts, notes, absent = [], machine_notes(root_a, root_b), []
     for measure in measures():
         a, b = _read(root_a, measure), _read(root_b, measure)

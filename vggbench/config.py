@@ -19,7 +19,7 @@ from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
 from vggbench.setups import MODES
-from vggbench.validate import one_of
+from vggbench.validate import InputError, one_of
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ class StudyConfig:
         known = known_keys()
         unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ValueError(f"unknown config key(s) {', '.join(unknown)}: allowed are {', '.join(sorted(known))}")
+            raise InputError(f"unknown config key(s) {', '.join(unknown)}: allowed are {', '.join(sorted(known))}")
         machine, grid, scope, margins = (knobs.settings(cls, values) for cls in (Machine, Grid, Scope, Margins))
         resolved = {**values, **machine}
         self.machine, self.grid = Machine(**machine), Grid(**grid)
@@ -155,7 +155,7 @@ class StudyConfig:
         for name in self.values["kinds"]:
             try:
                 KINDS[name].check(self)
-            except ValueError:
+            except InputError:
                 if asked:
                     raise
                 continue
@@ -200,6 +200,6 @@ def _read_toml(path: Path) -> dict:
         with open(path, "rb") as stream:
             return tomllib.load(stream)
     except OSError as error:
-        raise ValueError(f"config file {path} cannot be read: {error.strerror}") from None
+        raise InputError(f"config file {path} cannot be read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"config file {path} is not valid TOML: {error}") from None
+        raise InputError(f"config file {path} is not valid TOML: {error}") from None

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from vggbench.validate import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -51,7 +53,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     try:
         return pd.read_csv(target)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ValueError(f"{target} is not a readable CSV table: {error}") from None
+        raise InputError(f"{target} is not a readable CSV table: {error}") from None
     except OSError as error:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 
@@ -62,7 +64,7 @@ def read_json(path: str | Path) -> object:
     try:
         return json.loads(target.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{target} is not valid JSON: {error}") from None
+        raise InputError(f"{target} is not valid JSON: {error}") from None
     except OSError as error:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vggbench.validate import InputError
+
 if TYPE_CHECKING:
     import torch
 
@@ -41,7 +43,7 @@ COUNTS = {"train": 60_000, "test": 10_000}
 NUM_CLASSES = 10
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """The data set is missing, incomplete or corrupt; the message says which file and what to do."""
 
 
@@ -174,7 +176,7 @@ def check_fits(in_channels: int, num_classes: int | None = None) -> None:
     """Refuse models whose input (and output) do not fit Fashion-MNIST's images (and classes)."""
     if in_channels != 1 or num_classes not in (None, NUM_CLASSES):
         classes = "" if num_classes is None else f", num_classes={num_classes}"
-        raise ValueError(
+        raise InputError(
             f"in_channels={in_channels}{classes} do not fit Fashion-MNIST: it has 1 channel and {NUM_CLASSES} "
             "classes (--in-channels, --num-classes)"
         )

@@ -26,6 +26,7 @@ from vggbench.hardware import Machine
 from vggbench.kind import Outcome, Report, Trial
 from vggbench.knobs import NOT_A_KEY, Setup, knob
 from vggbench.registry import run_trial
+from vggbench.validate import InputError
 
 RAY_EXTRA = "pip install 'vggbench[ray]'"
 SPEED_POLICY = (
@@ -84,7 +85,7 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise ValueError(f"--executor ray needs Ray, which is not installed: {RAY_EXTRA}") from None
+        raise InputError(f"--executor ray needs Ray, which is not installed: {RAY_EXTRA}") from None
     return ray
 
 
@@ -163,7 +164,7 @@ class RayExecutor:
         ]
         if not able:
             hint = "" if resource == "GPU" else ": give --threads at most the CPUs of a node"
-            raise ValueError(
+            raise InputError(
                 f"no node of the Ray cluster has {needed} {resource}(s) for a {machine.device} trial{hint}"
             )
         driver = ray.get_runtime_context().get_node_id()

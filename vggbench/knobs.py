@@ -2,8 +2,8 @@
 
 A knob carries its default, its help text and what it allows; the study's config keys
 (TOML, config.json) and the command-line options are derived from it, and the setup
-checks every knob when it is made, so a bad value fails before anything runs with a
-ValueError that names the value and what is allowed.
+checks every knob when it is made, so a bad value fails before anything runs with
+an InputError (a ValueError) that names the value and what is allowed.
 
 An *axis* knob is a list in the config and on the command line, and the study plans
 one trial per value: `mode` of a speed setup is one mode, its config key `speed_modes`
@@ -20,7 +20,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vggbench.validate import allowed
+from vggbench.validate import InputError, allowed
 
 NOT_A_KEY = None  # Knob.key for a knob that the config does not hold (set by the planner, or command line only)
 
@@ -116,9 +116,9 @@ def _label(option: Option, entry: bool = False) -> tuple[str, str]:
     return name, f" ({flag})" if flag and flag != "--" + (option.key or "").replace("_", "-") else ""
 
 
-def _refuse(option: Option, value, why: str, entry: bool = False) -> ValueError:
+def _refuse(option: Option, value, why: str, entry: bool = False) -> InputError:
     name, flag = _label(option, entry)
-    return ValueError(f"{name}={value!r} is not allowed{flag}: {why}")
+    return InputError(f"{name}={value!r} is not allowed{flag}: {why}")
 
 
 def _check_entry(value, option: Option, entry: bool = False) -> None:
@@ -141,7 +141,7 @@ def _check_entry(value, option: Option, entry: bool = False) -> None:
 
 
 def check(setup) -> None:
-    """Check every knob of `setup`; a ValueError names the first bad value and what is allowed."""
+    """Check every knob of `setup`; an InputError names the first bad value and what is allowed."""
     for option in options(type(setup)):
         value = getattr(setup, option.name)
         if value is None and option.optional:
@@ -203,7 +203,7 @@ def _axis_values(option: Option, values: Mapping[str, object]) -> tuple:
     if values.get(option.key) is not None:
         entries = as_list(values[option.key])
         if not entries:
-            raise ValueError(f"{option.key}={values[option.key]!r} is not allowed: give a non-empty list")
+            raise InputError(f"{option.key}={values[option.key]!r} is not allowed: give a non-empty list")
         return tuple(dict.fromkeys(entries))
     return option.knob.axis if isinstance(option.knob.axis, tuple) else (option.default,)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from vggbench.csvio import write_text
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
 from vggbench.study import finish
+from vggbench.validate import InputError
 
 INDEX_HEADING = "## Published runs"
 INDEX_HEADER = "| folder | run | device | date | commit |\n| --- | --- | --- | --- | --- |"
@@ -28,12 +29,12 @@ def _checked(meta: dict, source: Path) -> tuple[str, str]:
     """(device, date) from metadata.json, each fit to be part of a folder name."""
     missing = [key for key in ("device", "device_name", "ended") if not isinstance(meta.get(key), str)]
     if missing:
-        raise ValueError(f"{source / 'metadata.json'} lacks {', '.join(missing)}: is the run finished?")
+        raise InputError(f"{source / 'metadata.json'} lacks {', '.join(missing)}: is the run finished?")
     device, date = meta["device"], meta["ended"][:10]
     if not NAME.fullmatch(device) or device.strip(".") == "":
-        raise ValueError(f"{source / 'metadata.json'} has device={device!r}, which cannot name a folder")
+        raise InputError(f"{source / 'metadata.json'} has device={device!r}, which cannot name a folder")
     if not DATE.fullmatch(date):
-        raise ValueError(f"{source / 'metadata.json'} has ended={meta['ended']!r}, which does not start with a date")
+        raise InputError(f"{source / 'metadata.json'} has ended={meta['ended']!r}, which does not start with a date")
     return device, date
 
 
@@ -45,13 +46,13 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
     directory = RunDir(run_dir)
     meta = directory.metadata()
     if not meta:
-        raise ValueError(f"{directory.root} has no readable metadata.json: is it a `vggbench run` directory?")
+        raise InputError(f"{directory.root} has no readable metadata.json: is it a `vggbench run` directory?")
     if not meta.get("ended"):
-        raise ValueError(f"{directory.root} is not finished: rerun `vggbench run` with it until it ends")
+        raise InputError(f"{directory.root} is not finished: rerun `vggbench run` with it until it ends")
     device, date = _checked(meta, directory.root)
     run = directory.root.resolve().name
     if not NAME.fullmatch(run):
-        raise ValueError(f"the run folder's name {run!r} cannot name a published folder: rename it")
+        raise InputError(f"the run folder's name {run!r} cannot name a published folder: rename it")
     if not (directory.has(CLAIM_MD) and directory.has(REPORT)):
         finish(directory.root)
     target = Path(results) / f"{run}-{device}-{date}"

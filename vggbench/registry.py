@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from vggbench.kind import Kind, LoadData, Outcome, Report, Trial
+from vggbench.validate import InputError
 
 KIND_MODULES = (
     "static",
@@ -24,5 +25,5 @@ def run_trial(trial: Trial, inputs: dict[str, bytes], load_data: LoadData, repor
     fails gives back its error instead of rows."""
     try:
         return KINDS[trial.kind].run(trial, inputs, load_data, report)
-    except (ValueError, RuntimeError) as error:
+    except (InputError, RuntimeError) as error:  # a bad input or a failure of torch; any other error is a bug
         return Outcome([], error=f"{type(error).__name__}: {error}")

@@ -23,6 +23,7 @@ import pandas as pd
 
 from vggbench import noise
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name
+from vggbench.validate import InputError
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
@@ -440,7 +441,7 @@ def write(run_dir: str | Path) -> Path:
     """Draw the run's figures and write RUN_DIR/report.html from its tables; returns the page's path."""
     directory = RunDir(run_dir)
     if not directory.has("summary.csv") or not directory.has("metadata.json"):
-        raise ValueError(
+        raise InputError(
             f"{directory.root} has no summary.csv or metadata.json: is it a finished `vggbench run` directory?"
         )
     metadata = directory.metadata()

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
 from vggbench.kind import Outcome, Trial
+from vggbench.validate import InputError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +86,7 @@ class RunDir:
         """The trial's file, where it is whole; None where it is missing, cut, corrupt or not a trial file."""
         try:
             envelope = read_json(self.trial_path(trial.kind, trial.key))
-        except (ValueError, OSError):
+        except (InputError, OSError):
             return None
         fields = {"format": int, "fingerprint": str, "rows": list, "files": dict}
         if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), t) for k, t in fields.items()):
@@ -153,7 +154,7 @@ class RunDir:
             except FileExistsError:
                 holder = _read_lock(path)
                 if not _stale(holder):
-                    raise ValueError(
+                    raise InputError(
                         f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
                         f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
                     ) from None
@@ -171,7 +172,7 @@ class RunDir:
             existing = json.loads(path.read_text())
             if existing != config:
                 changed = sorted(key for key in config.keys() | existing.keys() if existing.get(key) != config.get(key))
-                raise ValueError(
+                raise InputError(
                     f"{self.root} holds a run with another configuration (differs in "
                     f"{', '.join(changed)}): use another RUN_DIR, or --force to reuse it"
                 )
@@ -181,10 +182,10 @@ class RunDir:
     def config(self) -> dict:
         path = self.root / CONFIG
         if not path.is_file():
-            raise ValueError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
+            raise InputError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
         config = read_json(path)
         if not isinstance(config, dict):
-            raise ValueError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
+            raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
         return config
 
     def metadata(self) -> dict:
@@ -193,7 +194,7 @@ class RunDir:
             return {}
         metadata = read_json(path)
         if not isinstance(metadata, dict):
-            raise ValueError(f"{path} is not run metadata: it holds {type(metadata).__name__}, not keys and values")
+            raise InputError(f"{path} is not run metadata: it holds {type(metadata).__name__}, not keys and values")
         return metadata
 
     def write_metadata(self, metadata: dict) -> None:

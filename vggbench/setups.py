@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from vggbench.hardware import Machine, device_name
 from vggbench.knobs import NOT_A_KEY, knob
 from vggbench.schema import FAILURE_LOSS_RATIO, PLATEAU_GAIN
+from vggbench.validate import InputError
 
 MODES = ("infer", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -92,7 +93,7 @@ class SpeedSetup(Machine):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.precision == "fp16" and self.device == "cpu":
-            raise ValueError("precision='fp16' is not allowed on device='cpu': use fp32 or bf16 there")
+            raise InputError("precision='fp16' is not allowed on device='cpu': use fp32 or bf16 there")
 
     @property
     def tf32(self) -> bool:
@@ -178,12 +179,12 @@ class TrainConfig(Machine):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, min(value, self.threads) if name == "seed_lanes" else value)
         if self.seed_lanes > self.threads:
-            raise ValueError(
+            raise InputError(
                 f"seed_lanes={self.seed_lanes} is more than threads={self.threads}: each lane needs one "
                 f"(allowed: 1 to {self.threads})"
             )
         if self.precision == "fp16" and self.device != "cuda":
-            raise ValueError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
+            raise InputError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
 
     @property
     def trained_seeds(self) -> tuple[int, ...]:

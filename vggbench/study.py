@@ -30,11 +30,12 @@ from vggbench.measure import memory
 from vggbench.registry import KINDS
 from vggbench.rundir import DONE, FAILED, INCOMPLETE, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
+from vggbench.validate import InputError
 
 Report = Callable[[str], None]
 
 
-class TrialFailed(ValueError):
+class TrialFailed(InputError):
     """A trial of a single command failed; the message names it and its error."""
 
 

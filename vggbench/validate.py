@@ -1,6 +1,12 @@
-"""Checks of user-given values; each failure is a ValueError naming the value and what is allowed."""
+"""Checks of user-given values; each failure is an InputError naming the value and what is allowed."""
 
 from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A bad value or input from the user (an option, a config key, a file): the command line prints its
+    message and exits with status 2. Any other exception is a bug and keeps its traceback."""
+
 
 DEVICES = ("cpu", "cuda")
 
@@ -11,12 +17,12 @@ def allowed(values) -> str:
 
 def positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+        raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
 
 
 def one_of(name: str, value, choices) -> None:
     if value not in choices:
-        raise ValueError(f"{name}={value!r} is not allowed: choose one of {allowed(choices)}")
+        raise InputError(f"{name}={value!r} is not allowed: choose one of {allowed(choices)}")
 
 
 def _cuda_available() -> bool:
@@ -28,7 +34,7 @@ def _cuda_available() -> bool:
 def device(value: str) -> None:
     one_of("device", value, DEVICES)
     if value == "cuda" and not _cuda_available():
-        raise ValueError("device='cuda' is not available: this machine has no CUDA GPU (use --device cpu)")
+        raise InputError("device='cuda' is not available: this machine has no CUDA GPU (use --device cpu)")
 
 
 def default_device() -> str:

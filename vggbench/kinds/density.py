@@ -20,6 +20,7 @@ from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.knobs import knob
 from vggbench.noise import CpuShare, contended
 from vggbench.setups import MAX_TIMED_S
+from vggbench.validate import InputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -64,7 +65,7 @@ class DensitySetup(Machine):
     def __post_init__(self) -> None:
         super().__post_init__()
         if REFERENCE not in self.kernels:
-            raise ValueError(f"density_kernels={self.kernels} is not allowed: it must hold {REFERENCE}")
+            raise InputError(f"density_kernels={self.kernels} is not allowed: it must hold {REFERENCE}")
 
     def macs(self, kernel: int) -> int:
         return self.channels * self.channels * kernel * kernel * self.side * self.side * self.batch_size

@@ -14,6 +14,7 @@ from vggbench.knobs import Setup, knob
 from vggbench.rundir import ERF_MAPS, erf_map_file, spec_key
 from vggbench.schema import NAME_KEYS
 from vggbench.setups import RESAMPLES, TrainConfig
+from vggbench.validate import InputError
 
 COLUMNS = (
     *NAME_KEYS,
@@ -123,7 +124,7 @@ class Erf(Kind):
         if setup.trained:
             missing = [name for name in trial.reads if name not in inputs]
             if missing:
-                raise ValueError(f"no trained model for {', '.join(missing)}: its training trial failed")
+                raise InputError(f"no trained model for {', '.join(missing)}: its training trial failed")
             models = [train.load_checkpoint(inputs[name], spec)[0] for name in trial.reads]
             row, contribution = erf.measure_models(spec, models, images, True, setup.resamples)
         else:

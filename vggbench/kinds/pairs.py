@@ -10,6 +10,7 @@ from vggbench.kinds.speed import flag, setup_key, step_s
 from vggbench.knobs import knob
 from vggbench.schema import PAIRED_COLUMNS
 from vggbench.setups import SpeedSetup
+from vggbench.validate import InputError
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Pairs(Kind):
 
     def check(self, config) -> None:
         if len(config.variants) < 2:
-            raise ValueError(f"--paired needs at least two --variant values (got {' '.join(config.variants)})")
+            raise InputError(f"--paired needs at least two --variant values (got {' '.join(config.variants)})")
 
     def plan(self, config) -> list[Trial]:
         baselines = dict.fromkeys(dataclasses.replace(spec, variant=config.variants[0]) for spec in config.models())

@@ -26,6 +26,7 @@ from vggbench.measure.receptive_field import walk
 from vggbench.models import VGG, build_spec
 from vggbench.schema import identity
 from vggbench.setups import RESAMPLES
+from vggbench.validate import InputError
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
 
@@ -95,7 +96,7 @@ def square_search(maps: np.ndarray, centre: float, thresholds=THRESHOLDS) -> tup
     maps = np.asarray(maps, dtype=float)
     totals = maps.sum(axis=(1, 2))
     if not (totals > 0).all():
-        raise ValueError("the contribution map is zero everywhere: no input pixel drives the central unit")
+        raise InputError("the contribution map is zero everywhere: no input pixel drives the central unit")
     size = maps.shape[-1]
     cumulative = np.zeros((len(maps), size + 1, size + 1))
     cumulative[:, 1:, 1:] = maps.cumsum(1).cumsum(2)  # any square's sum in constant time

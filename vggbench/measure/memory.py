@@ -16,6 +16,7 @@ import torch
 
 from vggbench.arch import ModelSpec
 from vggbench.models import build_spec
+from vggbench.validate import InputError
 
 BYTES_PER_VALUE = 4
 HEADROOM = 0.9  # the share of available memory a trial may plan to use
@@ -62,7 +63,7 @@ def check_fits(needed: int, device: str, what: str) -> None:
     """Refuse `what` where it needs more than HEADROOM of the memory available on `device`."""
     available = available_bytes(device)
     if needed > HEADROOM * available:
-        raise ValueError(
+        raise InputError(
             f"{what} needs about {needed / 2**30:,.1f} GiB of memory, more than the {available / 2**30:,.1f} GiB "
             f"available on {device}: make the model, its input side or the batch smaller"
         )

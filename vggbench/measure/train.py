@@ -30,6 +30,7 @@ from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
 from vggbench.models import VGG, build_spec
 from vggbench.schema import PLATEAU_GAIN, failed, final_epoch, identity, is_failure, keys_in
 from vggbench.setups import TrainConfig
+from vggbench.validate import InputError
 
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
@@ -374,17 +375,17 @@ def _read_checkpoint(source: str | Path | bytes, name: str) -> tuple[ModelSpec, 
             io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu", weights_only=True
         )
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:
-        raise ValueError(f"{name} is not a vggbench checkpoint: {error}") from None
+        raise InputError(f"{name} is not a vggbench checkpoint: {error}") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("spec"), dict):
-        raise ValueError(f"{name} is not a vggbench checkpoint: it holds no spec (found {type(saved).__name__})")
+        raise InputError(f"{name} is not a vggbench checkpoint: it holds no spec (found {type(saved).__name__})")
     if not isinstance(saved.get("state_dict"), dict):
-        raise ValueError(f"{name} is not a vggbench checkpoint: it holds no state dict")
+        raise InputError(f"{name} is not a vggbench checkpoint: it holds no state dict")
     try:
         return spec_from_dict(saved["spec"]), saved["state_dict"]
     except (KeyError, TypeError) as error:
-        raise ValueError(f"{name} has a spec that vggbench cannot read: {error!r} is missing or wrong") from None
+        raise InputError(f"{name} has a spec that vggbench cannot read: {error!r} is missing or wrong") from None
     except ValueError as error:
-        raise ValueError(f"{name} has a spec that is not allowed: {error}") from None
+        raise InputError(f"{name} has a spec that is not allowed: {error}") from None
 
 
 def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
@@ -398,7 +399,7 @@ def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -
         differences = ", ".join(
             f"{key} {theirs[key]!r} (asked {ours[key]!r})" for key in ours if theirs[key] != ours[key]
         )
-        raise ValueError(f"{name} does not match the requested model: it has {differences}")
+        raise InputError(f"{name} does not match the requested model: it has {differences}")
     with torch.device("meta"):  # shapes only, until they are known to match
         model = build_spec(saved_spec)
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
@@ -407,7 +408,7 @@ def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -
         wrong = sorted(
             set(expected) ^ set(found) | {key for key in expected if found.get(key, expected[key]) != expected[key]}
         )
-        raise ValueError(f"{name} has weights that do not fit its spec ({', '.join(wrong[:3])} ...)")
+        raise InputError(f"{name} has weights that do not fit its spec ({', '.join(wrong[:3])} ...)")
     model = model.to_empty(device="cpu")
     model.load_state_dict(state)
     return model, saved_spec
