@@ -63,10 +63,12 @@ class Speed(Kind):
     tables = (Table("speed", "Throughput per model (median over runs)", COLUMNS),)
     help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"
     description = (
-        "Time each model with torch.utils.benchmark (warm-up excluded, CUDA synchronized): images per second, "
-        "median and IQR of the step time, achieved GFLOP/s against the device's measured matmul peak, and peak "
-        "memory. With --paired, the variants of each model are timed in alternation and compared to the first "
-        "one as a time ratio with a bootstrap 95% interval."
+        "Time each model in blocks of steps (warm-up excluded, device synchronized), on until the 95% interval "
+        "of the median step time is within --target-half-width or --max-time has passed: images per second, "
+        "median, IQR and interval of the step time, achieved GFLOP/s against the device's measured matmul peak, "
+        "peak memory, and stable=False where the target was missed or other processes took the cores. With "
+        "--paired, the variants of each model are timed in alternation and compared to the first one as a time "
+        "ratio with a bootstrap 95% interval. A short A/A probe first says how finely this machine times now."
     )
 
     def plan(self, config) -> list[Trial]:
