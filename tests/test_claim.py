@@ -159,7 +159,7 @@ def test_a_faster_verdict_from_a_flagged_pair_says_so(stable, flagged):
     row = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame([pair])).iloc[-1]
     assert row["verdict"] == "supported"
     assert ("FLAGGED (stable=False)" in row["note"]) is flagged
-    assert ("8.0% missed its 3.0% target" in row["note"]) is flagged
+    assert ("interval +-8.0% missed its +-3.0% target" in row["note"]) is flagged
 
 
 @pytest.mark.parametrize(

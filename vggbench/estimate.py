@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-import time
 from dataclasses import dataclass
 
 from vggbench.arch import ModelSpec
@@ -29,7 +28,6 @@ class Rates:
 
     by_model: dict[ModelSpec, float]
     other: float
-    probe_s: float = 0.0  # how long measuring them took
 
     def of(self, trial: Trial) -> float:
         return self.by_model.get(trial.spec, self.other)
@@ -83,8 +81,7 @@ def _model_rate(spec: ModelSpec, setup, data) -> float:
 
 def measure_rates(plan: list[Trial], device: str, threads: int) -> Rates:
     """Time a few training steps of every model in `plan` (a second or so each on a CPU)."""
-    started = time.perf_counter()
     data = _probe_data()
     by_model = {spec: _model_rate(spec, setup, data) for spec, setup in _train_setups(plan, device, threads).items()}
     other = matmul_rate(device, threads) if any(trial.spec is None for trial in plan) else 0.0
-    return Rates(by_model, other, time.perf_counter() - started)
+    return Rates(by_model, other)

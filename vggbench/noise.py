@@ -69,6 +69,21 @@ def contended(other_cores: float | None, threads: int, cores: int | None = None)
     return other_cores > max(0, cores - threads) + CONTENTION_SLACK_CORES
 
 
+def unstable_reasons(row) -> list[str]:
+    """Why a timed row (a dict or a table's row) is flagged stable=False: the interval's missed target, and the
+    cores other processes took from its threads; none for a stable row or one from before the flag."""
+    stable = row.get("stable")
+    if stable is None or stable != stable or bool(stable):  # `stable != stable`: NaN, a table row without it
+        return []
+    width, target = row.get("ci_half_width"), row.get("target_half_width")
+    reasons = []
+    if width is not None and target is not None and width > target:
+        reasons.append(f"interval +-{width:.1%} missed its +-{target:.1%} target")
+    if contended(row.get("other_cores"), int(row.get("threads", 1))):
+        reasons.append(f"other processes used {row['other_cores']:.1f} cores")
+    return reasons
+
+
 def idle_cores(window_s: float = IDLE_WINDOW_S) -> float | None:
     """Cores left idle by every process over `window_s` seconds of this one sleeping (None: not measurable)."""
     with CpuShare() as share:

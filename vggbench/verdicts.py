@@ -220,13 +220,9 @@ def speed_claims(pairs: pd.DataFrame) -> list[dict]:
 
 def _timing_flag(pair: pd.Series) -> str:
     """Where the pair's timing was flagged (stable False), say why, so that its verdict is read with that."""
-    stable = pair.get("stable")
-    if stable is None or pd.isna(stable) or bool(stable):  # not flagged, or from a run before the flag
+    reasons = noise.unstable_reasons(pair)
+    if not reasons:
         return ""
-    width, target = pair.get("ci_half_width"), pair.get("target_half_width")
-    reasons = [f"the interval's half-width {width:.1%} missed its {target:.1%} target"] if width > target else []
-    if noise.contended(pair.get("other_cores"), int(pair.get("threads", 1))):
-        reasons.append(f"other processes used {pair['other_cores']:.1f} cores meanwhile")
     return f"; FLAGGED (stable=False): {' and '.join(reasons)}; this verdict is only as sound as that timing"
 
 

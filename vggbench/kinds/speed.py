@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vggbench.kind import Kind, Outcome, Table, Trial
-from vggbench.noise import contended
+from vggbench.noise import unstable_reasons
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
 from vggbench.setups import SpeedSetup
@@ -42,14 +42,8 @@ def step_s(spec, setup: SpeedSetup, gflops: float) -> float:
 
 def flag(row: dict) -> str:
     """A warning for the progress line where a timing missed its interval target or shared its cores."""
-    if row.get("stable") is not False:
-        return ""
-    shared = row.get("other_cores")
-    taken = f", other processes used {shared:.1f} cores" if contended(shared, row["threads"]) else ""
-    return (
-        f" (WARNING: not stable: interval +-{row['ci_half_width']:.2%} against a target of "
-        f"+-{row['target_half_width']:.2%}{taken})"
-    )
+    reasons = unstable_reasons(row)
+    return f" (WARNING: not stable: {', '.join(reasons)})" if reasons else ""
 
 
 def setup_key(spec, setup: SpeedSetup, variant: str | None = None) -> str:

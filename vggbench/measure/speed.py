@@ -465,7 +465,7 @@ def paired(specs: list[ModelSpec], setup: SpeedSetup, min_pairs: int = 64, rebui
     for index, spec in enumerate(specs[1:], start=1):
         ratios = times[..., index] / times[..., 0]
         low, high = ratio_interval(ratios)
-        width = _ratio_half_width(ratios)
+        width = relative_half_width(float(np.median(ratios)), low, high)  # the bootstrap above, not a second one
         rows.append(
             {
                 **identity(spec),
