@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vggbench.hardware import Machine, device_name
 from vggbench.knobs import NOT_A_KEY, knob
-from vggbench.schema import FAILURE_LOSS_RATIO, PLATEAU_GAIN
+from vggbench.training_rules import FAILURE_LOSS_RATIO, PLATEAU_GAIN
 from vggbench.validate import InputError
 
 MODES = ("infer", "train")

@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from vggbench import noise, stats
-from vggbench.schema import GROUP_KEYS, failed, final_epoch, keys_in
+from vggbench.schema import GROUP_KEYS, keys_in
+from vggbench.training_rules import failed, final_epoch
 
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = "supported", "contradicted", "equivalent", "inconclusive"
 PRIMARY = "primary"

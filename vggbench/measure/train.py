@@ -28,8 +28,9 @@ from vggbench.hardware import device_name
 from vggbench.measure.flops import step_flops
 from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
 from vggbench.models import VGG, build_spec
-from vggbench.schema import PLATEAU_GAIN, failed, final_epoch, identity, is_failure, keys_in
+from vggbench.schema import identity, keys_in
 from vggbench.setups import TrainConfig
+from vggbench.training_rules import PLATEAU_GAIN, failed, final_epoch, is_failure
 from vggbench.validate import InputError
 
 EVAL_BATCH = 500

@@ -1,0 +1,43 @@
+"""How a training run is judged: the failure rule, the plateau rule, and each run's final epoch.
+
+The rule is fixed before a run (TrainConfig's `failure_loss_ratio` and `plateau_gain`); training rows
+carry the values they were judged with, so a table is judged by the rule it was made under.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from vggbench.schema import keys_in
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The default failure rule: a run failed when its final training loss is above this share of the loss
+# at chance, ln(classes) (or is NaN). And the default gain over the last epoch above which a model is
+# still learning. Training rows carry the values they were judged with.
+FAILURE_LOSS_RATIO = 0.9
+PLATEAU_GAIN = 0.005
+
+
+def final_epoch(train: pd.DataFrame) -> pd.DataFrame:
+    """The rows of each model and seed's last epoch."""
+    by_run = [*keys_in(train), "seed"]
+    return train[train["epoch"] == train.groupby(by_run)["epoch"].transform("max")]
+
+
+def is_failure(train_loss: float, num_classes: int, ratio: float = FAILURE_LOSS_RATIO) -> bool:
+    """The failure rule: a training loss not below `ratio` times the loss at chance (NaN included)."""
+    return not train_loss <= ratio * math.log(num_classes)
+
+
+def failed(train: pd.DataFrame) -> pd.Series:
+    """Whether each training row's run had failed by then: its `failed` column, or (for tables written
+    before there was one) the default rule."""
+    import numpy as np
+
+    if "failed" in train:
+        return train["failed"].astype(bool)
+    classes = train.get("num_classes", 10)
+    return ~(train["train_loss"] <= FAILURE_LOSS_RATIO * np.log(classes))
