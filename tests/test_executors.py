@@ -110,6 +110,21 @@ def test_a_trial_whose_worker_always_dies_is_recorded_as_failed_after_its_retrie
     assert len(pd.read_csv(directory.root / "train.csv").dropna(subset=["test_acc"])) == 2  # the rest ran
 
 
+def test_a_bug_in_a_trial_on_ray_stops_the_run_with_its_traceback_instead_of_becoming_a_failed_trial(
+    tmp_path, synthetic_root, tiny_study, ray_cluster
+):
+    def static_has_a_bug(trial, inputs, data_root):
+        if trial.kind == "static":
+            return {}["a key that is not there"]  # a bug: not an InputError nor a failure of torch
+        return run_on_worker(trial, inputs, data_root)
+
+    tiny_study.update(seeds=[0], speed_modes=["infer"])
+    with pytest.raises(KeyError, match="a key that is not there"):
+        _run_on_ray(tmp_path, synthetic_root, tiny_study, RayExecutor(work=static_has_a_bug))
+    failed = RunDir(tmp_path / "run").failures(study.trials(load_config(**tiny_study)))
+    assert failed == []  # nothing recorded as the user's failed trial
+
+
 class Interrupted(Exception):
     pass
 

@@ -186,7 +186,11 @@ class RayExecutor:
         ray = self._ray
         try:
             return ray.get(handle)
-        except ray.exceptions.RayError as error:  # its worker died on every try, or a bug raised
+        except ray.exceptions.RayTaskError:
+            # The trial's code raised: run_trial gives bad inputs and torch's failures back as outcomes, so what
+            # arrives here is a bug, and it stops the run with its traceback instead of becoming a failed trial.
+            raise
+        except ray.exceptions.RayError as error:  # its worker died on every try
             retried = f" after {self.retries} retries" if isinstance(error, ray.exceptions.WorkerCrashedError) else ""
             summary = str(error).strip().splitlines()[0] if str(error).strip() else ""
             raise TrialLost(f"{type(error).__name__}{retried}: {summary}") from None
