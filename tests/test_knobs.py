@@ -89,3 +89,9 @@ def test_kinds_that_do_not_apply_are_left_out_unless_asked_for():
     assert StudyConfig(three_channels).kinds == ("static", "speed", "pairs", "density")
     with pytest.raises(ValueError, match="do not fit Fashion-MNIST"):
         StudyConfig({**three_channels, "kinds": ["train"]})
+
+
+def test_every_preset_is_described_in_the_help_of_preset():
+    from vggbench.config import PRESET_SUMMARIES, PRESETS
+
+    assert set(PRESET_SUMMARIES) == set(PRESETS)

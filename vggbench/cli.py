@@ -388,7 +388,7 @@ def _add_compare_command(commands) -> None:
 
 
 def _add_run_command(commands) -> None:
-    from vggbench.config import PRESETS
+    from vggbench.config import PRESET_SUMMARIES, PRESETS
     from vggbench.executors import EXECUTORS
     from vggbench.hardware import Machine
 
@@ -404,10 +404,7 @@ def _add_run_command(commands) -> None:
         "--preset",
         choices=list(PRESETS),
         default="quick",
-        help="quick: vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU); claim: ratios "
-        "4, 8, 16, 3 seeds (hours on a CPU); paper: the seed's recipe for vgg11 and vgg13, stack against single "
-        "(GPU); verdict: vgg13 stack against single, 22 seeds each, training only (an hour on 2 CPU cores) "
-        "(default: quick)",
+        help="; ".join(f"{name}: {summary}" for name, summary in PRESET_SUMMARIES.items()) + " (default: quick)",
     )
     run.add_argument("--config", metavar="FILE.toml", type=_path, help="TOML file whose keys override the preset's")
     run.add_argument("--out", metavar="RUN_DIR", type=_path, help="the run directory (default: runs/PRESET)")

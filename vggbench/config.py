@@ -121,6 +121,14 @@ PRESETS = {
     },
 }
 
+# What each preset is, in a few words (the command line's help for --preset).
+PRESET_SUMMARIES = {
+    "quick": "vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU)",
+    "claim": "ratios 4, 8, 16, 3 seeds (hours on a CPU)",
+    "paper": "the seed's recipe for vgg11 and vgg13, stack against single (GPU)",
+    "verdict": "vgg13 stack against single, 22 seeds each, training only (an hour on 2 CPU cores)",
+}
+
 
 def known_keys() -> list[str]:
     """Every config key: the core's and every registered kind's."""

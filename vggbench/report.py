@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from vggbench import noise
-from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name
+from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
@@ -239,7 +239,7 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
         for state in ERF_STATES:
             for variant in variants:
                 match = group[(group["variant"] == variant) & (group["trained"] == (state == "trained"))]
-                path = maps / erf_map_name(arch, variant, ratio, resolution, state, normed)
+                path = maps / erf_map_name(model_key(arch, variant, ratio, resolution, normed), state)
                 if match.empty or not path.is_file():
                     row.append(None)
                     continue

@@ -60,13 +60,9 @@ def checkpoint_file(trial_key: str) -> str:
     return f"{CHECKPOINTS}/{trial_key}.pt"
 
 
-def erf_map_name(arch: str, variant: str, ratio: int, resolution: int, state: str, batch_norm: bool = False) -> str:
-    """The file of a model's ERF map, `state` untrained or trained."""
-    return f"{model_key(arch, variant, ratio, resolution, batch_norm)}-{state}.npy"
-
-
-def erf_map_file(spec: ModelSpec, state: str) -> str:
-    return f"{ERF_MAPS}/{spec_key(spec)}-{state}.npy"
+def erf_map_name(model: str, state: str) -> str:
+    """The file name (under ERF_MAPS) of the ERF map of the model keyed `model`, `state` untrained or trained."""
+    return f"{model}-{state}.npy"
 
 
 class RunDir:

@@ -28,6 +28,11 @@ DEVICE_DEFAULTS = {
 RESAMPLES = 200  # bootstrap resamples of images and models for an effective field's intervals
 
 
+def seconds_knob(default: float, help: str, key: str, flag: str):
+    """A duration of timing in seconds, from 0 to MAX_TIMED_S."""
+    return knob(default, help, key=key, flags=(flag,), minimum=0, maximum=MAX_TIMED_S, metavar="SECONDS")
+
+
 @dataclass(frozen=True)
 class SpeedSetup(Machine):
     """How to time a model; validated when made. `mode` and `batch_size` are axes: a study times
@@ -54,14 +59,8 @@ class SpeedSetup(Machine):
     compiled: bool = knob(
         False, "torch.compile the model (compilation is warm-up)", key="speed_compile", flags=("--compile",)
     )
-    min_time_s: float = knob(
-        2.0,
-        "seconds of timed steps per measurement (per model when --paired)",
-        key="speed_min_time_s",
-        flags=("--min-time",),
-        minimum=0,
-        maximum=MAX_TIMED_S,
-        metavar="SECONDS",
+    min_time_s: float = seconds_knob(
+        2.0, "seconds of timed steps per measurement (per model when --paired)", "speed_min_time_s", "--min-time"
     )
     target_half_width: float = knob(
         0.03,
@@ -72,15 +71,12 @@ class SpeedSetup(Machine):
         maximum=1,
         metavar="SHARE",
     )
-    max_time_s: float = knob(
+    max_time_s: float = seconds_knob(
         10.0,
         "the longest a measurement may go on sampling to reach --target-half-width (a paired comparison: all "
         "its variants together); never less than --min-time",
-        key="speed_max_time_s",
-        flags=("--max-time",),
-        minimum=0,
-        maximum=MAX_TIMED_S,
-        metavar="SECONDS",
+        "speed_max_time_s",
+        "--max-time",
     )
     cudnn_benchmark: bool = knob(True, "let cuDNN pick the fastest algorithms (CUDA only)", key="speed_cudnn_benchmark")
     oom_retry: bool = knob(

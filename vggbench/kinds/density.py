@@ -19,7 +19,7 @@ from vggbench.hardware import Machine, device_name
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.knobs import knob
 from vggbench.noise import CpuShare, contended
-from vggbench.setups import MAX_TIMED_S
+from vggbench.setups import seconds_knob
 from vggbench.validate import InputError
 
 if TYPE_CHECKING:
@@ -57,10 +57,9 @@ class DensitySetup(Machine):
     batch_size: int = knob(8, "images per timed step", key="density_batch_size", minimum=1)
     pairs: int = knob(16, "at least this many pairs in all", key="density_pairs", minimum=1)
     rebuilds: int = knob(4, "build the convs afresh this many times", key="density_rebuilds", minimum=1)
-    min_time_s: float = knob(
-        0.0, "seconds of timed blocks per kernel size, at least", key="density_min_time_s", flags=("--min-time",),
-        minimum=0, maximum=MAX_TIMED_S,
-    )  # fmt: skip
+    min_time_s: float = seconds_knob(
+        0.0, "seconds of timed blocks per kernel size, at least", "density_min_time_s", "--min-time"
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()

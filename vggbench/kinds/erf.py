@@ -11,7 +11,7 @@ from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, seed_groups, trial_key
 from vggbench.knobs import Setup, knob
-from vggbench.rundir import ERF_MAPS, erf_map_file, spec_key
+from vggbench.rundir import ERF_MAPS, erf_map_name, spec_key
 from vggbench.schema import NAME_KEYS
 from vggbench.setups import RESAMPLES, TrainConfig
 from vggbench.validate import InputError
@@ -133,7 +133,7 @@ class Erf(Kind):
             row["checkpoint"] = setup.checkpoints[0]
         buffer = io.BytesIO()
         np.save(buffer, contribution)
-        return Outcome([row], {erf_map_file(spec, _state(setup)): buffer.getvalue()})
+        return Outcome([row], {f"{ERF_MAPS}/{erf_map_name(spec_key(spec), _state(setup))}": buffer.getvalue()})
 
     def estimate_s(self, trial, gflops) -> float:
         from vggbench.measure.static import flops_per_image
