@@ -27,12 +27,12 @@ def _verdicts(table):
 
 
 def test_counts_and_receptive_field():
-    table = claim.claim_table(_static(10, 20), pd.DataFrame(), pd.DataFrame())
+    table = claim.claim_table({"static": _static(10, 20)})
     verdicts = _verdicts(table)
     assert verdicts == {"fewer parameters": "supported", "fewer MACs": "supported", "same receptive field": "supported"}
     note = table.set_index("claim").loc["same receptive field", "note"]
     assert "equal by construction" in note and "the 150 px field is larger than the 32 px image" in note
-    verdicts = _verdicts(claim.claim_table(_static(30, 20, rf_single=148), pd.DataFrame(), pd.DataFrame()))
+    verdicts = _verdicts(claim.claim_table({"static": _static(30, 20, rf_single=148)}))
     assert verdicts["fewer parameters"] == "contradicted" and verdicts["same receptive field"] == "contradicted"
 
 
@@ -64,13 +64,13 @@ def _accuracy(table, analysis="primary"):
     ],
 )
 def test_accuracy_verdicts(stack, other, verdict):
-    rows = _accuracy(claim.claim_table(_static(1, 2), _train(stack, other, other), pd.DataFrame()))
+    rows = _accuracy(claim.claim_table({"static": _static(1, 2), "train": _train(stack, other, other)}))
     assert list(rows["verdict"]) == [verdict, verdict]
     assert rows.iloc[0]["difference"] == pytest.approx(sum(stack) / len(stack) - sum(other) / len(other))
 
 
 def test_final_epoch_only_counts():
-    table = claim.claim_table(_static(1, 2), _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81]), pd.DataFrame())
+    table = claim.claim_table({"train": _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81])})
     row = _accuracy(table).set_index("claim").loc["higher accuracy"]
     assert row["variant_value"] == pytest.approx(0.905) and row["seeds_variant"] == 2
 
@@ -78,7 +78,7 @@ def test_final_epoch_only_counts():
 def test_the_accuracy_family_is_holm_adjusted_and_the_statistics_are_welchs():
     stack, single = [0.905, 0.912, 0.899, 0.915, 0.908], [0.895, 0.898, 0.906, 0.895, 0.900]  # Welch p = 0.033
     strong = _train([0.95, 0.96, 0.95], [0.80, 0.81, 0.80], [0.80, 0.81, 0.80], keys={**KEYS, "ratio": 4})
-    table = claim.claim_table(_static(1, 2), pd.concat([_train(stack, single, single), strong]), pd.DataFrame())
+    table = claim.claim_table({"train": pd.concat([_train(stack, single, single), strong])})
     rows = _accuracy(table).set_index(["ratio", "claim"])
     raw = scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue
     family = rows["p_value"].to_numpy()
@@ -100,19 +100,19 @@ def test_the_accuracy_family_is_holm_adjusted_and_the_statistics_are_welchs():
 def test_equivalent_when_both_one_sided_tests_reject():
     stack = [0.9000, 0.9010, 0.8990, 0.9005, 0.8995, 0.9002]
     single = [0.9003, 0.8997, 0.9008, 0.8992, 0.9001, 0.8999]
-    table = claim.claim_table(_static(1, 2), _train(stack, single, single), pd.DataFrame(), margins=Margins(0.01))
+    table = claim.claim_table({"train": _train(stack, single, single)}, Margins(0.01))
     row = _accuracy(table).set_index("claim").loc["higher accuracy"]
     lower = scipy_stats.ttest_ind(np.add(stack, 0.01), single, equal_var=False, alternative="greater").pvalue
     upper = scipy_stats.ttest_ind(np.subtract(stack, 0.01), single, equal_var=False, alternative="less").pvalue
     assert row["tost_p"] == pytest.approx(max(lower, upper))
     assert row["verdict"] == "equivalent" and row["margin"] == 0.01
-    narrow = claim.claim_table(_static(1, 2), _train(stack, single, single), pd.DataFrame(), margins=Margins(1e-4))
+    narrow = claim.claim_table({"train": _train(stack, single, single)}, Margins(1e-4))
     assert _accuracy(narrow).set_index("claim").loc["higher accuracy", "verdict"] == "inconclusive"
 
 
 def test_a_failed_run_is_left_out_counted_and_tested_for():
     stack, single = [0.90, 0.91, 0.92, 0.10], [0.80, 0.81, 0.82, 0.83]
-    table = claim.claim_table(_static(1, 2), _train(stack, single, single, failed={("stack", 3)}), pd.DataFrame())
+    table = claim.claim_table({"train": _train(stack, single, single, failed={("stack", 3)})})
     rows = table[table["claim"] == "higher accuracy"].set_index("analysis")
     primary = rows.loc["primary"]
     assert (primary["seeds_variant"], primary["failed_variant"], primary["failed_baseline"]) == (3, 1, 0)
@@ -146,7 +146,7 @@ def test_speed_verdicts(ratio, low, high, verdict):
             }
         ]
     )
-    row = claim.claim_table(_static(1, 2), pd.DataFrame(), pairs).iloc[-1]
+    row = claim.claim_table({"static": _static(1, 2), "pairs": pairs}).iloc[-1]
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
     assert "FLAGGED" not in row["note"]  # a table from before the stability flag
 
@@ -156,7 +156,7 @@ def test_a_faster_verdict_from_a_flagged_pair_says_so(stable, flagged):
     pair = {**KEYS, "device": "cpu", "mode": "infer", "baseline": "stack", "variant": "single"}
     pair.update(baseline_img_per_s=100.0, variant_img_per_s=80.0, time_ratio_median=1.25, ci_low=1.2, ci_high=1.3)
     pair.update(stable=stable, ci_half_width=0.08, target_half_width=0.03)
-    row = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame([pair])).iloc[-1]
+    row = claim.claim_table({"static": _static(1, 2), "pairs": pd.DataFrame([pair])}).iloc[-1]
     assert row["verdict"] == "supported"
     assert ("FLAGGED (stable=False)" in row["note"]) is flagged
     assert ("interval +-8.0% missed its +-3.0% target" in row["note"]) is flagged
@@ -184,7 +184,7 @@ def test_effective_field_verdicts(stack_area, single_area, se, verdict):
         }
 
     erf = pd.DataFrame([row("stack", stack_area), row("single", single_area)])
-    table = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame(), erf)
+    table = claim.claim_table({"static": _static(1, 2), "erf": erf})
     rows = table[table["claim"] == "same effective receptive field"].set_index("analysis")
     primary = rows.loc["primary"]
     assert (primary["mode"], primary["baseline_value"], primary["variant_value"], primary["verdict"]) == (

@@ -51,8 +51,7 @@ def _density(ratios: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
     ],
 )
 def test_the_claim_row_compares_3x3_with_the_densest_other_kernel(ratios, verdict, rival):
-    static = pd.DataFrame(columns=["arch", "ratio", "resolution", "variant", "params", "macs", "rf_px"])
-    table = claim.claim_table(static, pd.DataFrame(), pd.DataFrame(), density=_density(ratios))
+    table = claim.claim_table({"density": _density(ratios)})
     row = table[table["claim"] == "3x3 is the densest"].iloc[0]
     assert (row["verdict"], row["baseline"], row["device"], row["mode"]) == (
         verdict,
