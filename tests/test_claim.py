@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import claim
+from vggbench import claim, registry
 from vggbench.config import Margins
+from vggbench.kind import Kind, Table
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -36,11 +37,11 @@ def test_counts_and_receptive_field():
     assert verdicts["fewer parameters"] == "contradicted" and verdicts["same receptive field"] == "contradicted"
 
 
-def _train(stack, single, linear, keys=KEYS, failed=()):
-    """Two epochs per run; the final one at the given accuracies. Runs in `failed` ((variant, seed)) never
-    leave chance (training loss ln 10)."""
+def _train(stack, single, linear, keys=KEYS, failed=(), **more):
+    """Two epochs per run; the final one at the given accuracies (`more`: further variants'). Runs in `failed`
+    ((variant, seed)) never leave chance (training loss ln 10)."""
     rows = []
-    for variant, accuracies in (("stack", stack), ("single", single), ("linear-stack", linear)):
+    for variant, accuracies in (("stack", stack), ("single", single), ("linear-stack", linear), *more.items()):
         for seed, accuracy in enumerate(accuracies):
             loss = math.log(10) if (variant, seed) in failed else 0.4
             rows.append(
@@ -213,3 +214,73 @@ def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, ca
     assert table.loc["higher accuracy", "seeds_needed"] == 64 and table.loc["higher accuracy", "seeds_now"] == 3
     assert "Seeds per arm for 80% power" in capsys.readouterr().out
     assert main(["power", str(tmp_path)]) == 2  # no training rows there
+
+
+def test_a_run_of_training_alone_finishes_with_a_claim(tmp_path):
+    _train([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], [0.85, 0.86, 0.87]).to_csv(tmp_path / "train.csv", index=False)
+    claims, text = claim.report(tmp_path)
+    assert set(claims["claim"]) == {"higher accuracy", "more non-linearity helps", "trains reliably"}
+    assert (tmp_path / "claim.md").read_text() == text
+    assert "### higher accuracy" in text and "## The training budget" in text and "fewer parameters" not in text
+
+
+def test_every_rival_variant_present_is_compared_with_the_stack_alike():
+    stack, single, linear = [0.90, 0.91, 0.93], [0.80, 0.82, 0.81], [0.89, 0.90, 0.91]
+    dilated = [0.88, 0.905, 0.89]
+    static = pd.concat(
+        [_static(10, 20), pd.DataFrame([{**KEYS, "variant": "dilated", "params": 8, "macs": 100, "rf_px": 150}])]
+    )
+    table = claim.claim_table({"static": static, "train": _train(stack, single, linear, dilated=dilated)})
+    counts = table[table["claim"] == "fewer parameters"].set_index("baseline")
+    assert list(counts.index) == ["single", "dilated"]  # not the linear stack: its counts are the stack's
+    assert (counts.loc["dilated", "variant_value"], counts.loc["dilated", "baseline_value"]) == (10, 8)
+    assert counts.loc["dilated", "verdict"] == "contradicted" and counts.loc["single", "verdict"] == "supported"
+    rows = _accuracy(table).set_index("baseline")
+    assert rows.loc["linear-stack", "claim"] == "more non-linearity helps"
+    assert rows.loc[["single", "dilated"], "claim"].tolist() == ["higher accuracy", "higher accuracy"]
+    raw = {rival: scipy_stats.ttest_ind(stack, arm, equal_var=False).pvalue for rival, arm in
+           (("linear-stack", linear), ("single", single), ("dilated", dilated))}  # fmt: skip
+    for rival, p_value in raw.items():
+        assert rows.loc[rival, "p_value"] == pytest.approx(p_value)
+        # Holm by hand over the family of three: the i-th smallest times (4 - i), kept increasing.
+        ordered = sorted(raw.values())
+        rank = ordered.index(p_value)
+        holm = min(1, max((3 - i) * ordered[i] for i in range(rank + 1)))
+        assert rows.loc[rival, "p_value_holm"] == pytest.approx(holm)
+    assert rows.loc["dilated", "difference"] == pytest.approx(np.mean(stack) - np.mean(dilated))
+    reliable = table[table["claim"] == "trains reliably"]
+    assert sorted(reliable["baseline"]) == ["dilated", "linear-stack", "single"]
+
+
+def test_every_large_kernel_rival_timed_against_the_stack_gets_a_faster_row():
+    def pair(variant, ratio):
+        return {**KEYS, "device": "cpu", "mode": "infer", "baseline": "stack", "variant": variant,
+                "baseline_img_per_s": 100.0, "variant_img_per_s": 100 / ratio, "time_ratio_median": ratio,
+                "ci_low": ratio - 0.05, "ci_high": ratio + 0.05}  # fmt: skip
+
+    pairs = pd.DataFrame([pair("single", 1.3), pair("linear-stack", 1.0), pair("depthwise", 0.7)])
+    rows = claim.claim_table({"pairs": pairs}).set_index("baseline")
+    assert list(rows.index) == ["single", "depthwise"]
+    assert rows.loc["depthwise", "verdict"] == "contradicted" and rows.loc["single", "verdict"] == "supported"
+    assert rows.loc["depthwise", "note"].startswith("ratio_value: depthwise step time / stack step time")
+
+
+class Votes(Kind):
+    """A kind of its own: one claim row per row of its table."""
+
+    name = "votes"
+    tables = (Table("votes", "Votes", ("arch", "verdict")),)
+
+    def judge(self, tables, margins):
+        return [{"claim": "votes decide", "analysis": "primary", **row} for row in tables["votes"].to_dict("records")]
+
+
+def test_a_kind_that_judges_its_table_has_its_rows_in_the_claim(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.KINDS, "votes", Votes())
+    pd.DataFrame([{"arch": "vgg11", "verdict": "supported"}]).to_csv(tmp_path / "votes.csv", index=False)
+    _static(10, 20).to_csv(tmp_path / "static.csv", index=False)
+    claim.report(tmp_path)
+    written = pd.read_csv(tmp_path / "claim.csv")
+    assert list(written["claim"]) == ["fewer parameters", "fewer MACs", "same receptive field", "votes decide"]
+    assert written.iloc[-1][["arch", "verdict"]].tolist() == ["vgg11", "supported"]
+    assert "### votes decide" in (tmp_path / "claim.md").read_text()
