@@ -27,7 +27,8 @@ def claims(pairs: pd.DataFrame) -> list[dict]:
         return []
     rows = []
     timed = pairs[pairs["baseline"] == STACK]
-    for _, pair in timed[timed["variant"].isin(rivals([STACK, *timed["variant"]], linear=False))].iterrows():
+    against = rivals([STACK, *timed["variant"].unique()], linear=False)
+    for _, pair in timed[timed["variant"].isin(against)].iterrows():
         low, high, rival = pair["ci_low"], pair["ci_high"], pair["variant"]
         rows.append(
             {
