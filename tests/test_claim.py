@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import claim
+from vggbench import claim, registry
 from vggbench.config import Margins
+from vggbench.kind import Kind, Table
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -27,20 +28,20 @@ def _verdicts(table):
 
 
 def test_counts_and_receptive_field():
-    table = claim.claim_table(_static(10, 20), pd.DataFrame(), pd.DataFrame())
+    table = claim.claim_table({"static": _static(10, 20)})
     verdicts = _verdicts(table)
     assert verdicts == {"fewer parameters": "supported", "fewer MACs": "supported", "same receptive field": "supported"}
     note = table.set_index("claim").loc["same receptive field", "note"]
     assert "equal by construction" in note and "the 150 px field is larger than the 32 px image" in note
-    verdicts = _verdicts(claim.claim_table(_static(30, 20, rf_single=148), pd.DataFrame(), pd.DataFrame()))
+    verdicts = _verdicts(claim.claim_table({"static": _static(30, 20, rf_single=148)}))
     assert verdicts["fewer parameters"] == "contradicted" and verdicts["same receptive field"] == "contradicted"
 
 
-def _train(stack, single, linear, keys=KEYS, failed=()):
-    """Two epochs per run; the final one at the given accuracies. Runs in `failed` ((variant, seed)) never
-    leave chance (training loss ln 10)."""
+def _train(stack, single, linear, keys=KEYS, failed=(), **more):
+    """Two epochs per run; the final one at the given accuracies (`more`: further variants'). Runs in `failed`
+    ((variant, seed)) never leave chance (training loss ln 10)."""
     rows = []
-    for variant, accuracies in (("stack", stack), ("single", single), ("linear-stack", linear)):
+    for variant, accuracies in (("stack", stack), ("single", single), ("linear-stack", linear), *more.items()):
         for seed, accuracy in enumerate(accuracies):
             loss = math.log(10) if (variant, seed) in failed else 0.4
             rows.append(
@@ -64,13 +65,13 @@ def _accuracy(table, analysis="primary"):
     ],
 )
 def test_accuracy_verdicts(stack, other, verdict):
-    rows = _accuracy(claim.claim_table(_static(1, 2), _train(stack, other, other), pd.DataFrame()))
+    rows = _accuracy(claim.claim_table({"static": _static(1, 2), "train": _train(stack, other, other)}))
     assert list(rows["verdict"]) == [verdict, verdict]
     assert rows.iloc[0]["difference"] == pytest.approx(sum(stack) / len(stack) - sum(other) / len(other))
 
 
 def test_final_epoch_only_counts():
-    table = claim.claim_table(_static(1, 2), _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81]), pd.DataFrame())
+    table = claim.claim_table({"train": _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81])})
     row = _accuracy(table).set_index("claim").loc["higher accuracy"]
     assert row["variant_value"] == pytest.approx(0.905) and row["seeds_variant"] == 2
 
@@ -78,7 +79,7 @@ def test_final_epoch_only_counts():
 def test_the_accuracy_family_is_holm_adjusted_and_the_statistics_are_welchs():
     stack, single = [0.905, 0.912, 0.899, 0.915, 0.908], [0.895, 0.898, 0.906, 0.895, 0.900]  # Welch p = 0.033
     strong = _train([0.95, 0.96, 0.95], [0.80, 0.81, 0.80], [0.80, 0.81, 0.80], keys={**KEYS, "ratio": 4})
-    table = claim.claim_table(_static(1, 2), pd.concat([_train(stack, single, single), strong]), pd.DataFrame())
+    table = claim.claim_table({"train": pd.concat([_train(stack, single, single), strong])})
     rows = _accuracy(table).set_index(["ratio", "claim"])
     raw = scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue
     family = rows["p_value"].to_numpy()
@@ -100,19 +101,19 @@ def test_the_accuracy_family_is_holm_adjusted_and_the_statistics_are_welchs():
 def test_equivalent_when_both_one_sided_tests_reject():
     stack = [0.9000, 0.9010, 0.8990, 0.9005, 0.8995, 0.9002]
     single = [0.9003, 0.8997, 0.9008, 0.8992, 0.9001, 0.8999]
-    table = claim.claim_table(_static(1, 2), _train(stack, single, single), pd.DataFrame(), margins=Margins(0.01))
+    table = claim.claim_table({"train": _train(stack, single, single)}, Margins(0.01))
     row = _accuracy(table).set_index("claim").loc["higher accuracy"]
     lower = scipy_stats.ttest_ind(np.add(stack, 0.01), single, equal_var=False, alternative="greater").pvalue
     upper = scipy_stats.ttest_ind(np.subtract(stack, 0.01), single, equal_var=False, alternative="less").pvalue
     assert row["tost_p"] == pytest.approx(max(lower, upper))
     assert row["verdict"] == "equivalent" and row["margin"] == 0.01
-    narrow = claim.claim_table(_static(1, 2), _train(stack, single, single), pd.DataFrame(), margins=Margins(1e-4))
+    narrow = claim.claim_table({"train": _train(stack, single, single)}, Margins(1e-4))
     assert _accuracy(narrow).set_index("claim").loc["higher accuracy", "verdict"] == "inconclusive"
 
 
 def test_a_failed_run_is_left_out_counted_and_tested_for():
     stack, single = [0.90, 0.91, 0.92, 0.10], [0.80, 0.81, 0.82, 0.83]
-    table = claim.claim_table(_static(1, 2), _train(stack, single, single, failed={("stack", 3)}), pd.DataFrame())
+    table = claim.claim_table({"train": _train(stack, single, single, failed={("stack", 3)})})
     rows = table[table["claim"] == "higher accuracy"].set_index("analysis")
     primary = rows.loc["primary"]
     assert (primary["seeds_variant"], primary["failed_variant"], primary["failed_baseline"]) == (3, 1, 0)
@@ -146,7 +147,7 @@ def test_speed_verdicts(ratio, low, high, verdict):
             }
         ]
     )
-    row = claim.claim_table(_static(1, 2), pd.DataFrame(), pairs).iloc[-1]
+    row = claim.claim_table({"static": _static(1, 2), "pairs": pairs}).iloc[-1]
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
     assert "FLAGGED" not in row["note"]  # a table from before the stability flag
 
@@ -156,7 +157,7 @@ def test_a_faster_verdict_from_a_flagged_pair_says_so(stable, flagged):
     pair = {**KEYS, "device": "cpu", "mode": "infer", "baseline": "stack", "variant": "single"}
     pair.update(baseline_img_per_s=100.0, variant_img_per_s=80.0, time_ratio_median=1.25, ci_low=1.2, ci_high=1.3)
     pair.update(stable=stable, ci_half_width=0.08, target_half_width=0.03)
-    row = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame([pair])).iloc[-1]
+    row = claim.claim_table({"static": _static(1, 2), "pairs": pd.DataFrame([pair])}).iloc[-1]
     assert row["verdict"] == "supported"
     assert ("FLAGGED (stable=False)" in row["note"]) is flagged
     assert ("interval +-8.0% missed its +-3.0% target" in row["note"]) is flagged
@@ -184,7 +185,7 @@ def test_effective_field_verdicts(stack_area, single_area, se, verdict):
         }
 
     erf = pd.DataFrame([row("stack", stack_area), row("single", single_area)])
-    table = claim.claim_table(_static(1, 2), pd.DataFrame(), pd.DataFrame(), erf)
+    table = claim.claim_table({"static": _static(1, 2), "erf": erf})
     rows = table[table["claim"] == "same effective receptive field"].set_index("analysis")
     primary = rows.loc["primary"]
     assert (primary["mode"], primary["baseline_value"], primary["variant_value"], primary["verdict"]) == (
@@ -213,3 +214,73 @@ def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, ca
     assert table.loc["higher accuracy", "seeds_needed"] == 64 and table.loc["higher accuracy", "seeds_now"] == 3
     assert "Seeds per arm for 80% power" in capsys.readouterr().out
     assert main(["power", str(tmp_path)]) == 2  # no training rows there
+
+
+def test_a_run_of_training_alone_finishes_with_a_claim(tmp_path):
+    _train([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], [0.85, 0.86, 0.87]).to_csv(tmp_path / "train.csv", index=False)
+    claims, text = claim.report(tmp_path)
+    assert set(claims["claim"]) == {"higher accuracy", "more non-linearity helps", "trains reliably"}
+    assert (tmp_path / "claim.md").read_text() == text
+    assert "### higher accuracy" in text and "## The training budget" in text and "fewer parameters" not in text
+
+
+def test_every_rival_variant_present_is_compared_with_the_stack_alike():
+    stack, single, linear = [0.90, 0.91, 0.93], [0.80, 0.82, 0.81], [0.89, 0.90, 0.91]
+    dilated = [0.88, 0.905, 0.89]
+    static = pd.concat(
+        [_static(10, 20), pd.DataFrame([{**KEYS, "variant": "dilated", "params": 8, "macs": 100, "rf_px": 150}])]
+    )
+    table = claim.claim_table({"static": static, "train": _train(stack, single, linear, dilated=dilated)})
+    counts = table[table["claim"] == "fewer parameters"].set_index("baseline")
+    assert list(counts.index) == ["single", "dilated"]  # not the linear stack: its counts are the stack's
+    assert (counts.loc["dilated", "variant_value"], counts.loc["dilated", "baseline_value"]) == (10, 8)
+    assert counts.loc["dilated", "verdict"] == "contradicted" and counts.loc["single", "verdict"] == "supported"
+    rows = _accuracy(table).set_index("baseline")
+    assert rows.loc["linear-stack", "claim"] == "more non-linearity helps"
+    assert rows.loc[["single", "dilated"], "claim"].tolist() == ["higher accuracy", "higher accuracy"]
+    raw = {rival: scipy_stats.ttest_ind(stack, arm, equal_var=False).pvalue for rival, arm in
+           (("linear-stack", linear), ("single", single), ("dilated", dilated))}  # fmt: skip
+    for rival, p_value in raw.items():
+        assert rows.loc[rival, "p_value"] == pytest.approx(p_value)
+        # Holm by hand over the family of three: the i-th smallest times (4 - i), kept increasing.
+        ordered = sorted(raw.values())
+        rank = ordered.index(p_value)
+        holm = min(1, max((3 - i) * ordered[i] for i in range(rank + 1)))
+        assert rows.loc[rival, "p_value_holm"] == pytest.approx(holm)
+    assert rows.loc["dilated", "difference"] == pytest.approx(np.mean(stack) - np.mean(dilated))
+    reliable = table[table["claim"] == "trains reliably"]
+    assert sorted(reliable["baseline"]) == ["dilated", "linear-stack", "single"]
+
+
+def test_every_large_kernel_rival_timed_against_the_stack_gets_a_faster_row():
+    def pair(variant, ratio):
+        return {**KEYS, "device": "cpu", "mode": "infer", "baseline": "stack", "variant": variant,
+                "baseline_img_per_s": 100.0, "variant_img_per_s": 100 / ratio, "time_ratio_median": ratio,
+                "ci_low": ratio - 0.05, "ci_high": ratio + 0.05}  # fmt: skip
+
+    pairs = pd.DataFrame([pair("single", 1.3), pair("linear-stack", 1.0), pair("depthwise", 0.7)])
+    rows = claim.claim_table({"pairs": pairs}).set_index("baseline")
+    assert list(rows.index) == ["single", "depthwise"]
+    assert rows.loc["depthwise", "verdict"] == "contradicted" and rows.loc["single", "verdict"] == "supported"
+    assert rows.loc["depthwise", "note"].startswith("ratio_value: depthwise step time / stack step time")
+
+
+class Votes(Kind):
+    """A kind of its own: one claim row per row of its table."""
+
+    name = "votes"
+    tables = (Table("votes", "Votes", ("arch", "verdict")),)
+
+    def judge(self, tables, margins):
+        return [{"claim": "votes decide", "analysis": "primary", **row} for row in tables["votes"].to_dict("records")]
+
+
+def test_a_kind_that_judges_its_table_has_its_rows_in_the_claim(tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.KINDS, "votes", Votes())
+    pd.DataFrame([{"arch": "vgg11", "verdict": "supported"}]).to_csv(tmp_path / "votes.csv", index=False)
+    _static(10, 20).to_csv(tmp_path / "static.csv", index=False)
+    claim.report(tmp_path)
+    written = pd.read_csv(tmp_path / "claim.csv")
+    assert list(written["claim"]) == ["fewer parameters", "fewer MACs", "same receptive field", "votes decide"]
+    assert written.iloc[-1][["arch", "verdict"]].tolist() == ["vgg11", "supported"]
+    assert "### votes decide" in (tmp_path / "claim.md").read_text()

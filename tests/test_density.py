@@ -51,8 +51,7 @@ def _density(ratios: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
     ],
 )
 def test_the_claim_row_compares_3x3_with_the_densest_other_kernel(ratios, verdict, rival):
-    static = pd.DataFrame(columns=["arch", "ratio", "resolution", "variant", "params", "macs", "rf_px"])
-    table = claim.claim_table(static, pd.DataFrame(), pd.DataFrame(), density=_density(ratios))
+    table = claim.claim_table({"density": _density(ratios)})
     row = table[table["claim"] == "3x3 is the densest"].iloc[0]
     assert (row["verdict"], row["baseline"], row["device"], row["mode"]) == (
         verdict,
@@ -60,3 +59,11 @@ def test_the_claim_row_compares_3x3_with_the_densest_other_kernel(ratios, verdic
         "cpu",
         "32 channels, 14 px",
     )
+
+
+def test_a_run_of_density_alone_finishes_with_a_claim(tmp_path):
+    _density({1: (0.3, 0.2, 0.4), 5: (0.8, 0.7, 0.9)}).to_csv(tmp_path / "density.csv", index=False)
+    claims, text = claim.report(tmp_path)
+    assert list(claims["claim"]) == ["3x3 is the densest"] and claims["verdict"].iloc[0] == "supported"
+    assert (tmp_path / "claim.md").read_text() == text and "### 3x3 is the densest" in text
+    assert "Block by block" not in text and "training budget" not in text

@@ -164,4 +164,4 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
     assert "report: runs/quick/report.html" in out
     assert main(["claim", str(tmp_path / "missing")]) == 2
-    assert "static.csv is missing" in capsys.readouterr().err
+    assert "holds none of static.csv" in capsys.readouterr().err

@@ -1,10 +1,12 @@
-"""The claim report of a run: every part's verdicts (see vggbench.verdicts) as claim.csv and claim.md.
+"""The claim report of a run: the verdicts of the kinds that ran (each judges its own tables, `Kind.judge`;
+their words are vggbench.verdicts') as claim.csv and claim.md.
 
 The claim (VGG, section 2.3; the seed's chapter): for the same receptive field, a
 stack of 3x3 convs beats one large kernel. Its parts: fewer parameters and fewer
 MACs than the single large kernel; the same theoretical and effective receptive
 field; higher accuracy than the single kernel, and than the same stack without its
-inner ReLUs (more non-linearity helps); training as reliably; and faster steps.
+inner ReLUs (more non-linearity helps); training as reliably; and faster steps. Other large-kernel
+variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import knobs, noise, stats, verdicts
+from vggbench import knobs, noise, registry, stats
 from vggbench.config import Margins
+from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
 from vggbench.validate import InputError
 from vggbench.verdicts import PRIMARY
@@ -58,21 +61,25 @@ NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "fail
 SHOWN_COLUMNS = [column for column in COLUMNS if column not in NOT_SHOWN]
 
 
+# The order the parts are told in: cost, fields, accuracy and trainability, speed, density; a kind not named
+# here follows them, in the registry's order.
+TOLD_FIRST = ("static", "erf", "train", "pairs", "density")
+
+
+def _in_order(kinds) -> list[Kind]:
+    return sorted(kinds, key=lambda kind: TOLD_FIRST.index(kind.name) if kind.name in TOLD_FIRST else len(TOLD_FIRST))
+
+
 def claim_table(
-    static: pd.DataFrame,
-    train: pd.DataFrame,
-    pairs: pd.DataFrame,
-    erf: pd.DataFrame | None = None,
-    margins: Margins | None = None,
-    density: pd.DataFrame | None = None,
+    tables: dict[str, pd.DataFrame], margins: Margins | None = None, kinds: list[Kind] | None = None
 ) -> pd.DataFrame:
     """One row per part of the claim, group of models (and device and mode where they matter) and analysis,
-    with its evidence and verdict."""
+    with its evidence and verdict: the verdicts of `kinds` (default: every registered kind) on `tables` (the
+    run's tables by name; a kind whose tables are missing judges empty ones)."""
     margins = margins or Margins()
-    erf = pd.DataFrame() if erf is None else erf
-    rows = verdicts.static_claims(static) + verdicts.erf_claims(erf, margins.erf_margin)
-    rows += verdicts.accuracy_claims(train, margins.equivalence_margin) + verdicts.trainability_claims(train)
-    rows += verdicts.speed_claims(pairs) + verdicts.density_claims(pd.DataFrame() if density is None else density)
+    kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
+    given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
+    rows = [row for kind in kinds for row in kind.judge(given, margins)]
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -216,21 +223,37 @@ def markdown(
     return "\n".join(text)
 
 
+def _kinds_that_ran(directory: RunDir, config: dict) -> list[Kind]:
+    """The kinds the run's configuration names, and those whose table is in the folder; each table there holds
+    rows (every trial leaves one, a failed trial its error)."""
+    named = set(config.get("kinds", ()))
+    kinds = [
+        kind
+        for kind in registry.KINDS.values()
+        if kind.tables and (kind.name in named or directory.has(f"{kind.tables[0].name}.csv"))
+    ]
+    if not kinds:
+        found = ", ".join(f"{kind.tables[0].name}.csv" for kind in registry.KINDS.values() if kind.tables)
+        raise InputError(f"{directory.root} holds none of {found}: is it a finished `vggbench run` directory?")
+    for kind in kinds:
+        name = kind.tables[0].name
+        if directory.has(f"{name}.csv") and directory.table(name).empty:
+            raise InputError(f"{directory.path(f'{name}.csv')} has no {kind.name} rows: rerun `vggbench run`")
+    return kinds
+
+
 def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
-    """claim.csv and claim.md in `run_dir`, from its static, blocks, train, pairs and erf tables (all but
-    static may be missing: their parts of the claim are then left out). The margins are the run's
-    configuration's, or those given."""
+    """claim.csv and claim.md in `run_dir`, from the tables of the kinds that ran (any of them: the parts of
+    the claim whose tables are missing are left out). The margins are the run's configuration's, or those
+    given."""
     directory = RunDir(run_dir)
     root = directory.root
-    if not directory.has("static.csv"):
-        raise InputError(f"{root / 'static.csv'} is missing: is {root} a finished `vggbench run` directory?")
-    static = directory.table("static")
-    if static.empty or not {"arch", "variant", "params", "macs", "rf_px"} <= set(static.columns):
-        raise InputError(f"{root / 'static.csv'} has no static rows (or lacks their columns): rerun `vggbench run`")
     config = directory.config() if directory.has("config.json") else {}
     chosen = Margins(**knobs.settings(Margins, {**config, **margins}))
-    tables = (directory.table(name) for name in ("train", "pairs", "erf"))
-    claims = claim_table(static, *tables, margins=chosen, density=directory.table("density"))
+    kinds = _kinds_that_ran(directory, config)
+    claims = claim_table(
+        {table.name: directory.table(table.name) for kind in kinds for table in kind.tables}, chosen, kinds
+    )
     names = ("summary", "blocks", "failures")
     metadata = directory.metadata() if directory.has("metadata.json") else {}
     trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})

@@ -312,8 +312,8 @@ def _report(args: argparse.Namespace) -> None:
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.config import Margins
+    from vggbench.kinds.train_verdicts import power_table
     from vggbench.rundir import RunDir
-    from vggbench.verdicts import power_table
 
     directory = RunDir(args.run_dir)
     train = directory.table("train")

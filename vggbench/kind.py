@@ -4,7 +4,7 @@ A kind (static cost, speed, paired speed, training, effective field) declares
 everything about itself in one module under `vggbench/kinds/`: its setup (a dataclass
 of knobs, see `vggbench.knobs`), how it plans trials for a study, how it runs one trial
 (rows and files, nothing written), its time estimate, whether it must run alone, its
-tables and their shown columns, and its per-model summary. `vggbench.registry` lists
+tables and their shown columns, its per-model summary, and its verdicts on the claim. `vggbench.registry` lists
 the kinds; the study, the command line and the executors know them only through it.
 
 The command line imports every kind module to build its options, so a kind module
@@ -155,3 +155,9 @@ class Kind:
         """Per-model columns for the study's summary, with the identity columns (None: it adds none, as
         where `rows` are none or all failed)."""
         return None
+
+    def judge(self, tables: dict[str, pd.DataFrame], margins) -> list[dict]:
+        """The rows of claim.csv this kind's tables decide (vggbench.verdicts has their words), from `tables`
+        (the run's tables by name, each of this kind's there, empty where missing) and `margins` (a
+        vggbench.config.Margins); default: none."""
+        return []

@@ -156,5 +156,10 @@ class Erf(Kind):
         row = rows[0]
         return f"t=0.99 side {row['erf_side_t99']} px of {row['rf_px']} px theoretical"
 
+    def judge(self, tables, margins) -> list[dict]:
+        from vggbench.kinds import erf_verdicts
+
+        return erf_verdicts.claims(tables["erf"], margins.erf_margin)
+
 
 KIND = Erf()

@@ -94,5 +94,10 @@ class Pairs(Kind):
 
         return {"pairs": speed.paired_table(rows)}
 
+    def judge(self, tables, margins) -> list[dict]:
+        from vggbench.kinds import pairs_verdicts
+
+        return pairs_verdicts.claims(tables["pairs"])
+
 
 KIND = Pairs()

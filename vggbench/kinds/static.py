@@ -118,5 +118,10 @@ class Static(Kind):
             return None
         return rows[[*keys_in(rows), "params", "macs", "rf_px"]]
 
+    def judge(self, tables, margins) -> list[dict]:
+        from vggbench.kinds import static_verdicts
+
+        return static_verdicts.claims(tables["static"])
+
 
 KIND = Static()

@@ -139,5 +139,11 @@ class Train(Kind):
             return None
         return train.summarize(rows.dropna(subset=["test_acc"]))
 
+    def judge(self, tables, margins) -> list[dict]:
+        from vggbench.kinds import train_verdicts
+
+        accuracy = train_verdicts.accuracy_claims(tables["train"], margins.equivalence_margin)
+        return accuracy + train_verdicts.trainability_claims(tables["train"])
+
 
 KIND = Train()

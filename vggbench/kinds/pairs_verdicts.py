@@ -1,0 +1,51 @@
+"""The paired speed kind's verdict: faster, from the paired time ratio of each large-kernel rival to the stack
+and its bootstrap interval (above 1: the stack is faster)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vggbench import noise
+from vggbench.schema import GROUP_KEYS, keys_in
+from vggbench.verdicts import CONTRADICTED, INCONCLUSIVE, PRIMARY, STACK, SUPPORTED, rivals
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _timing_flag(pair: pd.Series) -> str:
+    """Where the pair's timing was flagged (stable False), say why, so that its verdict is read with that."""
+    reasons = noise.unstable_reasons(pair)
+    if not reasons:
+        return ""
+    return f"; FLAGGED (stable=False): {' and '.join(reasons)}; this verdict is only as sound as that timing"
+
+
+def claims(pairs: pd.DataFrame) -> list[dict]:
+    """One row per pair timed against the stack as baseline (pairs.csv holds variant / baseline ratios)."""
+    if pairs.empty or "time_ratio_median" not in pairs:
+        return []
+    rows = []
+    timed = pairs[pairs["baseline"] == STACK]
+    against = rivals([STACK, *timed["variant"].unique()], linear=False)
+    for _, pair in timed[timed["variant"].isin(against)].iterrows():
+        low, high, rival = pair["ci_low"], pair["ci_high"], pair["variant"]
+        rows.append(
+            {
+                "claim": "faster",
+                **{key: pair[key] for key in keys_in(pairs, GROUP_KEYS)},
+                "analysis": PRIMARY,
+                "device": pair["device"],
+                "mode": pair["mode"],
+                "baseline": rival,
+                "variant": STACK,
+                "baseline_value": pair["variant_img_per_s"],
+                "variant_value": pair["baseline_img_per_s"],
+                "ratio_value": pair["time_ratio_median"],
+                "ci_low": low,
+                "ci_high": high,
+                "verdict": SUPPORTED if low > 1 else CONTRADICTED if high < 1 else INCONCLUSIVE,
+                "note": f"ratio_value: {rival} step time / stack step time" + _timing_flag(pair),
+            }
+        )
+    return rows

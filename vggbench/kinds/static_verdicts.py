@@ -1,0 +1,61 @@
+"""The static kind's verdicts: fewer parameters and MACs than each large-kernel rival (exact counts), and the
+same theoretical receptive field for every variant (true by construction)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vggbench.verdicts import CONTRADICTED, INCONCLUSIVE, PRIMARY, STACK, SUPPORTED, groups, rivals
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NEEDED = {"arch", "variant", "params", "macs", "rf_px"}
+
+
+def _count_verdict(stack: float, rival: float) -> str:
+    if stack < rival:
+        return SUPPORTED
+    return CONTRADICTED if stack > rival else INCONCLUSIVE
+
+
+def _fits(stack_field, resolution) -> str:
+    """Whether the stack's field fits in the image, for the receptive field's note."""
+    if resolution is None:
+        return ""
+    if stack_field <= resolution:
+        return f"; the {stack_field} px field fits in the {resolution} px image"
+    return f"; the {stack_field} px field is larger than the {resolution} px image"
+
+
+def claims(static: pd.DataFrame) -> list[dict]:
+    rows = []
+    if not set(static.columns) >= NEEDED:  # no static rows, or every trial failed
+        return rows
+    for base, group in groups(static):
+        by_variant = group.set_index("variant")
+        others = rivals(list(by_variant.index), linear=False)
+        if not others:
+            continue
+        for rival in others:
+            common = {**base, "analysis": PRIMARY, "baseline": rival, "variant": STACK}
+            for claim, column in (("fewer parameters", "params"), ("fewer MACs", "macs")):
+                stack, other = by_variant.loc[STACK, column], by_variant.loc[rival, column]
+                values = {"baseline_value": other, "variant_value": stack, "ratio_value": stack / other}
+                rows.append({"claim": claim, **common, **values, "verdict": _count_verdict(stack, other)})
+        fields = by_variant["rf_px"]
+        rows.append(
+            {
+                "claim": "same receptive field",
+                **base,
+                "analysis": PRIMARY,
+                "baseline": STACK,
+                "variant": "all",
+                "baseline_value": fields[STACK],
+                "variant_value": fields.max(),
+                "verdict": SUPPORTED if fields.nunique() == 1 else CONTRADICTED,
+                "note": "equal by construction: the single kernel is sized to the stack's field"
+                + _fits(fields[STACK], base.get("resolution")),
+            }
+        )
+    return rows

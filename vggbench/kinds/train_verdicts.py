@@ -1,0 +1,126 @@
+"""The training kind's verdicts: higher accuracy than each rival (more non-linearity helps, against the linear
+stack), one family Holm-adjusted with TOST; training as reliably (Fisher's exact test); and the power of each
+accuracy contrast (`vggbench power`)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from vggbench import stats
+from vggbench.training_rules import failed, final_epoch
+from vggbench.verdicts import PRIMARY, STACK, accuracy_claim, adjust, contrasts
+
+
+def _estimand(final: pd.DataFrame) -> str:
+    """What the accuracy rows compare: accuracy after so many optimizer steps at the run's budget."""
+    needed = {"optimizer_steps", "epoch", "train_images", "batch_size"}
+    if not needed <= set(final.columns):
+        return "final test accuracy"
+    steps, epochs = int(final["optimizer_steps"].max()), int(final["epoch"].max())
+    images, batch = int(final["train_images"].max()), int(final["batch_size"].max())
+    return f"test accuracy after {steps:,} optimizer steps ({epochs} epochs of {images:,} images, batch {batch})"
+
+
+def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> dict:
+    values = {
+        "baseline_value": float(baseline.mean()) if len(baseline) else math.nan,
+        "variant_value": float(variant.mean()) if len(variant) else math.nan,
+        "seeds_baseline": len(baseline),
+        "seeds_variant": len(variant),
+    }
+    values["difference"] = values["variant_value"] - values["baseline_value"]
+    if min(len(variant), len(baseline)) < 2:
+        return {**values, "note": "fewer than two runs in an arm"}
+    result = method(variant, baseline, margin)
+    columns = ("ci_low", "ci_high", "p_value", "tost_p", "hedges_g", "mde")
+    return {**values, **{column: getattr(result, column) for column in columns}}
+
+
+def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> list[dict]:
+    """The primary comparison of the runs that did not fail, and its sensitivity analyses: all runs (where
+    some failed), and runs paired by seed (same initial draw and data order) where seeds are shared."""
+    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "margin": margin}
+    common.update(failed_baseline=int(rival["failed"].sum()), failed_variant=int(stack["failed"].sum()))
+    kept_stack, kept_rival = stack[~stack["failed"]], rival[~rival["failed"]]
+    left_out = common["failed_baseline"] + common["failed_variant"]
+    note = {"note": f"{left_out} failed run(s) left out"} if left_out else {}
+    rows = [{**common, "analysis": PRIMARY, **_compare(kept_stack.test_acc, kept_rival.test_acc, margin, stats.welch)}]
+    rows[0].update(note)
+    if left_out:
+        compared = _compare(stack.test_acc, rival.test_acc, margin, stats.welch)
+        rows.append({**common, "analysis": "all runs (sensitivity)", **compared})
+    paired_stack, paired_rival = kept_stack.set_index("seed").test_acc.align(
+        kept_rival.set_index("seed").test_acc, join="inner"
+    )
+    if len(paired_stack) >= 2:
+        compared = _compare(paired_stack, paired_rival, margin, stats.paired)
+        rows.append({**common, "analysis": "paired by seed (sensitivity)", **compared})
+    return rows
+
+
+def _final_runs(train: pd.DataFrame) -> pd.DataFrame:
+    """Each run's final epoch (crashed trials left out), marked failed or not by the run's failure rule."""
+    final = final_epoch(train.dropna(subset=["test_acc"]))
+    return final.assign(failed=failed(final))
+
+
+def accuracy_claims(train: pd.DataFrame, margin: float) -> list[dict]:
+    """Higher accuracy than each rival: one family, Holm-adjusted, with TOST."""
+    if train.empty or "test_acc" not in train:
+        return []
+    rows = []
+    for base, group, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+        found = _accuracy_rows(accuracy_claim(rival), base, stack_rows, rival_rows, margin)
+        rows += [{**row, "estimand": _estimand(group)} for row in found]
+    adjust(rows)
+    return rows
+
+
+def trainability_claims(train: pd.DataFrame) -> list[dict]:
+    """Trains reliably: failed runs of the stack against each rival (Fisher's exact test, Holm)."""
+    if train.empty or "test_acc" not in train:
+        return []
+    rows = []
+    for base, _, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+        stack, other = stack_rows["failed"], rival_rows["failed"]
+        counts = {"failed_variant": int(stack.sum()), "failed_baseline": int(other.sum())}
+        counts.update(seeds_variant=len(stack), seeds_baseline=len(other))
+        shares = {"variant_value": stack.mean(), "baseline_value": other.mean()}
+        p_value = stats.fisher(counts["failed_variant"], len(stack), counts["failed_baseline"], len(other))
+        none_failed = not (stack.any() or other.any())
+        note = "share of runs that failed" + ("; no run failed in either arm" if none_failed else "")
+        row = {"claim": "trains reliably", **base, "analysis": PRIMARY, "baseline": rival, "variant": STACK}
+        difference = shares["baseline_value"] - shares["variant_value"]  # above 0: the stack fails less
+        rows.append({**row, **counts, **shares, "difference": difference, "p_value": p_value, "note": note})
+    adjust(rows, columns=("p_value",))
+    return rows
+
+
+def power_table(train: pd.DataFrame, effect: float, margin: float) -> pd.DataFrame:
+    """Per group and accuracy contrast, from the runs that did not fail: the spread of one run, the seeds per
+    arm now and the smallest difference they detect, and the seeds per arm needed to detect `effect` (80%
+    power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference."""
+    rows = []
+    for base, _, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+        stack, other = stack_rows[~stack_rows["failed"]]["test_acc"], rival_rows[~rival_rows["failed"]]["test_acc"]
+        if min(len(stack), len(other)) < 2:
+            continue
+        sd = stats.welch(stack, other, margin).sd
+        rows.append(
+            {
+                "claim": accuracy_claim(rival),
+                **base,
+                "baseline": rival,
+                "variant": STACK,
+                "sd": sd,
+                "seeds_now": min(len(stack), len(other)),
+                "mde_now": stats.mde(sd, len(stack), len(other), len(stack) + len(other) - 2),
+                "effect": effect,
+                "seeds_needed": stats.seeds_needed(sd, effect),
+                "margin": margin,
+                "seeds_for_equivalence": stats.seeds_for_equivalence(sd, margin),
+            }
+        )
+    return pd.DataFrame(rows)
