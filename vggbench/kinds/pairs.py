@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from vggbench.kind import Kind, Outcome, Table, Trial
-from vggbench.kinds.speed import flag, setup_key, step_s
+from vggbench.kind import Outcome, Table, Trial
+from vggbench.kinds.speed import Timed, flag, step_s
 from vggbench.knobs import knob
 from vggbench.schema import PAIRED_COLUMNS
 from vggbench.setups import SpeedSetup
@@ -32,10 +32,9 @@ class PairsSetup(SpeedSetup):
     variants: tuple[str, ...] = ()  # set per trial: the variants compared, the first is the baseline
 
 
-class Pairs(Kind):
+class Pairs(Timed):
     name = "pairs"
     setup = PairsSetup
-    exclusive = True
     tables = (Table("pairs", "Paired time ratios (variant / baseline)", PAIRED_COLUMNS),)
     command = "speed"
     switch = ("--paired", "time the variants of each model interleaved and compare them to the first --variant")
@@ -46,17 +45,8 @@ class Pairs(Kind):
 
     def plan(self, config) -> list[Trial]:
         baselines = dict.fromkeys(dataclasses.replace(spec, variant=config.variants[0]) for spec in config.models())
-        return [
-            Trial(
-                self.name,
-                baseline,
-                setup_key(baseline, setup, variant="paired"),
-                setup,
-                labels=(("mode", setup.mode), ("batch_size", setup.batch_size)),
-            )
-            for baseline in baselines
-            for setup in config.setups(PairsSetup, variants=config.variants)
-        ]
+        setups = config.setups(PairsSetup, variants=config.variants)
+        return [self.timed_trial(baseline, setup, variant="paired") for baseline in baselines for setup in setups]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         from vggbench.measure import speed

@@ -50,10 +50,19 @@ def setup_key(spec, setup: SpeedSetup, variant: str | None = None) -> str:
     return f"{spec_key(spec, variant)}-{setup.mode}-b{setup.batch_size}"
 
 
-class Speed(Kind):
+class Timed(Kind):
+    """A kind that times models: it runs alone, and its trials are told apart by mode and batch size."""
+
+    exclusive = True
+
+    def timed_trial(self, spec, setup: SpeedSetup, variant: str | None = None) -> Trial:
+        labels = (("mode", setup.mode), ("batch_size", setup.batch_size))
+        return Trial(self.name, spec, setup_key(spec, setup, variant), setup, labels=labels)
+
+
+class Speed(Timed):
     name = "speed"
     setup = SpeedSetup
-    exclusive = True
     tables = (Table("speed", "Throughput per model (median over runs)", COLUMNS),)
     help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"
     description = (
@@ -66,17 +75,7 @@ class Speed(Kind):
     )
 
     def plan(self, config) -> list[Trial]:
-        return [
-            Trial(
-                self.name,
-                spec,
-                setup_key(spec, setup),
-                setup,
-                labels=(("mode", setup.mode), ("batch_size", setup.batch_size)),
-            )
-            for spec in config.models()
-            for setup in config.setups(SpeedSetup)
-        ]
+        return [self.timed_trial(spec, setup) for spec in config.models() for setup in config.setups(SpeedSetup)]
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         from vggbench.measure import speed
