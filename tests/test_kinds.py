@@ -1,16 +1,18 @@
 """Adding a measurement kind is one module and one registry line: a latency kind, made here, runs through
-`vggbench run` from a TOML config that names it, and gets a command of its own."""
+`vggbench run` from a TOML config that names it (alone, or beside the others), its verdict reaches the claim,
+and it gets a command of its own."""
 
 import json
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from vggbench import registry
+from vggbench import registry, verdicts
 from vggbench.cli import main
 from vggbench.hardware import Machine
 from vggbench.kind import Kind, Outcome, Table, Trial
@@ -60,6 +62,22 @@ class Latency(Kind):
     def summarize(self, rows):
         return rows[[*keys_in(rows), "latency_ms_median"]]
 
+    def judge(self, tables, margins):
+        """Lower latency: the stack's median against each other variant's (a plain comparison, for the test)."""
+        latency = tables["latency"].set_index("variant")["latency_ms_median"]
+        return [
+            {
+                "claim": "lower latency",
+                "analysis": verdicts.PRIMARY,
+                "baseline": rival,
+                "variant": "stack",
+                "baseline_value": latency[rival],
+                "variant_value": latency["stack"],
+                "verdict": verdicts.SUPPORTED if latency["stack"] < latency[rival] else verdicts.CONTRADICTED,
+            }
+            for rival in latency.index.drop("stack")
+        ]
+
 
 GRID = {"archs": ["vgg11"], "variants": ["stack", "single"], "ratios": [64], "resolutions": [32]}
 
@@ -69,20 +87,35 @@ def latency_registered(monkeypatch):
     monkeypatch.setitem(registry.KINDS, "latency", Latency())  # the one registry line, for this test
 
 
-def test_a_new_kind_runs_through_vggbench_run_from_a_toml_config(tmp_path, latency_registered, capsys):
+def _run(tmp_path, kinds: list[str]) -> Path:
     config = tmp_path / "latency.toml"
-    values = {**GRID, "kinds": ["static", "latency"], "latency_runs": 3, "device": "cpu", "threads": 1}
+    values = {**GRID, "kinds": kinds, "latency_runs": 3, "device": "cpu", "threads": 1}
     config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items()))
     run = tmp_path / "run"
     assert main(["run", "--config", str(config), "--out", str(run)]) == 0
-    latency = pd.read_csv(run / "latency.csv")
-    assert sorted(latency["variant"]) == ["single", "stack"] and (latency["latency_ms_median"] > 0).all()
+    return run
+
+
+def test_a_new_kind_runs_alone_through_vggbench_run_and_its_verdict_reaches_the_claim(tmp_path, latency_registered):
+    run = _run(tmp_path, ["latency"])
+    latency = pd.read_csv(run / "latency.csv").set_index("variant")
+    assert sorted(latency.index) == ["single", "stack"] and (latency["latency_ms_median"] > 0).all()
     assert (latency["runs"] == 3).all() and (latency["threads"] == 1).all()
+    assert {path.name for path in run.glob("*.csv")} >= {"latency.csv", "summary.csv", "claim.csv"}
+    assert not (run / "static.csv").exists()  # only the kind named ran
+    (row,) = pd.read_csv(run / "claim.csv").itertuples()
+    assert (row.claim, row.baseline, row.variant) == ("lower latency", "single", "stack")
+    faster = latency.loc["stack", "latency_ms_median"] < latency.loc["single", "latency_ms_median"]
+    assert row.verdict == ("supported" if faster else "contradicted")
+    assert "### lower latency" in (run / "claim.md").read_text() and (run / "report.html").is_file()
+
+
+def test_a_new_kind_runs_beside_the_others(tmp_path, latency_registered, capsys):
+    run = _run(tmp_path, ["static", "latency"])
     summary = pd.read_csv(run / "summary.csv")
     assert {"params", "macs", "latency_ms_median"} <= set(summary.columns) and len(summary) == 2
     assert json.loads((run / "config.json").read_text())["kinds"] == ["static", "latency"]
-    assert not (run / "train.csv").exists()  # only the kinds named ran
-    assert "fewer parameters" in (run / "claim.md").read_text() and (run / "report.html").is_file()
+    assert {"fewer parameters", "lower latency"} <= set(pd.read_csv(run / "claim.csv")["claim"])
     assert "[1/4] latency vgg11-stack-r64-px32" in capsys.readouterr().err  # timed trials run first
 
 
