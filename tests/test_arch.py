@@ -4,6 +4,7 @@ import pytest
 
 import vggbench
 from vggbench import build
+from vggbench.arch import DEFAULT_VARIANTS
 
 
 @pytest.mark.parametrize(
@@ -56,4 +57,4 @@ def test_minimum_resolution_follows_the_number_of_blocks():
 
 def test_specs_compare_equal_whatever_the_arch_was_given_as():
     assert vggbench.ModelSpec("vgg16") == vggbench.ModelSpec(vggbench.preset("vgg16"))
-    assert len(vggbench.grid(["vgg11", "vgg11"], ratios=[8, 8])) == len(vggbench.VARIANTS)
+    assert len(vggbench.grid(["vgg11", "vgg11"], ratios=[8, 8])) == len(DEFAULT_VARIANTS)

@@ -86,7 +86,7 @@ def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
 def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
     # vgg11 block 5 has 64 -> 64 channels at ratio 8: two 3x3 against one 5x5 is
     # (2 * 9C^2 + 2C) / (25C^2 + C) with C = 64, the 18/25 of the arithmetic plus biases.
-    blocks = block_table([ModelSpec("vgg11", ratio=8)])
+    blocks = block_table([ModelSpec("vgg11", "single", ratio=8)])
     axes = report.block_ratios(blocks).axes[0]
     bars = [patch for patch in axes.patches if isinstance(patch, Rectangle)]
     parameter_heights = [bar.get_height() for bar in bars[:5]]

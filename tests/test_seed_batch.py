@@ -1,5 +1,7 @@
 """Many seeds at once: a SeedGroup trains K seeds as one network, each exactly as it would train alone."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -23,9 +25,10 @@ def _lone(spec, seed):
     return vggbench.build_spec(spec)
 
 
+@pytest.mark.parametrize("variant", vggbench.VARIANTS)
 @pytest.mark.parametrize("batch_norm", [False, True])
-def test_a_group_holds_each_seeds_initial_weights_and_gives_them_back(batch_norm):
-    spec = vggbench.ModelSpec(SMALL.arch, resolution=16, batch_norm=batch_norm)
+def test_a_group_holds_each_seeds_initial_weights_and_gives_them_back(batch_norm, variant):
+    spec = vggbench.ModelSpec(SMALL.arch, variant, resolution=16, batch_norm=batch_norm)
     seeds = (3, 5, 8)
     group = SeedGroup(spec, [_lone(spec, seed) for seed in seeds])
     for seed, model in zip(seeds, group.models(), strict=True):
@@ -39,21 +42,24 @@ def test_a_group_holds_each_seeds_initial_weights_and_gives_them_back(batch_norm
         assert torch.allclose(together[index], alone, atol=1e-6)
 
 
-def test_seeds_trained_together_follow_their_lone_runs(dataset):
+@pytest.mark.parametrize(
+    ("variant", "seeds"), [("stack", (0, 1)), ("dilated", (0, 1, 2, 3)), ("depthwise", (0, 1, 2, 3))]
+)
+def test_seeds_trained_together_follow_their_lone_runs(dataset, variant, seeds):
     # Each seed has its own initial weights, data order and dropout masks, alone or in the group, so the
     # runs differ only by the order in which a grouped conv adds up the same products: single-precision
     # rounding, which training carries forward but does not blow up over a few steps. 1e-4 of the loss
     # is a thousand times that rounding and a hundred times smaller than a step's change of the loss.
-    config = _config()
-    together, models = train.train_seeds(SMALL, config, (0, 1), dataset)
-    for seed, model in zip((0, 1), models, strict=True):
-        alone, lone_model = train.train(SMALL, TrainConfig(**{**_fields(config), "seed": seed}), dataset)
+    spec, config = dataclasses.replace(SMALL, variant=variant), _config()
+    together, models = train.train_seeds(spec, config, seeds, dataset)
+    for seed, model in zip(seeds, models, strict=True):
+        alone, lone_model = train.train(spec, TrainConfig(**{**_fields(config), "seed": seed}), dataset)
         row = next(row for row in together if row["seed"] == seed)
         assert row["train_loss"] == pytest.approx(alone[0]["train_loss"], rel=1e-4)
         assert row["test_acc"] == pytest.approx(alone[0]["test_acc"], abs=2e-4)  # at most two of 10,000 flip
         for name, tensor in model.state_dict().items():
             assert torch.allclose(tensor, lone_model.state_dict()[name], atol=1e-4), name
-    assert {row["seed_batch"] for row in together} == {2}
+    assert {row["seed_batch"] for row in together} == {len(seeds)}
 
 
 def _fields(config: TrainConfig) -> dict:

@@ -50,7 +50,7 @@ def test_linear_stack_has_the_stacks_params_and_macs(arch):
 def test_block_with_equal_widths_follows_the_papers_analytic_counts(num_convs):
     channels, side = 16, 32
     arch = vggbench.custom(convs_per_block=[num_convs], widths=[channels])
-    specs = [ModelSpec(arch, "stack", in_channels=channels, resolution=side)]
+    specs = vggbench.grid([arch], in_channels=channels, resolutions=[side])  # stack, single, linear-stack
     blocks = vggbench.block_table(specs).set_index("variant")
     stack_weights = 9 * num_convs * channels**2  # 27C^2 for three 3x3 convs
     single_weights = (2 * num_convs + 1) ** 2 * channels**2  # 49C^2 for one 7x7
@@ -67,13 +67,13 @@ def test_block_with_equal_widths_follows_the_papers_analytic_counts(num_convs):
 def test_block_table_shows_where_the_claim_fails_first_conv_changes_width():
     # vgg11 block 3: 2 convs, 256 -> 512 channels at ratio 1. One 5x5 conv 256->512 has
     # 25*256*512 weights; the stack 9*256*512 + 9*512*512, so single is *smaller*.
-    blocks = vggbench.block_table([ModelSpec("vgg11", ratio=1, in_channels=3)])
+    blocks = vggbench.block_table([ModelSpec("vgg11", "single", ratio=1, in_channels=3)])
     row = blocks[(blocks["block"] == 3) & (blocks["variant"] == "single")].iloc[0]
     assert not row["in_eq_out"]
     expected = (25 * 128 * 256 + 256) / (9 * 128 * 256 + 9 * 256 * 256 + 2 * 256)
     assert row["params_vs_stack"] == pytest.approx(expected)
     assert row["params_vs_stack"] < 1 < row["params_vs_stack_if_in_eq_out"]
-    assert len(blocks) == 5 * len(vggbench.VARIANTS)
+    assert len(blocks) == 5 * 2  # single and its stack, per block
 
 
 def test_layer_table_sums_to_the_model_and_ends_at_the_models_field():

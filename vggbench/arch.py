@@ -26,26 +26,99 @@ CUSTOM = "custom"
 FC_HIDDEN = 4096
 
 
-def _stack(num_convs: int, kernel: int) -> list[tuple[int, bool]]:
-    return [(kernel, True)] * num_convs
+@dataclass(frozen=True)
+class Conv:
+    """One convolution of a block's plan, independent of the channel counts.
+
+    A dense conv maps its input to the block's output channels; a depthwise one
+    (groups = its input channels) keeps its input's channel count, so a plan ends
+    with a dense conv. Padding keeps the side: the window spans dilation*(kernel-1)+1 px.
+    """
+
+    kernel: int
+    relu: bool = True  # a ReLU after it (after its batch norm, if any)
+    dilation: int = 1
+    depthwise: bool = False
+
+    @property
+    def padding(self) -> int:
+        return self.dilation * (self.kernel - 1) // 2
+
+    @property
+    def label(self) -> str:
+        """'3', '3d2' (dilation 2) or '7dw' (depthwise): how the block table names the conv."""
+        return f"{self.kernel}" + (f"d{self.dilation}" if self.dilation > 1 else "") + ("dw" if self.depthwise else "")
+
+    def channels(self, in_channels: int, block_out_channels: int) -> tuple[int, int, int]:
+        """(input channels, output channels, groups) of this conv, fed `in_channels` in a block ending at
+        `block_out_channels`."""
+        if self.depthwise:
+            return in_channels, in_channels, in_channels
+        return in_channels, block_out_channels, 1
+
+    def weights_per_channel_pair(self, channels: int) -> float:
+        """Weights per (input, output) channel pair with `channels` in and out: k^2, or k^2/C if depthwise."""
+        return self.kernel**2 / channels if self.depthwise else self.kernel**2
 
 
-def _single(num_convs: int, kernel: int) -> list[tuple[int, bool]]:
-    # One kernel whose receptive field equals the stack's: n(k-1)+1, i.e. 2n+1 for k=3.
-    return [(num_convs * (kernel - 1) + 1, True)]
+def conv_channels(plan, in_channels: int, out_channels: int) -> list[tuple[Conv, int, int, int]]:
+    """Each conv of a block's `plan` with its (input channels, output channels, groups): each conv is fed
+    the previous one's output, the first the block's input."""
+    convs = []
+    for conv in plan:
+        conv_in, conv_out, groups = conv.channels(in_channels, out_channels)
+        convs.append((conv, conv_in, conv_out, groups))
+        in_channels = conv_out
+    return convs
 
 
-def _linear_stack(num_convs: int, kernel: int) -> list[tuple[int, bool]]:
-    return [(kernel, False)] * (num_convs - 1) + [(kernel, True)]
+def _field(num_convs: int, kernel: int) -> int:
+    """The receptive field of `num_convs` stacked kernel x kernel convs: n(k-1)+1, i.e. 2n+1 for k=3."""
+    return num_convs * (kernel - 1) + 1
 
 
-# Kernel variants: name -> plan of one block's convolutions as (kernel, ReLU after it).
-# A new variant is one entry here and one small function above.
+def _stack(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+    """n kxk convs, ReLU after each (VGG as published)"""
+    return (Conv(kernel),) * num_convs
+
+
+def _single(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+    """one conv of the stack's field, n(k-1)+1 px square (2n+1 for k=3), one ReLU"""
+    return (Conv(_field(num_convs, kernel)),)
+
+
+def _linear_stack(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+    """n kxk convs, one ReLU after the last"""
+    return (Conv(kernel, relu=False),) * (num_convs - 1) + (Conv(kernel),)
+
+
+def _dilated(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+    """one 3x3 conv dilated to the stack's field (dilation n for k=3), one ReLU"""
+    half = _field(num_convs, kernel) // 2
+    return (Conv(3, dilation=half),) if half else (Conv(1),)  # 1x1 convs (k=1) have no field to dilate to
+
+
+def _depthwise(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+    """one depthwise conv of the stack's field then a 1x1 conv, one ReLU (the large kernel of ConvNeXt)"""
+    return Conv(_field(num_convs, kernel), relu=False, depthwise=True), Conv(1)
+
+
+# Kernel variants: name -> plan of one block's convolutions, given its number of stacked convs and their
+# kernel. The function's docstring describes the variant (in --variant's help). A new variant is one
+# small function above and one entry here.
 VARIANTS = {
     "stack": _stack,
     "single": _single,
     "linear-stack": _linear_stack,
+    "dilated": _dilated,
+    "depthwise": _depthwise,
 }
+DEFAULT_VARIANTS = ("stack", "single", "linear-stack")  # the others are opt-in
+
+
+def variants_help() -> str:
+    """Each variant with its one-line description, for --variant's help."""
+    return "; ".join(f"{name} = {plan.__doc__}" for name, plan in VARIANTS.items())
 
 
 @dataclass(frozen=True)
@@ -150,8 +223,8 @@ class ModelSpec:
     def fc_features(self) -> int:
         return self.widths[-1] * self.feature_px**2
 
-    def block_plan(self, block: int) -> list[tuple[int, bool]]:
-        """The convolutions of block `block` (0-based) as (kernel, ReLU after it)."""
+    def block_plan(self, block: int) -> tuple[Conv, ...]:
+        """The convolutions of block `block` (0-based)."""
         return VARIANTS[self.variant](self.arch.convs_per_block[block], self.arch.kernel)
 
     def block_channels(self, block: int) -> tuple[int, int]:
@@ -162,7 +235,7 @@ class ModelSpec:
 
 def grid(
     archs,
-    variants=tuple(VARIANTS),
+    variants=DEFAULT_VARIANTS,
     ratios=(1,),
     resolutions=(224,),
     in_channels: int = 1,
@@ -204,9 +277,9 @@ class Grid(Setup):
         choices=(*PRESET_CONVS, CUSTOM),
     )
     variants: tuple[str, ...] = knob(
-        tuple(VARIANTS),
-        "kernel variant(s): stack = n 3x3 convs, ReLU after each; single = one (2n+1)x(2n+1) conv, one ReLU; "
-        "linear-stack = n 3x3 convs, one ReLU after the last",
+        DEFAULT_VARIANTS,
+        f"kernel variant(s), each in place of a block's n stacked kxk convs (k = --kernel, 3 by default): "
+        f"{variants_help()}",
         flags=("--variant",),
         choices=tuple(VARIANTS),
     )

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from torch import nn
 
-from vggbench.arch import VARIANTS, ArchSpec, ModelSpec
+from vggbench.arch import VARIANTS, ArchSpec, Conv, ModelSpec, conv_channels
 
 
 def _conv_layers(in_channels: int, out_channels: int, plan, batch_norm: bool) -> list[nn.Module]:
-    """Conv layers for one block; `plan` lists (odd kernel, ReLU after it) per conv."""
+    """Conv layers for one block; `plan` lists its convs (`vggbench.arch.Conv`)."""
     layers: list[nn.Module] = []
-    for index, (kernel, relu) in enumerate(plan):
-        conv_in = in_channels if index == 0 else out_channels
-        layers.append(nn.Conv2d(conv_in, out_channels, kernel_size=kernel, padding=kernel // 2))
+    for conv, conv_in, conv_out, groups in conv_channels(plan, in_channels, out_channels):
+        layers.append(
+            nn.Conv2d(conv_in, conv_out, conv.kernel, padding=conv.padding, dilation=conv.dilation, groups=groups)
+        )
         if batch_norm:
-            layers.append(nn.BatchNorm2d(out_channels))
-        if relu:
+            layers.append(nn.BatchNorm2d(conv_out))
+        if conv.relu:
             layers.append(nn.ReLU())
     return layers
 
@@ -71,7 +72,7 @@ class VGG(nn.Sequential):
 
 def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequential:
     """The seed's block: `num_convs` 3x3 convs (padding 1, ReLU each), then a 2x2 max-pool."""
-    return _block(in_channels, out_channels, [(3, True)] * num_convs)
+    return _block(in_channels, out_channels, [Conv(3)] * num_convs)
 
 
 def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: int = 10) -> VGG:
@@ -86,7 +87,8 @@ def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: i
 def variant_block(
     variant: str, num_convs: int, in_channels: int, out_channels: int, kernel: int = 3, batch_norm: bool = False
 ) -> nn.Sequential:
-    """One block of `variant` standing in for `num_convs` stacked kernel x kernel convs, then a 2x2 max-pool."""
+    """One block of `variant` (a name of `vggbench.arch.VARIANTS`) standing in for `num_convs` stacked
+    kernel x kernel convs, then a 2x2 max-pool."""
     return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel), batch_norm)
 
 
@@ -111,8 +113,8 @@ def build(
     """Build a VGG variant.
 
     arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom`.
-    variant: "stack" (n 3x3 convs, ReLU after each), "single" (one (2n+1)x(2n+1) conv,
-    one ReLU) or "linear-stack" (n 3x3 convs, one ReLU after the last).
+    variant: a name of `vggbench.VARIANTS`, e.g. "stack" (n 3x3 convs, ReLU after each, as published);
+    each variant's function there describes it in its docstring (`vggbench.arch.variants_help()`).
     ratio: divides every conv width and the FC hidden width, as the seed does.
     Raises ValueError naming the parameter, the bad value and what is allowed.
     """

@@ -73,7 +73,7 @@ class Static(Kind):
             "Per-block comparison of the variants",
             BLOCK_COLUMNS,
             flag="--blocks",
-            help="also show the per-block comparison of stack, single and linear-stack; with FILE.csv also write it",
+            help="also show the per-block comparison of the variants with stack; with FILE.csv also write it",
             on_request=True,
         ),
         Table(

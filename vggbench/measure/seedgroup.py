@@ -3,7 +3,7 @@
 On a CPU (and more so on a GPU) a small VGG at 32 px keeps the machine busy with
 per-operator overhead rather than arithmetic: K seeds trained together do K times the
 arithmetic for about the same overhead. `SeedGroup` holds K models of one spec as one
-network: each conv becomes one grouped conv (groups=K), whose group k holds seed k's
+network: each conv becomes one grouped conv (K times its groups), whose k-th share holds seed k's
 weights and sees only seed k's channels; each linear layer becomes a batched matrix
 product over K weight matrices. Nothing mixes the seeds: a group's output, loss and
 gradients are those of its own model, so K Adam (or SGD) updates of the stacked
@@ -29,25 +29,34 @@ def seeded_dropout(values: torch.Tensor, p: float, generator: torch.Generator) -
     return values * keep / (1 - p)
 
 
+def _grouped_conv(first: nn.Conv2d, count: int) -> nn.Conv2d:
+    """An empty conv doing `count` copies of `first`'s work side by side: its whole construction, with channels
+    and groups times `count` (a grouped conv's groups are contiguous in its channels and weights)."""
+    return nn.Conv2d(
+        first.in_channels * count,
+        first.out_channels * count,
+        first.kernel_size,
+        stride=first.stride,
+        padding=first.padding,
+        dilation=first.dilation,
+        groups=first.groups * count,
+        bias=first.bias is not None,
+        padding_mode=first.padding_mode,
+    )
+
+
 def _grouped(parts: list[nn.Module]) -> nn.Module:
     """One module doing the work of `parts` (the same layer of K models) on K groups of channels."""
     first, count = parts[0], len(parts)
     if isinstance(first, nn.Conv2d):
-        conv = nn.Conv2d(
-            first.in_channels * count,
-            first.out_channels * count,
-            first.kernel_size,
-            padding=first.padding,
-            groups=count,
-            bias=first.bias is not None,
-        )
+        conv = _grouped_conv(first, count)
         with torch.no_grad():
             conv.weight.copy_(torch.cat([part.weight for part in parts]))
             if first.bias is not None:
                 conv.bias.copy_(torch.cat([part.bias for part in parts]))
         return conv
     if isinstance(first, nn.BatchNorm2d):
-        norm = nn.BatchNorm2d(first.num_features * count)
+        norm = nn.BatchNorm2d(first.num_features * count, first.eps, first.momentum)
         with torch.no_grad():
             for name in ("weight", "bias", "running_mean", "running_var"):
                 getattr(norm, name).copy_(torch.cat([getattr(part, name) for part in parts]))

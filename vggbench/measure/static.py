@@ -3,7 +3,7 @@
 Three tables, each one row per observation:
 - `model_table`: one row per model;
 - `layer_table`: one row per leaf layer, with its receptive field;
-- `block_table`: one row per block and variant, with ratios against `stack`, so the
+- `block_table`: one row per block and given variant, with ratios against `stack`, so the
   claim "27C^2 against 49C^2" can be read block by block.
 
 fvcore counts one multiply-add as one "flop"; we store that as `macs` and
@@ -195,35 +195,36 @@ def _block_row(spec: ModelSpec, index: int) -> dict:
         **identity(spec),
         "block": index + 1,
         "num_convs": spec.arch.convs_per_block[index],
-        "kernels_px": "-".join(str(kernel) for kernel, _ in plan),
-        "relus": sum(relu for _, relu in plan),
+        "kernels_px": "-".join(conv.label for conv in plan),
+        "relus": sum(conv.relu for conv in plan),
         "block_in_channels": in_channels,
         "block_out_channels": out_channels,
         "in_eq_out": in_channels == out_channels,
         "params": cost.params[name],
         "macs": cost.macs[name],
         "flops": 2 * cost.macs[name],
-        # Weights per (input, output) channel pair: the sum of k^2 over the block's convs.
-        "weights_per_channel_pair": sum(kernel * kernel for kernel, _ in plan),
+        # Weights per (input, output) channel pair, were the block's convs all C = out channels in and out.
+        "weights_per_channel_pair": sum(conv.weights_per_channel_pair(out_channels) for conv in plan),
         "conv_rf_px": cost.block_conv_rf_px[index],
         "rf_px": cost.block_rf_px[index],
     }
 
 
 def block_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
-    """Per block, every variant side by side, with params and MACs relative to `stack`.
+    """Per block, the given variants of each model side by side with its stack, params and MACs relative to it.
 
-    Each given spec is compared in all variants. `params_vs_stack_if_in_eq_out` is the
-    analytic weight ratio for a block whose convs all have C inputs and C outputs
-    ((2n+1)^2 / 9n for single: 25/18 for n=2, 49/27 for n=3); `params_vs_stack` is the
-    measured ratio, which differs where the block's first conv changes the width.
+    `params_vs_stack_if_in_eq_out` is the analytic weight ratio for a block whose convs all have
+    C inputs and C outputs ((2n+1)^2 / 9n for single: 25/18 for n=2, 49/27 for n=3); `params_vs_stack`
+    is the measured ratio, which differs where the block's first conv changes the width.
     """
-    bases = dict.fromkeys(dataclasses.replace(spec, variant="stack") for spec in specs)
+    bases: dict[ModelSpec, set[str]] = {}
+    for spec in specs:
+        bases.setdefault(dataclasses.replace(spec, variant="stack"), {"stack"}).add(spec.variant)
     rows = []
-    for base in bases:
+    for base, asked in bases.items():
         for index in range(base.arch.num_blocks):
             stack = _block_row(base, index)
-            for variant in VARIANTS:
+            for variant in (name for name in VARIANTS if name in asked):
                 row = _block_row(dataclasses.replace(base, variant=variant), index)
                 row["params_vs_stack"] = row["params"] / stack["params"]
                 row["params_vs_stack_if_in_eq_out"] = (
