@@ -195,13 +195,12 @@ def run(
         finally:
             executor.stop()
         directory.write_metadata(metadata(_now()))
-        return finish(directory.root)
+        return finish(directory, config, plan)
 
 
-def write_tables(directory: RunDir, config: StudyConfig) -> dict[str, pd.DataFrame]:
+def write_tables(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:
     """Every selected kind's tables from the trials of the configuration's plan, and the summary: one row
     per model. Trial files of other configurations in the folder are not read."""
-    plan = trials(config)
     tables: dict[str, pd.DataFrame] = {}
     summaries = []
     for name in config.kinds:
@@ -230,13 +229,20 @@ def summary(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
     return table
 
 
-def finish(run_dir: str | Path) -> RunDir:
-    """The end of every run: the tables from its trials, then claim.md, then the figures and report.html."""
-    directory = RunDir(run_dir)
-    write_tables(directory, StudyConfig(directory.config()))
+def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
+    """The end of every run: the tables from the trials of `plan` (the configuration's, as the run planned
+    it), then claim.md, then the figures and report.html."""
+    write_tables(directory, config, plan)
     claim.report(directory.root)
     report.write(directory.root)
     return directory
+
+
+def finish_folder(run_dir: str | Path) -> RunDir:
+    """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
+    directory = RunDir(run_dir)
+    config = StudyConfig(directory.config())
+    return finish(directory, config, trials(config))
 
 
 class Outputs:
