@@ -8,7 +8,7 @@ import torch
 
 import vggbench
 from vggbench.cli import main
-from vggbench.measure import train
+from vggbench.measure import checkpoints, train
 from vggbench.setups import TrainConfig
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 16], fc_hidden=64), resolution=16)
@@ -80,8 +80,8 @@ def test_summary_over_seeds_counts_failed_runs_apart():
 def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     _, model = train.train(SMALL, _config(epochs=1), dataset)
     path = tmp_path / "model.pt"
-    train.save_checkpoint(path, model, SMALL)
-    loaded, spec = train.load_checkpoint(path, SMALL)
+    checkpoints.save_checkpoint(path, model, SMALL)
+    loaded, spec = checkpoints.load_checkpoint(path, SMALL)
     assert spec == SMALL
     for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(saved, restored), name
@@ -89,10 +89,10 @@ def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     with pytest.raises(
         ValueError, match="does not match the requested model: it has variant 'stack' \\(asked 'single'\\)"
     ):
-        train.load_checkpoint(path, other)
+        checkpoints.load_checkpoint(path, other)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="is not a vggbench checkpoint"):
-        train.load_checkpoint(tmp_path / "junk.pt")
+        checkpoints.load_checkpoint(tmp_path / "junk.pt")
 
 
 def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):
@@ -181,9 +181,9 @@ def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synt
     recipe = ["--epochs", "1", "--train-limit", "64", "--device", "cpu", "--threads", "1"]
     saved = ["--data-root", str(synthetic_root), "--save-checkpoint", str(tmp_path / "ck.pt")]
     assert main(["train", *model, *recipe, *saved]) == 0
-    checkpoints = sorted(path.name for path in tmp_path.glob("ck-*.pt"))
-    assert checkpoints == ["ck-custom-stack-r1-px16-seed0.pt", "ck-custom-stack-r1-px32-seed0.pt"]
-    resolutions = [train.load_checkpoint(tmp_path / name)[1].resolution for name in checkpoints]
+    names = sorted(path.name for path in tmp_path.glob("ck-*.pt"))
+    assert names == ["ck-custom-stack-r1-px16-seed0.pt", "ck-custom-stack-r1-px32-seed0.pt"]
+    resolutions = [checkpoints.load_checkpoint(tmp_path / name)[1].resolution for name in names]
     assert resolutions == [16, 32]
 
 

@@ -103,11 +103,12 @@ class Train(Kind):
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         from vggbench.measure import train
+        from vggbench.measure.checkpoints import checkpoint_bytes
 
         setup = trial.setup
         rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
         files = {
-            checkpoint_of(trial.spec, seed): train.checkpoint_bytes(model, trial.spec)
+            checkpoint_of(trial.spec, seed): checkpoint_bytes(model, trial.spec)
             for seed, model in zip(setup.trained_seeds, models, strict=True)
         }
         return Outcome(rows, files)
