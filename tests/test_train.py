@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import vggbench
+from vggbench import training_rules
 from vggbench.cli import main
 from vggbench.measure import checkpoints, train
 from vggbench.setups import TrainConfig
@@ -70,7 +71,7 @@ def test_summary_over_seeds_counts_failed_runs_apart():
         for seed, (final, final_loss) in finals.items()
         for epoch, accuracy, loss in ((1, 0.1 if seed == 2 else final - 0.02, 2.3026), (2, final, final_loss))
     ]
-    summary = train.summarize(rows).iloc[0]
+    summary = training_rules.summarize(rows).iloc[0]
     assert (summary["seeds"], summary["failed"], summary["epochs"], summary["optimizer_steps"]) == (3, 1, 2, 20)
     assert summary["test_acc_mean"] == pytest.approx(0.85)
     assert summary["test_acc_std"] == pytest.approx(torch.tensor([0.8, 0.9]).std().item())

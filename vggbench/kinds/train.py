@@ -134,11 +134,11 @@ class Train(Kind):
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
 
     def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
-        from vggbench.measure import train
+        from vggbench.training_rules import summarize
 
         if "test_acc" not in rows or rows["test_acc"].isna().all():
             return None
-        return train.summarize(rows.dropna(subset=["test_acc"]))
+        return summarize(rows.dropna(subset=["test_acc"]))
 
 
 KIND = Train()

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
@@ -24,9 +23,9 @@ from vggbench.hardware import device_name
 from vggbench.measure.flops import step_flops
 from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
 from vggbench.models import VGG, build_spec
-from vggbench.schema import identity, keys_in
+from vggbench.schema import identity
 from vggbench.setups import TrainConfig
-from vggbench.training_rules import PLATEAU_GAIN, failed, final_epoch, is_failure
+from vggbench.training_rules import is_failure
 
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
@@ -351,37 +350,3 @@ def _normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None,
         return None, None
     pixels = images.float().div(255)
     return pixels.mean().item(), pixels.std().item()
-
-
-def summarize(rows) -> pd.DataFrame:
-    """Per model, over its seeds' runs at their final epoch: how many ran and how many failed; for those
-    that did not fail, the test accuracy (mean, standard deviation, range) and its gain over the last
-    epoch, and whether that gain says the model was still learning."""
-    table = pd.DataFrame(rows)
-    keys = keys_in(table)
-    run = [*keys, "seed"]
-    table = table.assign(failed=failed(table))
-    before = table[table["epoch"] == table.groupby(run)["epoch"].transform("max") - 1].set_index(run)["test_acc"]
-    final = final_epoch(table).set_index(run)
-    final = final.assign(last_epoch_gain=final["test_acc"] - before).reset_index()  # NaN after one epoch
-    counts = final.groupby(keys, sort=False).agg(
-        epochs=("epoch", "max"),
-        optimizer_steps=("optimizer_steps", "max"),
-        seeds=("seed", "count"),
-        failed=("failed", "sum"),
-    )
-    accuracy = (
-        final[~final["failed"]]
-        .groupby(keys, sort=False)
-        .agg(
-            test_acc_mean=("test_acc", "mean"),
-            test_acc_std=("test_acc", "std"),
-            test_acc_min=("test_acc", "min"),
-            test_acc_max=("test_acc", "max"),
-            last_epoch_gain=("last_epoch_gain", "mean"),
-            train_img_per_s_median=("train_img_per_s", "median"),
-        )
-    )
-    summary = counts.join(accuracy).reset_index()
-    threshold = final["plateau_gain"].max() if "plateau_gain" in final else PLATEAU_GAIN
-    return summary.assign(still_learning=summary["last_epoch_gain"] > threshold)
