@@ -7,10 +7,13 @@ import pytest
 import torch
 
 import vggbench
-from vggbench import training_rules
+from vggbench import study, training_rules
+from vggbench.arch import spec_to_dict
 from vggbench.cli import main
+from vggbench.config import StudyConfig
 from vggbench.measure import checkpoints, train
 from vggbench.setups import TrainConfig
+from vggbench.validate import InputError
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 16], fc_hidden=64), resolution=16)
 TIMES = ["epoch_s", "train_s", "train_img_per_s", "train_gflops", "data_s", "compute_s"]
@@ -94,6 +97,22 @@ def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="is not a vggbench checkpoint"):
         checkpoints.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_planning_on_a_checkpoint_reads_its_spec_not_its_weights(tmp_path, monkeypatch):
+    path, wrong = tmp_path / "model.pt", tmp_path / "wrong.pt"
+    checkpoints.save_checkpoint(path, vggbench.build_spec(SMALL), SMALL)
+    other = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 32], fc_hidden=64), resolution=16)
+    torch.save({"spec": spec_to_dict(other), "state_dict": vggbench.build_spec(SMALL).state_dict()}, wrong)
+
+    def no_loading(*args):
+        raise AssertionError("planning must not load the weights")
+
+    monkeypatch.setattr(checkpoints, "load_checkpoint", no_loading)
+    (trial,) = study.trials(StudyConfig({"kinds": ("erf",), "erf_checkpoints": (str(path),)}))
+    assert trial.spec == SMALL and trial.reads == (str(path),)
+    with pytest.raises(InputError, match="has weights that do not fit its spec"):  # still refused at once
+        checkpoints.checkpoint_spec(wrong)
 
 
 def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):

@@ -109,9 +109,9 @@ class Erf(Kind):
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
 
     def _of_checkpoint(self, path: str, base: ErfSetup) -> Trial:
-        from vggbench.measure.checkpoints import load_checkpoint
+        from vggbench.measure.checkpoints import checkpoint_spec
 
-        _, spec = load_checkpoint(path)
+        spec = checkpoint_spec(path)
         return self._trial(spec, dataclasses.replace(base, trained=True, checkpoints=(path,)), reads=(path,))
 
     def run(self, trial, inputs, load_data, report) -> Outcome:

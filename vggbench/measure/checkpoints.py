@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
@@ -31,11 +32,15 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None
     write_bytes(Path(path), checkpoint_bytes(model, spec))
 
 
-def _read_checkpoint(source: str | Path | bytes, name: str) -> tuple[ModelSpec, dict]:
-    """The spec and state dict of a checkpoint, read with torch.load(weights_only=True): no code runs."""
+def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool = False) -> tuple[ModelSpec, dict]:
+    """The spec and state dict of a checkpoint, read with torch.load(weights_only=True): no code runs. With
+    `mmap` (a path only), the tensors are mapped from the file rather than read into memory."""
     try:
         saved = torch.load(
-            io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu", weights_only=True
+            io.BytesIO(source) if isinstance(source, bytes) else source,
+            map_location="cpu",
+            weights_only=True,
+            mmap=mmap,
         )
     except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:
         raise InputError(f"{name} is not a vggbench checkpoint: {error}") from None
@@ -51,12 +56,15 @@ def _read_checkpoint(source: str | Path | bytes, name: str) -> tuple[ModelSpec, 
         raise InputError(f"{name} has a spec that is not allowed: {error}") from None
 
 
-def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
-    """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
-    the model that spec describes. The weights must have the spec's shapes, which are checked before any
-    memory is taken for them."""
-    name = "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
-    saved_spec, state = _read_checkpoint(source, name)
+def _name(source: str | Path | bytes) -> str:
+    return "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
+
+
+def _checked(source: str | Path | bytes, spec: ModelSpec | None, mmap: bool) -> tuple[VGG, ModelSpec, dict]:
+    """The checkpoint's model without weights (on the meta device), its spec and its state dict, once the
+    spec is found to be `spec` (where given) and the weights to have its shapes."""
+    name = _name(source)
+    saved_spec, state = _read_checkpoint(source, name, mmap)
     if spec is not None and saved_spec != spec:
         theirs, ours = spec_to_dict(saved_spec), spec_to_dict(spec)
         differences = ", ".join(
@@ -72,6 +80,23 @@ def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -
             set(expected) ^ set(found) | {key for key in expected if found.get(key, expected[key]) != expected[key]}
         )
         raise InputError(f"{name} has weights that do not fit its spec ({', '.join(wrong[:3])} ...)")
+    return model, saved_spec, state
+
+
+def checkpoint_spec(path: str | Path) -> ModelSpec:
+    """The spec of the checkpoint at `path`, checked as `load_checkpoint` checks it, without reading its
+    weights: they are mapped from the file (their shapes are all the check needs), not loaded. Enough to
+    plan a trial on it."""
+    # torch maps only its zip format; another file is read as it would be loaded, and refused alike.
+    _, spec, _ = _checked(path, None, mmap=zipfile.is_zipfile(path))
+    return spec
+
+
+def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
+    """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
+    the model that spec describes. The weights must have the spec's shapes, which are checked before any
+    memory is taken for them."""
+    model, saved_spec, state = _checked(source, spec, mmap=False)
     model = model.to_empty(device="cpu")
     model.load_state_dict(state)
     return model, saved_spec
