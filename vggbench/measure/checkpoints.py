@@ -32,7 +32,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None
     write_bytes(Path(path), checkpoint_bytes(model, spec))
 
 
-def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool = False) -> tuple[ModelSpec, dict]:
+def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool) -> tuple[ModelSpec, dict]:
     """The spec and state dict of a checkpoint, read with torch.load(weights_only=True): no code runs. With
     `mmap` (a path only), the tensors are mapped from the file rather than read into memory."""
     try:
@@ -49,11 +49,12 @@ def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool = False) 
     if not isinstance(saved.get("state_dict"), dict):
         raise InputError(f"{name} is not a vggbench checkpoint: it holds no state dict")
     try:
-        return spec_from_dict(saved["spec"]), saved["state_dict"]
+        spec = spec_from_dict(saved["spec"])
     except (KeyError, TypeError) as error:
         raise InputError(f"{name} has a spec that vggbench cannot read: {error!r} is missing or wrong") from None
     except ValueError as error:
         raise InputError(f"{name} has a spec that is not allowed: {error}") from None
+    return spec, saved["state_dict"]
 
 
 def _name(source: str | Path | bytes) -> str:
