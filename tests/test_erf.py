@@ -8,7 +8,7 @@ from torch import nn
 
 import vggbench
 from vggbench.cli import main
-from vggbench.measure import erf, train
+from vggbench.measure import checkpoints, erf
 
 
 def _ones(*kernels: int) -> nn.Sequential:
@@ -59,11 +59,11 @@ def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
     torch.manual_seed(0)  # a fixed initialisation whose ReLUs let some gradient through
     checkpoint, dead = tmp_path / "model.pt", tmp_path / "dead.pt"
     model = vggbench.build_spec(spec)
-    train.save_checkpoint(checkpoint, model, spec)
+    checkpoints.save_checkpoint(checkpoint, model, spec)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.zero_()
-    train.save_checkpoint(dead, model, spec)
+    checkpoints.save_checkpoint(dead, model, spec)
     out, maps = tmp_path / "erf.csv", tmp_path / "maps"
     argv = [
         "erf",

@@ -8,8 +8,11 @@ import pytest
 from vggbench import study
 from vggbench.cli import main
 from vggbench.config import load_config
+from vggbench.outputs import Outputs
 from vggbench.publish import publish
+from vggbench.registry import KINDS
 from vggbench.rundir import RunDir
+from vggbench.store import Store
 
 TABLES = ["static", "blocks", "layers", "speed", "pairs", "train", "erf", "density", "summary"]
 
@@ -165,3 +168,7 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     assert "report: runs/quick/report.html" in out
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "holds none of static.csv" in capsys.readouterr().err
+
+
+def test_the_run_directory_and_a_commands_outputs_are_the_engines_stores(tmp_path):
+    assert isinstance(RunDir(tmp_path), Store) and isinstance(Outputs(KINDS["static"], None, None, 1), Store)

@@ -7,9 +7,13 @@ import pytest
 import torch
 
 import vggbench
+from vggbench import study, training_rules
+from vggbench.arch import spec_to_dict
 from vggbench.cli import main
-from vggbench.measure import train
+from vggbench.config import StudyConfig
+from vggbench.measure import checkpoints, train
 from vggbench.setups import TrainConfig
+from vggbench.validate import InputError
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 16], fc_hidden=64), resolution=16)
 TIMES = ["epoch_s", "train_s", "train_img_per_s", "train_gflops", "data_s", "compute_s"]
@@ -70,7 +74,7 @@ def test_summary_over_seeds_counts_failed_runs_apart():
         for seed, (final, final_loss) in finals.items()
         for epoch, accuracy, loss in ((1, 0.1 if seed == 2 else final - 0.02, 2.3026), (2, final, final_loss))
     ]
-    summary = train.summarize(rows).iloc[0]
+    summary = training_rules.summarize(rows).iloc[0]
     assert (summary["seeds"], summary["failed"], summary["epochs"], summary["optimizer_steps"]) == (3, 1, 2, 20)
     assert summary["test_acc_mean"] == pytest.approx(0.85)
     assert summary["test_acc_std"] == pytest.approx(torch.tensor([0.8, 0.9]).std().item())
@@ -80,8 +84,8 @@ def test_summary_over_seeds_counts_failed_runs_apart():
 def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     _, model = train.train(SMALL, _config(epochs=1), dataset)
     path = tmp_path / "model.pt"
-    train.save_checkpoint(path, model, SMALL)
-    loaded, spec = train.load_checkpoint(path, SMALL)
+    checkpoints.save_checkpoint(path, model, SMALL)
+    loaded, spec = checkpoints.load_checkpoint(path, SMALL)
     assert spec == SMALL
     for (name, saved), (_, restored) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(saved, restored), name
@@ -89,10 +93,26 @@ def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     with pytest.raises(
         ValueError, match="does not match the requested model: it has variant 'stack' \\(asked 'single'\\)"
     ):
-        train.load_checkpoint(path, other)
+        checkpoints.load_checkpoint(path, other)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="is not a vggbench checkpoint"):
-        train.load_checkpoint(tmp_path / "junk.pt")
+        checkpoints.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_planning_on_a_checkpoint_reads_its_spec_not_its_weights(tmp_path, monkeypatch):
+    path, wrong = tmp_path / "model.pt", tmp_path / "wrong.pt"
+    checkpoints.save_checkpoint(path, vggbench.build_spec(SMALL), SMALL)
+    other = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 32], fc_hidden=64), resolution=16)
+    torch.save({"spec": spec_to_dict(other), "state_dict": vggbench.build_spec(SMALL).state_dict()}, wrong)
+
+    def no_loading(*args):
+        raise AssertionError("planning must not load the weights")
+
+    monkeypatch.setattr(checkpoints, "load_checkpoint", no_loading)
+    (trial,) = study.trials(StudyConfig({"kinds": ("erf",), "erf_checkpoints": (str(path),)}))
+    assert trial.spec == SMALL and trial.reads == (str(path),)
+    with pytest.raises(InputError, match="has weights that do not fit its spec"):  # still refused at once
+        checkpoints.checkpoint_spec(wrong)
 
 
 def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):
@@ -181,9 +201,9 @@ def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synt
     recipe = ["--epochs", "1", "--train-limit", "64", "--device", "cpu", "--threads", "1"]
     saved = ["--data-root", str(synthetic_root), "--save-checkpoint", str(tmp_path / "ck.pt")]
     assert main(["train", *model, *recipe, *saved]) == 0
-    checkpoints = sorted(path.name for path in tmp_path.glob("ck-*.pt"))
-    assert checkpoints == ["ck-custom-stack-r1-px16-seed0.pt", "ck-custom-stack-r1-px32-seed0.pt"]
-    resolutions = [train.load_checkpoint(tmp_path / name)[1].resolution for name in checkpoints]
+    names = sorted(path.name for path in tmp_path.glob("ck-*.pt"))
+    assert names == ["ck-custom-stack-r1-px16-seed0.pt", "ck-custom-stack-r1-px32-seed0.pt"]
+    resolutions = [checkpoints.load_checkpoint(tmp_path / name)[1].resolution for name in names]
     assert resolutions == [16, 32]
 
 

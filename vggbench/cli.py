@@ -160,7 +160,7 @@ def _dest(flag: str) -> str:
 
 def _measure(args: argparse.Namespace) -> None:
     """A kind's command: its one-kind study, then its tables printed and written."""
-    from vggbench import study
+    from vggbench import outputs
     from vggbench.config import StudyConfig
     from vggbench.registry import KINDS
 
@@ -171,7 +171,7 @@ def _measure(args: argparse.Namespace) -> None:
         _refuse_model_options(args, given(args))
     config = StudyConfig(values)
     save_to = getattr(args, _dest(kind.files.flag)) if kind.files else None
-    rows = study.measure(config, args.out, save_to, getattr(args, "data_root", None), _progress)
+    rows = outputs.measure(config, args.out, save_to, getattr(args, "data_root", None), _progress)
     tables = kind.make_tables(rows, config) if not rows.empty else {}
     for table in kind.tables:
         destination = getattr(args, _dest(table.flag))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from vggbench.csvio import write_text
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
-from vggbench.study import finish
+from vggbench.study import finish_folder
 from vggbench.validate import InputError
 
 INDEX_HEADING = "## Published runs"
@@ -54,7 +54,7 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
     if not NAME.fullmatch(run):
         raise InputError(f"the run folder's name {run!r} cannot name a published folder: rename it")
     if not (directory.has(CLAIM_MD) and directory.has(REPORT)):
-        finish(directory.root)
+        finish_folder(directory.root)
     target = Path(results) / f"{run}-{device}-{date}"
     _copy_into_place(directory, target)
     _index(Path(results) / "README.md", target, run, meta)

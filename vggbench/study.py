@@ -6,8 +6,8 @@
               trial becomes a row with its error (or, for a single command, stops it)
     finish    tables from the trials, then the claim, then the report
 
-`run` does all three into a resumable run directory; `measure` runs a one-kind study
-for a single command (`vggbench speed`, `train`, ...) without one.
+`run` does all three into a resumable run directory; a single command (`vggbench speed`,
+`train`, ...) runs its one-kind study on the same engine without one (vggbench.outputs).
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ import pandas as pd
 
 from vggbench import claim, data, noise, report
 from vggbench.config import StudyConfig
-from vggbench.csvio import write_bytes, write_csv
 from vggbench.estimate import Rates, measure_rates
 from vggbench.executors import LocalExecutor, TrialLost
 from vggbench.hardware import environment
-from vggbench.kind import Kind, Outcome, Trial
+from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
 from vggbench.rundir import DONE, FAILED, INCOMPLETE, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
+from vggbench.store import Store
 from vggbench.validate import InputError
 
 Report = Callable[[str], None]
@@ -53,7 +53,7 @@ def dry_run(config: StudyConfig) -> pd.DataFrame:
     """The trials with an estimate of each one's time, calibrated by a few training steps of each model."""
     config.machine.check_available()
     plan = trials(config)
-    _check_memory(plan)
+    check_memory(plan)
     costs = estimates(plan, measure_rates(plan, config.machine.device, config.machine.threads))
     return pd.DataFrame([{"kind": trial.kind, "trial": trial.key, "estimate_s": costs[trial]} for trial in plan])
 
@@ -91,7 +91,7 @@ def _collect(executor, trial: Trial, handle, keep_going: bool) -> Outcome:
     return Outcome([{**trial.identity(), "error": outcome.error}], error=outcome.error)
 
 
-def execute(todo: list[Trial], executor, store, progress: Callable, keep_going: bool = True) -> None:
+def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_going: bool = True) -> None:
     """Run `todo` on `executor`. `store` (a RunDir, or a command's Outputs) tells which trials are done,
     gives a trial's input files and records each result as it comes; `progress(trial, outcome)` reports it."""
     planned = {(trial.kind, trial.key) for trial in todo}
@@ -135,14 +135,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _find_data(plan: list[Trial], data_root: str | None, report: Report) -> None:
+def find_data(plan: list[Trial], data_root: str | None, report: Report) -> None:
     """Stop before anything runs where a trial needs Fashion-MNIST and it cannot be found."""
     if any(KINDS[trial.kind].needs_data for trial in plan):
         files = data.locate(data_root)
         report(f"Fashion-MNIST from {files['train_images'].parent}")
 
 
-def _check_memory(plan: list[Trial]) -> None:
+def check_memory(plan: list[Trial]) -> None:
     """Refuse, before anything runs, a trial that would not fit in the memory of its device."""
     for trial in plan:
         needed, device = KINDS[trial.kind].memory(trial)
@@ -179,8 +179,8 @@ def run(
         started = _now()
         plan = trials(config)
         todo = _todo(directory, plan, report)
-        _check_memory(todo)
-        _find_data(todo, data_root, report)
+        check_memory(todo)
+        find_data(todo, data_root, report)
         probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
         described = executor.start(config.machine, data_root, report)
 
@@ -195,13 +195,12 @@ def run(
         finally:
             executor.stop()
         directory.write_metadata(metadata(_now()))
-        return finish(directory.root)
+        return finish(directory, config, plan)
 
 
-def write_tables(directory: RunDir, config: StudyConfig) -> dict[str, pd.DataFrame]:
+def write_tables(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:
     """Every selected kind's tables from the trials of the configuration's plan, and the summary: one row
     per model. Trial files of other configurations in the folder are not read."""
-    plan = trials(config)
     tables: dict[str, pd.DataFrame] = {}
     summaries = []
     for name in config.kinds:
@@ -230,65 +229,17 @@ def summary(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
     return table
 
 
-def finish(run_dir: str | Path) -> RunDir:
-    """The end of every run: the tables from its trials, then claim.md, then the figures and report.html."""
-    directory = RunDir(run_dir)
-    write_tables(directory, StudyConfig(directory.config()))
+def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
+    """The end of every run: the tables from the trials of `plan` (the configuration's, as the run planned
+    it), then claim.md, then the figures and report.html."""
+    write_tables(directory, config, plan)
     claim.report(directory.root)
     report.write(directory.root)
     return directory
 
 
-class Outputs:
-    """Where a single command's one-kind study keeps its results instead of a run directory: rows in
-    memory, the kind's table rewritten to `out` after every trial, and files saved under `save_to`."""
-
-    def __init__(self, kind: Kind, out: str | None, save_to: str | None, trials: int) -> None:
-        self.kind, self.out, self.save_to, self.several = kind, out, save_to, trials > 1
-        self.rows: list[dict] = []
-        self.finished: set[tuple[str, str]] = set()
-
-    def done(self, kind: str, key: str) -> bool:
-        return (kind, key) in self.finished
-
-    def inputs(self, trial: Trial) -> dict[str, bytes]:
-        return {name: Path(name).read_bytes() for name in trial.reads if Path(name).is_file()}
-
-    def place(self, name: str) -> Path:
-        """Where a file the trials give back goes: into the folder given, or as the file given."""
-        target = Path(self.save_to)
-        if not self.kind.files.one_file:
-            return target / Path(name).name
-        return target.with_name(f"{target.stem}-{Path(name).stem}{target.suffix}") if self.several else target
-
-    def record(self, trial: Trial, outcome: Outcome) -> None:
-        self.finished.add((trial.kind, trial.key))
-        self.rows += outcome.rows
-        if self.save_to:
-            for name, content in outcome.files.items():
-                write_bytes(self.place(name), content)
-        if self.out:
-            write_csv(pd.DataFrame(self.rows), self.out)
-
-
-def measure(
-    config: StudyConfig,
-    out: str | None = None,
-    save_to: str | None = None,
-    data_root: str | None = None,
-    report: Report = print,
-) -> pd.DataFrame:
-    """A one-kind study for a single command, every trial in this process: its rows. It stops at the
-    first failed trial; `out` and `save_to` are as for Outputs."""
-    (name,) = config.kinds
-    config.machine.check_available(report)
-    plan = trials(config)
-    _check_memory(plan)
-    _find_data(plan, data_root, report)
-    outputs = Outputs(KINDS[name], out, save_to, len(plan))
-    executor = LocalExecutor()
-    executor.start(config.machine, data_root, report)
-    if KINDS[name].exclusive:  # a timing: say first how far this machine's timings can be trusted now
-        take_probe(config, report)
-    execute(plan, executor, outputs, Progress(plan, report), keep_going=False)
-    return pd.DataFrame(outputs.rows)
+def finish_folder(run_dir: str | Path) -> RunDir:
+    """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
+    directory = RunDir(run_dir)
+    config = StudyConfig(directory.config())
+    return finish(directory, config, trials(config))

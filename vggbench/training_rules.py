@@ -1,4 +1,5 @@
-"""How a training run is judged: the failure rule, the plateau rule, and each run's final epoch.
+"""How a training run is judged: the failure rule, the plateau rule, each run's final epoch, and the
+summary of a model's runs over its seeds.
 
 The rule is fixed before a run (TrainConfig's `failure_loss_ratio` and `plateau_gain`); training rows
 carry the values they were judged with, so a table is judged by the rule it was made under.
@@ -41,3 +42,39 @@ def failed(train: pd.DataFrame) -> pd.Series:
         return train["failed"].astype(bool)
     classes = train.get("num_classes", 10)
     return ~(train["train_loss"] <= FAILURE_LOSS_RATIO * np.log(classes))
+
+
+def summarize(rows) -> pd.DataFrame:
+    """Per model, over its seeds' runs at their final epoch: how many ran and how many failed; for those
+    that did not fail, the test accuracy (mean, standard deviation, range) and its gain over the last
+    epoch, and whether that gain says the model was still learning (the plateau rule)."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    keys = keys_in(table)
+    run = [*keys, "seed"]
+    table = table.assign(failed=failed(table))
+    before = table[table["epoch"] == table.groupby(run)["epoch"].transform("max") - 1].set_index(run)["test_acc"]
+    final = final_epoch(table).set_index(run)
+    final = final.assign(last_epoch_gain=final["test_acc"] - before).reset_index()  # NaN after one epoch
+    counts = final.groupby(keys, sort=False).agg(
+        epochs=("epoch", "max"),
+        optimizer_steps=("optimizer_steps", "max"),
+        seeds=("seed", "count"),
+        failed=("failed", "sum"),
+    )
+    accuracy = (
+        final[~final["failed"]]
+        .groupby(keys, sort=False)
+        .agg(
+            test_acc_mean=("test_acc", "mean"),
+            test_acc_std=("test_acc", "std"),
+            test_acc_min=("test_acc", "min"),
+            test_acc_max=("test_acc", "max"),
+            last_epoch_gain=("last_epoch_gain", "mean"),
+            train_img_per_s_median=("train_img_per_s", "median"),
+        )
+    )
+    summary = counts.join(accuracy).reset_index()
+    threshold = final["plateau_gain"].max() if "plateau_gain" in final else PLATEAU_GAIN
+    return summary.assign(still_learning=summary["last_epoch_gain"] > threshold)

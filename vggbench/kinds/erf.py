@@ -109,15 +109,16 @@ class Erf(Kind):
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
 
     def _of_checkpoint(self, path: str, base: ErfSetup) -> Trial:
-        from vggbench.measure import train
+        from vggbench.measure.checkpoints import checkpoint_spec
 
-        _, spec = train.load_checkpoint(path)
+        spec = checkpoint_spec(path)
         return self._trial(spec, dataclasses.replace(base, trained=True, checkpoints=(path,)), reads=(path,))
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         import numpy as np
 
-        from vggbench.measure import erf, train
+        from vggbench.measure import erf
+        from vggbench.measure.checkpoints import load_checkpoint
 
         spec, setup = trial.spec, trial.setup
         images = data.prepare(load_data().test_images[: setup.images], setup.resolution)
@@ -125,7 +126,7 @@ class Erf(Kind):
             missing = [name for name in trial.reads if name not in inputs]
             if missing:
                 raise InputError(f"no trained model for {', '.join(missing)}: its training trial failed")
-            models = [train.load_checkpoint(inputs[name], spec)[0] for name in trial.reads]
+            models = [load_checkpoint(inputs[name], spec)[0] for name in trial.reads]
             row, contribution = erf.measure_models(spec, models, images, True, setup.resamples)
         else:
             row, contribution = erf.measure_untrained(spec, images, setup.seeds, setup.resamples)

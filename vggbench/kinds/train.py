@@ -103,11 +103,12 @@ class Train(Kind):
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         from vggbench.measure import train
+        from vggbench.measure.checkpoints import checkpoint_bytes
 
         setup = trial.setup
         rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
         files = {
-            checkpoint_of(trial.spec, seed): train.checkpoint_bytes(model, trial.spec)
+            checkpoint_of(trial.spec, seed): checkpoint_bytes(model, trial.spec)
             for seed, model in zip(setup.trained_seeds, models, strict=True)
         }
         return Outcome(rows, files)
@@ -133,11 +134,11 @@ class Train(Kind):
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
 
     def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
-        from vggbench.measure import train
+        from vggbench.training_rules import summarize
 
         if "test_acc" not in rows or rows["test_acc"].isna().all():
             return None
-        return train.summarize(rows.dropna(subset=["test_acc"]))
+        return summarize(rows.dropna(subset=["test_acc"]))
 
     def judge(self, tables, margins) -> list[dict]:
         from vggbench.kinds import train_verdicts

@@ -1,4 +1,7 @@
-"""Short training on Fashion-MNIST: the accuracy column, reproducible and fast.
+"""Short training on Fashion-MNIST: the accuracy column, reproducible and fast. The trainer: the epoch
+loop, for one seed alone or for several trained together, and the step it repeats (`training_step`,
+which the time estimates and bench/ time). What a run sets up before its first step is in
+train_setup; saving and loading trained models, in checkpoints.
 
 The defaults are the seed's recipe (Adam, lr 0.001, batch 64, 5 epochs, mean
 cross-entropy). Unlike the seed's loop, the test set is evaluated once per epoch, in
@@ -8,43 +11,27 @@ device as uint8 and each batch is scaled and resized there.
 
 from __future__ import annotations
 
-import io
-import pickle
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
-from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
-from vggbench.csvio import write_bytes
+from vggbench.arch import ModelSpec
 from vggbench.data import FashionMNIST, prepare
 from vggbench.hardware import device_name
+from vggbench.measure import train_setup
 from vggbench.measure.flops import step_flops
 from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
-from vggbench.models import VGG, build_spec
-from vggbench.schema import identity, keys_in
+from vggbench.models import VGG
+from vggbench.schema import identity
 from vggbench.setups import TrainConfig
-from vggbench.training_rules import PLATEAU_GAIN, failed, final_epoch, is_failure
-from vggbench.validate import InputError
+from vggbench.training_rules import is_failure
 
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)
-
-
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    # fused: the same update as one kernel over all parameters; on the CPU, where torch's default is a loop
-    # over the parameters, 3-11% faster per training step than the default (vgg11/vgg13 at ratio 8, 32 px).
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            model.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=True
-        )
-    return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay, fused=True)
 
 
 class _Split:
@@ -88,11 +75,6 @@ def _progress_bar(total: int, description: str):
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit="batch", leave=False, file=sys.stderr)
-
-
-def _dropout_seed(seed: int) -> int:
-    """The seed of a run's dropout stream: drawn from its seed, apart from its data order's."""
-    return int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 class _Lone:
@@ -143,36 +125,26 @@ class _Runs:
 
     def __init__(self, spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report) -> None:
         self.spec, self.config, self.seeds, self.report = spec, config, tuple(seeds), report
-        models = []
-        for seed in self.seeds:
-            torch.manual_seed(seed)  # each seed's initial weights, as a lone run's
-            models.append(build_spec(spec))
+        models = train_setup.initial_models(spec, self.seeds)
         self.net = (_Lone if len(models) == 1 else _Group)(spec, models, config)
-        self.format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.format = train_setup.memory_format(config)
         self.net.module.to(config.device, memory_format=self.format)
-        self.optimizer = _optimizer(self.net.module, config)
-        self.scaler = torch.amp.GradScaler(config.device, enabled=config.precision == "fp16")
-        self.shuffles = [torch.Generator().manual_seed(seed) for seed in self.seeds]
-        self.dropouts = [torch.Generator(config.device).manual_seed(_dropout_seed(seed)) for seed in self.seeds]
-        self.data = data.to(config.device)
-        count = min(config.train_limit or len(data.train_labels), len(data.train_labels))
-        self.images, self.labels = self.data.train_images[:count], self.data.train_labels[:count]
-        self.norm = _normalization(self.images, config.normalize)
+        self.optimizer = train_setup.optimizer(self.net.module, config)
+        self.scaler = train_setup.grad_scaler(config)
+        self.shuffles, self.dropouts = train_setup.streams(self.seeds, config.device)
+        self.data, self.images, self.labels = train_setup.placed(data, config)
+        self.norm = train_setup.normalization(self.images, config.normalize)
 
     def _inputs(self, images: list[torch.Tensor]) -> torch.Tensor:
         batches = [prepare(part, self.spec.resolution, *self.norm) for part in images]
         return self.net.inputs(batches).contiguous(memory_format=self.format)
-
-    def _autocast(self):
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.config.precision)
-        return torch.autocast(torch.device(self.config.device).type, dtype=dtype, enabled=dtype is not None)
 
     def _step(self, indices: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step for every seed: (each seed's summed loss, each seed's correct predictions)."""
         targets = torch.stack([self.labels[index] for index in indices])  # (K, B)
         images = self._inputs([self.images[index] for index in indices])
         self.optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        with train_setup.autocast(self.config):
             logits = self.net.logits(images, self.dropouts).float()  # (K, B, classes)
         losses = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
         losses = losses.view(targets.shape).mean(dim=1)  # each seed's mean loss, as a lone run's
@@ -212,7 +184,7 @@ class _Runs:
         self.net.module.eval()
         images, labels = self.data.test_images, self.data.test_labels
         correct = torch.zeros(len(self.seeds), dtype=torch.long, device=labels.device)
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), train_setup.autocast(self.config):
             for start in range(0, len(labels), EVAL_BATCH):
                 inputs = self._inputs([images[start : start + EVAL_BATCH]] * len(self.seeds))
                 logits = self.net.logits(inputs, self.dropouts)
@@ -348,102 +320,3 @@ def train(
     """Train one model for one seed (`config.seed`): one row per epoch, and the trained model."""
     rows, (model,) = train_seeds(spec, config, (config.seed,), data, report)
     return rows, model
-
-
-def _normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None, float | None]:
-    """(mean, std) of the training pixels in [0, 1] when normalizing, else (None, None)."""
-    if not normalize:
-        return None, None
-    pixels = images.float().div(255)
-    return pixels.mean().item(), pixels.std().item()
-
-
-def checkpoint_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
-    """The state dict and the spec, as the bytes of a file that torch.load(weights_only=True) reads."""
-    buffer = io.BytesIO()
-    torch.save({"spec": spec_to_dict(spec), "state_dict": model.state_dict()}, buffer)
-    return buffer.getvalue()
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, spec: ModelSpec) -> None:
-    write_bytes(Path(path), checkpoint_bytes(model, spec))
-
-
-def _read_checkpoint(source: str | Path | bytes, name: str) -> tuple[ModelSpec, dict]:
-    """The spec and state dict of a checkpoint, read with torch.load(weights_only=True): no code runs."""
-    try:
-        saved = torch.load(
-            io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu", weights_only=True
-        )
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:
-        raise InputError(f"{name} is not a vggbench checkpoint: {error}") from None
-    if not isinstance(saved, dict) or not isinstance(saved.get("spec"), dict):
-        raise InputError(f"{name} is not a vggbench checkpoint: it holds no spec (found {type(saved).__name__})")
-    if not isinstance(saved.get("state_dict"), dict):
-        raise InputError(f"{name} is not a vggbench checkpoint: it holds no state dict")
-    try:
-        return spec_from_dict(saved["spec"]), saved["state_dict"]
-    except (KeyError, TypeError) as error:
-        raise InputError(f"{name} has a spec that vggbench cannot read: {error!r} is missing or wrong") from None
-    except ValueError as error:
-        raise InputError(f"{name} has a spec that is not allowed: {error}") from None
-
-
-def load_checkpoint(source: str | Path | bytes, spec: ModelSpec | None = None) -> tuple[VGG, ModelSpec]:
-    """The model saved at `source` (a path, or a checkpoint's bytes) and its spec; with `spec`, it must be
-    the model that spec describes. The weights must have the spec's shapes, which are checked before any
-    memory is taken for them."""
-    name = "the checkpoint" if isinstance(source, bytes) else f"checkpoint {source}"
-    saved_spec, state = _read_checkpoint(source, name)
-    if spec is not None and saved_spec != spec:
-        theirs, ours = spec_to_dict(saved_spec), spec_to_dict(spec)
-        differences = ", ".join(
-            f"{key} {theirs[key]!r} (asked {ours[key]!r})" for key in ours if theirs[key] != ours[key]
-        )
-        raise InputError(f"{name} does not match the requested model: it has {differences}")
-    with torch.device("meta"):  # shapes only, until they are known to match
-        model = build_spec(saved_spec)
-    expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    found = {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
-    if found != expected:
-        wrong = sorted(
-            set(expected) ^ set(found) | {key for key in expected if found.get(key, expected[key]) != expected[key]}
-        )
-        raise InputError(f"{name} has weights that do not fit its spec ({', '.join(wrong[:3])} ...)")
-    model = model.to_empty(device="cpu")
-    model.load_state_dict(state)
-    return model, saved_spec
-
-
-def summarize(rows) -> pd.DataFrame:
-    """Per model, over its seeds' runs at their final epoch: how many ran and how many failed; for those
-    that did not fail, the test accuracy (mean, standard deviation, range) and its gain over the last
-    epoch, and whether that gain says the model was still learning."""
-    table = pd.DataFrame(rows)
-    keys = keys_in(table)
-    run = [*keys, "seed"]
-    table = table.assign(failed=failed(table))
-    before = table[table["epoch"] == table.groupby(run)["epoch"].transform("max") - 1].set_index(run)["test_acc"]
-    final = final_epoch(table).set_index(run)
-    final = final.assign(last_epoch_gain=final["test_acc"] - before).reset_index()  # NaN after one epoch
-    counts = final.groupby(keys, sort=False).agg(
-        epochs=("epoch", "max"),
-        optimizer_steps=("optimizer_steps", "max"),
-        seeds=("seed", "count"),
-        failed=("failed", "sum"),
-    )
-    accuracy = (
-        final[~final["failed"]]
-        .groupby(keys, sort=False)
-        .agg(
-            test_acc_mean=("test_acc", "mean"),
-            test_acc_std=("test_acc", "std"),
-            test_acc_min=("test_acc", "min"),
-            test_acc_max=("test_acc", "max"),
-            last_epoch_gain=("last_epoch_gain", "mean"),
-            train_img_per_s_median=("train_img_per_s", "median"),
-        )
-    )
-    summary = counts.join(accuracy).reset_index()
-    threshold = final["plateau_gain"].max() if "plateau_gain" in final else PLATEAU_GAIN
-    return summary.assign(still_learning=summary["last_epoch_gain"] > threshold)
