@@ -5,12 +5,12 @@ import warnings
 
 import pytest
 import torch
-from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
 import vggbench
 from vggbench import ModelSpec
 from vggbench.arch import DEFAULT_VARIANTS, VARIANTS, Grid, spec_from_dict, spec_to_dict
+from vggbench.measure import memory
 from vggbench.measure.flops import step_flops
 
 # Blocks of 1, 2 and 3 convs; the first changes the width, the last keeps it.
@@ -37,7 +37,9 @@ def _expected_block(variant, num_convs, in_channels, out_channels, side, batch_n
 
 def _fvcore(module, images):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # fvcore's import and tracing warn of TorchScript's deprecation
+        from fvcore.nn import FlopCountAnalysis
+
         return FlopCountAnalysis(module, images).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
 
 
@@ -115,3 +117,17 @@ def test_new_variants_are_opt_in():
     assert Grid().variants == DEFAULT_VARIANTS == ("stack", "single", "linear-stack")
     assert [spec.variant for spec in vggbench.grid(["vgg11"])] == list(DEFAULT_VARIANTS)
     assert {spec.variant for spec in Grid(variants=NEW).models()} == set(NEW)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_memory_estimate_counts_every_layer_output_of_every_variant(variant):
+    # Widths that shrink, so that a depthwise conv (which keeps its input's width) outputs more than its block.
+    spec = ModelSpec(vggbench.custom((2, 1), (8, 4), fc_hidden=16), variant, resolution=8)
+    model = vggbench.build_spec(spec).eval()
+    outputs = []
+    for module in model.modules():
+        if next(module.children(), None) is None and not isinstance(module, nn.Flatten):
+            module.register_forward_hook(lambda _, __, output: outputs.append(output.numel()))
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 8, 8))
+    assert memory.shapes(spec) == (sum(p.numel() for p in model.parameters()), sum(outputs))

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from vggbench.arch import ModelSpec
 from vggbench.models import build_spec
@@ -30,8 +31,11 @@ def shapes(spec: ModelSpec, resolution: int | None = None) -> tuple[int, int]:
     parameters = sum(tensor.numel() for tensor in model.parameters())
     side = resolution or spec.resolution
     values = 0
-    for block, channels in zip(model.blocks, spec.widths, strict=True):
-        values += (len(block) - 1) * channels * side * side  # convs, norms and ReLUs at the block's side
+    for block in model.blocks:
+        channels = 0
+        for layer in list(block)[:-1]:  # convs, norms and ReLUs at the block's side
+            channels = layer.out_channels if isinstance(layer, nn.Conv2d) else channels  # a depthwise conv's own
+            values += channels * side * side
         side //= 2
         values += channels * side * side  # the pool
     values += 2 * spec.fc_hidden_units * 3 + spec.num_classes
