@@ -14,6 +14,7 @@ import torch
 
 from vggbench import registry, verdicts
 from vggbench.cli import main
+from vggbench.config import StudyConfig
 from vggbench.hardware import Machine
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.knobs import knob
@@ -131,7 +132,13 @@ def test_a_new_kind_gets_a_command_with_its_knobs(tmp_path, latency_registered, 
 
 def test_a_kind_that_is_not_registered_is_refused(tmp_path, capsys):
     config = tmp_path / "unknown.toml"
-    config.write_text('kinds = ["static", "latency"]\n')
+    config.write_text('kinds = ["static", "no-such-kind"]\n')
     assert main(["run", "--config", str(config), "--dry-run"]) == 2
     error = capsys.readouterr().err
-    assert f"kinds entry='latency' is not allowed: choose one of {', '.join(registry.KINDS)}" in error
+    assert f"kinds entry='no-such-kind' is not allowed: choose one of {', '.join(registry.KINDS)}" in error
+
+
+def test_a_kind_that_is_not_chosen_by_default_runs_only_where_named(latency_registered, monkeypatch):
+    monkeypatch.setattr(Latency, "by_default", False)
+    assert "latency" not in StudyConfig(GRID).kinds and "static" in StudyConfig(GRID).kinds
+    assert StudyConfig({**GRID, "kinds": ["latency"]}).kinds == ("latency",)

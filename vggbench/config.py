@@ -29,7 +29,9 @@ class Scope(Setup):
     GROUP = "study"
 
     kinds: tuple[str, ...] | None = knob(
-        None, "the measurement kinds to run (default: every registered kind that applies)", flags=None
+        None,
+        "the measurement kinds to run (default: every registered kind that applies and runs by default)",
+        flags=None,
     )
     seeds: tuple[int, ...] = knob(
         (0,),
@@ -157,8 +159,8 @@ class StudyConfig:
                 self.values.update(knobs.settings(setup, resolved))
 
     def _select(self, asked: tuple[str, ...] | None) -> tuple[str, ...]:
-        """The kinds asked for (each must apply), or every registered kind that applies."""
-        self.values["kinds"] = asked or tuple(KINDS)
+        """The kinds asked for (each must apply), or every registered kind chosen by default that applies."""
+        self.values["kinds"] = asked or tuple(name for name, kind in KINDS.items() if kind.by_default)
         selected = []
         for name in self.values["kinds"]:
             try:

@@ -109,6 +109,7 @@ class Kind:
     name: str = ""
     setup: type | None = None  # its setup dataclass (a knobs.Setup); None: nothing to set
     exclusive: bool = False  # must run alone: no other trial of the run in flight (timings)
+    by_default: bool = True  # runs in a study whose config names no kinds (False: only where `kinds` names it)
     needs_data: bool = False  # reads Fashion-MNIST
     uses_seeds: bool = False  # reads the study's seeds
     uses_models: bool = True  # measures the grid's models (its command takes the model options)
