@@ -42,12 +42,9 @@ import numpy as np
 from scipy import optimize, stats
 
 from vggbench import stats as tests
-from vggbench.validate import InputError, one_of, positive_int
+from vggbench.designs import FIXED, OBRIEN_FLEMING, POCOCK, Design
 from vggbench.verdicts import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED
 
-FIXED, GROUP_SEQUENTIAL = "fixed", "group-sequential"
-DESIGNS = (FIXED, GROUP_SEQUENTIAL)
-OBRIEN_FLEMING, POCOCK = "obrien-fleming", "pocock"
 CONTINUE = "continue"  # not decided yet: the comparison takes the next round of seeds
 DIFFERENT = (SUPPORTED, CONTRADICTED)
 _GRID = 401  # Simpson points over a look's continuation region: boundaries to ~1e-6 in z
@@ -128,23 +125,13 @@ class Plan:
     alpha: float = tests.ALPHA
 
     @classmethod
-    def of(cls, design: str, seeds_per_round: int, max_seeds: int, spending: str = OBRIEN_FLEMING) -> Plan:
-        """`fixed`: one look at max_seeds; `group-sequential`: a look after every round of seeds_per_round
-        seeds per arm, and at max_seeds (the config keys design, seeds_per_round, max_seeds, spending)."""
-        one_of("design", design, DESIGNS)
-        one_of("spending", spending, SPENDING)
-        positive_int("max_seeds", max_seeds)
-        positive_int("seeds_per_round", seeds_per_round)
-        if max_seeds < 2 or seeds_per_round < 2:
-            smaller = "max_seeds" if max_seeds < 2 else "seeds_per_round"
-            value = min(max_seeds, seeds_per_round)
-            raise InputError(f"{smaller}={value} is not allowed: a Welch test needs at least 2 seeds per arm")
-        if seeds_per_round > max_seeds:
-            raise InputError(f"seeds_per_round={seeds_per_round} is not allowed: at most max_seeds={max_seeds}")
-        if design == FIXED:
-            return cls((max_seeds,), spending)
-        rounds = list(range(seeds_per_round, max_seeds + 1, seeds_per_round))
-        return cls(tuple(rounds + ([max_seeds] if rounds[-1] != max_seeds else [])), spending)
+    def of(cls, design: Design) -> Plan:
+        """The looks of a checked design (vggbench.designs.Design, from the config keys design,
+        seeds_per_round, max_seeds and spending)."""
+        if design.design == FIXED:
+            return cls((design.max_seeds,), design.spending)
+        rounds = list(range(design.seeds_per_round, design.max_seeds + 1, design.seeds_per_round))
+        return cls(tuple(rounds + ([design.max_seeds] if rounds[-1] != design.max_seeds else [])), design.spending)
 
     @property
     def fractions(self) -> tuple[float, ...]:

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from vggbench.kinds.train_verdicts import accuracy_arms
-from vggbench.sequential import DIFFERENT, GROUP_SEQUENTIAL, Plan, replay
+from vggbench.sequential import DIFFERENT, Plan, replay
 from vggbench.verdicts import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, STACK, SUPPORTED, accuracy_claim
 
 NO_DIFFERENCE, OBSERVED = "no difference (A/A)", "observed difference"
@@ -65,9 +65,8 @@ def simulate(variant, baseline, plans: dict[str, Plan], margin: float, replays: 
         draws = [rng.choice(arm, size=(replays, most)) for arm in arms]
         for name, plan in plans.items():
             decisions = [replay(plan, {0: (draws[0][i], draws[1][i])}, margin)[0] for i in range(replays)]
-            rounds = plan.looks[0] if name == GROUP_SEQUENTIAL else plan.looks[-1]
-            setting = {"design": name, "spending": plan.spending if name == GROUP_SEQUENTIAL else ""}
-            setting.update(seeds_per_round=rounds, max_seeds=plan.looks[-1], looks=len(plan.looks))
+            setting = {"design": name, "spending": plan.spending if len(plan.looks) > 1 else ""}
+            setting.update(seeds_per_round=plan.looks[0], max_seeds=plan.looks[-1], looks=len(plan.looks))
             truth = 0.0 if scenario == NO_DIFFERENCE else observed
             common = {"scenario": scenario, "true_difference": truth, **setting}
             common.update(alpha=plan.alpha, margin=margin, replays=replays, seed=seed)
