@@ -15,8 +15,9 @@ the density of S_k over the continuation region, look by look (Armitage, McPhers
 132:235-244; Jennison & Turnbull ch. 19), on a Simpson grid.
 
 Few seeds: each look's statistic is a Welch t, not a z. Each boundary is turned into a nominal p-value,
-2 (1 - Phi(c_k)), and the look's Welch p-value is compared with it (the nominal-p approach; Jennison & Turnbull
-sec. 3.8); `vggbench design` checks by simulation that the error rate holds at these sample sizes.
+2 (1 - Phi(c_k)), and the look's Welch p-value is compared with it (the nominal-p approach to group-sequential
+t-tests; Jennison & Turnbull ch. 3 and 11 discuss it); `vggbench design` checks by simulation that the error
+rate holds at these sample sizes.
 
 Equivalence (TOST) has its own spending: each one-sided test at level alpha, as TOST does, against the
 boundaries of the same spending function at one-sided alpha (two-sided 2 alpha: the chance of crossing both
