@@ -358,18 +358,17 @@ def _design(args: argparse.Namespace) -> None:
 
 
 def _add_design_command(commands) -> None:
+    text = "check the group-sequential design by simulation on a run's per-seed accuracies, against the fixed one"
+    what = (
+        "Replay the fixed and the group-sequential design on seeds resampled from RUN_DIR's final accuracies: "
+        "with no difference (each arm centred on the common mean: the type-I error, with its Clopper-Pearson 95% "
+        "interval) and with the observed one (the power, and the seeds per arm used)."
+    )
+    parser = commands.add_parser("design", help=text, description=what)
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=_path, help="a directory written by `vggbench run`")
     from vggbench.config import Margins
     from vggbench.designs import Design
 
-    text = "check the group-sequential design by simulation on a run's per-seed accuracies, against the fixed one"
-    parser = commands.add_parser(
-        "design",
-        help=text,
-        description="Replay the fixed and the group-sequential design on seeds resampled from RUN_DIR's final "
-        "accuracies: with no difference (each arm centred on the common mean: the type-I error, with its "
-        "Clopper-Pearson 95% interval) and with the observed one (the power, and the seeds per arm used).",
-    )
-    parser.add_argument("run_dir", metavar="RUN_DIR", type=_path, help="a directory written by `vggbench run`")
     not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
     parser.add_argument("--fixed-seeds", type=_integer, help="seeds per arm of the fixed design (default: the run's)")
