@@ -327,6 +327,57 @@ def _power(args: argparse.Namespace) -> None:
     _emit(table, args.out, shown, f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {directory.root}")
 
 
+def _design(args: argparse.Namespace) -> None:
+    from vggbench.config import Margins
+    from vggbench.design_check import design_table
+    from vggbench.designs import FIXED, GROUP_SEQUENTIAL, Design
+    from vggbench.rundir import RunDir
+    from vggbench.sequential import Plan
+    from vggbench.validate import positive_int
+
+    directory = RunDir(args.run_dir)
+    train = directory.table("train")
+    if train.empty or "test_acc" not in train:
+        raise InputError(f"{directory.root} has no training rows (train.csv): nothing to resample")
+    positive_int("--replays", args.replays)
+    config = directory.config() if directory.has("config.json") else {}
+    margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
+    chosen = {key: value for key, value in given(args).items() if key != "equivalence_margin"}
+    sequential = Design(**{**knobs.settings(Design, chosen), "design": GROUP_SEQUENTIAL})
+    seeds = int(train.groupby("variant")["seed"].nunique().min()) if args.fixed_seeds is None else args.fixed_seeds
+    if seeds < 2:
+        raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")
+    fixed = Design(design=FIXED, max_seeds=seeds)
+    plans = {FIXED: Plan.of(fixed), GROUP_SEQUENTIAL: Plan.of(sequential)}
+    table = design_table(train, plans, margin, args.replays, args.seed)
+    shown = ["arch", "baseline", "variant", "scenario", "design", "seeds_per_round", "max_seeds", "type1_error"]
+    shown += ["type1_ci_low", "type1_ci_high", "power", "equivalent_share", "inconclusive_share"]
+    shown += ["seeds_per_arm_mean", "seeds_per_arm_median", "seeds_per_arm_max"]
+    title = f"Designs replayed {args.replays} times on seeds resampled from {directory.root} (alpha 0.05)"
+    _emit(table, args.out, shown, title)
+
+
+def _add_design_command(commands) -> None:
+    text = "check the group-sequential design by simulation on a run's per-seed accuracies, against the fixed one"
+    what = (
+        "Replay the fixed and the group-sequential design on seeds resampled from RUN_DIR's final accuracies: "
+        "with no difference (each arm centred on the common mean: the type-I error, with its Clopper-Pearson 95% "
+        "interval) and with the observed one (the power, and the seeds per arm used)."
+    )
+    parser = commands.add_parser("design", help=text, description=what)
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=_path, help="a directory written by `vggbench run`")
+    from vggbench.config import Margins
+    from vggbench.designs import Design
+
+    not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
+    keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
+    parser.add_argument("--fixed-seeds", type=_integer, help="seeds per arm of the fixed design (default: the run's)")
+    parser.add_argument("--replays", type=_integer, default=2000, help="replays per scenario (default: 2000)")
+    parser.add_argument("--seed", type=_integer, default=0, help="the resampling's random seed (default: 0)")
+    parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
+    parser.set_defaults(handler=_design, knob_keys=keys)
+
+
 def _publish(args: argparse.Namespace) -> None:
     from vggbench.publish import publish
 
@@ -450,6 +501,7 @@ def _add_run_dir_commands(commands) -> None:
             )
         parser.set_defaults(handler=handler)
     _add_compare_command(commands)
+    _add_design_command(commands)
 
 
 def make_parser() -> argparse.ArgumentParser:

@@ -98,15 +98,21 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
     return rows
 
 
+def accuracy_arms(train: pd.DataFrame):
+    """Per group and accuracy contrast with two runs or more in each arm: (the group's identity, the rival,
+    the stack's final accuracies, the rival's), runs that failed left out, in seed order."""
+    for base, _, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+        stack, other = (rows[~rows["failed"]].sort_values("seed")["test_acc"] for rows in (stack_rows, rival_rows))
+        if min(len(stack), len(other)) >= 2:
+            yield base, rival, stack, other
+
+
 def power_table(train: pd.DataFrame, effect: float, margin: float) -> pd.DataFrame:
     """Per group and accuracy contrast, from the runs that did not fail: the spread of one run, the seeds per
     arm now and the smallest difference they detect, and the seeds per arm needed to detect `effect` (80%
     power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference."""
     rows = []
-    for base, _, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
-        stack, other = stack_rows[~stack_rows["failed"]]["test_acc"], rival_rows[~rival_rows["failed"]]["test_acc"]
-        if min(len(stack), len(other)) < 2:
-            continue
+    for base, rival, stack, other in accuracy_arms(train):
         sd = stats.welch(stack, other, margin).sd
         rows.append(
             {

@@ -1,0 +1,134 @@
+"""The group-sequential design: its boundaries against published values and an independent computation, its
+decisions on synthetic comparisons, the fixed design as today's verdicts, and `vggbench design`."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from vggbench import sequential
+from vggbench.cli import main
+from vggbench.designs import GROUP_SEQUENTIAL, POCOCK, Design
+from vggbench.kinds.train_verdicts import accuracy_claims
+from vggbench.sequential import CONTINUE, Plan, boundaries, judge, replay
+from vggbench.stats import welch
+from vggbench.validate import InputError
+from vggbench.verdicts import INCONCLUSIVE, PRIMARY, SUPPORTED, adjust
+
+FIVE = (0.2, 0.4, 0.6, 0.8, 1.0)
+VERDICT_RUN = Path(__file__).parents[1] / "results" / "verdict-cpu-2026-11-28"
+
+
+def _first_crossings(fractions, bounds) -> np.ndarray:
+    """Under H0, the chance of first crossing at each look, from rectangles of the multivariate normal of
+    (Z_1..Z_K) with corr sqrt(t_i / t_j) (Genz's integration, not the boundaries' recursion)."""
+    t = np.asarray(fractions)
+    correlation = np.sqrt(np.minimum.outer(t, t) / np.maximum.outer(t, t))
+    inside = [1.0, 1 - 2 * stats.norm.sf(bounds[0])]
+    for k in range(2, len(t) + 1):
+        limit = np.asarray(bounds[:k])
+        law = stats.multivariate_normal(np.zeros(k), correlation[:k, :k], seed=0)
+        inside.append(law.cdf(limit, lower_limit=-limit))
+    return -np.diff(inside)
+
+
+def test_obrien_fleming_boundaries_match_the_published_ones():
+    # Lan-DeMets O'Brien-Fleming spending, 5 equally spaced looks, two-sided alpha 0.05: R's gsDesign
+    # (k = 5, test.type = 2, alpha = 0.025 a side, sfu = sfLDOF).
+    assert boundaries(FIVE, 0.05) == pytest.approx((4.8769, 3.3569, 2.6803, 2.2898, 2.0310), abs=1e-3)
+
+
+def test_pocock_spending_is_close_to_pococks_constant():
+    # Pocock's test with 5 looks at two-sided 0.05 has the constant 2.413 (Pocock 1977); its spending-function
+    # version is close to it, a little wider early and narrower late.
+    bounds = boundaries(FIVE, 0.05, POCOCK)
+    assert bounds == pytest.approx([2.413] * 5, abs=0.03)
+    assert list(bounds) == sorted(bounds, reverse=True)
+
+
+@pytest.mark.parametrize("spending", sequential.SPENDING)
+def test_each_look_spends_its_share_of_alpha_and_alpha_in_all(spending):
+    fractions = (0.25, 0.5, 0.75, 1.0)  # 4 seeds a round, 16 at most
+    spent = np.diff(sequential.SPENDING[spending](np.array(fractions), 0.05), prepend=0)
+    crossings = _first_crossings(fractions, boundaries(fractions, 0.05, spending))
+    assert crossings == pytest.approx(spent, abs=2e-4)
+    assert crossings.sum() == pytest.approx(0.05, abs=3e-4)
+
+
+def test_a_design_looks_after_each_round_and_at_max_seeds():
+    assert Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=22)).looks == (4, 8, 12, 16, 20, 22)
+    assert Plan.of(Design(max_seeds=22)).looks == (22,)
+    assert Plan.of(Design(max_seeds=22)).level(1, 0.05) == 0.05  # one look: the fixed test
+    with pytest.raises(InputError, match="seeds_per_round=8 is not allowed: at most max_seeds=6"):
+        Design(design=GROUP_SEQUENTIAL, seeds_per_round=8, max_seeds=6)
+    with pytest.raises(InputError, match="max_seeds=0"):
+        Design(max_seeds=0)
+
+
+def _arms(difference: float, seeds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return difference + rng.normal(0, 0.3, seeds), rng.normal(0, 0.3, seeds)
+
+
+def test_a_large_difference_stops_at_the_first_look_that_crosses():
+    plan = Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=24))
+    variant, baseline = _arms(1.0, 24, seed=1)
+    p_values = [stats.ttest_ind(variant[:n], baseline[:n], equal_var=False).pvalue for n in plan.looks]
+    first = next(look for look, p in enumerate(p_values, start=1) if p < plan.level(look, 0.05))
+    assert 1 < first < len(plan.looks)  # not at once (O'Brien-Fleming spends almost nothing at 4 seeds)
+    (decision,) = replay(plan, {"a": (variant, baseline)}, margin=0.1).values()
+    assert (decision.verdict, decision.look, decision.seeds) == (SUPPORTED, first, plan.looks[first - 1])
+    assert judge(plan, first - 1, {"a": (variant[:8], baseline[:8])}, 0.1)["a"].verdict == CONTINUE
+
+
+def test_no_difference_runs_to_max_seeds_and_states_its_mde():
+    plan = Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12))
+    variant, baseline = _arms(0.0, 12, seed=2)
+    (decision,) = replay(plan, {"a": (variant, baseline)}, margin=0.01).values()  # a margin too narrow to show
+    assert (decision.verdict, decision.seeds, decision.look) == (INCONCLUSIVE, 12, 3)
+    assert decision.mde > welch(variant, baseline, 0.01).mde  # the last look's level is below alpha
+
+
+def test_the_fixed_design_gives_todays_verdict_on_the_published_run():
+    train = pd.read_csv(VERDICT_RUN / "train.csv")
+    (row,) = [row for row in accuracy_claims(train, 0.01) if row["analysis"] == PRIMARY]
+    final = train[train["epoch"] == train["epoch"].max()].sort_values("seed")
+    arms = tuple(final[final["variant"] == variant]["test_acc"].to_numpy() for variant in ("stack", "single"))
+    (decision,) = replay(Plan.of(Design(max_seeds=22)), {"vgg13": arms}, 0.01).values()
+    assert (decision.verdict, decision.p_value) == (row["verdict"], pytest.approx(row["p_value"]))
+
+
+def test_the_fixed_design_is_holm_over_the_family_as_today():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        family = {k: (rng.normal(rng.choice([0, 0.3, 0.5]), 0.4, 10), rng.normal(0, 0.4, 10)) for k in range(4)}
+        rows = []
+        for variant, baseline in family.values():
+            result = welch(variant, baseline, 0.3)
+            rows.append({"analysis": PRIMARY, "p_value": result.p_value, "tost_p": result.tost_p})
+            rows[-1]["difference"] = result.difference
+        adjust(rows)
+        decisions = judge(Plan.of(Design(max_seeds=10)), 1, family, 0.3)
+        assert [decisions[k].verdict for k in family] == [row["verdict"] for row in rows]
+
+
+def test_holm_holds_each_open_comparison_to_its_share_at_a_look():
+    plan = Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12))
+    family = {k: _arms(0.0, 4, seed=k) for k in range(3)}
+    decisions = judge(plan, 2, family, 0.1)
+    assert {decision.level for decision in decisions.values()} == {plan.level(2, 0.05 / 3)}
+
+
+def test_the_design_command_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "design.csv"
+    argv = ["design", str(VERDICT_RUN), "--replays", "20", "--out", str(out)]
+    assert main(argv) == 0
+    table = pd.read_csv(out)
+    assert set(table["design"]) == {"fixed", GROUP_SEQUENTIAL}
+    assert {"type1_error", "type1_ci_low", "type1_ci_high", "seeds_per_arm_mean", "power"} <= set(table.columns)
+    assert table.loc[table["design"] == "fixed", "seeds_per_arm_mean"].eq(22).all()
+    assert "Designs replayed 20 times" in capsys.readouterr().out
+    assert main(["design", str(VERDICT_RUN), "--max-seeds", "0"]) == 2
+    assert "max_seeds=0 is not allowed" in capsys.readouterr().err
