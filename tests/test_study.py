@@ -83,6 +83,18 @@ def test_a_changed_configuration_is_refused_unless_forced(tmp_path, tiny_study):
     RunDir(tmp_path).adopt(changed.to_dict(), force=True)
 
 
+@pytest.mark.parametrize(("seeds", "allowed"), [([0, 1, 2, 3], True), ([2, 0, 1], True), ([0], False), ([0, 2], False)])
+def test_seeds_may_be_added_without_force_but_not_removed(tmp_path, tiny_study, seeds, allowed):
+    RunDir(tmp_path).adopt(load_config(**tiny_study).to_dict(), force=False)  # seeds 0 and 1
+    grown = load_config(**{**tiny_study, "seeds": seeds}).to_dict()
+    if allowed:
+        RunDir(tmp_path).adopt(grown, force=False)
+        assert RunDir(tmp_path).config() == grown
+    else:
+        with pytest.raises(ValueError, match="another configuration \\(differs in seeds\\)"):
+            RunDir(tmp_path).adopt(grown, force=False)
+
+
 def test_toml_config_and_its_errors(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text('archs = ["vgg13"]\nratios = [16]\nseeds = [3, 4]\n')
