@@ -154,7 +154,7 @@ class Train(Kind):
             return {self.tables[0].name: rows}
         seed_order = {seed: index for index, seed in enumerate(config.seeds)}
         order = rows.groupby(keys_in(rows), sort=False, dropna=False).ngroup().to_frame("model")
-        order["epoch"] = rows["epoch"] if "epoch" in rows else 0  # a table of failed trials has no epochs
+        order["epoch"] = rows.get("epoch", 0)  # a table of failed trials has no epochs
         order["seed"] = rows["seed"].map(seed_order)
         ordered = order.sort_values(list(order.columns), kind="stable").index
         return {self.tables[0].name: rows.loc[ordered].reset_index(drop=True)}
