@@ -134,8 +134,9 @@ class Kind:
         raise NotImplementedError
 
     def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
-        """How to run `todo` (this kind's trials still to do): pairs of the trial to run and the trials of `todo`
-        it does, whose outcomes `split` gives back (default: each trial runs as itself)."""
+        """How to run `todo` (this kind's trials still to do): pairs of the trial to run (needing and reading what
+        its members do) and the trials of `todo` it does, whose outcomes `split` gives back (default: each trial
+        runs as itself)."""
         return [(trial, [trial]) for trial in todo]
 
     def split(self, outcome: Outcome, members: list[Trial]) -> list[Outcome]:
