@@ -138,10 +138,12 @@ def test_a_driver_stopped_midway_resumes_like_a_local_run(
 
     with pytest.raises(Interrupted):
         _run_on_ray(tmp_path, synthetic_root, tiny_study, RayExecutor(), report=stop_after_six)
+    # A group of seeds keeps all its trials before reporting them: the sixth line may leave a seventh kept.
+    done = len(list((tmp_path / "run" / "trials").glob("*/*.json")))
     lines = []
     directory = _run_on_ray(tmp_path, synthetic_root, tiny_study, RayExecutor(), report=lines.append)
     planned = len(study.trials(load_config(**tiny_study)))
-    assert lines[0] == f"{planned} trials, 6 already done, {planned - 6} to run"
+    assert done in (6, 7) and lines[0] == f"{planned} trials, {done} already done, {planned - done} to run"
     train = pd.read_csv(directory.root / "train.csv")
     assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
     _assert_same_deterministic_columns(directory.root, finished_run.root)

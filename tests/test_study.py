@@ -35,9 +35,9 @@ def _run(tmp_path, synthetic_root, config_values, stop_after=None):
 
 
 def test_tiny_grid_writes_every_table(finished_run):
-    # 2 static, 2 speed, 1 paired, 2 untrained ERF, 2 training (each trains both seeds together:
-    # the CPU's seed_batch is 4), 2 trained ERF and one density trial (one width and map side)
-    assert finished_run.progress[0] == "12 trials, 0 already done, 12 to run"
+    # 2 static, 2 speed, 1 paired, 2 untrained ERF, 4 training (one per model and seed; a model's two seeds
+    # train together: the CPU's seed_batch is 4), 2 trained ERF and one density trial (one width and map side)
+    assert finished_run.progress[0] == "14 trials, 0 already done, 14 to run"
     root = finished_run.root
     for name in TABLES:
         assert len(pd.read_csv(root / f"{name}.csv")) > 0, name
@@ -65,12 +65,13 @@ def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_pa
     with pytest.raises(Interrupted):
         _run(tmp_path, synthetic_root, tiny_study, stop_after=7)
     lines = _run(tmp_path, synthetic_root, tiny_study)
-    assert lines[0] == "12 trials, 7 already done, 5 to run"
+    # The 7th line is the first seed of a model trained with its second: both were kept before either was reported.
+    assert lines[0] == "14 trials, 8 already done, 6 to run"
     train = pd.read_csv(tmp_path / "run" / "train.csv")
     assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
     assert len(pd.read_csv(tmp_path / "run" / "static.csv")) == 2
     again = _run(tmp_path, synthetic_root, tiny_study)
-    assert again[0] == "12 trials, 12 already done, 0 to run"
+    assert again[0] == "14 trials, 14 already done, 0 to run"
 
 
 def test_a_changed_configuration_is_refused_unless_forced(tmp_path, tiny_study):
@@ -80,6 +81,18 @@ def test_a_changed_configuration_is_refused_unless_forced(tmp_path, tiny_study):
     with pytest.raises(ValueError, match="another configuration \\(differs in epochs\\)"):
         RunDir(tmp_path).adopt(changed.to_dict(), force=False)
     RunDir(tmp_path).adopt(changed.to_dict(), force=True)
+
+
+@pytest.mark.parametrize(("seeds", "allowed"), [([0, 1, 2, 3], True), ([2, 0, 1], True), ([0], False), ([0, 2], False)])
+def test_seeds_may_be_added_without_force_but_not_removed(tmp_path, tiny_study, seeds, allowed):
+    RunDir(tmp_path).adopt(load_config(**tiny_study).to_dict(), force=False)  # seeds 0 and 1
+    grown = load_config(**{**tiny_study, "seeds": seeds}).to_dict()
+    if allowed:
+        RunDir(tmp_path).adopt(grown, force=False)
+        assert RunDir(tmp_path).config() == grown
+    else:
+        with pytest.raises(ValueError, match="another configuration \\(differs in seeds\\)"):
+            RunDir(tmp_path).adopt(grown, force=False)
 
 
 def test_toml_config_and_its_errors(tmp_path):
@@ -106,7 +119,7 @@ def test_toml_config_and_its_errors(tmp_path):
 def test_presets_plan_the_documented_grids():
     quick = study.trials(load_config("quick"))
     kinds = pd.Series([trial.kind for trial in quick]).value_counts().to_dict()
-    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 9, "erf": 18, "density": 4}  # 2 seeds: one trial
+    assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18, "density": 4}  # 2 seeds
     paper = load_config("paper")
     assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
         ("vgg11", "vgg13"),  # A, the seed's, and B, the VGG paper's own 5x5 experiment
@@ -116,13 +129,13 @@ def test_presets_plan_the_documented_grids():
     )
     verdict = study.trials(load_config("verdict"))
     kinds = pd.Series([trial.kind for trial in verdict]).value_counts().to_dict()
-    assert kinds == {"static": 2, "train": 12}  # vgg13 stack and single, 22 seeds each, 4 at a time
+    assert kinds == {"static": 2, "train": 44}  # vgg13 stack and single, 22 seeds each
 
 
 def test_cli_dry_run_and_bad_preset(capsys):
     assert main(["run", "--preset", "quick", "--dry-run", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "64 trials, about" in out and "vgg16-paired-r8-px32-train" in out
+    assert "73 trials, about" in out and "vgg16-paired-r8-px32-train" in out
     with pytest.raises(SystemExit):
         main(["run", "--preset", "huge"])
     assert "invalid choice: 'huge'" in capsys.readouterr().err

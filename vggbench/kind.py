@@ -3,7 +3,8 @@
 A kind (static cost, speed, paired speed, training, effective field) declares
 everything about itself in one module under `vggbench/kinds/`: its setup (a dataclass
 of knobs, see `vggbench.knobs`), how it plans trials for a study, how it runs one trial
-(rows and files, nothing written), its time estimate, whether it must run alone, its
+(rows and files, nothing written), how it runs several trials as one (batch and split: training
+groups a model's seeds, while each seed keeps its own trial and file), its time estimate, whether it must run alone, its
 tables and their shown columns, its per-model summary, and its verdicts on the claim. `vggbench.registry` lists
 the kinds; the study, the command line and the executors know them only through it.
 
@@ -132,6 +133,17 @@ class Kind:
     def run(self, trial: Trial, inputs: dict[str, bytes], load_data: LoadData, report: Report | None) -> Outcome:
         """Measure `trial`, reading only `inputs` (its `reads`) and the data set; write nothing."""
         raise NotImplementedError
+
+    def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
+        """How to run `todo` (this kind's trials still to do): pairs of the trial to run (needing and reading what
+        its members do) and the trials of `todo` it does, whose outcomes `split` gives back (default: each trial
+        runs as itself)."""
+        return [(trial, [trial]) for trial in todo]
+
+    def split(self, outcome: Outcome, members: list[Trial]) -> list[Outcome]:
+        """The outcome of a trial made by `batch` as one outcome per member of it, in their order (default: the
+        outcome of a trial that ran as itself)."""
+        return [outcome]
 
     def estimate_s(self, trial: Trial, gflops: float) -> float:
         """A rough duration of `trial` in seconds at a sustained rate of `gflops` GFLOP/s."""

@@ -62,7 +62,7 @@ def measure(
     (name,) = config.kinds
     config.machine.check_available(report)
     plan = study.trials(config)
-    study.check_memory(plan)
+    study.check_memory(study.runs(plan))
     study.find_data(plan, data_root, report)
     outputs = Outputs(KINDS[name], out, save_to, len(plan))
     executor = LocalExecutor()

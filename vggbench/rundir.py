@@ -1,7 +1,7 @@
 """A run directory, and every file name in it.
 
     RUN_DIR/.lock                     held by the run working in the folder (its pid and host)
-    RUN_DIR/config.json               the configuration (refuses a run with another one)
+    RUN_DIR/config.json               the configuration (refuses a run with another one; seeds may be added)
     RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
     RUN_DIR/checkpoints/KEY.pt        trained models
@@ -162,12 +162,13 @@ class RunDir:
             path.unlink(missing_ok=True)
 
     def adopt(self, config: dict, force: bool) -> None:
-        """Make the folder the run of `config` (its plain values), or refuse one made with another."""
+        """Make the folder the run of `config` (its plain values), or refuse one made with another. Seeds added
+        to the folder's are no other configuration: each seed's trials are its own, so the new ones run."""
         path = self.root / CONFIG
         if path.is_file() and not force:
             existing = json.loads(path.read_text())
-            if existing != config:
-                changed = sorted(key for key in config.keys() | existing.keys() if existing.get(key) != config.get(key))
+            changed = sorted(key for key in config.keys() | existing.keys() if existing.get(key) != config.get(key))
+            if changed and not (changed == ["seeds"] and _grown(existing.get("seeds"), config.get("seeds"))):
                 raise InputError(
                     f"{self.root} holds a run with another configuration (differs in "
                     f"{', '.join(changed)}): use another RUN_DIR, or --force to reuse it"
@@ -219,6 +220,11 @@ class RunDir:
         for folder in PUBLISHED_FOLDERS:
             names += [path.relative_to(self.root).as_posix() for path in sorted((self.root / folder).glob("*"))]
         return names
+
+
+def _grown(before, after) -> bool:
+    """Whether the seeds `after` keep every seed of `before` (a list, as config.json has it)."""
+    return isinstance(before, list) and isinstance(after, list) and all(seed in after for seed in before)
 
 
 def _digest(content: bytes) -> str:

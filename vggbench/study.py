@@ -2,8 +2,10 @@
 
     plan      every selected kind's trials (`trials`)
     execute   speed trials first, one at a time with nothing else in flight; then every
-              other trial as soon as the trials whose files it reads are done; a failed
-              trial becomes a row with its error (or, for a single command, stops it)
+              other trial as soon as the trials whose files it reads are done, batched as
+              its kind says (a model's seeds still to train, together) and each recorded
+              as its own; a failed trial becomes a row with its error (or, for a single
+              command, stops it)
     finish    tables from the trials, then the claim, then the report
 
 `run` does all three into a resumable run directory; a single command (`vggbench speed`,
@@ -53,8 +55,8 @@ def dry_run(config: StudyConfig) -> pd.DataFrame:
     """The trials with an estimate of each one's time, calibrated by a few training steps of each model."""
     config.machine.check_available()
     plan = trials(config)
-    check_memory(plan)
-    costs = estimates(plan, measure_rates(plan, config.machine.device, config.machine.threads))
+    check_memory(runs(plan))
+    costs = estimates(plan, measure_rates(runs(plan), config.machine.device, config.machine.threads))
     return pd.DataFrame([{"kind": trial.kind, "trial": trial.key, "estimate_s": costs[trial]} for trial in plan])
 
 
@@ -78,44 +80,64 @@ class Progress:
         self.report(f"[{self.finished}/{self.total}] {trial.kind} {trial.key}: " + "; ".join(filter(None, parts)))
 
 
-def _collect(executor, trial: Trial, handle, keep_going: bool) -> Outcome:
-    """The trial's outcome; a failure becomes a row with its error, or (not `keep_going`) stops the work."""
+def batches(todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
+    """The runs that do `todo`, as each kind batches its trials: (the trial to run, the trials of `todo` it does)."""
+    kinds = dict.fromkeys(trial.kind for trial in todo)
+    return [pair for kind in kinds for pair in KINDS[kind].batch([trial for trial in todo if trial.kind == kind])]
+
+
+def runs(todo: list[Trial]) -> list[Trial]:
+    """The trials that run to do `todo` (a batch's trial for its members): what memory and rates are sized on."""
+    return [run for run, _ in batches(todo)]
+
+
+def _collect(executor, run: Trial, handle, keep_going: bool) -> Outcome:
+    """The outcome of `run`; a failure stops the work where not `keep_going`."""
     try:
         outcome = executor.result(handle)
     except TrialLost as lost:
         outcome = Outcome([], error=str(lost))
+    if outcome.error is not None and not keep_going:
+        raise TrialFailed(f"{run.kind} {run.key}: {outcome.error}")
+    return outcome
+
+
+def _parts(run: Trial, members: list[Trial], outcome: Outcome) -> list[Outcome]:
+    """Each member's outcome: its share of the run's, or, where the run failed, a row with the error."""
     if outcome.error is None:
-        return outcome
-    if not keep_going:
-        raise TrialFailed(f"{trial.kind} {trial.key}: {outcome.error}")
-    return Outcome([{**trial.identity(), "error": outcome.error}], error=outcome.error)
+        return KINDS[run.kind].split(outcome, members)
+    return [Outcome([{**member.identity(), "error": outcome.error}], error=outcome.error) for member in members]
 
 
 def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_going: bool = True) -> None:
-    """Run `todo` on `executor`. `store` (a RunDir, or a command's Outputs) tells which trials are done,
-    gives a trial's input files and records each result as it comes; `progress(trial, outcome)` reports it."""
+    """Run `todo` on `executor`, as its kinds batch it. `store` (a RunDir, or a command's Outputs) tells which
+    trials are done, gives a trial's input files and records each result as it comes; `progress(trial,
+    outcome)` reports it."""
     planned = {(trial.kind, trial.key) for trial in todo}
     outside = [need for trial in todo for need in trial.needs if need not in planned and not store.done(*need)]
     if outside:
         raise ValueError(f"trials wait on trials that are neither done nor planned: {sorted(set(outside))}")
 
-    def complete(trial: Trial, handle) -> None:
-        outcome = _collect(executor, trial, handle, keep_going)
-        store.record(trial, outcome)
-        progress(trial, outcome)
+    def complete(run: Trial, members: list[Trial], handle) -> None:
+        parts = _parts(run, members, _collect(executor, run, handle, keep_going))
+        for member, part in zip(members, parts, strict=True):  # all kept before any is reported (and maybe stopped)
+            store.record(member, part)
+        for member, part in zip(members, parts, strict=True):
+            progress(member, part)
 
-    for trial in [trial for trial in todo if KINDS[trial.kind].exclusive]:
-        handle = executor.submit(trial, store.inputs(trial), alone=True)
-        complete(trial, executor.wait([handle]))
-    waiting = [trial for trial in todo if not KINDS[trial.kind].exclusive]
-    pending: list[tuple[object, Trial]] = []  # (handle, trial); handles are told apart by identity
+    pairs = batches(todo)
+    for run, members in [pair for pair in pairs if KINDS[pair[0].kind].exclusive]:
+        handle = executor.submit(run, store.inputs(run), alone=True)
+        complete(run, members, executor.wait([handle]))
+    waiting = [pair for pair in pairs if not KINDS[pair[0].kind].exclusive]
+    pending: list[tuple[object, Trial, list[Trial]]] = []  # (handle, run, members); handles told apart by identity
     while waiting or pending:
-        for trial in [trial for trial in waiting if all(store.done(*need) for need in trial.needs)]:
-            waiting.remove(trial)
-            pending.append((executor.submit(trial, store.inputs(trial), alone=False), trial))
-        handle = executor.wait([handle for handle, _ in pending])
-        index = next(index for index, (submitted, _) in enumerate(pending) if submitted is handle)
-        complete(pending.pop(index)[1], handle)
+        for run, members in [pair for pair in waiting if all(store.done(*need) for need in pair[0].needs)]:
+            waiting.remove((run, members))
+            pending.append((executor.submit(run, store.inputs(run), alone=False), run, members))
+        handle = executor.wait([handle for handle, _, _ in pending])
+        index = next(index for index, (submitted, _, _) in enumerate(pending) if submitted is handle)
+        complete(*pending.pop(index)[1:], handle)
 
 
 def take_probe(config: StudyConfig, report: Report) -> dict:
@@ -179,7 +201,7 @@ def run(
         started = _now()
         plan = trials(config)
         todo = _todo(directory, plan, report)
-        check_memory(todo)
+        check_memory(runs(todo))
         find_data(todo, data_root, report)
         probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
         described = executor.start(config.machine, data_root, report)
@@ -190,7 +212,7 @@ def run(
 
         try:
             directory.write_metadata(metadata(None))
-            rates = measure_rates(todo, config.machine.device, config.machine.threads)
+            rates = measure_rates(runs(todo), config.machine.device, config.machine.threads)
             execute(todo, executor, directory, Progress(todo, report, rates))
         finally:
             executor.stop()

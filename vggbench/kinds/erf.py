@@ -9,11 +9,11 @@ from dataclasses import dataclass
 
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
-from vggbench.kinds.train import checkpoint_of, seed_groups, trial_key
+from vggbench.kinds.train import checkpoint_of, trial_key
 from vggbench.knobs import Setup, knob
 from vggbench.rundir import ERF_MAPS, erf_map_name, spec_key
 from vggbench.schema import NAME_KEYS
-from vggbench.setups import RESAMPLES, TrainConfig
+from vggbench.setups import RESAMPLES
 from vggbench.validate import InputError
 
 COLUMNS = (
@@ -94,11 +94,10 @@ class Erf(Kind):
         plan = [self._trial(spec, base) for spec in config.models()]
         if "train" in config.kinds:  # after training, from its checkpoints
             trained = dataclasses.replace(base, trained=True)
-            (training,) = config.setups(TrainConfig)
             for spec in config.models():
-                keys = [trial_key(spec, group) for group in seed_groups(config.seeds, training.seed_batch)]
+                needs = tuple(("train", trial_key(spec, seed)) for seed in config.seeds)
                 reads = tuple(checkpoint_of(spec, seed) for seed in config.seeds)
-                plan.append(self._trial(spec, trained, needs=tuple(("train", key) for key in keys), reads=reads))
+                plan.append(self._trial(spec, trained, needs=needs, reads=reads))
         return plan
 
     def _trial(self, spec, setup: ErfSetup, **files) -> Trial:

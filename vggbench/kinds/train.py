@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
-from vggbench.schema import NAME_KEYS
+from vggbench.schema import NAME_KEYS, keys_in
 from vggbench.setups import TrainConfig
 
 if TYPE_CHECKING:
@@ -37,21 +38,14 @@ SUMMARY_COLUMNS = (
 )
 
 
-def seed_groups(seeds: tuple[int, ...], seed_batch: int) -> list[tuple[int, ...]]:
-    """The seeds in groups of `seed_batch`, in order: each group is one trial, its seeds trained together."""
-    return [tuple(seeds[start : start + seed_batch]) for start in range(0, len(seeds), seed_batch)]
-
-
-def trial_key(spec, seeds: tuple[int, ...]) -> str:
-    """The key of the training trial of `spec` for `seeds` (one seed: ...-seed3; several: ...-seeds3_4)."""
-    return (
-        f"{spec_key(spec)}-seed{seeds[0]}" if len(seeds) == 1 else f"{spec_key(spec)}-seeds{'_'.join(map(str, seeds))}"
-    )
+def trial_key(spec, seed: int) -> str:
+    """The key of the training trial of `spec` and `seed`, however the seeds are grouped to train."""
+    return f"{spec_key(spec)}-seed{seed}"
 
 
 def checkpoint_of(spec, seed: int) -> str:
-    """The checkpoint of `spec` trained with `seed`, whichever trial trained it."""
-    return checkpoint_file(f"{spec_key(spec)}-seed{seed}")
+    """The checkpoint of `spec` trained with `seed`."""
+    return checkpoint_file(trial_key(spec, seed))
 
 
 class Train(Kind):
@@ -93,13 +87,36 @@ class Train(Kind):
         data.check_fits(config.in_channels, config.num_classes)
 
     def plan(self, config) -> list[Trial]:
-        (base,) = config.setups(TrainConfig)
+        # One trial per model and seed: what it runs under names no other seed, so adding seeds leaves it done.
         return [
-            Trial(self.name, spec, trial_key(spec, group), setup, labels=(("seed", group[0]),))
-            for group in seed_groups(config.seeds, base.seed_batch)
-            for setup in config.setups(TrainConfig, seed=group[0], seeds=group)
+            Trial(self.name, spec, trial_key(spec, seed), setup, labels=(("seed", seed),))
+            for seed in config.seeds
+            for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,))
             for spec in config.models()
         ]
+
+    def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
+        """The seeds still to train of each model, `seed_batch` at a time in the order planned: each group one
+        trial (keyed ...-seeds0_1) that trains its seeds together."""
+        open_groups: dict[tuple, list[Trial]] = {}  # by model and setup but the seed: the group still filling
+        groups: list[list[Trial]] = []
+        for trial in todo:
+            alike = (trial.spec, dataclasses.replace(trial.setup, seed=0, seeds=()))
+            group = open_groups.get(alike)
+            if group is None or len(group) == trial.setup.seed_batch:
+                group = open_groups[alike] = []
+                groups.append(group)
+            group.append(trial)
+        return [(_together(group), group) for group in groups]
+
+    def split(self, outcome: Outcome, members: list[Trial]) -> list[Outcome]:
+        """Each seed's rows and checkpoint."""
+        parts = []
+        for member in members:
+            seed, checkpoint = member.setup.seed, checkpoint_of(member.spec, member.setup.seed)
+            rows = [row for row in outcome.rows if row["seed"] == seed]
+            parts.append(Outcome(rows, {checkpoint: outcome.files[checkpoint]}))
+        return parts
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         from vggbench.measure import train
@@ -130,6 +147,18 @@ class Train(Kind):
         images = sum(data.COUNTS.values()) * data.SIDE * data.SIDE  # the data set, as bytes, on the device
         return len(setup.trained_seeds) * steps + images, setup.device
 
+    def make_tables(self, rows: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
+        """The rows of each model (in the order they come) by epoch, then seed in the study's order: as a group of
+        seeds gives them, whichever trials they came from."""
+        if rows.empty:
+            return {self.tables[0].name: rows}
+        seed_order = {seed: index for index, seed in enumerate(config.seeds)}
+        order = rows.groupby(keys_in(rows), sort=False, dropna=False).ngroup().to_frame("model")
+        order["epoch"] = rows.get("epoch", 0)  # a table of failed trials has no epochs
+        order["seed"] = rows["seed"].map(seed_order)
+        ordered = order.sort_values(list(order.columns), kind="stable").index
+        return {self.tables[0].name: rows.loc[ordered].reset_index(drop=True)}
+
     def describe(self, rows) -> str:
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
 
@@ -145,6 +174,16 @@ class Train(Kind):
 
         accuracy = train_verdicts.accuracy_claims(tables["train"], margins.equivalence_margin)
         return accuracy + train_verdicts.trainability_claims(tables["train"])
+
+
+def _together(members: list[Trial]) -> Trial:
+    """The trial that trains the seeds of `members` (trials of one model) as one group; one member is itself."""
+    if len(members) == 1:
+        return members[0]
+    seeds = tuple(member.setup.seed for member in members)
+    first = members[0]
+    key = f"{spec_key(first.spec)}-seeds{'_'.join(map(str, seeds))}"
+    return dataclasses.replace(first, key=key, setup=dataclasses.replace(first.setup, seeds=seeds))
 
 
 KIND = Train()
