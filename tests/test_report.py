@@ -81,6 +81,7 @@ def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
     spans = [segment[:, 1] for segment in stack_spans.get_segments()]
     assert np.allclose(spans, [[0.79, 0.81], [0.67, 0.73]])
     assert report.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
+    assert report.accuracy_vs_macs(summary.drop(columns=["macs"])) is None  # a run without the static kind
 
 
 def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
