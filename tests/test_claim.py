@@ -8,7 +8,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from vggbench import claim, registry
-from vggbench.config import Margins
+from vggbench.config import Rules
 from vggbench.kind import Kind, Table
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
@@ -101,13 +101,13 @@ def test_the_accuracy_family_is_holm_adjusted_and_the_statistics_are_welchs():
 def test_equivalent_when_both_one_sided_tests_reject():
     stack = [0.9000, 0.9010, 0.8990, 0.9005, 0.8995, 0.9002]
     single = [0.9003, 0.8997, 0.9008, 0.8992, 0.9001, 0.8999]
-    table = claim.claim_table({"train": _train(stack, single, single)}, Margins(0.01))
+    table = claim.claim_table({"train": _train(stack, single, single)}, Rules(0.01))
     row = _accuracy(table).set_index("claim").loc["higher accuracy"]
     lower = scipy_stats.ttest_ind(np.add(stack, 0.01), single, equal_var=False, alternative="greater").pvalue
     upper = scipy_stats.ttest_ind(np.subtract(stack, 0.01), single, equal_var=False, alternative="less").pvalue
     assert row["tost_p"] == pytest.approx(max(lower, upper))
     assert row["verdict"] == "equivalent" and row["margin"] == 0.01
-    narrow = claim.claim_table({"train": _train(stack, single, single)}, Margins(1e-4))
+    narrow = claim.claim_table({"train": _train(stack, single, single)}, Rules(1e-4))
     assert _accuracy(narrow).set_index("claim").loc["higher accuracy", "verdict"] == "inconclusive"
 
 
@@ -271,7 +271,7 @@ class Votes(Kind):
     name = "votes"
     tables = (Table("votes", "Votes", ("arch", "verdict")),)
 
-    def judge(self, tables, margins):
+    def judge(self, tables, rules):
         return [{"claim": "votes decide", "analysis": "primary", **row} for row in tables["votes"].to_dict("records")]
 
 

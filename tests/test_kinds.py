@@ -63,7 +63,7 @@ class Latency(Kind):
     def summarize(self, rows):
         return rows[[*keys_in(rows), "latency_ms_median"]]
 
-    def judge(self, tables, margins):
+    def judge(self, tables, rules):
         """Lower latency: the stack's median against each other variant's (a plain comparison, for the test)."""
         latency = tables["latency"].set_index("variant")["latency_ms_median"]
         return [

@@ -127,9 +127,14 @@ def test_presets_plan_the_documented_grids():
         (224,),
         5,
     )
-    verdict = study.trials(load_config("verdict"))
-    kinds = pd.Series([trial.kind for trial in verdict]).value_counts().to_dict()
-    assert kinds == {"static": 2, "train": 44}  # vgg13 stack and single, 22 seeds each
+    verdict = load_config("verdict")
+    kinds = pd.Series([trial.kind for trial in study.trials(verdict)]).value_counts().to_dict()
+    assert kinds == {"static": 2, "train": 48}  # vgg13 stack and single, at most 24 seeds each
+    assert (verdict.design.design, verdict.design.seeds_per_round, verdict.design.max_seeds) == (
+        "group-sequential",
+        4,
+        24,
+    )
 
 
 def test_cli_dry_run_and_bad_preset(capsys):

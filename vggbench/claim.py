@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vggbench import knobs, noise, registry, stats
-from vggbench.config import Margins
+from vggbench.config import Rules
 from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
 from vggbench.validate import InputError
@@ -44,6 +44,11 @@ COLUMNS = [
     "p_value_holm",
     "tost_p",
     "tost_p_holm",
+    "design",
+    "look",
+    "looks",
+    "nominal_level",
+    "equivalence_level",
     "margin",
     "hedges_g",
     "mde",
@@ -58,6 +63,7 @@ COLUMNS = [
 # What the terminal shows of the claim table (claim.csv and claim.md have every column).
 NOT_SHOWN = {"resolution", "difference", "ratio_value", "p_value", "tost_p", "tost_p_holm", "margin", "hedges_g"}
 NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant", "estimand", "note"}
+NOT_SHOWN |= {"design", "look", "looks", "nominal_level", "equivalence_level"}
 SHOWN_COLUMNS = [column for column in COLUMNS if column not in NOT_SHOWN]
 
 
@@ -71,15 +77,15 @@ def _in_order(kinds) -> list[Kind]:
 
 
 def claim_table(
-    tables: dict[str, pd.DataFrame], margins: Margins | None = None, kinds: list[Kind] | None = None
+    tables: dict[str, pd.DataFrame], rules: Rules | None = None, kinds: list[Kind] | None = None
 ) -> pd.DataFrame:
     """One row per part of the claim, group of models (and device and mode where they matter) and analysis,
     with its evidence and verdict: the verdicts of `kinds` (default: every registered kind) on `tables` (the
     run's tables by name; a kind whose tables are missing judges empty ones)."""
-    margins = margins or Margins()
+    rules = rules or Rules()
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
-    rows = [row for kind in kinds for row in kind.judge(given, margins)]
+    rows = [row for kind in kinds for row in kind.judge(given, rules)]
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -210,12 +216,27 @@ def _timing_section(trust: list[str]) -> list[str]:
     return ["## How far the timings can be trusted", "", " ".join(trust), ""] if trust else []
 
 
+def _design_sentence(rules: Rules) -> str:
+    """How the accuracy rows were decided, where the design is sequential (vggbench.sequential)."""
+    if not rules.sequential:
+        return ""
+    return (
+        f"The accuracy comparisons follow a group-sequential design fixed before the run: a look after every "
+        f"{rules.seeds_per_round} seeds per arm, up to {rules.max_seeds}, alpha spent across the looks by "
+        f"Lan-DeMets {rules.spending} spending, Holm within each look (Maurer & Bretz 2013); a comparison stops "
+        "taking seeds at the look that decides it, and its primary row is judged there, on the seeds it had: "
+        "`look` of `looks`, the boundary as a nominal p-value (`nominal_level`, for TOST `equivalence_level`), "
+        "and the note."
+    )
+
+
 def markdown(
-    claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, margins: Margins, trust: list[str] = ()
+    claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
 ) -> str:
     """claim.md: how verdicts are reached, the verdicts at a glance, failed trials, the timings' trust, the
     budget, each part, block by block."""
-    intro = INTRO.format(alpha=stats.ALPHA, accuracy=margins.equivalence_margin, erf=margins.erf_margin)
+    intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
+    intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
     text = [f"# The kernel-stacking claim: {name}", "", intro, "", "At a glance (primary rows per verdict):", ""]
     text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_timing_section(trust)]
     text += _budget_section(claims, tables["summary"])
@@ -249,7 +270,7 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     directory = RunDir(run_dir)
     root = directory.root
     config = directory.config() if directory.has("config.json") else {}
-    chosen = Margins(**knobs.settings(Margins, {**config, **margins}))
+    chosen = Rules(**knobs.settings(Rules, {**config, **margins}))
     kinds = _kinds_that_ran(directory, config)
     claims = claim_table(
         {table.name: directory.table(table.name) for kind in kinds for table in kind.tables}, chosen, kinds

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vggbench import knobs
 from vggbench.arch import Grid, ModelSpec
+from vggbench.designs import Design
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
@@ -69,7 +70,13 @@ class Margins(Setup):
     )
 
 
-CORE = (Scope, Grid, Machine, Margins)
+@dataclass(frozen=True)
+class Rules(Design, Margins):
+    """How a run's verdicts are reached: what counts as no difference, and the design of the accuracy
+    comparisons (how many seeds, looked at when)."""
+
+
+CORE = (Scope, Grid, Machine, Margins, Design)
 
 # Every preset times both modes for at least a second per measurement.
 _TIMING = {"speed_modes": list(MODES), "speed_min_time_s": 1.0}
@@ -108,15 +115,18 @@ PRESETS = {
         "epochs": 5,
         **_TIMING,
     },
-    # vgg13 stack against single, to decide the accuracy contrast within an hour on two CPU cores: training
-    # only. Sized from a pilot (seeds 100-103; `vggbench power`: one run's spread 0.013, stack 0.012 below
-    # single) to the hour, about 2 min 18 s per pair of runs: 22 seeds per arm detect 0.011 with 80% power.
+    # vgg13 stack against single, decided by a group-sequential design (O'Brien-Fleming spending): a look after
+    # every 4 seeds per arm, up to 24; training only. The fixed run it replaces took 22 seeds per arm (49 minutes
+    # on two CPU cores, about 2 min 18 s per pair of runs); `vggbench design` on that run's seeds expects 10 here.
     "verdict": {
         "archs": ["vgg13"],
         "variants": ["stack", "single"],
         "ratios": [8],
         "resolutions": [32],
-        "seeds": list(range(22)),
+        "seeds": list(range(24)),
+        "design": "group-sequential",
+        "seeds_per_round": 4,
+        "max_seeds": 24,
         "epochs": 5,
         "train_limit": 20_000,
         "kinds": ["static", "train"],
@@ -128,7 +138,7 @@ PRESET_SUMMARIES = {
     "quick": "vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU)",
     "claim": "ratios 4, 8, 16, 3 seeds (hours on a CPU)",
     "paper": "the seed's recipe for vgg11 and vgg13, stack against single (GPU)",
-    "verdict": "vgg13 stack against single, 22 seeds each, training only (an hour on 2 CPU cores)",
+    "verdict": "vgg13 stack against single, rounds of 4 seeds each until decided (up to 24), training only",
 }
 
 
@@ -148,15 +158,35 @@ class StudyConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise InputError(f"unknown config key(s) {', '.join(unknown)}: allowed are {', '.join(sorted(known))}")
-        machine, grid, scope, margins = (knobs.settings(cls, values) for cls in (Machine, Grid, Scope, Margins))
+        machine, grid, scope, margins, design = (
+            knobs.settings(cls, values) for cls in (Machine, Grid, Scope, Margins, Design)
+        )
         resolved = {**values, **machine}
-        self.machine, self.grid = Machine(**machine), Grid(**grid)
-        self.values: dict[str, object] = {**scope, **grid, **machine, **margins}
+        self.machine, self.grid, self.design = Machine(**machine), Grid(**grid), Design(**design)
+        self.values: dict[str, object] = {**scope, **grid, **machine, **margins, **design}
+        self._check_design()
         self.values["kinds"] = self._select(scope["kinds"])
         for name in self.kinds:
             setup = KINDS[name].setup
             if setup is not None:
                 self.values.update(knobs.settings(setup, resolved))
+
+    def _check_design(self) -> None:
+        if self.design.sequential and len(self.seeds) < self.design.max_seeds:
+            raise InputError(
+                f"design={self.design.design!r} with max_seeds={self.design.max_seeds} needs at least that many "
+                f"seeds, taken in order (seeds has {len(self.seeds)}): give more seeds or a smaller max_seeds"
+            )
+
+    @property
+    def trained_seeds(self) -> tuple[int, ...]:
+        """The seeds a model may train: all of `seeds`, or under a sequential design the first max_seeds."""
+        return self.seeds[: self.design.max_seeds] if self.design.sequential else self.seeds
+
+    @property
+    def first_seeds(self) -> tuple[int, ...]:
+        """The seeds every model trains: all of them, or under a sequential design the first round's."""
+        return self.seeds[: self.design.seeds_per_round] if self.design.sequential else self.seeds
 
     def _select(self, asked: tuple[str, ...] | None) -> tuple[str, ...]:
         """The kinds asked for (each must apply), or every registered kind chosen by default that applies."""

@@ -30,6 +30,10 @@ class Design(Setup):
         choices=(OBRIEN_FLEMING, POCOCK),
     )
 
+    @property
+    def sequential(self) -> bool:
+        return self.design == GROUP_SEQUENTIAL
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.design == GROUP_SEQUENTIAL and self.seeds_per_round > self.max_seeds:

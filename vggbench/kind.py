@@ -169,8 +169,8 @@ class Kind:
         where `rows` are none or all failed)."""
         return None
 
-    def judge(self, tables: dict[str, pd.DataFrame], margins) -> list[dict]:
+    def judge(self, tables: dict[str, pd.DataFrame], rules) -> list[dict]:
         """The rows of claim.csv this kind's tables decide (vggbench.verdicts has their words), from `tables`
-        (the run's tables by name, each of this kind's there, empty where missing) and `margins` (a
-        vggbench.config.Margins); default: none."""
+        (the run's tables by name, each of this kind's there, empty where missing) and `rules` (a
+        vggbench.config.Rules: the margins and the design of the run); default: none."""
         return []

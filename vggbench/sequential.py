@@ -212,12 +212,14 @@ def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) 
 
 
 def replay(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> dict:
-    """The design run on known per-seed values (each arm's, in seed order, at least max_seeds of them):
-    look after look on the first n_k seeds, until every comparison is decided or the last look."""
+    """The design run on per-seed values (each arm's, in seed order): look after look on the first n_k seeds,
+    until every comparison is decided, the last look, or a look that a comparison still open has too few seeds
+    for (a run still taking rounds: those comparisons are left to continue, or missing before the first look)."""
     decisions: dict = {}
     for look, seeds in enumerate(plan.looks, start=1):
+        still_open = [key for key in samples if key not in decisions or decisions[key].verdict == CONTINUE]
+        if not still_open or any(min(map(len, samples[key])) < seeds for key in still_open):
+            break
         taken = {key: (variant[:seeds], baseline[:seeds]) for key, (variant, baseline) in samples.items()}
         decisions = judge(plan, look, taken, margin, decisions)
-        if all(decision.verdict != CONTINUE for decision in decisions.values()):
-            break
     return decisions

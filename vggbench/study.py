@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vggbench import claim, data, noise, report
+from vggbench import claim, data, noise, report, rounds
 from vggbench.config import StudyConfig
 from vggbench.estimate import Rates, measure_rates
 from vggbench.executors import LocalExecutor, TrialLost
@@ -213,11 +213,31 @@ def run(
         try:
             directory.write_metadata(metadata(None))
             rates = measure_rates(runs(todo), config.machine.device, config.machine.threads)
-            execute(todo, executor, directory, Progress(todo, report, rates))
+            if config.design.sequential:
+                _execute_rounds(config, plan, todo, executor, directory, report, rates)
+            else:
+                execute(todo, executor, directory, Progress(todo, report, rates))
         finally:
             executor.stop()
         directory.write_metadata(metadata(_now()))
         return finish(directory, config, plan)
+
+
+def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir, report: Report, rates) -> None:
+    """`todo` in the rounds of a sequential design (vggbench.rounds): before each later round, the trials of
+    models that no open accuracy comparison needs any more are left out, and the run stops once none is open."""
+    looks = rounds.looks(config)
+    for number, seeds in enumerate(looks, start=1):
+        wanted = [trial for trial in todo if rounds.round_of(trial, config) == number]
+        if number > 1:
+            train = KINDS["train"].make_tables(directory.rows([t for t in plan if t.kind == "train"]), config)
+            models = rounds.undecided_models(train["train"], config)
+            if not models:
+                report(f"every accuracy comparison is decided after {looks[number - 2]} seeds per arm: no more seeds")
+                return
+            wanted = [trial for trial in wanted if rounds.still_needed(trial, models)]
+        report(f"round {number} of {len(looks)} (up to {seeds} seeds per arm): {len(wanted)} trials to run")
+        execute(wanted, executor, directory, Progress(wanted, report, rates))
 
 
 def write_tables(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:

@@ -164,7 +164,7 @@ class Density(Kind):
     def describe(self, rows) -> str:
         return ", ".join(f"{row['kernel_px']}x{row['kernel_px']} {row['achieved_gflops']:.1f} GFLOP/s" for row in rows)
 
-    def judge(self, tables, margins) -> list[dict]:
+    def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import density_verdicts
 
         return density_verdicts.claims(tables["density"])

@@ -88,15 +88,15 @@ class Erf(Kind):
         data.check_fits(config.in_channels)
 
     def plan(self, config) -> list[Trial]:
-        base = config.setups(ErfSetup, seeds=config.seeds)[0]
+        base = config.setups(ErfSetup, seeds=config.first_seeds)[0]  # the seeds every model trains
         if base.checkpoints:
             return [self._of_checkpoint(path, base) for path in base.checkpoints]
         plan = [self._trial(spec, base) for spec in config.models()]
         if "train" in config.kinds:  # after training, from its checkpoints
             trained = dataclasses.replace(base, trained=True)
             for spec in config.models():
-                needs = tuple(("train", trial_key(spec, seed)) for seed in config.seeds)
-                reads = tuple(checkpoint_of(spec, seed) for seed in config.seeds)
+                needs = tuple(("train", trial_key(spec, seed)) for seed in config.first_seeds)
+                reads = tuple(checkpoint_of(spec, seed) for seed in config.first_seeds)
                 plan.append(self._trial(spec, trained, needs=needs, reads=reads))
         return plan
 
@@ -156,10 +156,10 @@ class Erf(Kind):
         row = rows[0]
         return f"t=0.99 side {row['erf_side_t99']} px of {row['rf_px']} px theoretical"
 
-    def judge(self, tables, margins) -> list[dict]:
+    def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import erf_verdicts
 
-        return erf_verdicts.claims(tables["erf"], margins.erf_margin)
+        return erf_verdicts.claims(tables["erf"], rules.erf_margin)
 
 
 KIND = Erf()

@@ -84,7 +84,7 @@ class Pairs(Timed):
 
         return {"pairs": speed.paired_table(rows)}
 
-    def judge(self, tables, margins) -> list[dict]:
+    def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import pairs_verdicts
 
         return pairs_verdicts.claims(tables["pairs"])

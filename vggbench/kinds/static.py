@@ -118,7 +118,7 @@ class Static(Kind):
             return None
         return rows[[*keys_in(rows), "params", "macs", "rf_px"]]
 
-    def judge(self, tables, margins) -> list[dict]:
+    def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import static_verdicts
 
         return static_verdicts.claims(tables["static"])

@@ -88,9 +88,10 @@ class Train(Kind):
 
     def plan(self, config) -> list[Trial]:
         # One trial per model and seed: what it runs under names no other seed, so adding seeds leaves it done.
+        # Under a sequential design the later seeds are planned but run only while a comparison needs them.
         return [
             Trial(self.name, spec, trial_key(spec, seed), setup, labels=(("seed", seed),))
-            for seed in config.seeds
+            for seed in config.trained_seeds
             for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,))
             for spec in config.models()
         ]
@@ -169,10 +170,10 @@ class Train(Kind):
             return None
         return summarize(rows.dropna(subset=["test_acc"]))
 
-    def judge(self, tables, margins) -> list[dict]:
+    def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import train_verdicts
 
-        accuracy = train_verdicts.accuracy_claims(tables["train"], margins.equivalence_margin)
+        accuracy = train_verdicts.accuracy_claims(tables["train"], rules.equivalence_margin, rules)
         return accuracy + train_verdicts.trainability_claims(tables["train"])
 
 

@@ -9,8 +9,10 @@ import math
 import pandas as pd
 
 from vggbench import stats
+from vggbench.designs import Design
+from vggbench.sequential import CONTINUE, Plan, replay
 from vggbench.training_rules import failed, final_epoch
-from vggbench.verdicts import PRIMARY, STACK, accuracy_claim, adjust, contrasts
+from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts
 
 
 def _estimand(final: pd.DataFrame) -> str:
@@ -60,22 +62,74 @@ def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFr
     return rows
 
 
-def _final_runs(train: pd.DataFrame) -> pd.DataFrame:
+def final_runs(train: pd.DataFrame) -> pd.DataFrame:
     """Each run's final epoch (crashed trials left out), marked failed or not by the run's failure rule."""
     final = final_epoch(train.dropna(subset=["test_acc"]))
     return final.assign(failed=failed(final))
 
 
-def accuracy_claims(train: pd.DataFrame, margin: float) -> list[dict]:
-    """Higher accuracy than each rival: one family, Holm-adjusted, with TOST."""
+def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Higher accuracy than each rival: one family, Holm-adjusted, with TOST. Under a sequential `design` each
+    comparison is judged at the look that decided it, on the seeds it had there (`sequential_decisions`)."""
     if train.empty or "test_acc" not in train:
         return []
+    design = design or Design()
+    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
     rows = []
-    for base, group, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+    for base, group, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+        decision = decisions.get(comparison_key(base, rival))
+        if decision is not None:
+            stack_rows, rival_rows = _first_seeds(stack_rows, decision.seeds), _first_seeds(rival_rows, decision.seeds)
         found = _accuracy_rows(accuracy_claim(rival), base, stack_rows, rival_rows, margin)
-        rows += [{**row, "estimand": _estimand(group)} for row in found]
+        rows += [{**row, "estimand": _estimand(group), "design": design.design} for row in found]
+        if design.sequential:
+            rows[-len(found)].update(_sequential_columns(decision, Plan.of(design)))
     adjust(rows)
+    for row in rows:
+        if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
+            row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
     return rows
+
+
+def comparison_key(base: dict, rival: str) -> tuple:
+    """How a sequential decision names the comparison of the stack against `rival` in the group `base`."""
+    return (*sorted(base.items()), rival)
+
+
+def sequential_decisions(train: pd.DataFrame, design: Design, margin: float) -> dict:
+    """The sequential design replayed on the runs so far (vggbench.sequential.replay): a Decision per
+    comparison (by `comparison_key`) that had enough seeds for a look."""
+    samples = {
+        comparison_key(base, rival): (stack.to_numpy(), other.to_numpy())
+        for base, rival, stack, other in accuracy_arms(train)
+    }
+    return replay(Plan.of(design), samples, margin)
+
+
+def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
+    """The runs up to the one that brings the runs that did not fail to `kept`: the seeds a look judged."""
+    survivors = rows[~rows["failed"]].sort_values("seed")["seed"]
+    return rows if len(survivors) <= kept else rows[rows["seed"] <= survivors.iloc[kept - 1]]
+
+
+def _sequential_columns(decision, plan: Plan) -> dict:
+    """The primary row's verdict from its decision, with the look, the boundary it was held to and a note."""
+    looks = len(plan.looks)
+    if decision is None:
+        return {"sequential_verdict": INCONCLUSIVE, "looks": looks, "note": "fewer than two runs in an arm"}
+    verdict = INCONCLUSIVE if decision.verdict == CONTINUE else decision.verdict
+    spent = f"{plan.spending} spending, look {decision.look} of {looks} ({decision.seeds} seeds per arm)"
+    if decision.verdict == CONTINUE:
+        note = f"not decided yet: the run stopped before the design's next look ({spent})"
+    elif decision.verdict == INCONCLUSIVE:
+        note = f"no boundary crossed by the last look ({spent})"
+    else:
+        crossed = decision.p_value if decision.verdict != EQUIVALENT else decision.tost_p
+        level = decision.level if decision.verdict != EQUIVALENT else decision.equivalence_level
+        note = f"decided at {spent}: p {crossed:.3g} crossed the boundary {level:.3g}"
+    columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
+    columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
+    return {**columns, **({"mde": decision.mde} if decision.verdict == INCONCLUSIVE else {})}
 
 
 def trainability_claims(train: pd.DataFrame) -> list[dict]:
@@ -83,7 +137,7 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
     if train.empty or "test_acc" not in train:
         return []
     rows = []
-    for base, _, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
         stack, other = stack_rows["failed"], rival_rows["failed"]
         counts = {"failed_variant": int(stack.sum()), "failed_baseline": int(other.sum())}
         counts.update(seeds_variant=len(stack), seeds_baseline=len(other))
@@ -101,7 +155,7 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
 def accuracy_arms(train: pd.DataFrame):
     """Per group and accuracy contrast with two runs or more in each arm: (the group's identity, the rival,
     the stack's final accuracies, the rival's), runs that failed left out, in seed order."""
-    for base, _, rival, stack_rows, rival_rows in contrasts(_final_runs(train)):
+    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
         stack, other = (rows[~rows["failed"]].sort_values("seed")["test_acc"] for rows in (stack_rows, rival_rows))
         if min(len(stack), len(other)) >= 2:
             yield base, rival, stack, other

@@ -1,0 +1,76 @@
+"""A study under the group-sequential design: rounds of seeds, stopped once every accuracy comparison is decided.
+
+Training is replaced by a stand-in whose final accuracies are known (each arm's mean plus a spread drawn from
+its seed), so the test knows what the design must do: a large true difference is decided at the first look
+whose boundary it crosses, and no difference runs to max_seeds.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vggbench import study
+from vggbench.config import load_config
+from vggbench.kind import Outcome
+from vggbench.kinds.train import checkpoint_of
+from vggbench.registry import KINDS
+from vggbench.schema import identity
+from vggbench.sequential import nominal_levels
+
+DESIGN = {"design": "group-sequential", "seeds_per_round": 3, "max_seeds": 9, "seeds": list(range(9))}
+
+
+def _stand_in(means: dict[str, float]):
+    def run(trial, inputs, load_data, report):
+        rows, files = [], {}
+        for seed in trial.setup.trained_seeds:
+            draw = np.random.default_rng([seed, len(trial.spec.variant)])  # its own spread per arm and seed
+            accuracy = means[trial.spec.variant] + 0.01 * draw.standard_normal()
+            row = {**identity(trial.spec), "seed": seed, "epoch": 1, "train_loss": 0.5, "train_acc": accuracy}
+            rows.append({**row, "test_acc": accuracy, "optimizer_steps": 4, "train_img_per_s": 1.0})
+            files[checkpoint_of(trial.spec, seed)] = b"a stand-in: no model"
+        return Outcome(rows, files)
+
+    return run
+
+
+def _run(tmp_path, monkeypatch, tiny_study, means, **keys) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    monkeypatch.setattr(KINDS["train"], "run", _stand_in(means))
+    lines = []
+    config = load_config(**{**tiny_study, **DESIGN, "kinds": ["train"], **keys})
+    directory = study.run(config, tmp_path / "run", report=lines.append)
+    return directory.table("train"), directory.table("claim"), lines
+
+
+def test_a_large_difference_stops_at_the_first_look_that_crosses(tmp_path, monkeypatch, tiny_study):
+    train, claims, lines = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
+    assert sorted(train["seed"].unique()) == [0, 1, 2]  # one round of three seeds per arm, then no more
+    assert "every accuracy comparison is decided after 3 seeds per arm: no more seeds" in lines
+    row = claims[(claims["claim"] == "higher accuracy") & (claims["analysis"] == "primary")].iloc[0]
+    assert (row["verdict"], row["look"], row["looks"], row["design"]) == ("supported", 1, 3, "group-sequential")
+    assert (
+        row["p_value"]
+        < row["nominal_level"]
+        == pytest.approx(nominal_levels((1 / 3, 2 / 3, 1), 0.05, "obrien-fleming")[0])
+    )
+    assert row["seeds_variant"] == row["seeds_baseline"] == 3
+
+
+def test_no_difference_runs_to_max_seeds(tmp_path, monkeypatch, tiny_study):
+    # A margin too narrow for equivalence: nothing can decide it, so every round runs.
+    means = {"stack": 0.8, "single": 0.8}
+    train, claims, lines = _run(tmp_path, monkeypatch, tiny_study, means, equivalence_margin=1e-4)
+    assert sorted(train["seed"].unique()) == list(range(9))
+    assert [line for line in lines if line.startswith("round")] == [
+        f"round {number} of 3 (up to {3 * number} seeds per arm): 6 trials to run" for number in (1, 2, 3)
+    ]
+    row = claims[(claims["claim"] == "higher accuracy") & (claims["analysis"] == "primary")].iloc[0]
+    assert (row["verdict"], row["look"], row["seeds_variant"]) == ("inconclusive", 3, 9)
+    assert row["mde"] > 0 and "no boundary crossed by the last look" in row["note"]
+
+
+def test_a_sequential_design_needs_its_seeds(tiny_study):
+    with pytest.raises(
+        ValueError, match="max_seeds=9 needs at least that many seeds, taken in order \\(seeds has 2\\)"
+    ):
+        load_config(**{**tiny_study, **DESIGN, "seeds": [0, 1]})
