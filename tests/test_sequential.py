@@ -132,3 +132,12 @@ def test_the_design_command_writes_its_table(tmp_path, capsys):
     assert "Designs replayed 20 times" in capsys.readouterr().out
     assert main(["design", str(VERDICT_RUN), "--max-seeds", "0"]) == 2
     assert "max_seeds=0 is not allowed" in capsys.readouterr().err
+
+
+def test_the_expected_seeds_of_a_design_follow_the_effect():
+    plan = Plan((4, 8, 12))
+    large = sequential.expected_seeds(plan, sd=0.01, effect=0.5, margin=0.01, replays=50)  # 50 spreads
+    assert large == {"sequential_seeds_mean": 4.0, "sequential_seeds_max": 4, "sequential_power": 1.0}
+    none = sequential.expected_seeds(plan, sd=0.01, effect=0.0, margin=1e-4, replays=50)  # nothing to decide
+    assert none["sequential_seeds_max"] == 12 and none["sequential_seeds_mean"] > 10
+    assert none["sequential_power"] < 0.1  # only the type-I errors decide it

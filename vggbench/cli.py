@@ -312,6 +312,7 @@ def _report(args: argparse.Namespace) -> None:
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.config import Margins
+    from vggbench.designs import Design
     from vggbench.kinds.train_verdicts import power_table
     from vggbench.rundir import RunDir
 
@@ -321,10 +322,15 @@ def _power(args: argparse.Namespace) -> None:
         raise InputError(f"{directory.root} has no training rows (train.csv): nothing to size from")
     config = directory.config() if directory.has("config.json") else {}
     margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
-    table = power_table(train, args.effect, margin)
+    table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
-    shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence"]
-    _emit(table, args.out, shown, f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {directory.root}")
+    shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
+    shown += ["sequential_seeds_max", "sequential_power"]
+    title = (
+        f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {directory.root}; and what a group-sequential "
+        "design spends at that effect (sequential_*: 400 simulated studies)"
+    )
+    _emit(table, args.out, shown, title)
 
 
 def _design(args: argparse.Namespace) -> None:

@@ -223,3 +223,22 @@ def replay(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> dict
         taken = {key: (variant[:seeds], baseline[:seeds]) for key, (variant, baseline) in samples.items()}
         decisions = judge(plan, look, taken, margin, decisions)
     return decisions
+
+
+def expected_seeds(plan: Plan, sd: float, effect: float, margin: float, replays: int = 400, seed: int = 0) -> dict:
+    """What the design spends where the true difference is `effect` and one run's spread `sd` (normal runs,
+    `replays` simulated studies): seeds per arm (mean and most) and the share decided in the effect's favour."""
+    rng = np.random.default_rng(seed)
+    most = plan.looks[-1]
+    decided = []
+    for _ in range(replays):
+        arms = (rng.normal(effect, sd, most), rng.normal(0.0, sd, most))
+        decided.append(replay(plan, {0: arms}, margin)[0])
+    seeds = np.array([decision.seeds for decision in decided])
+    right = SUPPORTED if effect > 0 else CONTRADICTED
+    share = sum(decision.verdict == right for decision in decided) / replays
+    return {
+        "sequential_seeds_mean": float(seeds.mean()),
+        "sequential_seeds_max": int(seeds.max()),
+        "sequential_power": share,
+    }

@@ -9,8 +9,8 @@ import math
 import pandas as pd
 
 from vggbench import stats
-from vggbench.designs import Design
-from vggbench.sequential import CONTINUE, Plan, replay
+from vggbench.designs import GROUP_SEQUENTIAL, Design
+from vggbench.sequential import CONTINUE, Plan, expected_seeds, replay
 from vggbench.training_rules import failed, final_epoch
 from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts
 
@@ -161,13 +161,18 @@ def accuracy_arms(train: pd.DataFrame):
             yield base, rival, stack, other
 
 
-def power_table(train: pd.DataFrame, effect: float, margin: float) -> pd.DataFrame:
+def power_table(train: pd.DataFrame, effect: float, margin: float, design: Design | None = None) -> pd.DataFrame:
     """Per group and accuracy contrast, from the runs that did not fail: the spread of one run, the seeds per
     arm now and the smallest difference they detect, and the seeds per arm needed to detect `effect` (80%
-    power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference."""
+    power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference; and what a
+    group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread."""
+    design = design if design is not None and design.sequential else Design(design=GROUP_SEQUENTIAL)
+    plan = Plan.of(design)
     rows = []
     for base, rival, stack, other in accuracy_arms(train):
         sd = stats.welch(stack, other, margin).sd
+        sequential = {"seeds_per_round": design.seeds_per_round, "max_seeds": design.max_seeds}
+        sequential.update(expected_seeds(plan, sd, effect, margin))
         rows.append(
             {
                 "claim": accuracy_claim(rival),
@@ -181,6 +186,7 @@ def power_table(train: pd.DataFrame, effect: float, margin: float) -> pd.DataFra
                 "seeds_needed": stats.seeds_needed(sd, effect),
                 "margin": margin,
                 "seeds_for_equivalence": stats.seeds_for_equivalence(sd, margin),
+                **sequential,
             }
         )
     return pd.DataFrame(rows)
