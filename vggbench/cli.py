@@ -252,9 +252,10 @@ def _run(args: argparse.Namespace) -> int:
         plan = study.dry_run(config)
         print(_readable(plan))
         total = plan["estimate_s"].sum()
+        at_most = "at most " if config.design.sequential else ""  # the later rounds run only while undecided
         print(
-            f"{len(plan)} trials, about {total / 60:.0f} min ({total:.0f} s) on {config.device}, estimated from "
-            "a few timed training steps of each model on this machine, as it is loaded now"
+            f"{at_most}{len(plan)} trials, about {total / 60:.0f} min ({total:.0f} s) on {config.device}, estimated "
+            "from a few timed training steps of each model on this machine, as it is loaded now"
         )
         return
     directory = study.run(
