@@ -141,3 +141,17 @@ def test_the_expected_seeds_of_a_design_follow_the_effect():
     none = sequential.expected_seeds(plan, sd=0.01, effect=0.0, margin=1e-4, replays=50)  # nothing to decide
     assert none["sequential_seeds_max"] == 12 and none["sequential_seeds_mean"] > 10
     assert none["sequential_power"] < 0.1  # only the type-I errors decide it
+
+
+def test_a_run_stopped_between_looks_reads_not_decided_yet():
+    # The published run's first 4 seeds per arm: a 2-point difference, open at the first of six looks.
+    train = pd.read_csv(VERDICT_RUN / "train.csv")
+    design = Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=24)
+    (row,) = [row for row in accuracy_claims(train[train["seed"] < 4], 0.01, design) if row["analysis"] == PRIMARY]
+    assert (row["verdict"], row["look"], row["looks"], row["seeds_variant"]) == (INCONCLUSIVE, 1, 6, 4)
+    assert row["note"].startswith("not decided yet: the run stopped after look 1 of 6 (4 seeds per arm")
+    assert row["p_value"] > row["nominal_level"] == pytest.approx(_levels(design)[0])
+
+
+def _levels(design):
+    return sequential.nominal_levels(Plan.of(design).fractions, 0.05, design.spending)

@@ -118,11 +118,11 @@ def _sequential_columns(decision, plan: Plan) -> dict:
     if decision is None:
         return {"sequential_verdict": INCONCLUSIVE, "looks": looks, "note": "fewer than two runs in an arm"}
     verdict = INCONCLUSIVE if decision.verdict == CONTINUE else decision.verdict
-    spent = f"{plan.spending} spending, look {decision.look} of {looks} ({decision.seeds} seeds per arm)"
+    spent = f"look {decision.look} of {looks} ({decision.seeds} seeds per arm, {plan.spending} spending)"
     if decision.verdict == CONTINUE:
-        note = f"not decided yet: the run stopped before the design's next look ({spent})"
+        note = f"not decided yet: the run stopped after {spent}, before the design's next look"
     elif decision.verdict == INCONCLUSIVE:
-        note = f"no boundary crossed by the last look ({spent})"
+        note = f"no boundary crossed by the last look, {spent}"
     else:
         crossed = decision.p_value if decision.verdict != EQUIVALENT else decision.tost_p
         level = decision.level if decision.verdict != EQUIVALENT else decision.equivalence_level
