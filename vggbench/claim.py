@@ -226,7 +226,8 @@ def _design_sentence(rules: Rules) -> str:
         f"Lan-DeMets {rules.spending} spending, Holm within each look (Maurer & Bretz 2013); a comparison stops "
         "taking seeds at the look that decides it, and its primary row is judged there, on the seeds it had: "
         "`look` of `looks`, the boundary as a nominal p-value (`nominal_level`, for TOST `equivalence_level`), "
-        "and the note."
+        "and the note. Its difference and interval are those of a fixed sample of that size: where a design "
+        "stops early they lean away from zero, so the verdict is the design's and the size is rough."
     )
 
 
