@@ -111,3 +111,18 @@ def test_more_lanes_than_threads_is_refused():
     with pytest.raises(ValueError, match="seed_lanes=3 is more than threads=2: each lane needs one"):
         _config(threads=2, seed_lanes=3)
     assert _config(threads=1).seed_lanes == 1 and _config(threads=2).seed_lanes == 2  # the CPU default, capped
+
+
+def test_with_subset_per_seed_each_seed_trains_on_its_own_draw_alone_or_grouped(dataset):
+    # The subset comes from the seed's own stream: a seed grouped with others trains on the images it trains
+    # on alone, so the grouped run still follows the lone one (to rounding, as above).
+    config = _config(subset_per_seed=True)
+    together, _ = train.train_seeds(SMALL, config, (0, 1), dataset)
+    for seed in (0, 1):
+        alone, _ = train.train(SMALL, _config(subset_per_seed=True, seed=seed), dataset)
+        row = next(row for row in together if row["seed"] == seed)
+        assert row["train_loss"] == pytest.approx(alone[0]["train_loss"], rel=1e-4)
+        assert row["subset_per_seed"] and row["train_images"] == 96
+    first_images, _ = train.train(SMALL, _config(seed=0), dataset)
+    assert together[0]["train_loss"] != pytest.approx(first_images[0]["train_loss"], rel=1e-4)
+    assert not first_images[0]["subset_per_seed"]

@@ -214,3 +214,18 @@ def test_the_failure_rule_marks_a_run_that_never_learns(dataset):
     assert learns[-1]["failed"] is False and learns[-1]["train_loss"] < 0.9 * math.log(10)
     assert diverges[-1]["failed"] is True and not diverges[-1]["train_loss"] <= 0.9 * math.log(10)
     assert [row["optimizer_steps"] for row in learns] == [16, 32, 48]  # 512 images in batches of 32
+
+
+def test_each_seeds_training_subset_is_its_own_draw_from_the_whole_set():
+    from vggbench.measure.train_setup import subsets
+
+    config = TrainConfig(train_limit=100, subset_per_seed=True, device="cpu", threads=1)
+    first, second = subsets(1000, (3, 4), config)
+    for subset in (first, second):
+        assert len(subset) == 100 and len(set(subset.tolist())) == 100 and 0 <= subset.min() <= subset.max() < 1000
+    assert set(first.tolist()) != set(second.tolist()) and first.max() >= 100  # not the first 100
+    assert torch.equal(subsets(1000, (5, 3), config)[1], first)  # a seed's draw does not depend on its group
+    plain = TrainConfig(train_limit=100, device="cpu", threads=1)
+    assert all(torch.equal(subset, torch.arange(100)) for subset in subsets(1000, (3, 4), plain))
+    whole = TrainConfig(train_limit=5000, subset_per_seed=True, device="cpu", threads=1)
+    assert torch.equal(subsets(1000, (3,), whole)[0], torch.arange(1000))  # all images: nothing to draw

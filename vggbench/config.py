@@ -91,6 +91,7 @@ PRESETS = {
         "seeds": [0, 1],
         "epochs": 2,
         "train_limit": 20_000,
+        "subset_per_seed": True,
         "pairs": 32,
         "rebuilds": 8,
         **_TIMING,
@@ -129,6 +130,7 @@ PRESETS = {
         "max_seeds": 24,
         "epochs": 5,
         "train_limit": 20_000,
+        "subset_per_seed": True,
         "kinds": ["static", "train"],
     },
 }

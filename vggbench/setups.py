@@ -134,6 +134,11 @@ class TrainConfig(Machine):
     train_limit: int | None = knob(
         None, "train on the first N training images only (default: all 60,000)", minimum=1, metavar="N"
     )
+    subset_per_seed: bool = knob(
+        False,
+        "where train_limit is below the training set, draw each seed's train_limit images from the whole set with "
+        "a stream of that seed (default: every seed trains on the first train_limit)",
+    )
     normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the seed does not)")
     failure_loss_ratio: float = knob(
         FAILURE_LOSS_RATIO,

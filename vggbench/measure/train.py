@@ -132,11 +132,15 @@ class _Runs:
         self.optimizer = train_setup.optimizer(self.net.module, config)
         self.scaler = train_setup.grad_scaler(config)
         self.shuffles, self.dropouts = train_setup.streams(self.seeds, config.device)
-        self.data, self.images, self.labels = train_setup.placed(data, config)
-        self.norm = train_setup.normalization(self.images, config.normalize)
+        self.data = data.to(config.device)
+        self.images, self.labels = self.data.train_images, self.data.train_labels
+        subsets = train_setup.subsets(len(self.labels), self.seeds, config)
+        self.subsets = [subset.to(config.device) for subset in subsets]  # each seed's training images
+        self.count = len(subsets[0])
+        self.norms = [train_setup.normalization(self.images[subset], config.normalize) for subset in self.subsets]
 
     def _inputs(self, images: list[torch.Tensor]) -> torch.Tensor:
-        batches = [prepare(part, self.spec.resolution, *self.norm) for part in images]
+        batches = [prepare(part, self.spec.resolution, *norm) for part, norm in zip(images, self.norms, strict=True)]
         return self.net.inputs(batches).contiguous(memory_format=self.format)
 
     def _step(self, indices: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,11 +162,14 @@ class _Runs:
         compute seconds), per seed for the first two."""
         config, labels = self.config, self.labels
         self.net.module.train()
-        split, steps = _Split(config.device), -(-len(labels) // config.batch_size)
+        split, steps = _Split(config.device), -(-self.count // config.batch_size)
         loss_sums = torch.zeros(len(self.seeds), device=labels.device)
         correct = torch.zeros(len(self.seeds), dtype=torch.long, device=labels.device)
         bar = _progress_bar(steps, f"{self.spec.arch.name} {self.spec.variant} seeds {self.seeds} epoch {epoch}")
-        orders = [torch.randperm(len(labels), generator=shuffle).to(labels.device) for shuffle in self.shuffles]
+        orders = [
+            subset[torch.randperm(self.count, generator=shuffle).to(labels.device)]
+            for subset, shuffle in zip(self.subsets, self.shuffles, strict=True)
+        ]
         for step in range(steps):
             split.mark()
             indices = [order[step * config.batch_size : (step + 1) * config.batch_size] for order in orders]
@@ -171,7 +178,7 @@ class _Runs:
             loss_sums += step_losses
             correct += step_correct
             if bar is not None and (step + 1) % PROGRESS_EVERY == 0:
-                seen = min((step + 1) * config.batch_size, len(labels))
+                seen = min((step + 1) * config.batch_size, self.count)
                 bar.set_postfix(loss=f"{loss_sums.mean().item() / seen:.4f}")
                 bar.update(PROGRESS_EVERY)
         split.mark()
@@ -200,8 +207,8 @@ class _Runs:
         shared = self._shared(epoch, train_s, time.perf_counter() - start, data_s, compute_s)
         rows = []
         for seed, loss, right, accuracy in zip(self.seeds, loss_sums, correct, test_acc, strict=True):
-            row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / len(self.labels)}
-            row.update(train_acc=right / len(self.labels), test_acc=accuracy, **shared)
+            row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / self.count}
+            row.update(train_acc=right / self.count, test_acc=accuracy, **shared)
             row["failed"] = is_failure(row["train_loss"], self.spec.num_classes, self.config.failure_loss_ratio)
             rows.append(row)
             self._report(row)
@@ -209,7 +216,7 @@ class _Runs:
 
     def _shared(self, epoch: int, train_s: float, epoch_s: float, data_s: float, compute_s: float) -> dict:
         """The columns every seed's row of an epoch shares: time, throughput, budget and how it was run."""
-        config, images = self.config, len(self.labels) * len(self.seeds)  # every seed's images
+        config, images = self.config, self.count * len(self.seeds)  # every seed's images
         return {
             "epoch_s": epoch_s,
             "train_s": train_s,
@@ -217,9 +224,10 @@ class _Runs:
             "train_gflops": step_flops(self.spec, "train") * images / train_s / 1e9,
             "data_s": data_s,
             "compute_s": compute_s,
-            "train_images": len(self.labels),
+            "train_images": self.count,
+            "subset_per_seed": config.subset_per_seed and self.count < len(self.labels),
             "test_images": len(self.data.test_labels),
-            "optimizer_steps": epoch * -(-len(self.labels) // config.batch_size),
+            "optimizer_steps": epoch * -(-self.count // config.batch_size),
             "batch_size": config.batch_size,
             "seed_batch": len(self.seeds),
             "optimizer": config.optimizer,

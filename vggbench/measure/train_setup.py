@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 from vggbench.arch import ModelSpec
-from vggbench.data import FashionMNIST
 from vggbench.models import VGG, build_spec
 from vggbench.setups import TrainConfig
 
@@ -50,23 +49,28 @@ def autocast(config: TrainConfig) -> torch.autocast:
     return torch.autocast(torch.device(config.device).type, dtype=dtype, enabled=dtype is not None)
 
 
-def _dropout_seed(seed: int) -> int:
-    """The seed of a run's dropout stream: drawn from its seed, apart from its data order's."""
-    return int(np.random.SeedSequence(seed, spawn_key=(1,)).generate_state(1, dtype=np.uint64)[0] >> 1)
+def _stream_seed(seed: int, stream: int) -> int:
+    """The seed of one of a run's random streams (1: dropout, 2: training subset): drawn from its seed, apart
+    from its data order's and from each other."""
+    return int(np.random.SeedSequence(seed, spawn_key=(stream,)).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def streams(seeds: tuple[int, ...], device: str) -> tuple[list[torch.Generator], list[torch.Generator]]:
     """Each seed's data order (on the CPU) and dropout masks (on `device`), as generators."""
     shuffles = [torch.Generator().manual_seed(seed) for seed in seeds]
-    dropouts = [torch.Generator(device).manual_seed(_dropout_seed(seed)) for seed in seeds]
+    dropouts = [torch.Generator(device).manual_seed(_stream_seed(seed, 1)) for seed in seeds]
     return shuffles, dropouts
 
 
-def placed(data: FashionMNIST, config: TrainConfig) -> tuple[FashionMNIST, torch.Tensor, torch.Tensor]:
-    """The data set on the device, and the training images and labels a run uses (the first `train_limit`)."""
-    data = data.to(config.device)
-    count = min(config.train_limit or len(data.train_labels), len(data.train_labels))
-    return data, data.train_images[:count], data.train_labels[:count]
+def subsets(total: int, seeds: tuple[int, ...], config: TrainConfig) -> list[torch.Tensor]:
+    """Each seed's training images, as indices into the `total` training images: the first `train_limit`, or
+    with `subset_per_seed` (and a limit below `total`) `train_limit` drawn without replacement from them all
+    by the seed's own stream, so that a seed's subset is the same alone or in a group."""
+    count = min(config.train_limit or total, total)
+    if not config.subset_per_seed or count == total:
+        return [torch.arange(count)] * len(seeds)
+    draws = [torch.Generator().manual_seed(_stream_seed(seed, 2)) for seed in seeds]
+    return [torch.randperm(total, generator=draw)[:count].sort().values for draw in draws]
 
 
 def normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None, float | None]:
