@@ -78,3 +78,55 @@ def test_equivalence_power_against_a_simulation():
     assert stats.equivalence_power(1.0, 1.0, 10) == pytest.approx(np.mean(shown), abs=0.04)  # 3 standard errors
     needed = stats.seeds_for_equivalence(1.0, 1.0)
     assert stats.equivalence_power(1.0, 1.0, needed) >= 0.8 > stats.equivalence_power(1.0, 1.0, needed - 1)
+
+
+def test_with_seeds_alike_the_interval_is_the_test_sets_alone_by_hand():
+    # Three runs per arm, alike; the variant gets images 0-14 of 20 right, the baseline 0-11: the arms differ
+    # on images 12-14 only, d_i = 1 there and 0 elsewhere, and nothing varies over seeds or interacts.
+    variant = np.tile(np.arange(20) < 15, (3, 1))
+    baseline = np.tile(np.arange(20) < 12, (3, 1))
+    variance = (3 - 20 * 0.15**2) / 19 / 20  # the sample variance of d over 20 images, over 20
+    assert stats.variance_parts(variant, baseline) == pytest.approx((0, 0, variance))
+    found = stats.with_test_images(variant, baseline, margin=0.1)
+    half = scipy_stats.t.ppf(0.975, 19) * math.sqrt(variance)  # df: the test set's alone, 20 - 1
+    assert found.difference == pytest.approx(0.15) and found.df == pytest.approx(19)
+    assert (found.ci_low, found.ci_high) == pytest.approx((0.15 - half, 0.15 + half))
+    assert found.p_value == pytest.approx(2 * scipy_stats.t.sf(0.15 / math.sqrt(variance), 19))
+    # 0.15 lies beyond +margin: TOST's p is that of "difference < 0.1", above one half.
+    assert found.tost_p == pytest.approx(scipy_stats.t.cdf(0.05 / math.sqrt(variance), 19))
+
+
+def test_against_a_baseline_always_right_the_variance_is_the_textbook_anova_of_the_variant():
+    # A baseline right on every image adds nothing, so the variance is that of the variant's mean accuracy
+    # under a two-way crossed random design: (MS_runs + MS_images - MS_interaction) / (runs images), with the
+    # interaction's sum of squares what is left of the total by the runs' and the images'.
+    variant = np.random.default_rng(3).random((3, 20)) < np.linspace(0, 1, 20)
+    baseline = np.ones((3, 20), dtype=bool)
+    table = variant.astype(float)
+    grand, runs, images = table.mean(), table.mean(axis=1), table.mean(axis=0)
+    ss_runs, ss_images = 20 * ((runs - grand) ** 2).sum(), 3 * ((images - grand) ** 2).sum()
+    ss_interaction = ((table - grand) ** 2).sum() - ss_runs - ss_images
+    ms_runs, ms_images, ms_interaction = ss_runs / 2, ss_images / 19, ss_interaction / (2 * 19)
+    assert ms_images > ms_interaction  # the floor at 0 does not apply
+    parts = stats.variance_parts(variant, baseline)
+    assert sum(parts) == pytest.approx((ms_runs + ms_images - ms_interaction) / 60)
+    assert parts[0] == pytest.approx(runs.var(ddof=1) / 3) and parts[1] == 0  # the seeds' part: Welch's
+
+
+def test_the_combined_variance_is_unbiased_for_seeds_and_images_drawn_anew():
+    # Replays of a crossed design: each replay draws new runs (seed effects) and a new test set of 20 images
+    # that the two arms see differently. The spread of the difference over replays is what the interval must
+    # hold; the seeds' part alone (Welch's) falls well short of it, the three parts together do not.
+    rng = np.random.default_rng(7)
+    differences, estimates, seeds_only = [], [], []
+    for _ in range(3000):
+        image = rng.normal(size=(2, 20)) * [[1.0], [1.0]] + rng.normal(size=20)  # shared and each arm's own
+        seed = rng.normal(scale=0.3, size=(2, 3, 1))
+        correct = seed + image[:, None, :] + rng.normal(size=(2, 3, 20)) > -0.8
+        differences.append(correct[0].mean() - correct[1].mean())
+        parts = stats.variance_parts(correct[0], correct[1])
+        estimates.append(sum(parts))
+        seeds_only.append(parts[0] + parts[1])
+    truth = np.var(differences, ddof=1)
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.1)
+    assert np.mean(seeds_only) < 0.6 * truth

@@ -2,15 +2,17 @@
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 import vggbench
-from vggbench import study, training_rules
+from vggbench import correctness, study, training_rules
 from vggbench.arch import spec_to_dict
 from vggbench.cli import main
 from vggbench.config import StudyConfig
+from vggbench.data import prepare
 from vggbench.measure import checkpoints, train
 from vggbench.setups import TrainConfig
 from vggbench.validate import InputError
@@ -229,3 +231,20 @@ def test_each_seeds_training_subset_is_its_own_draw_from_the_whole_set():
     assert all(torch.equal(subset, torch.arange(100)) for subset in subsets(1000, (3, 4), plain))
     whole = TrainConfig(train_limit=5000, subset_per_seed=True, device="cpu", threads=1)
     assert torch.equal(subsets(1000, (3,), whole)[0], torch.arange(1000))  # all images: nothing to draw
+
+
+def test_the_final_row_keeps_which_test_images_the_run_got_right(dataset):
+    rows, model = train.train(SMALL, _config(), dataset)
+    assert "test_correct" not in rows[0]  # only the final epoch's
+    right = correctness.decode(rows[-1]["test_correct"])
+    assert right.shape == (10_000,) and right.mean() == rows[-1]["test_acc"]
+    model.eval()
+    with torch.inference_mode():
+        images = prepare(dataset.test_images[:200], SMALL.resolution)
+        expected = (model(images).argmax(-1) == dataset.test_labels[:200]).numpy()
+    assert (right[:200] == expected).mean() >= 0.99  # batched apart from the trainer's: a rare tie may flip
+
+
+def test_correctness_survives_its_text_form():
+    bits = np.random.default_rng(0).random(13) < 0.5  # not a whole number of bytes
+    assert np.array_equal(correctness.decode(correctness.encode(bits)), bits)

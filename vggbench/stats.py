@@ -137,6 +137,67 @@ def welch(variant, baseline, margin: float) -> Comparison:
     )
 
 
+def _interaction(correct: np.ndarray) -> float:
+    """The run-by-image interaction mean square of one arm's correctness table (runs x images)."""
+    runs, images = correct.shape
+    residual = correct - correct.mean(axis=1, keepdims=True) - correct.mean(axis=0, keepdims=True) + correct.mean()
+    return float((residual**2).sum() / ((runs - 1) * (images - 1)))
+
+
+def variance_parts(variant, baseline) -> tuple[float, float, float]:
+    """The variance of the difference of the arms' mean accuracies, in three parts: each arm's seeds (s^2 / n of
+    its runs' accuracies, as Welch's) and the test set's sampling. `variant` and `baseline` are the per-image
+    correctness of each run (runs x images, 1 right), on the same test images in the same order.
+
+    Seeds and test images are crossed random factors. Over seeds, on the fixed test set, the spread of the
+    runs' accuracies already holds each run's own luck on the images (the run-by-image interaction over the
+    image count); what it leaves out is the test set itself: a new test set moves both arms together, by the
+    mean over images of d_i, the difference of the arms' expected correctness on image i. Its variance is
+    Var(d) / images, where the sample variance of d_i (the arms' mean correctness on image i, differenced)
+    overstates Var(d) by each arm's interaction mean square over its runs: the unbiased ANOVA estimate
+    subtracts it (floored at 0). For one arm this is (MS_runs + MS_images - MS_interaction) / (runs images),
+    the textbook estimate for the mean of a two-way crossed random design.
+    """
+    a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
+    difference = a.mean(axis=0) - b.mean(axis=0)
+    inflation = _interaction(a) / len(a) + _interaction(b) / len(b)
+    images = max(0.0, float(difference.var(ddof=1)) - inflation) / a.shape[1]
+    return float(a.mean(axis=1).var(ddof=1) / len(a)), float(b.mean(axis=1).var(ddof=1) / len(b)), images
+
+
+def with_test_images(variant, baseline, margin: float) -> Comparison:
+    """The comparison of two arms' mean accuracies counting both the seeds and the test set's sampling, from
+    each run's per-image correctness (runs x images, the same images for both arms): the variance of
+    `variance_parts`, a t interval and test on it with Satterthwaite's degrees of freedom (each arm's runs
+    - 1, and images - 1 for the test set's part), and TOST against `margin` on the same standard error."""
+    a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
+    n1, n2 = len(a), len(b)
+    accuracies = a.mean(axis=1), b.mean(axis=1)
+    difference = float(accuracies[0].mean() - accuracies[1].mean())
+    parts = variance_parts(a, b)
+    variance = sum(parts)
+    if variance <= 1e-24:
+        return _no_spread(difference, n1 + n2 - 2)
+    freedoms = (n1 - 1, n2 - 1, a.shape[1] - 1)
+    df = variance**2 / sum(part**2 / freedom for part, freedom in zip(parts, freedoms, strict=True))
+    se = math.sqrt(variance)
+    critical = float(stats.t.ppf(1 - ALPHA / 2, df))
+    above = stats.t.sf((difference + margin) / se, df)  # difference > -margin
+    below = stats.t.cdf((difference - margin) / se, df)  # difference < +margin
+    sd = se / math.sqrt(1 / n1 + 1 / n2)  # one run's spread, its share of the test set's sampling included
+    return Comparison(
+        difference=difference,
+        ci_low=difference - critical * se,
+        ci_high=difference + critical * se,
+        p_value=float(2 * stats.t.sf(abs(difference) / se, df)),
+        tost_p=float(max(above, below)),
+        hedges_g=hedges_g(*accuracies),
+        sd=sd,
+        df=float(df),
+        mde=mde(sd, n1, n2, df),
+    )
+
+
 def paired(variant, baseline, margin: float) -> Comparison:
     """The paired comparison of runs that share a seed (same initial draw and data order), with TOST."""
     differences = _clean(variant) - _clean(baseline)

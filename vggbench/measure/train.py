@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import nn
 
+from vggbench import correctness
 from vggbench.arch import ModelSpec
 from vggbench.data import FashionMNIST, prepare
 from vggbench.hardware import device_name
@@ -186,29 +187,35 @@ class _Runs:
             bar.close()
         return (loss_sums.tolist(), correct.tolist(), *split.totals())
 
-    def evaluate(self) -> list[float]:
-        """Each seed's test accuracy, in eval mode without gradients."""
+    def evaluate(self) -> tuple[list[float], torch.Tensor]:
+        """Each seed's test accuracy, and whether it got each test image right (seeds x images), in eval mode
+        without gradients."""
         self.net.module.eval()
         images, labels = self.data.test_images, self.data.test_labels
-        correct = torch.zeros(len(self.seeds), dtype=torch.long, device=labels.device)
+        hits = []
         with torch.inference_mode(), train_setup.autocast(self.config):
             for start in range(0, len(labels), EVAL_BATCH):
                 inputs = self._inputs([images[start : start + EVAL_BATCH]] * len(self.seeds))
                 logits = self.net.logits(inputs, self.dropouts)
-                correct += (logits.argmax(-1) == labels[start : start + EVAL_BATCH]).sum(dim=1)
-        return [right / len(labels) for right in correct.tolist()]
+                hits.append(logits.argmax(-1) == labels[start : start + EVAL_BATCH])
+        right = torch.cat(hits, dim=1)
+        return [count / len(labels) for count in right.sum(dim=1).tolist()], right
 
     def epoch(self, epoch: int) -> list[dict]:
         """One epoch for every seed: a row per seed."""
         start = time.perf_counter()
         loss_sums, correct, data_s, compute_s = self._train_pass(epoch)
         train_s = time.perf_counter() - start
-        test_acc = self.evaluate()
+        test_acc, right = self.evaluate()
+        final = epoch == self.config.epochs  # the final row keeps each image's outcome, for the verdict's interval
+        right = right.cpu().numpy() if final else [None] * len(self.seeds)
         shared = self._shared(epoch, train_s, time.perf_counter() - start, data_s, compute_s)
         rows = []
-        for seed, loss, right, accuracy in zip(self.seeds, loss_sums, correct, test_acc, strict=True):
+        for seed, loss, hits, images, accuracy in zip(self.seeds, loss_sums, correct, right, test_acc, strict=True):
             row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / self.count}
-            row.update(train_acc=right / self.count, test_acc=accuracy, **shared)
+            row.update(train_acc=hits / self.count, test_acc=accuracy, **shared)
+            if final:
+                row["test_correct"] = correctness.encode(images)
             row["failed"] = is_failure(row["train_loss"], self.spec.num_classes, self.config.failure_loss_ratio)
             rows.append(row)
             self._report(row)

@@ -1,5 +1,5 @@
 """What a training run sets up before its first step: each seed's initial model and random streams, the
-optimizer, the precision, and the data placed on the device.
+optimizer, the precision, and each seed's training images.
 
 The trainer (vggbench.measure.train) runs the steps on what these make.
 """
