@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import claim, registry
+from vggbench import claim, correctness, registry
 from vggbench.config import Rules
 from vggbench.kind import Kind, Table
 
@@ -284,3 +284,19 @@ def test_a_kind_that_judges_its_table_has_its_rows_in_the_claim(tmp_path, monkey
     assert list(written["claim"]) == ["fewer parameters", "fewer MACs", "same receptive field", "votes decide"]
     assert written.iloc[-1][["arch", "verdict"]].tolist() == ["vgg11", "supported"]
     assert "### votes decide" in (tmp_path / "claim.md").read_text()
+
+
+def test_the_accuracy_interval_counts_the_test_set_where_runs_recorded_each_image():
+    # Three alike runs per arm on 20 test images: the stack right on images 0-14, the others on 0-11. The seeds
+    # do not vary, so the interval is the test set's alone (by hand: d_i = 1 on three images of 20).
+    right = {"stack": np.arange(20) < 15, "single": np.arange(20) < 12, "linear-stack": np.arange(20) < 12}
+    train = _train([0.75] * 3, [0.6] * 3, [0.6] * 3)
+    final = train["epoch"] == 2
+    train.loc[final, "test_correct"] = [correctness.encode(right[variant]) for variant in train.loc[final, "variant"]]
+    row = _accuracy(claim.claim_table({"train": train})).set_index("claim").loc["higher accuracy"]
+    half = scipy_stats.t.ppf(0.975, 19) * math.sqrt((3 - 20 * 0.15**2) / 19 / 20)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.15 - half, 0.15 + half))
+    assert "test-set sampling" in row["interval_method"] and "left out" not in row["interval_method"]
+    train.loc[train.index[final][0], "test_correct"] = math.nan  # one run without it: Welch over the seeds
+    row = _accuracy(claim.claim_table({"train": train})).set_index("claim").loc["higher accuracy"]
+    assert "left out" in row["interval_method"] and math.isnan(row["ci_low"])  # alike runs: no spread

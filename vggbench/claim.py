@@ -58,12 +58,14 @@ COLUMNS = [
     "failed_variant",
     "verdict",
     "estimand",
+    "interval_method",
     "note",
 ]
 # What the terminal shows of the claim table (claim.csv and claim.md have every column).
 NOT_SHOWN = {"resolution", "difference", "ratio_value", "p_value", "tost_p", "tost_p_holm", "margin", "hedges_g"}
 NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant", "estimand", "note"}
 NOT_SHOWN |= {"design", "look", "looks", "nominal_level", "equivalence_level"}
+NOT_SHOWN |= {"interval_method"}
 SHOWN_COLUMNS = [column for column in COLUMNS if column not in NOT_SHOWN]
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
-from vggbench import stats
+from vggbench import correctness, stats
 from vggbench.designs import GROUP_SEQUENTIAL, Design
 from vggbench.sequential import CONTINUE, Plan, expected_seeds, replay
 from vggbench.training_rules import failed, final_epoch
@@ -40,6 +41,27 @@ def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> 
     return {**values, **{column: getattr(result, column) for column in columns}}
 
 
+SEEDS_ONLY = "welch over seeds; no per-image correctness recorded, so test-set sampling is left out"
+WITH_TEST_SET = "seeds and test-set sampling (stats.with_test_images)"
+
+
+def _correctness(rows: pd.DataFrame) -> np.ndarray | None:
+    """The runs' per-image test correctness (runs x images), or None where a run did not record it."""
+    if rows.empty or "test_correct" not in rows or rows["test_correct"].isna().any():
+        return None
+    return np.stack([correctness.decode(text) for text in rows["test_correct"]])
+
+
+def _unpaired(stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
+    """The two arms compared with the test set's sampling where every run recorded it, else by Welch over
+    the seeds alone; `interval_method` says which."""
+    tables = _correctness(stack), _correctness(rival)
+    if any(table is None for table in tables):
+        return {**_compare(stack.test_acc, rival.test_acc, margin, stats.welch), "interval_method": SEEDS_ONLY}
+    compared = _compare(stack.test_acc, rival.test_acc, margin, lambda *_: stats.with_test_images(*tables, margin))
+    return {**compared, "interval_method": WITH_TEST_SET}
+
+
 def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> list[dict]:
     """The primary comparison of the runs that did not fail, and its sensitivity analyses: all runs (where
     some failed), and runs paired by seed (same initial draw and data order) where seeds are shared."""
@@ -48,17 +70,17 @@ def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFr
     kept_stack, kept_rival = stack[~stack["failed"]], rival[~rival["failed"]]
     left_out = common["failed_baseline"] + common["failed_variant"]
     note = {"note": f"{left_out} failed run(s) left out"} if left_out else {}
-    rows = [{**common, "analysis": PRIMARY, **_compare(kept_stack.test_acc, kept_rival.test_acc, margin, stats.welch)}]
+    rows = [{**common, "analysis": PRIMARY, **_unpaired(kept_stack, kept_rival, margin)}]
     rows[0].update(note)
     if left_out:
-        compared = _compare(stack.test_acc, rival.test_acc, margin, stats.welch)
-        rows.append({**common, "analysis": "all runs (sensitivity)", **compared})
+        rows.append({**common, "analysis": "all runs (sensitivity)", **_unpaired(stack, rival, margin)})
     paired_stack, paired_rival = kept_stack.set_index("seed").test_acc.align(
         kept_rival.set_index("seed").test_acc, join="inner"
     )
     if len(paired_stack) >= 2:
         compared = _compare(paired_stack, paired_rival, margin, stats.paired)
-        rows.append({**common, "analysis": "paired by seed (sensitivity)", **compared})
+        method = "paired t over seeds; test-set sampling left out"
+        rows.append({**common, "analysis": "paired by seed (sensitivity)", **compared, "interval_method": method})
     return rows
 
 
