@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import claim, correctness, registry
+from vggbench import claim, correctness, registry, stats
 from vggbench.config import Rules
 from vggbench.kind import Kind, Table
 
@@ -30,11 +30,17 @@ def _verdicts(table):
 def test_counts_and_receptive_field():
     table = claim.claim_table({"static": _static(10, 20)})
     verdicts = _verdicts(table)
-    assert verdicts == {"fewer parameters": "supported", "fewer MACs": "supported", "same receptive field": "supported"}
+    assert verdicts["fewer parameters"] == "supported" and verdicts["fewer MACs"] == "supported"
+    assert pd.isna(verdicts["same receptive field"])  # true by construction: no finding, no verdict word
     note = table.set_index("claim").loc["same receptive field", "note"]
     assert "equal by construction" in note and "the 150 px field is larger than the 32 px image" in note
-    verdicts = _verdicts(claim.claim_table({"static": _static(30, 20, rf_single=148)}))
-    assert verdicts["fewer parameters"] == "contradicted" and verdicts["same receptive field"] == "contradicted"
+    unequal = claim.claim_table({"static": _static(30, 20, rf_single=148)}).set_index("claim")
+    assert unequal.loc["fewer parameters", "verdict"] == "contradicted"
+    assert pd.isna(unequal.loc["same receptive field", "verdict"])
+    assert (
+        "NOT equal" in unequal.loc["same receptive field", "note"]
+        and "single 148 px" in unequal.loc["same receptive field", "note"]
+    )
 
 
 def _train(stack, single, linear, keys=KEYS, failed=(), **more):
@@ -52,7 +58,9 @@ def _train(stack, single, linear, keys=KEYS, failed=(), **more):
 
 
 def _accuracy(table, analysis="primary"):
-    return table[table["claim"].isin(["higher accuracy", "more non-linearity helps"]) & (table["analysis"] == analysis)]
+    """The accuracy rows of one analysis (None: every analysis)."""
+    rows = table[table["claim"].isin(["higher accuracy", "more non-linearity helps"])]
+    return rows if analysis is None else rows[rows["analysis"] == analysis]
 
 
 @pytest.mark.parametrize(
@@ -119,11 +127,27 @@ def test_a_failed_run_is_left_out_counted_and_tested_for():
     assert (primary["seeds_variant"], primary["failed_variant"], primary["failed_baseline"]) == (3, 1, 0)
     assert primary["variant_value"] == pytest.approx(0.91) and "1 failed run(s) left out" in primary["note"]
     assert rows.loc["all runs (sensitivity)", "variant_value"] == pytest.approx(np.mean(stack))
-    assert rows.loc["paired by seed (sensitivity)", "seeds_variant"] == 3
+    assert rows.loc["paired by data order (sensitivity)", "seeds_variant"] == 3
+    # Sensitivity rows show numbers, not verdict words.
+    sensitivity = table[table["analysis"] != "primary"]
+    assert len(sensitivity) >= 2 and sensitivity["verdict"].isna().all()
+    assert sensitivity["difference"].notna().all()
     reliable = table[(table["claim"] == "trains reliably") & (table["baseline"] == "single")].iloc[0]
     assert (reliable["failed_variant"], reliable["failed_baseline"]) == (1, 0)
     assert reliable["p_value"] == pytest.approx(scipy_stats.fisher_exact([[1, 3], [0, 4]]).pvalue)
     assert reliable["verdict"] == "inconclusive"
+
+
+def test_the_paired_row_pairs_seeds_by_data_order_and_names_its_effect_size_d_z():
+    stack, single = [0.90, 0.93, 0.91, 0.95], [0.85, 0.86, 0.89, 0.88]
+    rows = _accuracy(claim.claim_table({"train": _train(stack, single, single)}), analysis=None)
+    rows = rows[rows["baseline"] == "single"].set_index("analysis")
+    paired, primary = rows.loc["paired by data order (sensitivity)"], rows.loc["primary"]
+    differences = np.subtract(stack, single)
+    assert paired["cohens_dz"] == pytest.approx(differences.mean() / differences.std(ddof=1))
+    assert paired["p_value"] == pytest.approx(scipy_stats.ttest_rel(stack, single).pvalue)
+    assert pd.isna(paired["hedges_g"]) and pd.isna(paired["verdict"]) and pd.isna(primary["cohens_dz"])
+    assert primary["hedges_g"] == pytest.approx(stats.hedges_g(stack, single))
 
 
 @pytest.mark.parametrize(
@@ -300,3 +324,58 @@ def test_the_accuracy_interval_counts_the_test_set_where_runs_recorded_each_imag
     train.loc[train.index[final][0], "test_correct"] = math.nan  # one run without it: Welch over the seeds
     row = _accuracy(claim.claim_table({"train": train})).set_index("claim").loc["higher accuracy"]
     assert "left out" in row["interval_method"] and math.isnan(row["ci_low"])  # alike runs: no spread
+
+
+def test_the_speed_family_is_holm_adjusted_with_the_intervals_p_values():
+    def pair(variant, low, high):
+        return {**KEYS, "device": "cpu", "mode": "infer", "baseline": "stack", "variant": variant,
+                "baseline_img_per_s": 100.0, "variant_img_per_s": 90.0, "time_ratio_median": math.sqrt(low * high),
+                "ci_low": low, "ci_high": high}  # fmt: skip
+
+    marginal = pair("single", 1.01, 1.30)  # excludes 1: faster, alone
+    alone = claim.claim_table({"pairs": pd.DataFrame([marginal])}).iloc[0]
+    # The normal approximation on the log scale, by hand: the log midpoint over its standard error.
+    se = (math.log(1.30) - math.log(1.01)) / (2 * scipy_stats.norm.ppf(0.975))
+    p_value = 2 * scipy_stats.norm.sf(math.log(math.sqrt(1.01 * 1.30)) / se)
+    assert alone["p_value"] == pytest.approx(p_value) and alone["verdict"] == "supported"
+    family = pd.DataFrame([marginal, pair("dilated", 0.9, 1.2), pair("depthwise", 0.8, 1.1)])
+    row = claim.claim_table({"pairs": family}).set_index("baseline").loc["single"]
+    assert row["p_value_holm"] == pytest.approx(3 * p_value)  # the smallest of three, times three
+    assert p_value < 0.05 < row["p_value_holm"] and row["verdict"] == "inconclusive"
+
+
+def _erf_row(variant, area, se):
+    return {**KEYS, "variant": variant, "trained": True, "erf_resolution": 160, "erf_area_ratio_t50": area,
+            "erf_area_ratio_t50_se": se, "replknet_area_ratio_t50": area, "replknet_area_ratio_t50_se": se}  # fmt: skip
+
+
+def test_the_effective_field_family_is_holm_adjusted_and_its_sensitivity_rows_have_no_verdict():
+    stack, single, dilated = (
+        _erf_row("stack", 0.10, 0.007),
+        _erf_row("single", 0.12, 0.007),
+        _erf_row("dilated", 0.10, 0.05),
+    )
+    alone = claim.claim_table({"erf": pd.DataFrame([stack, single])}, Rules(erf_margin=0.005)).set_index("analysis")
+    z = 0.02 / math.hypot(0.007, 0.007)
+    assert alone.loc["primary", "p_value"] == pytest.approx(2 * scipy_stats.norm.sf(z))
+    assert alone.loc["primary", "verdict"] == "contradicted"
+    table = claim.claim_table({"erf": pd.DataFrame([stack, single, dilated])}, Rules(erf_margin=0.005))
+    primary = table[table["analysis"] == "primary"].set_index("baseline")
+    assert primary.loc["single", "p_value_holm"] == pytest.approx(2 * primary.loc["single", "p_value"])
+    assert primary.loc["single", "p_value"] < 0.05 < primary.loc["single", "p_value_holm"]
+    assert primary.loc["single", "verdict"] == "inconclusive"
+    sensitivity = table[table["analysis"] != "primary"]
+    assert len(sensitivity) == 2 and sensitivity["verdict"].isna().all() and sensitivity["p_value"].notna().all()
+
+
+def test_the_at_a_glance_counts_primary_verdicts_only():
+    train = _train([0.90, 0.91, 0.92, 0.10], [0.80, 0.81, 0.82, 0.83], [0.85, 0.88, 0.86, 0.87])
+    claims = claim.claim_table({"static": _static(10, 20), "train": train})
+    counted = {}
+    for line in claim._glance(claims):
+        name, counts = line.removeprefix("- ").split(": ")
+        counted[name] = sum(int(part.rsplit(" ", 1)[1]) for part in counts.split(", "))
+    judged = claims[(claims["analysis"] == "primary") & claims["verdict"].notna()]
+    assert counted == judged["claim"].value_counts().to_dict()
+    assert "same receptive field" not in counted  # by construction, not a finding
+    assert (claims["analysis"] != "primary").sum() >= 2  # sensitivity rows there, and not counted

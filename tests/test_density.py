@@ -1,10 +1,24 @@
 """Computational density: one conv per kernel size timed in alternation, its table, and the claim row."""
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import signal
 
 from vggbench import claim, noise
 from vggbench.cli import main
+from vggbench.kinds.density_verdicts import real_taps
+
+
+def _brute_force_taps(kernel: int, side: int) -> int:
+    """Taps on real pixels, counted by convolving an image of ones (zero-padded) with a kernel of ones."""
+    return int(signal.convolve2d(np.ones((side, side)), np.ones((kernel, kernel)), mode="same").sum())
+
+
+@pytest.mark.parametrize("side", [1, 2, 7, 8, 14])
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7, 9])
+def test_real_taps_match_a_brute_force_count(kernel, side):
+    assert real_taps(kernel, side) == _brute_force_taps(kernel, side)
 
 
 def test_the_command_times_each_kernel_against_3x3(tmp_path, capsys):
@@ -14,6 +28,10 @@ def test_the_command_times_each_kernel_against_3x3(tmp_path, capsys):
     table = pd.read_csv(out)
     assert len(table) == 2 * 4 and set(table["kernel_px"]) == {1, 3, 5, 7}
     assert (table["macs"] == 4 * 4 * table["kernel_px"] ** 2 * table["side_px"] ** 2 * 2).all()
+    taps = [_brute_force_taps(kernel, side) for kernel, side in zip(table["kernel_px"], table["side_px"], strict=True)]
+    assert (table["macs_real"] == 4 * 4 * np.array(taps) * 2).all()
+    real = table["achieved_gflops"] * table["macs_real"] / table["macs"]
+    assert np.allclose(table["achieved_gflops_real_taps"], real)
     three = table[table["kernel_px"] == 3]
     assert (three["density_vs_3x3"] == 1).all()
     assert (table["gflops_ci_low"] <= table["achieved_gflops"]).all()
@@ -27,9 +45,14 @@ def test_the_command_times_each_kernel_against_3x3(tmp_path, capsys):
     assert "density_kernels=(1, 5) is not allowed: it must hold 3" in capsys.readouterr().err
 
 
-def _density(ratios: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
+def _density(ratios: dict[int, tuple[float, float, float]], device="cpu", side=14, scale=None) -> pd.DataFrame:
+    """A density table from each kernel's (ratio, low, high) over 3x3, counted on real pixels (`scale`
+    None: the table's padded counts rescaled so; else as given, counting every tap)."""
     rows = [{"kernel_px": 3, "achieved_gflops": 100.0, "density_vs_3x3": 1.0, "ci_low": 1.0, "ci_high": 1.0}]
-    for kernel, (ratio, low, high) in ratios.items():
+    for kernel, values in ratios.items():
+        # The table counts every tap; its real-tap ratio is the padded one times the kernels' shares of real taps.
+        padded = (_share(3, side) / _share(kernel, side)) if scale is None else 1.0
+        ratio, low, high = (value * padded for value in values)
         rows.append(
             {
                 "kernel_px": kernel,
@@ -39,7 +62,11 @@ def _density(ratios: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
                 "ci_high": high,
             }
         )
-    return pd.DataFrame(rows).assign(device="cpu", channels=32, side_px=14)
+    return pd.DataFrame(rows).assign(device=device, channels=32, side_px=side)
+
+
+def _share(kernel: int, side: int) -> float:
+    return _brute_force_taps(kernel, side) / (kernel * kernel * side * side)
 
 
 @pytest.mark.parametrize(
@@ -50,15 +77,42 @@ def _density(ratios: dict[int, tuple[float, float, float]]) -> pd.DataFrame:
         ({1: (0.3, 0.2, 0.4), 5: (1.02, 0.95, 1.1), 7: (0.8, 0.7, 0.9)}, "inconclusive", "5x5"),
     ],
 )
-def test_the_claim_row_compares_3x3_with_the_densest_other_kernel(ratios, verdict, rival):
-    table = claim.claim_table({"density": _density(ratios)})
+@pytest.mark.parametrize("device", ["cuda", "cpu"])
+def test_the_claim_row_compares_3x3_with_the_densest_other_kernel(ratios, verdict, rival, device):
+    table = claim.claim_table({"density": _density(ratios, device)})
     row = table[table["claim"] == "3x3 is the densest"].iloc[0]
+    # RepVGG's claim is about GPU kernels: contradicted on another device, it is not reproduced there.
+    expected = "not reproduced on this device" if (verdict, device) == ("contradicted", "cpu") else verdict
     assert (row["verdict"], row["baseline"], row["device"], row["mode"]) == (
-        verdict,
+        expected,
         rival,
-        "cpu",
+        device,
         "32 channels, 14 px",
     )
+    assert ("this ran on cpu" in row["note"]) is (device == "cpu")
+    assert row["ratio_value"] == pytest.approx(ratios[int(rival[0])][0])
+
+
+def test_the_verdict_counts_only_taps_on_real_pixels():
+    # Counting the zero border, 7x7 looks denser than 3x3 at 14 px; on real pixels it is less dense.
+    padded = _density({7: (1.08, 1.05, 1.12)}, "cuda", scale=1.0)
+    row = claim.claim_table({"density": padded}).iloc[0]
+    share = _share(7, 14) / _share(3, 14)
+    assert share < 0.9 and row["ratio_value"] == pytest.approx(1.08 * share)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((1.05 * share, 1.12 * share))
+    assert row["verdict"] == "supported"
+
+
+def test_the_density_family_is_holm_adjusted():
+    marginal = _density({5: (0.97, 0.94, 0.998)}, "cuda", side=56)  # its interval excludes 1: significant alone
+    weak = _density({5: (0.99, 0.9, 1.1)}, "cuda", side=28)
+    alone = claim.claim_table({"density": marginal}).iloc[0]
+    assert alone["ci_high"] < 1 and alone["p_value"] < 0.05 and alone["verdict"] == "supported"
+    rows = claim.claim_table({"density": pd.concat([marginal, weak])}).set_index("mode")
+    first, second = rows.loc["32 channels, 56 px"], rows.loc["32 channels, 28 px"]
+    assert second["p_value"] > first["p_value"]
+    assert first["p_value_holm"] == pytest.approx(2 * first["p_value"])  # Holm over two: the smaller p doubled
+    assert first["p_value"] < 0.05 < first["p_value_holm"] and first["verdict"] == "inconclusive"
 
 
 def test_a_run_of_density_alone_finishes_with_a_claim(tmp_path):

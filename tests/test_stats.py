@@ -130,3 +130,20 @@ def test_the_combined_variance_is_unbiased_for_seeds_and_images_drawn_anew():
     truth = np.var(differences, ddof=1)
     assert np.mean(estimates) == pytest.approx(truth, rel=0.1)
     assert np.mean(seeds_only) < 0.6 * truth
+
+
+def test_interval_p_is_below_alpha_exactly_where_the_interval_excludes_the_null():
+    # By hand: log midpoint 0.1, log half-width 0.08 = 1.96 standard errors.
+    low, high = math.exp(0.02), math.exp(0.18)
+    z = 0.1 / (0.08 / scipy_stats.norm.ppf(0.975))
+    assert stats.interval_p(low, high) == pytest.approx(2 * scipy_stats.norm.sf(z))
+    assert stats.interval_p(1.001, 1.2) < 0.05 < stats.interval_p(0.999, 1.2)
+    assert stats.interval_p(1 / 1.2, 1 / 1.05) == pytest.approx(stats.interval_p(1.05, 1.2))  # either side of 1
+    assert math.isnan(stats.interval_p(math.nan, 1.2))
+
+
+def test_paired_effect_size_is_cohens_dz():
+    result = stats.paired(STACK, SINGLE[:5], margin=0.01)
+    differences = np.subtract(STACK, SINGLE[:5])
+    assert result.effect == "cohens_dz" and stats.welch(STACK, SINGLE, 0.01).effect == "hedges_g"
+    assert result.effect_size == pytest.approx(differences.mean() / differences.std(ddof=1))

@@ -51,6 +51,7 @@ COLUMNS = [
     "equivalence_level",
     "margin",
     "hedges_g",
+    "cohens_dz",
     "mde",
     "seeds_baseline",
     "seeds_variant",
@@ -63,6 +64,7 @@ COLUMNS = [
 ]
 # What the terminal shows of the claim table (claim.csv and claim.md have every column).
 NOT_SHOWN = {"resolution", "difference", "ratio_value", "p_value", "tost_p", "tost_p_holm", "margin", "hedges_g"}
+NOT_SHOWN |= {"cohens_dz"}
 NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant", "estimand", "note"}
 NOT_SHOWN |= {"design", "look", "looks", "nominal_level", "equivalence_level"}
 NOT_SHOWN |= {"interval_method"}
@@ -167,14 +169,22 @@ def _part_sections(claims: pd.DataFrame) -> list[str]:
 
 INTRO = (
     "Verdicts from the tables in this folder. A verdict is supported or contradicted where the difference is "
-    "in the claim's favour or against it at {alpha} (accuracy and trainability: after Holm's adjustment over the "
-    "part's primary rows, `p_value_holm`); equivalent where it lies within the stated margin (accuracy: two "
-    "one-sided tests against +-{accuracy}, Holm-adjusted, `tost_p_holm`; effective field: the 90% interval of "
-    "the difference of area ratios inside +-{erf}); inconclusive otherwise, which means the run could not "
-    "decide, not that there is no difference: `mde` is the smallest accuracy difference each row could detect "
-    "with 80% power at its spread. Primary rows count; sensitivity rows stand beside them. Failed runs (the "
-    "failure rule of the run's configuration) are left out of the primary accuracy rows and counted in "
-    "`failed_*` and in 'trains reliably'."
+    "in the claim's favour or against it at {alpha} after Holm's adjustment over the part's primary rows "
+    "(`p_value_holm`); equivalent where it lies within the stated margin (two one-sided tests, Holm-adjusted "
+    "alike, `tost_p_holm`: accuracy against +-{accuracy}, effective field against +-{erf}); inconclusive "
+    "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
+    "accuracy difference each row could detect with 80% power at its spread. One multiplicity policy holds "
+    "for every tested family (accuracy, trainability, effective field, speed, density): Holm over its primary "
+    "rows. Accuracy takes Welch's t-test, trainability Fisher's exact test, the effective field z-tests from "
+    "its bootstrap standard errors; speed and density hold bootstrap intervals, whose p-value is the normal "
+    "approximation on the log scale (the interval's log midpoint as the estimate, its half-width as 1.96 "
+    "standard errors). The intervals shown are unadjusted 95% intervals. Parameters and MACs are exact counts "
+    "(no test); the theoretical receptive field is equal by construction (no verdict). A hardware claim "
+    "contradicted on a device it was not made for reads `not reproduced on this device`. Primary rows count; "
+    "sensitivity rows stand beside them with their numbers and no verdict. Effect sizes say what they are: "
+    "`hedges_g` for two samples, `cohens_dz` for pairs. Failed runs (the failure rule of the run's "
+    "configuration) are left out of the primary accuracy rows and counted in `failed_*` and in 'trains "
+    "reliably'."
 )
 
 

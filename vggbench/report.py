@@ -348,7 +348,7 @@ table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
 th { background: #f3f3f3; }
 td.supported { background: #d9f2d9; } td.contradicted { background: #f8d7d7; } td.inconclusive { background: #f3f3d0; }
-td.equivalent { background: #d9e6f7; }
+td.equivalent { background: #d9e6f7; } td.not-reproduced { background: #eeeeee; }
 figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
 div.wide { overflow-x: auto; }
@@ -356,10 +356,15 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
+# Each verdict word (vggbench.verdicts) and the class that colours its cell.
+VERDICT_STYLES = {word: word for word in ("supported", "contradicted", "equivalent", "inconclusive")}
+VERDICT_STYLES["not reproduced on this device"] = "not-reproduced"
+
+
 def _html_table(table: pd.DataFrame) -> str:
     text = table.to_html(index=False, na_rep="", float_format=lambda value: f"{value:.4g}", border=0)
-    for verdict in ("supported", "contradicted", "equivalent", "inconclusive"):
-        text = text.replace(f"<td>{verdict}</td>", f'<td class="{verdict}">{verdict}</td>')
+    for verdict, style in VERDICT_STYLES.items():
+        text = text.replace(f"<td>{verdict}</td>", f'<td class="{style}">{verdict}</td>')
     return text
 
 
@@ -387,10 +392,10 @@ def _claim_section(claims: pd.DataFrame) -> list[str]:
     notes = claims.dropna(subset=["note"]).drop_duplicates(subset=["claim", "note"])
     return [
         "<h2>The claim, part by part</h2>",
-        "<p>Every verdict with its evidence (accuracy: Welch's t-test and its 95% interval, Holm-adjusted over "
-        "the family, and two one-sided tests against the equivalence margin; speed: the paired bootstrap "
-        "interval of the time ratio; effective field: the bootstrap interval of the difference of area ratios; "
-        "claim.md in the run directory explains each).</p>",
+        "<p>Every verdict with its evidence, Holm-adjusted over each part's primary rows (accuracy: Welch's "
+        "t-test and its 95% interval, and two one-sided tests against the equivalence margin; speed: the paired "
+        "bootstrap interval of the time ratio; effective field: the bootstrap interval of the difference of area "
+        "ratios; sensitivity rows: numbers, no verdict; claim.md in the run directory explains each).</p>",
         f'<div class="wide">{_html_table(shown)}</div>',
         "<ul>",
         *(f"<li>{html.escape(row.claim)}: {html.escape(row.note)}</li>" for row in notes.itertuples()),

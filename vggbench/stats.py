@@ -15,6 +15,7 @@ from scipy import optimize, stats
 
 ALPHA = 0.05
 POWER = 0.8
+BOOTSTRAP_LEVEL = 0.95  # the level of the bootstrap intervals in the timing tables (vggbench.measure.speed)
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,11 @@ class Comparison:
     ci_high: float
     p_value: float
     tost_p: float  # equivalence within +-margin; small: equivalent
-    hedges_g: float
+    effect_size: float  # standardised, named by `effect`
     sd: float  # the pooled standard deviation of one run (paired: of the differences)
     df: float
     mde: float  # the smallest difference with 80% power at this spread and size (two-sided, ALPHA)
+    effect: str = "hedges_g"  # two samples: Hedges' g; paired: "cohens_dz", the mean difference over its sd
 
 
 def _clean(values) -> np.ndarray:
@@ -109,16 +111,16 @@ def _varies(values: np.ndarray) -> bool:
     return bool(np.ptp(values) > 1e-12)
 
 
-def _no_spread(difference: float, df: float) -> Comparison:
+def _no_spread(difference: float, df: float, effect: str) -> Comparison:
     """Runs that do not vary at all: the difference, and no test (a t-test divides by the spread)."""
-    return Comparison(difference, math.nan, math.nan, math.nan, math.nan, math.nan, 0.0, df, math.nan)
+    return Comparison(difference, math.nan, math.nan, math.nan, math.nan, math.nan, 0.0, df, math.nan, effect)
 
 
 def welch(variant, baseline, margin: float) -> Comparison:
     """Welch's two-sample comparison of variant against baseline, with TOST against `margin`."""
     a, b = _clean(variant), _clean(baseline)
     if not (_varies(a) or _varies(b)):
-        return _no_spread(float(a.mean() - b.mean()), len(a) + len(b) - 2)
+        return _no_spread(float(a.mean() - b.mean()), len(a) + len(b) - 2, "hedges_g")
     test = stats.ttest_ind(a, b, equal_var=False)
     interval = test.confidence_interval(1 - ALPHA)
     n1, n2 = len(a), len(b)
@@ -130,7 +132,7 @@ def welch(variant, baseline, margin: float) -> Comparison:
         ci_high=float(interval.high),
         p_value=float(test.pvalue),
         tost_p=tost(a, b, margin),
-        hedges_g=hedges_g(a, b),
+        effect_size=hedges_g(a, b),
         sd=sd,
         df=df,
         mde=mde(sd, n1, n2, df),
@@ -177,7 +179,7 @@ def with_test_images(variant, baseline, margin: float) -> Comparison:
     parts = variance_parts(a, b)
     variance = sum(parts)
     if variance <= 1e-24:
-        return _no_spread(difference, n1 + n2 - 2)
+        return _no_spread(difference, n1 + n2 - 2, "hedges_g")
     freedoms = (n1 - 1, n2 - 1, a.shape[1] - 1)
     df = variance**2 / sum(part**2 / freedom for part, freedom in zip(parts, freedoms, strict=True))
     se = math.sqrt(variance)
@@ -191,7 +193,7 @@ def with_test_images(variant, baseline, margin: float) -> Comparison:
         ci_high=difference + critical * se,
         p_value=float(2 * stats.t.sf(abs(difference) / se, df)),
         tost_p=float(max(above, below)),
-        hedges_g=hedges_g(*accuracies),
+        effect_size=hedges_g(*accuracies),
         sd=sd,
         df=float(df),
         mde=mde(sd, n1, n2, df),
@@ -199,11 +201,11 @@ def with_test_images(variant, baseline, margin: float) -> Comparison:
 
 
 def paired(variant, baseline, margin: float) -> Comparison:
-    """The paired comparison of runs that share a seed (same initial draw and data order), with TOST."""
+    """The paired comparison of runs matched pair by pair, with TOST; its effect size is Cohen's d_z."""
     differences = _clean(variant) - _clean(baseline)
     n = len(differences)
     if not _varies(differences):
-        return _no_spread(float(differences.mean()), n - 1)
+        return _no_spread(float(differences.mean()), n - 1, "cohens_dz")
     test = stats.ttest_1samp(differences, 0.0)
     interval = test.confidence_interval(1 - ALPHA)
     above = stats.ttest_1samp(differences, -margin, alternative="greater").pvalue
@@ -215,11 +217,11 @@ def paired(variant, baseline, margin: float) -> Comparison:
         ci_high=float(interval.high),
         p_value=float(test.pvalue),
         tost_p=float(max(above, below)),
-        # The small-sample correction J = 1 - 3 / (4 (n - 1) - 1) leaves nothing of two pairs: no g there.
-        hedges_g=float((1 - 3 / (4 * n - 5)) * differences.mean() / sd) if n > 2 else math.nan,
+        effect_size=float(differences.mean() / sd),
         sd=sd,
         df=float(n - 1),
         mde=mde(sd, n, 0, n - 1),
+        effect="cohens_dz",
     )
 
 
@@ -234,6 +236,19 @@ def holm(p_values) -> np.ndarray:
         running = max(running, (len(order) - rank) * p[index])
         adjusted[index] = min(1.0, running)
     return adjusted
+
+
+def interval_p(low: float, high: float, null: float = 1.0, level: float = BOOTSTRAP_LEVEL) -> float:
+    """The two-sided p-value of a ratio equal to `null`, from its `level` interval, by the normal approximation
+    on the log scale: the interval's log midpoint is the estimate and its log half-width z standard errors. It
+    lies below 1 - level exactly where the interval excludes `null` (a skewed interval is read as symmetric)."""
+    if not (low > 0 and high > 0):
+        return math.nan
+    low, high, null = math.log(low), math.log(high), math.log(null)
+    half, distance = (high - low) / 2, abs((low + high) / 2 - null)
+    if half <= 0:  # no spread at all: the estimate is the value
+        return 0.0 if distance > 0 else 1.0
+    return float(2 * stats.norm.sf(distance * stats.norm.ppf((1 + level) / 2) / half))
 
 
 def fisher(failed_variant: int, runs_variant: int, failed_baseline: int, runs_baseline: int) -> float:

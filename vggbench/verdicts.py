@@ -2,12 +2,20 @@
 
 A verdict is one of
 - `supported` / `contradicted`: a difference in the claim's favour / against it, at
-  ALPHA after Holm's adjustment over the part's family of rows;
+  ALPHA after Holm's adjustment over the part's family of primary rows;
 - `equivalent`: no difference beyond the stated margin (two one-sided tests, TOST, both
-  rejected at ALPHA after Holm; for an effective field, the 90% interval of the
-  difference inside the margin);
+  rejected at ALPHA after Holm);
 - `inconclusive`: neither, which says the run could not decide, not that there is
-  no difference (each accuracy row states the smallest difference it could detect).
+  no difference (each accuracy row states the smallest difference it could detect);
+- `not reproduced on this device`: a hardware claim contradicted on a device other than
+  the one it was made for (RepVGG's 3x3 density: Winograd kernels on a GPU).
+
+One multiplicity policy for every tested family (accuracy, trainability, effective
+field, speed, density): Holm over the family's primary rows (`adjust`). Where a table
+holds an interval rather than a test, the p-value is its normal approximation
+(`stats.interval_p`). Exact counts need no test, and the theoretical field is equal by
+construction: no verdict. Sensitivity rows show their numbers beside the primary ones,
+with no verdict.
 
 Rows are grouped by model identity without the variant (arch, ratio, resolution,
 batch norm, ...), and the stack is compared with each rival variant present; a row's
@@ -27,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = "supported", "contradicted", "equivalent", "inconclusive"
+NOT_REPRODUCED = "not reproduced on this device"
 PRIMARY = "primary"
 STACK = "stack"
 # The stack without its inner ReLUs: it tests the non-linearity, not the large kernel, so it has the stack's
@@ -74,22 +83,26 @@ def contrasts(table: pd.DataFrame, *extra: str, linear: bool = True):
             yield Contrast(base, group, rival, arms[STACK], arms[rival])
 
 
-def _decide(p_value: float, p_equivalent: float, difference: float) -> str:
-    if p_value < stats.ALPHA:
-        return SUPPORTED if difference > 0 else CONTRADICTED
-    if p_equivalent < stats.ALPHA:
+def favours_difference(row: dict) -> bool:
+    """Whether a row's difference (variant - baseline) is in the claim's favour: above 0."""
+    return row.get("difference", math.nan) > 0
+
+
+def decide(row: dict, favours=favours_difference) -> str:
+    """A primary row's verdict from its Holm-adjusted p-values: a difference first, then equivalence."""
+    if row.get("p_value_holm", math.nan) < stats.ALPHA:
+        return SUPPORTED if favours(row) else CONTRADICTED
+    if row.get("tost_p_holm", math.nan) < stats.ALPHA:
         return EQUIVALENT
     return INCONCLUSIVE
 
 
-def adjust(rows: list[dict], columns=("p_value", "tost_p")) -> None:
-    """Holm over the primary rows of one family; every row gets its verdict (sensitivity rows from raw p)."""
+def adjust(rows: list[dict], columns=("p_value", "tost_p"), judge=decide) -> None:
+    """Holm over the primary rows of one family (each of `columns` gets its `_holm` twin), and each primary
+    row's verdict from them by `judge`; a sensitivity row gets no verdict (NaN): its numbers stand beside."""
     primary = [row for row in rows if row["analysis"] == PRIMARY]
     for column in columns:
         for row, adjusted in zip(primary, stats.holm([row.get(column, math.nan) for row in primary]), strict=True):
             row[f"{column}_holm"] = adjusted
     for row in rows:
-        holm = row["analysis"] == PRIMARY
-        p_value = row.get("p_value_holm" if holm else "p_value", math.nan)
-        p_equivalent = row.get("tost_p_holm" if holm else "tost_p", math.nan)
-        row["verdict"] = _decide(p_value, p_equivalent, row.get("difference", math.nan))
+        row["verdict"] = judge(row) if row["analysis"] == PRIMARY else math.nan

@@ -6,7 +6,9 @@ less time than a larger kernel's. Per width and map size, one conv of each kerne
 size (C in = C out, stride 1, 'same' padding, no bias, inference) is timed in
 alternation in one process, as the paired speed comparison times variants, so that
 drift hits them alike; each size's achieved GFLOP/s and its density relative to 3x3
-come with two-stage bootstrap intervals (rebuilds, then pairs).
+come with two-stage bootstrap intervals (rebuilds, then pairs). `macs` counts every tap,
+those on the zero border included; `macs_real` and `achieved_gflops_real_taps` count
+only the taps on real pixels, which the verdict uses (vggbench.kinds.density_verdicts).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ COLUMNS = (
     "kernel_px",
     "batch_size",
     "achieved_gflops",
+    "achieved_gflops_real_taps",
     "gflops_ci_low",
     "gflops_ci_high",
     "density_vs_3x3",
@@ -67,7 +70,14 @@ class DensitySetup(Machine):
             raise InputError(f"density_kernels={self.kernels} is not allowed: it must hold {REFERENCE}")
 
     def macs(self, kernel: int) -> int:
+        """Multiply-adds of one step, the taps on the zero border included."""
         return self.channels * self.channels * kernel * kernel * self.side * self.side * self.batch_size
+
+    def macs_real(self, kernel: int) -> int:
+        """Multiply-adds of one step on real pixels only."""
+        from vggbench.kinds.density_verdicts import real_taps
+
+        return self.channels * self.channels * real_taps(kernel, self.side) * self.batch_size
 
 
 def conv_step(kernel: int, setup: DensitySetup):
@@ -138,7 +148,9 @@ class Density(Kind):
             "kernel_px": kernel,
             "batch_size": setup.batch_size,
             "macs": setup.macs(kernel),
+            "macs_real": setup.macs_real(kernel),
             "achieved_gflops": float(np.median(gflops)),
+            "achieved_gflops_real_taps": float(np.median(gflops)) * setup.macs_real(kernel) / setup.macs(kernel),
             "gflops_ci_low": low,
             "gflops_ci_high": high,
             "density_vs_3x3": float(np.median(gflops / reference)),

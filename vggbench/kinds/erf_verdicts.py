@@ -1,5 +1,6 @@
 """The effective field kind's verdict: the same effective receptive field as each large-kernel rival, an
-equivalence verdict on the share of the image holding half the gradient."""
+equivalence verdict on the share of the image holding half the gradient, Holm-adjusted over the family of
+primary rows (the z-tests behind the bootstrap's normal interval)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from scipy import stats as scipy_stats
 
-from vggbench.verdicts import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, contrasts
+from vggbench import stats
+from vggbench.verdicts import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, adjust, contrasts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,28 +19,34 @@ ANALYSES = ((PRIMARY, "erf"), ("RepLKNet's log10(1 + x) (sensitivity)", "replkne
 
 
 def _same_field(stack: pd.Series, rival: pd.Series, prefix: str, margin: float) -> dict:
-    """The difference of the area ratios holding half the gradient, stack - rival, and its verdict: the same
-    field when its 90% interval lies inside +-margin, a different one when its 95% interval excludes 0. The
-    standard errors are the bootstrap's, combined as if independent (conservative: both arms see the same
-    images)."""
+    """The difference of the area ratios holding half the gradient, stack - rival, with its 95% interval, its
+    z-test against 0 (`p_value`) and against +-margin (two one-sided z-tests, `tost_p`: unadjusted, below ALPHA
+    exactly where the 90% interval lies inside the margin). The standard errors are the bootstrap's, combined
+    as if independent (conservative: both arms see the same images)."""
     column = f"{prefix}_area_ratio_t50"
     difference = stack[column] - rival[column]
     se = math.hypot(stack[f"{column}_se"], rival[f"{column}_se"])
-    z90, z95 = scipy_stats.norm.ppf(0.95), scipy_stats.norm.ppf(0.975)
-    verdict = INCONCLUSIVE
-    if abs(difference) + z90 * se < margin:
-        verdict = EQUIVALENT
-    elif abs(difference) > z95 * se:
-        verdict = CONTRADICTED
+    z95 = scipy_stats.norm.ppf(0.975)
     return {
         "baseline_value": rival[column],
         "variant_value": stack[column],
         "difference": difference,
         "ci_low": difference - z95 * se,
         "ci_high": difference + z95 * se,
+        "p_value": float(2 * scipy_stats.norm.sf(abs(difference) / se)),
+        "tost_p": float(
+            max(scipy_stats.norm.sf((difference + margin) / se), scipy_stats.norm.cdf((difference - margin) / se))
+        ),
         "margin": margin,
-        "verdict": verdict,
     }
+
+
+def _judge(row: dict) -> str:
+    """The same field where equivalence holds after Holm (checked first: a difference inside the margin is the
+    same field in practice), a different one where the difference does."""
+    if row.get("tost_p_holm", math.nan) < stats.ALPHA:
+        return EQUIVALENT
+    return CONTRADICTED if row.get("p_value_holm", math.nan) < stats.ALPHA else INCONCLUSIVE
 
 
 def claims(erf: pd.DataFrame, margin: float) -> list[dict]:
@@ -54,4 +62,5 @@ def claims(erf: pd.DataFrame, margin: float) -> list[dict]:
             row.update(mode="trained" if base["trained"] else "untrained", baseline=rival, variant=STACK)
             note = f"share of the {int(stack['erf_resolution'])} px image holding half the input gradient"
             rows.append({**row, **_same_field(stack, other, prefix, margin), "note": note})
+    adjust(rows, judge=_judge)
     return rows

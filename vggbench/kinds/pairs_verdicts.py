@@ -1,13 +1,14 @@
 """The paired speed kind's verdict: faster, from the paired time ratio of each large-kernel rival to the stack
-and its bootstrap interval (above 1: the stack is faster)."""
+and its bootstrap interval (above 1: the stack is faster), Holm-adjusted over the family of timed pairs with
+the interval's p-value (`stats.interval_p`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vggbench import noise
+from vggbench import noise, stats
 from vggbench.schema import GROUP_KEYS, keys_in
-from vggbench.verdicts import CONTRADICTED, INCONCLUSIVE, PRIMARY, STACK, SUPPORTED, rivals
+from vggbench.verdicts import PRIMARY, STACK, adjust, decide, rivals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,8 +45,14 @@ def claims(pairs: pd.DataFrame) -> list[dict]:
                 "ratio_value": pair["time_ratio_median"],
                 "ci_low": low,
                 "ci_high": high,
-                "verdict": SUPPORTED if low > 1 else CONTRADICTED if high < 1 else INCONCLUSIVE,
+                "p_value": stats.interval_p(low, high),
                 "note": f"ratio_value: {rival} step time / stack step time" + _timing_flag(pair),
             }
         )
+    adjust(rows, columns=("p_value",), judge=lambda row: decide(row, _stack_faster))
     return rows
+
+
+def _stack_faster(row: dict) -> bool:
+    """The interval's geometric midpoint above 1 (the estimate `stats.interval_p` tests): the stack is faster."""
+    return row["ci_low"] * row["ci_high"] > 1

@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from vggbench import stats
 from vggbench.arch import ModelSpec
 from vggbench.hardware import ResidentPeak
 from vggbench.measure.flops import step_flops
@@ -50,7 +51,7 @@ MIN_RUNS = 10  # time at least this many steps, however long --min-time is
 # CPU core), timed against itself in short interleaved blocks over 8 builds; about three seconds in all.
 PROBE_PAIRS, PROBE_REBUILDS = 32, 8
 BLOCK_S = 0.05  # each timed block of steps lasts at least this long (timer resolution, Python overhead)
-CONFIDENCE = 0.95
+CONFIDENCE = stats.BOOTSTRAP_LEVEL
 OOM = "oom"
 
 
