@@ -187,40 +187,57 @@ def test_a_faster_verdict_from_a_flagged_pair_says_so(stable, flagged):
     assert ("interval +-8.0% missed its +-3.0% target" in row["note"]) is flagged
 
 
+def _erf_row(variant, shares, replknet=None):
+    shares = np.asarray(shares, dtype=float)
+    replknet = shares if replknet is None else np.asarray(replknet, dtype=float)
+    return {
+        **KEYS,
+        "variant": variant,
+        "trained": True,
+        "erf_resolution": 160,
+        "rf_fits": True,
+        "erf_share_t50": shares.mean(),
+        "erf_share_t50_per_model": ";".join(map(str, shares)),
+        "replknet_share_t50_per_model": ";".join(map(str, replknet)),
+    }
+
+
+SPREAD = np.array([-2, -1, 0, 1, 2]) * 0.001  # five models per arm, sd 0.0016
+
+
 @pytest.mark.parametrize(
-    ("stack_area", "single_area", "se", "verdict"),
+    ("stack_share", "single_share", "verdict"),
     [
-        (0.100, 0.104, 0.002, "equivalent"),  # |-0.004| + 1.645 x 0.0028 = 0.0087 < 0.02
-        (0.100, 0.160, 0.005, "contradicted"),  # 0.06 > 1.96 x 0.0071
-        (0.100, 0.115, 0.010, "inconclusive"),  # neither
+        (0.100, 0.104, "equivalent"),
+        (0.100, 0.160, "contradicted"),
+        (0.100, 0.115, "inconclusive"),  # 0.015 apart: neither inside 0.02 nor clearly apart with this spread
     ],
 )
-def test_effective_field_verdicts(stack_area, single_area, se, verdict):
-    def row(variant, area):
-        return {
-            **KEYS,
-            "variant": variant,
-            "trained": True,
-            "erf_resolution": 160,
-            "erf_area_ratio_t50": area,
-            "erf_area_ratio_t50_se": se,
-            "replknet_area_ratio_t50": area,
-            "replknet_area_ratio_t50_se": se,
-        }
-
-    erf = pd.DataFrame([row("stack", stack_area), row("single", single_area)])
+def test_effective_field_verdicts_are_welch_t_over_models(stack_share, single_share, verdict):
+    stack, single = stack_share + SPREAD, single_share + 4 * SPREAD[::-1]
+    if verdict == "inconclusive":
+        stack, single = stack_share + 8 * SPREAD, single_share + 8 * SPREAD
+    erf = pd.DataFrame([_erf_row("stack", stack), _erf_row("single", single)])
     table = claim.claim_table({"static": _static(1, 2), "erf": erf})
     rows = table[table["claim"] == "same effective receptive field"].set_index("analysis")
     primary = rows.loc["primary"]
-    assert (primary["mode"], primary["baseline_value"], primary["variant_value"], primary["verdict"]) == (
-        "trained",
-        single_area,
-        stack_area,
-        verdict,
+    assert (primary["mode"], primary["verdict"]) == ("trained", verdict)
+    assert (primary["baseline_value"], primary["variant_value"]) == pytest.approx((single.mean(), stack.mean()))
+    interval = scipy_stats.ttest_ind(stack, single, equal_var=False).confidence_interval(0.95)
+    assert (primary["ci_low"], primary["ci_high"]) == pytest.approx((interval.low, interval.high))
+    assert (
+        "measured at 160 px for models trained at 32 px" in primary["note"] and "5 stack and 5 rival" in primary["note"]
     )
-    half_width = 1.959964 * math.hypot(se, se)
-    assert primary["ci_high"] - primary["ci_low"] == pytest.approx(2 * half_width, rel=1e-5)
-    assert len(rows) == 2  # and RepLKNet's analysis beside it
+    assert len(rows) == 1 and "RepLKNet's log10(1 + x) gives the same" in primary["note"]  # no repeated row
+
+
+def test_fewer_than_five_models_are_noted_and_one_model_has_no_test():
+    few = claim.claim_table(
+        {"erf": pd.DataFrame([_erf_row("stack", [0.1, 0.11, 0.12]), _erf_row("single", [0.2, 0.21])])}
+    )
+    assert "fewer than 5 models" in few.loc[0, "note"] and few.loc[0, "verdict"] == "contradicted"
+    lone = claim.claim_table({"erf": pd.DataFrame([_erf_row("stack", [0.1]), _erf_row("single", [0.2])])})
+    assert np.isnan(lone.loc[0, "p_value"]) and lone.loc[0, "verdict"] == "inconclusive"
 
 
 def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, capsys):
@@ -344,27 +361,24 @@ def test_the_speed_family_is_holm_adjusted_with_the_intervals_p_values():
     assert p_value < 0.05 < row["p_value_holm"] and row["verdict"] == "inconclusive"
 
 
-def _erf_row(variant, area, se):
-    return {**KEYS, "variant": variant, "trained": True, "erf_resolution": 160, "erf_area_ratio_t50": area,
-            "erf_area_ratio_t50_se": se, "replknet_area_ratio_t50": area, "replknet_area_ratio_t50_se": se}  # fmt: skip
-
-
 def test_the_effective_field_family_is_holm_adjusted_and_its_sensitivity_rows_have_no_verdict():
-    stack, single, dilated = (
-        _erf_row("stack", 0.10, 0.007),
-        _erf_row("single", 0.12, 0.007),
-        _erf_row("dilated", 0.10, 0.05),
+    stack, single, dilated = 0.10 + SPREAD * 8, 0.12 + SPREAD * 8, 0.10 + SPREAD * 50
+    rows = [
+        _erf_row("stack", stack, stack * 2),
+        _erf_row("single", single, single * 2),
+        _erf_row("dilated", dilated, dilated * 2),
+    ]
+    alone = claim.claim_table({"erf": pd.DataFrame(rows[:2])}, Rules(erf_margin=0.005)).set_index("analysis")
+    assert alone.loc["primary", "p_value"] == pytest.approx(
+        scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue
     )
-    alone = claim.claim_table({"erf": pd.DataFrame([stack, single])}, Rules(erf_margin=0.005)).set_index("analysis")
-    z = 0.02 / math.hypot(0.007, 0.007)
-    assert alone.loc["primary", "p_value"] == pytest.approx(2 * scipy_stats.norm.sf(z))
     assert alone.loc["primary", "verdict"] == "contradicted"
-    table = claim.claim_table({"erf": pd.DataFrame([stack, single, dilated])}, Rules(erf_margin=0.005))
+    table = claim.claim_table({"erf": pd.DataFrame(rows)}, Rules(erf_margin=0.005))
     primary = table[table["analysis"] == "primary"].set_index("baseline")
     assert primary.loc["single", "p_value_holm"] == pytest.approx(2 * primary.loc["single", "p_value"])
     assert primary.loc["single", "p_value"] < 0.05 < primary.loc["single", "p_value_holm"]
     assert primary.loc["single", "verdict"] == "inconclusive"
-    sensitivity = table[table["analysis"] != "primary"]
+    sensitivity = table[table["analysis"] != "primary"]  # RepLKNet's shares differ here: their rows stand
     assert len(sensitivity) == 2 and sensitivity["verdict"].isna().all() and sensitivity["p_value"].notna().all()
 
 

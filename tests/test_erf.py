@@ -155,3 +155,42 @@ def test_the_fitting_resolution_holds_the_whole_theoretical_field(arch):
     assert _gradient_support(model, side)[0] == rf_px  # nothing of the field is cut off
     smaller = vggbench.build(arch, ratio=64, resolution=side - 32)
     assert _gradient_support(smaller, side - 32)[0] < rf_px  # one step smaller, the image cuts it
+
+
+def test_the_interpolated_share_by_hand():
+    # A uniform map holds area / 100 in any square: half of it lies in 50 of 100 pixels, between the 6x6 and
+    # 8x8 squares the integer sides jump across.
+    assert erf.interpolated_share(np.ones((1, 10, 10)), 4.5) == pytest.approx([0.5])
+    # 99 in each central pixel, 9 in the twelve around: half of the 504 is 252, which takes 252 / 99 pixels
+    # at the centre's density, inside the 2x2 square that holds 396.
+    contribution = np.zeros((10, 10))
+    contribution[3:7, 3:7] = 9.0
+    contribution[4:6, 4:6] = 99.0
+    assert erf.interpolated_share(contribution[None], 4.5) == pytest.approx([252 / 99 / 100])
+    # The same map: 30% (151.2) in 151.2 / 99 px; 90% (453.6) is 57.6 beyond the centre's 396, at 9 a pixel.
+    assert erf.interpolated_share(contribution[None], 4.5, 0.9) == pytest.approx([(4 + 57.6 / 9) / 100])
+
+
+def _flat_squares(sides, images=3, size=10):
+    """Per model, `images` maps flat on a centred square of that side (a pixel corner at 4.5), scaled at random
+    per image: each model's mean map is flat there, so half of it lies in half the square."""
+    rng = np.random.default_rng(0)
+    maps = np.zeros((len(sides), images, size, size))
+    for model, side in enumerate(sides):
+        low = 5 - side // 2
+        maps[model, :, low : low + side, low : low + side] = rng.uniform(0.5, 2, images)[:, None, None]
+    return maps
+
+
+def test_the_interval_is_a_t_interval_over_models():
+    from scipy import stats
+
+    sides = [2, 4, 6, 6, 8]
+    row = erf.erf_row(ONE_BLOCK, _flat_squares(sides), vggbench.build_spec(ONE_BLOCK), trained=True, resamples=5)
+    shares = np.array(sides) ** 2 / 2 / 100
+    low, high = stats.t.interval(0.95, len(shares) - 1, loc=shares.mean(), scale=stats.sem(shares))
+    assert row["erf_share_t50"] == pytest.approx(shares.mean()) and row["erf_share_t50_models"] == 5
+    assert (row["erf_share_t50_low"], row["erf_share_t50_high"]) == pytest.approx((low, high))
+    assert [float(value) for value in row["erf_share_t50_per_model"].split(";")] == pytest.approx(shares)
+    one = erf.erf_row(ONE_BLOCK, _flat_squares([4]), vggbench.build_spec(ONE_BLOCK), trained=True, resamples=5)
+    assert one["erf_share_t50"] == pytest.approx(0.08) and np.isnan(one["erf_share_t50_high"])

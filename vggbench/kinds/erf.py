@@ -25,6 +25,10 @@ COLUMNS = (
     "erf_side_t50_low",
     "erf_side_t50_high",
     "uniform_side_t50",
+    "erf_share_t50",
+    "erf_share_t50_low",
+    "erf_share_t50_high",
+    "erf_share_t50_models",
     "erf_area_ratio_t50",
     "replknet_area_ratio_t50",
     "erf_side_t99",
@@ -53,6 +57,12 @@ class ErfSetup(Setup):
         key="erf_resamples",
         minimum=2,
     )
+    at_training_resolution: bool = knob(
+        False,
+        "also measure each model at the side it was trained at, beside the fitting side (where the theoretical "
+        "field does not fit there, rf_fits says so)",
+        key="erf_at_training_resolution",
+    )
     checkpoints: tuple[str, ...] | None = knob(
         None,
         "measure these trained models (from vggbench train --save-checkpoint) instead",
@@ -63,10 +73,11 @@ class ErfSetup(Setup):
     # Set per trial: the models are trained ones (from checkpoints), or fresh ones of these seeds.
     trained: bool = False
     seeds: tuple[int, ...] = (0,)
+    at_training: bool = False  # this trial measures at the training side
 
 
 def _state(setup: ErfSetup) -> str:
-    return "trained" if setup.trained else "untrained"
+    return ("trained" if setup.trained else "untrained") + ("-at-training-px" if setup.at_training else "")
 
 
 class Erf(Kind):
@@ -91,19 +102,24 @@ class Erf(Kind):
         base = config.setups(ErfSetup, seeds=config.first_seeds)[0]  # the seeds every model trains
         if base.checkpoints:
             return [self._of_checkpoint(path, base) for path in base.checkpoints]
-        plan = [self._trial(spec, base) for spec in config.models()]
+        sides = (False, True) if base.at_training_resolution else (False,)
+        plan = [
+            self._trial(spec, dataclasses.replace(base, at_training=at)) for spec in config.models() for at in sides
+        ]
         if "train" in config.kinds:  # after training, from its checkpoints
-            trained = dataclasses.replace(base, trained=True)
             for spec in config.models():
                 needs = tuple(("train", trial_key(spec, seed)) for seed in config.first_seeds)
                 reads = tuple(checkpoint_of(spec, seed) for seed in config.first_seeds)
-                plan.append(self._trial(spec, trained, needs=needs, reads=reads))
+                for at in sides:
+                    trained = dataclasses.replace(base, trained=True, at_training=at)
+                    plan.append(self._trial(spec, trained, needs=needs, reads=reads))
         return plan
 
     def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
         from vggbench.measure import erf
 
-        setup = dataclasses.replace(setup, resolution=setup.resolution or erf.fitting_resolution(spec))
+        side = spec.resolution if setup.at_training else setup.resolution or erf.fitting_resolution(spec)
+        setup = dataclasses.replace(setup, resolution=side)
         labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
 

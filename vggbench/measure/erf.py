@@ -17,8 +17,11 @@ takes log10(1 + x) of the mean map and divides by its maximum before the squares
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
+from scipy import stats as scipy_stats
 from torch import nn
 
 from vggbench.arch import ModelSpec
@@ -48,9 +51,9 @@ def contribution_map(features: nn.Module, images: torch.Tensor) -> np.ndarray:
 
 
 def replknet_map(contribution: np.ndarray) -> np.ndarray:
-    """RepLKNet's view of a mean map: log10(1 + x), divided by its maximum."""
+    """RepLKNet's view of a mean map: log10(1 + x), divided by its maximum (a zero map stays zero)."""
     logged = np.log10(contribution + 1)
-    return logged / logged.max()
+    return logged / logged.max() if logged.max() > 0 else logged
 
 
 def _last_geometry(model: nn.Module, resolution: int):
@@ -85,13 +88,13 @@ def fitting_resolution(spec: ModelSpec) -> int:
         side += spec.min_resolution
 
 
-def square_search(maps: np.ndarray, centre: float, thresholds=THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
-    """Per map (of a stack, shape (B, H, W)) and threshold t, the smallest square centred at (centre, centre)
-    holding t of the map's total: (sides, areas inside the image), each of shape (B, len(thresholds)).
+def _held(maps: np.ndarray, centre: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The centred squares of a stack of maps (B, H, W): their sides, their areas inside the image, and the
+    share of each map's total each holds, shape (B, squares).
 
     Squares grow a pixel on each side at a time (odd sides around a pixel centre, even
     sides around a pixel corner); where a square passes the image border only its part
-    inside counts, so at most the side that covers the whole image is returned.
+    inside counts, so the last square is the one that covers the whole image.
     """
     maps = np.asarray(maps, dtype=float)
     totals = maps.sum(axis=(1, 2))
@@ -110,12 +113,33 @@ def square_search(maps: np.ndarray, centre: float, thresholds=THRESHOLDS) -> tup
         - cumulative[:, stops, starts]
         + cumulative[:, starts, starts]
     ) / totals[:, None]
-    found = np.empty((len(maps), len(thresholds)), dtype=int)
+    held[:, -1] = 1.0  # the square that covers the image holds everything
+    return sides, (stops - starts) ** 2, held
+
+
+def square_search(maps: np.ndarray, centre: float, thresholds=THRESHOLDS) -> tuple[np.ndarray, np.ndarray]:
+    """Per map (of a stack, shape (B, H, W)) and threshold t, the smallest square centred at (centre, centre)
+    holding t of the map's total: (sides, areas inside the image), each of shape (B, len(thresholds))."""
+    sides, areas, held = _held(maps, centre)
+    found = np.empty((len(held), len(thresholds)), dtype=int)
     for column, threshold in enumerate(thresholds):
-        reached = held >= threshold - 1e-12
-        reached[:, -1] = True  # the square that covers the image holds everything
-        found[:, column] = reached.argmax(axis=1)
-    return sides[found], (stops - starts)[found] ** 2
+        found[:, column] = (held >= threshold - 1e-12).argmax(axis=1)
+    return sides[found], areas[found]
+
+
+def interpolated_share(maps: np.ndarray, centre: float, threshold: float = 0.5) -> np.ndarray:
+    """Per map, the share of the image a centred square holding `threshold` of the total covers, the area
+    interpolated linearly between the two squares that bracket it (from an empty square below the smallest):
+    continuous where the integer-side square moves in steps of 2 px of side."""
+    _, areas, held = _held(maps, centre)
+    areas = np.concatenate([[0], areas])
+    held = np.concatenate([np.zeros((len(held), 1)), held], axis=1)
+    upper = (held >= threshold - 1e-12).argmax(axis=1)
+    rows = np.arange(len(held))
+    below, above = held[rows, upper - 1], held[rows, upper]
+    fraction = (threshold - below) / (above - below)
+    area = areas[upper - 1] + fraction * (areas[upper] - areas[upper - 1])
+    return area / np.asarray(maps).shape[-1] ** 2
 
 
 def smallest_squares(contribution: np.ndarray, centre: float, thresholds=THRESHOLDS) -> dict[float, tuple[int, int]]:
@@ -129,13 +153,36 @@ def _percent(threshold: float) -> str:
 
 
 def _bootstrap_means(maps: np.ndarray, resamples: int, seed: int = 0) -> np.ndarray:
-    """Mean maps of `resamples` bootstrap samples, models and images each drawn with replacement: (B, H, W)."""
+    """Mean maps of `resamples` bootstrap samples of the images, drawn with replacement, each model keeping its
+    own (the second stage: the image sampling given these models): (B, H, W)."""
     models, images = maps.shape[:2]
     rng = np.random.default_rng(seed)
-    model_counts = rng.multinomial(models, [1 / models] * models, size=resamples)
-    image_counts = rng.multinomial(images, [1 / images] * images, size=resamples)
-    weights = (model_counts[:, :, None] * image_counts[:, None, :]).reshape(resamples, -1) / (models * images)
+    counts = rng.multinomial(images, [1 / images] * images, size=(resamples, models))
+    weights = counts.reshape(resamples, -1) / (models * images)
     return (weights @ maps.reshape(models * images, -1)).reshape(resamples, *maps.shape[2:])
+
+
+def _per_model(prefix: str, model_maps: np.ndarray, centre: float) -> dict:
+    """The interpolated share holding half the gradient per model (a model whose map is zero has none), their
+    mean, count, standard error and 95% t-interval with models - 1 degrees of freedom: models are the unit."""
+    alive = model_maps.sum(axis=(1, 2)) > 0
+    shares = np.full(len(model_maps), np.nan)
+    if alive.any():
+        shares[alive] = interpolated_share(model_maps[alive], centre)
+    measured = shares[alive]
+    n = len(measured)
+    se = measured.std(ddof=1) / math.sqrt(n) if n > 1 else math.nan
+    half = scipy_stats.t.ppf(0.975, n - 1) * se if n > 1 else math.nan
+    mean = measured.mean() if n else math.nan
+    name = f"{prefix}_share_t50"
+    return {
+        name: mean,
+        f"{name}_low": mean - half,
+        f"{name}_high": mean + half,
+        f"{name}_se": se,
+        f"{name}_models": n,
+        f"{name}_per_model": ";".join(f"{share:.6g}" for share in shares),
+    }
 
 
 def _figures(prefix: str, mean: np.ndarray, resampled: np.ndarray, centre: float, image_area: int) -> dict:
@@ -178,6 +225,9 @@ def erf_row(spec: ModelSpec, maps: np.ndarray, model: nn.Module, trained: bool, 
     row.update(_figures("erf", mean, resampled, centre, size * size))
     replknet = np.stack([replknet_map(resample) for resample in resampled])
     row.update(_figures("replknet", replknet_map(mean), replknet, centre, size * size))
+    model_maps = maps.mean(axis=1)
+    row.update(_per_model("erf", model_maps, centre))
+    row.update(_per_model("replknet", np.stack([replknet_map(one) for one in model_maps]), centre))
     uniform_sides, uniform_areas = square_search(np.ones((1, size, size)), centre)
     for column, threshold in enumerate(THRESHOLDS):
         row[f"uniform_side_{_percent(threshold)}"] = int(uniform_sides[0, column])
