@@ -194,3 +194,14 @@ def test_the_interval_is_a_t_interval_over_models():
     assert [float(value) for value in row["erf_share_t50_per_model"].split(";")] == pytest.approx(shares)
     one = erf.erf_row(ONE_BLOCK, _flat_squares([4]), vggbench.build_spec(ONE_BLOCK), trained=True, resamples=5)
     assert one["erf_share_t50"] == pytest.approx(0.08) and np.isnan(one["erf_share_t50_high"])
+
+
+def test_the_option_measures_each_model_at_its_training_side_beside_the_fitting_one():
+    from vggbench import study
+    from vggbench.config import StudyConfig
+
+    config = {"kinds": ("erf",), "archs": ("vgg11",), "variants": ("stack",), "ratios": (64,), "resolutions": (32,)}
+    (fitting,) = study.trials(StudyConfig(config))
+    both = study.trials(StudyConfig({**config, "erf_at_training_resolution": True}))
+    assert fitting.setup.resolution == 160
+    assert sorted(trial.setup.resolution for trial in both) == [32, 160] and len({t.key for t in both}) == 2

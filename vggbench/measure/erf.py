@@ -9,10 +9,17 @@ unit's theoretical field that holds t of the total contribution.
 The field is measured where it can be seen: the convolutional part of a model takes
 any input size, so images are resized to a side at which the central unit's whole
 theoretical field lies inside the image (`fitting_resolution`), whatever the size the
-model was trained at. Each figure comes with a bootstrap interval over images and
-models, the same figure for a uniform map (where every pixel counts alike: the
-baseline of no concentration), and the figures of RepLKNet's own analysis, which
-takes log10(1 + x) of the mean map and divides by its maximum before the squares.
+model was trained at (the kind can measure at the training side beside it).
+
+Models are the unit of the interval: per model, its maps averaged over the images give
+`erf_share_t50`, the share of the image a centred square holding half the total covers,
+its area interpolated between the two integer sides that bracket half (the
+integer-side square moves in 2 px steps of side); the row holds the per-model values,
+their mean, and a 95% t-interval with models - 1 degrees of freedom. The integer-side
+figures of the mean map stay beside, with a bootstrap over the images within each model
+(the second stage: image sampling given these models), the same figures for a uniform
+map (the baseline of no concentration), and the figures of RepLKNet's own analysis,
+which takes log10(1 + x) of the mean map and divides by its maximum before the squares.
 """
 
 from __future__ import annotations
