@@ -168,6 +168,10 @@ def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path,
     assert f"| `{target.name}/` | run |" in index
     publish(finished_run.root, results)  # publishing twice lists it once
     assert (results / "README.md").read_text().count(target.name) == 1
+    (results / "README.md").write_text((results / "README.md").read_text() + "\nA note below the table.\n")
+    publish(finished_run.root, results)  # the row stays in the table, above the note
+    lines = (results / "README.md").read_text().splitlines()
+    assert lines[-1] == "A note below the table." and lines[-3].startswith(f"| `{target.name}/` |")
     with pytest.raises(ValueError, match=r"no readable metadata\.json"):
         publish(tmp_path / "nothing", results)
 

@@ -94,4 +94,14 @@ def _index(index: Path, target: Path, run: str, meta: dict) -> None:
     cells = [f"`{target.name}/`", run, meta["device_name"], meta["ended"][:10], str(meta.get("git_commit"))[:7]]
     row = "| " + " | ".join([cells[0], *map(_cell, cells[1:])]) + " |"  # the folder's name is checked already
     kept = [line for line in text.rstrip().splitlines() if not line.startswith(f"| `{target.name}/` |")]
-    write_text(index, "\n".join([*kept, row]) + "\n")
+    write_text(index, "\n".join(_after_last_row(kept, row)) + "\n")
+
+
+def _after_last_row(lines: list[str], row: str) -> list[str]:
+    """`lines` with `row` added at the end of the index's table, so that text written below it stays below."""
+    end = lines.index(INDEX_HEADING) + 1
+    while end < len(lines) and not lines[end].startswith("|"):  # the heading's text, down to the table
+        end += 1
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return [*lines[:end], row, *lines[end:]]
