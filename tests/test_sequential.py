@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from vggbench import sequential
+from vggbench import stats as stats_module
 from vggbench.cli import main
 from vggbench.designs import GROUP_SEQUENTIAL, POCOCK, Design
 from vggbench.kinds.train_verdicts import accuracy_claims
@@ -155,3 +156,17 @@ def test_a_run_stopped_between_looks_reads_not_decided_yet():
 
 def _levels(design):
     return sequential.nominal_levels(Plan.of(design).fractions, 0.05, design.spending)
+
+
+def test_a_look_on_per_image_results_counts_the_test_set_as_the_row_does():
+    # Two looks of 3 runs per arm over 40 images: each run gets a random share right (its own luck), the
+    # variant's arm more often. A look on per-image tables tests what stats.with_test_images tests.
+    draws = np.random.default_rng(5)
+    variant = (draws.random((6, 40)) < 0.8).astype(float)
+    baseline = (draws.random((6, 40)) < 0.6).astype(float)
+    plan = Plan((3, 6))
+    (decision,) = judge(plan, 1, {"a": (variant[:3], baseline[:3])}, margin=0.01).values()
+    expected = stats_module.with_test_images(variant[:3], baseline[:3], 0.01)
+    assert (decision.p_value, decision.tost_p) == pytest.approx((expected.p_value, expected.tost_p))
+    (last,) = replay(Plan((6,)), {"a": (variant, baseline)}, margin=0.5).values()  # one look: the fixed test
+    assert last.p_value == pytest.approx(stats_module.with_test_images(variant, baseline, 0.5).p_value)

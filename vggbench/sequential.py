@@ -170,7 +170,12 @@ def _step_down(p_values: dict, holding: int, level) -> set:
 
 
 def _test(variant, baseline, margin: float) -> tuple[float, float, float]:
+    """(difference, Welch p, TOST p) of two arms' accuracies; where each arm is its runs' per-image correctness
+    (runs x images), the test that counts the test set's sampling too (stats.with_test_images)."""
     a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
+    if a.ndim == 2:
+        found = tests.with_test_images(a, b, margin)
+        return found.difference, found.p_value, found.tost_p
     if np.ptp(np.concatenate([a - a.mean(), b - b.mean()])) <= 1e-12:  # no spread: no test (as stats.welch)
         return float(a.mean() - b.mean()), math.nan, math.nan
     p_value = stats.ttest_ind(a, b, equal_var=False).pvalue
@@ -205,7 +210,8 @@ def judge(plan: Plan, look: int, samples: Mapping[Hashable, tuple], margin: floa
 
 
 def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) -> Decision:
-    result = tests.welch(variant, baseline, margin)
+    two_way = np.ndim(variant) == 2  # per-image correctness: the spread counts the test set's sampling
+    result = (tests.with_test_images if two_way else tests.welch)(variant, baseline, margin)
     level = plan.level(decision.look, plan.alpha)
     found = tests.mde(result.sd, len(variant), len(baseline), result.df, alpha=level)
     return Decision(**{**decision.__dict__, "mde": found})

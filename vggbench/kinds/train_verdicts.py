@@ -124,10 +124,11 @@ def comparison_key(base: dict, rival: str) -> tuple:
 def sequential_decisions(train: pd.DataFrame, design: Design, margin: float) -> dict:
     """The sequential design replayed on the runs so far (vggbench.sequential.replay): a Decision per
     comparison (by `comparison_key`) that had enough seeds for a look."""
-    samples = {
-        comparison_key(base, rival): (stack.to_numpy(), other.to_numpy())
-        for base, rival, stack, other in accuracy_arms(train)
-    }
+    samples = {}
+    for base, rival, stack, other in _arm_rows(train):
+        tables = _correctness(stack), _correctness(other)  # per-image results: the test set's sampling counts
+        arms = tables if all(table is not None for table in tables) else (stack.test_acc, other.test_acc)
+        samples[comparison_key(base, rival)] = tuple(np.asarray(arm) for arm in arms)
     return replay(Plan.of(design), samples, margin)
 
 
@@ -177,13 +178,19 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def accuracy_arms(train: pd.DataFrame):
+def _arm_rows(train: pd.DataFrame):
     """Per group and accuracy contrast with two runs or more in each arm: (the group's identity, the rival,
-    the stack's final accuracies, the rival's), runs that failed left out, in seed order."""
+    the stack's final rows, the rival's), runs that failed left out, in seed order."""
     for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
-        stack, other = (rows[~rows["failed"]].sort_values("seed")["test_acc"] for rows in (stack_rows, rival_rows))
+        stack, other = (rows[~rows["failed"]].sort_values("seed") for rows in (stack_rows, rival_rows))
         if min(len(stack), len(other)) >= 2:
             yield base, rival, stack, other
+
+
+def accuracy_arms(train: pd.DataFrame):
+    """As `_arm_rows`, with each arm's final accuracies."""
+    for base, rival, stack, other in _arm_rows(train):
+        yield base, rival, stack["test_acc"], other["test_acc"]
 
 
 def power_table(train: pd.DataFrame, effect: float, margin: float, design: Design | None = None) -> pd.DataFrame:
