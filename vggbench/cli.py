@@ -311,18 +311,26 @@ def _report(args: argparse.Namespace) -> None:
     _print_report(report.write(args.run_dir))
 
 
-def _power(args: argparse.Namespace) -> None:
+def _training_run(args: argparse.Namespace, purpose: str):
+    """(the run directory, its train table, its config, the equivalence margin: given, or the run's) of a
+    command that reads a finished run's training rows, which must be there."""
     from vggbench.config import Margins
-    from vggbench.designs import Design
-    from vggbench.kinds.train_verdicts import power_table
     from vggbench.rundir import RunDir
 
     directory = RunDir(args.run_dir)
     train = directory.table("train")
     if train.empty or "test_acc" not in train:
-        raise InputError(f"{directory.root} has no training rows (train.csv): nothing to size from")
+        raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")
     config = directory.config() if directory.has("config.json") else {}
     margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
+    return directory, train, config, margin
+
+
+def _power(args: argparse.Namespace) -> None:
+    from vggbench.designs import Design
+    from vggbench.kinds.train_verdicts import power_table
+
+    directory, train, config, margin = _training_run(args, "size from")
     table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
     shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
@@ -335,20 +343,13 @@ def _power(args: argparse.Namespace) -> None:
 
 
 def _design(args: argparse.Namespace) -> None:
-    from vggbench.config import Margins
     from vggbench.design_check import design_table
     from vggbench.designs import FIXED, GROUP_SEQUENTIAL, Design
-    from vggbench.rundir import RunDir
     from vggbench.sequential import Plan
     from vggbench.validate import positive_int
 
-    directory = RunDir(args.run_dir)
-    train = directory.table("train")
-    if train.empty or "test_acc" not in train:
-        raise InputError(f"{directory.root} has no training rows (train.csv): nothing to resample")
+    directory, train, _, margin = _training_run(args, "resample")
     positive_int("--replays", args.replays)
-    config = directory.config() if directory.has("config.json") else {}
-    margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
     chosen = {key: value for key, value in given(args).items() if key != "equivalence_margin"}
     sequential = Design(**{**knobs.settings(Design, chosen), "design": GROUP_SEQUENTIAL})
     seeds = int(train.groupby("variant")["seed"].nunique().min()) if args.fixed_seeds is None else args.fixed_seeds

@@ -55,8 +55,9 @@ def dry_run(config: StudyConfig) -> pd.DataFrame:
     """The trials with an estimate of each one's time, calibrated by a few training steps of each model."""
     config.machine.check_available()
     plan = trials(config)
-    check_memory(runs(plan))
-    costs = estimates(plan, measure_rates(runs(plan), config.machine.device, config.machine.threads))
+    batched = runs(plan)
+    check_memory(batched)
+    costs = estimates(plan, measure_rates(batched, config.machine.device, config.machine.threads))
     return pd.DataFrame([{"kind": trial.kind, "trial": trial.key, "estimate_s": costs[trial]} for trial in plan])
 
 
