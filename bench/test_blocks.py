@@ -17,7 +17,7 @@ BATCH, CHANNELS, SIDE = (64, 128, 56) if ON_GPU else (8, 64, 56)
 @pytest.mark.parametrize("variant", ["stack", "single"])
 @pytest.mark.parametrize("num_convs", [2, 3])
 def test_block(timed, num_convs, variant, direction):
-    block = variant_block(variant, num_convs, CHANNELS, CHANNELS).to(DEVICE)
+    block = variant_block(variant, num_convs, CHANNELS, CHANNELS, SIDE).to(DEVICE)
     images = torch.rand(BATCH, CHANNELS, SIDE, SIDE, device=DEVICE)
 
     def forward():

@@ -81,6 +81,8 @@ def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
         "--init-seeds",
         "0",
         "1",
+        "--untrained-models",
+        "3",
         "--data-root",
         str(synthetic_root),
         "--out",
@@ -101,7 +103,7 @@ def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
         *(f"erf_area_ratio_t{t}" for t in (20, 30, 50, 99)),
         "rf_px",
     ]
-    assert set(columns) <= set(table.columns) and list(table["models"]) == [2, 2]
+    assert set(columns) <= set(table.columns) and list(table["models"]) == [3, 3]
     assert (table["erf_side_t20"] <= table["erf_side_t99"]).all() and (table["erf_area_ratio_t99"] <= 1).all()
     assert len(list(maps.glob("*-untrained.npy"))) == 2
     assert main(["erf", "--checkpoint", str(checkpoint), "--images", "2", "--data-root", str(synthetic_root)]) == 0
@@ -205,3 +207,23 @@ def test_the_option_measures_each_model_at_its_training_side_beside_the_fitting_
     both = study.trials(StudyConfig({**config, "erf_at_training_resolution": True}))
     assert fitting.setup.resolution == 160
     assert sorted(trial.setup.resolution for trial in both) == [32, 160] and len({t.key for t in both}) == 2
+
+
+def test_the_untrained_field_takes_at_least_five_initialisations_the_trained_seeds_first():
+    from vggbench import study
+    from vggbench.config import StudyConfig
+
+    config = {
+        "kinds": ("erf", "train"),
+        "archs": ("vgg11",),
+        "variants": ("stack",),
+        "ratios": (64,),
+        "resolutions": (32,),
+    }
+    trials = {t.key: t for t in study.trials(StudyConfig({**config, "seeds": (7, 2)})) if t.kind == "erf"}
+    assert trials["vgg11-stack-r64-px32-untrained"].setup.seeds == (7, 2, 0, 1, 3)
+    assert trials["vgg11-stack-r64-px32-trained"].setup.seeds == (7, 2)  # the trained models are the seeds'
+    many = study.trials(StudyConfig({**config, "kinds": ("erf",), "seeds": tuple(range(8))}))
+    assert many[0].setup.seeds == tuple(range(8))  # never fewer than the seeds every model trains
+    two = study.trials(StudyConfig({**config, "kinds": ("erf",), "seeds": (5,), "erf_untrained_models": 2}))
+    assert two[0].setup.seeds == (5, 0)

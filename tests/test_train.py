@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 import vggbench
 from vggbench import correctness, study, training_rules
@@ -13,7 +14,7 @@ from vggbench.arch import spec_to_dict
 from vggbench.cli import main
 from vggbench.config import StudyConfig
 from vggbench.data import prepare
-from vggbench.measure import checkpoints, train
+from vggbench.measure import checkpoints, train, train_setup
 from vggbench.setups import TrainConfig
 from vggbench.validate import InputError
 
@@ -233,9 +234,9 @@ def test_each_seeds_training_subset_is_its_own_draw_from_the_whole_set():
     assert torch.equal(subsets(1000, (3,), whole)[0], torch.arange(1000))  # all images: nothing to draw
 
 
-def test_the_final_row_keeps_which_test_images_the_run_got_right(dataset):
+def test_every_epoch_row_keeps_which_test_images_the_run_got_right(dataset):
     rows, model = train.train(SMALL, _config(), dataset)
-    assert "test_correct" not in rows[0]  # only the final epoch's
+    assert all(correctness.decode(row["test_correct"]).mean() == row["test_acc"] for row in rows)
     right = correctness.decode(rows[-1]["test_correct"])
     assert right.shape == (10_000,) and right.mean() == rows[-1]["test_acc"]
     model.eval()
@@ -248,3 +249,22 @@ def test_the_final_row_keeps_which_test_images_the_run_got_right(dataset):
 def test_correctness_survives_its_text_form():
     bits = np.random.default_rng(0).random(13) < 0.5  # not a whole number of bytes
     assert np.array_equal(correctness.decode(correctness.encode(bits)), bits)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "factors"),
+    [("constant", (1, 1, 1)), ("cosine", (1, 0.5, (1 + math.cos(0.99 * math.pi)) / 2)), ("linear", (1, 0.5, 0.01))],
+)
+def test_the_schedule_sets_the_learning_rate_at_the_first_middle_and_last_step(schedule, factors):
+    """Over 100 steps: step 0 uses lr, step 50 half of it (cosine and linear alike), step 99 what is left of
+    the way to zero: 1/100 on the line, (1 + cos(0.99 pi)) / 2 = 0.000247 on the cosine."""
+    config = TrainConfig(lr=0.1, lr_schedule=schedule, device="cpu", threads=1)
+    model = nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), config.lr)
+    scheduler = train_setup.scheduler(optimizer, config, 100)
+    seen = []
+    for _ in range(100):
+        seen.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert [seen[step] for step in (0, 50, 99)] == pytest.approx([0.1 * factor for factor in factors])

@@ -131,3 +131,23 @@ def test_the_memory_estimate_counts_every_layer_output_of_every_variant(variant)
     with torch.no_grad():
         model(torch.zeros(1, 1, 8, 8))
     assert memory.shapes(spec) == (sum(p.numel() for p in model.parameters()), sum(outputs))
+
+
+@pytest.mark.parametrize(("arch", "resolution", "large"), [("vgg13", 32, 3), ("vgg16", 32, 3), ("vgg13", 224, 5)])
+def test_single_fits_takes_the_large_kernel_only_where_the_map_is_as_wide(arch, resolution, large):
+    """The built module's kernels, block by block: the single kernel on maps at least its width (32, 16, 8 px
+    at 32 px; every block at 224 px), the stack on the 4 and 2 px maps; each block's parameters are the
+    single's or the stack's block."""
+    spec = ModelSpec(arch, "single-fits", ratio=8, resolution=resolution)
+    model = vggbench.build_spec(spec)
+    table = vggbench.block_table(
+        [spec, *(ModelSpec(arch, v, ratio=8, resolution=resolution) for v in ("stack", "single"))]
+    )
+    params = table.set_index(["variant", "block"])["params"]
+    for index, block in enumerate(model.blocks):
+        kernels = [layer.kernel_size[0] for layer in block if isinstance(layer, nn.Conv2d)]
+        num_convs, side = spec.arch.convs_per_block[index], resolution >> index
+        like = "single" if index < large else "stack"
+        assert kernels == ([2 * num_convs + 1] if like == "single" else [3] * num_convs)
+        assert side >= 2 * num_convs + 1 if like == "single" else side < 2 * num_convs + 1
+        assert params[("single-fits", index + 1)] == params[(like, index + 1)]

@@ -77,39 +77,46 @@ def _field(num_convs: int, kernel: int) -> int:
     return num_convs * (kernel - 1) + 1
 
 
-def _stack(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+def _stack(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
     """n kxk convs, ReLU after each (VGG as published)"""
     return (Conv(kernel),) * num_convs
 
 
-def _single(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+def _single(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
     """one conv of the stack's field, n(k-1)+1 px square (2n+1 for k=3), one ReLU"""
     return (Conv(_field(num_convs, kernel)),)
 
 
-def _linear_stack(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+def _single_where_it_fits(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """single where the block's input map is at least as wide as its kernel, the stack in the blocks it
+    would overhang (a 5x5 kernel on a 4x4 map scans mostly padding)"""
+    return _single(num_convs, kernel, side) if _field(num_convs, kernel) <= side else _stack(num_convs, kernel, side)
+
+
+def _linear_stack(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
     """n kxk convs, one ReLU after the last"""
     return (Conv(kernel, relu=False),) * (num_convs - 1) + (Conv(kernel),)
 
 
-def _dilated(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+def _dilated(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
     """one 3x3 conv dilated to the stack's field (dilation n for k=3), one ReLU"""
     half = _field(num_convs, kernel) // 2
     return (Conv(3, dilation=half),) if half else (Conv(1),)  # 1x1 convs (k=1) have no field to dilate to
 
 
-def _depthwise(num_convs: int, kernel: int) -> tuple[Conv, ...]:
+def _depthwise(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
     """one depthwise conv of the stack's field then a 1x1 conv, one ReLU (the large kernel of ConvNeXt)"""
     return Conv(_field(num_convs, kernel), relu=False, depthwise=True), Conv(1)
 
 
-# Kernel variants: name -> plan of one block's convolutions, given its number of stacked convs and their
-# kernel. The function's docstring describes the variant (in --variant's help). A new variant is one
-# small function above and one entry here.
+# Kernel variants: name -> plan of one block's convolutions, given its number of stacked convs, their kernel
+# and the side of the block's input map (in px). The function's docstring describes the variant (in
+# --variant's help). A new variant is one small function above and one entry here.
 VARIANTS = {
     "stack": _stack,
     "single": _single,
     "linear-stack": _linear_stack,
+    "single-fits": _single_where_it_fits,
     "dilated": _dilated,
     "depthwise": _depthwise,
 }
@@ -225,7 +232,11 @@ class ModelSpec:
 
     def block_plan(self, block: int) -> tuple[Conv, ...]:
         """The convolutions of block `block` (0-based)."""
-        return VARIANTS[self.variant](self.arch.convs_per_block[block], self.arch.kernel)
+        return VARIANTS[self.variant](self.arch.convs_per_block[block], self.arch.kernel, self.block_px(block))
+
+    def block_px(self, block: int) -> int:
+        """Side of block `block`'s input map (0-based): the image's, halved (floored) by each earlier pool."""
+        return self.resolution // 2**block
 
     def block_channels(self, block: int) -> tuple[int, int]:
         """(input channels, output channels) of block `block` (0-based)."""

@@ -85,11 +85,17 @@ def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: i
 
 
 def variant_block(
-    variant: str, num_convs: int, in_channels: int, out_channels: int, kernel: int = 3, batch_norm: bool = False
+    variant: str,
+    num_convs: int,
+    in_channels: int,
+    out_channels: int,
+    side: int,
+    kernel: int = 3,
+    batch_norm: bool = False,
 ) -> nn.Sequential:
     """One block of `variant` (a name of `vggbench.arch.VARIANTS`) standing in for `num_convs` stacked
-    kernel x kernel convs, then a 2x2 max-pool."""
-    return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel), batch_norm)
+    kernel x kernel convs on a `side` x `side` input map, then a 2x2 max-pool."""
+    return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel, side), batch_norm)
 
 
 def build_spec(spec: ModelSpec) -> VGG:

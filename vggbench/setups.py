@@ -20,6 +20,7 @@ MODES = ("infer", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
 MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
 OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "linear")
 # The fast path per device, chosen by measurement (bench/test_train_settings.py; README, "Training speed").
 DEVICE_DEFAULTS = {
     "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4, "seed_lanes": 2},
@@ -129,6 +130,12 @@ class TrainConfig(Machine):
     batch_size: int = knob(64, "training batch size", minimum=1)
     lr: float = knob(1e-3, "learning rate", above=0)
     optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)
+    lr_schedule: str = knob(
+        "constant",
+        "the learning rate over the run: constant (the seed's), or decaying from lr to zero over the run's "
+        "optimizer steps along a half cosine or a straight line",
+        choices=LR_SCHEDULES,
+    )
     momentum: float = knob(0.0, "SGD momentum", minimum=0)
     weight_decay: float = knob(0.0, "L2 weight decay", minimum=0)
     train_limit: int | None = knob(

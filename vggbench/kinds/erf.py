@@ -1,10 +1,11 @@
-"""Effective receptive field of each model, untrained (averaged over the seeds' initialisations) and
-trained (averaged over the seeds' trained models, read from their checkpoints), or of given checkpoints."""
+"""Effective receptive field of each model, untrained (over several initialisations, the seeds' first) and
+trained (over the seeds' trained models, read from their checkpoints), or of given checkpoints."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 from dataclasses import dataclass
 
 from vggbench import data
@@ -63,6 +64,13 @@ class ErfSetup(Setup):
         "field does not fit there, rf_fits says so)",
         key="erf_at_training_resolution",
     )
+    untrained_models: int = knob(
+        5,
+        "freshly initialised models per arm for the untrained field: the trained seeds' initial weights first, "
+        "then the study's later seeds, then the next unused integers (the interval is a t-interval over models)",
+        key="erf_untrained_models",
+        minimum=2,
+    )
     checkpoints: tuple[str, ...] | None = knob(
         None,
         "measure these trained models (from vggbench train --save-checkpoint) instead",
@@ -74,6 +82,15 @@ class ErfSetup(Setup):
     trained: bool = False
     seeds: tuple[int, ...] = (0,)
     at_training: bool = False  # this trial measures at the training side
+
+
+def _initialisations(first: tuple[int, ...], seeds: tuple[int, ...], setup: ErfSetup) -> tuple[int, ...]:
+    """The seeds of the untrained models: those every model trains, then the study's other seeds, then
+    unused integers, until there are `untrained_models` (never fewer than the trained ones)."""
+    chosen = list(dict.fromkeys((*first, *seeds)))[: max(setup.untrained_models, len(first))]
+    spare = (seed for seed in itertools.count() if seed not in chosen)
+    chosen += itertools.islice(spare, max(setup.untrained_models - len(chosen), 0))
+    return tuple(chosen)
 
 
 def _state(setup: ErfSetup) -> str:
@@ -103,8 +120,11 @@ class Erf(Kind):
         if base.checkpoints:
             return [self._of_checkpoint(path, base) for path in base.checkpoints]
         sides = (False, True) if base.at_training_resolution else (False,)
+        untrained = dataclasses.replace(base, seeds=_initialisations(config.first_seeds, config.seeds, base))
         plan = [
-            self._trial(spec, dataclasses.replace(base, at_training=at)) for spec in config.models() for at in sides
+            self._trial(spec, dataclasses.replace(untrained, at_training=at))
+            for spec in config.models()
+            for at in sides
         ]
         if "train" in config.kinds:  # after training, from its checkpoints
             for spec in config.models():

@@ -138,7 +138,12 @@ class _Runs:
         subsets = train_setup.subsets(len(self.labels), self.seeds, config)
         self.subsets = [subset.to(config.device) for subset in subsets]  # each seed's training images
         self.count = len(subsets[0])
+        self.schedule = train_setup.scheduler(self.optimizer, config, config.epochs * self._steps_per_epoch)
         self.norms = [train_setup.normalization(self.images[subset], config.normalize) for subset in self.subsets]
+
+    @property
+    def _steps_per_epoch(self) -> int:
+        return -(-self.count // self.config.batch_size)
 
     def _inputs(self, images: list[torch.Tensor]) -> torch.Tensor:
         batches = [prepare(part, self.spec.resolution, *norm) for part, norm in zip(images, self.norms, strict=True)]
@@ -156,6 +161,7 @@ class _Runs:
         self.scaler.scale(losses.sum()).backward()  # the seeds share no weight: each gets its own gradient
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.schedule.step()
         return losses.detach() * targets.shape[1], (logits.argmax(-1) == targets).sum(dim=1)
 
     def _train_pass(self, epoch: int) -> tuple[list[float], list[int], float, float]:
@@ -163,7 +169,7 @@ class _Runs:
         compute seconds), per seed for the first two."""
         config, labels = self.config, self.labels
         self.net.module.train()
-        split, steps = _Split(config.device), -(-self.count // config.batch_size)
+        split, steps = _Split(config.device), self._steps_per_epoch
         loss_sums = torch.zeros(len(self.seeds), device=labels.device)
         correct = torch.zeros(len(self.seeds), dtype=torch.long, device=labels.device)
         bar = _progress_bar(steps, f"{self.spec.arch.name} {self.spec.variant} seeds {self.seeds} epoch {epoch}")
@@ -207,15 +213,13 @@ class _Runs:
         loss_sums, correct, data_s, compute_s = self._train_pass(epoch)
         train_s = time.perf_counter() - start
         test_acc, right = self.evaluate()
-        final = epoch == self.config.epochs  # the final row keeps each image's outcome, for the verdict's interval
-        right = right.cpu().numpy() if final else [None] * len(self.seeds)
+        right = right.cpu().numpy()  # each image's outcome at every epoch: the intervals of each budget's verdict
         shared = self._shared(epoch, train_s, time.perf_counter() - start, data_s, compute_s)
         rows = []
         for seed, loss, hits, images, accuracy in zip(self.seeds, loss_sums, correct, right, test_acc, strict=True):
             row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / self.count}
             row.update(train_acc=hits / self.count, test_acc=accuracy, **shared)
-            if final:
-                row["test_correct"] = correctness.encode(images)
+            row["test_correct"] = correctness.encode(images)
             row["failed"] = is_failure(row["train_loss"], self.spec.num_classes, self.config.failure_loss_ratio)
             rows.append(row)
             self._report(row)
@@ -234,11 +238,12 @@ class _Runs:
             "train_images": self.count,
             "subset_per_seed": config.subset_per_seed and self.count < len(self.labels),
             "test_images": len(self.data.test_labels),
-            "optimizer_steps": epoch * -(-self.count // config.batch_size),
+            "optimizer_steps": epoch * self._steps_per_epoch,
             "batch_size": config.batch_size,
             "seed_batch": len(self.seeds),
             "optimizer": config.optimizer,
             "lr": config.lr,
+            "lr_schedule": config.lr_schedule,
             "precision": config.precision,
             "channels_last": config.channels_last,
             "compiled": config.compile,

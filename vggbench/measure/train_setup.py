@@ -6,6 +6,8 @@ The trainer (vggbench.measure.train) runs the steps on what these make.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -32,6 +34,18 @@ def optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
             model.parameters(), config.lr, momentum=config.momentum, weight_decay=config.weight_decay, fused=True
         )
     return torch.optim.Adam(model.parameters(), config.lr, weight_decay=config.weight_decay, fused=True)
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """The share of the base learning rate that optimizer step `step` (0-based) of `steps` uses: 1 throughout
+    (constant), or from 1 at the first step towards 0 after the last (cosine, linear)."""
+    done = step / steps
+    return {"constant": 1.0, "cosine": 0.5 * (1 + math.cos(math.pi * done)), "linear": 1 - done}[schedule]
+
+
+def scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The learning rate schedule over a run of `steps` optimizer steps, stepped after each one."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config.lr_schedule, step, steps))
 
 
 def memory_format(config: TrainConfig) -> torch.memory_format:
