@@ -1,6 +1,7 @@
 """The report: figures from hand-made and real tables, the self-contained HTML, and a headless browser."""
 
 import base64
+import math
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -18,7 +19,7 @@ from vggbench.arch import ModelSpec
 from vggbench.cli import main
 from vggbench.measure.static import block_table
 
-FIGURES = ["accuracy_vs_macs", "throughput_vs_ratio", "block_ratios", "erf_maps"]
+FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "block_ratios", "erf_maps"]
 
 
 class _Elements(HTMLParser):
@@ -82,6 +83,78 @@ def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
     assert np.allclose(spans, [[0.79, 0.81], [0.67, 0.73]])
     assert report.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
     assert report.accuracy_vs_macs(summary.drop(columns=["macs"])) is None  # a run without the static kind
+
+
+def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_colour():
+    common = {"ratio": 8, "resolution": 32, "variant": "stack", "analysis": "primary"}
+    rows = [
+        {
+            "claim": "higher accuracy",
+            "arch": "vgg11",
+            "batch_norm": False,
+            "baseline": "single",
+            "difference": -0.02,
+            "ci_low": -0.03,
+            "ci_high": -0.01,
+            "margin": 0.01,
+            "verdict": "contradicted",
+        },
+        {
+            "claim": "higher accuracy",
+            "arch": "vgg11",
+            "batch_norm": True,
+            "baseline": "single",
+            "difference": 0.003,
+            "ci_low": -0.004,
+            "ci_high": 0.008,
+            "margin": 0.01,
+            "verdict": "equivalent",
+        },
+        {
+            "claim": "higher accuracy",
+            "arch": "vgg11",
+            "batch_norm": True,
+            "baseline": "single",
+            "difference": 0.5,
+            "ci_low": 0.4,
+            "ci_high": 0.6,
+            "margin": 0.01,
+            "verdict": "supported",
+            "analysis": "all runs (sensitivity)",
+        },
+        {
+            "claim": "same effective receptive field",
+            "arch": "vgg11",
+            "batch_norm": False,
+            "mode": "untrained",
+            "baseline": "single",
+            "difference": -0.05,
+            "ci_low": -0.07,
+            "ci_high": -0.03,
+            "margin": 0.02,
+            "verdict": "contradicted",
+        },
+        {
+            "claim": "fewer parameters",
+            "arch": "vgg11",
+            "baseline": "single",
+            "difference": math.nan,
+            "margin": math.nan,
+            "verdict": "supported",
+        },
+    ]
+    figure = report.forest(pd.DataFrame([{**common, **row} for row in rows]))
+    accuracy, field = figure.axes
+    top_down = sorted(accuracy.get_yticklabels(), key=lambda tick: -tick.get_position()[1])
+    assert [tick.get_text() for tick in top_down] == ["no bn vs single", "bn vs single"]  # the table's order
+    intervals = {tuple(line.get_xdata()): line.get_color() for line in accuracy.lines if len(line.get_xdata()) == 2}
+    assert intervals[(-3.0, -1.0)] == report.VERDICT_COLOURS["contradicted"]
+    assert intervals[(-0.4, 0.8)] == report.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
+    assert len(intervals) == 3  # the zero line, and the two primary rows
+    (band,) = [patch for patch in accuracy.patches if isinstance(patch, Rectangle)]
+    assert (band.get_x(), band.get_width()) == pytest.approx((-1, 2))  # the margin, +-1 point
+    assert [tick.get_text() for tick in field.get_yticklabels()] == ["vs single"]
+    assert report.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
 
 
 def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
@@ -158,13 +231,15 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):
     run = tmp_path / "run"
-    shutil.copytree(finished_run.root, run, ignore=shutil.ignore_patterns("erf_maps", "erf.csv", "figures", "*.html"))
+    shutil.copytree(
+        finished_run.root, run, ignore=shutil.ignore_patterns("erf_maps", "erf.csv", "claim.*", "figures", "*.html")
+    )
     summary = pd.read_csv(run / "summary.csv")
     summary.drop(columns=["test_acc_mean", "test_acc_std"]).to_csv(run / "summary.csv", index=False)
     assert main(["report", str(run)]) == 0
     assert f"report: {run / 'report.html'}" in capsys.readouterr().out
     page = (run / "report.html").read_text()
-    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 2
+    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 3
     assert sorted(path.name for path in (run / "figures").iterdir()) == [
         "block_ratios.png",
         "block_ratios.svg",

@@ -284,6 +284,76 @@ def _draw_erf_grid(rows: list[list[ErfPanel | None]]):
     return figure
 
 
+# The families a forest plot shows: their claims, and the unit their differences are drawn in (x 100).
+FOREST_PARTS = (
+    (("higher accuracy", "more non-linearity helps"), "stack - rival, test accuracy (points)"),
+    (("same effective receptive field",), "stack - rival, share of the image holding half the gradient (points)"),
+)
+VERDICT_COLOURS = {
+    "supported": "#2ca02c",
+    "contradicted": "#d62728",
+    "equivalent": "#1f77b4",
+    "inconclusive": "#bcbd22",
+}
+
+
+def _comparison_label(row: pd.Series, varying: list[str]) -> str:
+    """A claim row's condition, naming only what varies between the rows drawn, then its rival."""
+    parts = []
+    for column in varying:
+        value = row[column]
+        if column == "batch_norm":
+            parts.append("bn" if value else "no bn")
+        elif column == "ratio":
+            parts.append(f"r{value:g}")
+        elif column == "resolution":
+            parts.append(f"{value:g}px")
+        elif pd.notna(value):
+            parts.append(str(value))
+    return " ".join([*parts, f"vs {row['baseline']}"])
+
+
+def forest(claims: pd.DataFrame):
+    """Each primary accuracy and effective-field comparison of the run as its difference (stack - rival) with its
+    95% interval, coloured by its verdict, the equivalence margin shaded; one panel per family."""
+    needed = {"claim", "analysis", "difference", "ci_low", "ci_high", "margin", "verdict"}
+    if claims.empty or not needed <= set(claims.columns):
+        return None
+    primary = claims[claims["analysis"] == "primary"]
+    parts = [(primary[primary["claim"].isin(names)], unit) for names, unit in FOREST_PARTS]
+    parts = [(rows.dropna(subset=["difference"]), unit) for rows, unit in parts if rows["difference"].notna().any()]
+    if not parts:
+        return None
+    figure = _figure(7.5, 1.2 + 0.22 * sum(len(rows) for rows, _ in parts) + 0.6 * len(parts))
+    grid = figure.add_gridspec(len(parts), 1, height_ratios=[len(rows) + 2 for rows, _ in parts])
+    for index, (rows, unit) in enumerate(parts):
+        axes = figure.add_subplot(grid[index])
+        candidates = [c for c in ("arch", "ratio", "resolution", "batch_norm", "mode") if c in rows]
+        varying = [column for column in candidates if rows[column].nunique(dropna=False) > 1]
+        positions = np.arange(len(rows))[::-1]
+        margin = 100 * rows["margin"].dropna().max()
+        axes.axvspan(-margin, margin, color="#dddddd", alpha=0.6, lw=0)
+        axes.axvline(0, color="black", lw=0.8)
+        for position, row in zip(positions, (row for _, row in rows.iterrows()), strict=True):
+            colour = VERDICT_COLOURS.get(row["verdict"], "#7f7f7f")
+            low, high = 100 * row["ci_low"], 100 * row["ci_high"]
+            axes.plot([low, high], [position, position], color=colour, lw=2, solid_capstyle="butt")
+            axes.plot(100 * row["difference"], position, "o", color=colour, ms=5)
+        axes.set_yticks(positions, [_comparison_label(row, varying) for _, row in rows.iterrows()], fontsize=7)
+        axes.set_xlabel(unit, fontsize=8)
+        axes.grid(True, axis="x", alpha=0.3)
+        axes.set_ylim(-1, len(rows))
+    handles = [_verdict_handle(word, colour) for word, colour in VERDICT_COLOURS.items()]
+    figure.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=7, frameon=False)
+    return figure
+
+
+def _verdict_handle(word: str, colour: str):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=colour, marker="o", lw=2, label=word)
+
+
 @dataclass(frozen=True)
 class Drawn:
     name: str
@@ -300,6 +370,14 @@ def draw(directory: RunDir) -> list[Drawn]:
     erf = directory.table("erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
     plans: list[tuple[str, str, str, Callable[[], object]]] = [
+        (
+            "forest",
+            "Every comparison, difference and interval",
+            "Each primary comparison of the stack with a rival, condition by condition: the difference "
+            "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
+            "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
+            lambda: forest(directory.table("claim")),
+        ),
         (
             "accuracy_vs_macs",
             "Accuracy against compute",
