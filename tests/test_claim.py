@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import claim, correctness, registry, stats
+import vggbench
+from vggbench import claim, correctness, registry, stats, validity
 from vggbench.config import Rules
 from vggbench.kind import Kind, Table
+from vggbench.schema import identity, spec_from_identity
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -393,3 +395,84 @@ def test_the_at_a_glance_counts_primary_verdicts_only():
     assert counted == judged["claim"].value_counts().to_dict()
     assert "same receptive field" not in counted  # by construction, not a finding
     assert (claims["analysis"] != "primary").sum() >= 2  # sensitivity rows there, and not counted
+
+
+def _static_of(specs):
+    """A static table of real models' identities (every identity column), the stack the cheapest."""
+    return pd.DataFrame(
+        [{**identity(spec), "params": 1 + (spec.variant != "stack"), "macs": 1, "rf_px": 100} for spec in specs]
+    )
+
+
+SMALL_MAPS = ["stack", "single", "single-fits", "linear-stack", "dilated"]
+
+
+def test_every_comparison_with_a_rival_says_where_its_kernel_overhangs_the_map():
+    specs = [
+        *vggbench.grid(["vgg13", "vgg16"], SMALL_MAPS, ratios=[8], resolutions=[32]),
+        *vggbench.grid(["vgg13"], ["stack", "single"], ratios=[8], resolutions=[64], batch_norm=True),
+        # A custom plan (the rows' identity holds it): blocks of 2 and 3 convs on maps of 4 and 2 px.
+        *vggbench.grid([vggbench.custom([2, 3], [8, 8])], ["stack", "single"], ratios=[8], resolutions=[4]),
+    ]
+    train = _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81], keys={"arch": "vgg13", "ratio": 8, "resolution": 32})
+    table = claim.claim_table({"static": _static_of(specs), "train": train})
+    primary = table[table["analysis"] == "primary"]
+    rows = primary.set_index(["claim", "arch", "resolution", "baseline"])["validity"]
+    single = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    assert rows[("fewer parameters", "vgg13", 32, "single")] == single
+    assert rows[("higher accuracy", "vgg13", 32, "single")] == single  # a hand-made table's identity does too
+    assert (
+        rows[("fewer MACs", "vgg16", 32, "single")]
+        == "single's 7x7 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    )
+    assert rows[("fewer MACs", "vgg13", 32, "dilated")] == (
+        "dilated's 3x3 kernel at dilation 2 is wider than the map in blocks 4, 5 (4 and 2 px)"
+    )
+    assert rows[("fewer MACs", "vgg13", 64, "single")] == "single's 5x5 kernel is wider than the map in block 5 (4 px)"
+    assert rows[("fewer MACs", "custom", 4, "single")] == (
+        "single's 5x5 kernel is wider than the map in block 1 (4 px), its 7x7 kernel in block 2 (2 px)"
+    )
+    # single-fits keeps the large kernel where the map holds it; the linear stack's 3x3 overhangs block 5's
+    # 2 px map as the stack's does, which tells the two apart in nothing; the field's row compares no rival.
+    for quiet in [("fewer MACs", "vgg13", 32, "single-fits"), ("fewer MACs", "vgg16", 32, "single-fits")]:
+        assert pd.isna(rows[quiet])
+    assert pd.isna(rows[("more non-linearity helps", "vgg13", 32, "linear-stack")])
+    assert rows.xs("same receptive field").isna().all()
+
+
+def test_a_rows_identity_names_its_model_again():
+    specs = [
+        vggbench.ModelSpec("vgg16", "single-fits", ratio=8, in_channels=3, num_classes=100, resolution=64),
+        vggbench.ModelSpec(vggbench.custom([2, 3], [8, 16], kernel=5), "dilated", ratio=8, batch_norm=True),
+    ]
+    for spec in specs:
+        assert spec_from_identity(identity(spec)) == spec
+    assert spec_from_identity({"arch": "vgg11", "resolution": 32.0}) == vggbench.ModelSpec("vgg11", resolution=32)
+
+
+def test_rows_that_name_no_model_get_no_validity():
+    assert validity.of_row({"claim": "3x3 is the densest", "baseline": "7x7", "variant": "3x3"}) == ""
+    assert validity.of_row({"claim": "votes decide", "arch": "vgg11", "verdict": "supported"}) == ""
+    assert validity.of_row({"baseline": "single", "variant": "stack", "arch": "custom", "resolution": 32}) == ""
+
+
+def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_path):
+    specs = vggbench.grid(["vgg13"], ["stack", "single", "single-fits"], ratios=[8], resolutions=[32])
+    _static_of(specs).to_csv(tmp_path / "static.csv", index=False)
+    claims, text = claim.report(tmp_path)
+    flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    sentence = validity.sentence(claims)
+    assert sentence.startswith(
+        f"Kernels wider than their maps (the validity column): vgg13 r8 at 32 px, stack against single: {flag}."
+    )
+    assert "single-fits" in sentence and sentence.count("stack against") == 1
+    assert text.index(sentence) < text.index("At a glance")
+    assert f"| {flag} |" in text  # the flag in the part's table, beside its verdict
+    written = pd.read_csv(tmp_path / "claim.csv")
+    assert list(written.loc[written["baseline"] == "single", "validity"]) == [flag, flag]
+    assert written.loc[written["baseline"] != "single", "validity"].isna().all()
+    _static_of(vggbench.grid(["vgg13"], ["stack", "single"], ratios=[8], resolutions=[224])).to_csv(
+        tmp_path / "static.csv", index=False
+    )
+    _, text = claim.report(tmp_path)
+    assert "No comparison of the stack with a rival has the rival's kernel wider than a block's input map." in text

@@ -1,6 +1,7 @@
 """The report: figures from hand-made and real tables, the self-contained HTML, and a headless browser."""
 
 import base64
+import html
 import math
 import shutil
 import subprocess
@@ -227,6 +228,14 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
         assert f'<td class="{report.VERDICT_STYLES[verdict]}">{verdict}</td>' in page
     commit = pd.read_json(finished_run.root / "metadata.json", typ="series")["git_commit"]
     assert str(commit) in page and "fewer parameters" in page and "test_acc_mean" in page
+    # vgg11 at 32 px: the single 5x5 overhangs the 4 and 2 px maps of blocks 4 and 5, said above the table and in it.
+    flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    shown = html.unescape(page)
+    assert (
+        f"Kernels wider than their maps (the validity column): vgg11 r64 at 32 px, stack against single: {flag}."
+        in shown
+    )
+    assert "<th>validity</th>" in page and f"<td>{flag}</td>" in shown
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):

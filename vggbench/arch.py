@@ -45,6 +45,11 @@ class Conv:
         return self.dilation * (self.kernel - 1) // 2
 
     @property
+    def window_px(self) -> int:
+        """The side the kernel spans on its input: dilation*(kernel-1)+1."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
     def label(self) -> str:
         """'3', '3d2' (dilation 2) or '7dw' (depthwise): how the block table names the conv."""
         return f"{self.kernel}" + (f"d{self.dilation}" if self.dilation > 1 else "") + ("dw" if self.depthwise else "")

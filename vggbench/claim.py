@@ -6,7 +6,9 @@ stack of 3x3 convs beats one large kernel. Its parts: fewer parameters and fewer
 MACs than the single large kernel; the same theoretical and effective receptive
 field; higher accuracy than the single kernel, and than the same stack without its
 inner ReLUs (more non-linearity helps); training as reliably; and faster steps. Other large-kernel
-variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is.
+variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is. Each row that
+compares the stack with a rival says whether the rival's kernel overhangs the maps it convolves
+(`validity`, vggbench.validity).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import knobs, noise, registry, stats
+from vggbench import knobs, noise, registry, stats, validity
 from vggbench.config import Rules
 from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
@@ -58,6 +60,7 @@ COLUMNS = [
     "failed_baseline",
     "failed_variant",
     "verdict",
+    "validity",
     "estimand",
     "interval_method",
     "note",
@@ -90,6 +93,8 @@ def claim_table(
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
+    for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
+        row["validity"] = validity.of_row(row) or np.nan
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -118,6 +123,9 @@ BLOCK_COLUMNS = [
     "params_vs_stack",
     "params_vs_stack_if_in_eq_out",
     "macs_vs_stack",
+    "map_px",
+    "largest_kernel_px",
+    "padding_tap_share",
 ]
 
 
@@ -130,9 +138,10 @@ def _block_section(blocks: pd.DataFrame) -> list[str]:
         "## Block by block: where 27C^2 against 49C^2 holds",
         "",
         "The analytic ratio assumes a block whose convs all have C inputs and C outputs. Where the "
-        "block's first conv changes the width, the single kernel's share differs:",
+        "block's first conv changes the width, the single kernel's share differs. Beside it, the block's input "
+        "map, the single kernel's window and the share of its multiply-adds that fall on zero padding:",
         "",
-        _markdown(single[BLOCK_COLUMNS]),
+        _markdown(single[[column for column in BLOCK_COLUMNS if column in single]]),  # older tables lack some
         "",
     ]
     cheaper = single[single["params_vs_stack"] < 1]
@@ -246,11 +255,12 @@ def _design_sentence(rules: Rules) -> str:
 def markdown(
     claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
 ) -> str:
-    """claim.md: how verdicts are reached, the verdicts at a glance, failed trials, the timings' trust, the
-    budget, each part, block by block."""
+    """claim.md: how verdicts are reached, which comparisons have kernels wider than their maps, the verdicts at a
+    glance, failed trials, the timings' trust, the budget, each part, block by block."""
     intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
     intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
-    text = [f"# The kernel-stacking claim: {name}", "", intro, "", "At a glance (primary rows per verdict):", ""]
+    text = [f"# The kernel-stacking claim: {name}", "", intro, "", validity.sentence(claims), ""]
+    text += ["At a glance (primary rows per verdict):", ""]
     text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_timing_section(trust)]
     text += _budget_section(claims, tables["summary"])
     text += ["## The parts", "", *_part_sections(claims), *_block_section(tables["blocks"])]

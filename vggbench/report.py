@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import noise
+from vggbench import noise, validity
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
 
@@ -453,7 +453,13 @@ def _verdict_counts(claims: pd.DataFrame) -> list[str]:
     counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
     counts.columns.name = None
     text = "<p>Primary rows per verdict (sensitivity rows stand beside them in the table below):</p>"
-    return ["<h2>The claim at a glance</h2>", text, _html_table(counts.reset_index())]
+    flagged = validity.sentence(claims)
+    return [
+        "<h2>The claim at a glance</h2>",
+        *([f"<p>{html.escape(flagged)}</p>"] if flagged else []),
+        text,
+        _html_table(counts.reset_index()),
+    ]
 
 
 def _failure_list(failures: pd.DataFrame) -> list[str]:
@@ -473,7 +479,8 @@ def _claim_section(claims: pd.DataFrame) -> list[str]:
         "<p>Every verdict with its evidence, Holm-adjusted over each part's primary rows (accuracy: Welch's "
         "t-test and its 95% interval, and two one-sided tests against the equivalence margin; speed: the paired "
         "bootstrap interval of the time ratio; effective field: the bootstrap interval of the difference of area "
-        "ratios; sensitivity rows: numbers, no verdict; claim.md in the run directory explains each).</p>",
+        "ratios; sensitivity rows: numbers, no verdict; validity: the blocks whose map the rival's kernel overhangs; "
+        "claim.md in the run directory explains each).</p>",
         f'<div class="wide">{_html_table(shown)}</div>',
         "<ul>",
         *(f"<li>{html.escape(row.claim)}: {html.escape(row.note)}</li>" for row in notes.itertuples()),

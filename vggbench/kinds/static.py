@@ -40,6 +40,9 @@ BLOCK_COLUMNS = (
     "macs_vs_stack",
     "conv_rf_px",
     "rf_px",
+    "map_px",
+    "largest_kernel_px",
+    "padding_tap_share",
 )
 LAYER_COLUMNS = (
     "arch",
@@ -56,6 +59,7 @@ LAYER_COLUMNS = (
     "rf_px",
     "jump_px",
     "start_px",
+    "padding_tap_share",
 )
 
 
