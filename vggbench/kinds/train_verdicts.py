@@ -1,6 +1,12 @@
 """The training kind's verdicts: higher accuracy than each rival (more non-linearity helps, against the linear
-stack), one family Holm-adjusted with TOST; training as reliably (Fisher's exact test); and the power of each
-accuracy contrast (`vggbench power`)."""
+stack) at the final epoch, one family Holm-adjusted with TOST; the same comparisons at every earlier epoch;
+training as reliably (Fisher's exact test); and the power of each accuracy contrast (`vggbench power`).
+
+The rows at earlier epochs (each a budget: the optimizer steps taken by then) are named apart, "higher accuracy
+at an earlier budget" and "more non-linearity helps at an earlier budget": the claim is judged where training
+ends, and a stack that trails early and leads at the end (or the reverse) should not read as two verdicts on
+the same part in the counts at a glance. They are their own Holm family, on the runs and seeds the final rows
+judged, so they show when a verdict is reached without choosing what is compared after seeing it."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import pandas as pd
 
 from vggbench import correctness, stats
 from vggbench.designs import GROUP_SEQUENTIAL, Design
+from vggbench.schema import keys_in
 from vggbench.sequential import CONTINUE, Plan, expected_seeds, replay
 from vggbench.training_rules import failed, final_epoch
 from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts
@@ -62,17 +69,26 @@ def _unpaired(stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
     return {**compared, "interval_method": WITH_TEST_SET}
 
 
+def _shared(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
+    """The columns every row of one comparison shares: the claim, the group, the arms, the margin and the
+    runs that failed."""
+    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "margin": margin}
+    return {**common, "failed_baseline": int(rival["failed"].sum()), "failed_variant": int(stack["failed"].sum())}
+
+
+def _left_out(common: dict) -> str:
+    left_out = common["failed_baseline"] + common["failed_variant"]
+    return f"{left_out} failed run(s) left out" if left_out else ""
+
+
 def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> list[dict]:
     """The primary comparison of the runs that did not fail, and its sensitivity analyses: all runs (where
     some failed), and runs paired by data order where seeds are shared."""
-    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "margin": margin}
-    common.update(failed_baseline=int(rival["failed"].sum()), failed_variant=int(stack["failed"].sum()))
+    common = _shared(claim, base, stack, rival, margin)
     kept_stack, kept_rival = stack[~stack["failed"]], rival[~rival["failed"]]
-    left_out = common["failed_baseline"] + common["failed_variant"]
-    note = {"note": f"{left_out} failed run(s) left out"} if left_out else {}
     rows = [{**common, "analysis": PRIMARY, **_unpaired(kept_stack, kept_rival, margin)}]
-    rows[0].update(note)
-    if left_out:
+    if left_out := _left_out(common):
+        rows[0]["note"] = left_out
         rows.append({**common, "analysis": "all runs (sensitivity)", **_unpaired(stack, rival, margin)})
     # Seed k fixes a run's data order, dropout stream and (with subset_per_seed) its training images, but not
     # its initial weights: each architecture draws its own from the seed, so stack and rival of one seed share
@@ -93,26 +109,73 @@ def final_runs(train: pd.DataFrame) -> pd.DataFrame:
     return final.assign(failed=failed(final))
 
 
+def _judged(train: pd.DataFrame, margin: float, design: Design):
+    """Each comparison the primary accuracy family makes (a Contrast of the runs' final rows) with its
+    sequential decision (None under the fixed design, or before a look), the arms cut to the seeds it judged."""
+    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
+    for contrast in contrasts(final_runs(train)):
+        decision = decisions.get(comparison_key(contrast.base, contrast.rival))
+        if decision is not None:
+            contrast = contrast._replace(
+                stack_rows=_first_seeds(contrast.stack_rows, decision.seeds),
+                rival_rows=_first_seeds(contrast.rival_rows, decision.seeds),
+            )
+        yield contrast, decision
+
+
+def _budget(rows: pd.DataFrame) -> dict:
+    """The budget `rows` were measured at: their epoch, and the optimizer steps taken by then (where counted)."""
+    steps = rows["optimizer_steps"].max() if "optimizer_steps" in rows else math.nan
+    return {"epoch": int(rows["epoch"].max()), "optimizer_steps": steps}
+
+
 def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
     """Higher accuracy than each rival: one family, Holm-adjusted, with TOST. Under a sequential `design` each
     comparison is judged at the look that decided it, on the seeds it had there (`sequential_decisions`)."""
     if train.empty or "test_acc" not in train:
         return []
     design = design or Design()
-    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
     rows = []
-    for base, group, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
-        decision = decisions.get(comparison_key(base, rival))
-        if decision is not None:
-            stack_rows, rival_rows = _first_seeds(stack_rows, decision.seeds), _first_seeds(rival_rows, decision.seeds)
+    for (base, group, rival, stack_rows, rival_rows), decision in _judged(train, margin, design):
         found = _accuracy_rows(accuracy_claim(rival), base, stack_rows, rival_rows, margin)
-        rows += [{**row, "estimand": _estimand(group), "design": design.design} for row in found]
+        rows += [{**row, "estimand": _estimand(group), **_budget(group), "design": design.design} for row in found]
         if design.sequential:
             rows[-len(found)].update(_sequential_columns(decision, Plan.of(design)))
     adjust(rows)
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
+    return rows
+
+
+def budget_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Higher accuracy at each earlier budget: for every comparison of the primary family and every epoch
+    before the final one, the same statistics on the same runs (those that did not fail by the final rule, and
+    under a sequential design the seeds of the deciding look, chosen before any budget was looked at). One
+    Holm family of its own, beside the final one: when the stack leads, not only whether it leads at the end."""
+    if train.empty or "test_acc" not in train:
+        return []
+    design = design or Design()
+    recorded = train.dropna(subset=["test_acc"]).reset_index(drop=True)
+    earlier = recorded.drop(index=final_epoch(recorded).index)
+    rows = []
+    for contrast, decision in _judged(train, margin, design):
+        rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
+    adjust(rows)
+    return rows
+
+
+def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> list[dict]:
+    """One comparison at each epoch before the final one, on the runs its primary row judged."""
+    base, _, rival, stack, other = contrast
+    common = _shared(accuracy_claim(rival, earlier=True), base, stack, other, margin)
+    looked = f"the seeds of look {decision.look} ({decision.seeds} per arm), as the final row" if decision else ""
+    note = "; ".join(filter(None, (_left_out(common), looked)))
+    judged = pd.concat([stack[~stack["failed"]], other[~other["failed"]]])[[*keys_in(earlier), "seed"]]
+    rows = []
+    for _, at in earlier.merge(judged, on=list(judged.columns)).groupby("epoch"):
+        compared = _unpaired(at[at["variant"] == STACK], at[at["variant"] == rival], margin)
+        rows.append({**common, "analysis": PRIMARY, **_budget(at), **compared, **({"note": note} if note else {})})
     return rows
 
 
