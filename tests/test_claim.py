@@ -472,3 +472,45 @@ def test_earlier_budgets_fall_back_to_the_seeds_where_an_epoch_lacks_per_image_r
     assert "Accuracy at earlier budgets" not in claim.markdown(
         one_epoch, {"failures": pd.DataFrame(), "summary": pd.DataFrame(), "blocks": pd.DataFrame()}, "run", Rules()
     )
+
+
+def _with_and_without_batch_norm(normed, plain, keys=KEYS):
+    """One epoch of each arm (variant: accuracies per seed), trained with batch norm and without."""
+    tables = [_curves({variant: [runs] for variant, runs in arms.items()}, {**keys, "batch_norm": flag})
+              for flag, arms in ((True, normed), (False, plain))]  # fmt: skip
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_batch_norm_x_variant_is_the_difference_of_differences_over_four_arms_by_hand():
+    normed = {"stack": [0.91, 0.93, 0.92, 0.95], "single": [0.88, 0.86, 0.90]}
+    plain = {"stack": [0.80, 0.85, 0.83, 0.79, 0.84], "single": [0.86, 0.87, 0.89]}
+    table = claim.claim_table({"train": _with_and_without_batch_norm(normed, plain)})
+    row = table[table["claim"] == "batch norm x variant"].iloc[0]
+    arms = [normed["stack"], normed["single"], plain["stack"], plain["single"]]
+    means = [np.mean(arm) for arm in arms]
+    parts = [np.var(arm, ddof=1) / len(arm) for arm in arms]
+    df = sum(parts) ** 2 / sum(part**2 / (len(arm) - 1) for part, arm in zip(parts, arms, strict=True))
+    half = scipy_stats.t.ppf(0.975, df) * math.sqrt(sum(parts))
+    difference = (means[0] - means[1]) - (means[2] - means[3])
+    assert row["difference"] == pytest.approx(difference)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((difference - half, difference + half))
+    assert (row["analysis"], row["baseline"], row["variant"]) == ("interaction", "single", "stack")
+    assert pd.isna(row["verdict"]) and pd.isna(row["batch_norm"]) and "left out" in row["interval_method"]
+    assert f"with batch norm {means[0] - means[1]:+.4f} less without {means[2] - means[3]:+.4f}" in row["note"]
+    assert "batch norm x variant" not in "".join(claim._glance(table))  # numbers, not a verdict to count
+    alone = claim.claim_table({"train": _curves({variant: [runs] for variant, runs in plain.items()})})
+    assert "batch norm x variant" not in set(alone["claim"])
+
+
+def test_batch_norm_x_variant_counts_the_test_set_where_every_run_recorded_each_image():
+    # Runs alike within each arm, right on images below 15, 12, 10 and 10 of 20: the interval is the test
+    # set's alone, d_i = 1 on images 12-14 (by hand, as for two arms).
+    right = {(True, "stack"): 15, (True, "single"): 12, (False, "stack"): 10, (False, "single"): 10}
+    normed, plain = {"stack": [0.75] * 3, "single": [0.6] * 3}, {"stack": [0.5] * 3, "single": [0.5] * 3}
+    train = _with_and_without_batch_norm(normed, plain)
+    images = [np.arange(20) < right[(row.batch_norm, row.variant)] for row in train.itertuples()]
+    train["test_correct"] = [correctness.encode(correct) for correct in images]
+    row = claim.claim_table({"train": train}).set_index("claim").loc["batch norm x variant"]
+    half = scipy_stats.t.ppf(0.975, 19) * math.sqrt((3 - 20 * 0.15**2) / 19 / 20)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.15 - half, 0.15 + half))
+    assert "test-set sampling" in row["interval_method"] and "left out" not in row["interval_method"]

@@ -175,6 +175,7 @@ class Train(Kind):
 
         train, margin = tables["train"], rules.equivalence_margin
         accuracy = train_verdicts.accuracy_claims(train, margin, rules)
+        accuracy += train_verdicts.interaction_claims(train, margin, rules)
         accuracy += train_verdicts.budget_claims(train, margin, rules)
         return accuracy + train_verdicts.trainability_claims(train)
 

@@ -1,12 +1,14 @@
 """The training kind's verdicts: higher accuracy than each rival (more non-linearity helps, against the linear
 stack) at the final epoch, one family Holm-adjusted with TOST; the same comparisons at every earlier epoch;
-training as reliably (Fisher's exact test); and the power of each accuracy contrast (`vggbench power`).
+batch norm x variant; training as reliably (Fisher's exact test); and the power of each accuracy contrast
+(`vggbench power`).
 
 The rows at earlier epochs (each a budget: the optimizer steps taken by then) are named apart, "higher accuracy
 at an earlier budget" and "more non-linearity helps at an earlier budget": the claim is judged where training
 ends, and a stack that trails early and leads at the end (or the reverse) should not read as two verdicts on
 the same part in the counts at a glance. They are their own Holm family, on the runs and seeds the final rows
-judged, so they show when a verdict is reached without choosing what is compared after seeing it."""
+judged, so they show when a verdict is reached without choosing what is compared after seeing it. Batch norm x
+variant is a number beside the verdicts: how much batch norm moves the stack's difference from a rival."""
 
 from __future__ import annotations
 
@@ -50,6 +52,9 @@ def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> 
 
 SEEDS_ONLY = "welch over seeds; no per-image correctness recorded, so test-set sampling is left out"
 WITH_TEST_SET = "seeds and test-set sampling (stats.with_test_images)"
+FOUR_ARMS = "welch-satterthwaite over the four arms' seeds"
+INTERACTION_SEEDS_ONLY = f"{FOUR_ARMS}; no per-image correctness recorded, so test-set sampling is left out"
+INTERACTION_WITH_TEST_SET = f"{FOUR_ARMS} and test-set sampling (stats.contrast)"
 
 
 def _correctness(rows: pd.DataFrame) -> np.ndarray | None:
@@ -177,6 +182,53 @@ def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> li
         compared = _unpaired(at[at["variant"] == STACK], at[at["variant"] == rival], margin)
         rows.append({**common, "analysis": PRIMARY, **_budget(at), **compared, **({"note": note} if note else {})})
     return rows
+
+
+INTERACTION = "batch norm x variant"
+# (stack - rival) with batch norm, less (stack - rival) without: the weights of the four arms in that order.
+INTERACTION_WEIGHTS = (1, -1, -1, 1)
+
+
+def interaction_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Batch norm x variant: where a group was trained with and without batch norm (all else equal), per
+    rival, whether batch norm changes the comparison, on the runs the two primary rows judged. Numbers beside
+    the verdicts, no verdict: the claim says nothing about batch norm."""
+    if train.empty or "test_acc" not in train or "batch_norm" not in train:
+        return []
+    judged = {comparison_key(found.base, found.rival): found for found, _ in _judged(train, margin, design or Design())}
+    rows = []
+    for normed in judged.values():
+        plain = judged.get(comparison_key({**normed.base, "batch_norm": False}, normed.rival))
+        if normed.base["batch_norm"] and plain is not None:
+            rows.append(_interaction_row(normed, plain))
+    return rows
+
+
+def _interaction_row(normed, plain) -> dict:
+    """The difference of the two differences at the final epoch, (stack - rival with batch norm) - (stack -
+    rival without), with its 95% interval: the four arms are different models, independent over seeds, so
+    Welch-Satterthwaite over their runs (stats.contrast), with the shared test set's sampling where every run
+    recorded per-image correctness."""
+    arms = [
+        rows[~rows["failed"]] for rows in (normed.stack_rows, normed.rival_rows, plain.stack_rows, plain.rival_rows)
+    ]
+    base = {key: value for key, value in normed.base.items() if key != "batch_norm"}
+    row = {"claim": INTERACTION, **base, "analysis": "interaction", "baseline": normed.rival, "variant": STACK}
+    row.update(estimand=_estimand(normed.group), **_budget(normed.group), verdict=math.nan)
+    means = [arm["test_acc"].mean() for arm in arms]
+    with_bn, without = means[0] - means[1], means[2] - means[3]
+    row["note"] = (
+        f"(stack - {normed.rival}) with batch norm {with_bn:+.4f} less without {without:+.4f}; runs per arm "
+        f"{', '.join(str(len(arm)) for arm in arms)} (stack and {normed.rival} with batch norm, then without), "
+        "runs that failed left out; numbers, no verdict"
+    )
+    if min(map(len, arms)) < 2:
+        return {**row, "difference": with_bn - without, "note": f"{row['note']}; fewer than two runs in an arm"}
+    tables = [_correctness(arm) for arm in arms]
+    per_image = all(table is not None for table in tables)
+    found = stats.contrast(tables if per_image else [arm["test_acc"] for arm in arms], INTERACTION_WEIGHTS)
+    row.update(difference=found.value, ci_low=found.ci_low, ci_high=found.ci_high, p_value=found.p_value)
+    return {**row, "interval_method": INTERACTION_WITH_TEST_SET if per_image else INTERACTION_SEEDS_ONLY}
 
 
 def comparison_key(base: dict, rival: str) -> tuple:
