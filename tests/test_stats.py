@@ -196,3 +196,10 @@ def test_a_four_arm_contrasts_variance_is_unbiased_for_seeds_and_images_drawn_an
     truth = np.var(contrasts, ddof=1)
     assert np.mean(estimates) == pytest.approx(truth, rel=0.1)
     assert np.mean(seeds_only) < 0.7 * truth
+
+
+def test_the_mean_interval_is_scipys_t_interval():
+    low, high = scipy_stats.t.interval(0.95, len(STACK) - 1, loc=np.mean(STACK), scale=scipy_stats.sem(STACK))
+    assert stats.mean_interval(STACK) == pytest.approx((np.mean(STACK), low, high))
+    mean, *interval = stats.mean_interval([0.9])
+    assert mean == 0.9 and all(math.isnan(bound) for bound in interval)

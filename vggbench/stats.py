@@ -271,6 +271,16 @@ def paired(variant, baseline, margin: float) -> Comparison:
     )
 
 
+def mean_interval(values) -> tuple[float, float, float]:
+    """The mean of independent values (one per run) with its two-sided t interval at 1 - ALPHA; no interval
+    for fewer than two."""
+    a = _clean(values)
+    if len(a) < 2:
+        return float(a.mean()) if len(a) else math.nan, math.nan, math.nan
+    half = float(stats.t.ppf(1 - ALPHA / 2, len(a) - 1)) * a.std(ddof=1) / math.sqrt(len(a))
+    return float(a.mean()), float(a.mean() - half), float(a.mean() + half)
+
+
 def holm(p_values) -> np.ndarray:
     """Holm's step-down adjustment of a family of p-values (NaN stays NaN and is not counted)."""
     p = np.asarray(p_values, dtype=float)

@@ -114,6 +114,12 @@ def final_runs(train: pd.DataFrame) -> pd.DataFrame:
     return final.assign(failed=failed(final))
 
 
+def rows_of(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `table` (any epoch) that belong to `runs` (rows naming a model and a seed)."""
+    keys = [*keys_in(table), "seed"]
+    return table.merge(runs[keys].drop_duplicates(), on=keys)
+
+
 def _judged(train: pd.DataFrame, margin: float, design: Design):
     """Each comparison the primary accuracy family makes (a Contrast of the runs' final rows) with its
     sequential decision (None under the fixed design, or before a look), the arms cut to the seeds it judged."""
@@ -176,9 +182,8 @@ def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> li
     common = _shared(accuracy_claim(rival, earlier=True), base, stack, other, margin)
     looked = f"the seeds of look {decision.look} ({decision.seeds} per arm), as the final row" if decision else ""
     note = "; ".join(filter(None, (_left_out(common), looked)))
-    judged = pd.concat([stack[~stack["failed"]], other[~other["failed"]]])[[*keys_in(earlier), "seed"]]
     rows = []
-    for _, at in earlier.merge(judged, on=list(judged.columns)).groupby("epoch"):
+    for _, at in rows_of(earlier, pd.concat([stack[~stack["failed"]], other[~other["failed"]]])).groupby("epoch"):
         compared = _unpaired(at[at["variant"] == STACK], at[at["variant"] == rival], margin)
         rows.append({**common, "analysis": PRIMARY, **_budget(at), **compared, **({"note": note} if note else {})})
     return rows
