@@ -446,6 +446,16 @@ def test_the_accuracy_at_every_earlier_budget_is_a_holm_family_of_its_own():
     assert counted["higher accuracy"] == "supported 1"  # the final verdict, counted apart
 
 
+def test_the_terminal_leaves_the_earlier_budgets_to_claim_md(tmp_path, capsys):
+    from vggbench.cli import main
+
+    _curves(CROSSING).to_csv(tmp_path / "train.csv", index=False)
+    assert main(["claim", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "higher accuracy" in out and "at an earlier budget" not in out
+    assert "(and 4 accuracy rows at earlier budgets: claim.md and claim.csv)" in out
+
+
 def test_earlier_budgets_judge_the_seeds_of_the_look_that_decided_the_final_row():
     seeds = np.arange(6)
     arms = {"stack": [0.5 + 0.001 * seeds, 0.9 + 0.002 * seeds], "single": [0.6 - 0.001 * seeds, 0.7 + 0.003 * seeds]}
