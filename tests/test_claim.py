@@ -262,9 +262,12 @@ def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, ca
 def test_a_run_of_training_alone_finishes_with_a_claim(tmp_path):
     _train([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], [0.85, 0.86, 0.87]).to_csv(tmp_path / "train.csv", index=False)
     claims, text = claim.report(tmp_path)
-    assert set(claims["claim"]) == {"higher accuracy", "more non-linearity helps", "trains reliably"}
+    final = {"higher accuracy", "more non-linearity helps"}
+    assert set(claims["claim"]) == {*final, *(f"{name} at an earlier budget" for name in final), "trains reliably"}
     assert (tmp_path / "claim.md").read_text() == text
     assert "### higher accuracy" in text and "## The training budget" in text and "fewer parameters" not in text
+    assert text.index("### higher accuracy\n") < text.index("## Accuracy at earlier budgets")
+    assert text.index("## Accuracy at earlier budgets") < text.index("### higher accuracy at an earlier budget")
 
 
 def test_every_rival_variant_present_is_compared_with_the_stack_alike():
@@ -476,3 +479,131 @@ def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_
     )
     _, text = claim.report(tmp_path)
     assert "No comparison of the stack with a rival has the rival's kernel wider than a block's input map." in text
+
+
+def _curves(arms, keys=KEYS, failed=()):
+    """Per-epoch rows: `arms` maps each variant to its accuracies epoch by epoch (one list per epoch, a value
+    per seed); by epoch e a run has taken 100 e optimizer steps. Runs in `failed` ((variant, seed)) end at
+    chance: they fail by the final epoch's rule, though they were learning before."""
+    rows = []
+    for variant, epochs in arms.items():
+        for epoch, accuracies in enumerate(epochs, start=1):
+            for seed, accuracy in enumerate(accuracies):
+                loss = math.log(10) if epoch == len(epochs) and (variant, seed) in failed else 0.4
+                rows.append({**keys, "variant": variant, "seed": seed, "epoch": epoch,
+                             "optimizer_steps": 100 * epoch, "test_acc": accuracy, "train_loss": loss})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# The stack trails the single kernel after one epoch, draws level after two and leads at the end; a sixth
+# stack run learns early and fails by the end, so every budget leaves it out.
+CROSSING = {
+    "stack": [[0.6, 0.62, 0.61, 0.63, 0.59, 0.7], [0.75, 0.74, 0.77, 0.75, 0.76, 0.7], [0.9, 0.91, 0.92, 0.9, 0.9, 0]],
+    "single": [[0.70, 0.71, 0.72, 0.705, 0.69], [0.75, 0.765, 0.74, 0.755, 0.745], [0.80, 0.81, 0.82, 0.805, 0.815]],
+    "linear-stack": [[0.58, 0.60, 0.61, 0.62, 0.60], [0.70, 0.71, 0.72, 0.70, 0.73], [0.86, 0.84, 0.88, 0.85, 0.87]],
+}  # fmt: skip
+
+
+def test_the_accuracy_at_every_earlier_budget_is_a_holm_family_of_its_own():
+    table = claim.claim_table({"train": _curves(CROSSING, failed={("stack", 5)})})
+    earlier = table[table["claim"].str.endswith("at an earlier budget")].set_index(["baseline", "epoch"])
+    assert sorted(earlier.index) == [("linear-stack", 1), ("linear-stack", 2), ("single", 1), ("single", 2)]
+    final = _accuracy(table).set_index("baseline")
+    assert final.loc["single", "verdict"] == "supported" and final.loc["single", "epoch"] == 3
+    for (rival, epoch), row in earlier.iterrows():
+        epoch = int(epoch)
+        stack, other = CROSSING["stack"][epoch - 1][:5], CROSSING[rival][epoch - 1]  # the failed run left out
+        assert row["p_value"] == pytest.approx(scipy_stats.ttest_ind(stack, other, equal_var=False).pvalue)
+        assert row["difference"] == pytest.approx(np.mean(stack) - np.mean(other))
+        assert (row["seeds_variant"], row["failed_variant"], row["optimizer_steps"]) == (5, 1, 100 * epoch)
+        assert row["claim"] == ("more non-linearity helps" if rival == "linear-stack" else "higher accuracy") + (
+            " at an earlier budget"
+        )
+        assert "1 failed run(s) left out" in row["note"] and "left out" in row["interval_method"]
+    assert np.allclose(earlier["p_value_holm"], stats.holm(earlier["p_value"]))  # the four rows, not the final
+    assert earlier.loc[("single", 1), "verdict"] == "contradicted"
+    assert earlier.loc[("single", 2), "verdict"] == "inconclusive"  # level: 0.754 against 0.751
+    assert earlier.loc[("linear-stack", 2), "verdict"] == "supported"
+    counted = dict(line.removeprefix("- ").split(": ") for line in claim._glance(table))
+    assert sorted(counted["higher accuracy at an earlier budget"].split(", ")) == ["contradicted 1", "inconclusive 1"]
+    assert counted["higher accuracy"] == "supported 1"  # the final verdict, counted apart
+
+
+def test_the_terminal_leaves_the_earlier_budgets_to_claim_md(tmp_path, capsys):
+    from vggbench.cli import main
+
+    _curves(CROSSING).to_csv(tmp_path / "train.csv", index=False)
+    assert main(["claim", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "higher accuracy" in out and "at an earlier budget" not in out
+    assert "(and 4 accuracy rows at earlier budgets: claim.md and claim.csv)" in out
+
+
+def test_earlier_budgets_judge_the_seeds_of_the_look_that_decided_the_final_row():
+    seeds = np.arange(6)
+    arms = {"stack": [0.5 + 0.001 * seeds, 0.9 + 0.002 * seeds], "single": [0.6 - 0.001 * seeds, 0.7 + 0.003 * seeds]}
+    rules = Rules(design="group-sequential", seeds_per_round=3, max_seeds=6)
+    table = claim.claim_table({"train": _curves(arms)}, rules)
+    final = _accuracy(table).iloc[0]
+    assert (final["look"], final["seeds_variant"], final["verdict"]) == (1, 3, "supported")
+    earlier = table[table["claim"] == "higher accuracy at an earlier budget"].iloc[0]
+    assert (earlier["seeds_variant"], earlier["seeds_baseline"]) == (3, 3) and "look 1" in earlier["note"]
+    stack, single = arms["stack"][0][:3], arms["single"][0][:3]
+    assert earlier["p_value"] == pytest.approx(scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue)
+
+
+def test_earlier_budgets_fall_back_to_the_seeds_where_an_epoch_lacks_per_image_results():
+    right = {"stack": np.arange(20) < 15, "single": np.arange(20) < 12, "linear-stack": np.arange(20) < 12}
+    train = _curves({variant: [[0.5, 0.55, 0.6], [0.75] * 3] for variant in right})
+    final = train["epoch"] == 2
+    train.loc[final, "test_correct"] = [correctness.encode(right[variant]) for variant in train.loc[final, "variant"]]
+    table = claim.claim_table({"train": train})
+    earlier = table[table["claim"] == "higher accuracy at an earlier budget"].iloc[0]
+    assert "left out" in earlier["interval_method"] and "left out" not in _accuracy(table).iloc[0]["interval_method"]
+    one_epoch = claim.claim_table({"train": _curves({variant: [[0.5, 0.55, 0.6]] for variant in right})})
+    assert not one_epoch["claim"].str.contains("earlier budget").any()
+    assert "Accuracy at earlier budgets" not in claim.markdown(
+        one_epoch, {"failures": pd.DataFrame(), "summary": pd.DataFrame(), "blocks": pd.DataFrame()}, "run", Rules()
+    )
+
+
+def _with_and_without_batch_norm(normed, plain, keys=KEYS):
+    """One epoch of each arm (variant: accuracies per seed), trained with batch norm and without."""
+    tables = [_curves({variant: [runs] for variant, runs in arms.items()}, {**keys, "batch_norm": flag})
+              for flag, arms in ((True, normed), (False, plain))]  # fmt: skip
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_batch_norm_x_variant_is_the_difference_of_differences_over_four_arms_by_hand():
+    normed = {"stack": [0.91, 0.93, 0.92, 0.95], "single": [0.88, 0.86, 0.90]}
+    plain = {"stack": [0.80, 0.85, 0.83, 0.79, 0.84], "single": [0.86, 0.87, 0.89]}
+    table = claim.claim_table({"train": _with_and_without_batch_norm(normed, plain)})
+    row = table[table["claim"] == "batch norm x variant"].iloc[0]
+    arms = [normed["stack"], normed["single"], plain["stack"], plain["single"]]
+    means = [np.mean(arm) for arm in arms]
+    parts = [np.var(arm, ddof=1) / len(arm) for arm in arms]
+    df = sum(parts) ** 2 / sum(part**2 / (len(arm) - 1) for part, arm in zip(parts, arms, strict=True))
+    half = scipy_stats.t.ppf(0.975, df) * math.sqrt(sum(parts))
+    difference = (means[0] - means[1]) - (means[2] - means[3])
+    assert row["difference"] == pytest.approx(difference)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((difference - half, difference + half))
+    assert (row["analysis"], row["baseline"], row["variant"]) == ("interaction", "single", "stack")
+    assert pd.isna(row["verdict"]) and pd.isna(row["batch_norm"]) and "left out" in row["interval_method"]
+    assert f"with batch norm {means[0] - means[1]:+.4f} less without {means[2] - means[3]:+.4f}" in row["note"]
+    assert "batch norm x variant" not in "".join(claim._glance(table))  # numbers, not a verdict to count
+    alone = claim.claim_table({"train": _curves({variant: [runs] for variant, runs in plain.items()})})
+    assert "batch norm x variant" not in set(alone["claim"])
+
+
+def test_batch_norm_x_variant_counts_the_test_set_where_every_run_recorded_each_image():
+    # Runs alike within each arm, right on images below 15, 12, 10 and 10 of 20: the interval is the test
+    # set's alone, d_i = 1 on images 12-14 (by hand, as for two arms).
+    right = {(True, "stack"): 15, (True, "single"): 12, (False, "stack"): 10, (False, "single"): 10}
+    normed, plain = {"stack": [0.75] * 3, "single": [0.6] * 3}, {"stack": [0.5] * 3, "single": [0.5] * 3}
+    train = _with_and_without_batch_norm(normed, plain)
+    images = [np.arange(20) < right[(row.batch_norm, row.variant)] for row in train.itertuples()]
+    train["test_correct"] = [correctness.encode(correct) for correct in images]
+    row = claim.claim_table({"train": train}).set_index("claim").loc["batch norm x variant"]
+    half = scipy_stats.t.ppf(0.975, 19) * math.sqrt((3 - 20 * 0.15**2) / 19 / 20)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.15 - half, 0.15 + half))
+    assert "test-set sampling" in row["interval_method"] and "left out" not in row["interval_method"]

@@ -14,11 +14,14 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import Rectangle
 from PIL import Image
+from scipy import stats as scipy_stats
 
-from vggbench import report
+from vggbench import claim, report
 from vggbench.arch import ModelSpec
 from vggbench.cli import main
+from vggbench.config import Rules
 from vggbench.measure.static import block_table
+from vggbench.rundir import RunDir
 
 FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "block_ratios", "erf_maps"]
 
@@ -248,7 +251,9 @@ def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, 
     assert main(["report", str(run)]) == 0
     assert f"report: {run / 'report.html'}" in capsys.readouterr().out
     page = (run / "report.html").read_text()
-    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 3
+    # Not drawn: the forest (no claim table), accuracy against MACs and the effective field (no data), and the two
+    # figures over the budget (one epoch: no earlier budget).
+    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 5
     assert sorted(path.name for path in (run / "figures").iterdir()) == [
         "block_ratios.png",
         "block_ratios.svg",
@@ -257,6 +262,59 @@ def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, 
     ]
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "has no summary.csv or metadata.json" in capsys.readouterr().err
+
+
+def _epochs(accuracies: dict[str, list[list[float]]]) -> pd.DataFrame:
+    """train.csv of hand-made runs: per variant, its accuracies epoch by epoch (a list per epoch, a value per
+    seed); 100 optimizer steps an epoch."""
+    rows = [
+        {"arch": "vgg11", "variant": variant, "ratio": 8, "resolution": 32, "batch_norm": False, "seed": seed,
+         "epoch": epoch, "optimizer_steps": 100 * epoch, "test_acc": accuracy, "train_loss": 0.4}
+        for variant, epochs in accuracies.items()
+        for epoch, seeds in enumerate(epochs, start=1)
+        for seed, accuracy in enumerate(seeds)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+CURVES = {"stack": [[0.60, 0.62, 0.61], [0.80, 0.82, 0.83]], "single": [[0.70, 0.72, 0.71], [0.75, 0.74, 0.76]]}
+
+
+def test_the_budget_figures_are_drawn_for_runs_of_several_epochs_only(tmp_path):
+    for name, accuracies in (("several", CURVES), ("one", {variant: runs[-1:] for variant, runs in CURVES.items()})):
+        run = tmp_path / name
+        run.mkdir()
+        train = _epochs(accuracies)
+        train.to_csv(run / "train.csv", index=False)
+        claim.claim_table({"train": train}).to_csv(run / "claim.csv", index=False)
+        drawn = {figure.name: figure.png for figure in report.draw(RunDir(run))}
+        for figure in ("accuracy_budgets", "learning_curves"):
+            assert (drawn[figure] is not None) is (name == "several"), (name, figure)
+            assert (run / "figures" / f"{figure}.svg").is_file() is (name == "several")
+
+
+def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin():
+    claims = claim.claim_table({"train": _epochs(CURVES)}, Rules(equivalence_margin=0.02))
+    axes = report.accuracy_budgets(claims).axes[0]
+    (line,) = [line for line in axes.lines if line.get_label() == "stack - rival"]
+    rows = claims[claims["claim"].str.startswith("higher accuracy") & (claims["analysis"] == "primary")]
+    rows = rows.sort_values("optimizer_steps")
+    assert list(line.get_xdata()) == [100, 200]
+    assert np.allclose(line.get_ydata(), 100 * rows["difference"])  # -10 points after one epoch, +6.67 after two
+    (band,) = [patch for patch in axes.collections if patch.get_label() == "95% interval"]
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    assert (low, high) == pytest.approx((100 * rows["ci_low"].min(), 100 * rows["ci_high"].max()))
+    (margin,) = [patch for patch in axes.patches if "equivalent" in patch.get_label()]
+    assert margin.get_y() == pytest.approx(-2) and margin.get_height() == pytest.approx(4)
+
+
+def test_learning_curves_show_each_variants_mean_with_its_t_interval():
+    axes = report.learning_curves(_epochs(CURVES)).axes[0]
+    (stack,) = [line for line in axes.lines if line.get_label() == "stack"]
+    assert list(stack.get_xdata()) == [100, 200] and np.allclose(stack.get_ydata(), [0.61, 0.81666667])
+    band = axes.collections[0].get_paths()[0].vertices[:, 1]  # the stack's, drawn first
+    first, last = (scipy_stats.t.interval(0.95, 2, np.mean(runs), scipy_stats.sem(runs)) for runs in CURVES["stack"])
+    assert (band.min(), band.max()) == pytest.approx((first[0], last[1]))
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -23,7 +23,7 @@ from vggbench.config import Rules
 from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
 from vggbench.validate import InputError
-from vggbench.verdicts import PRIMARY
+from vggbench.verdicts import EARLIER, PRIMARY
 
 COLUMNS = [
     "claim",
@@ -34,6 +34,8 @@ COLUMNS = [
     "batch_norm",
     "device",
     "mode",
+    "epoch",
+    "optimizer_steps",
     "baseline",
     "variant",
     "baseline_value",
@@ -70,7 +72,7 @@ NOT_SHOWN = {"resolution", "difference", "ratio_value", "p_value", "tost_p", "to
 NOT_SHOWN |= {"cohens_dz"}
 NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant", "estimand", "note"}
 NOT_SHOWN |= {"design", "look", "looks", "nominal_level", "equivalence_level"}
-NOT_SHOWN |= {"interval_method"}
+NOT_SHOWN |= {"interval_method", "optimizer_steps"}
 SHOWN_COLUMNS = [column for column in COLUMNS if column not in NOT_SHOWN]
 
 
@@ -252,18 +254,43 @@ def _design_sentence(rules: Rules) -> str:
     )
 
 
+EARLIER_BUDGETS = (
+    "The accuracy comparisons again at every epoch before the final one (`epoch`, `optimizer_steps`: the "
+    "budget), on the runs and seeds each final row judged (under a sequential design the deciding look's), with "
+    "the same statistics. They are a Holm family of their own, apart from the final verdicts and counted apart "
+    "at a glance: they say when a difference appears or fades, while the claim is judged where training ends."
+)
+
+
+def _earlier_section(earlier: pd.DataFrame) -> list[str]:
+    """The accuracy rows at the budgets before the final one, a family of their own."""
+    if earlier.empty:
+        return []
+    return ["## Accuracy at earlier budgets", "", EARLIER_BUDGETS, "", *_part_sections(earlier)]
+
+
+def at_earlier_budget(claims: pd.DataFrame) -> pd.Series:
+    """Which rows are accuracy rows at a budget before the final one (their own family)."""
+    return claims.get("claim", pd.Series("", index=claims.index)).astype(str).str.endswith(EARLIER)
+
+
 def markdown(
     claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
 ) -> str:
     """claim.md: how verdicts are reached, which comparisons have kernels wider than their maps, the verdicts at a
-    glance, failed trials, the timings' trust, the budget, each part, block by block."""
+    glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
+    block."""
     intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
     intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
-    text = [f"# The kernel-stacking claim: {name}", "", intro, "", validity.sentence(claims), ""]
-    text += ["At a glance (primary rows per verdict):", ""]
-    text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_timing_section(trust)]
-    text += _budget_section(claims, tables["summary"])
-    text += ["## The parts", "", *_part_sections(claims), *_block_section(tables["blocks"])]
+    at_earlier = at_earlier_budget(claims)
+    parts, earlier = claims[~at_earlier], claims[at_earlier]
+    text = [f"# The kernel-stacking claim: {name}", "", intro, "", validity.sentence(parts), ""]
+    text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
+    if not earlier.empty:
+        text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]
+    text += [*_failure_section(tables["failures"]), *_timing_section(trust)]
+    text += _budget_section(parts, tables["summary"])
+    text += ["## The parts", "", *_part_sections(parts), *_earlier_section(earlier), *_block_section(tables["blocks"])]
     return "\n".join(text)
 
 

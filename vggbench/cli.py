@@ -288,10 +288,13 @@ def _executor(args: argparse.Namespace):
 
 
 def _print_claims(claims: pd.DataFrame, run_dir) -> None:
-    from vggbench.claim import SHOWN_COLUMNS
+    from vggbench.claim import SHOWN_COLUMNS, at_earlier_budget
 
+    earlier = at_earlier_budget(claims)
     print(f"The claim, part by part (written to {run_dir}/claim.md and claim.csv)")
-    print(_readable(claims[[column for column in SHOWN_COLUMNS if column in claims]]))
+    print(_readable(claims.loc[~earlier, [column for column in SHOWN_COLUMNS if column in claims]]))
+    if earlier.any():
+        print(f"(and {earlier.sum()} accuracy rows at earlier budgets: claim.md and claim.csv)")
 
 
 def _print_report(path) -> None:

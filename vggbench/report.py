@@ -21,9 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import noise, validity
+from vggbench import noise, stats, validity, verdicts
+from vggbench.claim import at_earlier_budget
+from vggbench.kinds.train_verdicts import final_runs, rows_of
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
+from vggbench.verdicts import ACCURACY, NON_LINEARITY, PRIMARY
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
@@ -59,7 +62,8 @@ def _figure(width_in: float, height_in: float):
 
 
 def _model_label(row, several_resolutions: bool) -> str:
-    label = f"{row.arch} r{row.ratio}" + (" bn" if getattr(row, "batch_norm", False) else "")
+    normed = getattr(row, "batch_norm", False)  # NaN on a claim row that spans both (batch norm x variant)
+    label = f"{row.arch} r{row.ratio}" + (" bn" if pd.notna(normed) and normed else "")
     return f"{label} {row.resolution}px" if several_resolutions else label
 
 
@@ -199,6 +203,81 @@ def block_ratios(blocks: pd.DataFrame):
         axes.set_title(f"{arch}, width ratio {ratio}" + (", batch norm" if normed else ""), fontsize=10)
         axes.legend(fontsize=7, loc="lower left")
     return figure
+
+
+def _panels(count: int):
+    """A figure of `count` small panels, PANELS_PER_ROW to a row, and a function that adds the next with its
+    title; the axis labels and the legend are the figure's (`_label_panels`)."""
+    columns = min(count, PANELS_PER_ROW)
+    rows = -(-count // columns)
+    figure = _figure(3.4 * columns, 2.5 * rows)
+
+    def add(index: int, title: str):
+        axes = figure.add_subplot(rows, columns, index)
+        axes.set_title(title, fontsize=9)
+        axes.tick_params(labelsize=7)
+        axes.grid(True, alpha=0.3)
+        return axes
+
+    return figure, add
+
+
+def _label_panels(figure, x_label: str, y_label: str):
+    """One label per axis for the whole figure, and the first panel's legend for all (the panels alike)."""
+    figure.supxlabel(x_label, fontsize=9)
+    figure.supylabel(y_label, fontsize=9)
+    figure.axes[0].legend(fontsize=6)
+    return figure
+
+
+def accuracy_budgets(claims: pd.DataFrame):
+    """The stack's accuracy difference from each rival, in points, against optimizer steps, one panel per
+    comparison: each budget's claim row (the earlier budgets' and the final one) with its 95% interval as a
+    band, the equivalence margin shaded and zero marked. None without rows at earlier budgets."""
+    if claims.empty or "optimizer_steps" not in claims or not at_earlier_budget(claims).any():
+        return None
+    final = claims["claim"].isin([ACCURACY, NON_LINEARITY]) & (claims["analysis"] == PRIMARY)
+    rows = claims[final | at_earlier_budget(claims)].dropna(subset=["optimizer_steps"])
+    keys = [key for key in ("arch", "ratio", "resolution", "batch_norm", "baseline") if key in rows]
+    panels = [panel.sort_values("optimizer_steps") for _, panel in rows.groupby(keys, sort=False, dropna=False)]
+    several_resolutions = rows["resolution"].nunique() > 1
+    variants = _ordered(rows["baseline"])
+    figure, add = _panels(len(panels))
+    for index, panel in enumerate(panels, start=1):
+        first, steps = panel.iloc[0], panel["optimizer_steps"]
+        axes = add(index, f"{_model_label(first, several_resolutions)}: stack - {first['baseline']}")
+        colour, marker = _style(first["baseline"], variants)
+        margin = 100 * panel["margin"].max()
+        axes.axhspan(-margin, margin, color="#d9e6f7", linewidth=0, label=f"±{margin:g} points: equivalent")
+        axes.axhline(0, color="black", linewidth=0.8)
+        band = (100 * panel["ci_low"], 100 * panel["ci_high"])
+        axes.fill_between(steps, *band, color=colour, alpha=0.25, linewidth=0, label="95% interval")
+        axes.plot(steps, 100 * panel["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
+    return _label_panels(figure, "optimizer steps", "test accuracy, stack - rival (points)")
+
+
+def learning_curves(train: pd.DataFrame):
+    """Test accuracy against optimizer steps, one panel per group of models and a line per variant: the mean
+    over the runs that did not fail (by the final epoch's rule) with its 95% t interval as a band. None where
+    the runs recorded one epoch."""
+    needed = {"test_acc", "optimizer_steps", "epoch"}
+    if not needed <= set(train.columns) or train["epoch"].nunique() < 2:
+        return None
+    final = final_runs(train)
+    recorded = rows_of(train.dropna(subset=["test_acc", "optimizer_steps"]), final[~final["failed"]])
+    groups = list(verdicts.groups(recorded))
+    variants = _ordered(recorded["variant"])
+    several_resolutions = recorded["resolution"].nunique() > 1
+    figure, add = _panels(len(groups))
+    for index, (_, group) in enumerate(groups, start=1):
+        axes = add(index, _model_label(group.iloc[0], several_resolutions))
+        for variant in _ordered(group["variant"]):
+            curve = group[group["variant"] == variant].groupby("optimizer_steps")["test_acc"].apply(stats.mean_interval)
+            mean, low, high = (np.array(values) for values in zip(*curve, strict=True))
+            colour, marker = _style(variant, variants)
+            axes.fill_between(curve.index, low, high, color=colour, alpha=0.2, linewidth=0)
+            axes.plot(curve.index, mean, color=colour, marker=marker, markersize=3, label=variant)
+    return _label_panels(figure, "optimizer steps", "test accuracy (mean over runs, 95% interval)")
 
 
 def _block_label(row) -> str:
@@ -362,14 +441,12 @@ class Drawn:
     png: Path | None  # None: the run has no data for this figure
 
 
-def draw(directory: RunDir) -> list[Drawn]:
-    """Every figure of the run in RUN_DIR/figures/ as PNG and SVG."""
-    from matplotlib import rc_context
-
+def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]]:
+    """Each figure's name, title and caption, and how to draw it from the run's tables."""
     config = directory.config() if directory.has("config.json") else {}
     erf = directory.table("erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
-    plans: list[tuple[str, str, str, Callable[[], object]]] = [
+    return [
         (
             "forest",
             "Every comparison, difference and interval",
@@ -398,6 +475,21 @@ def draw(directory: RunDir) -> list[Drawn]:
             lambda: block_ratios(directory.table("blocks")),
         ),
         (
+            "accuracy_budgets",
+            "Accuracy difference against the training budget",
+            "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
+            "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
+            "is the equivalence margin.",
+            lambda: accuracy_budgets(directory.table("claim")),
+        ),
+        (
+            "learning_curves",
+            "Learning curves",
+            "Test accuracy against optimizer steps, per variant: the mean over the runs that did not fail, with "
+            "its 95% t interval as a band; a panel per group of models.",
+            lambda: learning_curves(directory.table("train")),
+        ),
+        (
             "erf_maps",
             "Effective receptive field",
             "Effective receptive field: the clamped input gradient of the central unit, untrained and "
@@ -405,10 +497,16 @@ def draw(directory: RunDir) -> list[Drawn]:
             lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
         ),
     ]
+
+
+def draw(directory: RunDir) -> list[Drawn]:
+    """Every figure of the run in RUN_DIR/figures/ as PNG and SVG."""
+    from matplotlib import rc_context
+
     folder = directory.path(FIGURES)
     folder.mkdir(exist_ok=True)
     drawn = []
-    for name, title, caption, make in plans:
+    for name, title, caption, make in _plans(directory):
         figure = make()
         if figure is None:
             drawn.append(Drawn(name, title, caption, None))

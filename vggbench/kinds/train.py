@@ -173,8 +173,11 @@ class Train(Kind):
     def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import train_verdicts
 
-        accuracy = train_verdicts.accuracy_claims(tables["train"], rules.equivalence_margin, rules)
-        return accuracy + train_verdicts.trainability_claims(tables["train"])
+        train, margin = tables["train"], rules.equivalence_margin
+        accuracy = train_verdicts.accuracy_claims(train, margin, rules)
+        accuracy += train_verdicts.interaction_claims(train, margin, rules)
+        accuracy += train_verdicts.budget_claims(train, margin, rules)
+        return accuracy + train_verdicts.trainability_claims(train)
 
 
 def _together(members: list[Trial]) -> Trial:
