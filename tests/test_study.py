@@ -130,12 +130,17 @@ def test_presets_plan_the_documented_grids():
     )
     verdict = load_config("verdict")
     kinds = pd.Series([trial.kind for trial in study.trials(verdict)]).value_counts().to_dict()
-    assert kinds == {"static": 2, "train": 48}  # vgg13 stack and single, at most 24 seeds each
+    assert kinds == {"static": 4, "train": 96}  # vgg13 stack and single, batch norm off and on, at most 24 seeds each
     assert (verdict.design.design, verdict.design.seeds_per_round, verdict.design.max_seeds) == (
         "group-sequential",
         4,
         24,
     )
+    claim_preset = load_config("claim")
+    assert claim_preset.batch_norm == (False, True) and len(claim_preset.models()) == 3 * 3 * 3 * 2
+    map_preset = load_config("map")
+    assert {spec.variant for spec in map_preset.models()} == {"stack", "single", "single-fits"}
+    assert len(map_preset.models()) == 3 * 3 * 2 and map_preset.lr_schedule == "cosine"
 
 
 def test_cli_dry_run_and_bad_preset(capsys):
