@@ -41,6 +41,10 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name == "__version__":
+        from vggbench.version import package_version
+
+        return package_version()
     if name not in _ON_FIRST_USE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vggbench.knobs import Setup, knob
-from vggbench.validate import InputError, allowed, one_of, positive_int
+from vggbench.validate import InputError, allowed, did_you_mean, one_of, positive_int
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
@@ -171,7 +171,7 @@ def preset(name: str) -> ArchSpec:
     if name not in PRESET_CONVS:
         raise InputError(
             f"arch={name!r} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
-            f"or give a custom ArchSpec (convs per block and widths)"
+            f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
         )
     return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
 

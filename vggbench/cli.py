@@ -15,7 +15,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from vggbench import knobs
-from vggbench.validate import InputError
+from vggbench.validate import InputError, did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +32,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _check_value(self, action, value):
+        """A value outside an option's (or the commands') choices, with the choice it is closest to."""
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            hint = did_you_mean(value, action.choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}; choose from {choices}")
 
 
 def _integer(text: str) -> int:
@@ -53,6 +60,19 @@ def _boolean(text: str) -> bool:
     if text.lower() not in words:
         raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r} (true or false)")
     return words[text.lower()]
+
+
+class _Version(argparse.Action):
+    """--version: the version, read when asked (not on every start)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from vggbench.version import describe
+
+        print(describe())
+        parser.exit()
 
 
 class _Switches(argparse.Action):
@@ -523,6 +543,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Test the VGG claim that stacked 3x3 convs beat one large kernel: "
         "build VGG variants and measure them side by side.",
     )
+    parser.add_argument("--version", action=_Version, help="print vggbench's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for kind in KINDS.values():
         if kind.switch is None:

@@ -1,0 +1,90 @@
+"""The command line guides a newcomer: --version, "did you mean" for a misspelt key or choice, power's
+explanation where it cannot plan, and a dry run of any preset on any machine."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+import vggbench
+from vggbench.cli import main
+from vggbench.config import load_config
+from vggbench.validate import InputError, did_you_mean
+
+
+def test_version_prints_the_package_version_without_torch():
+    script = "import sys\nfrom vggbench.cli import main\nmain(['--version'])"
+    result = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"vggbench \d+\.\d+\.\d+\S*( \(git [0-9a-f]+(\+changes)?\))?\n", result.stdout)
+    assert vggbench.__version__ in result.stdout
+    probe = "import sys, vggbench.cli, vggbench.version; vggbench.version.describe(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_the_version_falls_back_to_the_source_tree(monkeypatch):
+    from importlib import metadata
+
+    from vggbench import version
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(version.metadata, "version", not_installed)
+    assert version.package_version() == version._declared() != version.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("value", "choices", "hint"),
+    [
+        ("epoch", ["epochs", "seeds"], " (did you mean 'epochs'?)"),
+        ("stak", ["stack", "single"], " (did you mean 'stack'?)"),
+        ("vgg12", ["vgg11", "vgg13", "vgg16", "vgg19"], ""),  # four alike close: none is a better guess
+        ("frobnicate", ["stack", "single"], ""),
+        (3, [1, 2, 4], ""),
+    ],
+)
+def test_did_you_mean(value, choices, hint):
+    assert did_you_mean(value, choices) == hint
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"epoch": 2}, "unknown config key(s) epoch (did you mean 'epochs'?): allowed are"),
+        ({"arch": ["vgg11"]}, "unknown config key(s) arch (did you mean 'archs'?): allowed are"),
+        ({"archz": ["vgg11"]}, "unknown config key(s) archz (did you mean 'archs'?): allowed are"),
+        ({"optimizer": "adm"}, "optimizer='adm' is not allowed: choose one of adam, sgd (did you mean 'adam'?)"),
+        ({"variants": ["stak"]}, "(did you mean 'stack'?)"),
+    ],
+)
+def test_a_misspelt_key_or_value_gets_its_suggestion(keys, message):
+    with pytest.raises(InputError) as error:
+        load_config(**keys)
+    assert message in str(error.value)
+
+
+def test_a_misspelt_toml_key_names_its_file_and_its_suggestion(tmp_path, capsys):
+    path = tmp_path / "mine.toml"
+    path.write_text('epoch = 3\narchs = ["vgg11"]\n')
+    assert main(["run", "--config", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"config file {path}: unknown config key(s) epoch (did you mean 'epochs'?): allowed are" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["static", "--variant", "stak"], "invalid choice: 'stak' (did you mean 'stack'?); choose from stack, single"),
+        (["run", "--preset", "quik"], "invalid choice: 'quik' (did you mean 'quick'?); choose from quick, claim"),
+        (["trian"], "invalid choice: 'trian' (did you mean 'train'?); choose from static, speed, train"),
+        (["static", "--variant", "double"], "invalid choice: 'double'; choose from stack"),
+    ],
+)
+def test_a_bad_choice_gets_its_suggestion_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err
