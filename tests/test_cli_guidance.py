@@ -1,10 +1,12 @@
 """The command line guides a newcomer: --version, "did you mean" for a misspelt key or choice, power's
 explanation where it cannot plan, and a dry run of any preset on any machine."""
 
+import math
 import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 import vggbench
@@ -88,3 +90,58 @@ def test_a_bad_choice_gets_its_suggestion_in_one_line(argv, message, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1 and message in err
+
+
+def _final_runs(accuracies: dict[str, list[float]], failed=()) -> pd.DataFrame:
+    """train.csv of vgg11 at ratio 8 and 32 px: one epoch per run at the given accuracies; the runs in `failed`
+    ((variant, seed)) stay at chance (loss ln 10, above the failure rule's 0.9 ln 10)."""
+    keys = {"arch": "vgg11", "ratio": 8, "resolution": 32, "in_channels": 1, "num_classes": 10, "batch_norm": False}
+    rows = []
+    for variant, values in accuracies.items():
+        for seed, accuracy in enumerate(values):
+            loss = math.log(10) if (variant, seed) in failed else 0.4
+            rows.append(
+                {**keys, "variant": variant, "seed": seed, "epoch": 1, "test_acc": accuracy, "train_loss": loss}
+            )
+    return pd.DataFrame(rows)
+
+
+def test_power_explains_why_it_cannot_size_a_contrast(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    _final_runs({"stack": [0.80, 0.10], "single": [0.81, 0.83]}, failed={("stack", 1)}).to_csv(run / "train.csv")
+    assert main(["power", str(run)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "Empty DataFrame" not in captured.err
+    assert f"vggbench power: error: cannot size any accuracy contrast from {run}: each arm needs at least 2 runs " in (
+        captured.err
+    )
+    assert "vgg11, ratio 8, 32 px, stack against single (higher accuracy): stack 1 of 2 runs (1 failed), single " in (
+        captured.err
+    )
+    assert "Train more seeds into the run" in captured.err
+
+
+def test_power_sizes_what_it_can_and_says_what_it_left_out(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    accuracies = {"stack": [0.80, 0.82, 0.84], "single": [0.81, 0.83, 0.85], "linear-stack": [0.79, 0.5]}
+    _final_runs(accuracies, failed={("linear-stack", 1)}).to_csv(run / "train.csv")
+    assert main(["power", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "higher accuracy" in out
+    assert "Not sized: each arm needs at least 2 runs" in out
+    assert (
+        "stack against linear-stack (more non-linearity helps): stack 3 of 3 runs (0 failed), linear-stack 1 of 2"
+        in (out)
+    )
+
+
+def test_power_says_when_no_rival_was_trained(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    _final_runs({"stack": [0.80, 0.82, 0.84]}).to_csv(run / "train.csv")
+    assert main(["power", str(run)]) == 2
+    assert "no model was trained both as the stack and as a rival (variants trained: stack)" in (
+        capsys.readouterr().err
+    )

@@ -351,10 +351,13 @@ def _training_run(args: argparse.Namespace, purpose: str):
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.designs import Design
-    from vggbench.kinds.train_verdicts import power_table
+    from vggbench.kinds.train_verdicts import power_table, unplanned
 
     directory, train, config, margin = _training_run(args, "size from")
     table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
+    left_out = unplanned(train)
+    if table.empty:
+        raise InputError(f"cannot size any accuracy contrast from {directory.root}: {left_out}")
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
     shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
     shown += ["sequential_seeds_max", "sequential_power"]
@@ -363,6 +366,8 @@ def _power(args: argparse.Namespace) -> None:
         "design spends at that effect (sequential_*: 400 simulated studies)"
     )
     _emit(table, args.out, shown, title)
+    if left_out:
+        print(f"Not sized: {left_out}")
 
 
 def _design(args: argparse.Namespace) -> None:
