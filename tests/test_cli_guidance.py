@@ -145,3 +145,53 @@ def test_power_says_when_no_rival_was_trained(tmp_path, capsys):
     assert "no model was trained both as the stack and as a rival (variants trained: stack)" in (
         capsys.readouterr().err
     )
+
+
+@pytest.fixture
+def quick_rates(monkeypatch):
+    """The dry run's calibration (a few training steps of each model: minutes for the paper preset's 224 px
+    models on a CPU) replaced by fixed rates; the runs it was asked to time are kept."""
+    from vggbench import study
+    from vggbench.estimate import Rates
+
+    asked = []
+
+    def rates(runs, device, threads):
+        asked.extend(runs)
+        return Rates({run.spec: 10.0 for run in runs if run.spec is not None}, 50.0)
+
+    monkeypatch.setattr(study, "measure_rates", rates)
+    return asked
+
+
+def test_the_paper_presets_dry_run_states_the_device_and_memory_on_a_cpu(quick_rates, capsys):
+    assert main(["run", "--preset", "paper", "--dry-run", "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("40 trials, about ") for line in lines)
+    assert any(line.startswith("device: cpu (") and line.endswith(" threads") for line in lines)
+    memory = next(line for line in lines if line.startswith("memory on cpu: the largest run, "))
+    assert re.search(r"needs about [\d.,]+ GiB; this machine has [\d.,]+ GiB available", memory)
+    assert memory.endswith(": enough") or memory.endswith(": not enough: here the run would be refused")
+
+
+def test_a_dry_run_is_not_refused_for_memory_and_says_what_is_missing(quick_rates, monkeypatch, capsys):
+    from vggbench.measure import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda device: 2**30)  # 1 GiB free
+    assert main(["run", "--preset", "paper", "--dry-run", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "this machine has 1.0 GiB available, of which a run may plan on 90% (0.9 GiB): not enough" in out
+    assert "not estimated: their models' runs need more memory than this machine has" in out
+    assert all(run.spec is None for run in quick_rates)  # only what fits was timed: density's single convs
+
+
+def test_a_dry_run_for_a_gpu_works_on_a_machine_without_one(quick_rates, monkeypatch, capsys):
+    from vggbench.measure import memory
+
+    monkeypatch.setattr(memory, "present", lambda device: device != "cuda")
+    assert main(["run", "--preset", "paper", "--dry-run", "--device", "cuda"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "40 trials, not estimated: this machine has no CUDA GPU to time them on" in lines
+    assert "device: cuda, which this machine does not have (no CUDA GPU): the plan is shown for it" in lines
+    (gpu,) = (line for line in lines if line.startswith("memory on cuda: "))
+    assert gpu.endswith("; this machine has no CUDA GPU") and not quick_rates

@@ -270,13 +270,8 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.preset, args.config, **given(args))
     if args.dry_run:
         plan = study.dry_run(config)
-        print(_readable(plan))
-        total = plan["estimate_s"].sum()
-        at_most = "at most " if config.design.sequential else ""  # the later rounds run only while undecided
-        print(
-            f"{at_most}{len(plan)} trials, about {total / 60:.0f} min ({total:.0f} s) on {config.device}, estimated "
-            "from a few timed training steps of each model on this machine, as it is loaded now"
-        )
+        print(_readable(plan.table))
+        print("\n".join(plan.lines()))
         return
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args)
