@@ -17,7 +17,7 @@ from vggbench.validate import InputError, allowed, did_you_mean, one_of, positiv
 # as convolutions per block; all share the widths 64-128-256-512-512.
 VGG_WIDTHS = (64, 128, 256, 512, 512)
 PRESET_CONVS = {
-    "vgg11": (1, 1, 2, 2, 2),  # configuration A, the seed's conv_arch
+    "vgg11": (1, 1, 2, 2, 2),  # configuration A, the book's conv_arch
     "vgg13": (2, 2, 2, 2, 2),  # B
     "vgg16": (2, 2, 3, 3, 3),  # D
     "vgg19": (2, 2, 4, 4, 4),  # E

@@ -107,7 +107,7 @@ PRESETS = {
         "epochs": 5,
         **_TIMING,
     },
-    # The seed's recipe, stack against single, for vgg11 (the seed's configuration A) and vgg13 (B, where the
+    # The book's recipe, stack against single, for vgg11 (the book's configuration A) and vgg13 (B, where the
     # VGG paper put one 5x5 conv in place of each pair of 3x3): for a GPU.
     "paper": {
         "archs": ["vgg11", "vgg13"],
@@ -163,7 +163,7 @@ PRESETS = {
 PRESET_SUMMARIES = {
     "quick": "vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU)",
     "claim": "ratios 4, 8, 16, batch norm off and on, 3 seeds (hours on a CPU)",
-    "paper": "the seed's recipe for vgg11 and vgg13, stack against single (GPU)",
+    "paper": "the book's recipe for vgg11 and vgg13, stack against single (GPU)",
     "verdict": "vgg13 stack against single, batch norm off and on, rounds of 4 seeds each until decided (up to 24), "
     "training only",
     "map": "where the claim holds: vgg11/13/16, batch norm off and on, the large kernel everywhere or where it "

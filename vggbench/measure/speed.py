@@ -108,7 +108,7 @@ def make_step(spec: ModelSpec, setup: SpeedSetup) -> tuple[Callable[[], None], n
         return step, model
 
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the seed's optimizer
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the book's optimizer
     scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == "fp16")
     loss_function = nn.CrossEntropyLoss()
 
