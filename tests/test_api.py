@@ -122,3 +122,11 @@ def test_training_and_the_effective_field_from_python():
     with pytest.raises(InputError, match="epoch is not a training setting \\(did you mean 'epochs'\\?\\)"):
         vggbench.train(spec, data=data, epoch=1)
 
+
+def test_the_quickstart_example_runs_on_the_cpu():
+    example = ROOT / "examples" / "quickstart.py"
+    result = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "1. Your own modules" in result.stdout and "two 3x3" in result.stdout and "one 5x5" in result.stdout
+    assert "2. vgg11 at ratio 16 and 32 px" in result.stdout and "erf_share_t50" in result.stdout
+    assert "3. A published run, quick-erf5-cpu-2026-11-30" in result.stdout
