@@ -16,7 +16,7 @@ imported where a function needs it, so that reading a run's tables does not wait
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 TABLES = ("static", "blocks", "layers", "speed", "pairs", "train", "summary", "erf", "density", "claim", "failures")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Run:
     """A run read from its folder: every table as a pandas DataFrame, its configuration and its metadata.
 
@@ -47,9 +47,12 @@ class Run:
     """
 
     path: Path
-    tables: dict[str, pd.DataFrame]
-    config: dict
-    metadata: dict
+    tables: dict[str, pd.DataFrame] = field(repr=False)
+    config: dict = field(repr=False)
+    metadata: dict = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, tables with rows: {', '.join(self.names) or 'none'})"
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self.tables:
@@ -218,7 +221,7 @@ def train(
     seeds = tuple(seeds)
     if not isinstance(spec, ModelSpec) or not seeds:
         raise InputError("train needs a vggbench.ModelSpec and at least one seed")
-    allowed = [field.name for field in fields(TrainConfig) if field.name not in ("seed", "seeds")]
+    allowed = [option.name for option in fields(TrainConfig) if option.name not in ("seed", "seeds")]
     for name in settings:
         if name not in allowed:
             raise InputError(f"{name} is not a training setting{did_you_mean(name, allowed)}: use {', '.join(allowed)}")
@@ -260,7 +263,7 @@ def erf(
     Returns (the erf.csv row as a dict, the mean contribution map as a resolution x resolution array). Models are
     the unit of `erf_share_t50`'s interval: give at least 2 (5 is the study's default)."""
     from vggbench import data as fashion
-    from vggbench.measure import erf as field
+    from vggbench.measure import erf as effective
     from vggbench.models import VGG
 
     if not isinstance(spec, ModelSpec):
@@ -269,8 +272,8 @@ def erf(
         raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
     fashion.check_fits(spec.in_channels)
     data = data if data is not None else fashion.load(data_root)
-    side = resolution or field.fitting_resolution(spec)
+    side = resolution or effective.fitting_resolution(spec)
     batch = fashion.prepare(data.test_images[:images], side)
     if models is None:
-        return field.measure_untrained(spec, batch, tuple(seeds), resamples)
-    return field.measure_models(spec, list(models), batch, True, resamples)
+        return effective.measure_untrained(spec, batch, tuple(seeds), resamples)
+    return effective.measure_models(spec, list(models), batch, True, resamples)

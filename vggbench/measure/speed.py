@@ -95,10 +95,11 @@ def make_step(spec: ModelSpec, setup: SpeedSetup) -> tuple[Callable[[], None], n
 
 
 def model_step(
-    model: nn.Module, images: torch.Tensor, setup: SpeedSetup, loss: Callable[[torch.Tensor], torch.Tensor]
+    model: nn.Module, images: torch.Tensor, setup: SpeedSetup, loss: Callable[[torch.Tensor], torch.Tensor] | None
 ) -> Callable[[], None]:
     """One step of `model` (on the setup's device) on `images` as `setup` says: inference, or forward, `loss` of
-    the output, backward and an Adam step; in its precision, memory format, compiled or not."""
+    the output (needed in train mode only), backward and an Adam step; in its precision, memory format, compiled
+    or not."""
     device = torch.device(setup.device)
     memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
