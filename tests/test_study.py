@@ -123,7 +123,7 @@ def test_presets_plan_the_documented_grids():
     assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18, "density": 4}  # 2 seeds
     paper = load_config("paper")
     assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
-        ("vgg11", "vgg13"),  # A, the seed's, and B, the VGG paper's own 5x5 experiment
+        ("vgg11", "vgg13"),  # A, the book's, and B, the VGG paper's own 5x5 experiment
         ("stack", "single"),
         (224,),
         5,

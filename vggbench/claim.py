@@ -1,7 +1,7 @@
 """The claim report of a run: the verdicts of the kinds that ran (each judges its own tables, `Kind.judge`;
 their words are vggbench.verdicts') as claim.csv and claim.md.
 
-The claim (VGG, section 2.3; the seed's chapter): for the same receptive field, a
+The claim (VGG, section 2.3; the book's chapter, d2l.ai's VGG): for the same receptive field, a
 stack of 3x3 convs beats one large kernel. Its parts: fewer parameters and fewer
 MACs than the single large kernel; the same theoretical and effective receptive
 field; higher accuracy than the single kernel, and than the same stack without its

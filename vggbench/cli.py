@@ -15,7 +15,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from vggbench import knobs
-from vggbench.validate import InputError
+from vggbench.validate import InputError, did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,6 +32,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _check_value(self, action, value):
+        """A value outside an option's (or the commands') choices, with the choice it is closest to."""
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            hint = did_you_mean(value, action.choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}; choose from {choices}")
 
 
 def _integer(text: str) -> int:
@@ -53,6 +60,19 @@ def _boolean(text: str) -> bool:
     if text.lower() not in words:
         raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r} (true or false)")
     return words[text.lower()]
+
+
+class _Version(argparse.Action):
+    """--version: the version, read when asked (not on every start)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from vggbench.version import describe
+
+        print(describe())
+        parser.exit()
 
 
 class _Switches(argparse.Action):
@@ -250,13 +270,8 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.preset, args.config, **given(args))
     if args.dry_run:
         plan = study.dry_run(config)
-        print(_readable(plan))
-        total = plan["estimate_s"].sum()
-        at_most = "at most " if config.design.sequential else ""  # the later rounds run only while undecided
-        print(
-            f"{at_most}{len(plan)} trials, about {total / 60:.0f} min ({total:.0f} s) on {config.device}, estimated "
-            "from a few timed training steps of each model on this machine, as it is loaded now"
-        )
+        print(_readable(plan.table))
+        print("\n".join(plan.lines()))
         return
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args)
@@ -331,10 +346,13 @@ def _training_run(args: argparse.Namespace, purpose: str):
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.designs import Design
-    from vggbench.kinds.train_verdicts import power_table
+    from vggbench.kinds.train_verdicts import power_table, unplanned
 
     directory, train, config, margin = _training_run(args, "size from")
     table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
+    left_out = unplanned(train)
+    if table.empty:
+        raise InputError(f"cannot size any accuracy contrast from {directory.root}: {left_out}")
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
     shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
     shown += ["sequential_seeds_max", "sequential_power"]
@@ -343,6 +361,8 @@ def _power(args: argparse.Namespace) -> None:
         "design spends at that effect (sequential_*: 400 simulated studies)"
     )
     _emit(table, args.out, shown, title)
+    if left_out:
+        print(f"Not sized: {left_out}")
 
 
 def _design(args: argparse.Namespace) -> None:
@@ -523,6 +543,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Test the VGG claim that stacked 3x3 convs beat one large kernel: "
         "build VGG variants and measure them side by side.",
     )
+    parser.add_argument("--version", action=_Version, help="print vggbench's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for kind in KINDS.values():
         if kind.switch is None:

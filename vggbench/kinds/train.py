@@ -77,11 +77,12 @@ class Train(Kind):
     )
     help = "train on Fashion-MNIST and report per-epoch loss, accuracy and speed"
     description = (
-        "Train each model on Fashion-MNIST (the seed's recipe by default: vgg11 stack, ratio 8, 224 px, Adam, "
-        "lr 0.001, batch 64, 5 epochs) and report, per seed and epoch, the mean training loss, training and test "
-        "accuracy and time; then mean and standard deviation of the final test accuracy over seeds."
+        "Train each model on Fashion-MNIST (by default the book's recipe, from d2l.ai's VGG chapter: vgg11 stack, "
+        "ratio 8, 224 px, Adam, lr 0.001, batch 64, 5 epochs) and report, per seed and epoch, the mean training "
+        "loss, training and test accuracy and time; then mean and standard deviation of the final test accuracy "
+        "over seeds."
     )
-    command_defaults: ClassVar[dict[str, object]] = {"variants": ("stack",)}  # alone, the seed's recipe
+    command_defaults: ClassVar[dict[str, object]] = {"variants": ("stack",)}  # alone, the book's recipe
 
     def check(self, config) -> None:
         data.check_fits(config.in_channels, config.num_classes)

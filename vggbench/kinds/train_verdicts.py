@@ -342,3 +342,43 @@ def power_table(train: pd.DataFrame, effect: float, margin: float, design: Desig
             }
         )
     return pd.DataFrame(rows)
+
+
+MIN_RUNS_PER_ARM = 2  # runs that did not fail, per arm, for a spread (`power_table`)
+
+
+def _named(base: dict) -> str:
+    """A group of models in words: vgg11, ratio 8, 32 px (with batch norm)."""
+    return f"{base['arch']}, ratio {base['ratio']}, {base['resolution']} px" + (
+        ", batch norm" if base.get("batch_norm") is True else ""
+    )
+
+
+def unplanned(train: pd.DataFrame) -> str:
+    """Why `power_table` sizes none, or not every, accuracy contrast of `train`, in words, with what to do: per
+    contrast left out, how many runs of each arm did not fail (it needs MIN_RUNS_PER_ARM of each); or that no
+    model was trained both as the stack and as a rival. Empty where every contrast is sized."""
+    final = final_runs(train) if not train.empty and "test_acc" in train else pd.DataFrame()
+    found, short = False, []
+    for base, _, rival, stack_rows, rival_rows in contrasts(final) if not final.empty else ():
+        found = True
+        arms = ((STACK, stack_rows), (rival, rival_rows))
+        kept = {name: int((~rows["failed"]).sum()) for name, rows in arms}
+        if min(kept.values()) < MIN_RUNS_PER_ARM:
+            counted = ", ".join(
+                f"{name} {kept[name]} of {len(rows)} runs ({int(rows['failed'].sum())} failed)" for name, rows in arms
+            )
+            short.append(f"{_named(base)}, stack against {rival} ({accuracy_claim(rival)}): {counted}")
+    if not found:
+        trained = ", ".join(dict.fromkeys(final["variant"])) if "variant" in final else ""
+        return (
+            f"no model was trained both as the stack and as a rival (variants trained: {trained or 'none'}), so "
+            "there is no accuracy contrast to size: train the stack and a rival (--variant stack single)"
+        )
+    if not short:
+        return ""
+    return (
+        f"each arm needs at least {MIN_RUNS_PER_ARM} runs that did not fail (by the run's failure rule) for the "
+        f"spread of one run; {'; '.join(short)}. Train more seeds into the run (`vggbench run` with the same "
+        "--out and more seeds adds them)"
+    )
