@@ -40,6 +40,7 @@ COLUMNS = [
     "variant",
     "baseline_value",
     "variant_value",
+    "unit",
     "difference",
     "ratio_value",
     "ci_low",
