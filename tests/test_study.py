@@ -46,12 +46,15 @@ def test_tiny_grid_writes_every_table(finished_run):
         "params",
         "macs",
         "rf_px",
-        "infer_img_per_s",
+        "speed_infer_img_per_s",
         "test_acc_mean",
         "test_acc_std",
         "seeds",
     }
     assert list(summary["seeds"]) == [2, 2]
+    # Two throughputs, named apart: the speed kind's timed steps, and the training loop's epochs.
+    assert "train_img_per_s" not in summary and "infer_img_per_s" not in summary
+    assert (summary["train_loop_img_per_s_median"] > 0).all() and (summary["speed_infer_img_per_s"] > 0).all()
     pairs = pd.read_csv(root / "pairs.csv")
     assert list(pairs[["baseline", "variant"]].iloc[0]) == ["stack", "single"]
     erf = pd.read_csv(root / "erf.csv")
