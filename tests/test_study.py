@@ -192,6 +192,7 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     out = capsys.readouterr().out
     assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
     assert "report: runs/quick/report.html" in out
+    assert max(map(len, out.splitlines())) <= 120  # the terminal's tables fit; the CSVs keep every column
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "holds none of static.csv" in capsys.readouterr().err
 
