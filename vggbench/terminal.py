@@ -90,7 +90,7 @@ def human(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _is_number(values: pd.Series) -> bool:
+def is_number(values: pd.Series) -> bool:
     import pandas as pd
 
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
@@ -106,7 +106,7 @@ def _layout(table: pd.DataFrame, width: int, right=()) -> tuple[list[str], list[
     columns = list(table.columns)
     headers = {column: SHORT.get(column, str(column)) for column in columns}
     cells = {column: [human(value) for value in table[column]] for column in columns}
-    numeric = {column: column in right or _is_number(table[column]) for column in columns}
+    numeric = {column: column in right or is_number(table[column]) for column in columns}
     sizes = {column: max([len(headers[column]), *map(len, cells[column])]) for column in columns}
     left_out = []
 
@@ -145,7 +145,7 @@ def text(table: pd.DataFrame, where: str = "the CSV", width: int = WIDTH, right=
     if table.empty and not len(table.columns):
         return "(no rows)"
     lines, left_out = _layout(table, width, right)
-    notes = [_blank_accuracy(table)]
+    notes = [blank_accuracy(table)]
     if left_out and len(table) > 1:  # too wide: what every row shares goes below the table, once
         same = [column for column in table.columns if table[column].map(human).nunique() == 1]
         if same:
@@ -168,7 +168,7 @@ def _model_name(row) -> str:
     return name + (" bn" if not is_missing(normed) and bool(normed) else "")
 
 
-def _blank_accuracy(table: pd.DataFrame) -> str:
+def blank_accuracy(table: pd.DataFrame) -> str:
     """Where a summary's accuracy is blank because every run of the model failed, say so."""
     if not {"test_acc_mean", "failed", "seeds"} <= set(table.columns):
         return ""
