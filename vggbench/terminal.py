@@ -305,7 +305,11 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
         "sensitivity rows": int((parts["analysis"] != PRIMARY).sum() - (~with_primary).sum()),
         "accuracy rows at earlier budgets": int(earlier.sum()),
     }
-    notes = [", ".join(f"{count} {what}" for what, count in left.items() if count)]
+    notes = [
+        ", ".join(
+            f"{count} {what if count > 1 else what.replace('rows', 'row')}" for what, count in left.items() if count
+        )
+    ]
     notes = [f"(not shown here: {notes[0]}; {where} hold every row and column)"] if notes[0] else []
     notes.append(validity.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
     return "\n\n".join([*blocks, *(wrapped(note, width) for note in notes if note)])
