@@ -136,6 +136,8 @@ def test_a_failed_run_is_left_out_counted_and_tested_for():
     assert sensitivity["difference"].notna().all()
     reliable = table[(table["claim"] == "trains reliably") & (table["baseline"] == "single")].iloc[0]
     assert (reliable["failed_variant"], reliable["failed_baseline"]) == (1, 0)
+    # stack - rival, as every difference runs: the stack's share of failed runs is the higher here.
+    assert (reliable["unit"], reliable["difference"]) == ("share of runs failed", pytest.approx(0.25))
     assert reliable["p_value"] == pytest.approx(scipy_stats.fisher_exact([[1, 3], [0, 4]]).pvalue)
     assert reliable["verdict"] == "inconclusive"
 
@@ -175,6 +177,8 @@ def test_speed_verdicts(ratio, low, high, verdict):
     )
     row = claim.claim_table({"static": _static(1, 2), "pairs": pairs}).iloc[-1]
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
+    # The values are throughputs: their ratio runs as the ratio_value does, stack / rival.
+    assert row["unit"] == "images/s" and row["variant_value"] / row["baseline_value"] == pytest.approx(ratio)
     assert "FLAGGED" not in row["note"]  # a table from before the stability flag
 
 
@@ -308,7 +312,9 @@ def test_every_large_kernel_rival_timed_against_the_stack_gets_a_faster_row():
     rows = claim.claim_table({"pairs": pairs}).set_index("baseline")
     assert list(rows.index) == ["single", "depthwise"]
     assert rows.loc["depthwise", "verdict"] == "contradicted" and rows.loc["single", "verdict"] == "supported"
-    assert rows.loc["depthwise", "note"].startswith("ratio_value: depthwise step time / stack step time")
+    assert rows.loc["depthwise", "note"].startswith(
+        "ratio_value: stack images/s / depthwise's, as the median over paired timings of depthwise step time / stack"
+    )
 
 
 class Votes(Kind):
@@ -536,7 +542,7 @@ def test_the_terminal_leaves_the_earlier_budgets_to_claim_md(tmp_path, capsys):
     assert main(["claim", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "higher accuracy" in out and "at an earlier budget" not in out
-    assert "(and 4 accuracy rows at earlier budgets: claim.md and claim.csv)" in out
+    assert "4 accuracy rows at earlier budgets; claim.md and claim.csv hold every row" in out.replace("\n", " ")
 
 
 def test_earlier_budgets_judge_the_seeds_of_the_look_that_decided_the_final_row():
@@ -607,3 +613,43 @@ def test_batch_norm_x_variant_counts_the_test_set_where_every_run_recorded_each_
     half = scipy_stats.t.ppf(0.975, 19) * math.sqrt((3 - 20 * 0.15**2) / 19 / 20)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.15 - half, 0.15 + half))
     assert "test-set sampling" in row["interval_method"] and "left out" not in row["interval_method"]
+
+
+# The unit of each part's baseline_value, variant_value and difference.
+UNITS = {
+    "fewer parameters": "params",
+    "fewer MACs": "MACs",
+    "same receptive field": "px",
+    "same effective receptive field": "share of image",
+    "higher accuracy": "accuracy",
+    "more non-linearity helps": "accuracy",
+    "higher accuracy at an earlier budget": "accuracy",
+    "more non-linearity helps at an earlier budget": "accuracy",
+    "batch norm x variant": "accuracy",
+    "trains reliably": "share of runs failed",
+    "faster": "images/s",
+    "3x3 is the densest": "GFLOP/s",
+}
+
+
+def test_every_claim_row_names_its_unit_and_every_ratio_runs_stack_over_rival(finished_run):
+    claims = pd.read_csv(finished_run.root / "claim.csv")
+    assert claims["unit"].notna().all()
+    units = claims.groupby("claim")["unit"].agg(set).to_dict()
+    assert units == {name: {UNITS[name]} for name in units}
+    assert {
+        "fewer parameters",
+        "same effective receptive field",
+        "higher accuracy",
+        "faster",
+        "3x3 is the densest",
+    } <= set(claims["claim"])
+    # Every ratio is variant / baseline: the stack (3x3) over its rival. Exactly the values' ratio for the counts;
+    # for GFLOP/s and images/s, the median of paired ratios, near the ratio of the medians.
+    counts = claims[claims["claim"].isin(["fewer parameters", "fewer MACs"])]
+    assert np.allclose(counts["ratio_value"], counts["variant_value"] / counts["baseline_value"])
+    timed = claims[claims["claim"].isin(["faster", "3x3 is the densest"])]
+    assert np.allclose(timed["ratio_value"], timed["variant_value"] / timed["baseline_value"], rtol=0.2)
+    assert (claims.loc[claims["claim"] == "3x3 is the densest", "variant"] == "3x3").all()
+    compared = claims.dropna(subset=["difference", "baseline_value", "variant_value"])
+    assert np.allclose(compared["difference"], compared["variant_value"] - compared["baseline_value"])

@@ -2,7 +2,9 @@
 
 import base64
 import html
+import io
 import math
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -215,15 +217,23 @@ def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_p
     assert report.erf_maps(erf.iloc[0:0], maps, ["stack"]) is None
 
 
+def _embedded(source: str) -> Image.Image:
+    """The image a data: address holds (PNG or JPEG)."""
+    head, encoded = source.split(",", 1)
+    assert head in ("data:image/png;base64", "data:image/jpeg;base64"), head
+    return Image.open(io.BytesIO(base64.b64decode(encoded)))
+
+
 def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_run):
     page = (finished_run.root / "report.html").read_text()
     tags = _elements(page)
-    images = [attributes["src"] for tag, attributes in tags if tag == "img"]
-    assert len(images) == len(FIGURES)
-    for name, source in zip(FIGURES, images, strict=True):
-        prefix = "data:image/png;base64,"
-        assert source.startswith(prefix)
-        assert base64.b64decode(source[len(prefix) :]) == (finished_run.root / "figures" / f"{name}.png").read_bytes()
+    images = [(attributes["alt"], attributes["src"]) for tag, attributes in tags if tag == "img"]
+    assert [name for name, _ in images] == FIGURES
+    for name, source in images:
+        # A compact copy (256 colours, or a JPEG where smaller) with the pixels of the full PNG kept in figures/.
+        with Image.open(finished_run.root / "figures" / f"{name}.png") as full, _embedded(source) as shown:
+            assert shown.size == full.size, name
+            assert len(source) < 4 / 3 * (finished_run.root / "figures" / f"{name}.png").stat().st_size + 100, name
     links = [value for _, attributes in tags for key, value in attributes.items() if key in ("src", "href")]
     assert all(link.startswith("data:") for link in links)
     claims = pd.read_csv(finished_run.root / "claim.csv")
@@ -238,7 +248,113 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
         f"Kernels wider than their maps (the validity column): vgg11 r64 at 32 px, stack against single: {flag}."
         in shown
     )
-    assert "<th>validity</th>" in page and f"<td>{flag}</td>" in shown
+    assert "<dt>validity</dt>" in page and f"<dd>{flag}</dd>" in shown  # behind each row's details
+
+
+def test_the_page_of_a_run_weighs_under_a_megabyte(finished_run):
+    page = finished_run.root / "report.html"
+    figures = sum((finished_run.root / "figures" / f"{name}.png").stat().st_size for name in FIGURES)
+    # The embedded copies are smaller than the full PNGs would be as base64 (4/3 of their bytes).
+    assert page.stat().st_size < 1_000_000 and page.stat().st_size < 4 / 3 * figures
+
+
+def _claim_rows() -> pd.DataFrame:
+    """A claim table by hand: parameters (3 models), accuracy (6 conditions, 2 contradicted) with a sensitivity
+    row, speed in two modes, density (no model), the receptive field (no verdict) and an earlier budget."""
+    model = {"ratio": 8, "resolution": 32, "variant": "stack", "baseline": "single", "analysis": "primary"}
+    rows = [
+        {"claim": "fewer parameters", "arch": arch, "batch_norm": False, "verdict": "supported", "unit": "params"}
+        for arch in ("vgg11", "vgg13", "vgg16")
+    ]
+    for normed in (False, True):
+        for arch in ("vgg11", "vgg13", "vgg16"):
+            verdict = "contradicted" if not normed and arch != "vgg16" else "inconclusive"
+            rows.append({"claim": "higher accuracy", "arch": arch, "batch_norm": normed, "verdict": verdict})
+    rows.append(
+        {"claim": "higher accuracy", "arch": "vgg16", "batch_norm": False, "analysis": "all runs (sensitivity)"}
+    )
+    rows += [
+        {"claim": "faster", "arch": "vgg11", "batch_norm": False, "device": "cpu", "mode": mode, "verdict": verdict}
+        for mode, verdict in (("infer", "supported"), ("train", "contradicted"))
+    ]
+    rows.append(
+        {"claim": "3x3 is the densest", "device": "cpu", "mode": "32 channels, 14 px", "variant": "3x3",
+         "baseline": "7x7", "verdict": "not reproduced on this device", "ratio": math.nan, "resolution": math.nan}
+    )  # fmt: skip
+    rows.append({"claim": "same receptive field", "arch": "vgg11", "batch_norm": False, "variant": "all"})
+    rows.append(
+        {"claim": "higher accuracy at an earlier budget", "arch": "vgg11", "batch_norm": False, "epoch": 1,
+         "optimizer_steps": 100, "verdict": "supported"}
+    )  # fmt: skip
+    return pd.DataFrame([{**model, **row} for row in rows]).reindex(columns=claim.COLUMNS)
+
+
+class _Grid(HTMLParser):
+    """The verdict grid's rows: each a list of cells, a cell a list of (class, text) of its parts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[list[tuple[str, str]]]] = []
+        self.inside = False
+        self.style = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.inside = attrs.get("id") == "verdict-grid"
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("th", "td"):
+            self.rows[-1].append([])
+            self.style = attrs.get("class") or ""
+        elif self.inside and tag == "div":
+            self.style = attrs.get("class") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside and self.rows and self.rows[-1]:
+            self.rows[-1][-1].append((self.style, data))
+
+
+def test_the_headline_says_each_parts_verdicts_from_the_primary_rows():
+    sentences = [html.unescape(re.sub("<[^>]+>", "", sentence)) for sentence in report.headline(_claim_rows())]
+    assert sentences == [
+        "Fewer parameters (the 3x3 stack has fewer parameters than the large kernel): supported in all 3 comparisons.",
+        "Higher accuracy (the stack is more accurate than each large-kernel rival): contradicted in 2 of 6 "
+        "comparisons (vgg11 r8, vgg13 r8), inconclusive in 4.",
+        "Faster (the stack's steps take less time than the rival's): supported in 1 of 2 comparisons (vgg11 r8 cpu "
+        "infer), contradicted in 1 (vgg11 r8 cpu train).",
+        "3x3 is the densest (3x3 convolutions do more work per second than larger kernels): not reproduced on this "
+        "device in the one comparison.",
+        "No verdict, numbers only: same receptive field (1 row).",
+        "At earlier budgets (their own Holm family, in the figure and tables below): supported 1.",
+    ]
+    assert report.headline(_claim_rows().iloc[0:0]) == []
+
+
+def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
+    parser = _Grid()
+    parser.feed(report.verdict_grid(_claim_rows()))
+    header, *rows = parser.rows
+    models = ["vgg11 r8", "vgg13 r8", "vgg16 r8", "vgg11 r8 bn", "vgg13 r8 bn", "vgg16 r8 bn", "kernels alone"]
+    assert [text for ((_, text),) in header] == ["part of the claim", *models]
+    grid = {cells[0][0][1]: dict(zip(models, cells[1:], strict=True)) for cells in rows}
+    # Primary rows with a verdict only: no sensitivity row, no receptive field (no verdict), no earlier budget.
+    assert list(grid) == ["fewer parameters", "higher accuracy", "faster", "3x3 is the densest"]
+    assert grid["fewer parameters"]["vgg13 r8"] == [("supported", "supported")]
+    assert grid["fewer parameters"]["vgg13 r8 bn"] == []
+    assert grid["higher accuracy"]["vgg11 r8"] == [("contradicted", "contradicted")]
+    assert grid["higher accuracy"]["vgg16 r8 bn"] == [("inconclusive", "inconclusive")]
+    assert grid["faster"]["vgg11 r8"] == [
+        ("supported", "cpu infer: supported"),
+        ("contradicted", "cpu train: contradicted"),
+    ]
+    assert grid["3x3 is the densest"]["kernels alone"] == [
+        ("not-reproduced", "cpu 32 channels, 14 px vs 7x7: not reproduced")
+    ]
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):
@@ -330,11 +446,24 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--virtual-time-budget=10000",
 ]
-# Added to a copy of the page: once it has loaded, it records how many images decoded.
+# Added to a copy of the page: once it has loaded, it records how many images decoded, the headline's sentences, how
+# many verdict columns lie within the window's width, the figures by id, whether the page scrolls sideways and
+# whether the configuration is collapsed.
 PROBE = """<script>
 window.addEventListener("load", () => {
   const decoded = [...document.images].filter((image) => image.complete && image.naturalWidth > 0);
-  document.body.dataset.probe = `${decoded.length} of ${document.images.length} images decoded`;
+  const data = document.body.dataset;
+  data.probe = `${decoded.length} of ${document.images.length} images decoded`;
+  data.headline = `${document.querySelectorAll("#headline li").length} sentences`;
+  const verdicts = [...document.querySelectorAll("th")].filter((cell) => cell.textContent === "verdict");
+  const inView = verdicts.filter((cell) => {
+    const box = cell.getBoundingClientRect();
+    return box.left >= 0 && box.right <= window.innerWidth;
+  });
+  data.verdicts = `${inView.length} of ${verdicts.length} verdict columns within ${window.innerWidth} px`;
+  data.figures = [...document.querySelectorAll("figure")].map((figure) => figure.id).join(" ");
+  data.sideways = `${document.documentElement.scrollWidth > window.innerWidth}`;
+  data.configuration = document.querySelector("#configuration").open ? "open" : "collapsed";
 });
 </script></body>"""
 
@@ -345,7 +474,14 @@ def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path,
     probed = tmp_path / "report.html"  # alone in its folder: nothing beside it to load
     probed.write_text(page.replace("</body>", PROBE))
     result = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probed.as_uri()],
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            "--window-size=1280,900",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -353,3 +489,12 @@ def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path,
     assert result.returncode == 0, result.stderr[-2000:]
     assert f'data-probe="{len(FIGURES)} of {len(FIGURES)} images decoded"' in result.stdout
     assert "<h1>vggbench: run on" in result.stdout
+    claims = pd.read_csv(finished_run.root / "claim.csv")
+    primary = claims[claims["analysis"] == "primary"]
+    parts = primary.dropna(subset=["verdict"])["claim"].nunique()
+    silent = primary.groupby("claim")["verdict"].count().eq(0).any()  # same receptive field: no verdict
+    assert f'data-headline="{parts + silent} sentences"' in result.stdout  # one per part, one for those without
+    shown = re.search(r'data-verdicts="(\d+) of (\d+) verdict columns within 1280 px"', result.stdout)
+    assert shown is not None and shown[1] == shown[2] and int(shown[2]) >= parts  # a claim table per part
+    assert f'data-figures="{" ".join(FIGURES)}"' in result.stdout
+    assert 'data-sideways="false"' in result.stdout and 'data-configuration="collapsed"' in result.stdout

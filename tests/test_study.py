@@ -46,12 +46,15 @@ def test_tiny_grid_writes_every_table(finished_run):
         "params",
         "macs",
         "rf_px",
-        "infer_img_per_s",
+        "speed_infer_img_per_s",
         "test_acc_mean",
         "test_acc_std",
         "seeds",
     }
     assert list(summary["seeds"]) == [2, 2]
+    # Two throughputs, named apart: the speed kind's timed steps, and the training loop's epochs.
+    assert "train_img_per_s" not in summary and "infer_img_per_s" not in summary
+    assert (summary["train_loop_img_per_s_median"] > 0).all() and (summary["speed_infer_img_per_s"] > 0).all()
     pairs = pd.read_csv(root / "pairs.csv")
     assert list(pairs[["baseline", "variant"]].iloc[0]) == ["stack", "single"]
     erf = pd.read_csv(root / "erf.csv")
@@ -194,6 +197,7 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     out = capsys.readouterr().out
     assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
     assert "report: runs/quick/report.html" in out
+    assert max(map(len, out.splitlines())) <= 120  # the terminal's tables fit; the CSVs keep every column
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "holds none of static.csv" in capsys.readouterr().err
 

@@ -40,6 +40,7 @@ COLUMNS = [
     "variant",
     "baseline_value",
     "variant_value",
+    "unit",
     "difference",
     "ratio_value",
     "ci_low",
@@ -67,13 +68,7 @@ COLUMNS = [
     "interval_method",
     "note",
 ]
-# What the terminal shows of the claim table (claim.csv and claim.md have every column).
-NOT_SHOWN = {"resolution", "difference", "ratio_value", "p_value", "tost_p", "tost_p_holm", "margin", "hedges_g"}
-NOT_SHOWN |= {"cohens_dz"}
-NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant", "estimand", "note"}
-NOT_SHOWN |= {"design", "look", "looks", "nominal_level", "equivalence_level"}
-NOT_SHOWN |= {"interval_method", "optimizer_steps"}
-SHOWN_COLUMNS = [column for column in COLUMNS if column not in NOT_SHOWN]
+# The terminal shows a few of these, part by part (vggbench.terminal.claim_text); claim.csv has them all.
 
 
 # The order the parts are told in: cost, fields, accuracy and trainability, speed, density; a kind not named

@@ -133,38 +133,20 @@ def given(args: argparse.Namespace) -> dict:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
 
 
-def _readable(table: pd.DataFrame) -> str:
-    """Integers with thousands separators, other numbers with four significant digits, blanks for missing."""
-    import pandas as pd
+def _readable(table: pd.DataFrame, where: str = "the CSV") -> str:
+    """The table in human units (121.1 M), at most 120 characters a line (vggbench.terminal)."""
+    from vggbench import terminal
 
-    def integer(value) -> str:
-        return "" if pd.isna(value) else f"{value:,}"
-
-    def number(value) -> str:
-        return "" if pd.isna(value) else f"{value:.4g}"
-
-    def other(value) -> str:
-        return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-
-    formatters = {}
-    for column in table.columns:
-        values = table[column]
-        if pd.api.types.is_bool_dtype(values):
-            formatters[column] = other
-        elif pd.api.types.is_integer_dtype(values):
-            formatters[column] = integer
-        elif pd.api.types.is_float_dtype(values):
-            formatters[column] = number
-        else:
-            formatters[column] = other
-    return table.to_string(index=False, formatters=formatters, na_rep="")
+    return terminal.text(table, where)
 
 
 def _emit(table: pd.DataFrame, destination: str | None, shown_columns, title: str) -> None:
     """Print `table` (those of `shown_columns` it has) and write all of it as CSV to `destination`."""
     from vggbench.csvio import write_csv
+    from vggbench.terminal import wrapped
 
-    print(f"{title}\n{_readable(table[[column for column in shown_columns if column in table]])}\n")
+    where = destination if destination not in (None, STDOUT) else "the table's CSV option (--help)"
+    print(f"{wrapped(title)}\n{_readable(table[[column for column in shown_columns if column in table]], where)}\n")
     if destination not in (None, STDOUT):
         write_csv(table, destination)
         print(f"wrote {len(table)} rows to {destination}\n")
@@ -264,7 +246,7 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vggbench import study
+    from vggbench import study, terminal
     from vggbench.config import load_config
 
     config = load_config(args.preset, args.config, **given(args))
@@ -277,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args)
     )
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
-    print(_readable(directory.table("summary")) + "\n")
+    print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
     _print_claims(directory.table("claim"), directory.root)
     _print_report(directory.root / "report.html")
     failures = directory.table("failures")
@@ -303,13 +285,10 @@ def _executor(args: argparse.Namespace):
 
 
 def _print_claims(claims: pd.DataFrame, run_dir) -> None:
-    from vggbench.claim import SHOWN_COLUMNS, at_earlier_budget
+    from vggbench import terminal
 
-    earlier = at_earlier_budget(claims)
-    print(f"The claim, part by part (written to {run_dir}/claim.md and claim.csv)")
-    print(_readable(claims.loc[~earlier, [column for column in SHOWN_COLUMNS if column in claims]]))
-    if earlier.any():
-        print(f"(and {earlier.sum()} accuracy rows at earlier budgets: claim.md and claim.csv)")
+    print(terminal.wrapped(f"The claim, part by part (written to {run_dir}/claim.md and claim.csv)") + "\n")
+    print(terminal.claim_text(claims))
 
 
 def _print_report(path) -> None:

@@ -31,6 +31,7 @@ SUMMARY_COLUMNS = (
     *NAME_KEYS,
     "epochs",
     "seeds",
+    "failed",  # runs that met the failure rule: the accuracy columns leave them out (blank where every run did)
     "test_acc_mean",
     "test_acc_std",
     "test_acc_min",

@@ -22,7 +22,10 @@ from vggbench.designs import GROUP_SEQUENTIAL, Design
 from vggbench.schema import keys_in
 from vggbench.sequential import CONTINUE, Plan, expected_seeds, replay
 from vggbench.training_rules import failed, final_epoch
-from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts
+from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts, decide
+
+# The units of the rows' baseline_value, variant_value and difference (claim.csv's `unit`).
+ACCURACY, FAILED_SHARE = "accuracy", "share of runs failed"
 
 
 def _estimand(final: pd.DataFrame) -> str:
@@ -77,7 +80,8 @@ def _unpaired(stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
 def _shared(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
     """The columns every row of one comparison shares: the claim, the group, the arms, the margin and the
     runs that failed."""
-    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "margin": margin}
+    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "unit": ACCURACY}
+    common["margin"] = margin
     return {**common, "failed_baseline": int(rival["failed"].sum()), "failed_variant": int(stack["failed"].sum())}
 
 
@@ -219,6 +223,7 @@ def _interaction_row(normed, plain) -> dict:
     ]
     base = {key: value for key, value in normed.base.items() if key != "batch_norm"}
     row = {"claim": INTERACTION, **base, "analysis": "interaction", "baseline": normed.rival, "variant": STACK}
+    row["unit"] = ACCURACY
     row.update(estimand=_estimand(normed.group), **_budget(normed.group), verdict=math.nan)
     means = [arm["test_acc"].mean() for arm in arms]
     with_bn, without = means[0] - means[1], means[2] - means[3]
@@ -287,15 +292,20 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
         stack, other = stack_rows["failed"], rival_rows["failed"]
         counts = {"failed_variant": int(stack.sum()), "failed_baseline": int(other.sum())}
         counts.update(seeds_variant=len(stack), seeds_baseline=len(other))
-        shares = {"variant_value": stack.mean(), "baseline_value": other.mean()}
+        shares = {"variant_value": stack.mean(), "baseline_value": other.mean(), "unit": FAILED_SHARE}
         p_value = stats.fisher(counts["failed_variant"], len(stack), counts["failed_baseline"], len(other))
         none_failed = not (stack.any() or other.any())
         note = "share of runs that failed" + ("; no run failed in either arm" if none_failed else "")
         row = {"claim": "trains reliably", **base, "analysis": PRIMARY, "baseline": rival, "variant": STACK}
-        difference = shares["baseline_value"] - shares["variant_value"]  # above 0: the stack fails less
+        difference = shares["variant_value"] - shares["baseline_value"]  # stack - rival: below 0, it fails less
         rows.append({**row, **counts, **shares, "difference": difference, "p_value": p_value, "note": note})
-    adjust(rows, columns=("p_value",))
+    adjust(rows, columns=("p_value",), judge=lambda row: decide(row, _fails_less))
     return rows
+
+
+def _fails_less(row: dict) -> bool:
+    """The stack's share of failed runs below the rival's (the difference, stack - rival, below 0)."""
+    return row["difference"] < 0
 
 
 def _arm_rows(train: pd.DataFrame):
