@@ -25,7 +25,7 @@ from vggbench.config import Rules
 from vggbench.measure.static import block_table
 from vggbench.rundir import RunDir
 
-FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "block_ratios", "erf_maps"]
+FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "time_ratios", "block_ratios", "erf_maps"]
 
 
 class _Elements(HTMLParser):
@@ -161,6 +161,38 @@ def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_
     assert (band.get_x(), band.get_width()) == pytest.approx((-1, 2))  # the margin, +-1 point
     assert [tick.get_text() for tick in field.get_yticklabels()] == ["vs single"]
     assert report.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
+
+
+def test_time_ratios_draw_each_pair_with_its_interval_hollow_where_unstable():
+    pairs = pd.DataFrame(
+        [
+            {"arch": "vgg11", "ratio": 8, "resolution": 32, "mode": "infer", "variant": "single",
+             "time_ratio_median": 0.9, "ci_low": 0.85, "ci_high": 0.95, "stable": True},
+            {"arch": "vgg11", "ratio": 8, "resolution": 32, "mode": "train", "variant": "linear-stack",
+             "time_ratio_median": 1.02, "ci_low": 0.9, "ci_high": 1.1, "stable": False},
+        ]
+    )  # fmt: skip
+    axes = report.time_ratios(pairs).axes[0]
+    intervals = [tuple(line.get_xdata()) for line in axes.lines if len(line.get_xdata()) == 2]
+    assert (0.85, 0.95) in intervals and (0.9, 1.1) in intervals
+    markers = {line.get_xdata()[0]: line.get_markerfacecolor() for line in axes.lines if len(line.get_xdata()) == 1}
+    assert markers[1.02] == "white" and markers[0.9] != "white"
+    labels = [tick.get_text() for tick in axes.get_yticklabels()]
+    assert sorted(labels) == ["vgg11 r8 32px infer: single", "vgg11 r8 32px train: linear-stack"]
+    assert report.time_ratios(pairs.iloc[0:0]) is None
+
+
+def test_throughput_against_the_architecture_where_the_run_has_one_ratio():
+    speed = pd.DataFrame(
+        [
+            {"arch": arch, "variant": variant, "ratio": 8, "resolution": 32, "mode": "infer", "device_name": "cpu",
+             "img_per_s": 100.0, "step_ms_median": 640.0, "step_ms_iqr": 10.0, "batch_size": 64}
+            for arch in ("vgg11", "vgg13") for variant in ("stack", "single")
+        ]
+    )  # fmt: skip
+    axes = report.throughput_vs_ratio(speed).axes[0]
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["vgg11", "vgg13"]
+    assert "width ratio 8" in axes.get_xlabel()
 
 
 def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
@@ -369,12 +401,14 @@ def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, 
     page = (run / "report.html").read_text()
     # Not drawn: the forest (no claim table), accuracy against MACs and the effective field (no data), and the two
     # figures over the budget (one epoch: no earlier budget).
-    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 5
+    assert page.count("<img ") == 3 and page.count("Not drawn: the run has no data for it.") == 5
     assert sorted(path.name for path in (run / "figures").iterdir()) == [
         "block_ratios.png",
         "block_ratios.svg",
         "throughput_vs_ratio.png",
         "throughput_vs_ratio.svg",
+        "time_ratios.png",
+        "time_ratios.svg",
     ]
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "has no summary.csv or metadata.json" in capsys.readouterr().err

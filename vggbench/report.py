@@ -117,7 +117,8 @@ def accuracy_vs_macs(summary: pd.DataFrame):
 
 
 def throughput_vs_ratio(speed: pd.DataFrame):
-    """Images per second against width ratio: one panel per device and mode, one line per arch and variant.
+    """Images per second against width ratio: one panel per device and mode, one line per arch and variant;
+    where the run has one width ratio, against the architecture instead (a line over one x value says nothing).
 
     Error bars span the step time's interquartile range, turned into images per second.
     """
@@ -128,14 +129,14 @@ def throughput_vs_ratio(speed: pd.DataFrame):
     panels = list(table.groupby(["device_name", "mode"], sort=True))
     variants = _ordered(table["variant"])
     archs = sorted(table["arch"].unique())
+    by_arch = table["ratio"].nunique() == 1
     several_resolutions = table["resolution"].nunique() > 1
     figure = _figure(4.6 * len(panels), 4.0)
     for index, ((device_name, mode), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
         lines = rows.groupby(["arch", "variant", "resolution", "batch_norm"])
-        for arch, variant, resolution, normed in sorted(
-            lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2], key[3])
-        ):
+        keys = sorted(lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2], key[3]))
+        for arch, variant, resolution, normed in keys:
             by_ratio = (
                 lines.get_group((arch, variant, resolution, normed))
                 .groupby("ratio", as_index=False)[["step_ms_median", "step_ms_iqr", "batch_size"]]
@@ -146,28 +147,65 @@ def throughput_vs_ratio(speed: pd.DataFrame):
             low = to_img_per_s / (by_ratio["step_ms_median"] + by_ratio["step_ms_iqr"] / 2)
             high = to_img_per_s / (by_ratio["step_ms_median"] - by_ratio["step_ms_iqr"] / 2).clip(lower=1e-9)
             colour, marker = _style(variant, variants)
-            label = (
-                f"{arch} {variant}" + (" bn" if normed else "") + (f" {resolution}px" if several_resolutions else "")
-            )
+            label = f"{variant}" if by_arch else f"{arch} {variant}"
+            label += (" bn" if normed else "") + (f" {resolution}px" if several_resolutions else "")
+            # One ratio: each arch is a place on the x axis, its variants side by side around it.
+            offset = 0.12 * (variants.index(variant) - (len(variants) - 1) / 2)
+            where = [archs.index(arch) + offset] if by_arch else by_ratio["ratio"]
             axes.errorbar(
-                by_ratio["ratio"],
+                where,
                 median,
                 yerr=[median - low, high - median],
                 color=colour,
                 marker=marker,
-                linestyle=ARCH_LINESTYLES[archs.index(arch) % len(ARCH_LINESTYLES)],
+                linestyle="none" if by_arch else ARCH_LINESTYLES[archs.index(arch) % len(ARCH_LINESTYLES)],
                 capsize=3,
-                label=label,
+                label=label if not by_arch or arch == archs[0] else None,
             )
         batch = ", ".join(str(int(size)) for size in sorted(rows["batch_size"].unique()))
-        axes.set_xscale("log", base=2)
         axes.set_yscale("log")
-        axes.set_xticks(sorted(rows["ratio"].unique()), labels=[str(r) for r in sorted(rows["ratio"].unique())])
-        axes.set_xlabel("width ratio (channels divided by)")
+        if by_arch:
+            axes.set_xticks(range(len(archs)), labels=archs)
+            axes.set_xlabel(f"architecture (width ratio {rows['ratio'].iloc[0]:g})")
+        else:
+            axes.set_xscale("log", base=2)
+            ratios = sorted(rows["ratio"].unique())
+            axes.set_xticks(ratios, labels=[f"{ratio:g}" for ratio in ratios])
+            axes.set_xlabel("width ratio (channels divided by)")
         axes.set_ylabel("images per second (log scale)")
         axes.set_title(f"{device_name}, {mode}, batch {batch}", fontsize=10)
         axes.grid(True, alpha=0.3)
         axes.legend(fontsize=7)
+    return figure
+
+
+def time_ratios(pairs: pd.DataFrame):
+    """Each paired timing's time ratio (variant over the stack, below 1: the variant is faster) with its 95%
+    bootstrap interval, a row per model, mode and variant; rows whose interval missed the timing's target
+    (stable false) are drawn hollow."""
+    needed = {"time_ratio_median", "ci_low", "ci_high", "variant", "arch", "mode"}
+    if pairs.empty or not needed <= set(pairs.columns) or pairs["time_ratio_median"].isna().all():
+        return None
+    rows = pairs.dropna(subset=["time_ratio_median"]).reset_index(drop=True)
+    variants = _ordered(["stack", *rows["variant"]])
+    figure = _figure(6.4, max(2.4, 1.0 + 0.22 * len(rows)))
+    axes = figure.add_subplot()
+    positions = np.arange(len(rows))[::-1]
+    for position, row in zip(positions, rows.itertuples(), strict=True):
+        colour, marker = _style(row.variant, variants)
+        hollow = getattr(row, "stable", True) is False
+        axes.plot([row.ci_low, row.ci_high], [position, position], color=colour, lw=2)
+        axes.plot(row.time_ratio_median, position, marker, color=colour, mfc="white" if hollow else colour)
+    labels = [f"{row.arch} r{row.ratio:g} {row.resolution:g}px {row.mode}: {row.variant}" for row in rows.itertuples()]
+    axes.set_yticks(positions, labels, fontsize=7)
+    axes.axvline(1, color="black", lw=0.8)
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter("{x:g}")
+    axes.xaxis.set_minor_formatter("{x:g}")
+    axes.tick_params(axis="x", which="minor", labelsize=7)
+    axes.set_xlabel("time per step, variant / stack (log; below 1: faster)")
+    axes.set_ylim(-1, len(rows))
+    axes.grid(True, axis="x", alpha=0.3)
     return figure
 
 
@@ -471,6 +509,13 @@ def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]
             "Throughput against width ratio",
             "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
             lambda: throughput_vs_ratio(directory.table("speed")),
+        ),
+        (
+            "time_ratios",
+            "Time ratios, paired",
+            "Each paired timing: the variant's time per step over the stack's, with its 95% bootstrap interval "
+            "over interleaved pairs; hollow markers missed the timing's precision target.",
+            lambda: time_ratios(directory.table("pairs")),
         ),
         (
             "block_ratios",
