@@ -162,21 +162,26 @@ def throughput_vs_ratio(speed: pd.DataFrame):
                 capsize=3,
                 label=label if not by_arch or arch == archs[0] else None,
             )
-        batch = ", ".join(str(int(size)) for size in sorted(rows["batch_size"].unique()))
-        axes.set_yscale("log")
-        if by_arch:
-            axes.set_xticks(range(len(archs)), labels=archs)
-            axes.set_xlabel(f"architecture (width ratio {rows['ratio'].iloc[0]:g})")
-        else:
-            axes.set_xscale("log", base=2)
-            ratios = sorted(rows["ratio"].unique())
-            axes.set_xticks(ratios, labels=[f"{ratio:g}" for ratio in ratios])
-            axes.set_xlabel("width ratio (channels divided by)")
-        axes.set_ylabel("images per second (log scale)")
-        axes.set_title(f"{device_name}, {mode}, batch {batch}", fontsize=10)
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=7)
+        _label_throughput(axes, rows, archs if by_arch else None, f"{device_name}, {mode}")
     return figure
+
+
+def _label_throughput(axes, rows: pd.DataFrame, archs: list[str] | None, title: str) -> None:
+    """The axes of one throughput panel: against the architectures `archs`, or (None) the width ratio."""
+    batch = ", ".join(str(int(size)) for size in sorted(rows["batch_size"].unique()))
+    axes.set_yscale("log")
+    if archs:
+        axes.set_xticks(range(len(archs)), labels=archs)
+        axes.set_xlabel(f"architecture (width ratio {rows['ratio'].iloc[0]:g})")
+    else:
+        axes.set_xscale("log", base=2)
+        ratios = sorted(rows["ratio"].unique())
+        axes.set_xticks(ratios, labels=[f"{ratio:g}" for ratio in ratios])
+        axes.set_xlabel("width ratio (channels divided by)")
+    axes.set_ylabel("images per second (log scale)")
+    axes.set_title(f"{title}, batch {batch}", fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7)
 
 
 def time_ratios(pairs: pd.DataFrame):
@@ -484,69 +489,67 @@ class Drawn:
     png: Path | None  # None: the run has no data for this figure
 
 
+# Each figure's title and caption, in the page's order.
+FIGURE_TEXT = {
+    "forest": (
+        "Every comparison, difference and interval",
+        "Each primary comparison of the stack with a rival, condition by condition: the difference "
+        "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
+        "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
+    ),
+    "accuracy_vs_macs": (
+        "Accuracy against compute",
+        "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
+    ),
+    "throughput_vs_ratio": (
+        "Throughput against width ratio",
+        "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
+    ),
+    "time_ratios": (
+        "Time ratios, paired",
+        "Each paired timing: the variant's time per step over the stack's, with its 95% bootstrap interval "
+        "over interleaved pairs; hollow markers missed the timing's precision target.",
+    ),
+    "block_ratios": (
+        "Parameters and MACs, block by block",
+        "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
+        "textbook ratio for a block with as many input as output channels.",
+    ),
+    "accuracy_budgets": (
+        "Accuracy difference against the training budget",
+        "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
+        "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
+        "is the equivalence margin.",
+    ),
+    "learning_curves": (
+        "Learning curves",
+        "Test accuracy against optimizer steps, per variant: the mean over the runs that did not fail, with "
+        "its 95% t interval as a band; a panel per group of models.",
+    ),
+    "erf_maps": (
+        "Effective receptive field",
+        "Effective receptive field: the clamped input gradient of the central unit, untrained and "
+        "trained. Colour follows its square root; dashed and dotted squares hold 50% and 99% of it.",
+    ),
+}
+
+
 def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]]:
     """Each figure's name, title and caption, and how to draw it from the run's tables."""
     config = directory.config() if directory.has("config.json") else {}
     erf = directory.table("erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
-    return [
-        (
-            "forest",
-            "Every comparison, difference and interval",
-            "Each primary comparison of the stack with a rival, condition by condition: the difference "
-            "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
-            "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
-            lambda: forest(directory.table("claim")),
-        ),
-        (
-            "accuracy_vs_macs",
-            "Accuracy against compute",
-            "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
-            lambda: accuracy_vs_macs(directory.table("summary")),
-        ),
-        (
-            "throughput_vs_ratio",
-            "Throughput against width ratio",
-            "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
-            lambda: throughput_vs_ratio(directory.table("speed")),
-        ),
-        (
-            "time_ratios",
-            "Time ratios, paired",
-            "Each paired timing: the variant's time per step over the stack's, with its 95% bootstrap interval "
-            "over interleaved pairs; hollow markers missed the timing's precision target.",
-            lambda: time_ratios(directory.table("pairs")),
-        ),
-        (
-            "block_ratios",
-            "Parameters and MACs, block by block",
-            "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
-            "textbook ratio for a block with as many input as output channels.",
-            lambda: block_ratios(directory.table("blocks")),
-        ),
-        (
-            "accuracy_budgets",
-            "Accuracy difference against the training budget",
-            "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
-            "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
-            "is the equivalence margin.",
-            lambda: accuracy_budgets(directory.table("claim")),
-        ),
-        (
-            "learning_curves",
-            "Learning curves",
-            "Test accuracy against optimizer steps, per variant: the mean over the runs that did not fail, with "
-            "its 95% t interval as a band; a panel per group of models.",
-            lambda: learning_curves(directory.table("train")),
-        ),
-        (
-            "erf_maps",
-            "Effective receptive field",
-            "Effective receptive field: the clamped input gradient of the central unit, untrained and "
-            "trained. Colour follows its square root; dashed and dotted squares hold 50% and 99% of it.",
-            lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
-        ),
-    ]
+    drawers = {
+        "forest": lambda: forest(directory.table("claim")),
+        "accuracy_vs_macs": lambda: accuracy_vs_macs(directory.table("summary")),
+        "throughput_vs_ratio": lambda: throughput_vs_ratio(directory.table("speed")),
+        "time_ratios": lambda: time_ratios(directory.table("pairs")),
+        "block_ratios": lambda: block_ratios(directory.table("blocks")),
+        "accuracy_budgets": lambda: accuracy_budgets(directory.table("claim")),
+        "learning_curves": lambda: learning_curves(directory.table("train")),
+        "erf_maps": lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
+    }
+    return [(name, *FIGURE_TEXT[name], drawers[name]) for name in FIGURE_TEXT]
 
 
 def draw(directory: RunDir) -> list[Drawn]:

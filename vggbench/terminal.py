@@ -252,6 +252,29 @@ def _counts(rows: pd.DataFrame) -> str:
     return ", ".join(f"{verdict} {count}" for verdict, count in counts.items())
 
 
+def _part_table(rows: pd.DataFrame, several_resolutions: bool) -> pd.DataFrame:
+    """One part's rows as the terminal shows them: condition, what is compared, verdict, values, the ratio or
+    difference with its interval, the Holm-adjusted p and why a row is inconclusive."""
+    import pandas as pd
+
+    from vggbench import verdicts
+
+    return pd.DataFrame(
+        {
+            "condition": [_condition(row, several_resolutions) for _, row in rows.iterrows()],
+            "compared": [f"{row['variant']} vs {row['baseline']}" for _, row in rows.iterrows()],
+            "vs": rows["baseline"].astype(str).to_numpy(),
+            "verdict": rows["verdict"].fillna("").astype(str).to_numpy(),
+            "values": [_pair(row["variant_value"], row["baseline_value"]) for _, row in rows.iterrows()],
+            "ratio": [human(value) for value in rows["ratio_value"]],
+            "difference": [_signed(value) for value in rows["difference"]],
+            "95% interval": [_interval(row["ci_low"], row["ci_high"]) for _, row in rows.iterrows()],
+            "p Holm": [_p(value) for value in rows["p_value_holm"]],
+            "why inconclusive": [verdicts.reason(row, brief=True) for _, row in rows.iterrows()],
+        }
+    )
+
+
 def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", width: int = WIDTH) -> str:
     """The claim part by part: per part its unit and verdicts, then per primary row the condition, what is
     compared, the verdict, the values (variant vs baseline), the ratio or difference with its interval and the
@@ -259,7 +282,7 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
     comparisons with kernels wider than their maps are named once, below."""
     import pandas as pd
 
-    from vggbench import validity, verdicts
+    from vggbench import validity
     from vggbench.claim import at_earlier_budget
     from vggbench.verdicts import PRIMARY, STACK
 
@@ -279,20 +302,7 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
             + (f" ({unit})" if unit else "")
             + (f": {_counts(rows)}" if rows["verdict"].notna().any() else "")
         )
-        table = pd.DataFrame(
-            {
-                "condition": [_condition(row, several_resolutions) for _, row in rows.iterrows()],
-                "compared": [f"{row['variant']} vs {row['baseline']}" for _, row in rows.iterrows()],
-                "vs": rows["baseline"].astype(str).to_numpy(),
-                "verdict": rows["verdict"].fillna("").astype(str).to_numpy(),
-                "values": [_pair(row["variant_value"], row["baseline_value"]) for _, row in rows.iterrows()],
-                "ratio": [human(value) for value in rows["ratio_value"]],
-                "difference": [_signed(value) for value in rows["difference"]],
-                "95% interval": [_interval(row["ci_low"], row["ci_high"]) for _, row in rows.iterrows()],
-                "p Holm": [_p(value) for value in rows["p_value_holm"]],
-                "why inconclusive": [verdicts.reason(row, brief=True) for _, row in rows.iterrows()],
-            }
-        )
+        table = _part_table(rows, several_resolutions)
         # Where the stack is every row's variant, the rival alone says what is compared.
         if (rows["variant"] == STACK).all():
             table = table.drop(columns=["compared"]).rename(columns={"values": "stack vs rival"})
