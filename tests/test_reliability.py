@@ -262,3 +262,66 @@ def test_broken_files_are_named_with_what_is_wrong(tmp_path, finished_run, synth
     for path, message in ((tensor, "holds no spec"), (mismatched, "has weights that do not fit its spec")):
         assert main(["erf", "--checkpoint", str(path), "--data-root", str(synthetic_root)]) == 2
         assert message in capsys.readouterr().err
+
+
+def _training_folder(root: Path) -> Path:
+    """A folder holding only a hand-made train.csv: stack, single and linear stack, three seeds, two epochs."""
+    root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for variant, accuracies in (("stack", (0.90, 0.91, 0.93)), ("single", (0.80, 0.82, 0.81)), ("linear-stack",
+                                (0.89, 0.90, 0.91))):  # fmt: skip
+        for seed, accuracy in enumerate(accuracies):
+            for epoch, acc, loss in ((1, 0.1, 2.3), (2, accuracy, 0.4)):
+                rows.append({"arch": "vgg11", "variant": variant, "ratio": 8, "resolution": 32, "seed": seed,
+                             "epoch": epoch, "test_acc": acc, "train_loss": loss})  # fmt: skip
+    pd.DataFrame(rows).to_csv(root / "train.csv", index=False)
+    return root
+
+
+def _refused(argv: list[str], capsys) -> str:
+    """Run `vggbench argv`: it must stop with status 2 and one line of ours, no traceback; returns stderr."""
+    try:
+        status = main(argv)
+    except SystemExit as exited:  # argparse's own refusals
+        status = exited.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--effect", "0"], "--effect=0.0 is not allowed: it must be a finite number > 0 and <= 1"),
+        (["--effect", "nan"], "--effect=nan is not allowed"),
+        (["--effect", "-0.01"], "--effect=-0.01 is not allowed"),
+        (["--effect", "inf"], "--effect=inf is not allowed"),
+        (["--effect", "2"], "--effect=2.0 is not allowed"),
+        (["--equivalence-margin", "0"], "equivalence_margin=0.0 is not allowed"),
+        (["--equivalence-margin", "nan"], "equivalence_margin=nan is not allowed"),
+        (["--equivalence-margin", "5"], "it must be a finite number > 0 and <= 1"),
+    ],
+)
+def test_power_refuses_an_effect_or_margin_it_cannot_size(tmp_path, capsys, options, message):
+    assert message in _refused(["power", str(_training_folder(tmp_path / "run")), *options], capsys)
+
+
+def test_power_reports_a_size_beyond_a_million_seeds_as_inf(tmp_path, capsys):
+    out = tmp_path / "power.csv"
+    run = _training_folder(tmp_path / "run")
+    assert main(["power", str(run), "--effect", "1e-300", "--equivalence-margin", "1e-300", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert (table["seeds_needed"] == float("inf")).all() and (table["seeds_for_equivalence"] == float("inf")).all()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--replays", "1000000000"], "--replays=1,000,000,000 is not allowed: at most 100,000"),
+        (["--fixed-seeds", "100000000"], "--fixed-seeds=100,000,000 is not allowed: at most 1,000"),
+        (["--max-seeds", "100000000"], "max_seeds=100000000 is not allowed: it must be an integer >= 2 and <= 1,000"),
+    ],
+)
+def test_design_refuses_a_simulation_too_large_to_hold(tmp_path, capsys, options, message):
+    assert message in _refused(["design", str(_training_folder(tmp_path / "run")), *options], capsys)

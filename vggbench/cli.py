@@ -24,6 +24,7 @@ STDOUT = "-"
 BAD_INPUT = 2  # the exit status of a bad value or input (the message names it and what is allowed)
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
 BUG = 70  # the exit status of an internal error (EX_SOFTWARE), printed with its traceback
+MAX_REPLAYS = 100_000  # `vggbench design`'s replays per scenario: enough for a share to +-0.3%
 REGRESSION = 4  # the exit status of `compare` where run B is significantly slower than run A somewhere
 
 
@@ -322,14 +323,16 @@ def _training_run(args: argparse.Namespace, purpose: str):
     if train.empty or "test_acc" not in train:
         raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")
     config = directory.config() if directory.has("config.json") else {}
-    margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
+    margin = Margins(**knobs.settings(Margins, {**config, **given(args)})).equivalence_margin  # checked, as the run's
     return directory, train, config, margin
 
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.designs import Design
     from vggbench.kinds.train_verdicts import power_table
+    from vggbench.validate import number
 
+    number("--effect", args.effect, above=0, maximum=1)  # an accuracy difference: a share
     directory, train, config, margin = _training_run(args, "size from")
     table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
@@ -344,17 +347,18 @@ def _power(args: argparse.Namespace) -> None:
 
 def _design(args: argparse.Namespace) -> None:
     from vggbench.design_check import design_table
-    from vggbench.designs import FIXED, GROUP_SEQUENTIAL, Design
+    from vggbench.designs import FIXED, GROUP_SEQUENTIAL, MAX_SEEDS, Design
     from vggbench.sequential import Plan
-    from vggbench.validate import positive_int
+    from vggbench.validate import at_most
 
     directory, train, _, margin = _training_run(args, "resample")
-    positive_int("--replays", args.replays)
+    at_most("--replays", args.replays, MAX_REPLAYS, "each scenario holds its replays in memory")
     chosen = {key: value for key, value in given(args).items() if key != "equivalence_margin"}
     sequential = Design(**{**knobs.settings(Design, chosen), "design": GROUP_SEQUENTIAL})
     seeds = int(train.groupby("variant")["seed"].nunique().min()) if args.fixed_seeds is None else args.fixed_seeds
     if seeds < 2:
         raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")
+    at_most("--fixed-seeds", seeds, MAX_SEEDS, "seeds per arm a design may plan")
     fixed = Design(design=FIXED, max_seeds=seeds)
     plans = {FIXED: Plan.of(fixed), GROUP_SEQUENTIAL: Plan.of(sequential)}
     table = design_table(train, plans, margin, args.replays, args.seed)
@@ -380,7 +384,9 @@ def _add_design_command(commands) -> None:
     not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
     parser.add_argument("--fixed-seeds", type=_integer, help="seeds per arm of the fixed design (default: the run's)")
-    parser.add_argument("--replays", type=_integer, default=2000, help="replays per scenario (default: 2000)")
+    parser.add_argument(
+        "--replays", type=_integer, default=2000, help="replays per scenario, at most 100,000 (default: 2000)"
+    )
     parser.add_argument("--seed", type=_integer, default=0, help="the resampling's random seed (default: 0)")
     parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
     parser.set_defaults(handler=_design, knob_keys=keys)
@@ -496,7 +502,11 @@ def _add_run_dir_commands(commands) -> None:
             parser.set_defaults(knob_keys=add_knobs(parser, Margins))
         if name == "power":
             parser.add_argument(
-                "--effect", type=float, default=0.01, help="the accuracy difference to detect (default: 0.01)"
+                "--effect",
+                type=float,
+                default=0.01,
+                help="the accuracy difference to detect, > 0 and <= 1 (default: 0.01); a size above a "
+                "million seeds per arm shows as inf",
             )
             parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
         if name == "publish":

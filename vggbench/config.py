@@ -61,12 +61,14 @@ class Margins(Setup):
         0.01,
         "accuracies within +- this of each other are equivalent when both one-sided tests (TOST) reject",
         above=0,
+        maximum=1,
     )
     erf_margin: float = knob(
         0.02,
         "effective fields are the same when the 90%% interval of the difference of their area ratios (the share "
         "of the image holding half the input gradient) lies within +- this",
         above=0,
+        maximum=1,
     )
 
 
