@@ -325,3 +325,28 @@ def test_power_reports_a_size_beyond_a_million_seeds_as_inf(tmp_path, capsys):
 )
 def test_design_refuses_a_simulation_too_large_to_hold(tmp_path, capsys, options, message):
     assert message in _refused(["design", str(_training_folder(tmp_path / "run")), *options], capsys)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('speed_modes = [["infer"]]', "speed_modes=['infer'] is not allowed (--mode): it must be a string"),
+        ("speed_batch_size = [[1]]", "speed_batch_size=[1] is not allowed (--batch-size)"),
+        ("speed_batch_size = [{a = 1}]", "speed_batch_size={'a': 1} is not allowed"),
+        ('speed_modes = {a = "infer"}', "speed_modes={'a': 'infer'} is not allowed"),
+        ("density_sides = [[8]]", "density_sides=[8] is not allowed (--side)"),
+        ("seeds = [[0, 1]]", "seeds entry=[0, 1] is not allowed"),
+        ('archs = [[["vgg11"]]]', "archs entry=[['vgg11']] is not allowed (--arch): it must be a string"),
+        ("ratios = [[8], [16]]", "ratios entry=[8] is not allowed (--ratio): it must be an integer"),
+        ('variants = [["stack", "single"]]', "variants entry=['stack', 'single'] is not allowed"),
+        ("batch_norm = [{}]", "batch_norm entry={} is not allowed: it must be true or false"),
+        ("threads = [[1]]", "threads=[[1]] is not allowed"),
+        ('design = [["fixed"]]', "design=[['fixed']] is not allowed: it must be a string"),
+        ("kinds = [{a = 1}]", "kinds entry={'a': 1} is not allowed: it must be a string"),
+        ("normalize = [[true]]", "normalize=[[True]] is not allowed: it must be true or false"),
+    ],
+)
+def test_lists_and_tables_where_a_toml_key_wants_values_are_refused_by_name(tmp_path, capsys, text, message):
+    (tmp_path / "nested.toml").write_text(text + "\n")
+    argv = ["run", "--config", str(tmp_path / "nested.toml"), "--out", str(tmp_path / "run"), "--dry-run"]
+    assert message in _refused(argv, capsys)
