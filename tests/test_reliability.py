@@ -350,3 +350,57 @@ def test_lists_and_tables_where_a_toml_key_wants_values_are_refused_by_name(tmp_
     (tmp_path / "nested.toml").write_text(text + "\n")
     argv = ["run", "--config", str(tmp_path / "nested.toml"), "--out", str(tmp_path / "run"), "--dry-run"]
     assert message in _refused(argv, capsys)
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        ("train", "test_acc", "abc", "train.csv has 'abc' in column test_acc (line 2): it must hold a number"),
+        ("train", "seed", "x", "train.csv has 'x' in column seed (line 2): it must hold an integer"),
+        ("train", "seed", 1.5, "train.csv has 1.5 in column seed (line 2): it must hold an integer"),
+        ("train", "ratio", "zz", "train.csv has 'zz' in column ratio (line 2)"),
+        ("train", "batch_norm", "7", "train.csv has '7' in column batch_norm (line 2): it must hold True or False"),
+        ("train", "train_loss", "xx", "train.csv has 'xx' in column train_loss"),
+        ("static", "params", "abc", "static.csv has 'abc' in column params (line 2): it must hold an integer"),
+        ("pairs", "time_ratio_median", "fast", "pairs.csv has 'fast' in column time_ratio_median"),
+        ("erf", "trained", "maybe", "erf.csv has 'maybe' in column trained (line 2): it must hold True or False"),
+        ("erf", "erf_share_t50_per_model", "abc", "erf.csv has 'abc' in column erf_share_t50_per_model"),
+        ("blocks", "params_vs_stack", "x", "blocks.csv has 'x' in column params_vs_stack"),
+        ("train", "test_acc", None, "train.csv lacks the column(s) test_acc that the train table is read for"),
+        ("train", "seed", None, "train.csv lacks the column(s) seed"),
+        ("train", "variant", None, "train.csv lacks the column(s) variant"),
+        ("train", "epoch", None, "train.csv lacks the column(s) epoch"),
+        ("static", "rf_px", None, "static.csv lacks the column(s) rf_px that the static table is read for"),
+        ("erf", "trained", None, "erf.csv lacks the column(s) trained"),
+        ("blocks", "num_convs", None, "blocks.csv lacks the column(s) num_convs"),
+        ("pairs", "ci_low", None, "pairs.csv lacks the column(s) ci_low"),
+    ],
+)
+def test_a_table_with_a_column_missing_or_of_the_wrong_type_is_named(
+    tmp_path, finished_run, capsys, table, column, value, message
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    frame = pd.read_csv(run / f"{table}.csv")
+    if value is None:
+        frame = frame.drop(columns=[column])
+    else:
+        frame[column] = frame[column].astype(object)
+        frame.loc[0, column] = value
+    frame.to_csv(run / f"{table}.csv", index=False)
+    commands = [["claim", str(run)]] + ([["power", str(run)]] if table == "train" else [])
+    commands += [["report", str(run)]] if table in ("erf", "blocks") else []
+    for argv in commands:
+        assert message in _refused(argv, capsys)
+
+
+def test_an_effective_field_table_without_per_model_shares_says_it_is_not_judged(tmp_path, finished_run):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    erf = pd.read_csv(run / "erf.csv")
+    erf.drop(columns=["erf_share_t50_per_model"]).to_csv(run / "erf.csv", index=False)
+    assert main(["claim", str(run)]) == 0
+    claims = pd.read_csv(run / "claim.csv")
+    row = claims[claims["claim"] == "same effective receptive field"].iloc[0]
+    assert row["note"].startswith("not judged: erf.csv has no erf_share_t50_per_model") and pd.isna(row["verdict"])
+    assert "not judged: erf.csv has no erf_share_t50_per_model" in (run / "claim.md").read_text()

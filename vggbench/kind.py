@@ -76,6 +76,9 @@ class Outcome:
     error: str | None = None
 
 
+TABLES: dict[str, Table] = {}  # every kind's table that declares the columns it is read for, by name
+
+
 @dataclass(frozen=True)
 class Table:
     """A table a kind writes: `name`.csv in a run directory; on the command line printed under `title`
@@ -87,6 +90,17 @@ class Table:
     flag: str = "--out"
     help: str = "write the table as CSV (rewritten after every trial)"
     on_request: bool = False  # printed only when its option is given (as static's --blocks)
+    reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
+
+    def __post_init__(self) -> None:
+        if self.reads:  # known by name to whoever reads the table from a file (RunDir.table)
+            TABLES.setdefault(self.name, self)
+
+    def checked(self, table: pd.DataFrame, path) -> pd.DataFrame:
+        """`table`, read from `path`, once every column it is read for is there and of its type (csvio)."""
+        from vggbench.csvio import check_columns
+
+        return check_columns(table, path, dict(self.reads), f" that the {self.name} table is read for")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
-from vggbench.kind import Outcome, Trial
+from vggbench.kind import TABLES, Outcome, Trial
 from vggbench.validate import InputError
 
 if TYPE_CHECKING:
@@ -201,8 +201,12 @@ class RunDir:
         return (self.root / name).is_file()
 
     def table(self, name: str) -> pd.DataFrame:
-        """Table `name` (NAME.csv); empty where it is missing or has no columns."""
-        return read_csv(self.root / f"{name}.csv")
+        """Table `name` (NAME.csv); empty where it is missing or has no columns. A kind's table must have the
+        columns it is read for, with values of their types (Table.reads): an InputError names the file and
+        the column."""
+        path = self.root / f"{name}.csv"
+        table = read_csv(path)
+        return TABLES[name].checked(table, path) if name in TABLES else table
 
     def write_table(self, name: str, table: pd.DataFrame) -> None:
         write_csv(table, self.root / f"{name}.csv")

@@ -17,6 +17,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vggbench.csvio import INTEGER, NUMBER, TEXT
 from vggbench.hardware import Machine, device_name
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.knobs import knob
@@ -103,7 +104,18 @@ class Density(Kind):
         "Per width and map size, one conv layer of each kernel size (C in = C out, stride 1, 'same' padding) "
         "timed in alternation: achieved GFLOP/s, and density relative to 3x3, with bootstrap intervals."
     )
-    tables = (Table("density", "Achieved GFLOP/s of one conv layer per kernel size", COLUMNS),)
+    tables = (
+        Table(
+            "density",
+            "Achieved GFLOP/s of one conv layer per kernel size",
+            COLUMNS,
+            reads=(
+                ("device", TEXT),
+                *((column, INTEGER) for column in ("channels", "side_px", "kernel_px")),
+                ("achieved_gflops", NUMBER),
+            ),
+        ),
+    )
     setup, exclusive, uses_models = DensitySetup, True, False
 
     def plan(self, config) -> list[Trial]:

@@ -9,6 +9,7 @@ import itertools
 from dataclasses import dataclass
 
 from vggbench import data
+from vggbench.csvio import BOOLEAN, INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, trial_key
 from vggbench.knobs import Setup, knob
@@ -103,7 +104,21 @@ class Erf(Kind):
     needs_data = True
     uses_seeds = True
     models_from = "erf_checkpoints"
-    tables = (Table("erf", "Effective receptive field (sides in px)", COLUMNS),)
+    tables = (
+        Table(
+            "erf",
+            "Effective receptive field (sides in px)",
+            COLUMNS,
+            reads=(
+                ("arch", TEXT),
+                ("variant", TEXT),
+                ("trained", BOOLEAN),
+                ("erf_resolution", INTEGER),
+                ("rf_px", INTEGER),
+                *((column, NUMBER) for column in ("centre_px", "erf_side_t50", "erf_side_t99")),
+            ),
+        ),
+    )
     files = Files(ERF_MAPS, "--save-maps", "DIR", "save each contribution map as .npy here")
     help = "effective receptive field of each model, untrained or from checkpoints"
     description = (

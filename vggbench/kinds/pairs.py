@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from vggbench.csvio import NUMBER, TEXT
 from vggbench.kind import Outcome, Table, Trial
 from vggbench.kinds.speed import Timed, flag, step_s
 from vggbench.knobs import knob
@@ -35,7 +36,17 @@ class PairsSetup(SpeedSetup):
 class Pairs(Timed):
     name = "pairs"
     setup = PairsSetup
-    tables = (Table("pairs", "Paired time ratios (variant / baseline)", PAIRED_COLUMNS),)
+    tables = (
+        Table(
+            "pairs",
+            "Paired time ratios (variant / baseline)",
+            PAIRED_COLUMNS,
+            reads=(
+                *((column, TEXT) for column in ("arch", "baseline", "variant", "device", "mode")),
+                *((column, NUMBER) for column in ("time_ratio_median", "ci_low", "ci_high")),
+            ),
+        ),
+    )
     command = "speed"
     switch = ("--paired", "time the variants of each model interleaved and compare them to the first --variant")
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
+from vggbench.csvio import INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -59,6 +60,14 @@ class Train(Kind):
             "Per epoch (train_loss: mean cross-entropy per image)",
             COLUMNS,
             help="per-epoch rows as CSV (rewritten after every model and seed)",
+            reads=(
+                ("arch", TEXT),
+                ("variant", TEXT),
+                ("seed", INTEGER),
+                ("epoch", INTEGER),
+                ("test_acc", NUMBER),
+                ("train_loss", NUMBER),
+            ),
         ),
     )
     summary_table = Table(
