@@ -404,3 +404,37 @@ def test_an_effective_field_table_without_per_model_shares_says_it_is_not_judged
     row = claims[claims["claim"] == "same effective receptive field"].iloc[0]
     assert row["note"].startswith("not judged: erf.csv has no erf_share_t50_per_model") and pd.isna(row["verdict"])
     assert "not judged: erf.csv has no erf_share_t50_per_model" in (run / "claim.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"[1, 2]", "config.json is not a configuration: it holds list, not keys and values"),
+        (b"null", "config.json is not a configuration: it holds NoneType"),
+        (b'"text"', "config.json is not a configuration: it holds str"),
+        (b"\xff\xfe{}", "config.json is not valid JSON: 'utf-8' codec can't decode byte 0xff"),
+        (b'{"bogus_key": 1}', "config.json holds a configuration vggbench cannot run: unknown config key(s) bogus_key"),
+        (b'{"epochs": "many"}', "config.json holds a configuration vggbench cannot run: epochs='many' is not allowed"),
+    ],
+)
+def test_a_config_json_that_is_not_a_configuration_is_named_by_every_command(
+    tmp_path, small_run, finished_run, capsys, content, message
+):
+    assert small_run(capsys)[0] == 0
+    (tmp_path / "run" / "config.json").write_bytes(content)
+    assert message in small_run(capsys)[1] and small_run(capsys)[0] == 2
+    run = tmp_path / "finished"
+    shutil.copytree(finished_run.root, run)
+    (run / "config.json").write_bytes(content)
+    for argv in (["claim", str(run)], ["report", str(run)], ["power", str(run)]):
+        assert message in _refused(argv, capsys)
+
+
+def test_a_lock_whose_pid_no_process_can_have_is_stale(tmp_path, small_run, capsys):
+    root = tmp_path / "run"
+    root.mkdir()
+    for pid in (0, -1, 10**20, "abc", True, None, [1]):  # 0 and -1 would signal a process group, or every process
+        lock = {"pid": pid, "host": socket.gethostname(), "since": "2026-11-28T20:00:00+00:00"}
+        (root / ".lock").write_text(json.dumps(lock))
+        status, err = small_run(capsys)
+        assert status == 0 and f"removed the stale lock of pid {pid!r}" in err and not (root / ".lock").exists()

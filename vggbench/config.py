@@ -19,6 +19,7 @@ from vggbench.designs import Design
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
+from vggbench.rundir import check_configs_with
 from vggbench.setups import MODES
 from vggbench.validate import InputError, one_of
 
@@ -274,3 +275,6 @@ def _read_toml(path: Path) -> dict:
         raise InputError(f"config file {path} cannot be read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"config file {path} is not valid TOML: {error}") from None
+
+
+check_configs_with(StudyConfig)  # every config.json a command reads is checked as a run's
