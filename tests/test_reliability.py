@@ -438,3 +438,34 @@ def test_a_lock_whose_pid_no_process_can_have_is_stale(tmp_path, small_run, caps
         (root / ".lock").write_text(json.dumps(lock))
         status, err = small_run(capsys)
         assert status == 0 and f"removed the stale lock of pid {pid!r}" in err and not (root / ".lock").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--threads", "1000000"], "threads=1000000 is not allowed: it must be an integer >= 1 and <= 4,096"),
+        (["train", "--threads", str(4 * len(os.sched_getaffinity(0)) + 1)], "per core of the"),
+        (["speed", "--paired", "--pairs", "1000000000000"], "pairs=1000000000000 is not allowed: it must be an "),
+        (["speed", "--paired", "--rebuilds", "10000000"], "rebuilds=10000000 is not allowed"),
+        (["density", "--pairs", "1000000000000"], "density_pairs=1000000000000 is not allowed (--pairs)"),
+        (["train", "--epochs", "100000"], "epochs=100000 is not allowed: it must be an integer >= 1 and <= 10,000"),
+        (["train", "--momentum", "5"], "momentum=5.0 is not allowed: it must be a finite number >= 0 and <= 1"),
+        (["train", "--train-limit", "1000000000000"], "train_limit=1000000000000 is not allowed"),
+        (["erf", "--erf-resolution", "16"], "erf_resolution=16 is not allowed for vgg11: its 5 2x2 poolings need"),
+        (["erf", "--erf-resolution", "1"], "erf_resolution=1 is not allowed for vgg11"),
+        (["erf", "--images", "100000"], "erf_images=100000 is not allowed (--images)"),
+        (["erf", "--untrained-models", "100000"], "erf_untrained_models=100000 is not allowed"),
+        (["erf", "--erf-resolution", "100000"], "GiB of memory, more than"),
+        (["density", "--channels", "100000"], "GiB of memory, more than"),
+        (["density", "--kernels", "3", "10001"], "GiB of memory, more than"),
+    ],
+)
+def test_a_value_beyond_what_the_machine_or_the_data_allow_is_refused_before_work(argv, message, capsys):
+    assert message in _refused([*argv, "--device", "cpu"] if argv[0] != "erf" else argv, capsys)
+
+
+def test_a_bad_erf_resolution_in_a_config_leaves_the_folder_untouched(tmp_path, capsys):
+    config = _toml(tmp_path / "bad.toml", {**SMALL, "kinds": ["erf"], "erf_resolution": 16})
+    argv = ["run", "--config", str(config), "--out", str(tmp_path / "run")]
+    assert "erf_resolution=16 is not allowed for vgg11" in _refused(argv, capsys)
+    assert not (tmp_path / "run").exists()

@@ -196,11 +196,11 @@ def run(
     folder is held by this run alone while it works."""
     executor = executor or LocalExecutor()
     config.machine.check_available(report)
+    plan = trials(config)  # before the folder is touched: planning checks what the trials will read
     directory = RunDir(run_dir)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
         started = _now()
-        plan = trials(config)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
         find_data(todo, data_root, report)

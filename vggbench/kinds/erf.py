@@ -43,7 +43,7 @@ class ErfSetup(Setup):
 
     GROUP = "measurement"
 
-    images: int = knob(64, "test images to average over", key="erf_images", minimum=1)
+    images: int = knob(64, "test images to average over", key="erf_images", minimum=1, maximum=data.COUNTS["test"])
     resolution: int | None = knob(
         None,
         "input side for the effective field, whatever the side the model was trained at (default: per model, "
@@ -71,6 +71,7 @@ class ErfSetup(Setup):
         "then the study's later seeds, then the next unused integers (the interval is a t-interval over models)",
         key="erf_untrained_models",
         minimum=2,
+        maximum=1000,
     )
     checkpoints: tuple[str, ...] | None = knob(
         None,
@@ -154,6 +155,11 @@ class Erf(Kind):
         from vggbench.measure import erf
 
         side = spec.resolution if setup.at_training else setup.resolution or erf.fitting_resolution(spec)
+        if side < spec.min_resolution:
+            raise InputError(
+                f"erf_resolution={side} is not allowed for {spec.arch.name}: its {spec.arch.num_blocks} 2x2 "
+                f"poolings need at least {spec.min_resolution} px (the default fits the theoretical field)"
+            )
         setup = dataclasses.replace(setup, resolution=side)
         labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)

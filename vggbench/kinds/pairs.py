@@ -13,6 +13,9 @@ from vggbench.schema import PAIRED_COLUMNS
 from vggbench.setups import SpeedSetup
 from vggbench.validate import InputError
 
+# The most pairs and rebuilds a paired timing may ask for: its bootstrap holds 200 resamples of every pair.
+MAX_PAIRS, MAX_REBUILDS = 100_000, 1_000
+
 
 @dataclass(frozen=True)
 class PairsSetup(SpeedSetup):
@@ -23,12 +26,14 @@ class PairsSetup(SpeedSetup):
         "with --paired: at least this many pairs in all (with 16 rebuilds, 64 resolve a 5%% difference on "
         "2 shared CPU cores)",
         minimum=1,
+        maximum=MAX_PAIRS,
     )
     rebuilds: int = knob(
         16,
         "with --paired: build the models afresh this many times and split the pairs between the builds, "
         "so the interval covers instance-to-instance spread",
         minimum=1,
+        maximum=MAX_REBUILDS,
     )
     variants: tuple[str, ...] = ()  # set per trial: the variants compared, the first is the baseline
 
