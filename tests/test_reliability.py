@@ -469,3 +469,57 @@ def test_a_bad_erf_resolution_in_a_config_leaves_the_folder_untouched(tmp_path, 
     argv = ["run", "--config", str(config), "--out", str(tmp_path / "run")]
     assert "erf_resolution=16 is not allowed for vgg11" in _refused(argv, capsys)
     assert not (tmp_path / "run").exists()
+
+
+class _Runs:
+    """Unpickling this runs a shell command (the marker file it makes shows whether it ran)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _checkpoints(folder: Path) -> dict[str, Path]:
+    """Files given as checkpoints that are not vggbench checkpoints, by name."""
+    import pickle
+
+    from vggbench.arch import ModelSpec, spec_to_dict
+    from vggbench.models import build_spec
+
+    spec = ModelSpec("vgg11", ratio=64, resolution=32)
+    state, saved = build_spec(spec).state_dict(), spec_to_dict(spec)
+    files = {name: folder / f"{name}.pt" for name in ("text", "empty", "cut", "pickle", "torch-pickle", "vgg13-label",
+             "unknown-spec-key", "unknown-key", "vgg77")}  # fmt: skip
+    files["text"].write_text("hello\n")
+    files["empty"].write_bytes(b"")
+    torch.save({"spec": saved, "state_dict": state}, files["cut"])
+    files["cut"].write_bytes(files["cut"].read_bytes()[:3000])
+    files["pickle"].write_bytes(pickle.dumps({"spec": _Runs(folder / "ran")}))
+    torch.save({"spec": _Runs(folder / "ran")}, files["torch-pickle"])
+    torch.save({"spec": {**saved, "arch": "vgg13"}, "state_dict": state}, files["vgg13-label"])  # vgg11's plan
+    torch.save({"spec": {**saved, "colour": "red"}, "state_dict": state}, files["unknown-spec-key"])
+    torch.save({"spec": saved, "state_dict": state, "optimizer": {}}, files["unknown-key"])
+    torch.save({"spec": {**saved, "arch": "vgg77"}, "state_dict": state}, files["vgg77"])
+    return files
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("text", "is not a vggbench checkpoint: torch cannot read it (KeyError"),
+        ("empty", "is not a vggbench checkpoint: torch cannot read it (EOFError)"),
+        ("cut", "is not a vggbench checkpoint: torch cannot read it (RuntimeError"),
+        ("pickle", "that is not weights, refused unread: nothing of it ran"),
+        ("torch-pickle", "holds a pickled object (posix.system) that is not weights, refused unread"),
+        ("vgg13-label", "arch='vgg13' is not allowed with convs [1, 1, 2, 2, 2], widths [64, 128, 256, 512, 512]"),
+        ("unknown-spec-key", "has key(s) a vggbench checkpoint does not: colour"),
+        ("unknown-key", "has key(s) a vggbench checkpoint does not: optimizer"),
+        ("vgg77", "arch='vgg77' is not allowed"),
+    ],
+)
+def test_a_file_that_is_not_a_vggbench_checkpoint_is_refused_in_one_line(tmp_path, capsys, name, message):
+    path = _checkpoints(tmp_path)[name]
+    assert message in _refused(["erf", "--checkpoint", str(path), "--images", "2"], capsys)
+    assert not (tmp_path / "ran").exists()

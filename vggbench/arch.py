@@ -353,7 +353,18 @@ def spec_to_dict(spec: ModelSpec) -> dict:
 
 
 def spec_from_dict(values: dict) -> ModelSpec:
+    """The ModelSpec `values` describe (as spec_to_dict gives them). A preset's name must come with the preset's
+    plan, so that no model is labelled with another's name."""
     arch = ArchSpec(values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"])
+    if arch.name != CUSTOM:
+        named = preset(arch.name)
+        if arch != named:
+            theirs, ours = (
+                f"convs {list(plan.convs_per_block)}, widths {list(plan.widths)}, kernel {plan.kernel}, "
+                f"fc_hidden {plan.fc_hidden}"
+                for plan in (arch, named)
+            )
+            raise InputError(f"arch={arch.name!r} is not allowed with {theirs}: {arch.name} is {ours}")
     options = {
         key: values[key] for key in ("variant", "ratio", "in_channels", "num_classes", "resolution", "batch_norm")
     }
