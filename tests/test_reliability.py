@@ -523,3 +523,19 @@ def test_a_file_that_is_not_a_vggbench_checkpoint_is_refused_in_one_line(tmp_pat
     path = _checkpoints(tmp_path)[name]
     assert message in _refused(["erf", "--checkpoint", str(path), "--images", "2"], capsys)
     assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        (["--convs", "1", "--widths", "1", "--kernel", "10001", "--variant", "stack"], "GiB of memory, more than"),
+        (["--convs", "2", "--widths", "1", "--kernel", "5001", "--variant", "single"], "GiB of memory, more than"),
+        (["--convs", "1000000", "--widths", "8", "--variant", "stack"], "GiB of memory, more than"),
+        (["--convs", "1000000000", "--widths", "8"], "convs_per_block entry=1,000,000,000 is not allowed"),
+    ],
+)
+def test_a_static_count_too_large_to_hold_is_refused_at_once(plan, message, capsys):
+    started = time.perf_counter()
+    argv = ["static", "--arch", "custom", *plan, "--ratio", "1", "--resolution", "32"]
+    assert message in _refused(argv, capsys)
+    assert time.perf_counter() - started < 10  # counted from the spec: nothing built, nothing run

@@ -23,6 +23,7 @@ PRESET_CONVS = {
     "vgg19": (2, 2, 4, 4, 4),  # E
 }
 CUSTOM = "custom"
+MAX_CONVS = 1_000_000  # convs in one block: a plan beyond is a typo (the memory estimate refuses far fewer)
 FC_HIDDEN = 4096
 
 
@@ -150,6 +151,8 @@ class ArchSpec:
             )
         for count in self.convs_per_block:
             positive_int("convs_per_block entry", count)
+            if count > MAX_CONVS:
+                raise InputError(f"convs_per_block entry={count:,} is not allowed: at most {MAX_CONVS:,} convs a block")
         for width in self.widths:
             positive_int("widths entry", width)
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
