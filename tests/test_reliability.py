@@ -539,3 +539,34 @@ def test_a_static_count_too_large_to_hold_is_refused_at_once(plan, message, caps
     argv = ["static", "--arch", "custom", *plan, "--ratio", "1", "--resolution", "32"]
     assert message in _refused(argv, capsys)
     assert time.perf_counter() - started < 10  # counted from the spec: nothing built, nothing run
+
+
+@pytest.mark.parametrize(
+    ("values", "trials"),
+    [
+        ({"seeds": list(range(100_000))}, "900,055 trials (static 9, speed 18, pairs 6, train 900,000, erf 18"),
+        (
+            {
+                "archs": ["vgg11", "vgg13", "vgg16", "vgg19"],
+                "variants": ["stack", "single", "linear-stack", "single-fits", "dilated", "depthwise"],
+                "ratios": [4, 8, 16, 32, 64],
+                "resolutions": [32, 64, 96],
+                "batch_norm": [False, True],
+                "seeds": list(range(50)),
+            },
+            "39,844 trials (static 720, speed 1,440, pairs 240, train 36,000, erf 1,440, density 4)",
+        ),
+    ],
+    ids=["1e5-seeds", "720-models-50-seeds"],
+)
+def test_a_huge_grid_is_counted_at_once_and_refused_without_large(tmp_path, capsys, values, trials):
+    config = _toml(tmp_path / "huge.toml", values)
+    argv = ["run", "--config", str(config), "--out", str(tmp_path / "run"), "--device", "cpu"]
+    started = time.perf_counter()
+    assert main([*argv, "--dry-run"]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(trials.split(" (")[0] + " planned (") and "estimating their time" in out  # said first
+    assert f"the configuration plans {trials}" in err and "more than the 10,000 a run takes without --large" in err
+    assert "Traceback" not in err and time.perf_counter() - started < 20
+    assert f"the configuration plans {trials}" in _refused(argv, capsys)  # a run alike, before its folder is made
+    assert time.perf_counter() - started < 40 and not (tmp_path / "run").exists()

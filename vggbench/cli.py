@@ -250,7 +250,10 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.preset, args.config, **given(args))
     if args.dry_run:
-        plan = study.dry_run(config)
+        counts = study.count(config)  # told at once: the estimates below calibrate on every model first
+        by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
+        print(f"{sum(counts.values()):,} trials planned ({by_kind}); estimating their time...", flush=True)
+        plan = study.dry_run(config, args.large, counts)
         print(_readable(plan))
         total = plan["estimate_s"].sum()
         at_most = "at most " if config.design.sequential else ""  # the later rounds run only while undecided
@@ -260,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return
     directory = study.run(
-        config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args)
+        config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args), args.large
     )
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(_readable(directory.table("summary")) + "\n")
@@ -475,6 +478,12 @@ def _add_run_command(commands) -> None:
     run.add_argument("--out", metavar="RUN_DIR", type=_path, help="the run directory (default: runs/PRESET)")
     run.add_argument("--force", action="store_true", help="reuse a RUN_DIR made with another configuration")
     run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
+    run.add_argument(
+        "--large",
+        action="store_true",
+        help="allow a configuration of more than 10,000 trials (without it such a run, or dry run, is refused "
+        "once they are counted)",
+    )
     _data_root_option(run)
     keys = add_knobs(run, Machine)
     scaling = run.add_argument_group("scale-out")

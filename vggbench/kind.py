@@ -144,6 +144,11 @@ class Kind:
     def plan(self, config) -> list[Trial]:
         raise NotImplementedError
 
+    def count(self, config) -> int:
+        """How many trials `plan` makes, told before they are made (default: by making them; a kind whose
+        trials multiply, as training's by the seeds, counts them without)."""
+        return len(self.plan(config))
+
     def run(self, trial: Trial, inputs: dict[str, bytes], load_data: LoadData, report: Report | None) -> Outcome:
         """Measure `trial`, reading only `inputs` (its `reads`) and the data set; write nothing."""
         raise NotImplementedError

@@ -46,14 +46,35 @@ def trials(config: StudyConfig) -> list[Trial]:
     return [trial for name in config.kinds for trial in KINDS[name].plan(config)]
 
 
+MAX_TRIALS = 10_000  # the trials a run plans without --large: planning a larger grid alone takes minutes
+
+
+def count(config: StudyConfig) -> dict[str, int]:
+    """How many trials each selected kind plans, counted without planning them."""
+    return {name: KINDS[name].count(config) for name in config.kinds}
+
+
+def check_size(counts: dict[str, int], large: bool) -> None:
+    """Refuse a grid of more than MAX_TRIALS trials, unless `large` (the command line's --large) allows it."""
+    total = sum(counts.values())
+    if total > MAX_TRIALS and not large:
+        by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
+        raise InputError(
+            f"the configuration plans {total:,} trials ({by_kind}), more than the {MAX_TRIALS:,} a run takes "
+            "without --large: check the seeds and the grid, or give --large to plan them (that alone takes minutes)"
+        )
+
+
 def estimates(plan: list[Trial], rates: Rates) -> dict[Trial, float]:
     """Each trial's estimated seconds at the rates measured on this machine."""
     return {trial: KINDS[trial.kind].estimate_s(trial, rates.of(trial)) for trial in plan}
 
 
-def dry_run(config: StudyConfig) -> pd.DataFrame:
-    """The trials with an estimate of each one's time, calibrated by a few training steps of each model."""
+def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | None = None) -> pd.DataFrame:
+    """The trials with an estimate of each one's time, calibrated by a few training steps of each model; a grid
+    above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`."""
     config.machine.check_available()
+    check_size(counts or count(config), large)
     plan = trials(config)
     batched = runs(plan)
     check_memory(batched)
@@ -191,11 +212,13 @@ def run(
     data_root: str | None = None,
     report: Report = print,
     executor=None,
+    large: bool = False,
 ) -> RunDir:
     """Run every trial not yet done in `run_dir` on `executor` (default: this process), then finish it. The
-    folder is held by this run alone while it works."""
+    folder is held by this run alone while it works. A grid above MAX_TRIALS is refused unless `large`."""
     executor = executor or LocalExecutor()
     config.machine.check_available(report)
+    check_size(count(config), large)
     plan = trials(config)  # before the folder is touched: planning checks what the trials will read
     directory = RunDir(run_dir)
     with directory.hold(report):

@@ -151,6 +151,13 @@ class Erf(Kind):
                     plan.append(self._trial(spec, trained, needs=needs, reads=reads))
         return plan
 
+    def count(self, config) -> int:
+        base = config.setups(ErfSetup, seeds=config.first_seeds)[0]
+        if base.checkpoints:
+            return len(base.checkpoints)
+        states = 2 if "train" in config.kinds else 1
+        return len(config.models()) * (2 if base.at_training_resolution else 1) * states
+
     def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
         from vggbench.measure import erf
 

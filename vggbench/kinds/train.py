@@ -105,6 +105,10 @@ class Train(Kind):
             for spec in config.models()
         ]
 
+    def count(self, config) -> int:
+        setups = len(config.setups(TrainConfig, seed=config.trained_seeds[0], seeds=config.trained_seeds[:1]))
+        return len(config.trained_seeds) * setups * len(config.models())
+
     def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
         """The seeds still to train of each model, `seed_batch` at a time in the order planned: each group one
         trial (keyed ...-seeds0_1) that trains its seeds together."""
