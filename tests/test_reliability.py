@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -570,3 +571,33 @@ def test_a_huge_grid_is_counted_at_once_and_refused_without_large(tmp_path, caps
     assert "Traceback" not in err and time.perf_counter() - started < 20
     assert f"the configuration plans {trials}" in _refused(argv, capsys)  # a run alike, before its folder is made
     assert time.perf_counter() - started < 40 and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda path: path.write_bytes(b"\x00\x01garbage" * 10),
+            "is not a readable .npy map: it holds pickled objects",
+        ),
+        (lambda path: path.write_bytes(b""), "is not a readable .npy map: No data left in file"),
+        (lambda path: path.write_bytes(path.read_bytes()[:200]), "is not a readable .npy map: Failed to read all data"),
+        (lambda path: np.save(path, np.array([{"a": 1}], dtype=object)), "it holds pickled objects, refused unread"),
+        (lambda path: np.save(path, np.zeros((2, 3, 4))), "is not a map: it holds float64 of shape (2, 3, 4)"),
+        (lambda path: np.save(path, np.array(["a", "b"])), "is not a map: it holds <U1 of shape (2,)"),
+    ],
+    ids=["garbage", "empty", "cut", "object-array", "3-d", "text"],
+)
+def test_a_damaged_effective_field_map_is_named_by_the_report(tmp_path, finished_run, capsys, damage, message):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    path = sorted((run / "erf_maps").glob("*.npy"))[0]
+    damage(path)
+    err = _refused(["report", str(run)], capsys)
+    assert str(path) in err and message in err
+
+
+def test_a_toml_file_that_is_not_utf8_is_named(tmp_path, capsys):
+    (tmp_path / "latin1.toml").write_bytes('device = "cpu" # café\n'.encode("latin-1"))
+    argv = ["run", "--config", str(tmp_path / "latin1.toml"), "--dry-run"]
+    assert f"config file {tmp_path / 'latin1.toml'} is not valid TOML: it is not UTF-8 text" in _refused(argv, capsys)

@@ -275,6 +275,8 @@ def _read_toml(path: Path) -> dict:
         raise InputError(f"config file {path} cannot be read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"config file {path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"config file {path} is not valid TOML: it is not UTF-8 text ({error})") from None
 
 
 check_configs_with(StudyConfig)  # every config.json a command reads is checked as a run's

@@ -58,6 +58,27 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 
 
+def read_map(path: str | Path):
+    """A 2-D map of numbers saved by numpy (.npy, no pickled objects); an InputError names the file and what is
+    wrong with it."""
+    import numpy as np
+
+    target = Path(path)
+    try:
+        array = np.load(target, allow_pickle=False)
+    except OSError as error:
+        if target.is_file() and error.errno is None:  # numpy's word for bytes that are not an .npy file
+            raise InputError(f"{target} is not a readable .npy map: {error}") from None
+        raise OSError(f"cannot read {target}: {error.strerror or error}") from None
+    except (ValueError, EOFError) as error:
+        why = "it holds pickled objects, refused unread" if "pickle" in str(error) else str(error)
+        raise InputError(f"{target} is not a readable .npy map: {why}") from None
+    if not isinstance(array, np.ndarray) or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+        shape = getattr(array, "shape", None)
+        raise InputError(f"{target} is not a map: it holds {getattr(array, 'dtype', type(array))} of shape {shape}")
+    return array
+
+
 def read_json(path: str | Path) -> object:
     """A JSON file's content; a ValueError names the file and what is wrong with it."""
     target = Path(path)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from vggbench import noise
+from vggbench.csvio import read_map
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
 
@@ -248,7 +249,7 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
                 row.append(
                     ErfPanel(
                         f"{arch} r{ratio}{' bn' if normed else ''}, {shown} px\n{variant}, {state}",
-                        np.load(path),
+                        read_map(path),
                         float(measured["centre_px"]),
                         int(measured["erf_side_t50"]),
                         int(measured["erf_side_t99"]),
