@@ -601,3 +601,83 @@ def test_a_toml_file_that_is_not_utf8_is_named(tmp_path, capsys):
     (tmp_path / "latin1.toml").write_bytes('device = "cpu" # café\n'.encode("latin-1"))
     argv = ["run", "--config", str(tmp_path / "latin1.toml"), "--dry-run"]
     assert f"config file {tmp_path / 'latin1.toml'} is not valid TOML: it is not UTF-8 text" in _refused(argv, capsys)
+
+
+def test_publish_reads_the_run_only_and_makes_missing_reports_in_its_copy(tmp_path, finished_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    shutil.rmtree(run / "trials")  # the one copy of the results is now the tables
+    (run / "claim.md").unlink()
+    (run / "report.html").unlink()
+    before = {path.name: path.read_bytes() for path in run.glob("*.csv")}
+    assert main(["publish", str(run), "--results", str(tmp_path / "results")]) == 0
+    assert {path.name: path.read_bytes() for path in run.glob("*.csv")} == before  # not rewritten, not emptied
+    assert not (run / "claim.md").exists() and not (run / "report.html").exists()  # the run is not written
+    published = next((tmp_path / "results").glob("run-cpu-*"))
+    assert (published / "static.csv").read_bytes() == before["static.csv"]
+    assert "# The kernel-stacking claim: run" in (published / "claim.md").read_text()
+    assert (published / "report.html").is_file()
+
+    from vggbench import study
+
+    with pytest.raises(ValueError, match=r"lacks \d+ of its \d+ trials .*its tables are left as they are"):
+        study.finish_folder(run)  # no table is made from part of the trials
+    assert {path.name: path.read_bytes() for path in run.glob("*.csv")} == before
+
+
+def _link_folder(folder: Path, elsewhere: Path) -> None:
+    """Move `folder` out of the run and leave a symbolic link to it in its place."""
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere)
+
+
+@pytest.mark.parametrize(
+    ("plant", "message"),
+    [
+        (
+            lambda run: (run / "figures" / "passwd.png").symlink_to("/etc/passwd"),
+            "figures/passwd.png (a symbolic link to /etc/passwd)",
+        ),
+        (lambda run: (run / "extra.csv").symlink_to("/etc/hostname"), "extra.csv (a symbolic link to /etc/hostname)"),
+        (lambda run: (run / "erf_maps" / "sub").mkdir(), "erf_maps/sub (a folder)"),
+        (lambda run: os.mkfifo(run / "figures" / "pipe.png"), "figures/pipe.png (not a regular file)"),
+        (lambda run: _link_folder(run / "figures", run.parent / "elsewhere"), "figures (a symbolic link to"),
+    ],
+    ids=["link-to-a-system-file", "linked-table", "folder", "fifo", "linked-folder"],
+)
+def test_publish_copies_regular_files_inside_the_run_only(tmp_path, finished_run, capsys, plant, message):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    plant(run)
+    err = _refused(["publish", str(run), "--results", str(tmp_path / "results")], capsys)
+    assert "publish copies only as regular files inside the run folder" in err and message in err
+    assert not (tmp_path / "results").exists()  # refused before anything was copied
+
+
+def test_publish_checks_the_index_before_it_moves_anything(tmp_path, finished_run, capsys, monkeypatch):
+    run, results = tmp_path / "run", tmp_path / "results"
+    shutil.copytree(finished_run.root, run)
+    results.mkdir()
+    (results / "README.md").write_bytes(b"# Published\n\xff\xfe\n")
+    assert "the results index" in _refused(["publish", str(run), "--results", str(results)], capsys)
+    (results / "README.md").unlink()
+    (results / "README.md").mkdir()
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"the results index {results / 'README.md'} is a folder" in err
+    assert [path.name for path in results.iterdir()] == ["README.md"]  # nothing moved in
+    (results / "README.md").rmdir()
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    published = next(results.glob("run-cpu-*"))
+    index, page = (results / "README.md").read_text(), (published / "report.html").read_bytes()
+    (run / "report.html").write_text("a newer report")
+
+    from vggbench import publish
+
+    def full_disk(path, text):
+        raise OSError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(publish, "write_text", full_disk)  # the index fails last: the earlier publication stays
+    assert main(["publish", str(run), "--results", str(results)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert (published / "report.html").read_bytes() == page and (results / "README.md").read_text() == index
+    assert sorted(path.name for path in results.iterdir()) == ["README.md", published.name]

@@ -29,7 +29,7 @@ from vggbench.hardware import environment
 from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
-from vggbench.rundir import DONE, FAILED, INCOMPLETE, OTHER_CONFIG, RunDir
+from vggbench.rundir import DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
 from vggbench.store import Store
 from vggbench.validate import InputError
@@ -264,9 +264,30 @@ def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir
         execute(wanted, executor, directory, Progress(wanted, report, rates))
 
 
+def check_complete(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> None:
+    """Refuse to make tables from `plan` while some of its trials have no whole file of this configuration (a
+    trials/ folder gone, a run cut short): the tables there stay as they are. Under a sequential design, the
+    later rounds' training trials that no round needed are absent by design."""
+    states = {trial: directory.status(trial) for trial in plan}
+    absent = [
+        trial
+        for trial, state in states.items()
+        if state not in (DONE, FAILED)
+        and not (state == MISSING and config.design.sequential and rounds.round_of(trial, config) > 1)
+    ]
+    if absent:
+        named = ", ".join(f"{trial.kind} {trial.key}" for trial in absent[:3]) + (" ..." if len(absent) > 3 else "")
+        raise InputError(
+            f"{directory.root} lacks {len(absent)} of its {len(plan)} trials ({named}): its tables are left as they "
+            "are; run `vggbench run` with this folder to redo them"
+        )
+
+
 def write_tables(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:
     """Every selected kind's tables from the trials of the configuration's plan, and the summary: one row
-    per model. Trial files of other configurations in the folder are not read."""
+    per model. Trial files of other configurations in the folder are not read. Every trial of the plan must be
+    there (`check_complete`): no table is rewritten from part of them."""
+    check_complete(directory, config, plan)
     tables: dict[str, pd.DataFrame] = {}
     summaries = []
     for name in config.kinds:
