@@ -681,3 +681,40 @@ def test_publish_checks_the_index_before_it_moves_anything(tmp_path, finished_ru
     assert "No space left on device" in capsys.readouterr().err
     assert (published / "report.html").read_bytes() == page and (results / "README.md").read_text() == index
     assert sorted(path.name for path in results.iterdir()) == ["README.md", published.name]
+
+
+def test_a_trial_downstream_of_a_changed_or_redone_trial_is_redone_and_said_so(tmp_path, small_run, capsys):
+    fields = {"kinds": ["static", "train", "erf"], "erf_images": 4, "erf_untrained_models": 2, "erf_resamples": 2}
+    fields.update(train_limit=128, seeds=[0, 1])  # (one seed's 128 images can leave a model whose field is zero)
+    assert small_run(capsys, **fields)[0] == 0
+    root = tmp_path / "run"
+    trained = [root / "trials" / "erf" / f"vgg11-{variant}-r64-px32-trained.json" for variant in ("stack", "single")]
+    first = [path.read_text() for path in trained]
+    status, err = small_run(capsys, "--force", **{**fields, "train_limit": 256})  # training changes, so do its maps
+    assert status == 0 and "4 already done, 6 to run (again: 6 made under another config)" in err
+    assert [path.read_text() for path in trained] != first  # measured again, on the new checkpoints
+    assert "10 already done, 0 to run" in small_run(capsys, **{**fields, "train_limit": 256})[1]
+    (root / "checkpoints" / "vgg11-stack-r64-px32-seed0.pt").unlink()  # retrained under the same configuration
+    status, err = small_run(capsys, **{**fields, "train_limit": 256})
+    assert "(again: 1 with a file cut short or corrupt, 1 reading the files of a trial redone)" in err, err
+    assert status == 0, err
+
+
+def test_an_effective_field_of_a_checkpoint_is_redone_when_the_file_changes(tmp_path, synthetic_root, capsys):
+    from vggbench.arch import ModelSpec
+    from vggbench.measure.checkpoints import save_checkpoint
+    from vggbench.models import build_spec
+
+    checkpoint, spec = tmp_path / "model.pt", ModelSpec("vgg11", ratio=8, resolution=32)
+    torch.manual_seed(0)
+    save_checkpoint(checkpoint, build_spec(spec), spec)
+    fields = {"kinds": ["erf"], "erf_checkpoints": [str(checkpoint)], "erf_images": 2, "erf_resamples": 2}
+    config = _toml(tmp_path / "erf.toml", {**SMALL, **fields})
+    argv = ["run", "--config", str(config), "--out", str(tmp_path / "erf"), "--data-root", str(synthetic_root)]
+    assert main(argv) == 0
+    assert main(argv) == 0 and "1 already done, 0 to run" in capsys.readouterr().err
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["state_dict"] = {name: tensor + 0.01 for name, tensor in saved["state_dict"].items()}
+    torch.save(saved, checkpoint)  # other weights under the same name
+    assert main(argv) == 0
+    assert "0 already done, 1 to run (again: 1 made under another config)" in capsys.readouterr().err

@@ -44,6 +44,9 @@ class Trial:
     labels: tuple[tuple[str, object], ...] = ()  # columns beyond the model's that identify it (mode, seed, ...)
     needs: tuple[tuple[str, str], ...] = ()  # (kind, key) of the trials whose files it reads: it runs after them
     reads: tuple[str, ...] = ()  # the files it reads (a run directory's relative names, or paths)
+    # What it reads, by content: the fingerprints of the trials it needs (set by the study when it plans), or the
+    # digests of files it reads from outside the run. A trial upstream that changes changes this one.
+    upstream: tuple[str, ...] = ()
 
     def identity(self) -> dict:
         """The columns that identify this trial's rows; a failed trial's row has these and its error."""
@@ -51,8 +54,8 @@ class Trial:
 
     @property
     def fingerprint(self) -> str:
-        """A digest of everything the trial ran under (model, setup, inputs): a file recorded under another
-        fingerprint is another configuration's result, redone rather than relabelled."""
+        """A digest of everything the trial ran under (model, setup, inputs, and what it reads by content): a file
+        recorded under another fingerprint is another configuration's result, redone rather than relabelled."""
         described = {
             "kind": self.kind,
             "key": self.key,
@@ -62,6 +65,8 @@ class Trial:
             "needs": self.needs,
             "reads": self.reads,
         }
+        if self.upstream:  # only where there is one, so that the fingerprints of trials that read nothing stay
+            described["upstream"] = self.upstream
         text = json.dumps(described, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

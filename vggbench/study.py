@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -42,8 +43,27 @@ class TrialFailed(InputError):
 
 
 def trials(config: StudyConfig) -> list[Trial]:
-    """Every selected kind's trials, in the order of the kinds."""
-    return [trial for name in config.kinds for trial in KINDS[name].plan(config)]
+    """Every selected kind's trials, in the order of the kinds; a trial that reads others' files carries their
+    fingerprints (`Trial.upstream`), so that it is redone whenever one of them is."""
+    return linked([trial for name in config.kinds for trial in KINDS[name].plan(config)])
+
+
+def linked(plan: list[Trial]) -> list[Trial]:
+    """`plan` with each trial's `upstream` holding the fingerprints of the trials it needs, in their order
+    (theirs holding their own upstream's: a change anywhere upstream reaches every trial below it)."""
+    by_key = {(trial.kind, trial.key): trial for trial in plan}
+    done: dict[tuple[str, str], Trial] = {}
+
+    def link(trial: Trial, path: tuple = ()) -> Trial:
+        name = (trial.kind, trial.key)
+        if name not in done:
+            if name in path:
+                raise ValueError(f"trials wait on each other in a circle: {[*path, name]}")
+            needed = [link(by_key[need], (*path, name)).fingerprint for need in trial.needs if need in by_key]
+            done[name] = dataclasses.replace(trial, upstream=(*trial.upstream, *needed)) if needed else trial
+        return done[name]
+
+    return [link(trial) for trial in plan]
 
 
 MAX_TRIALS = 10_000  # the trials a run plans without --large: planning a larger grid alone takes minutes
@@ -139,11 +159,16 @@ def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_
     outside = [need for trial in todo for need in trial.needs if need not in planned and not store.done(*need)]
     if outside:
         raise ValueError(f"trials wait on trials that are neither done nor planned: {sorted(set(outside))}")
+    finished: set[tuple[str, str]] = set()  # a planned trial's old file is no input: it waits for the new one
+
+    def ready(trial: Trial) -> bool:
+        return all(need in finished if need in planned else store.done(*need) for need in trial.needs)
 
     def complete(run: Trial, members: list[Trial], handle) -> None:
         parts = _parts(run, members, _collect(executor, run, handle, keep_going))
         for member, part in zip(members, parts, strict=True):  # all kept before any is reported (and maybe stopped)
             store.record(member, part)
+            finished.add((member.kind, member.key))
         for member, part in zip(members, parts, strict=True):
             progress(member, part)
 
@@ -154,7 +179,7 @@ def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_
     waiting = [pair for pair in pairs if not KINDS[pair[0].kind].exclusive]
     pending: list[tuple[object, Trial, list[Trial]]] = []  # (handle, run, members); handles told apart by identity
     while waiting or pending:
-        for run, members in [pair for pair in waiting if all(store.done(*need) for need in pair[0].needs)]:
+        for run, members in [pair for pair in waiting if ready(pair[0])]:
             waiting.remove((run, members))
             pending.append((executor.submit(run, store.inputs(run), alone=False), run, members))
         handle = executor.wait([handle for handle, _, _ in pending])
@@ -193,12 +218,27 @@ def check_memory(plan: list[Trial]) -> None:
         memory.check_fits(needed, device, f"{trial.kind} trial {trial.key}")
 
 
+DOWNSTREAM = "downstream"  # a done trial that reads the files of a trial to be redone
+
+
 def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
-    """The trials not done yet; the report says how many, and why those that have a file are redone."""
+    """The trials not done yet, and those that read the files of one of them; the report says how many, and
+    why those that have a file are redone."""
     states = [directory.status(trial) for trial in plan]
+    redone = {(trial.kind, trial.key) for trial, state in zip(plan, states, strict=True) if state != DONE}
+    changed = True
+    while changed:  # a trial whose input is made again is measured again, down the chain
+        changed = False
+        for index, trial in enumerate(plan):
+            if states[index] == DONE and any(need in redone for need in trial.needs):
+                states[index] = DOWNSTREAM
+                redone.add((trial.kind, trial.key))
+                changed = True
     todo = [trial for trial, state in zip(plan, states, strict=True) if state != DONE]
-    again = {state: states.count(state) for state in (FAILED, INCOMPLETE, OTHER_CONFIG) if state in states}
+    kinds = (FAILED, INCOMPLETE, OTHER_CONFIG, DOWNSTREAM)
+    again = {state: states.count(state) for state in kinds if state in states}
     why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
+    why[DOWNSTREAM] = "reading the files of a trial redone"
     redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
     line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
     report(line + (f" (again: {redone})" if redone else ""))

@@ -4,6 +4,7 @@ trained (over the seeds' trained models, read from their checkpoints), or of giv
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import itertools
 from dataclasses import dataclass
@@ -95,6 +96,18 @@ def _initialisations(first: tuple[int, ...], seeds: tuple[int, ...], setup: ErfS
     return tuple(chosen)
 
 
+def _digest(path: str) -> str:
+    """The SHA-256 of the file at `path`, read in chunks."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as error:
+        raise OSError(f"cannot read {path}: {error.strerror or error}") from None
+    return digest.hexdigest()
+
+
 def _state(setup: ErfSetup) -> str:
     return ("trained" if setup.trained else "untrained") + ("-at-training-px" if setup.at_training else "")
 
@@ -175,7 +188,8 @@ class Erf(Kind):
         from vggbench.measure.checkpoints import checkpoint_spec
 
         spec = checkpoint_spec(path)
-        return self._trial(spec, dataclasses.replace(base, trained=True, checkpoints=(path,)), reads=(path,))
+        setup = dataclasses.replace(base, trained=True, checkpoints=(path,))
+        return self._trial(spec, setup, reads=(path,), upstream=(_digest(path),))  # the file by its content
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         import numpy as np
