@@ -4,6 +4,7 @@ starts. Each test drives one class of fault (not only one example of it) through
 import gzip
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -718,3 +719,25 @@ def test_an_effective_field_of_a_checkpoint_is_redone_when_the_file_changes(tmp_
     torch.save(saved, checkpoint)  # other weights under the same name
     assert main(argv) == 0
     assert "0 already done, 1 to run (again: 1 made under another config)" in capsys.readouterr().err
+
+
+def test_text_from_the_tables_and_the_folder_name_is_escaped_in_claim_md(tmp_path, finished_run, capsys):
+    run = tmp_path / "run <i>|x"
+    shutil.copytree(finished_run.root, run)
+    hostile = "<script>alert(1)</script> | [link](javascript:alert(1)) `x`\\nsecond line"
+    pairs = pd.read_csv(run / "pairs.csv")
+    pairs["device"] = hostile.replace("\\n", "\n")
+    pairs.to_csv(run / "pairs.csv", index=False)
+    failures = pd.DataFrame([{"kind": "static", "trial": "t|1", "error": "<img src=x onerror=alert(1)>\n| a | b |"}])
+    failures.to_csv(run / "failures.csv", index=False)
+    assert main(["claim", str(run)]) == 0
+    text = (run / "claim.md").read_text()
+    for raw in ("<script>", "<img", "<i>"):
+        assert raw not in text, raw
+    assert not re.search(r"(?<!\\)\]\(javascript", text)  # no link: its bracket is escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; \\| \\[link\\](javascript:alert(1)) \\`x\\` second line" in text
+    assert "# The kernel-stacking claim: run &lt;i&gt;\\|x" in text
+    for table in text.split("\n\n"):  # every row of every table has as many cells as its header
+        rows = [line for line in table.splitlines() if line.startswith("|")]
+        widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}
+        assert len(widths) <= 1, table
