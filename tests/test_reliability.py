@@ -199,7 +199,7 @@ def test_publish_is_atomic_stays_inside_results_and_escapes_the_index(tmp_path, 
         (["speed", "--min-time", "inf"], "speed_min_time_s=inf is not allowed (--min-time)"),
         (["speed", "--min-time", "1e9"], "it must be a finite number >= 0 and <= 3,600"),
         (["speed", "--batch-size", "100000000", "--ratio", "64"], "needs about"),
-        (["static", "--resolution", "100000"], "GiB of memory, more than"),
+        (["static", "--resolution", "60000"], "GiB of memory, more than"),
         (["static", "--arch", "custom", "--convs", "1", "--widths", "64", "--kernel", "9999", "--ratio", "1"], "GiB"),
         (["train", "--threads", "0"], "threads=0 is not allowed"),
         (["train", "--out", ""], "invalid path: ''"),
@@ -460,10 +460,15 @@ def test_a_lock_whose_pid_no_process_can_have_is_stale(tmp_path, small_run, caps
         (["erf", "--erf-resolution", "100000"], "GiB of memory, more than"),
         (["density", "--channels", "100000"], "GiB of memory, more than"),
         (["density", "--kernels", "3", "10001"], "GiB of memory, more than"),
+        (["erf", "--resolution", "99999999999999999999"], "resolution=99,999,999,999,999,999,999 is not allowed: at"),
+        (["erf", "--num-classes", "99999999999999999999"], "num_classes=99,999,999,999,999,999,999 is not allowed"),
+        (["static", "--in-channels", "99999999999999999999"], "in_channels=99,999,999,999,999,999,999 is not allowed"),
+        (["static", "--arch", "custom", "--convs", "1", "--widths", "99999999999999"], "widths entry=99,999,999,999,9"),
+        (["static", "--arch", "custom", "--convs", "1", "--widths", "8", "--kernel", "99999999999"], "kernel=99,999,"),
     ],
 )
 def test_a_value_beyond_what_the_machine_or_the_data_allow_is_refused_before_work(argv, message, capsys):
-    assert message in _refused([*argv, "--device", "cpu"] if argv[0] != "erf" else argv, capsys)
+    assert message in _refused([*argv, "--device", "cpu"] if argv[0] not in ("erf", "static") else argv, capsys)
 
 
 def test_a_bad_erf_resolution_in_a_config_leaves_the_folder_untouched(tmp_path, capsys):
