@@ -746,3 +746,16 @@ def test_text_from_the_tables_and_the_folder_name_is_escaped_in_claim_md(tmp_pat
         rows = [line for line in table.splitlines() if line.startswith("|")]
         widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}
         assert len(widths) <= 1, table
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["speed", "--pairs", "0"], "--pairs applies with --paired: without it, it would be ignored"),
+        (["speed", "--rebuilds", "99999999999999999999"], "--rebuilds applies with --paired"),
+        (["run", "--dry-run", "--ray-retries", "-1"], "--ray-retries -1 needs --executor ray"),
+        (["run", "--dry-run", "--ray-address", "abc"], "--ray-address abc needs --executor ray"),
+    ],
+)
+def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
+    assert message in _refused(argv, capsys)

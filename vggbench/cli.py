@@ -167,6 +167,7 @@ def _measure(args: argparse.Namespace) -> None:
 
     kind = next((KINDS[name] for name in args.alternatives if getattr(args, _dest(KINDS[name].switch[0]))), None)
     kind = kind or KINDS[args.kind]
+    _refuse_idle_options(args, kind, [KINDS[name] for name in (args.kind, *args.alternatives)])
     values = {**KINDS[args.kind].command_defaults, **given(args), "kinds": (kind.name,)}
     if kind.models_from and values.get(kind.models_from):
         _refuse_model_options(args, given(args))
@@ -182,6 +183,23 @@ def _measure(args: argparse.Namespace) -> None:
     if summary is not None:
         table = kind.summary_table
         _emit(summary, getattr(args, _dest(table.flag)), table.columns, table.title)
+
+
+def _refuse_idle_options(args: argparse.Namespace, running, kinds: list) -> None:
+    """Refuse an option that only another kind of the command reads (--pairs without --paired): it would be
+    ignored, unchecked."""
+    used = {option.key for option in knobs.options(running.setup)} if running.setup else set()
+    idle = [
+        option.flags[0]
+        for kind in kinds
+        if kind is not running and kind.setup
+        for option in knobs.options(kind.setup)
+        if option.key not in used and option.key in given(args)
+    ]
+    if idle:
+        switch = next((kind.switch[0] for kind in kinds if kind.switch and kind is not running), None)
+        where = f" applies with {switch}" if switch else " does not apply here"
+        raise InputError(f"{', '.join(dict.fromkeys(idle))}{where}: without it, it would be ignored")
 
 
 def _refuse_model_options(args: argparse.Namespace, values: dict) -> None:
@@ -249,6 +267,7 @@ def _run(args: argparse.Namespace) -> int:
     from vggbench.config import load_config
 
     config = load_config(args.preset, args.config, **given(args))
+    _executor_options(args)
     if args.dry_run:
         counts = study.count(config)  # told at once: the estimates below calibrate on every model first
         by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
@@ -278,8 +297,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _executor(args: argparse.Namespace):
-    """The executor chosen, made with its options; options of another executor are an error."""
+def _executor_options(args: argparse.Namespace) -> dict:
+    """The chosen executor's options, checked (a dry run checks them too); options of another executor are an
+    error."""
     from vggbench.executors import EXECUTORS
 
     chosen = EXECUTORS[args.executor]
@@ -288,7 +308,17 @@ def _executor(args: argparse.Namespace):
             if hasattr(args, option.name):
                 raise InputError(f"{option.flags[0]} {getattr(args, option.name)} needs --executor {name}")
     options = knobs.options(chosen.options) if chosen.options else ()
-    return chosen(**{option.name: getattr(args, option.name) for option in options if hasattr(args, option.name)})
+    values = {option.name: getattr(args, option.name) for option in options if hasattr(args, option.name)}
+    if chosen.options:
+        chosen.options(**values)  # checks them
+    return values
+
+
+def _executor(args: argparse.Namespace):
+    """The executor chosen, made with its options."""
+    from vggbench.executors import EXECUTORS
+
+    return EXECUTORS[args.executor](**_executor_options(args))
 
 
 def _print_claims(claims: pd.DataFrame, run_dir) -> None:
