@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU training measurements published under results/: the seed's recipe (vgg11,
+# The GPU training measurements published under results/: the book's recipe (vgg11,
 # ratio 8, 224 px, Adam 1e-3, batch 64, 5 epochs) for stack and single, seeds 0-2,
-# then the training-loop benchmarks (loop overhead, and the seed's PIL pipeline).
+# then the training-loop benchmarks (loop overhead, and the book's PIL pipeline).
 # Usage: bench/gpu_train.sh OUT_DIR   (vggbench importable, one CUDA GPU, Fashion-MNIST findable)
 set -euo pipefail
 out=${1:?usage: bench/gpu_train.sh OUT_DIR}

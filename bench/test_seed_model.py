@@ -1,4 +1,5 @@
-"""The seed's model (vgg11, ratio 8, 1 channel, 224 px, batch 64), stack and single, infer and train.
+"""The book's model (d2l.ai's VGG chapter: vgg11, ratio 8, 1 channel, 224 px, batch 64), stack and single, infer
+and train.
 
 Also an A/A check of the paired timing on the CPU: the same model against itself should
 give a 95% interval of the time ratio narrow enough to resolve a 5% difference on two
@@ -46,5 +47,5 @@ def test_paired_timing_resolves_five_percent(benchmark, quality):
     benchmark.extra_info.update({key: row[key] for key in ["time_ratio_median", "ci_low", "ci_high", "pairs"]})
     benchmark.extra_info["contains_1"] = bool(row["ci_low"] <= 1 <= row["ci_high"])
     half_width = max(row["time_ratio_median"] - row["ci_low"], row["ci_high"] - row["time_ratio_median"])
-    what = "half-width of the 95% interval of the time ratio, the seed's model against itself"
+    what = "half-width of the 95% interval of the time ratio, the book's model against itself"
     quality("paired timing, A/A interval", half_width, 0.05, "<", what)

@@ -24,7 +24,7 @@ def test_seed_models_static_tables(benchmark, quality, table_function):
     assert len(table) > 0
     benchmark.extra_info["models"] = len(SEED_MODELS)
     median_s = benchmark.stats.stats.median
-    quality(f"static {table_function.__name__}", median_s, 10, "<", "median seconds per table, seed models")
+    quality(f"static {table_function.__name__}", median_s, 10, "<", "median seconds per table, the book's models")
 
 
 def test_vgg19_ratio_1_model_table(benchmark):

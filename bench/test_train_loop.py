@@ -5,10 +5,10 @@ Two quality targets (reported in bench.json and the summary; a gate with --stric
 1. The loop's training throughput should be at least 90% of a bare training step
    repeated on one fixed batch (same model, batch and device): data movement,
    resizing and bookkeeping should cost at most 10%.
-2. Against the seed's pipeline (torchvision's FashionMNIST with PIL Resize and
+2. Against the book's pipeline (d2l.ai's VGG chapter: torchvision's FashionMNIST with PIL Resize and
    ToTensor through a DataLoader with 4 workers): on a GPU, at least 3x faster over
-   one whole epoch at the seed's settings (ratio 8, 224 px, batch 64), worker
-   start-up included as in the seed's per-epoch time. Needs the real data set.
+   one whole epoch at the book's settings (ratio 8, 224 px, batch 64), worker
+   start-up included as in the book's per-epoch time. Needs the real data set.
 """
 
 import gzip
@@ -139,4 +139,4 @@ def test_against_the_seeds_pipeline(benchmark, quality, tmp_path):
     benchmark.extra_info.update(
         device=DEVICE, steps=steps, seed_img_per_s=seed, vggbench_img_per_s=ours, speedup=ours / seed
     )
-    quality("against the seed's pipeline", ours / seed, 3, ">=", "vggbench img/s over the seed pipeline's, one epoch")
+    quality("against the book's pipeline", ours / seed, 3, ">=", "vggbench img/s over the book pipeline's, one epoch")

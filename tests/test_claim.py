@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import claim, correctness, registry, stats
+import vggbench
+from vggbench import claim, correctness, registry, stats, validity
 from vggbench.config import Rules
 from vggbench.kind import Kind, Table
+from vggbench.schema import identity, spec_from_identity
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -134,6 +136,8 @@ def test_a_failed_run_is_left_out_counted_and_tested_for():
     assert sensitivity["difference"].notna().all()
     reliable = table[(table["claim"] == "trains reliably") & (table["baseline"] == "single")].iloc[0]
     assert (reliable["failed_variant"], reliable["failed_baseline"]) == (1, 0)
+    # stack - rival, as every difference runs: the stack's share of failed runs is the higher here.
+    assert (reliable["unit"], reliable["difference"]) == ("share of runs failed", pytest.approx(0.25))
     assert reliable["p_value"] == pytest.approx(scipy_stats.fisher_exact([[1, 3], [0, 4]]).pvalue)
     assert reliable["verdict"] == "inconclusive"
 
@@ -173,6 +177,8 @@ def test_speed_verdicts(ratio, low, high, verdict):
     )
     row = claim.claim_table({"static": _static(1, 2), "pairs": pairs}).iloc[-1]
     assert (row["claim"], row["verdict"], row["ratio_value"]) == ("faster", verdict, ratio)
+    # The values are throughputs: their ratio runs as the ratio_value does, stack / rival.
+    assert row["unit"] == "images/s" and row["variant_value"] / row["baseline_value"] == pytest.approx(ratio)
     assert "FLAGGED" not in row["note"]  # a table from before the stability flag
 
 
@@ -260,9 +266,12 @@ def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, ca
 def test_a_run_of_training_alone_finishes_with_a_claim(tmp_path):
     _train([0.90, 0.91, 0.92], [0.80, 0.81, 0.82], [0.85, 0.86, 0.87]).to_csv(tmp_path / "train.csv", index=False)
     claims, text = claim.report(tmp_path)
-    assert set(claims["claim"]) == {"higher accuracy", "more non-linearity helps", "trains reliably"}
+    final = {"higher accuracy", "more non-linearity helps"}
+    assert set(claims["claim"]) == {*final, *(f"{name} at an earlier budget" for name in final), "trains reliably"}
     assert (tmp_path / "claim.md").read_text() == text
     assert "### higher accuracy" in text and "## The training budget" in text and "fewer parameters" not in text
+    assert text.index("### higher accuracy\n") < text.index("## Accuracy at earlier budgets")
+    assert text.index("## Accuracy at earlier budgets") < text.index("### higher accuracy at an earlier budget")
 
 
 def test_every_rival_variant_present_is_compared_with_the_stack_alike():
@@ -303,7 +312,9 @@ def test_every_large_kernel_rival_timed_against_the_stack_gets_a_faster_row():
     rows = claim.claim_table({"pairs": pairs}).set_index("baseline")
     assert list(rows.index) == ["single", "depthwise"]
     assert rows.loc["depthwise", "verdict"] == "contradicted" and rows.loc["single", "verdict"] == "supported"
-    assert rows.loc["depthwise", "note"].startswith("ratio_value: depthwise step time / stack step time")
+    assert rows.loc["depthwise", "note"].startswith(
+        "ratio_value: stack images/s / depthwise's, as the median over paired timings of depthwise step time / stack"
+    )
 
 
 class Votes(Kind):
@@ -393,3 +404,252 @@ def test_the_at_a_glance_counts_primary_verdicts_only():
     assert counted == judged["claim"].value_counts().to_dict()
     assert "same receptive field" not in counted  # by construction, not a finding
     assert (claims["analysis"] != "primary").sum() >= 2  # sensitivity rows there, and not counted
+
+
+def _static_of(specs):
+    """A static table of real models' identities (every identity column), the stack the cheapest."""
+    return pd.DataFrame(
+        [{**identity(spec), "params": 1 + (spec.variant != "stack"), "macs": 1, "rf_px": 100} for spec in specs]
+    )
+
+
+SMALL_MAPS = ["stack", "single", "single-fits", "linear-stack", "dilated"]
+
+
+def test_every_comparison_with_a_rival_says_where_its_kernel_overhangs_the_map():
+    specs = [
+        *vggbench.grid(["vgg13", "vgg16"], SMALL_MAPS, ratios=[8], resolutions=[32]),
+        *vggbench.grid(["vgg13"], ["stack", "single"], ratios=[8], resolutions=[64], batch_norm=True),
+        # A custom plan (the rows' identity holds it): blocks of 2 and 3 convs on maps of 4 and 2 px.
+        *vggbench.grid([vggbench.custom([2, 3], [8, 8])], ["stack", "single"], ratios=[8], resolutions=[4]),
+    ]
+    train = _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81], keys={"arch": "vgg13", "ratio": 8, "resolution": 32})
+    table = claim.claim_table({"static": _static_of(specs), "train": train})
+    primary = table[table["analysis"] == "primary"]
+    rows = primary.set_index(["claim", "arch", "resolution", "baseline"])["validity"]
+    single = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    assert rows[("fewer parameters", "vgg13", 32, "single")] == single
+    assert rows[("higher accuracy", "vgg13", 32, "single")] == single  # a hand-made table's identity does too
+    assert (
+        rows[("fewer MACs", "vgg16", 32, "single")]
+        == "single's 7x7 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    )
+    assert rows[("fewer MACs", "vgg13", 32, "dilated")] == (
+        "dilated's 3x3 kernel at dilation 2 is wider than the map in blocks 4, 5 (4 and 2 px)"
+    )
+    assert rows[("fewer MACs", "vgg13", 64, "single")] == "single's 5x5 kernel is wider than the map in block 5 (4 px)"
+    assert rows[("fewer MACs", "custom", 4, "single")] == (
+        "single's 5x5 kernel is wider than the map in block 1 (4 px), its 7x7 kernel in block 2 (2 px)"
+    )
+    # single-fits keeps the large kernel where the map holds it; the linear stack's 3x3 overhangs block 5's
+    # 2 px map as the stack's does, which tells the two apart in nothing; the field's row compares no rival.
+    for quiet in [("fewer MACs", "vgg13", 32, "single-fits"), ("fewer MACs", "vgg16", 32, "single-fits")]:
+        assert pd.isna(rows[quiet])
+    assert pd.isna(rows[("more non-linearity helps", "vgg13", 32, "linear-stack")])
+    assert rows.xs("same receptive field").isna().all()
+
+
+def test_a_rows_identity_names_its_model_again():
+    specs = [
+        vggbench.ModelSpec("vgg16", "single-fits", ratio=8, in_channels=3, num_classes=100, resolution=64),
+        vggbench.ModelSpec(vggbench.custom([2, 3], [8, 16], kernel=5), "dilated", ratio=8, batch_norm=True),
+    ]
+    for spec in specs:
+        assert spec_from_identity(identity(spec)) == spec
+    assert spec_from_identity({"arch": "vgg11", "resolution": 32.0}) == vggbench.ModelSpec("vgg11", resolution=32)
+
+
+def test_rows_that_name_no_model_get_no_validity():
+    assert validity.of_row({"claim": "3x3 is the densest", "baseline": "7x7", "variant": "3x3"}) == ""
+    assert validity.of_row({"claim": "votes decide", "arch": "vgg11", "verdict": "supported"}) == ""
+    assert validity.of_row({"baseline": "single", "variant": "stack", "arch": "custom", "resolution": 32}) == ""
+
+
+def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_path):
+    specs = vggbench.grid(["vgg13"], ["stack", "single", "single-fits"], ratios=[8], resolutions=[32])
+    _static_of(specs).to_csv(tmp_path / "static.csv", index=False)
+    claims, text = claim.report(tmp_path)
+    flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    sentence = validity.sentence(claims)
+    assert sentence.startswith(
+        f"Kernels wider than their maps (the validity column): vgg13 r8 at 32 px, stack against single: {flag}."
+    )
+    assert "single-fits" in sentence and sentence.count("stack against") == 1
+    assert text.index(sentence) < text.index("At a glance")
+    assert f"| {flag} |" in text  # the flag in the part's table, beside its verdict
+    written = pd.read_csv(tmp_path / "claim.csv")
+    assert list(written.loc[written["baseline"] == "single", "validity"]) == [flag, flag]
+    assert written.loc[written["baseline"] != "single", "validity"].isna().all()
+    _static_of(vggbench.grid(["vgg13"], ["stack", "single"], ratios=[8], resolutions=[224])).to_csv(
+        tmp_path / "static.csv", index=False
+    )
+    _, text = claim.report(tmp_path)
+    assert "No comparison of the stack with a rival has the rival's kernel wider than a block's input map." in text
+
+
+def _curves(arms, keys=KEYS, failed=()):
+    """Per-epoch rows: `arms` maps each variant to its accuracies epoch by epoch (one list per epoch, a value
+    per seed); by epoch e a run has taken 100 e optimizer steps. Runs in `failed` ((variant, seed)) end at
+    chance: they fail by the final epoch's rule, though they were learning before."""
+    rows = []
+    for variant, epochs in arms.items():
+        for epoch, accuracies in enumerate(epochs, start=1):
+            for seed, accuracy in enumerate(accuracies):
+                loss = math.log(10) if epoch == len(epochs) and (variant, seed) in failed else 0.4
+                rows.append({**keys, "variant": variant, "seed": seed, "epoch": epoch,
+                             "optimizer_steps": 100 * epoch, "test_acc": accuracy, "train_loss": loss})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# The stack trails the single kernel after one epoch, draws level after two and leads at the end; a sixth
+# stack run learns early and fails by the end, so every budget leaves it out.
+CROSSING = {
+    "stack": [[0.6, 0.62, 0.61, 0.63, 0.59, 0.7], [0.75, 0.74, 0.77, 0.75, 0.76, 0.7], [0.9, 0.91, 0.92, 0.9, 0.9, 0]],
+    "single": [[0.70, 0.71, 0.72, 0.705, 0.69], [0.75, 0.765, 0.74, 0.755, 0.745], [0.80, 0.81, 0.82, 0.805, 0.815]],
+    "linear-stack": [[0.58, 0.60, 0.61, 0.62, 0.60], [0.70, 0.71, 0.72, 0.70, 0.73], [0.86, 0.84, 0.88, 0.85, 0.87]],
+}  # fmt: skip
+
+
+def test_the_accuracy_at_every_earlier_budget_is_a_holm_family_of_its_own():
+    table = claim.claim_table({"train": _curves(CROSSING, failed={("stack", 5)})})
+    earlier = table[table["claim"].str.endswith("at an earlier budget")].set_index(["baseline", "epoch"])
+    assert sorted(earlier.index) == [("linear-stack", 1), ("linear-stack", 2), ("single", 1), ("single", 2)]
+    final = _accuracy(table).set_index("baseline")
+    assert final.loc["single", "verdict"] == "supported" and final.loc["single", "epoch"] == 3
+    for (rival, epoch), row in earlier.iterrows():
+        epoch = int(epoch)
+        stack, other = CROSSING["stack"][epoch - 1][:5], CROSSING[rival][epoch - 1]  # the failed run left out
+        assert row["p_value"] == pytest.approx(scipy_stats.ttest_ind(stack, other, equal_var=False).pvalue)
+        assert row["difference"] == pytest.approx(np.mean(stack) - np.mean(other))
+        assert (row["seeds_variant"], row["failed_variant"], row["optimizer_steps"]) == (5, 1, 100 * epoch)
+        assert row["claim"] == ("more non-linearity helps" if rival == "linear-stack" else "higher accuracy") + (
+            " at an earlier budget"
+        )
+        assert "1 failed run(s) left out" in row["note"] and "left out" in row["interval_method"]
+    assert np.allclose(earlier["p_value_holm"], stats.holm(earlier["p_value"]))  # the four rows, not the final
+    assert earlier.loc[("single", 1), "verdict"] == "contradicted"
+    assert earlier.loc[("single", 2), "verdict"] == "inconclusive"  # level: 0.754 against 0.751
+    assert earlier.loc[("linear-stack", 2), "verdict"] == "supported"
+    counted = dict(line.removeprefix("- ").split(": ") for line in claim._glance(table))
+    assert sorted(counted["higher accuracy at an earlier budget"].split(", ")) == ["contradicted 1", "inconclusive 1"]
+    assert counted["higher accuracy"] == "supported 1"  # the final verdict, counted apart
+
+
+def test_the_terminal_leaves_the_earlier_budgets_to_claim_md(tmp_path, capsys):
+    from vggbench.cli import main
+
+    _curves(CROSSING).to_csv(tmp_path / "train.csv", index=False)
+    assert main(["claim", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "higher accuracy" in out and "at an earlier budget" not in out
+    assert "4 accuracy rows at earlier budgets; claim.md and claim.csv hold every row" in out.replace("\n", " ")
+
+
+def test_earlier_budgets_judge_the_seeds_of_the_look_that_decided_the_final_row():
+    seeds = np.arange(6)
+    arms = {"stack": [0.5 + 0.001 * seeds, 0.9 + 0.002 * seeds], "single": [0.6 - 0.001 * seeds, 0.7 + 0.003 * seeds]}
+    rules = Rules(design="group-sequential", seeds_per_round=3, max_seeds=6)
+    table = claim.claim_table({"train": _curves(arms)}, rules)
+    final = _accuracy(table).iloc[0]
+    assert (final["look"], final["seeds_variant"], final["verdict"]) == (1, 3, "supported")
+    earlier = table[table["claim"] == "higher accuracy at an earlier budget"].iloc[0]
+    assert (earlier["seeds_variant"], earlier["seeds_baseline"]) == (3, 3) and "look 1" in earlier["note"]
+    stack, single = arms["stack"][0][:3], arms["single"][0][:3]
+    assert earlier["p_value"] == pytest.approx(scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue)
+
+
+def test_earlier_budgets_fall_back_to_the_seeds_where_an_epoch_lacks_per_image_results():
+    right = {"stack": np.arange(20) < 15, "single": np.arange(20) < 12, "linear-stack": np.arange(20) < 12}
+    train = _curves({variant: [[0.5, 0.55, 0.6], [0.75] * 3] for variant in right})
+    final = train["epoch"] == 2
+    train.loc[final, "test_correct"] = [correctness.encode(right[variant]) for variant in train.loc[final, "variant"]]
+    table = claim.claim_table({"train": train})
+    earlier = table[table["claim"] == "higher accuracy at an earlier budget"].iloc[0]
+    assert "left out" in earlier["interval_method"] and "left out" not in _accuracy(table).iloc[0]["interval_method"]
+    one_epoch = claim.claim_table({"train": _curves({variant: [[0.5, 0.55, 0.6]] for variant in right})})
+    assert not one_epoch["claim"].str.contains("earlier budget").any()
+    assert "Accuracy at earlier budgets" not in claim.markdown(
+        one_epoch, {"failures": pd.DataFrame(), "summary": pd.DataFrame(), "blocks": pd.DataFrame()}, "run", Rules()
+    )
+
+
+def _with_and_without_batch_norm(normed, plain, keys=KEYS):
+    """One epoch of each arm (variant: accuracies per seed), trained with batch norm and without."""
+    tables = [_curves({variant: [runs] for variant, runs in arms.items()}, {**keys, "batch_norm": flag})
+              for flag, arms in ((True, normed), (False, plain))]  # fmt: skip
+    return pd.concat(tables, ignore_index=True)
+
+
+def test_batch_norm_x_variant_is_the_difference_of_differences_over_four_arms_by_hand():
+    normed = {"stack": [0.91, 0.93, 0.92, 0.95], "single": [0.88, 0.86, 0.90]}
+    plain = {"stack": [0.80, 0.85, 0.83, 0.79, 0.84], "single": [0.86, 0.87, 0.89]}
+    table = claim.claim_table({"train": _with_and_without_batch_norm(normed, plain)})
+    row = table[table["claim"] == "batch norm x variant"].iloc[0]
+    arms = [normed["stack"], normed["single"], plain["stack"], plain["single"]]
+    means = [np.mean(arm) for arm in arms]
+    parts = [np.var(arm, ddof=1) / len(arm) for arm in arms]
+    df = sum(parts) ** 2 / sum(part**2 / (len(arm) - 1) for part, arm in zip(parts, arms, strict=True))
+    half = scipy_stats.t.ppf(0.975, df) * math.sqrt(sum(parts))
+    difference = (means[0] - means[1]) - (means[2] - means[3])
+    assert row["difference"] == pytest.approx(difference)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((difference - half, difference + half))
+    assert (row["analysis"], row["baseline"], row["variant"]) == ("interaction", "single", "stack")
+    assert pd.isna(row["verdict"]) and pd.isna(row["batch_norm"]) and "left out" in row["interval_method"]
+    assert f"with batch norm {means[0] - means[1]:+.4f} less without {means[2] - means[3]:+.4f}" in row["note"]
+    assert "batch norm x variant" not in "".join(claim._glance(table))  # numbers, not a verdict to count
+    alone = claim.claim_table({"train": _curves({variant: [runs] for variant, runs in plain.items()})})
+    assert "batch norm x variant" not in set(alone["claim"])
+
+
+def test_batch_norm_x_variant_counts_the_test_set_where_every_run_recorded_each_image():
+    # Runs alike within each arm, right on images below 15, 12, 10 and 10 of 20: the interval is the test
+    # set's alone, d_i = 1 on images 12-14 (by hand, as for two arms).
+    right = {(True, "stack"): 15, (True, "single"): 12, (False, "stack"): 10, (False, "single"): 10}
+    normed, plain = {"stack": [0.75] * 3, "single": [0.6] * 3}, {"stack": [0.5] * 3, "single": [0.5] * 3}
+    train = _with_and_without_batch_norm(normed, plain)
+    images = [np.arange(20) < right[(row.batch_norm, row.variant)] for row in train.itertuples()]
+    train["test_correct"] = [correctness.encode(correct) for correct in images]
+    row = claim.claim_table({"train": train}).set_index("claim").loc["batch norm x variant"]
+    half = scipy_stats.t.ppf(0.975, 19) * math.sqrt((3 - 20 * 0.15**2) / 19 / 20)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((0.15 - half, 0.15 + half))
+    assert "test-set sampling" in row["interval_method"] and "left out" not in row["interval_method"]
+
+
+# The unit of each part's baseline_value, variant_value and difference.
+UNITS = {
+    "fewer parameters": "params",
+    "fewer MACs": "MACs",
+    "same receptive field": "px",
+    "same effective receptive field": "share of image",
+    "higher accuracy": "accuracy",
+    "more non-linearity helps": "accuracy",
+    "higher accuracy at an earlier budget": "accuracy",
+    "more non-linearity helps at an earlier budget": "accuracy",
+    "batch norm x variant": "accuracy",
+    "trains reliably": "share of runs failed",
+    "faster": "images/s",
+    "3x3 is the densest": "GFLOP/s",
+}
+
+
+def test_every_claim_row_names_its_unit_and_every_ratio_runs_stack_over_rival(finished_run):
+    claims = pd.read_csv(finished_run.root / "claim.csv")
+    assert claims["unit"].notna().all()
+    units = claims.groupby("claim")["unit"].agg(set).to_dict()
+    assert units == {name: {UNITS[name]} for name in units}
+    assert {
+        "fewer parameters",
+        "same effective receptive field",
+        "higher accuracy",
+        "faster",
+        "3x3 is the densest",
+    } <= set(claims["claim"])
+    # Every ratio is variant / baseline: the stack (3x3) over its rival. Exactly the values' ratio for the counts;
+    # for GFLOP/s and images/s, the median of paired ratios, near the ratio of the medians.
+    counts = claims[claims["claim"].isin(["fewer parameters", "fewer MACs"])]
+    assert np.allclose(counts["ratio_value"], counts["variant_value"] / counts["baseline_value"])
+    timed = claims[claims["claim"].isin(["faster", "3x3 is the densest"])]
+    assert np.allclose(timed["ratio_value"], timed["variant_value"] / timed["baseline_value"], rtol=0.2)
+    assert (claims.loc[claims["claim"] == "3x3 is the densest", "variant"] == "3x3").all()
+    compared = claims.dropna(subset=["difference", "baseline_value", "variant_value"])
+    assert np.allclose(compared["difference"], compared["variant_value"] - compared["baseline_value"])

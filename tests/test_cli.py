@@ -29,7 +29,7 @@ def test_default_prints_the_seeds_model_in_three_variants(capsys):
     rows = [line.split() for line in lines if line.startswith("vgg11")]
     assert [row[1] for row in rows] == ["stack", "single", "linear-stack"]
     assert {tuple(row[2:6]) for row in rows} == {("8", "224", "1", "10")}
-    assert rows[0][7] == "2,018,346"  # the seed's small net, counted in test_models against vgg()
+    assert rows[0][7:9] == ["2.018", "M"]  # the book's small net (2,018,346), counted in test_models against vgg()
 
 
 def test_grid_writes_one_row_per_model(tmp_path, capsys):

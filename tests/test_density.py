@@ -90,7 +90,10 @@ def test_the_claim_row_compares_3x3_with_the_densest_other_kernel(ratios, verdic
         "32 channels, 14 px",
     )
     assert ("this ran on cpu" in row["note"]) is (device == "cpu")
-    assert row["ratio_value"] == pytest.approx(ratios[int(rival[0])][0])
+    ratio, low, high = ratios[int(rival[0])]
+    # 3x3 over the rival, as every claim row's ratio runs: the table's rival / 3x3 turned over, with its interval.
+    assert (row["ratio_value"], row["ci_low"], row["ci_high"]) == pytest.approx((1 / ratio, 1 / high, 1 / low))
+    assert row["unit"] == "GFLOP/s" and row["variant_value"] / row["baseline_value"] == pytest.approx(1 / ratio)
 
 
 def test_the_verdict_counts_only_taps_on_real_pixels():
@@ -98,8 +101,8 @@ def test_the_verdict_counts_only_taps_on_real_pixels():
     padded = _density({7: (1.08, 1.05, 1.12)}, "cuda", scale=1.0)
     row = claim.claim_table({"density": padded}).iloc[0]
     share = _share(7, 14) / _share(3, 14)
-    assert share < 0.9 and row["ratio_value"] == pytest.approx(1.08 * share)
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((1.05 * share, 1.12 * share))
+    assert share < 0.9 and row["ratio_value"] == pytest.approx(1 / (1.08 * share))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((1 / (1.12 * share), 1 / (1.05 * share)))
     assert row["verdict"] == "supported"
 
 
@@ -107,7 +110,7 @@ def test_the_density_family_is_holm_adjusted():
     marginal = _density({5: (0.97, 0.94, 0.998)}, "cuda", side=56)  # its interval excludes 1: significant alone
     weak = _density({5: (0.99, 0.9, 1.1)}, "cuda", side=28)
     alone = claim.claim_table({"density": marginal}).iloc[0]
-    assert alone["ci_high"] < 1 and alone["p_value"] < 0.05 and alone["verdict"] == "supported"
+    assert alone["ci_low"] > 1 and alone["p_value"] < 0.05 and alone["verdict"] == "supported"
     rows = claim.claim_table({"density": pd.concat([marginal, weak])}).set_index("mode")
     first, second = rows.loc["32 channels, 56 px"], rows.loc["32 channels, 28 px"]
     assert second["p_value"] > first["p_value"]

@@ -23,6 +23,6 @@ def test_every_model_gets_its_measured_rate_and_estimates_follow_it(tiny_study):
 
 
 def test_the_dry_run_lists_calibrated_estimates(tiny_study):
-    table = study.dry_run(load_config(**{**tiny_study, "kinds": ["static", "train"]}))
+    table = study.dry_run(load_config(**{**tiny_study, "kinds": ["static", "train"]})).table
     assert list(table.columns) == ["kind", "trial", "estimate_s"]
     assert (table["estimate_s"] > 0).all() and set(table["kind"]) == {"static", "train"}

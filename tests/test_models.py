@@ -1,4 +1,4 @@
-"""The seed's API and the study's builder: module trees, shapes and independence."""
+"""The book's API (d2l.ai's VGG chapter) and the study's builder: module trees, shapes and independence."""
 
 import pytest
 import torch
@@ -52,7 +52,7 @@ def test_vgg_twice_gives_two_independent_nets():
 
 def test_build_stack_ratio_8_is_the_seeds_small_net():
     ratio = 8
-    # The seed's own small_conv_arch: the input channel (1) is not divided.
+    # The book's own small_conv_arch: the input channel (1) is not divided.
     small_conv_arch = [
         (1, 1, 64 // ratio),
         (1, 64 // ratio, 128 // ratio),

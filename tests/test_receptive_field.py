@@ -1,4 +1,5 @@
-"""The layer-by-layer receptive field against an independent, gradient-based measurement."""
+"""The layer-by-layer receptive field against an independent, gradient-based measurement; the taps on zero
+padding against hand counts and a brute-force convolution."""
 
 import pytest
 import torch
@@ -6,7 +7,7 @@ import torchvision
 from torch import nn
 
 import vggbench
-from vggbench.measure.receptive_field import receptive_field_px, walk
+from vggbench.measure.receptive_field import Window, padding_tap_share, receptive_field_px, walk
 
 
 def _gradient_support(model: nn.Sequential, resolution: int) -> tuple[int, float, int]:
@@ -57,3 +58,25 @@ def test_torchvision_vgg16_pool5_field_is_the_published_212():
     with torch.device("meta"):
         model = torchvision.models.vgg16()
     assert receptive_field_px(model, 224) == 212  # the figure in the receptive-field literature
+
+
+def test_padding_tap_share_by_hand():
+    # A 5x5 on a 2x2 map, padding 2: every output position sees the whole map, 4 of its 25 taps.
+    assert padding_tap_share(Window(5, 1, 2, 1), 2) == pytest.approx(21 / 25)
+    # A 3x3 on a 1x1 map: the centre tap alone.
+    assert padding_tap_share(Window(3, 1, 1, 1), 1) == pytest.approx(8 / 9)
+    assert padding_tap_share(Window(1, 1, 0, 1), 7) == 0
+
+
+@pytest.mark.parametrize(("kernel", "dilation", "side"), [(3, 1, 32), (5, 1, 4), (7, 1, 8), (3, 2, 5), (5, 1, 1)])
+def test_padding_tap_share_matches_a_convolution_that_counts_real_taps(kernel, dilation, side):
+    # A kernel of ones over an image of ones, zero-padded as the model pads: each output counts its real taps.
+    padding = dilation * (kernel - 1) // 2
+    counts = torch.nn.functional.conv2d(
+        torch.ones(1, 1, side, side, dtype=torch.float64),
+        torch.ones(1, 1, kernel, kernel, dtype=torch.float64),
+        padding=padding,
+        dilation=dilation,
+    )
+    real = counts.sum().item() / (counts.numel() * kernel**2)
+    assert padding_tap_share(Window(kernel, 1, padding, dilation), side) == pytest.approx(1 - real)

@@ -1,7 +1,10 @@
 """The report: figures from hand-made and real tables, the self-contained HTML, and a headless browser."""
 
 import base64
+import html
+import io
 import math
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
@@ -13,13 +16,16 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import Rectangle
 from PIL import Image
+from scipy import stats as scipy_stats
 
-from vggbench import report
+from vggbench import claim, report
 from vggbench.arch import ModelSpec
 from vggbench.cli import main
+from vggbench.config import Rules
 from vggbench.measure.static import block_table
+from vggbench.rundir import RunDir
 
-FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "block_ratios", "erf_maps"]
+FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "time_ratios", "block_ratios", "erf_maps"]
 
 
 class _Elements(HTMLParser):
@@ -157,6 +163,38 @@ def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_
     assert report.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
 
 
+def test_time_ratios_draw_each_pair_with_its_interval_hollow_where_unstable():
+    pairs = pd.DataFrame(
+        [
+            {"arch": "vgg11", "ratio": 8, "resolution": 32, "mode": "infer", "variant": "single",
+             "time_ratio_median": 0.9, "ci_low": 0.85, "ci_high": 0.95, "stable": True},
+            {"arch": "vgg11", "ratio": 8, "resolution": 32, "mode": "train", "variant": "linear-stack",
+             "time_ratio_median": 1.02, "ci_low": 0.9, "ci_high": 1.1, "stable": False},
+        ]
+    )  # fmt: skip
+    axes = report.time_ratios(pairs).axes[0]
+    intervals = [tuple(line.get_xdata()) for line in axes.lines if len(line.get_xdata()) == 2]
+    assert (0.85, 0.95) in intervals and (0.9, 1.1) in intervals
+    markers = {line.get_xdata()[0]: line.get_markerfacecolor() for line in axes.lines if len(line.get_xdata()) == 1}
+    assert markers[1.02] == "white" and markers[0.9] != "white"
+    labels = [tick.get_text() for tick in axes.get_yticklabels()]
+    assert sorted(labels) == ["vgg11 r8 32px infer: single", "vgg11 r8 32px train: linear-stack"]
+    assert report.time_ratios(pairs.iloc[0:0]) is None
+
+
+def test_throughput_against_the_architecture_where_the_run_has_one_ratio():
+    speed = pd.DataFrame(
+        [
+            {"arch": arch, "variant": variant, "ratio": 8, "resolution": 32, "mode": "infer", "device_name": "cpu",
+             "img_per_s": 100.0, "step_ms_median": 640.0, "step_ms_iqr": 10.0, "batch_size": 64}
+            for arch in ("vgg11", "vgg13") for variant in ("stack", "single")
+        ]
+    )  # fmt: skip
+    axes = report.throughput_vs_ratio(speed).axes[0]
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["vgg11", "vgg13"]
+    assert "width ratio 8" in axes.get_xlabel()
+
+
 def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
     # vgg11 block 5 has 64 -> 64 channels at ratio 8: two 3x3 against one 5x5 is
     # (2 * 9C^2 + 2C) / (25C^2 + C) with C = 64, the 18/25 of the arithmetic plus biases.
@@ -211,15 +249,23 @@ def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_p
     assert report.erf_maps(erf.iloc[0:0], maps, ["stack"]) is None
 
 
+def _embedded(source: str) -> Image.Image:
+    """The image a data: address holds (PNG or JPEG)."""
+    head, encoded = source.split(",", 1)
+    assert head in ("data:image/png;base64", "data:image/jpeg;base64"), head
+    return Image.open(io.BytesIO(base64.b64decode(encoded)))
+
+
 def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_run):
     page = (finished_run.root / "report.html").read_text()
     tags = _elements(page)
-    images = [attributes["src"] for tag, attributes in tags if tag == "img"]
-    assert len(images) == len(FIGURES)
-    for name, source in zip(FIGURES, images, strict=True):
-        prefix = "data:image/png;base64,"
-        assert source.startswith(prefix)
-        assert base64.b64decode(source[len(prefix) :]) == (finished_run.root / "figures" / f"{name}.png").read_bytes()
+    images = [(attributes["alt"], attributes["src"]) for tag, attributes in tags if tag == "img"]
+    assert [name for name, _ in images] == FIGURES
+    for name, source in images:
+        # A compact copy (256 colours, or a JPEG where smaller) with the pixels of the full PNG kept in figures/.
+        with Image.open(finished_run.root / "figures" / f"{name}.png") as full, _embedded(source) as shown:
+            assert shown.size == full.size, name
+            assert len(source) < 4 / 3 * (finished_run.root / "figures" / f"{name}.png").stat().st_size + 100, name
     links = [value for _, attributes in tags for key, value in attributes.items() if key in ("src", "href")]
     assert all(link.startswith("data:") for link in links)
     claims = pd.read_csv(finished_run.root / "claim.csv")
@@ -227,6 +273,120 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
         assert f'<td class="{report.VERDICT_STYLES[verdict]}">{verdict}</td>' in page
     commit = pd.read_json(finished_run.root / "metadata.json", typ="series")["git_commit"]
     assert str(commit) in page and "fewer parameters" in page and "test_acc_mean" in page
+    # vgg11 at 32 px: the single 5x5 overhangs the 4 and 2 px maps of blocks 4 and 5, said above the table and in it.
+    flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    shown = html.unescape(page)
+    assert (
+        f"Kernels wider than their maps (the validity column): vgg11 r64 at 32 px, stack against single: {flag}."
+        in shown
+    )
+    assert "<dt>validity</dt>" in page and f"<dd>{flag}</dd>" in shown  # behind each row's details
+
+
+def test_the_page_of_a_run_weighs_under_a_megabyte(finished_run):
+    page = finished_run.root / "report.html"
+    figures = sum((finished_run.root / "figures" / f"{name}.png").stat().st_size for name in FIGURES)
+    # The embedded copies are smaller than the full PNGs would be as base64 (4/3 of their bytes).
+    assert page.stat().st_size < 1_000_000 and page.stat().st_size < 4 / 3 * figures
+
+
+def _claim_rows() -> pd.DataFrame:
+    """A claim table by hand: parameters (3 models), accuracy (6 conditions, 2 contradicted) with a sensitivity
+    row, speed in two modes, density (no model), the receptive field (no verdict) and an earlier budget."""
+    model = {"ratio": 8, "resolution": 32, "variant": "stack", "baseline": "single", "analysis": "primary"}
+    rows = [
+        {"claim": "fewer parameters", "arch": arch, "batch_norm": False, "verdict": "supported", "unit": "params"}
+        for arch in ("vgg11", "vgg13", "vgg16")
+    ]
+    for normed in (False, True):
+        for arch in ("vgg11", "vgg13", "vgg16"):
+            verdict = "contradicted" if not normed and arch != "vgg16" else "inconclusive"
+            rows.append({"claim": "higher accuracy", "arch": arch, "batch_norm": normed, "verdict": verdict})
+    rows.append(
+        {"claim": "higher accuracy", "arch": "vgg16", "batch_norm": False, "analysis": "all runs (sensitivity)"}
+    )
+    rows += [
+        {"claim": "faster", "arch": "vgg11", "batch_norm": False, "device": "cpu", "mode": mode, "verdict": verdict}
+        for mode, verdict in (("infer", "supported"), ("train", "contradicted"))
+    ]
+    rows.append(
+        {"claim": "3x3 is the densest", "device": "cpu", "mode": "32 channels, 14 px", "variant": "3x3",
+         "baseline": "7x7", "verdict": "not reproduced on this device", "ratio": math.nan, "resolution": math.nan}
+    )  # fmt: skip
+    rows.append({"claim": "same receptive field", "arch": "vgg11", "batch_norm": False, "variant": "all"})
+    rows.append(
+        {"claim": "higher accuracy at an earlier budget", "arch": "vgg11", "batch_norm": False, "epoch": 1,
+         "optimizer_steps": 100, "verdict": "supported"}
+    )  # fmt: skip
+    return pd.DataFrame([{**model, **row} for row in rows]).reindex(columns=claim.COLUMNS)
+
+
+class _Grid(HTMLParser):
+    """The verdict grid's rows: each a list of cells, a cell a list of (class, text) of its parts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[list[tuple[str, str]]]] = []
+        self.inside = False
+        self.style = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.inside = attrs.get("id") == "verdict-grid"
+        elif self.inside and tag == "tr":
+            self.rows.append([])
+        elif self.inside and tag in ("th", "td"):
+            self.rows[-1].append([])
+            self.style = attrs.get("class") or ""
+        elif self.inside and tag == "div":
+            self.style = attrs.get("class") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside and self.rows and self.rows[-1]:
+            self.rows[-1][-1].append((self.style, data))
+
+
+def test_the_headline_says_each_parts_verdicts_from_the_primary_rows():
+    sentences = [html.unescape(re.sub("<[^>]+>", "", sentence)) for sentence in report.headline(_claim_rows())]
+    assert sentences == [
+        "Fewer parameters (the 3x3 stack has fewer parameters than the large kernel): supported in all 3 comparisons.",
+        "Higher accuracy (the stack is more accurate than each large-kernel rival): contradicted in 2 of 6 "
+        "comparisons (vgg11 r8, vgg13 r8), inconclusive in 4.",
+        "Faster (the stack's steps take less time than the rival's): supported in 1 of 2 comparisons (vgg11 r8 cpu "
+        "infer), contradicted in 1 (vgg11 r8 cpu train).",
+        "3x3 is the densest (3x3 convolutions do more work per second than larger kernels): not reproduced on this "
+        "device in the one comparison.",
+        "No verdict, numbers only: same receptive field (1 row).",
+        "At earlier budgets (their own Holm family, in the figure and tables below): supported 1.",
+    ]
+    assert report.headline(_claim_rows().iloc[0:0]) == []
+
+
+def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
+    parser = _Grid()
+    parser.feed(report.verdict_grid(_claim_rows()))
+    header, *rows = parser.rows
+    models = ["vgg11 r8", "vgg13 r8", "vgg16 r8", "vgg11 r8 bn", "vgg13 r8 bn", "vgg16 r8 bn", "kernels alone"]
+    assert [text for ((_, text),) in header] == ["part of the claim", *models]
+    grid = {cells[0][0][1]: dict(zip(models, cells[1:], strict=True)) for cells in rows}
+    # Primary rows with a verdict only: no sensitivity row, no receptive field (no verdict), no earlier budget.
+    assert list(grid) == ["fewer parameters", "higher accuracy", "faster", "3x3 is the densest"]
+    assert grid["fewer parameters"]["vgg13 r8"] == [("supported", "supported")]
+    assert grid["fewer parameters"]["vgg13 r8 bn"] == []
+    assert grid["higher accuracy"]["vgg11 r8"] == [("contradicted", "contradicted")]
+    assert grid["higher accuracy"]["vgg16 r8 bn"] == [("inconclusive", "inconclusive")]
+    assert grid["faster"]["vgg11 r8"] == [
+        ("supported", "cpu infer: supported"),
+        ("contradicted", "cpu train: contradicted"),
+    ]
+    assert grid["3x3 is the densest"]["kernels alone"] == [
+        ("not-reproduced", "cpu 32 channels, 14 px vs 7x7: not reproduced")
+    ]
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):
@@ -239,15 +399,72 @@ def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, 
     assert main(["report", str(run)]) == 0
     assert f"report: {run / 'report.html'}" in capsys.readouterr().out
     page = (run / "report.html").read_text()
-    assert page.count("<img ") == 2 and page.count("Not drawn: the run has no data for it.") == 3
+    # Not drawn: the forest (no claim table), accuracy against MACs and the effective field (no data), and the two
+    # figures over the budget (one epoch: no earlier budget).
+    assert page.count("<img ") == 3 and page.count("Not drawn: the run has no data for it.") == 5
     assert sorted(path.name for path in (run / "figures").iterdir()) == [
         "block_ratios.png",
         "block_ratios.svg",
         "throughput_vs_ratio.png",
         "throughput_vs_ratio.svg",
+        "time_ratios.png",
+        "time_ratios.svg",
     ]
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "has no summary.csv or metadata.json" in capsys.readouterr().err
+
+
+def _epochs(accuracies: dict[str, list[list[float]]]) -> pd.DataFrame:
+    """train.csv of hand-made runs: per variant, its accuracies epoch by epoch (a list per epoch, a value per
+    seed); 100 optimizer steps an epoch."""
+    rows = [
+        {"arch": "vgg11", "variant": variant, "ratio": 8, "resolution": 32, "batch_norm": False, "seed": seed,
+         "epoch": epoch, "optimizer_steps": 100 * epoch, "test_acc": accuracy, "train_loss": 0.4}
+        for variant, epochs in accuracies.items()
+        for epoch, seeds in enumerate(epochs, start=1)
+        for seed, accuracy in enumerate(seeds)
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+CURVES = {"stack": [[0.60, 0.62, 0.61], [0.80, 0.82, 0.83]], "single": [[0.70, 0.72, 0.71], [0.75, 0.74, 0.76]]}
+
+
+def test_the_budget_figures_are_drawn_for_runs_of_several_epochs_only(tmp_path):
+    for name, accuracies in (("several", CURVES), ("one", {variant: runs[-1:] for variant, runs in CURVES.items()})):
+        run = tmp_path / name
+        run.mkdir()
+        train = _epochs(accuracies)
+        train.to_csv(run / "train.csv", index=False)
+        claim.claim_table({"train": train}).to_csv(run / "claim.csv", index=False)
+        drawn = {figure.name: figure.png for figure in report.draw(RunDir(run))}
+        for figure in ("accuracy_budgets", "learning_curves"):
+            assert (drawn[figure] is not None) is (name == "several"), (name, figure)
+            assert (run / "figures" / f"{figure}.svg").is_file() is (name == "several")
+
+
+def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin():
+    claims = claim.claim_table({"train": _epochs(CURVES)}, Rules(equivalence_margin=0.02))
+    axes = report.accuracy_budgets(claims).axes[0]
+    (line,) = [line for line in axes.lines if line.get_label() == "stack - rival"]
+    rows = claims[claims["claim"].str.startswith("higher accuracy") & (claims["analysis"] == "primary")]
+    rows = rows.sort_values("optimizer_steps")
+    assert list(line.get_xdata()) == [100, 200]
+    assert np.allclose(line.get_ydata(), 100 * rows["difference"])  # -10 points after one epoch, +6.67 after two
+    (band,) = [patch for patch in axes.collections if patch.get_label() == "95% interval"]
+    low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
+    assert (low, high) == pytest.approx((100 * rows["ci_low"].min(), 100 * rows["ci_high"].max()))
+    (margin,) = [patch for patch in axes.patches if "equivalent" in patch.get_label()]
+    assert margin.get_y() == pytest.approx(-2) and margin.get_height() == pytest.approx(4)
+
+
+def test_learning_curves_show_each_variants_mean_with_its_t_interval():
+    axes = report.learning_curves(_epochs(CURVES)).axes[0]
+    (stack,) = [line for line in axes.lines if line.get_label() == "stack"]
+    assert list(stack.get_xdata()) == [100, 200] and np.allclose(stack.get_ydata(), [0.61, 0.81666667])
+    band = axes.collections[0].get_paths()[0].vertices[:, 1]  # the stack's, drawn first
+    first, last = (scipy_stats.t.interval(0.95, 2, np.mean(runs), scipy_stats.sem(runs)) for runs in CURVES["stack"])
+    assert (band.min(), band.max()) == pytest.approx((first[0], last[1]))
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -263,11 +480,24 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--virtual-time-budget=10000",
 ]
-# Added to a copy of the page: once it has loaded, it records how many images decoded.
+# Added to a copy of the page: once it has loaded, it records how many images decoded, the headline's sentences, how
+# many verdict columns lie within the window's width, the figures by id, whether the page scrolls sideways and
+# whether the configuration is collapsed.
 PROBE = """<script>
 window.addEventListener("load", () => {
   const decoded = [...document.images].filter((image) => image.complete && image.naturalWidth > 0);
-  document.body.dataset.probe = `${decoded.length} of ${document.images.length} images decoded`;
+  const data = document.body.dataset;
+  data.probe = `${decoded.length} of ${document.images.length} images decoded`;
+  data.headline = `${document.querySelectorAll("#headline li").length} sentences`;
+  const verdicts = [...document.querySelectorAll("th")].filter((cell) => cell.textContent === "verdict");
+  const inView = verdicts.filter((cell) => {
+    const box = cell.getBoundingClientRect();
+    return box.left >= 0 && box.right <= window.innerWidth;
+  });
+  data.verdicts = `${inView.length} of ${verdicts.length} verdict columns within ${window.innerWidth} px`;
+  data.figures = [...document.querySelectorAll("figure")].map((figure) => figure.id).join(" ");
+  data.sideways = `${document.documentElement.scrollWidth > window.innerWidth}`;
+  data.configuration = document.querySelector("#configuration").open ? "open" : "collapsed";
 });
 </script></body>"""
 
@@ -278,7 +508,14 @@ def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path,
     probed = tmp_path / "report.html"  # alone in its folder: nothing beside it to load
     probed.write_text(page.replace("</body>", PROBE))
     result = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", probed.as_uri()],
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            "--window-size=1280,900",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            probed.as_uri(),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -286,3 +523,12 @@ def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path,
     assert result.returncode == 0, result.stderr[-2000:]
     assert f'data-probe="{len(FIGURES)} of {len(FIGURES)} images decoded"' in result.stdout
     assert "<h1>vggbench: run on" in result.stdout
+    claims = pd.read_csv(finished_run.root / "claim.csv")
+    primary = claims[claims["analysis"] == "primary"]
+    parts = primary.dropna(subset=["verdict"])["claim"].nunique()
+    silent = primary.groupby("claim")["verdict"].count().eq(0).any()  # same receptive field: no verdict
+    assert f'data-headline="{parts + silent} sentences"' in result.stdout  # one per part, one for those without
+    shown = re.search(r'data-verdicts="(\d+) of (\d+) verdict columns within 1280 px"', result.stdout)
+    assert shown is not None and shown[1] == shown[2] and int(shown[2]) >= parts  # a claim table per part
+    assert f'data-figures="{" ".join(FIGURES)}"' in result.stdout
+    assert 'data-sideways="false"' in result.stdout and 'data-configuration="collapsed"' in result.stdout

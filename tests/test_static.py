@@ -85,3 +85,35 @@ def test_layer_table_sums_to_the_model_and_ends_at_the_models_field():
     assert layers["rf_px"].dropna().iloc[-1] == model["rf_px"] == 156
     assert list(layers["out_px"].dropna().unique()) == [224, 112, 56, 28, 14, 7]
     assert layers.loc[layers["layer_type"] == "Linear", "rf_px"].isna().all()
+
+
+def test_block_table_shows_where_a_kernel_is_wider_than_its_map():
+    # vgg13 at 32 px: blocks 4 and 5 see 4 and 2 px maps, where the single 5x5 overhangs; the stack's 3x3
+    # overhangs block 5's 2 px map alone, and single-fits is the stack there and the single kernel elsewhere.
+    specs = vggbench.grid(["vgg13"], ["stack", "single", "single-fits"], ratios=[8], resolutions=[32])
+    blocks = vggbench.block_table(specs).set_index(["variant", "block"]).sort_index()
+    assert list(blocks.loc["single", "map_px"]) == [32, 16, 8, 4, 2]
+    assert list(blocks.loc["single", "largest_kernel_px"]) == [5] * 5
+    assert list(blocks.loc["single", "kernel_wider_than_map"]) == [False, False, False, True, True]
+    assert list(blocks.loc["stack", "kernel_wider_than_map"]) == [False, False, False, False, True]
+    fits = blocks.loc["single-fits"]
+    assert list(fits["kernel_wider_than_map"]) == list(blocks.loc["stack", "kernel_wider_than_map"])
+    assert list(fits["largest_kernel_px"]) == [5, 5, 5, 3, 3]
+    # One 5x5 per block, so the block's share is its conv's: 21/25 of the taps on block 5's 2 px map.
+    assert blocks.loc[("single", 5), "padding_tap_share"] == pytest.approx(21 / 25)
+    assert list(fits["padding_tap_share"]) == pytest.approx(
+        [*blocks.loc["single", "padding_tap_share"][:3], *blocks.loc["stack", "padding_tap_share"][3:]]
+    )
+
+
+def test_a_blocks_padding_share_weighs_its_convs_by_their_macs():
+    # depthwise: a 5x5 depthwise conv (on padding much of the time) then a 1x1 (never), in vgg13's block 5.
+    spec = ModelSpec("vgg13", "depthwise", ratio=8, resolution=32)
+    layers = vggbench.layer_table([spec])
+    convs = layers[(layers["block"] == 5) & (layers["layer_type"] == "Conv2d")]
+    assert list(convs["padding_tap_share"]) == pytest.approx([21 / 25, 0])
+    assert layers.loc[layers["layer_type"] != "Conv2d", "padding_tap_share"].isna().all()
+    block = vggbench.block_table([spec]).set_index(["variant", "block"]).loc[("depthwise", 5)]
+    expected = (convs["macs"] * convs["padding_tap_share"]).sum() / convs["macs"].sum()
+    assert block["padding_tap_share"] == pytest.approx(expected)
+    assert 0 < block["padding_tap_share"] < 21 / 25

@@ -147,3 +147,59 @@ def test_paired_effect_size_is_cohens_dz():
     differences = np.subtract(STACK, SINGLE[:5])
     assert result.effect == "cohens_dz" and stats.welch(STACK, SINGLE, 0.01).effect == "hedges_g"
     assert result.effect_size == pytest.approx(differences.mean() / differences.std(ddof=1))
+
+
+INTERACTION = (1, -1, -1, 1)  # (stack - rival) with batch norm, less (stack - rival) without
+
+
+def test_a_contrast_of_four_arms_over_seeds_is_welch_satterthwaite_by_hand():
+    arms = [[0.91, 0.93, 0.92, 0.95], [0.88, 0.86, 0.90], [0.80, 0.85, 0.83, 0.79, 0.84], [0.86, 0.87, 0.89]]
+    parts = [np.var(arm, ddof=1) / len(arm) for arm in arms]  # each weight squared is 1
+    value = np.mean(arms[0]) - np.mean(arms[1]) - np.mean(arms[2]) + np.mean(arms[3])
+    se = math.sqrt(sum(parts))
+    df = sum(parts) ** 2 / sum(part**2 / (len(arm) - 1) for part, arm in zip(parts, arms, strict=True))
+    found = stats.contrast(arms, INTERACTION)
+    assert (found.value, found.se, found.df) == pytest.approx((value, se, df))
+    half = scipy_stats.t.ppf(0.975, df) * se
+    assert (found.ci_low, found.ci_high) == pytest.approx((value - half, value + half))
+    assert found.p_value == pytest.approx(2 * scipy_stats.t.sf(abs(value) / se, df))
+    # Two arms weighted +1 and -1: Welch's test itself.
+    welch = scipy_stats.ttest_ind(arms[0], arms[1], equal_var=False)
+    assert stats.contrast(arms[:2], (1, -1)).p_value == pytest.approx(welch.pvalue)
+
+
+def test_with_seeds_alike_a_four_arm_contrast_is_the_test_sets_alone_by_hand():
+    # Runs alike within each arm, right on images below 15, 12, 10 and 10 of 20: d_i = 1 on images 12-14 only.
+    arms = [np.tile(np.arange(20) < right, (3, 1)) for right in (15, 12, 10, 10)]
+    variance = (3 - 20 * 0.15**2) / 19 / 20
+    assert stats.contrast_parts(arms, INTERACTION) == pytest.approx((0, 0, 0, 0, variance))
+    found = stats.contrast(arms, INTERACTION)
+    assert (found.value, found.df) == pytest.approx((0.15, 19))
+    half = scipy_stats.t.ppf(0.975, 19) * math.sqrt(variance)
+    assert (found.ci_low, found.ci_high) == pytest.approx((0.15 - half, 0.15 + half))
+    assert math.isnan(stats.contrast([arm[:, :10] for arm in arms], INTERACTION).ci_low)  # nothing varies
+
+
+def test_a_four_arm_contrasts_variance_is_unbiased_for_seeds_and_images_drawn_anew():
+    # As for two arms: each replay draws new runs per arm and a new test set of 20 images that the four arms
+    # (four models) see differently; the contrast's spread over replays is what its variance must estimate.
+    rng = np.random.default_rng(11)
+    contrasts, estimates, seeds_only = [], [], []
+    for _ in range(2000):
+        image = rng.normal(size=(4, 20)) + rng.normal(size=20)
+        seed = rng.normal(scale=0.3, size=(4, 3, 1))
+        correct = seed + image[:, None, :] + rng.normal(size=(4, 3, 20)) > -0.8
+        contrasts.append(stats.contrast(correct, INTERACTION).value)
+        parts = stats.contrast_parts(correct, INTERACTION)
+        estimates.append(sum(parts))
+        seeds_only.append(sum(parts[:4]))
+    truth = np.var(contrasts, ddof=1)
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.1)
+    assert np.mean(seeds_only) < 0.7 * truth
+
+
+def test_the_mean_interval_is_scipys_t_interval():
+    low, high = scipy_stats.t.interval(0.95, len(STACK) - 1, loc=np.mean(STACK), scale=scipy_stats.sem(STACK))
+    assert stats.mean_interval(STACK) == pytest.approx((np.mean(STACK), low, high))
+    mean, *interval = stats.mean_interval([0.9])
+    assert mean == 0.9 and all(math.isnan(bound) for bound in interval)

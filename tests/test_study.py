@@ -46,12 +46,15 @@ def test_tiny_grid_writes_every_table(finished_run):
         "params",
         "macs",
         "rf_px",
-        "infer_img_per_s",
+        "speed_infer_img_per_s",
         "test_acc_mean",
         "test_acc_std",
         "seeds",
     }
     assert list(summary["seeds"]) == [2, 2]
+    # Two throughputs, named apart: the speed kind's timed steps, and the training loop's epochs.
+    assert "train_img_per_s" not in summary and "infer_img_per_s" not in summary
+    assert (summary["train_loop_img_per_s_median"] > 0).all() and (summary["speed_infer_img_per_s"] > 0).all()
     pairs = pd.read_csv(root / "pairs.csv")
     assert list(pairs[["baseline", "variant"]].iloc[0]) == ["stack", "single"]
     erf = pd.read_csv(root / "erf.csv")
@@ -123,19 +126,24 @@ def test_presets_plan_the_documented_grids():
     assert kinds == {"static": 9, "speed": 18, "pairs": 6, "train": 18, "erf": 18, "density": 4}  # 2 seeds
     paper = load_config("paper")
     assert (paper.archs, paper.variants, paper.resolutions, paper.epochs) == (
-        ("vgg11", "vgg13"),  # A, the seed's, and B, the VGG paper's own 5x5 experiment
+        ("vgg11", "vgg13"),  # A, the book's, and B, the VGG paper's own 5x5 experiment
         ("stack", "single"),
         (224,),
         5,
     )
     verdict = load_config("verdict")
     kinds = pd.Series([trial.kind for trial in study.trials(verdict)]).value_counts().to_dict()
-    assert kinds == {"static": 2, "train": 48}  # vgg13 stack and single, at most 24 seeds each
+    assert kinds == {"static": 4, "train": 96}  # vgg13 stack and single, batch norm off and on, at most 24 seeds each
     assert (verdict.design.design, verdict.design.seeds_per_round, verdict.design.max_seeds) == (
         "group-sequential",
         4,
         24,
     )
+    claim_preset = load_config("claim")
+    assert claim_preset.batch_norm == (False, True) and len(claim_preset.models()) == 3 * 3 * 3 * 2
+    map_preset = load_config("map")
+    assert {spec.variant for spec in map_preset.models()} == {"stack", "single", "single-fits"}
+    assert len(map_preset.models()) == 3 * 3 * 2 and map_preset.lr_schedule == "cosine"
 
 
 def test_cli_dry_run_and_bad_preset(capsys):
@@ -189,6 +197,7 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     out = capsys.readouterr().out
     assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
     assert "report: runs/quick/report.html" in out
+    assert max(map(len, out.splitlines())) <= 120  # the terminal's tables fit; the CSVs keep every column
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "holds none of static.csv" in capsys.readouterr().err
 

@@ -82,6 +82,8 @@ def test_summary_over_seeds_counts_failed_runs_apart():
     assert summary["test_acc_mean"] == pytest.approx(0.85)
     assert summary["test_acc_std"] == pytest.approx(torch.tensor([0.8, 0.9]).std().item())
     assert summary["last_epoch_gain"] == pytest.approx(0.02) and summary["still_learning"]  # 0.02 > 0.005
+    # The training loop's throughput, named apart from the speed kind's timed steps (speed_train_img_per_s).
+    assert summary["train_loop_img_per_s_median"] == 1.0 and "train_img_per_s_median" not in summary
 
 
 def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):

@@ -3,6 +3,10 @@
 >>> import vggbench
 >>> net = vggbench.build("vgg11", variant="single", ratio=8)
 >>> vggbench.model_table(vggbench.grid(["vgg11"], ratios=[8]))  # pandas DataFrame
+>>> vggbench.measure_static(net, (1, 224, 224))["macs"]  # any nn.Module, one image
+>>> vggbench.load_run("results/quick-erf5-cpu-2026-11-30").claim  # a run's tables, config and metadata
+
+The rest of the API (`measure_speed`, `train`, `erf`, `load_data`, `synthetic_data`) is in vggbench.api.
 """
 
 import importlib
@@ -12,7 +16,16 @@ from vggbench.arch import VARIANTS, ArchSpec, ModelSpec, custom, grid, preset
 # The names that need torch, and their modules: imported on first use (PEP 562), so that importing
 # the package (as the command line does, to answer --help) does not import torch.
 _ON_FIRST_USE = {
+    "Run": "vggbench.api",
+    "Training": "vggbench.api",
     "VGG": "vggbench.models",
+    "erf": "vggbench.api",
+    "load_data": "vggbench.api",
+    "load_run": "vggbench.api",
+    "measure_speed": "vggbench.api",
+    "measure_static": "vggbench.api",
+    "synthetic_data": "vggbench.api",
+    "train": "vggbench.api",
     "block_table": "vggbench.measure.static",
     "build": "vggbench.models",
     "build_spec": "vggbench.models",
@@ -27,20 +40,33 @@ __all__ = [
     "VGG",
     "ArchSpec",
     "ModelSpec",
+    "Run",
+    "Training",
     "block_table",
     "build",
     "build_spec",
     "custom",
+    "erf",
     "grid",
     "layer_table",
+    "load_data",
+    "load_run",
+    "measure_speed",
+    "measure_static",
     "model_table",
     "preset",
+    "synthetic_data",
+    "train",
     "vgg",
     "vgg_block",
 ]
 
 
 def __getattr__(name: str):
+    if name == "__version__":
+        from vggbench.version import package_version
+
+        return package_version()
     if name not in _ON_FIRST_USE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vggbench.knobs import Setup, knob
-from vggbench.validate import InputError, allowed, at_most, one_of, positive_int
+from vggbench.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
 VGG_WIDTHS = (64, 128, 256, 512, 512)
 PRESET_CONVS = {
-    "vgg11": (1, 1, 2, 2, 2),  # configuration A, the seed's conv_arch
+    "vgg11": (1, 1, 2, 2, 2),  # configuration A, the book's conv_arch
     "vgg13": (2, 2, 2, 2, 2),  # B
     "vgg16": (2, 2, 3, 3, 3),  # D
     "vgg19": (2, 2, 4, 4, 4),  # E
@@ -46,6 +46,11 @@ class Conv:
     @property
     def padding(self) -> int:
         return self.dilation * (self.kernel - 1) // 2
+
+    @property
+    def window_px(self) -> int:
+        """The side the kernel spans on its input: dilation*(kernel-1)+1."""
+        return self.dilation * (self.kernel - 1) + 1
 
     @property
     def label(self) -> str:
@@ -172,7 +177,7 @@ def preset(name: str) -> ArchSpec:
     if name not in PRESET_CONVS:
         raise InputError(
             f"arch={name!r} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
-            f"or give a custom ArchSpec (convs per block and widths)"
+            f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
         )
     return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
 

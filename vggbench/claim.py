@@ -1,12 +1,14 @@
 """The claim report of a run: the verdicts of the kinds that ran (each judges its own tables, `Kind.judge`;
 their words are vggbench.verdicts') as claim.csv and claim.md.
 
-The claim (VGG, section 2.3; the seed's chapter): for the same receptive field, a
+The claim (VGG, section 2.3; the book's chapter, d2l.ai's VGG): for the same receptive field, a
 stack of 3x3 convs beats one large kernel. Its parts: fewer parameters and fewer
 MACs than the single large kernel; the same theoretical and effective receptive
 field; higher accuracy than the single kernel, and than the same stack without its
 inner ReLUs (more non-linearity helps); training as reliably; and faster steps. Other large-kernel
-variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is.
+variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is. Each row that
+compares the stack with a rival says whether the rival's kernel overhangs the maps it convolves
+(`validity`, vggbench.validity).
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import knobs, noise, registry, stats
+from vggbench import knobs, noise, registry, stats, validity
 from vggbench.config import Rules
 from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
 from vggbench.validate import InputError
-from vggbench.verdicts import PRIMARY
+from vggbench.verdicts import EARLIER, PRIMARY
 
 COLUMNS = [
     "claim",
@@ -34,10 +36,13 @@ COLUMNS = [
     "batch_norm",
     "device",
     "mode",
+    "epoch",
+    "optimizer_steps",
     "baseline",
     "variant",
     "baseline_value",
     "variant_value",
+    "unit",
     "difference",
     "ratio_value",
     "ci_low",
@@ -60,17 +65,12 @@ COLUMNS = [
     "failed_baseline",
     "failed_variant",
     "verdict",
+    "validity",
     "estimand",
     "interval_method",
     "note",
 ]
-# What the terminal shows of the claim table (claim.csv and claim.md have every column).
-NOT_SHOWN = {"resolution", "difference", "ratio_value", "p_value", "tost_p", "tost_p_holm", "margin", "hedges_g"}
-NOT_SHOWN |= {"cohens_dz"}
-NOT_SHOWN |= {"mde", "seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant", "estimand", "note"}
-NOT_SHOWN |= {"design", "look", "looks", "nominal_level", "equivalence_level"}
-NOT_SHOWN |= {"interval_method"}
-SHOWN_COLUMNS = [column for column in COLUMNS if column not in NOT_SHOWN]
+# The terminal shows a few of these, part by part (vggbench.terminal.claim_text); claim.csv has them all.
 
 
 # The order the parts are told in: cost, fields, accuracy and trainability, speed, density; a kind not named
@@ -92,6 +92,8 @@ def claim_table(
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
+    for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
+        row["validity"] = validity.of_row(row) or np.nan
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -127,6 +129,9 @@ BLOCK_COLUMNS = [
     "params_vs_stack",
     "params_vs_stack_if_in_eq_out",
     "macs_vs_stack",
+    "map_px",
+    "largest_kernel_px",
+    "padding_tap_share",
 ]
 
 
@@ -139,9 +144,10 @@ def _block_section(blocks: pd.DataFrame) -> list[str]:
         "## Block by block: where 27C^2 against 49C^2 holds",
         "",
         "The analytic ratio assumes a block whose convs all have C inputs and C outputs. Where the "
-        "block's first conv changes the width, the single kernel's share differs:",
+        "block's first conv changes the width, the single kernel's share differs. Beside it, the block's input "
+        "map, the single kernel's window and the share of its multiply-adds that fall on zero padding:",
         "",
-        _markdown(single[BLOCK_COLUMNS]),
+        _markdown(single[[column for column in BLOCK_COLUMNS if column in single]]),  # older tables lack some
         "",
     ]
     cheaper = single[single["params_vs_stack"] < 1]
@@ -259,17 +265,43 @@ def _design_sentence(rules: Rules) -> str:
     )
 
 
+EARLIER_BUDGETS = (
+    "The accuracy comparisons again at every epoch before the final one (`epoch`, `optimizer_steps`: the "
+    "budget), on the runs and seeds each final row judged (under a sequential design the deciding look's), with "
+    "the same statistics. They are a Holm family of their own, apart from the final verdicts and counted apart "
+    "at a glance: they say when a difference appears or fades, while the claim is judged where training ends."
+)
+
+
+def _earlier_section(earlier: pd.DataFrame) -> list[str]:
+    """The accuracy rows at the budgets before the final one, a family of their own."""
+    if earlier.empty:
+        return []
+    return ["## Accuracy at earlier budgets", "", EARLIER_BUDGETS, "", *_part_sections(earlier)]
+
+
+def at_earlier_budget(claims: pd.DataFrame) -> pd.Series:
+    """Which rows are accuracy rows at a budget before the final one (their own family)."""
+    return claims.get("claim", pd.Series("", index=claims.index)).astype(str).str.endswith(EARLIER)
+
+
 def markdown(
     claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
 ) -> str:
-    """claim.md: how verdicts are reached, the verdicts at a glance, failed trials, the timings' trust, the
-    budget, each part, block by block."""
+    """claim.md: how verdicts are reached, which comparisons have kernels wider than their maps, the verdicts at a
+    glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
+    block."""
     intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
     intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
-    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", "At a glance (primary rows per verdict):", ""]
-    text += [*_glance(claims), "", *_failure_section(tables["failures"]), *_timing_section(trust)]
-    text += _budget_section(claims, tables["summary"])
-    text += ["## The parts", "", *_part_sections(claims), *_block_section(tables["blocks"])]
+    at_earlier = at_earlier_budget(claims)
+    parts, earlier = claims[~at_earlier], claims[at_earlier]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(validity.sentence(parts)), ""]
+    text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
+    if not earlier.empty:
+        text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]
+    text += [*_failure_section(tables["failures"]), *_timing_section(trust)]
+    text += _budget_section(parts, tables["summary"])
+    text += ["## The parts", "", *_part_sections(parts), *_earlier_section(earlier), *_block_section(tables["blocks"])]
     return "\n".join(text)
 
 

@@ -15,7 +15,7 @@ import traceback
 from typing import TYPE_CHECKING
 
 from vggbench import knobs
-from vggbench.validate import InputError
+from vggbench.validate import InputError, did_you_mean
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +33,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def _check_value(self, action, value):
+        """A value outside an option's (or the commands') choices, with the choice it is closest to."""
+        if action.choices is not None and value not in action.choices:
+            choices = ", ".join(map(str, action.choices))
+            hint = did_you_mean(value, action.choices)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}; choose from {choices}")
 
 
 def _integer(text: str) -> int:
@@ -54,6 +61,19 @@ def _boolean(text: str) -> bool:
     if text.lower() not in words:
         raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r} (true or false)")
     return words[text.lower()]
+
+
+class _Version(argparse.Action):
+    """--version: the version, read when asked (not on every start)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from vggbench.version import describe
+
+        print(describe())
+        parser.exit()
 
 
 class _Switches(argparse.Action):
@@ -114,38 +134,20 @@ def given(args: argparse.Namespace) -> dict:
     return {key: tuple(value) if isinstance(value, list) else value for key, value in values.items()}
 
 
-def _readable(table: pd.DataFrame) -> str:
-    """Integers with thousands separators, other numbers with four significant digits, blanks for missing."""
-    import pandas as pd
+def _readable(table: pd.DataFrame, where: str = "the CSV") -> str:
+    """The table in human units (121.1 M), at most 120 characters a line (vggbench.terminal)."""
+    from vggbench import terminal
 
-    def integer(value) -> str:
-        return "" if pd.isna(value) else f"{value:,}"
-
-    def number(value) -> str:
-        return "" if pd.isna(value) else f"{value:.4g}"
-
-    def other(value) -> str:
-        return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-
-    formatters = {}
-    for column in table.columns:
-        values = table[column]
-        if pd.api.types.is_bool_dtype(values):
-            formatters[column] = other
-        elif pd.api.types.is_integer_dtype(values):
-            formatters[column] = integer
-        elif pd.api.types.is_float_dtype(values):
-            formatters[column] = number
-        else:
-            formatters[column] = other
-    return table.to_string(index=False, formatters=formatters, na_rep="")
+    return terminal.text(table, where)
 
 
 def _emit(table: pd.DataFrame, destination: str | None, shown_columns, title: str) -> None:
     """Print `table` (those of `shown_columns` it has) and write all of it as CSV to `destination`."""
     from vggbench.csvio import write_csv
+    from vggbench.terminal import wrapped
 
-    print(f"{title}\n{_readable(table[[column for column in shown_columns if column in table]])}\n")
+    where = destination if destination not in (None, STDOUT) else "the table's CSV option (--help)"
+    print(f"{wrapped(title)}\n{_readable(table[[column for column in shown_columns if column in table]], where)}\n")
     if destination not in (None, STDOUT):
         write_csv(table, destination)
         print(f"wrote {len(table)} rows to {destination}\n")
@@ -263,7 +265,7 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vggbench import study
+    from vggbench import study, terminal
     from vggbench.config import load_config
 
     config = load_config(args.preset, args.config, **given(args))
@@ -273,19 +275,14 @@ def _run(args: argparse.Namespace) -> int:
         by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
         print(f"{sum(counts.values()):,} trials planned ({by_kind}); estimating their time...", flush=True)
         plan = study.dry_run(config, args.large, counts)
-        print(_readable(plan))
-        total = plan["estimate_s"].sum()
-        at_most = "at most " if config.design.sequential else ""  # the later rounds run only while undecided
-        print(
-            f"{at_most}{len(plan)} trials, about {total / 60:.0f} min ({total:.0f} s) on {config.device}, estimated "
-            "from a few timed training steps of each model on this machine, as it is loaded now"
-        )
+        print(_readable(plan.table))
+        print("\n".join(plan.lines()))
         return
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args), args.large
     )
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
-    print(_readable(directory.table("summary")) + "\n")
+    print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
     _print_claims(directory.table("claim"), directory.root)
     _print_report(directory.root / "report.html")
     failures = directory.table("failures")
@@ -322,10 +319,10 @@ def _executor(args: argparse.Namespace):
 
 
 def _print_claims(claims: pd.DataFrame, run_dir) -> None:
-    from vggbench.claim import SHOWN_COLUMNS
+    from vggbench import terminal
 
-    print(f"The claim, part by part (written to {run_dir}/claim.md and claim.csv)")
-    print(_readable(claims[[column for column in SHOWN_COLUMNS if column in claims]]))
+    print(terminal.wrapped(f"The claim, part by part (written to {run_dir}/claim.md and claim.csv)") + "\n")
+    print(terminal.claim_text(claims))
 
 
 def _print_report(path) -> None:
@@ -362,12 +359,15 @@ def _training_run(args: argparse.Namespace, purpose: str):
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.designs import Design
-    from vggbench.kinds.train_verdicts import power_table
+    from vggbench.kinds.train_verdicts import power_table, unplanned
     from vggbench.validate import number
 
     number("--effect", args.effect, above=0, maximum=1)  # an accuracy difference: a share
     directory, train, config, margin = _training_run(args, "size from")
     table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
+    left_out = unplanned(train)
+    if table.empty:
+        raise InputError(f"cannot size any accuracy contrast from {directory.root}: {left_out}")
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
     shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
     shown += ["sequential_seeds_max", "sequential_power"]
@@ -376,6 +376,8 @@ def _power(args: argparse.Namespace) -> None:
         "design spends at that effect (sequential_*: 400 simulated studies)"
     )
     _emit(table, args.out, shown, title)
+    if left_out:
+        print(f"Not sized: {left_out}")
 
 
 def _design(args: argparse.Namespace) -> None:
@@ -569,6 +571,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Test the VGG claim that stacked 3x3 convs beat one large kernel: "
         "build VGG variants and measure them side by side.",
     )
+    parser.add_argument("--version", action=_Version, help="print vggbench's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for kind in KINDS.values():
         if kind.switch is None:

@@ -21,7 +21,7 @@ from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
 from vggbench.rundir import check_configs_with
 from vggbench.setups import MODES
-from vggbench.validate import InputError, one_of
+from vggbench.validate import InputError, did_you_mean, one_of
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ PRESETS = {
         "epochs": 5,
         **_TIMING,
     },
-    # The seed's recipe, stack against single, for vgg11 (the seed's configuration A) and vgg13 (B, where the
+    # The book's recipe, stack against single, for vgg11 (the book's configuration A) and vgg13 (B, where the
     # VGG paper put one 5x5 conv in place of each pair of 3x3): for a GPU.
     "paper": {
         "archs": ["vgg11", "vgg13"],
@@ -166,7 +166,7 @@ PRESETS = {
 PRESET_SUMMARIES = {
     "quick": "vgg11/13/16 at 32 px, 2 seeds, short training (minutes on a CPU)",
     "claim": "ratios 4, 8, 16, batch norm off and on, 3 seeds (hours on a CPU)",
-    "paper": "the seed's recipe for vgg11 and vgg13, stack against single (GPU)",
+    "paper": "the book's recipe for vgg11 and vgg13, stack against single (GPU)",
     "verdict": "vgg13 stack against single, batch norm off and on, rounds of 4 seeds each until decided (up to 24), "
     "training only",
     "map": "where the claim holds: vgg11/13/16, batch norm off and on, the large kernel everywhere or where it "
@@ -180,16 +180,24 @@ def known_keys() -> list[str]:
     return list(dict.fromkeys(key for cls in classes for key in knobs.config_keys(cls)))
 
 
+def refuse_unknown(values: Mapping[str, object], source: str | None = None) -> None:
+    """Refuse keys that are no config key, each with the known key it is closest to (and the file they came
+    from, `source`)."""
+    known = known_keys()
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        named = ", ".join(f"{key}{did_you_mean(key, known)}" for key in unknown)
+        where = f"{source}: " if source else ""
+        raise InputError(f"{where}unknown config key(s) {named}: allowed are {', '.join(sorted(known))}")
+
+
 class StudyConfig:
     """A checked configuration: `values` holds every key of the core and of the selected kinds,
     defaults filled in and the machine resolved (what config.json records). Its keys read as
     attributes: `config.seeds`, `config.epochs`."""
 
     def __init__(self, values: Mapping[str, object]) -> None:
-        known = known_keys()
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise InputError(f"unknown config key(s) {', '.join(unknown)}: allowed are {', '.join(sorted(known))}")
+        refuse_unknown(values)
         machine, grid, scope, margins, design = (
             knobs.settings(cls, values) for cls in (Machine, Grid, Scope, Margins, Design)
         )
@@ -258,7 +266,9 @@ def load_config(preset: str | None = None, toml_path: str | Path | None = None, 
         one_of("preset", preset, PRESETS)
         values.update(PRESETS[preset])
     if toml_path is not None:
-        values.update(_read_toml(Path(toml_path)))
+        from_file = _read_toml(Path(toml_path))
+        refuse_unknown(from_file, f"config file {toml_path}")
+        values.update(from_file)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return StudyConfig(values)
 

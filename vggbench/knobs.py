@@ -20,7 +20,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vggbench.validate import InputError, allowed
+from vggbench.validate import InputError, allowed, did_you_mean
 
 NOT_A_KEY = None  # Knob.key for a knob that the config does not hold (set by the planner, or command line only)
 
@@ -137,7 +137,7 @@ def _check_entry(value, option: Option, entry: bool = False) -> None:
     if not right_type or out_of_range:
         raise _refuse(option, value, f"it must be {_must_be(option)}", entry)
     if meta.choices is not None and value not in meta.choices:
-        raise _refuse(option, value, f"choose one of {allowed(meta.choices)}", entry)
+        raise _refuse(option, value, f"choose one of {allowed(meta.choices)}{did_you_mean(value, meta.choices)}", entry)
 
 
 def check(setup) -> None:

@@ -1,6 +1,6 @@
-"""Turn specifications into modules: the seed's `vgg_block`/`vgg`, and `build`.
+"""Turn specifications into modules: the book's `vgg_block`/`vgg` (d2l.ai's VGG chapter), and `build`.
 
-All models are a `VGG`, laid out as the seed's net: `vgg_block_1` ... `vgg_block_N`, each a
+All models are a `VGG`, laid out as the book's net: `vgg_block_1` ... `vgg_block_N`, each a
 run of convolutions and a 2x2 max-pool, then `fc` (flatten and three linear layers). A
 `VGG` names its parts, `blocks` and `head`, so that no code needs to parse layer names.
 """
@@ -45,7 +45,7 @@ def _head(fc_features: int, fc_hidden_units: int, num_classes: int) -> nn.Sequen
 
 
 class VGG(nn.Sequential):
-    """The seed's net (children `vgg_block_1` ... `vgg_block_N`, then `fc`) that knows its blocks and head,
+    """The book's net (children `vgg_block_1` ... `vgg_block_N`, then `fc`) that knows its blocks and head,
     as torchvision's VGG knows its `features` and `classifier`."""
 
     def __init__(self, blocks: list[nn.Sequential], head: nn.Sequential) -> None:
@@ -71,14 +71,14 @@ class VGG(nn.Sequential):
 
 
 def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequential:
-    """The seed's block: `num_convs` 3x3 convs (padding 1, ReLU each), then a 2x2 max-pool."""
+    """The book's block: `num_convs` 3x3 convs (padding 1, ReLU each), then a 2x2 max-pool."""
     return _block(in_channels, out_channels, [Conv(3)] * num_convs)
 
 
 def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: int = 10) -> VGG:
-    """The seed's VGG: one `vgg_block` per (num_convs, in_channels, out_channels) in `conv_arch`.
+    """The book's VGG: one `vgg_block` per (num_convs, in_channels, out_channels) in `conv_arch`.
 
-    Unlike the seed, every call returns a new, independent net.
+    Unlike the book's, every call returns a new, independent net.
     """
     blocks = [vgg_block(*triple) for triple in conv_arch]
     return VGG(blocks, _head(fc_features, fc_hidden_units, num_classes))
@@ -121,7 +121,7 @@ def build(
     arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom`.
     variant: a name of `vggbench.VARIANTS`, e.g. "stack" (n 3x3 convs, ReLU after each, as published);
     each variant's function there describes it in its docstring (`vggbench.arch.variants_help()`).
-    ratio: divides every conv width and the FC hidden width, as the seed does.
+    ratio: divides every conv width and the FC hidden width, as the book does.
     Raises ValueError naming the parameter, the bad value and what is allowed.
     """
     spec = ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, batch_norm)

@@ -2,9 +2,12 @@
 
 `write(run_dir)` reads the tables that `vggbench run` wrote (summary, speed, blocks,
 erf, claim, metadata) and the raw effective-receptive-field maps, draws each figure
-as PNG and SVG into RUN_DIR/figures/, and writes RUN_DIR/report.html with the PNGs
-embedded, so that the page opens offline and can be mailed as one file. A figure
-whose data the run does not have is left out, and the page says so.
+as PNG and SVG into RUN_DIR/figures/, and writes RUN_DIR/report.html with a compact
+copy of each PNG embedded (`embedded`), so that the page opens offline and can be
+mailed as one file. A figure whose data the run does not have is left out, and the page
+says so. The page opens with the answers: a sentence per part of the claim (`headline`)
+and the verdicts by part and model, coloured (`verdict_grid`); its tables fit a 1280 px
+window, the verdict first and the rest of each row behind its details.
 
 matplotlib is used through `Figure` objects, never pyplot: no display, no global state.
 """
@@ -14,6 +17,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import numbers
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vggbench import noise
+from vggbench import noise, stats, terminal, validity, verdicts
+from vggbench.claim import EARLIER_BUDGETS, at_earlier_budget
 from vggbench.csvio import read_map
+from vggbench.kinds.train_verdicts import final_runs, rows_of
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
+from vggbench.verdicts import ACCURACY, EARLIER, NON_LINEARITY, PRIMARY, STACK
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
@@ -60,7 +68,8 @@ def _figure(width_in: float, height_in: float):
 
 
 def _model_label(row, several_resolutions: bool) -> str:
-    label = f"{row.arch} r{row.ratio}" + (" bn" if getattr(row, "batch_norm", False) else "")
+    normed = getattr(row, "batch_norm", False)  # NaN on a claim row that spans both (batch norm x variant)
+    label = f"{row.arch} r{row.ratio}" + (" bn" if pd.notna(normed) and normed else "")
     return f"{label} {row.resolution}px" if several_resolutions else label
 
 
@@ -109,7 +118,8 @@ def accuracy_vs_macs(summary: pd.DataFrame):
 
 
 def throughput_vs_ratio(speed: pd.DataFrame):
-    """Images per second against width ratio: one panel per device and mode, one line per arch and variant.
+    """Images per second against width ratio: one panel per device and mode, one line per arch and variant;
+    where the run has one width ratio, against the architecture instead (a line over one x value says nothing).
 
     Error bars span the step time's interquartile range, turned into images per second.
     """
@@ -120,14 +130,14 @@ def throughput_vs_ratio(speed: pd.DataFrame):
     panels = list(table.groupby(["device_name", "mode"], sort=True))
     variants = _ordered(table["variant"])
     archs = sorted(table["arch"].unique())
+    by_arch = table["ratio"].nunique() == 1
     several_resolutions = table["resolution"].nunique() > 1
     figure = _figure(4.6 * len(panels), 4.0)
     for index, ((device_name, mode), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
         lines = rows.groupby(["arch", "variant", "resolution", "batch_norm"])
-        for arch, variant, resolution, normed in sorted(
-            lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2], key[3])
-        ):
+        keys = sorted(lines.groups, key=lambda key: (key[0], variants.index(key[1]), key[2], key[3]))
+        for arch, variant, resolution, normed in keys:
             by_ratio = (
                 lines.get_group((arch, variant, resolution, normed))
                 .groupby("ratio", as_index=False)[["step_ms_median", "step_ms_iqr", "batch_size"]]
@@ -138,28 +148,70 @@ def throughput_vs_ratio(speed: pd.DataFrame):
             low = to_img_per_s / (by_ratio["step_ms_median"] + by_ratio["step_ms_iqr"] / 2)
             high = to_img_per_s / (by_ratio["step_ms_median"] - by_ratio["step_ms_iqr"] / 2).clip(lower=1e-9)
             colour, marker = _style(variant, variants)
-            label = (
-                f"{arch} {variant}" + (" bn" if normed else "") + (f" {resolution}px" if several_resolutions else "")
-            )
+            label = f"{variant}" if by_arch else f"{arch} {variant}"
+            label += (" bn" if normed else "") + (f" {resolution}px" if several_resolutions else "")
+            # One ratio: each arch is a place on the x axis, its variants side by side around it.
+            offset = 0.12 * (variants.index(variant) - (len(variants) - 1) / 2)
+            where = [archs.index(arch) + offset] if by_arch else by_ratio["ratio"]
             axes.errorbar(
-                by_ratio["ratio"],
+                where,
                 median,
                 yerr=[median - low, high - median],
                 color=colour,
                 marker=marker,
-                linestyle=ARCH_LINESTYLES[archs.index(arch) % len(ARCH_LINESTYLES)],
+                linestyle="none" if by_arch else ARCH_LINESTYLES[archs.index(arch) % len(ARCH_LINESTYLES)],
                 capsize=3,
-                label=label,
+                label=label if not by_arch or arch == archs[0] else None,
             )
-        batch = ", ".join(str(int(size)) for size in sorted(rows["batch_size"].unique()))
+        _label_throughput(axes, rows, archs if by_arch else None, f"{device_name}, {mode}")
+    return figure
+
+
+def _label_throughput(axes, rows: pd.DataFrame, archs: list[str] | None, title: str) -> None:
+    """The axes of one throughput panel: against the architectures `archs`, or (None) the width ratio."""
+    batch = ", ".join(str(int(size)) for size in sorted(rows["batch_size"].unique()))
+    axes.set_yscale("log")
+    if archs:
+        axes.set_xticks(range(len(archs)), labels=archs)
+        axes.set_xlabel(f"architecture (width ratio {rows['ratio'].iloc[0]:g})")
+    else:
         axes.set_xscale("log", base=2)
-        axes.set_yscale("log")
-        axes.set_xticks(sorted(rows["ratio"].unique()), labels=[str(r) for r in sorted(rows["ratio"].unique())])
+        ratios = sorted(rows["ratio"].unique())
+        axes.set_xticks(ratios, labels=[f"{ratio:g}" for ratio in ratios])
         axes.set_xlabel("width ratio (channels divided by)")
-        axes.set_ylabel("images per second (log scale)")
-        axes.set_title(f"{device_name}, {mode}, batch {batch}", fontsize=10)
-        axes.grid(True, alpha=0.3)
-        axes.legend(fontsize=7)
+    axes.set_ylabel("images per second (log scale)")
+    axes.set_title(f"{title}, batch {batch}", fontsize=10)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize=7)
+
+
+def time_ratios(pairs: pd.DataFrame):
+    """Each paired timing's time ratio (variant over the stack, below 1: the variant is faster) with its 95%
+    bootstrap interval, a row per model, mode and variant; rows whose interval missed the timing's target
+    (stable false) are drawn hollow."""
+    needed = {"time_ratio_median", "ci_low", "ci_high", "variant", "arch", "mode"}
+    if pairs.empty or not needed <= set(pairs.columns) or pairs["time_ratio_median"].isna().all():
+        return None
+    rows = pairs.dropna(subset=["time_ratio_median"]).reset_index(drop=True)
+    variants = _ordered(["stack", *rows["variant"]])
+    figure = _figure(6.4, max(2.4, 1.0 + 0.22 * len(rows)))
+    axes = figure.add_subplot()
+    positions = np.arange(len(rows))[::-1]
+    for position, row in zip(positions, rows.itertuples(), strict=True):
+        colour, marker = _style(row.variant, variants)
+        hollow = getattr(row, "stable", True) is False
+        axes.plot([row.ci_low, row.ci_high], [position, position], color=colour, lw=2)
+        axes.plot(row.time_ratio_median, position, marker, color=colour, mfc="white" if hollow else colour)
+    labels = [f"{row.arch} r{row.ratio:g} {row.resolution:g}px {row.mode}: {row.variant}" for row in rows.itertuples()]
+    axes.set_yticks(positions, labels, fontsize=7)
+    axes.axvline(1, color="black", lw=0.8)
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter("{x:g}")
+    axes.xaxis.set_minor_formatter("{x:g}")
+    axes.tick_params(axis="x", which="minor", labelsize=7)
+    axes.set_xlabel("time per step, variant / stack (log; below 1: faster)")
+    axes.set_ylim(-1, len(rows))
+    axes.grid(True, axis="x", alpha=0.3)
     return figure
 
 
@@ -200,6 +252,81 @@ def block_ratios(blocks: pd.DataFrame):
         axes.set_title(f"{arch}, width ratio {ratio}" + (", batch norm" if normed else ""), fontsize=10)
         axes.legend(fontsize=7, loc="lower left")
     return figure
+
+
+def _panels(count: int):
+    """A figure of `count` small panels, PANELS_PER_ROW to a row, and a function that adds the next with its
+    title; the axis labels and the legend are the figure's (`_label_panels`)."""
+    columns = min(count, PANELS_PER_ROW)
+    rows = -(-count // columns)
+    figure = _figure(3.4 * columns, 2.5 * rows)
+
+    def add(index: int, title: str):
+        axes = figure.add_subplot(rows, columns, index)
+        axes.set_title(title, fontsize=9)
+        axes.tick_params(labelsize=7)
+        axes.grid(True, alpha=0.3)
+        return axes
+
+    return figure, add
+
+
+def _label_panels(figure, x_label: str, y_label: str):
+    """One label per axis for the whole figure, and the first panel's legend for all (the panels alike)."""
+    figure.supxlabel(x_label, fontsize=9)
+    figure.supylabel(y_label, fontsize=9)
+    figure.axes[0].legend(fontsize=6)
+    return figure
+
+
+def accuracy_budgets(claims: pd.DataFrame):
+    """The stack's accuracy difference from each rival, in points, against optimizer steps, one panel per
+    comparison: each budget's claim row (the earlier budgets' and the final one) with its 95% interval as a
+    band, the equivalence margin shaded and zero marked. None without rows at earlier budgets."""
+    if claims.empty or "optimizer_steps" not in claims or not at_earlier_budget(claims).any():
+        return None
+    final = claims["claim"].isin([ACCURACY, NON_LINEARITY]) & (claims["analysis"] == PRIMARY)
+    rows = claims[final | at_earlier_budget(claims)].dropna(subset=["optimizer_steps"])
+    keys = [key for key in ("arch", "ratio", "resolution", "batch_norm", "baseline") if key in rows]
+    panels = [panel.sort_values("optimizer_steps") for _, panel in rows.groupby(keys, sort=False, dropna=False)]
+    several_resolutions = rows["resolution"].nunique() > 1
+    variants = _ordered(rows["baseline"])
+    figure, add = _panels(len(panels))
+    for index, panel in enumerate(panels, start=1):
+        first, steps = panel.iloc[0], panel["optimizer_steps"]
+        axes = add(index, f"{_model_label(first, several_resolutions)}: stack - {first['baseline']}")
+        colour, marker = _style(first["baseline"], variants)
+        margin = 100 * panel["margin"].max()
+        axes.axhspan(-margin, margin, color="#d9e6f7", linewidth=0, label=f"±{margin:g} points: equivalent")
+        axes.axhline(0, color="black", linewidth=0.8)
+        band = (100 * panel["ci_low"], 100 * panel["ci_high"])
+        axes.fill_between(steps, *band, color=colour, alpha=0.25, linewidth=0, label="95% interval")
+        axes.plot(steps, 100 * panel["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
+    return _label_panels(figure, "optimizer steps", "test accuracy, stack - rival (points)")
+
+
+def learning_curves(train: pd.DataFrame):
+    """Test accuracy against optimizer steps, one panel per group of models and a line per variant: the mean
+    over the runs that did not fail (by the final epoch's rule) with its 95% t interval as a band. None where
+    the runs recorded one epoch."""
+    needed = {"test_acc", "optimizer_steps", "epoch"}
+    if not needed <= set(train.columns) or train["epoch"].nunique() < 2:
+        return None
+    final = final_runs(train)
+    recorded = rows_of(train.dropna(subset=["test_acc", "optimizer_steps"]), final[~final["failed"]])
+    groups = list(verdicts.groups(recorded))
+    variants = _ordered(recorded["variant"])
+    several_resolutions = recorded["resolution"].nunique() > 1
+    figure, add = _panels(len(groups))
+    for index, (_, group) in enumerate(groups, start=1):
+        axes = add(index, _model_label(group.iloc[0], several_resolutions))
+        for variant in _ordered(group["variant"]):
+            curve = group[group["variant"] == variant].groupby("optimizer_steps")["test_acc"].apply(stats.mean_interval)
+            mean, low, high = (np.array(values) for values in zip(*curve, strict=True))
+            colour, marker = _style(variant, variants)
+            axes.fill_between(curve.index, low, high, color=colour, alpha=0.2, linewidth=0)
+            axes.plot(curve.index, mean, color=colour, marker=marker, markersize=3, label=variant)
+    return _label_panels(figure, "optimizer steps", "test accuracy (mean over runs, 95% interval)")
 
 
 def _block_label(row) -> str:
@@ -363,53 +490,77 @@ class Drawn:
     png: Path | None  # None: the run has no data for this figure
 
 
+# Each figure's title and caption, in the page's order.
+FIGURE_TEXT = {
+    "forest": (
+        "Every comparison, difference and interval",
+        "Each primary comparison of the stack with a rival, condition by condition: the difference "
+        "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
+        "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
+    ),
+    "accuracy_vs_macs": (
+        "Accuracy against compute",
+        "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
+    ),
+    "throughput_vs_ratio": (
+        "Throughput against width ratio",
+        "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
+    ),
+    "time_ratios": (
+        "Time ratios, paired",
+        "Each paired timing: the variant's time per step over the stack's, with its 95% bootstrap interval "
+        "over interleaved pairs; hollow markers missed the timing's precision target.",
+    ),
+    "block_ratios": (
+        "Parameters and MACs, block by block",
+        "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
+        "textbook ratio for a block with as many input as output channels.",
+    ),
+    "accuracy_budgets": (
+        "Accuracy difference against the training budget",
+        "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
+        "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
+        "is the equivalence margin.",
+    ),
+    "learning_curves": (
+        "Learning curves",
+        "Test accuracy against optimizer steps, per variant: the mean over the runs that did not fail, with "
+        "its 95% t interval as a band; a panel per group of models.",
+    ),
+    "erf_maps": (
+        "Effective receptive field",
+        "Effective receptive field: the clamped input gradient of the central unit, untrained and "
+        "trained. Colour follows its square root; dashed and dotted squares hold 50% and 99% of it.",
+    ),
+}
+
+
+def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]]:
+    """Each figure's name, title and caption, and how to draw it from the run's tables."""
+    config = directory.config() if directory.has("config.json") else {}
+    erf = directory.table("erf")
+    variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
+    drawers = {
+        "forest": lambda: forest(directory.table("claim")),
+        "accuracy_vs_macs": lambda: accuracy_vs_macs(directory.table("summary")),
+        "throughput_vs_ratio": lambda: throughput_vs_ratio(directory.table("speed")),
+        "time_ratios": lambda: time_ratios(directory.table("pairs")),
+        "block_ratios": lambda: block_ratios(directory.table("blocks")),
+        "accuracy_budgets": lambda: accuracy_budgets(directory.table("claim")),
+        "learning_curves": lambda: learning_curves(directory.table("train")),
+        "erf_maps": lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
+    }
+    return [(name, *FIGURE_TEXT[name], drawers[name]) for name in FIGURE_TEXT]
+
+
 def draw(directory: RunDir) -> list[Drawn]:
     """Every figure of the run in RUN_DIR/figures/ as PNG and SVG."""
     from matplotlib import rc_context
 
-    config = directory.config() if directory.has("config.json") else {}
-    erf = directory.table("erf")
-    variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
-    plans: list[tuple[str, str, str, Callable[[], object]]] = [
-        (
-            "forest",
-            "Every comparison, difference and interval",
-            "Each primary comparison of the stack with a rival, condition by condition: the difference "
-            "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
-            "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
-            lambda: forest(directory.table("claim")),
-        ),
-        (
-            "accuracy_vs_macs",
-            "Accuracy against compute",
-            "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
-            lambda: accuracy_vs_macs(directory.table("summary")),
-        ),
-        (
-            "throughput_vs_ratio",
-            "Throughput against width ratio",
-            "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
-            lambda: throughput_vs_ratio(directory.table("speed")),
-        ),
-        (
-            "block_ratios",
-            "Parameters and MACs, block by block",
-            "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
-            "textbook ratio for a block with as many input as output channels.",
-            lambda: block_ratios(directory.table("blocks")),
-        ),
-        (
-            "erf_maps",
-            "Effective receptive field",
-            "Effective receptive field: the clamped input gradient of the central unit, untrained and "
-            "trained. Colour follows its square root; dashed and dotted squares hold 50% and 99% of it.",
-            lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
-        ),
-    ]
     folder = directory.path(FIGURES)
     folder.mkdir(exist_ok=True)
     drawn = []
-    for name, title, caption, make in plans:
+    for name, title, caption, make in _plans(directory):
         figure = make()
         if figure is None:
             drawn.append(Drawn(name, title, caption, None))
@@ -424,20 +575,46 @@ def draw(directory: RunDir) -> list[Drawn]:
 PAGE_STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
 table { border-collapse: collapse; font-size: 0.8em; margin: 1em 0; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; vertical-align: top; }
 th { background: #f3f3f3; }
-td.supported { background: #d9f2d9; } td.contradicted { background: #f8d7d7; } td.inconclusive { background: #f3f3d0; }
-td.equivalent { background: #d9e6f7; } td.not-reproduced { background: #eeeeee; }
-figure { margin: 2em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+td.text, th.text { text-align: left; }
+td { max-width: 32em; overflow-wrap: anywhere; }
+.supported { background: #d9f2d9; } .contradicted { background: #f8d7d7; } .inconclusive { background: #f3f3d0; }
+.equivalent { background: #d9e6f7; } .not-reproduced { background: #eeeeee; }
+ul.headline { font-size: 1.05em; line-height: 1.5; padding-left: 1.2em; }
+ul.headline .claimed { color: #555; font-size: 0.9em; }
+table.grid td { text-align: center; padding: 0; }
+table.grid td > div { padding: 0.15em 0.5em; white-space: nowrap; }
+table.grid td > div + div { border-top: 1px solid #fff; }
+table.grid th { text-align: center; } table.grid th.part, table.grid th.text { text-align: left; }
+table.grid th.part { font-weight: normal; }
+span.chip { padding: 0.1em 0.5em; margin-right: 0.4em; white-space: nowrap; }
+details > summary { cursor: pointer; color: #35a; white-space: nowrap; }
+details dl { text-align: left; margin: 0.3em 0; max-width: 36em; white-space: normal; }
+details dt { font-weight: 600; } details dd { margin: 0 0 0.3em 1em; }
+figure { margin: 2em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; }
 div.wide { overflow-x: auto; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
-# Each verdict word (vggbench.verdicts) and the class that colours its cell.
-VERDICT_STYLES = {word: word for word in ("supported", "contradicted", "equivalent", "inconclusive")}
+# Each verdict word (vggbench.verdicts) and the class that colours its cell; the order the page counts them in.
+VERDICT_STYLES = {word: word for word in ("supported", "equivalent", "contradicted", "inconclusive")}
 VERDICT_STYLES["not reproduced on this device"] = "not-reproduced"
+SHORT_VERDICTS = {"not reproduced on this device": "not reproduced"}
+# What each part of the claim says, for the headline.
+CLAIMED = {
+    "fewer parameters": "the 3x3 stack has fewer parameters than the large kernel",
+    "fewer MACs": "the stack takes fewer multiply-adds per image",
+    "same effective receptive field": "the stack's effective field is as large as the rival's, within the margin",
+    "higher accuracy": "the stack is more accurate than each large-kernel rival",
+    "more non-linearity helps": "the stack is more accurate than the same stack without its inner ReLUs",
+    "trains reliably": "the stack fails no more often than the rival",
+    "faster": "the stack's steps take less time than the rival's",
+    "3x3 is the densest": "3x3 convolutions do more work per second than larger kernels",
+}
+LISTED = 3  # a verdict given to this many comparisons or fewer names them in the headline
 
 
 def _html_table(table: pd.DataFrame) -> str:
@@ -447,14 +624,178 @@ def _html_table(table: pd.DataFrame) -> str:
     return text
 
 
-def _verdict_counts(claims: pd.DataFrame) -> list[str]:
+def _cell(value, numeric: bool | None = None, style: str = "") -> str:
+    """One <td>: numbers in human units (terminal.human) aligned right, text aligned left."""
+    numeric = isinstance(value, numbers.Real) and not isinstance(value, bool) if numeric is None else numeric
+    shown = terminal.human(value) if isinstance(value, numbers.Real) else ("" if value is None else str(value))
+    classes = " ".join(filter(None, [style, "" if numeric else "text"]))
+    return f'<td class="{classes}">{html.escape(shown)}</td>' if classes else f"<td>{html.escape(shown)}</td>"
+
+
+def _rows_table(header: list[str], rows: list[list[str]], numeric_headers=()) -> str:
+    """A table from cells already made (each a <td>), with its header (aligned as its cells)."""
+    head = "".join(
+        f"<th>{html.escape(name)}</th>" if name in numeric_headers else f'<th class="text">{html.escape(name)}</th>'
+        for name in header
+    )
+    body = "".join(f"<tr>{''.join(cells)}</tr>" for cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _primary(claims: pd.DataFrame) -> pd.DataFrame:
+    """The rows the verdicts count: primary, not at an earlier budget."""
+    if claims.empty or "analysis" not in claims:
+        return claims
+    return claims[(claims["analysis"] == PRIMARY) & ~at_earlier_budget(claims)]
+
+
+def _several(claims: pd.DataFrame, column: str) -> bool:
+    return column in claims and claims[column].nunique() > 1
+
+
+def _model(row, several_resolutions: bool) -> str:
+    """'vgg11 r8' (with the resolution where the run has several, and bn); '' for a row of no model."""
+    if terminal.is_missing(row.get("arch")):
+        return ""
+    label = f"{row['arch']} r{row['ratio']:g}"
+    if several_resolutions and not terminal.is_missing(row.get("resolution")):
+        label += f" {row['resolution']:g}px"
+    normed = row.get("batch_norm")
+    return label + (" bn" if not terminal.is_missing(normed) and bool(normed) else "")
+
+
+def _where(row) -> str:
+    """Where a row was measured: device and mode ('cpu infer', 'untrained', 'cpu 32 channels, 14 px')."""
+    return " ".join(str(row[key]) for key in ("device", "mode") if not terminal.is_missing(row.get(key)))
+
+
+def _condition(row, several_resolutions: bool) -> str:
+    budget = ""
+    if str(row.get("claim", "")).endswith(EARLIER) and not terminal.is_missing(row.get("epoch")):
+        steps = row.get("optimizer_steps")
+        budget = f"epoch {row['epoch']:g}" + ("" if terminal.is_missing(steps) else f" ({steps:,.0f} steps)")
+    return " ".join(filter(None, [_model(row, several_resolutions), _where(row), budget]))
+
+
+def _verdict_phrase(counts: list[tuple[str, list[str]]], total: int) -> str:
+    """'supported in all 3 comparisons', or 'contradicted in 2 of 6 comparisons (vgg11 r8, vgg13 r8),
+    inconclusive in 4'."""
+    noun = "comparison" if total == 1 else "comparisons"
+    if len(counts) == 1:
+        verdict = counts[0][0]
+        return f"{verdict} in the one comparison" if total == 1 else f"{verdict} in all {total} {noun}"
+    parts = []
+    for index, (verdict, where) in enumerate(counts):
+        named = f" ({', '.join(where)})" if len(where) <= LISTED else ""
+        of = f" of {total} {noun}" if index == 0 else ""
+        parts.append(f"{verdict} in {len(where)}{of}{named}")
+    return ", ".join(parts)
+
+
+def headline(claims: pd.DataFrame) -> list[str]:
+    """One sentence per part of the claim that has verdicts, from its primary rows (HTML): the part, what it
+    claims, and its verdicts counted, the comparisons of the rarer verdicts named; then the parts without a
+    verdict, and the accuracy at earlier budgets (their own family)."""
+    primary = _primary(claims)
+    if primary.empty:
+        return []
+    several = _several(claims, "resolution")
+    sentences = []
+    silent = []
+    for claim, rows in primary.groupby("claim", sort=False):
+        judged = rows.dropna(subset=["verdict"])
+        if judged.empty:
+            silent.append(f"{claim} ({len(rows)} row{'s' if len(rows) > 1 else ''})")
+            continue
+        several_rivals = judged["baseline"].nunique() > 1
+        where = {}
+        for _, row in judged.iterrows():
+            label = _condition(row, several) or "this run"
+            label += f" vs {row['baseline']}" if several_rivals else ""
+            where.setdefault(row["verdict"], []).append(label)
+        order = [verdict for verdict in VERDICT_STYLES if verdict in where]
+        order += [verdict for verdict in where if verdict not in VERDICT_STYLES]
+        counts = [(verdict, where[verdict]) for verdict in order]  # decided first: supported, ..., inconclusive
+        claimed = CLAIMED.get(claim)
+        sentences.append(
+            f"<strong>{html.escape(claim[0].upper() + claim[1:])}</strong>"
+            + (f' <span class="claimed">({html.escape(claimed)})</span>' if claimed else "")
+            + f": {html.escape(_verdict_phrase(counts, len(judged)))}."
+        )
+    if silent:
+        sentences.append(f"No verdict, numbers only: {html.escape(', '.join(silent))}.")
+    earlier = claims[at_earlier_budget(claims) & (claims["analysis"] == PRIMARY)].dropna(subset=["verdict"])
+    if not earlier.empty:
+        counts = earlier["verdict"].value_counts()
+        said = ", ".join(f"{verdict} {count}" for verdict, count in counts.items())
+        sentences.append(
+            f"At earlier budgets (their own Holm family, in the figure and tables below): {html.escape(said)}."
+        )
+    return sentences
+
+
+def _grid_key(row, several_resolutions: bool, several_rivals: bool) -> tuple[str, str, str]:
+    """Where a verdict goes in the summary grid: its row (the part, with the rival where a part has several),
+    its column (the model, or 'kernels alone' for a row of no model) and its label inside the cell."""
+    model = _model(row, several_resolutions)
+    part = row["claim"] + (f" vs {row['baseline']}" if model and several_rivals else "")
+    inside = _where(row) + ("" if model else f" vs {row['baseline']}")
+    return part, model or "kernels alone", inside.strip()
+
+
+def verdict_grid(claims: pd.DataFrame) -> str:
+    """Parts of the claim (rows) by models (columns), each cell coloured by its verdict; a cell holds one
+    verdict per device and mode where the part is measured in several. Primary rows with a verdict only."""
+    primary = _primary(claims)
+    judged = primary.dropna(subset=["verdict"]) if not primary.empty else primary
+    if judged.empty:
+        return ""
+    several = _several(claims, "resolution")
+    rivals = judged.groupby("claim")["baseline"].nunique()
+    cells: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    parts, models = [], []
+    for _, row in judged.iterrows():
+        part, model, inside = _grid_key(row, several, rivals[row["claim"]] > 1)
+        parts += [part] if part not in parts else []
+        models += [model] if model not in models else []
+        cells.setdefault((part, model), []).append((inside, row["verdict"]))
+    head = '<th class="text">part of the claim</th>' + "".join(f"<th>{html.escape(model)}</th>" for model in models)
+    body = []
+    for part in parts:
+        row = [f'<th class="part">{html.escape(part)}</th>']
+        for model in models:
+            entries = cells.get((part, model), [])
+            inner = "".join(
+                f'<div class="{VERDICT_STYLES.get(verdict, "")}" title="{html.escape(verdict)}">'
+                f"{html.escape((f'{inside}: ' if inside else '') + SHORT_VERDICTS.get(verdict, verdict))}</div>"
+                for inside, verdict in entries
+            )
+            row.append(f"<td>{inner}</td>")
+        body.append(f"<tr>{''.join(row)}</tr>")
+    legend = " ".join(
+        f'<span class="chip {style}">{html.escape(word)}</span>' for word, style in VERDICT_STYLES.items()
+    )
+    return (
+        f'<div class="wide"><table class="grid" id="verdict-grid"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div><p>{legend}</p>"
+    )
+
+
+def _glance_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
-    primary = claims[claims["analysis"] == "primary"] if "analysis" in claims else claims
-    counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
-    counts.columns.name = None
-    text = "<p>Primary rows per verdict (sensitivity rows stand beside them in the table below):</p>"
-    return ["<h2>The claim at a glance</h2>", text, _html_table(counts.reset_index())]
+    sentences = headline(claims)
+    flagged = validity.sentence(claims)
+    return [
+        "<h2>The claim at a glance</h2>",
+        '<ul class="headline" id="headline">',
+        *(f"<li>{sentence}</li>" for sentence in sentences),
+        "</ul>",
+        "<p>Each primary comparison's verdict, by part and model (sensitivity rows and earlier budgets are in the "
+        "tables below; a cell's colour is its verdict):</p>",
+        verdict_grid(claims),
+        *([f"<p>{html.escape(flagged)}</p>"] if flagged else []),
+    ]
 
 
 def _failure_list(failures: pd.DataFrame) -> list[str]:
@@ -464,22 +805,182 @@ def _failure_list(failures: pd.DataFrame) -> list[str]:
     return [f"<h2>{len(failures)} failed trial(s)</h2>", retry, _html_table(failures[["kind", "trial", "error"]])]
 
 
+# The columns of a claim row shown behind its details, in this order (those the row fills).
+DETAILS = (
+    "p_value",
+    "p_value_holm",
+    "tost_p",
+    "tost_p_holm",
+    "margin",
+    "hedges_g",
+    "cohens_dz",
+    "mde",
+    "seeds_variant",
+    "seeds_baseline",
+    "failed_variant",
+    "failed_baseline",
+    "design",
+    "look",
+    "looks",
+    "nominal_level",
+    "equivalence_level",
+    "baseline_value",
+    "variant_value",
+    "ratio_value",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "interval_method",
+    "validity",
+    "estimand",
+    "note",
+)
+
+
+def _details(row) -> str:
+    """The row's other columns, collapsed: p-values, effect sizes, seeds, design, the exact values, validity,
+    interval method and note; its summary says why where the verdict is inconclusive."""
+    items = []
+    why = verdicts.reason(row)
+    if why:
+        items.append(("why inconclusive", why))
+    for column in DETAILS:
+        value = row.get(column)
+        if not terminal.is_missing(value) and value != "":
+            items.append((column, f"{value:.6g}" if isinstance(value, float) else str(value)))
+    if not items:
+        return "<td></td>"
+    listed = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(value)}</dd>" for name, value in items)
+    summary = f"why: {verdicts.reason(row, brief=True)}" if why else "details"
+    return f'<td class="text"><details><summary>{html.escape(summary)}</summary><dl>{listed}</dl></details></td>'
+
+
+def _signed(value) -> str:
+    return "" if terminal.is_missing(value) else f"{value:+.3g}"
+
+
+def _interval(row) -> str:
+    low, high = row.get("ci_low"), row.get("ci_high")
+    if terminal.is_missing(low) or terminal.is_missing(high):
+        return ""
+    return f"{terminal.human(low, 3)} to {terminal.human(high, 3)}"
+
+
+def _part_table(rows: pd.DataFrame, several_resolutions: bool) -> str:
+    """One part's rows: the condition (and analysis where there are several), the rival, the verdict first,
+    then the stack's value against the rival's, the ratio or difference with its 95% interval, and the rest
+    behind each row's details."""
+    stack_only = (rows["variant"] == STACK).all()
+    analyses = (rows["analysis"] != PRIMARY).any()
+    ratio, difference = rows["ratio_value"].notna().any(), rows["difference"].notna().any()
+    interval = rows["ci_low"].notna().any()
+    header = ["condition", *(["analysis"] if analyses else []), "vs" if stack_only else "compared", "verdict"]
+    header += ["stack vs rival" if stack_only else "values"]
+    header += [*(["ratio"] if ratio else []), *(["difference"] if difference else [])]
+    header += [*(["95% interval"] if interval else []), "details"]
+    body = []
+    for _, row in rows.iterrows():
+        verdict = row["verdict"] if isinstance(row["verdict"], str) else ""
+        values = " vs ".join(
+            terminal.human(row[column]) for column in ("variant_value", "baseline_value") if pd.notna(row[column])
+        )
+        cells = [_cell(_condition(row, several_resolutions), numeric=False)]
+        cells += [_cell(str(row["analysis"]), numeric=False)] if analyses else []
+        compared = row["baseline"] if stack_only else f"{row['variant']} vs {row['baseline']}"
+        cells += [_cell(compared, numeric=False)]
+        style = VERDICT_STYLES.get(verdict, "")
+        cells += [f'<td class="{style}">{html.escape(verdict)}</td>' if style else "<td></td>"]
+        cells += [_cell(values, numeric=True)]
+        cells += [_cell(terminal.human(row["ratio_value"]), numeric=True)] if ratio else []
+        cells += [_cell(_signed(row["difference"]), numeric=True)] if difference else []
+        cells += [_cell(_interval(row), numeric=True)] if interval else []
+        cells += [_details(row)]
+        body.append(cells)
+    numeric = ("stack vs rival", "values", "ratio", "difference", "95% interval")
+    return f'<div class="wide">{_rows_table(header, body, numeric)}</div>'
+
+
+def _parts(claims: pd.DataFrame, several_resolutions: bool) -> list[str]:
+    parts = []
+    for claim, rows in claims.groupby("claim", sort=False):
+        unit = rows["unit"].dropna().iloc[0] if "unit" in rows and rows["unit"].notna().any() else ""
+        parts.append(f"<h3>{html.escape(claim)}" + (f" <small>({html.escape(unit)})</small>" if unit else "") + "</h3>")
+        estimands = rows["estimand"].dropna().unique() if "estimand" in rows else []
+        parts += [f"<p>Compared: {html.escape(estimand)}.</p>" for estimand in estimands]
+        parts.append(_part_table(rows, several_resolutions))
+    return parts
+
+
+CLAIM_INTRO = (
+    "<p>Every verdict with its evidence, part by part, Holm-adjusted over each part's primary rows (accuracy: "
+    "Welch's t-test and its 95% interval, and two one-sided tests against the equivalence margin; speed: the "
+    "paired bootstrap interval of the time ratio; effective field: the difference of the shares; sensitivity rows: "
+    "numbers, no verdict; validity: the blocks whose map the rival's kernel overhangs; claim.md in the run "
+    "directory explains each). Every ratio is stack / rival and every difference stack - rival (3x3 against the "
+    "densest other kernel for density), in the part's unit; a row's details hold its p-values, effect sizes, "
+    "seeds, exact values and note, and say why an inconclusive verdict is one.</p>"
+)
+
+
+def _with_code(text: str) -> str:
+    """Markdown's `code` as HTML, the rest escaped."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def _claim_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return []
-    shown = claims.drop(columns=["note"]).dropna(axis="columns", how="all")
-    notes = claims.dropna(subset=["note"]).drop_duplicates(subset=["claim", "note"])
+    several = _several(claims, "resolution")
+    earlier = at_earlier_budget(claims)
+    text = ["<h2>The claim, part by part</h2>", CLAIM_INTRO, *_parts(claims[~earlier], several)]
+    if earlier.any():
+        text += ["<h2>Accuracy at earlier budgets</h2>", f"<p>{_with_code(EARLIER_BUDGETS)}</p>"]
+        text += _parts(claims[earlier], several)
+    return text
+
+
+def _summary_section(summary: pd.DataFrame) -> list[str]:
+    """The per-model summary: the columns that say most (as the terminal shows them), the rest collapsed."""
+    if summary.empty:
+        return []
+    shown = [column for column in terminal.SUMMARY_SHOWN if column in summary]
+    rows = [[_cell(row[column]) for column in shown] for _, row in summary.iterrows()]
+    numeric = [column for column in shown if terminal.is_number(summary[column])]
+    blank = terminal.blank_accuracy(summary)
     return [
-        "<h2>The claim, part by part</h2>",
-        "<p>Every verdict with its evidence, Holm-adjusted over each part's primary rows (accuracy: Welch's "
-        "t-test and its 95% interval, and two one-sided tests against the equivalence margin; speed: the paired "
-        "bootstrap interval of the time ratio; effective field: the bootstrap interval of the difference of area "
-        "ratios; sensitivity rows: numbers, no verdict; claim.md in the run directory explains each).</p>",
-        f'<div class="wide">{_html_table(shown)}</div>',
-        "<ul>",
-        *(f"<li>{html.escape(row.claim)}: {html.escape(row.note)}</li>" for row in notes.itertuples()),
-        "</ul>",
+        "<h2>Per model</h2>",
+        f'<div class="wide">{_rows_table(shown, rows, numeric)}</div>',
+        *([f"<p>{html.escape(blank)}</p>"] if blank else []),
+        "<details><summary>Every column of summary.csv</summary>",
+        f'<div class="wide">{_html_table(summary)}</div>',
+        "</details>",
     ]
+
+
+def embedded(png: Path) -> tuple[str, bytes, tuple[int, int]]:
+    """A figure as the page embeds it: the smaller of a 256-colour PNG (line plots) and a JPEG (maps), with
+    the same pixels as figures/NAME.png (which stays whole, beside the SVG); (MIME type, bytes, size)."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(png) as image:
+        image.load()
+        flat = Image.new("RGB", image.size, "white")
+        flat.paste(image, mask=image.getchannel("A") if image.mode == "RGBA" else None)
+    options = []
+    for mime, save in (
+        ("image/png", lambda out: flat.quantize(256, method=Image.Quantize.MEDIANCUT).save(out, "PNG", optimize=True)),
+        ("image/jpeg", lambda out: flat.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)),
+    ):
+        out = io.BytesIO()
+        save(out)
+        options.append((len(out.getvalue()), mime, out.getvalue()))
+    _, mime, data = min(options)
+    return mime, data, flat.size
+
+
+JPEG_QUALITY = 85
 
 
 def _figure_section(drawn: list[Drawn]) -> list[str]:
@@ -489,12 +990,13 @@ def _figure_section(drawn: list[Drawn]) -> list[str]:
         if figure.png is None:
             parts.append("<p>Not drawn: the run has no data for it.</p>")
             continue
-        encoded = base64.b64encode(figure.png.read_bytes()).decode("ascii")
+        mime, data, (width, height) = embedded(figure.png)
+        encoded = base64.b64encode(data).decode("ascii")
         parts.append(
-            f'<figure id="{figure.name}"><img alt="{html.escape(figure.name)}" '
-            f'src="data:image/png;base64,{encoded}">'
-            f"<figcaption>{html.escape(figure.caption)} (Vector copy: figures/{figure.name}.svg.)</figcaption>"
-            "</figure>"
+            f'<figure id="{figure.name}"><img alt="{html.escape(figure.name)}" width="{width}" height="{height}" '
+            f'src="data:{mime};base64,{encoded}">'
+            f"<figcaption>{html.escape(figure.caption)} (Full resolution: figures/{figure.name}.png; vector copy: "
+            f"figures/{figure.name}.svg.)</figcaption></figure>"
         )
     return parts
 
@@ -509,15 +1011,17 @@ def _trust_section(metadata: dict, directory: RunDir) -> list[str]:
 
 def _metadata_section(metadata: dict) -> list[str]:
     config = metadata.get("config", {})
-    facts = pd.DataFrame(
-        [{"key": key, "value": str(value)} for key, value in metadata.items() if key != "config"],
-        columns=["key", "value"],
-    )
+    facts = [
+        [_cell(key, numeric=False), _cell(str(value), numeric=False)]
+        for key, value in metadata.items()
+        if key != "config"
+    ]
     return [
         "<h2>How it was measured</h2>",
-        _html_table(facts),
-        "<p>Configuration:</p>",
+        _rows_table(["key", "value"], facts),
+        '<details id="configuration"><summary>Configuration (config.json)</summary>',
         f"<pre>{html.escape(json.dumps(config, indent=2))}</pre>",
+        "</details>",
     ]
 
 
@@ -537,19 +1041,19 @@ def write(run_dir: str | Path) -> Path:
         f"<p>Run from {html.escape(str(metadata.get('started')))} to {html.escape(str(metadata.get('ended')))}, "
         f"commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, torch "
         f"{html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
-        *_verdict_counts(claims),
+        *_glance_section(claims),
         *_failure_list(directory.table("failures")),
         *_trust_section(metadata, directory),
         *_figure_section(drawn),
         *_claim_section(claims),
-        "<h2>Per model</h2>",
-        f'<div class="wide">{_html_table(summary)}</div>',
+        *_summary_section(summary),
         *_metadata_section(metadata),
     ]
     page = "\n".join(
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{html.escape(title)}</title>",
             f"<style>{PAGE_STYLE}</style></head><body>",
             *body,

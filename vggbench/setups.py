@@ -28,6 +28,17 @@ DEVICE_DEFAULTS = {
     "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4, "seed_lanes": 2},
     "cuda": {"channels_last": False, "precision": "fp32", "seed_batch": 1, "seed_lanes": 1},
 }
+
+
+def _per_device(name: str) -> str:
+    """A training setting's default on each device, as the help says it: "4 for cpu, 1 for cuda"."""
+    words = [
+        f"{ ({True: 'on', False: 'off'}[value] if isinstance(value, bool) else value) } for {device}"
+        for device, value in ((device, values[name]) for device, values in DEVICE_DEFAULTS.items())
+    ]
+    return ", ".join(words)
+
+
 RESAMPLES = 200  # bootstrap resamples of images and models for an effective field's intervals
 
 
@@ -124,7 +135,7 @@ class SpeedSetup(Machine):
 
 @dataclass(frozen=True)
 class TrainConfig(Machine):
-    """How to train; validated when made. The defaults are the seed's recipe."""
+    """How to train; validated when made. The defaults are the book's recipe (d2l.ai's VGG chapter)."""
 
     GROUP = "training"
 
@@ -134,7 +145,7 @@ class TrainConfig(Machine):
     optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)
     lr_schedule: str = knob(
         "constant",
-        "the learning rate over the run: constant (the seed's), or decaying from lr to zero over the run's "
+        "the learning rate over the run: constant (the book's), or decaying from lr to zero over the run's "
         "optimizer steps along a half cosine or a straight line",
         choices=LR_SCHEDULES,
     )
@@ -152,7 +163,7 @@ class TrainConfig(Machine):
         "where train_limit is below the training set, draw each seed's train_limit images from the whole set with "
         "a stream of that seed (default: every seed trains on the first train_limit)",
     )
-    normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the seed does not)")
+    normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the book does not)")
     failure_loss_ratio: float = knob(
         FAILURE_LOSS_RATIO,
         "the failure rule, fixed before a run: a run failed when its final training loss is above this share "
@@ -166,21 +177,26 @@ class TrainConfig(Machine):
         minimum=0,
     )
     channels_last: bool | None = knob(
-        None, "channels-last memory format for the model and its batches (default: the device's, see DEVICE_DEFAULTS)"
+        None,
+        f"channels-last memory format for the model and its batches (default: {_per_device('channels_last')})",
     )
     precision: str | None = knob(
         None,
-        "fp32, or autocast to bf16 or fp16 (fp16 on CUDA only, with a gradient scaler) (default: the device's)",
+        "fp32, or autocast to bf16 or fp16 (fp16 on CUDA only, with a gradient scaler) (default: "
+        f"{_per_device('precision')})",
         choices=PRECISIONS,
     )
     compile: bool = knob(False, "torch.compile the convolutional part (compiling counts in the first epoch's time)")
     seed_batch: int | None = knob(
-        None, "train this many seeds of a model together, as one network (default: the device's)", minimum=1
+        None,
+        f"train this many seeds of a model together, as one network (default: {_per_device('seed_batch')})",
+        minimum=1,
     )
     seed_lanes: int | None = knob(
         None,
         "split those seeds into this many lanes that train at once, each in its own thread with threads/lanes "
-        "intra-op threads (small convolutions use several cores poorly) (default: the device's, at most threads)",
+        "intra-op threads (small convolutions use several cores poorly) (default: "
+        f"{_per_device('seed_lanes')}, at most threads)",
         minimum=1,
     )
     # Set per trial: its seed, or the seeds it trains together.

@@ -154,57 +154,103 @@ def _interaction(correct: np.ndarray) -> float:
     return float((residual**2).sum() / ((runs - 1) * (images - 1)))
 
 
-def variance_parts(variant, baseline) -> tuple[float, float, float]:
-    """The variance of the difference of the arms' mean accuracies, in three parts: each arm's seeds (s^2 / n of
-    its runs' accuracies, as Welch's) and the test set's sampling. `variant` and `baseline` are the per-image
-    correctness of each run (runs x images, 1 right), on the same test images in the same order.
+def contrast_parts(arms, weights) -> tuple[float, ...]:
+    """The variance of a weighted contrast of arms' mean accuracies, sum_k w_k mean_k, in parts: each arm's
+    seeds (w_k^2 s_k^2 / n_k of its runs' accuracies, as Welch's) and then the test set's sampling. Each arm is
+    its runs' per-image correctness (runs x images, 1 right), all on the same test images in the same order;
+    the arms are different models, so independent over seeds, while the test set is shared.
 
     Seeds and test images are crossed random factors. Over seeds, on the fixed test set, the spread of the
     runs' accuracies already holds each run's own luck on the images (the run-by-image interaction over the
-    image count); what it leaves out is the test set itself: a new test set moves both arms together, by the
-    mean over images of d_i, the difference of the arms' expected correctness on image i. Its variance is
-    Var(d) / images, where the sample variance of d_i (the arms' mean correctness on image i, differenced)
-    overstates Var(d) by each arm's interaction mean square over its runs: the unbiased ANOVA estimate
-    subtracts it (floored at 0). For one arm this is (MS_runs + MS_images - MS_interaction) / (runs images),
-    the textbook estimate for the mean of a two-way crossed random design.
+    image count); what it leaves out is the test set itself: a new test set moves every arm, and the contrast
+    by the mean over images of d_i = sum_k w_k (arm k's expected correctness on image i). Its variance is
+    Var(d) / images, where the sample variance of d_i (from the arms' mean correctness on image i) overstates
+    Var(d) by sum_k w_k^2 (arm k's interaction mean square) / n_k: the unbiased ANOVA estimate subtracts it
+    (floored at 0). For one arm this is (MS_runs + MS_images - MS_interaction) / (runs images), the textbook
+    estimate for the mean of a two-way crossed random design.
     """
-    a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
-    difference = a.mean(axis=0) - b.mean(axis=0)
-    inflation = _interaction(a) / len(a) + _interaction(b) / len(b)
-    images = max(0.0, float(difference.var(ddof=1)) - inflation) / a.shape[1]
-    return float(a.mean(axis=1).var(ddof=1) / len(a)), float(b.mean(axis=1).var(ddof=1) / len(b)), images
+    tables = [np.asarray(arm, dtype=float) for arm in arms]
+    d = sum(weight * table.mean(axis=0) for weight, table in zip(weights, tables, strict=True))
+    inflation = sum(weight**2 * _interaction(table) / len(table) for weight, table in zip(weights, tables, strict=True))
+    images = max(0.0, float(d.var(ddof=1)) - inflation) / tables[0].shape[1]
+    seeds = (
+        weight**2 * table.mean(axis=1).var(ddof=1) / len(table) for weight, table in zip(weights, tables, strict=True)
+    )
+    return (*(float(part) for part in seeds), images)
+
+
+def variance_parts(variant, baseline) -> tuple[float, float, float]:
+    """The variance of the difference of two arms' mean accuracies (`contrast_parts` of variant - baseline):
+    the variant's seeds, the baseline's, and the test set's sampling."""
+    return contrast_parts((variant, baseline), (1, -1))
+
+
+def _satterthwaite(parts, freedoms) -> float:
+    """The degrees of freedom of a sum of independent variance estimates, each on its own freedoms."""
+    return sum(parts) ** 2 / sum(part**2 / freedom for part, freedom in zip(parts, freedoms, strict=True))
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A contrast of arms' mean accuracies with its 95% t interval and two-sided p-value against 0."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    se: float
+    df: float
+
+
+def contrast(arms, weights) -> Estimate:
+    """sum_k w_k (arm k's mean accuracy), the arms independent over seeds (different models), with a t interval
+    on Satterthwaite's degrees of freedom. An arm is its runs' accuracies (1-D: the seeds alone, Welch's
+    variance generalised, sum_k w_k^2 s_k^2 / n_k, on n_k - 1 freedoms each) or, for every arm alike, its runs'
+    per-image correctness (runs x images: the test set's sampling too, as `contrast_parts` counts it, that part
+    on images - 1 freedoms). Where nothing varies there is no interval."""
+    tables = [np.asarray(arm, dtype=float) for arm in arms]
+    two_way = tables[0].ndim == 2
+    accuracies = [table.mean(axis=1) if two_way else table for table in tables]
+    value = float(sum(weight * runs.mean() for weight, runs in zip(weights, accuracies, strict=True)))
+    if two_way:
+        parts = contrast_parts(tables, weights)
+        freedoms = (*(len(table) - 1 for table in tables), tables[0].shape[1] - 1)
+    else:
+        parts = tuple(
+            weight**2 * runs.var(ddof=1) / len(runs) for weight, runs in zip(weights, accuracies, strict=True)
+        )
+        freedoms = tuple(len(runs) - 1 for runs in accuracies)
+    variance = sum(parts)
+    if variance <= 1e-24:
+        return Estimate(value, math.nan, math.nan, math.nan, 0.0, math.nan)
+    df, se = _satterthwaite(parts, freedoms), math.sqrt(variance)
+    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
+    return Estimate(value, value - half, value + half, float(2 * stats.t.sf(abs(value) / se, df)), se, float(df))
 
 
 def with_test_images(variant, baseline, margin: float) -> Comparison:
     """The comparison of two arms' mean accuracies counting both the seeds and the test set's sampling, from
-    each run's per-image correctness (runs x images, the same images for both arms): the variance of
-    `variance_parts`, a t interval and test on it with Satterthwaite's degrees of freedom (each arm's runs
-    - 1, and images - 1 for the test set's part), and TOST against `margin` on the same standard error."""
+    each run's per-image correctness (runs x images, the same images for both arms): `contrast` of variant -
+    baseline (the variance of `variance_parts`, Satterthwaite's degrees of freedom from each arm's runs - 1
+    and images - 1), and TOST against `margin` on the same standard error."""
     a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
     n1, n2 = len(a), len(b)
-    accuracies = a.mean(axis=1), b.mean(axis=1)
-    difference = float(accuracies[0].mean() - accuracies[1].mean())
-    parts = variance_parts(a, b)
-    variance = sum(parts)
-    if variance <= 1e-24:
-        return _no_spread(difference, n1 + n2 - 2, "hedges_g")
-    freedoms = (n1 - 1, n2 - 1, a.shape[1] - 1)
-    df = variance**2 / sum(part**2 / freedom for part, freedom in zip(parts, freedoms, strict=True))
-    se = math.sqrt(variance)
-    critical = float(stats.t.ppf(1 - ALPHA / 2, df))
-    above = stats.t.sf((difference + margin) / se, df)  # difference > -margin
-    below = stats.t.cdf((difference - margin) / se, df)  # difference < +margin
-    sd = se / math.sqrt(1 / n1 + 1 / n2)  # one run's spread, its share of the test set's sampling included
+    found = contrast((a, b), (1, -1))
+    if not found.se > 0:
+        return _no_spread(found.value, n1 + n2 - 2, "hedges_g")
+    above = stats.t.sf((found.value + margin) / found.se, found.df)  # difference > -margin
+    below = stats.t.cdf((found.value - margin) / found.se, found.df)  # difference < +margin
+    sd = found.se / math.sqrt(1 / n1 + 1 / n2)  # one run's spread, its share of the test set's sampling included
     return Comparison(
-        difference=difference,
-        ci_low=difference - critical * se,
-        ci_high=difference + critical * se,
-        p_value=float(2 * stats.t.sf(abs(difference) / se, df)),
+        difference=found.value,
+        ci_low=found.ci_low,
+        ci_high=found.ci_high,
+        p_value=found.p_value,
         tost_p=float(max(above, below)),
-        effect_size=hedges_g(*accuracies),
+        effect_size=hedges_g(a.mean(axis=1), b.mean(axis=1)),
         sd=sd,
-        df=float(df),
-        mde=mde(sd, n1, n2, df),
+        df=found.df,
+        mde=mde(sd, n1, n2, found.df),
     )
 
 
@@ -231,6 +277,16 @@ def paired(variant, baseline, margin: float) -> Comparison:
         mde=mde(sd, n, 0, n - 1),
         effect="cohens_dz",
     )
+
+
+def mean_interval(values) -> tuple[float, float, float]:
+    """The mean of independent values (one per run) with its two-sided t interval at 1 - ALPHA; no interval
+    for fewer than two."""
+    a = _clean(values)
+    if len(a) < 2:
+        return float(a.mean()) if len(a) else math.nan, math.nan, math.nan
+    half = float(stats.t.ppf(1 - ALPHA / 2, len(a) - 1)) * a.std(ddof=1) / math.sqrt(len(a))
+    return float(a.mean()), float(a.mean() - half), float(a.mean() + half)
 
 
 def holm(p_values) -> np.ndarray:

@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from vggbench import claim, data, noise, report, rounds
 from vggbench.config import StudyConfig
 from vggbench.estimate import Rates, measure_rates
 from vggbench.executors import LocalExecutor, TrialLost
-from vggbench.hardware import environment
+from vggbench.hardware import Machine, device_name, environment
 from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
@@ -90,16 +92,62 @@ def estimates(plan: list[Trial], rates: Rates) -> dict[Trial, float]:
     return {trial: KINDS[trial.kind].estimate_s(trial, rates.of(trial)) for trial in plan}
 
 
-def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | None = None) -> pd.DataFrame:
-    """The trials with an estimate of each one's time, calibrated by a few training steps of each model; a grid
+@dataclass(frozen=True)
+class DryRun:
+    """A plan with its time estimates, and what it needs of the machine: what `vggbench run --dry-run` shows."""
+
+    table: pd.DataFrame  # per trial: kind, trial, estimate_s (NaN: not estimated here)
+    machine: Machine  # the device and threads the plan runs on
+    memory: list[memory.Need]  # per device, its largest run's need, and what this machine has there
+    sequential: bool  # the later rounds run only while a comparison is undecided
+    not_estimated: str  # why some trials have no estimate; '' where every one has
+
+    def lines(self) -> list[str]:
+        """The trials' count and time, the device, and each device's memory need, in words."""
+        estimated = self.table["estimate_s"].notna()
+        total, device = self.table.loc[estimated, "estimate_s"].sum(), self.machine.device
+        count = ("at most " if self.sequential else "") + f"{len(self.table)} trials"
+        time = f"about {total / 60:.0f} min ({total:.0f} s) on {device}"
+        if estimated.all():
+            time += ", estimated from a few timed training steps of each model on this machine, as it is loaded now"
+        elif estimated.any():
+            time += f" for the {estimated.sum()} estimated; {(~estimated).sum()} not estimated: {self.not_estimated}"
+        else:
+            time = f"not estimated: {self.not_estimated}"
+        if memory.present(device):
+            where = f"device: {device} ({device_name(device)}), {self.machine.threads} threads"
+        else:
+            where = f"device: {device}, which this machine does not have (no CUDA GPU): the plan is shown for it"
+        return [f"{count}, {time}", where, *(need.sentence() for need in self.memory)]
+
+
+def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | None = None) -> DryRun:
+    """The trials with an estimate of each one's time, calibrated by a few training steps of each model, and
+    the memory the largest run needs on each device. It works on any machine: a device this machine lacks, or
+    a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so. A grid
     above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`."""
-    config.machine.check_available()
     check_size(counts or count(config), large)
     plan = trials(config)
     batched = runs(plan)
-    check_memory(batched)
-    costs = estimates(plan, measure_rates(batched, config.machine.device, config.machine.threads))
-    return pd.DataFrame([{"kind": trial.kind, "trial": trial.key, "estimate_s": costs[trial]} for trial in plan])
+    needs = [memory.Need.of(*KINDS[run.kind].memory(run), f"{run.kind} {run.key}") for run in batched]
+    too_big = {run.spec for run, need in zip(batched, needs, strict=True) if not need.fits}
+    timed = [run for run, need in zip(batched, needs, strict=True) if need.fits and run.spec not in too_big]
+    device, why = config.machine.device, ""
+    rates = None
+    if not memory.present(device):
+        why = "this machine has no CUDA GPU to time them on"
+    else:
+        rates = measure_rates(timed, device, config.machine.threads) if timed else None
+        if too_big:
+            why = "their models' runs need more memory than this machine has (below)"
+    rows = []
+    for trial in plan:
+        known = rates is not None and (trial.spec in rates.by_model or (trial.spec is None and rates.other > 0))
+        seconds = KINDS[trial.kind].estimate_s(trial, rates.of(trial)) if known else math.nan
+        rows.append({"kind": trial.kind, "trial": trial.key, "estimate_s": seconds})
+    table = pd.DataFrame(rows, columns=["kind", "trial", "estimate_s"])
+    needs.sort(key=lambda need: need.device != device)  # the plan's device first
+    return DryRun(table, config.machine, memory.largest(needs), config.design.sequential, why)
 
 
 class Progress:

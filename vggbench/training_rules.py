@@ -47,7 +47,8 @@ def failed(train: pd.DataFrame) -> pd.Series:
 def summarize(rows) -> pd.DataFrame:
     """Per model, over its seeds' runs at their final epoch: how many ran and how many failed; for those
     that did not fail, the test accuracy (mean, standard deviation, range) and its gain over the last
-    epoch, and whether that gain says the model was still learning (the plateau rule)."""
+    epoch, whether that gain says the model was still learning (the plateau rule), and the training loop's
+    images per second (`train_loop_img_per_s_median`: the final epoch's, median over the runs)."""
     import pandas as pd
 
     table = pd.DataFrame(rows)
@@ -72,7 +73,7 @@ def summarize(rows) -> pd.DataFrame:
             test_acc_min=("test_acc", "min"),
             test_acc_max=("test_acc", "max"),
             last_epoch_gain=("last_epoch_gain", "mean"),
-            train_img_per_s_median=("train_img_per_s", "median"),
+            train_loop_img_per_s_median=("train_img_per_s", "median"),  # not the speed kind's speed_train_*
         )
     )
     summary = counts.join(accuracy).reset_index()

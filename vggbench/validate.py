@@ -17,6 +17,21 @@ def allowed(values) -> str:
     return ", ".join(str(value) for value in values)
 
 
+def did_you_mean(value, choices) -> str:
+    """' (did you mean 'X'?)' where `value`, a string, is close to one of `choices` (difflib's measure, at
+    least 0.6), else ''; where several are closest alike, up to three of them, and none beyond that."""
+    import difflib
+
+    if not isinstance(value, str):
+        return ""
+    scores = {name: difflib.SequenceMatcher(None, value, name).ratio() for name in map(str, choices)}
+    best = max(scores.values(), default=0.0)
+    closest = [repr(name) for name, score in scores.items() if score == best]
+    if best < 0.6 or len(closest) > 3:
+        return ""
+    return f" (did you mean {' or '.join(closest)}?)"
+
+
 def positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
@@ -39,7 +54,9 @@ def at_most(name: str, value: int, limit: int, why: str) -> None:
 
 def one_of(name: str, value, choices) -> None:
     if value not in choices:
-        raise InputError(f"{name}={value!r} is not allowed: choose one of {allowed(choices)}")
+        raise InputError(
+            f"{name}={value!r} is not allowed: choose one of {allowed(choices)}{did_you_mean(value, choices)}"
+        )
 
 
 def _cuda_available() -> bool:

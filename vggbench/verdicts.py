@@ -42,6 +42,9 @@ STACK = "stack"
 # parameters, MACs and field by construction and is compared on accuracy and trainability only.
 LINEAR, NON_LINEARITY = "linear-stack", "more non-linearity helps"
 ACCURACY = "higher accuracy"
+# The accuracy parts at the budgets before the final one: a family of their own, named apart so that they are
+# counted apart from the final verdicts.
+EARLIER = " at an earlier budget"
 
 
 def groups(table: pd.DataFrame, *extra: str):
@@ -60,9 +63,10 @@ def rivals(variants, linear: bool = True) -> list[str]:
     return ([LINEAR] if linear and LINEAR in variants else []) + others
 
 
-def accuracy_claim(rival: str) -> str:
-    """The part of the claim the stack's accuracy against `rival` tests."""
-    return NON_LINEARITY if rival == LINEAR else ACCURACY
+def accuracy_claim(rival: str, earlier: bool = False) -> str:
+    """The part of the claim the stack's accuracy against `rival` tests (`earlier`: at a budget before the
+    final one)."""
+    return (NON_LINEARITY if rival == LINEAR else ACCURACY) + (EARLIER if earlier else "")
 
 
 class Contrast(NamedTuple):
@@ -106,3 +110,48 @@ def adjust(rows: list[dict], columns=("p_value", "tost_p"), judge=decide) -> Non
             row[f"{column}_holm"] = adjusted
     for row in rows:
         row["verdict"] = judge(row) if row["analysis"] == PRIMARY else math.nan
+
+
+def _value(row, key: str) -> float:
+    value = row.get(key, math.nan)
+    return math.nan if value is None or isinstance(value, str) else float(value)
+
+
+def reason(row, brief: bool = False) -> str:
+    """Why a primary row (a dict or a claim.csv row) is inconclusive, in one line: no test (too few runs that
+    did not fail), the sequential design's own account (its note), or neither test passing, with the
+    Holm-adjusted p-values and the smallest difference the row could detect; '' for any other verdict.
+    `brief`: a few words, for the terminal ("TOST p 0.93, mde 0.12")."""
+    if row.get("verdict") != INCONCLUSIVE:
+        return ""
+    note = row.get("note")
+    note = note if isinstance(note, str) else ""
+    seeds = _value(row, "seeds_variant"), _value(row, "seeds_baseline")
+    if min(seeds) < 2:
+        variant, baseline = row.get("variant", "variant"), row.get("baseline", "baseline")
+        if brief:
+            return f"no test: {int(seeds[0])} and {int(seeds[1])} runs"
+        return (
+            f"no test: {int(seeds[0])} run(s) of {variant} and {int(seeds[1])} of {baseline} left (runs that "
+            "failed are left out), and a test needs two in each"
+        )
+    if not math.isnan(look := _value(row, "look")):
+        # the note says which boundary the last look crossed, or that the run stopped before the next
+        return f"look {int(look)} of {int(_value(row, 'looks'))}: no boundary crossed" if brief else note
+    p_value, tost_p, margin = _value(row, "p_value_holm"), _value(row, "tost_p_holm"), _value(row, "margin")
+    if math.isnan(p_value):
+        return "no test" if brief or not note else f"no test: {note}"
+    mde = _value(row, "mde")
+    none_failed = "no run failed in either arm" in note
+    if brief:
+        parts = [f"TOST p {tost_p:.2g}" if not math.isnan(tost_p) else f"p {p_value:.2g}"]
+        parts += [f"mde {mde:.2g}"] if not math.isnan(mde) else []
+        return ", ".join([*parts, *(["no run failed"] if none_failed else [])])
+    parts = [f"no difference at {stats.ALPHA:g} after Holm (p {p_value:.2g})"]
+    if not math.isnan(tost_p):
+        parts.append(f"no equivalence within ±{margin:g} (TOST p {tost_p:.2g})")
+    if not math.isnan(mde):
+        parts.append(f"the smallest difference these runs detect: {mde:.2g}")
+    if none_failed:
+        parts.append("no run failed in either arm")
+    return "; ".join(parts)

@@ -232,7 +232,7 @@ class Erf(Kind):
 
     def describe(self, rows) -> str:
         row = rows[0]
-        return f"t=0.99 side {row['erf_side_t99']} px of {row['rf_px']} px theoretical"
+        return f"99% of the gradient within {row['erf_side_t99']} px (theoretical field {row['rf_px']} px)"
 
     def judge(self, tables, rules) -> list[dict]:
         from vggbench.kinds import erf_verdicts

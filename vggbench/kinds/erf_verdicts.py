@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 ANALYSES = ((PRIMARY, "erf"), ("RepLKNet's log10(1 + x) (sensitivity)", "replknet"))
 ENOUGH_MODELS = 5
+UNIT = "share of image"  # of the image's area, holding half the input gradient
 SAME = 1e-3  # a RepLKNet share within this of the primary one, for every model, repeats it
 
 
@@ -74,6 +75,7 @@ def _pair_rows(base: dict, rival: str, stack: pd.Series, other: pd.Series, margi
     identity = {key: value for key, value in base.items() if key not in ("trained", "erf_resolution")}
     head = {"claim": "same effective receptive field", **identity}
     head.update(mode="trained" if base["trained"] else "untrained", baseline=rival, variant=STACK, margin=margin)
+    head["unit"] = UNIT
     values = {prefix: (per_model(stack, prefix), per_model(other, prefix)) for _, prefix in ANALYSES}
     replknet_same = all(
         len(a) == len(b) and np.allclose(a, b, rtol=0, atol=SAME)

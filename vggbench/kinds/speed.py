@@ -115,7 +115,8 @@ class Speed(Timed):
         if "img_per_s" not in rows or rows["img_per_s"].isna().all():
             return None
         throughput = rows.pivot_table(index=keys_in(rows), columns="mode", values="img_per_s", aggfunc="median")
-        throughput.columns = [f"{mode}_img_per_s" for mode in throughput.columns]
+        # Named for where they come from: timed steps on one batch (the training loop's is summary's train_loop_*)
+        throughput.columns = [f"speed_{mode}_img_per_s" for mode in throughput.columns]
         return throughput.reset_index()
 
 

@@ -41,6 +41,9 @@ BLOCK_COLUMNS = (
     "macs_vs_stack",
     "conv_rf_px",
     "rf_px",
+    "map_px",
+    "largest_kernel_px",
+    "padding_tap_share",
 )
 LAYER_COLUMNS = (
     "arch",
@@ -57,6 +60,7 @@ LAYER_COLUMNS = (
     "rf_px",
     "jump_px",
     "start_px",
+    "padding_tap_share",
 )
 
 
@@ -98,8 +102,8 @@ class Static(Kind):
     help = "parameters, MACs/FLOPs and theoretical receptive field of each model"
     description = (
         "Parameters, MACs (fvcore; flops = 2 x macs) for one image, and theoretical receptive field of each "
-        "model. With no options: the seed's model (vgg11, ratio 8, 1 channel, 10 classes, 224 px) in all three "
-        "variants."
+        "model. With no options: the book's model (d2l.ai's VGG chapter: vgg11, ratio 8, 1 channel, 10 classes, "
+        "224 px) in all three variants."
     )
 
     def plan(self, config) -> list[Trial]:

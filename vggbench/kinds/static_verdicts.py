@@ -48,9 +48,9 @@ def claims(static: pd.DataFrame) -> list[dict]:
             continue
         for rival in others:
             common = {**base, "analysis": PRIMARY, "baseline": rival, "variant": STACK}
-            for claim, column in (("fewer parameters", "params"), ("fewer MACs", "macs")):
+            for claim, column, unit in (("fewer parameters", "params", "params"), ("fewer MACs", "macs", "MACs")):
                 stack, other = by_variant.loc[STACK, column], by_variant.loc[rival, column]
-                values = {"baseline_value": other, "variant_value": stack, "ratio_value": stack / other}
+                values = {"baseline_value": other, "variant_value": stack, "unit": unit, "ratio_value": stack / other}
                 rows.append({"claim": claim, **common, **values, "verdict": _count_verdict(stack, other)})
         fields = by_variant["rf_px"]
         rows.append(
@@ -62,6 +62,7 @@ def claims(static: pd.DataFrame) -> list[dict]:
                 "variant": "all",
                 "baseline_value": fields[STACK],
                 "variant_value": fields.max(),
+                "unit": "px",
                 "verdict": math.nan,
                 "note": _field_note(fields) + _fits(fields[STACK], base.get("resolution")),
             }

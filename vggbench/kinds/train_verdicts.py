@@ -1,6 +1,14 @@
 """The training kind's verdicts: higher accuracy than each rival (more non-linearity helps, against the linear
-stack), one family Holm-adjusted with TOST; training as reliably (Fisher's exact test); and the power of each
-accuracy contrast (`vggbench power`)."""
+stack) at the final epoch, one family Holm-adjusted with TOST; the same comparisons at every earlier epoch;
+batch norm x variant; training as reliably (Fisher's exact test); and the power of each accuracy contrast
+(`vggbench power`).
+
+The rows at earlier epochs (each a budget: the optimizer steps taken by then) are named apart, "higher accuracy
+at an earlier budget" and "more non-linearity helps at an earlier budget": the claim is judged where training
+ends, and a stack that trails early and leads at the end (or the reverse) should not read as two verdicts on
+the same part in the counts at a glance. They are their own Holm family, on the runs and seeds the final rows
+judged, so they show when a verdict is reached without choosing what is compared after seeing it. Batch norm x
+variant is a number beside the verdicts: how much batch norm moves the stack's difference from a rival."""
 
 from __future__ import annotations
 
@@ -11,9 +19,13 @@ import pandas as pd
 
 from vggbench import correctness, stats
 from vggbench.designs import GROUP_SEQUENTIAL, Design
+from vggbench.schema import keys_in
 from vggbench.sequential import CONTINUE, Plan, expected_seeds, replay
 from vggbench.training_rules import failed, final_epoch
-from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts
+from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts, decide
+
+# The units of the rows' baseline_value, variant_value and difference (claim.csv's `unit`).
+ACCURACY, FAILED_SHARE = "accuracy", "share of runs failed"
 
 
 def _estimand(final: pd.DataFrame) -> str:
@@ -43,6 +55,9 @@ def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> 
 
 SEEDS_ONLY = "welch over seeds; no per-image correctness recorded, so test-set sampling is left out"
 WITH_TEST_SET = "seeds and test-set sampling (stats.with_test_images)"
+FOUR_ARMS = "welch-satterthwaite over the four arms' seeds"
+INTERACTION_SEEDS_ONLY = f"{FOUR_ARMS}; no per-image correctness recorded, so test-set sampling is left out"
+INTERACTION_WITH_TEST_SET = f"{FOUR_ARMS} and test-set sampling (stats.contrast)"
 
 
 def _correctness(rows: pd.DataFrame) -> np.ndarray | None:
@@ -62,17 +77,27 @@ def _unpaired(stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
     return {**compared, "interval_method": WITH_TEST_SET}
 
 
+def _shared(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
+    """The columns every row of one comparison shares: the claim, the group, the arms, the margin and the
+    runs that failed."""
+    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "unit": ACCURACY}
+    common["margin"] = margin
+    return {**common, "failed_baseline": int(rival["failed"].sum()), "failed_variant": int(stack["failed"].sum())}
+
+
+def _left_out(common: dict) -> str:
+    left_out = common["failed_baseline"] + common["failed_variant"]
+    return f"{left_out} failed run(s) left out" if left_out else ""
+
+
 def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> list[dict]:
     """The primary comparison of the runs that did not fail, and its sensitivity analyses: all runs (where
     some failed), and runs paired by data order where seeds are shared."""
-    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "margin": margin}
-    common.update(failed_baseline=int(rival["failed"].sum()), failed_variant=int(stack["failed"].sum()))
+    common = _shared(claim, base, stack, rival, margin)
     kept_stack, kept_rival = stack[~stack["failed"]], rival[~rival["failed"]]
-    left_out = common["failed_baseline"] + common["failed_variant"]
-    note = {"note": f"{left_out} failed run(s) left out"} if left_out else {}
     rows = [{**common, "analysis": PRIMARY, **_unpaired(kept_stack, kept_rival, margin)}]
-    rows[0].update(note)
-    if left_out:
+    if left_out := _left_out(common):
+        rows[0]["note"] = left_out
         rows.append({**common, "analysis": "all runs (sensitivity)", **_unpaired(stack, rival, margin)})
     # Seed k fixes a run's data order, dropout stream and (with subset_per_seed) its training images, but not
     # its initial weights: each architecture draws its own from the seed, so stack and rival of one seed share
@@ -93,20 +118,42 @@ def final_runs(train: pd.DataFrame) -> pd.DataFrame:
     return final.assign(failed=failed(final))
 
 
+def rows_of(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `table` (any epoch) that belong to `runs` (rows naming a model and a seed)."""
+    keys = [*keys_in(table), "seed"]
+    return table.merge(runs[keys].drop_duplicates(), on=keys)
+
+
+def _judged(train: pd.DataFrame, margin: float, design: Design):
+    """Each comparison the primary accuracy family makes (a Contrast of the runs' final rows) with its
+    sequential decision (None under the fixed design, or before a look), the arms cut to the seeds it judged."""
+    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
+    for contrast in contrasts(final_runs(train)):
+        decision = decisions.get(comparison_key(contrast.base, contrast.rival))
+        if decision is not None:
+            contrast = contrast._replace(
+                stack_rows=_first_seeds(contrast.stack_rows, decision.seeds),
+                rival_rows=_first_seeds(contrast.rival_rows, decision.seeds),
+            )
+        yield contrast, decision
+
+
+def _budget(rows: pd.DataFrame) -> dict:
+    """The budget `rows` were measured at: their epoch, and the optimizer steps taken by then (where counted)."""
+    steps = rows["optimizer_steps"].max() if "optimizer_steps" in rows else math.nan
+    return {"epoch": int(rows["epoch"].max()), "optimizer_steps": steps}
+
+
 def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
     """Higher accuracy than each rival: one family, Holm-adjusted, with TOST. Under a sequential `design` each
     comparison is judged at the look that decided it, on the seeds it had there (`sequential_decisions`)."""
     if train.empty or "test_acc" not in train:
         return []
     design = design or Design()
-    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
     rows = []
-    for base, group, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
-        decision = decisions.get(comparison_key(base, rival))
-        if decision is not None:
-            stack_rows, rival_rows = _first_seeds(stack_rows, decision.seeds), _first_seeds(rival_rows, decision.seeds)
+    for (base, group, rival, stack_rows, rival_rows), decision in _judged(train, margin, design):
         found = _accuracy_rows(accuracy_claim(rival), base, stack_rows, rival_rows, margin)
-        rows += [{**row, "estimand": _estimand(group), "design": design.design} for row in found]
+        rows += [{**row, "estimand": _estimand(group), **_budget(group), "design": design.design} for row in found]
         if design.sequential:
             rows[-len(found)].update(_sequential_columns(decision, Plan.of(design)))
     adjust(rows)
@@ -114,6 +161,84 @@ def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = 
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
     return rows
+
+
+def budget_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Higher accuracy at each earlier budget: for every comparison of the primary family and every epoch
+    before the final one, the same statistics on the same runs (those that did not fail by the final rule, and
+    under a sequential design the seeds of the deciding look, chosen before any budget was looked at). One
+    Holm family of its own, beside the final one: when the stack leads, not only whether it leads at the end."""
+    if train.empty or "test_acc" not in train:
+        return []
+    design = design or Design()
+    recorded = train.dropna(subset=["test_acc"]).reset_index(drop=True)
+    earlier = recorded.drop(index=final_epoch(recorded).index)
+    rows = []
+    for contrast, decision in _judged(train, margin, design):
+        rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
+    adjust(rows)
+    return rows
+
+
+def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> list[dict]:
+    """One comparison at each epoch before the final one, on the runs its primary row judged."""
+    base, _, rival, stack, other = contrast
+    common = _shared(accuracy_claim(rival, earlier=True), base, stack, other, margin)
+    looked = f"the seeds of look {decision.look} ({decision.seeds} per arm), as the final row" if decision else ""
+    note = "; ".join(filter(None, (_left_out(common), looked)))
+    rows = []
+    for _, at in rows_of(earlier, pd.concat([stack[~stack["failed"]], other[~other["failed"]]])).groupby("epoch"):
+        compared = _unpaired(at[at["variant"] == STACK], at[at["variant"] == rival], margin)
+        rows.append({**common, "analysis": PRIMARY, **_budget(at), **compared, **({"note": note} if note else {})})
+    return rows
+
+
+INTERACTION = "batch norm x variant"
+# (stack - rival) with batch norm, less (stack - rival) without: the weights of the four arms in that order.
+INTERACTION_WEIGHTS = (1, -1, -1, 1)
+
+
+def interaction_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Batch norm x variant: where a group was trained with and without batch norm (all else equal), per
+    rival, whether batch norm changes the comparison, on the runs the two primary rows judged. Numbers beside
+    the verdicts, no verdict: the claim says nothing about batch norm."""
+    if train.empty or "test_acc" not in train or "batch_norm" not in train:
+        return []
+    judged = {comparison_key(found.base, found.rival): found for found, _ in _judged(train, margin, design or Design())}
+    rows = []
+    for normed in judged.values():
+        plain = judged.get(comparison_key({**normed.base, "batch_norm": False}, normed.rival))
+        if normed.base["batch_norm"] and plain is not None:
+            rows.append(_interaction_row(normed, plain))
+    return rows
+
+
+def _interaction_row(normed, plain) -> dict:
+    """The difference of the two differences at the final epoch, (stack - rival with batch norm) - (stack -
+    rival without), with its 95% interval: the four arms are different models, independent over seeds, so
+    Welch-Satterthwaite over their runs (stats.contrast), with the shared test set's sampling where every run
+    recorded per-image correctness."""
+    arms = [
+        rows[~rows["failed"]] for rows in (normed.stack_rows, normed.rival_rows, plain.stack_rows, plain.rival_rows)
+    ]
+    base = {key: value for key, value in normed.base.items() if key != "batch_norm"}
+    row = {"claim": INTERACTION, **base, "analysis": "interaction", "baseline": normed.rival, "variant": STACK}
+    row["unit"] = ACCURACY
+    row.update(estimand=_estimand(normed.group), **_budget(normed.group), verdict=math.nan)
+    means = [arm["test_acc"].mean() for arm in arms]
+    with_bn, without = means[0] - means[1], means[2] - means[3]
+    row["note"] = (
+        f"(stack - {normed.rival}) with batch norm {with_bn:+.4f} less without {without:+.4f}; runs per arm "
+        f"{', '.join(str(len(arm)) for arm in arms)} (stack and {normed.rival} with batch norm, then without), "
+        "runs that failed left out; numbers, no verdict"
+    )
+    if min(map(len, arms)) < 2:
+        return {**row, "difference": with_bn - without, "note": f"{row['note']}; fewer than two runs in an arm"}
+    tables = [_correctness(arm) for arm in arms]
+    per_image = all(table is not None for table in tables)
+    found = stats.contrast(tables if per_image else [arm["test_acc"] for arm in arms], INTERACTION_WEIGHTS)
+    row.update(difference=found.value, ci_low=found.ci_low, ci_high=found.ci_high, p_value=found.p_value)
+    return {**row, "interval_method": INTERACTION_WITH_TEST_SET if per_image else INTERACTION_SEEDS_ONLY}
 
 
 def comparison_key(base: dict, rival: str) -> tuple:
@@ -167,15 +292,20 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
         stack, other = stack_rows["failed"], rival_rows["failed"]
         counts = {"failed_variant": int(stack.sum()), "failed_baseline": int(other.sum())}
         counts.update(seeds_variant=len(stack), seeds_baseline=len(other))
-        shares = {"variant_value": stack.mean(), "baseline_value": other.mean()}
+        shares = {"variant_value": stack.mean(), "baseline_value": other.mean(), "unit": FAILED_SHARE}
         p_value = stats.fisher(counts["failed_variant"], len(stack), counts["failed_baseline"], len(other))
         none_failed = not (stack.any() or other.any())
         note = "share of runs that failed" + ("; no run failed in either arm" if none_failed else "")
         row = {"claim": "trains reliably", **base, "analysis": PRIMARY, "baseline": rival, "variant": STACK}
-        difference = shares["baseline_value"] - shares["variant_value"]  # above 0: the stack fails less
+        difference = shares["variant_value"] - shares["baseline_value"]  # stack - rival: below 0, it fails less
         rows.append({**row, **counts, **shares, "difference": difference, "p_value": p_value, "note": note})
-    adjust(rows, columns=("p_value",))
+    adjust(rows, columns=("p_value",), judge=lambda row: decide(row, _fails_less))
     return rows
+
+
+def _fails_less(row: dict) -> bool:
+    """The stack's share of failed runs below the rival's (the difference, stack - rival, below 0)."""
+    return row["difference"] < 0
 
 
 def _arm_rows(train: pd.DataFrame):
@@ -222,3 +352,43 @@ def power_table(train: pd.DataFrame, effect: float, margin: float, design: Desig
             }
         )
     return pd.DataFrame(rows)
+
+
+MIN_RUNS_PER_ARM = 2  # runs that did not fail, per arm, for a spread (`power_table`)
+
+
+def _named(base: dict) -> str:
+    """A group of models in words: vgg11, ratio 8, 32 px (with batch norm)."""
+    return f"{base['arch']}, ratio {base['ratio']}, {base['resolution']} px" + (
+        ", batch norm" if base.get("batch_norm") is True else ""
+    )
+
+
+def unplanned(train: pd.DataFrame) -> str:
+    """Why `power_table` sizes none, or not every, accuracy contrast of `train`, in words, with what to do: per
+    contrast left out, how many runs of each arm did not fail (it needs MIN_RUNS_PER_ARM of each); or that no
+    model was trained both as the stack and as a rival. Empty where every contrast is sized."""
+    final = final_runs(train) if not train.empty and "test_acc" in train else pd.DataFrame()
+    found, short = False, []
+    for base, _, rival, stack_rows, rival_rows in contrasts(final) if not final.empty else ():
+        found = True
+        arms = ((STACK, stack_rows), (rival, rival_rows))
+        kept = {name: int((~rows["failed"]).sum()) for name, rows in arms}
+        if min(kept.values()) < MIN_RUNS_PER_ARM:
+            counted = ", ".join(
+                f"{name} {kept[name]} of {len(rows)} runs ({int(rows['failed'].sum())} failed)" for name, rows in arms
+            )
+            short.append(f"{_named(base)}, stack against {rival} ({accuracy_claim(rival)}): {counted}")
+    if not found:
+        trained = ", ".join(dict.fromkeys(final["variant"])) if "variant" in final else ""
+        return (
+            f"no model was trained both as the stack and as a rival (variants trained: {trained or 'none'}), so "
+            "there is no accuracy contrast to size: train the stack and a rival (--variant stack single)"
+        )
+    if not short:
+        return ""
+    return (
+        f"each arm needs at least {MIN_RUNS_PER_ARM} runs that did not fail (by the run's failure rule) for the "
+        f"spread of one run; {'; '.join(short)}. Train more seeds into the run (`vggbench run` with the same "
+        "--out and more seeds adds them)"
+    )

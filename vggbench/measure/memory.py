@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -99,3 +100,51 @@ def check_fits(needed: int, device: str, what: str) -> None:
             f"{what} needs about {needed / 2**30:,.1f} GiB of memory, more than the {available / 2**30:,.1f} GiB "
             f"available on {device}: make the model, its input side or the batch smaller"
         )
+
+
+def present(device: str) -> bool:
+    """Whether this machine has `device` (every machine has a CPU)."""
+    return device != "cuda" or torch.cuda.is_available()
+
+
+def _gib(count: float) -> str:
+    return f"{count / 2**30:,.1f} GiB"
+
+
+@dataclass(frozen=True)
+class Need:
+    """The memory one run needs on its device, and what this machine has there (None: not this device)."""
+
+    device: str
+    needed: int  # bytes, estimated from the shapes (`needed_bytes`)
+    what: str  # the run, in words
+    available: float | None  # bytes this process may still take there; None where the machine lacks the device
+
+    @classmethod
+    def of(cls, needed: int, device: str, what: str) -> Need:
+        return cls(device, needed, what, available_bytes(device) if present(device) else None)
+
+    @property
+    def fits(self) -> bool:
+        """Whether the run may start here: the device is here, with at least needed / HEADROOM bytes free."""
+        return self.available is not None and self.needed <= HEADROOM * self.available
+
+    def sentence(self) -> str:
+        """The need and whether this machine meets it, in words."""
+        start = f"memory on {self.device}: the largest run, {self.what}, needs about {_gib(self.needed)}"
+        if self.available is None:
+            return f"{start}; this machine has no CUDA GPU"
+        if math.isinf(self.available):
+            return f"{start}; how much this machine has is not known here"
+        has = f"this machine has {_gib(self.available)} available, of which a run may plan on {HEADROOM:.0%}"
+        verdict = "enough" if self.fits else "not enough: here the run would be refused"
+        return f"{start}; {has} ({_gib(HEADROOM * self.available)}): {verdict}"
+
+
+def largest(needs: list[Need]) -> list[Need]:
+    """The largest need on each device, in the order the devices first come."""
+    found: dict[str, Need] = {}
+    for need in needs:
+        if need.device not in found or need.needed > found[need.device].needed:
+            found[need.device] = need
+    return list(found.values())

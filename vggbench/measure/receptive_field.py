@@ -12,6 +12,10 @@ For a chain of layers the receptive field of one output unit follows the recurre
 field (pixel i has its centre at i). Element-wise layers (ReLU, batch norm,
 dropout) leave all three unchanged. The walk stops at the first layer that is not
 spatial (Flatten, Linear): past it every unit sees the whole input.
+
+`padding_tap_share` says how much of a window lands on the zero border instead: on a
+map not much wider than the kernel (a 5x5 on the 2x2 map of VGG's last block at 32 px)
+most taps multiply padding, whatever the field says.
 """
 
 from __future__ import annotations
@@ -80,6 +84,23 @@ def step(geometry: Geometry, win: Window) -> Geometry:
         jump_px=geometry.jump_px * win.stride,
         start_px=geometry.start_px + (span / 2 - win.padding) * geometry.jump_px,
     )
+
+
+def padding_tap_share(win: Window, side_px: int) -> float:
+    """The share of the window's taps that fall on zero padding, averaged over its output positions on a
+    side_px x side_px map.
+
+    Along one axis output i reads input i*stride - padding + t*dilation for t < kernel, a real pixel where that
+    lies in 0..side_px-1. The two axes are independent, so the real share of the square is the square of the
+    one-axis share: (real taps over all outputs)^2 / (outputs x kernel)^2.
+    """
+    outputs = (side_px + 2 * win.padding - (win.kernel - 1) * win.dilation - 1) // win.stride + 1
+    real = sum(
+        0 <= i * win.stride - win.padding + t * win.dilation < side_px
+        for i in range(outputs)
+        for t in range(win.kernel)
+    )
+    return 1 - (real / (outputs * win.kernel)) ** 2
 
 
 def walk(model: nn.Module, resolution: int) -> dict[str, tuple[Window, Geometry]]:

@@ -85,13 +85,25 @@ def make_step(spec: ModelSpec, setup: SpeedSetup) -> tuple[Callable[[], None], n
     and the model it steps."""
     torch.backends.cudnn.benchmark = setup.cudnn_benchmark
     device = torch.device(setup.device)
-    memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
     with device:  # initialise the weights where they will live
         model = build_spec(spec)
-    model = model.to(memory_format=memory_format)
     shape = (setup.batch_size, spec.in_channels, spec.resolution, spec.resolution)
-    images = torch.rand(shape, device=device).contiguous(memory_format=memory_format)
+    images = torch.rand(shape, device=device)
     labels = torch.randint(0, spec.num_classes, (setup.batch_size,), device=device)
+    loss_function = nn.CrossEntropyLoss()
+    return model_step(model, images, setup, lambda logits: loss_function(logits, labels)), model
+
+
+def model_step(
+    model: nn.Module, images: torch.Tensor, setup: SpeedSetup, loss: Callable[[torch.Tensor], torch.Tensor] | None
+) -> Callable[[], None]:
+    """One step of `model` (on the setup's device) on `images` as `setup` says: inference, or forward, `loss` of
+    the output (needed in train mode only), backward and an Adam step; in its precision, memory format, compiled
+    or not."""
+    device = torch.device(setup.device)
+    memory_format = torch.channels_last if setup.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    images = images.contiguous(memory_format=memory_format)
     forward = torch.compile(model) if setup.compiled else model
     dtype = PRECISIONS[setup.precision]
 
@@ -105,22 +117,21 @@ def make_step(spec: ModelSpec, setup: SpeedSetup) -> tuple[Callable[[], None], n
             with torch.inference_mode(), autocast():
                 forward(images)
 
-        return step, model
+        return step
 
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the seed's optimizer
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the book's optimizer
     scaler = torch.amp.GradScaler(device.type, enabled=setup.precision == "fp16")
-    loss_function = nn.CrossEntropyLoss()
 
     def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            loss = loss_function(forward(images), labels)
-        scaler.scale(loss).backward()
+            value = loss(forward(images))
+        scaler.scale(value).backward()
         scaler.step(optimizer)
         scaler.update()
 
-    return train_step, model
+    return train_step
 
 
 @functools.cache
@@ -169,7 +180,8 @@ def _peak_memory(setup: SpeedSetup, row: dict) -> Iterator[None]:
     row["rss_peak_increase_bytes"] = resident.increase_bytes
 
 
-def _empty_result() -> dict:
+def empty_result() -> dict:
+    """The columns a timing fills, blank until it does."""
     return dict.fromkeys(
         [
             "img_per_s",
@@ -252,10 +264,10 @@ class Timing:
     other_cores: float | None  # cores that other processes used meanwhile (vggbench.noise)
 
 
-def _timed(spec: ModelSpec, setup: SpeedSetup) -> Timing:
-    """Warm up, then time blocks of steps until the median's interval is narrow enough (see `sample_until_narrow`);
-    the model and its data are freed when this returns."""
-    step, _ = make_step(spec, setup)
+def _timed(make: Callable[[], Callable[[], None]], setup: SpeedSetup) -> Timing:
+    """Warm up the step that `make` builds, then time blocks of steps until the median's interval is narrow
+    enough (see `sample_until_narrow`); the model and its data are freed when this returns."""
+    step = make()
     with torch_threads(setup.threads):
         for _ in range(WARMUP_STEPS - 1):
             step()
@@ -288,10 +300,25 @@ def _stability(half_width: float, reached: bool, other_cores: float | None, thre
 
 def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
     """Time one model; an out-of-memory gives a row with error='oom' instead of numbers."""
-    row = {**identity(spec), **setup.columns(), **_empty_result()}
+    row = {**identity(spec), **setup.columns(), **empty_result()}
+    return timed_row(
+        row,
+        lambda: make_step(spec, setup)[0],
+        setup,
+        lambda: analyze(spec).macs[""],
+        lambda: step_flops(spec, setup.mode),  # counted by torch, the backward pass's included
+    )
+
+
+def timed_row(
+    row: dict, make: Callable[[], Callable[[], None]], setup: SpeedSetup, macs: Callable[[], int], flops: Callable
+) -> dict:
+    """`row` with the timing of the step that `make` builds (see `_timed`) and its statistics: images per second,
+    the median step time with its IQR and 95% interval, stability, and the achieved GFLOP/s from `flops()` per
+    image against the device's matmul peak; an out-of-memory gives error='oom' instead of numbers."""
     try:
         with _peak_memory(setup, row):
-            timing = _timed(spec, setup)
+            timing = _timed(make, setup)
     except (torch.OutOfMemoryError, RuntimeError) as error:
         if not _is_oom(error):
             raise
@@ -302,9 +329,8 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
     median = float(np.median(timing.block_s))
     low, high = median_interval(timing.block_s)
     quartile_1, quartile_3 = np.percentile(timing.block_s, [25, 75])
-    macs = analyze(spec).macs[""]
-    flops = step_flops(spec, setup.mode)  # counted by torch, the backward pass's included
-    achieved = flops * setup.batch_size / median / 1e9
+    per_image = flops()
+    achieved = per_image * setup.batch_size / median / 1e9
     peak = peak_gflops(setup.device, setup.precision, setup.threads, setup.tf32)
     row.update(
         img_per_s=setup.batch_size / median,
@@ -315,8 +341,8 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
         **_stability(timing.half_width, timing.reached, timing.other_cores, setup.threads),
         runs=len(timing.block_s),
         steps_per_run=timing.steps_per_block,
-        macs=macs,
-        step_flops_per_image=flops,
+        macs=macs(),
+        step_flops_per_image=per_image,
         achieved_gflops=achieved,
         peak_gflops=peak,
         mfu=achieved / peak,

@@ -2,9 +2,11 @@
 
 Three tables, each one row per observation:
 - `model_table`: one row per model;
-- `layer_table`: one row per leaf layer, with its receptive field;
+- `layer_table`: one row per leaf layer, with its receptive field and, per conv, the share
+  of its taps on zero padding;
 - `block_table`: one row per block and given variant, with ratios against `stack`, so the
-  claim "27C^2 against 49C^2" can be read block by block.
+  claim "27C^2 against 49C^2" can be read block by block, and the block's map beside its
+  widest kernel: a kernel wider than its map spends much of its work on padding.
 
 fvcore counts one multiply-add as one "flop"; we store that as `macs` and
 `flops` = 2 x `macs`. It counts convolutions, linear layers and batch norm, not
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +27,7 @@ import torch
 from torch import nn
 
 from vggbench.arch import VARIANTS, ModelSpec
-from vggbench.measure.receptive_field import Geometry, Window, walk
+from vggbench.measure.receptive_field import Geometry, Window, padding_tap_share, walk
 from vggbench.models import VGG, build_spec
 from vggbench.schema import identity
 
@@ -44,6 +47,7 @@ class Analysis:
     geometry: dict[str, tuple[Window, Geometry]]  # spatial leaf name -> window, output
     block_conv_rf_px: tuple[int, ...]  # per block: field of its convs, in block-input pixels
     block_rf_px: tuple[int, ...]  # per block: field of a unit of its output, in input pixels
+    padding_tap_share: dict[str, float]  # conv name -> share of its taps on zero padding
 
 
 def _blank_model(spec: ModelSpec) -> VGG:
@@ -76,6 +80,16 @@ def _leaves(module: nn.Module, prefix: str = "") -> dict[str, nn.Module]:
     return found
 
 
+def _padding_tap_shares(geometry: dict[str, tuple[Window, Geometry]], resolution: int, convs) -> dict[str, float]:
+    """Each conv's share of taps on zero padding, on the map it is fed (the previous layer's output)."""
+    shares, side = {}, resolution
+    for name, (win, output) in geometry.items():
+        if name in convs:
+            shares[name] = padding_tap_share(win, side)
+        side = output.out_px
+    return shares
+
+
 @functools.cache
 def analyze(spec: ModelSpec) -> Analysis:
     """Count parameters and MACs per module, and walk the receptive field (cached per spec)."""
@@ -92,15 +106,14 @@ def analyze(spec: ModelSpec) -> Analysis:
     # A block ends with its pool: the geometry just before it is the field of the block's convs.
     block_rf = tuple(list(walk(block, spec.resolution).values())[-2][1].rf_px for block in model.blocks)
     last_leaves = [list(_leaves(block, name))[-1] for block, name in zip(model.blocks, block_names, strict=True)]
+    convs = [name for name, module in leaves.items() if isinstance(module, nn.Conv2d)]
     return Analysis(
         spec=spec,
         params={name: sum(p.numel() for p in module.parameters()) for name, module in model.named_modules()},
         macs=_fvcore_macs(model, spec),
         layer_types={name: type(module).__name__ for name, module in leaves.items()},
         layer_channels={
-            name: (module.in_channels, module.out_channels)
-            for name, module in leaves.items()
-            if isinstance(module, nn.Conv2d)
+            name: (module.in_channels, module.out_channels) for name, module in leaves.items() if name in convs
         },
         layer_blocks=layer_blocks,
         block_names=block_names,
@@ -108,6 +121,7 @@ def analyze(spec: ModelSpec) -> Analysis:
         geometry=geometry,
         block_conv_rf_px=block_rf,
         block_rf_px=tuple(geometry[leaf][1].rf_px for leaf in last_leaves),
+        padding_tap_share=_padding_tap_shares(geometry, spec.resolution, convs),
     )
 
 
@@ -141,7 +155,7 @@ def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     """One row per leaf layer: window, output side, params, MACs and receptive field.
 
     Window and receptive-field columns are empty for the fully connected head,
-    where every unit sees the whole image.
+    where every unit sees the whole image; `padding_tap_share` is a conv's alone (NaN elsewhere).
     """
     rows = []
     for spec in specs:
@@ -168,6 +182,7 @@ def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
                     "rf_px": geometry and geometry.rf_px,
                     "jump_px": geometry and geometry.jump_px,
                     "start_px": geometry and geometry.start_px,
+                    "padding_tap_share": cost.padding_tap_share.get(name, math.nan),
                 }
             )
     table = pd.DataFrame(rows)
@@ -191,6 +206,9 @@ def _block_row(spec: ModelSpec, index: int) -> dict:
     name = cost.block_names[index]
     in_channels, out_channels = spec.block_channels(index)
     plan = spec.block_plan(index)
+    convs = [conv for conv in cost.padding_tap_share if cost.layer_blocks[conv] == index + 1]
+    conv_macs = sum(cost.macs[conv] for conv in convs)
+    largest_kernel_px = max(conv.window_px for conv in plan)
     return {
         **identity(spec),
         "block": index + 1,
@@ -207,6 +225,11 @@ def _block_row(spec: ModelSpec, index: int) -> dict:
         "weights_per_channel_pair": sum(conv.weights_per_channel_pair(out_channels) for conv in plan),
         "conv_rf_px": cost.block_conv_rf_px[index],
         "rf_px": cost.block_rf_px[index],
+        "map_px": spec.block_px(index),
+        "largest_kernel_px": largest_kernel_px,
+        # The share of the block's conv multiply-adds that multiply padding: each conv's share, weighted by its MACs.
+        "padding_tap_share": sum(cost.macs[conv] * cost.padding_tap_share[conv] for conv in convs) / conv_macs,
+        "kernel_wider_than_map": largest_kernel_px > spec.block_px(index),
     }
 
 
@@ -216,6 +239,8 @@ def block_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     `params_vs_stack_if_in_eq_out` is the analytic weight ratio for a block whose convs all have
     C inputs and C outputs ((2n+1)^2 / 9n for single: 25/18 for n=2, 49/27 for n=3); `params_vs_stack`
     is the measured ratio, which differs where the block's first conv changes the width.
+    `map_px` is the side of the block's input map and `largest_kernel_px` the widest window of its convs: where
+    that is wider (`kernel_wider_than_map`), much of the block's work multiplies padding (`padding_tap_share`).
     """
     bases: dict[ModelSpec, set[str]] = {}
     for spec in specs:

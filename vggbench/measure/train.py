@@ -3,8 +3,8 @@ loop, for one seed alone or for several trained together, and the step it repeat
 which the time estimates and bench/ time). What a run sets up before its first step is in
 train_setup; saving and loading trained models, in checkpoints.
 
-The defaults are the seed's recipe (Adam, lr 0.001, batch 64, 5 epochs, mean
-cross-entropy). Unlike the seed's loop, the test set is evaluated once per epoch, in
+The defaults are the book's recipe (Adam, lr 0.001, batch 64, 5 epochs, mean
+cross-entropy). Unlike the book's loop, the test set is evaluated once per epoch, in
 eval mode without gradients, on the model's device; the whole data set stays on the
 device as uint8 and each batch is scaled and resized there.
 """

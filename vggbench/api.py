@@ -1,0 +1,279 @@
+"""vggbench's Python API beyond building models: read a run's tables, measure any `nn.Module` as the kinds
+measure vggbench's models, and train vggbench's models or measure their effective receptive field. Every name
+here is also `vggbench.NAME`; the README's "Python API" section shows them at work.
+
+    load_run(path)                          a run directory or published folder: tables, config, metadata
+    measure_static(model, input_shape)      parameters and MACs of any module (fvcore, one image)
+    measure_speed(model, input_shape, ...)  its speed, timed and summarised as `vggbench speed` does
+    train(spec, ...)                        train a vggbench model on Fashion-MNIST (or given data)
+    erf(spec, models=None, ...)             the effective receptive field of a vggbench model
+    load_data(...), synthetic_data(...)     Fashion-MNIST, or stand-in images of its shape
+
+Bad values raise `vggbench.validate.InputError` (a ValueError) naming the value and what is allowed. Torch is
+imported where a function needs it, so that reading a run's tables does not wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from vggbench.arch import ModelSpec
+from vggbench.rundir import CLAIM_MD, CONFIG, REPORT, RunDir
+from vggbench.validate import InputError, did_you_mean
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from torch import nn
+
+    from vggbench.data import FashionMNIST
+
+# The tables a run may hold, as `vggbench run` writes them (NAME.csv).
+TABLES = ("static", "blocks", "layers", "speed", "pairs", "train", "summary", "erf", "density", "claim", "failures")
+
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """A run read from its folder: every table as a pandas DataFrame, its configuration and its metadata.
+
+    `tables` holds each name of TABLES, an empty DataFrame where the run has no such table (a kind it did not
+    run, or a folder published before the table existed), and any other NAME.csv of the folder under its
+    NAME. A table reads as `run["train"]`, `run.train` or `run.tables["train"]`. `config` is config.json
+    (every key of the run, defaults included; {} where the folder has none) and `metadata` is
+    metadata.json (versions, device, CPU, threads, git commit, start and end; {} where it has none).
+    """
+
+    path: Path
+    tables: dict[str, pd.DataFrame] = field(repr=False)
+    config: dict = field(repr=False)
+    metadata: dict = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, tables with rows: {', '.join(self.names) or 'none'})"
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self.tables:
+            raise KeyError(f"{self.path} has no table {name!r}{did_you_mean(name, self.tables)}: it has {self.names}")
+        return self.tables[name]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def names(self) -> list[str]:
+        """The tables that have rows."""
+        return [name for name, table in self.tables.items() if not table.empty]
+
+    @property
+    def claim_text(self) -> str:
+        """claim.md: each part of the claim with its verdict, evidence and notes ('' where there is none)."""
+        path = self.path / CLAIM_MD
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+    @property
+    def report(self) -> Path | None:
+        """report.html, the run's self-contained page of verdicts and figures (None where there is none)."""
+        path = self.path / REPORT
+        return path if path.is_file() else None
+
+
+def load_run(path: str | Path) -> Run:
+    """Read the run directory (`vggbench run --out`) or published folder (`results/...`) at `path`."""
+    directory = RunDir(path)
+    if not directory.root.is_dir():
+        raise InputError(f"{directory.root} is not a folder: give a run directory or a published folder")
+    others = sorted(found.stem for found in directory.root.glob("*.csv") if found.stem not in TABLES)
+    tables = {name: directory.table(name, checked=False) for name in (*TABLES, *others)}  # as the files have them
+    config = directory.config() if directory.has(CONFIG) else {}
+    if not config and all(table.empty for table in tables.values()):
+        raise InputError(f"{directory.root} holds neither config.json nor a table: is it a vggbench run?")
+    return Run(directory.root, tables, config, directory.metadata())
+
+
+def measure_static(model: nn.Module, input_shape: Sequence[int]) -> dict:
+    """The static cost of any module for one image of `input_shape` (channels, height, width; no batch
+    dimension), counted as the static kind counts vggbench's models: `params` (every parameter),
+    `trainable_params` (those that require gradients), `macs` (multiply-adds, counted by fvcore: convolutions,
+    linear layers and norms, not activations or pooling) and `flops` (2 x macs). The module is left as it was."""
+    from vggbench.measure.any_model import static_cost
+
+    return static_cost(model, input_shape)
+
+
+def measure_speed(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    mode: str = "infer",
+    batch_size: int = 64,
+    device: str | None = None,
+    threads: int | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    compile: bool = False,
+    min_time_s: float = 2.0,
+    target_half_width: float = 0.03,
+    max_time_s: float = 10.0,
+    cudnn_benchmark: bool = True,
+) -> dict:
+    """Time any module on random batches of `input_shape` images with the speed kind's timing and statistics
+    (warm-up excluded, device synchronized, blocks of steps until the median's 95% interval is within
+    ±target_half_width of it or max_time_s has passed): one row as a dict.
+
+    mode: "infer" (eval mode, inference_mode) or "train" (forward, loss, backward, Adam step; the loss is
+    cross-entropy against random labels where the output is (batch, classes), else the mean squared output).
+    device: "cpu" or "cuda" (default: cuda where there is a GPU); threads: intra-op threads (default: torch's).
+    The other settings are `vggbench speed`'s (its --help). A copy of the module is timed: its weights stay.
+
+    The row: `model`, `input_shape`, `params`; the setup (`mode`, `device`, `device_name`, `batch_size`,
+    `precision`, `channels_last`, `compiled`, `threads`, ...); `img_per_s`; `step_ms_median`, `step_ms_iqr`,
+    `step_ms_ci_low`, `step_ms_ci_high`; `ci_half_width` (share of the median), `stable`, `other_cores`; `runs`
+    and `steps_per_run`; `macs` (fvcore, one image), `step_flops_per_image` (torch's count, backward included
+    in train mode), `achieved_gflops`, `peak_gflops` (the device's measured matmul rate), `mfu`; `peak_mem_bytes`
+    (CUDA) or `rss_peak_increase_bytes` (CPU); `error` ('oom' where it ran out of memory, else None).
+    """
+    from vggbench.measure.any_model import measure_speed as timed
+    from vggbench.setups import SpeedSetup
+
+    machine = {key: value for key, value in (("device", device), ("threads", threads)) if value is not None}
+    setup = SpeedSetup(
+        mode=mode,
+        batch_size=batch_size,
+        precision=precision,
+        channels_last=channels_last,
+        compiled=compile,
+        min_time_s=min_time_s,
+        target_half_width=target_half_width,
+        max_time_s=max_time_s,
+        cudnn_benchmark=cudnn_benchmark,
+        **machine,
+    )
+    return timed(model, input_shape, setup)
+
+
+def load_data(data_root: str | Path | None = None, download: bool = True) -> FashionMNIST:
+    """Fashion-MNIST, found as the command line finds it (`data_root`, VGGBENCH_DATA, the user cache, Debian's
+    dataset-fashion-mnist, then torchvision's download unless `download` is False) and checked."""
+    from vggbench import data
+
+    return data.load(data_root, download)
+
+
+def synthetic_data(train_images: int = 2000, test_images: int = 500, seed: int = 0) -> FashionMNIST:
+    """Stand-in images of Fashion-MNIST's shape (uint8, 28 x 28, labels 0-9) for trying the API without the data
+    set: faint noise and a bright 6 x 6 patch whose place is the label's, so that a model learns them within an
+    epoch. They say nothing about Fashion-MNIST."""
+    import torch
+
+    from vggbench.data import FashionMNIST
+
+    generator = torch.Generator().manual_seed(seed)
+
+    def split(count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.randint(0, 10, (count,), generator=generator)
+        images = torch.randint(0, 40, (count, 28, 28), dtype=torch.uint8, generator=generator)
+        rows, columns = (labels // 5) * 14 + 4, (labels % 5) * 5 + 1
+        for down in range(6):
+            for across in range(4):
+                images[torch.arange(count), rows + down, columns + across] = 220
+        return images, labels
+
+    return FashionMNIST(*split(train_images), *split(test_images), source=None)
+
+
+class Training(NamedTuple):
+    """What `train` gives back."""
+
+    table: pd.DataFrame  # one row per seed and epoch, as train.csv
+    summary: pd.DataFrame  # one row per model over its seeds, as summary.csv's training columns
+    models: list[nn.Module]  # the trained models, in the order of the seeds, on the CPU
+
+
+def train(
+    spec: ModelSpec,
+    *,
+    seeds: Sequence[int] = (0,),
+    data: FashionMNIST | None = None,
+    data_root: str | Path | None = None,
+    report: Callable[[str], None] | None = None,
+    **settings,
+) -> Training:
+    """Train the model `spec` describes once per seed, as `vggbench train` does, on `data` (default:
+    Fashion-MNIST, from `data_root` as `load_data` finds it); `report` (e.g. print) gets a line per epoch.
+
+    `settings` are `vggbench train`'s settings by name (default: the book's recipe, from d2l.ai's VGG chapter):
+    epochs, batch_size, lr, optimizer, lr_schedule, momentum, weight_decay, train_limit, subset_per_seed,
+    normalize, failure_loss_ratio, plateau_gain, channels_last, precision, compile, seed_batch, seed_lanes,
+    device, threads. Seeds train `seed_batch` at a time; a seed's numbers are the same alone or grouped."""
+    import pandas as pd
+
+    from vggbench import data as fashion
+    from vggbench.measure.train import train_seeds
+    from vggbench.setups import TrainConfig
+    from vggbench.training_rules import summarize
+
+    seeds = tuple(seeds)
+    if not isinstance(spec, ModelSpec) or not seeds:
+        raise InputError("train needs a vggbench.ModelSpec and at least one seed")
+    allowed = [option.name for option in fields(TrainConfig) if option.name not in ("seed", "seeds")]
+    for name in settings:
+        if name not in allowed:
+            raise InputError(f"{name} is not a training setting{did_you_mean(name, allowed)}: use {', '.join(allowed)}")
+    config = TrainConfig(**settings)
+    fashion.check_fits(spec.in_channels, spec.num_classes)
+    data = data if data is not None else fashion.load(data_root)
+    rows, models = [], []
+    for start in range(0, len(seeds), config.seed_batch):
+        found, trained = train_seeds(spec, config, seeds[start : start + config.seed_batch], data, report)
+        rows += found
+        models += trained
+    table = pd.DataFrame(rows).sort_values(["epoch", "seed"], key=_in_order(seeds), kind="stable")
+    return Training(table.reset_index(drop=True), summarize(table), models)
+
+
+def _in_order(seeds: tuple[int, ...]):
+    """A sort key that puts seeds in the order given."""
+    rank = {seed: index for index, seed in enumerate(seeds)}
+    return lambda column: column.map(rank) if column.name == "seed" else column
+
+
+def erf(
+    spec: ModelSpec,
+    models: Sequence[nn.Module] | None = None,
+    *,
+    images: int = 64,
+    resolution: int | None = None,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+    resamples: int = 200,
+    data: FashionMNIST | None = None,
+    data_root: str | Path | None = None,
+) -> tuple[dict, np.ndarray]:
+    """The effective receptive field of the model `spec` describes, as `vggbench erf` measures it: of `models`
+    (trained vggbench models of that spec, e.g. `train(...).models`), or, without them, of fresh models
+    initialised with each of `seeds` (untrained). Over the first `images` test images of `data` (default:
+    Fashion-MNIST), resized to `resolution` (default: the smallest side at which the whole theoretical field
+    fits), with `resamples` bootstrap draws for the intervals.
+
+    Returns (the erf.csv row as a dict, the mean contribution map as a resolution x resolution array). Models are
+    the unit of `erf_share_t50`'s interval: give at least 2 (5 is the study's default)."""
+    from vggbench import data as fashion
+    from vggbench.measure import erf as effective
+    from vggbench.models import VGG
+
+    if not isinstance(spec, ModelSpec):
+        raise InputError("erf needs a vggbench.ModelSpec (the models' spec)")
+    if models is not None and not all(isinstance(model, VGG) for model in models):
+        raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
+    fashion.check_fits(spec.in_channels)
+    data = data if data is not None else fashion.load(data_root)
+    side = resolution or effective.fitting_resolution(spec)
+    batch = fashion.prepare(data.test_images[:images], side)
+    if models is None:
+        return effective.measure_untrained(spec, batch, tuple(seeds), resamples)
+    return effective.measure_models(spec, list(models), batch, True, resamples)
