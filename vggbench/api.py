@@ -89,7 +89,7 @@ def load_run(path: str | Path) -> Run:
     if not directory.root.is_dir():
         raise InputError(f"{directory.root} is not a folder: give a run directory or a published folder")
     others = sorted(found.stem for found in directory.root.glob("*.csv") if found.stem not in TABLES)
-    tables = {name: directory.table(name) for name in (*TABLES, *others)}
+    tables = {name: directory.table(name, checked=False) for name in (*TABLES, *others)}  # as the files have them
     config = directory.config() if directory.has(CONFIG) else {}
     if not config and all(table.empty for table in tables.values()):
         raise InputError(f"{directory.root} holds neither config.json nor a table: is it a vggbench run?")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vggbench.knobs import Setup, knob
-from vggbench.validate import InputError, allowed, did_you_mean, one_of, positive_int
+from vggbench.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
@@ -23,6 +23,9 @@ PRESET_CONVS = {
     "vgg19": (2, 2, 4, 4, 4),  # E
 }
 CUSTOM = "custom"
+MAX_SIDE = 2**16  # pixels of an image's or a kernel's side; far beyond, torch's sizes overflow
+MAX_UNITS = 2**24  # channels, units or classes of a layer
+MAX_CONVS = 1_000_000  # convs in one block: a plan beyond is a typo (the memory estimate refuses far fewer)
 FC_HIDDEN = 4096
 
 
@@ -155,11 +158,14 @@ class ArchSpec:
             )
         for count in self.convs_per_block:
             positive_int("convs_per_block entry", count)
+            if count > MAX_CONVS:
+                raise InputError(f"convs_per_block entry={count:,} is not allowed: at most {MAX_CONVS:,} convs a block")
         for width in self.widths:
-            positive_int("widths entry", width)
+            at_most("widths entry", width, MAX_UNITS, "channels a block may have")
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
             raise InputError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
-        positive_int("fc_hidden", self.fc_hidden)
+        at_most("kernel", self.kernel, MAX_SIDE, "pixels a kernel's side may span")
+        at_most("fc_hidden", self.fc_hidden, MAX_UNITS, "units a layer may have")
 
     @property
     def num_blocks(self) -> int:
@@ -201,8 +207,8 @@ class ModelSpec:
             object.__setattr__(self, "arch", preset(self.arch))
         one_of("variant", self.variant, VARIANTS)
         positive_int("ratio", self.ratio)
-        positive_int("in_channels", self.in_channels)
-        positive_int("num_classes", self.num_classes)
+        at_most("in_channels", self.in_channels, MAX_UNITS, "channels an input may have")
+        at_most("num_classes", self.num_classes, MAX_UNITS, "units a layer may have")
         if not isinstance(self.batch_norm, bool):
             raise InputError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
         widths = tuple(w // self.ratio for w in self.arch.widths)
@@ -213,7 +219,7 @@ class ModelSpec:
                 f"ratio={self.ratio} is not allowed for {self.arch.name}: it leaves a width below 1 "
                 f"(widths {self.arch.widths}, fc hidden {self.arch.fc_hidden}); the largest allowed ratio is {largest}"
             )
-        positive_int("resolution", self.resolution)
+        at_most("resolution", self.resolution, MAX_SIDE, "pixels an image's side may span")
         if self.resolution < self.min_resolution:
             raise InputError(
                 f"resolution={self.resolution} is not allowed for {self.arch.name}: "
@@ -358,7 +364,18 @@ def spec_to_dict(spec: ModelSpec) -> dict:
 
 
 def spec_from_dict(values: dict) -> ModelSpec:
+    """The ModelSpec `values` describe (as spec_to_dict gives them). A preset's name must come with the preset's
+    plan, so that no model is labelled with another's name."""
     arch = ArchSpec(values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"])
+    if arch.name != CUSTOM:
+        named = preset(arch.name)
+        if arch != named:
+            theirs, ours = (
+                f"convs {list(plan.convs_per_block)}, widths {list(plan.widths)}, kernel {plan.kernel}, "
+                f"fc_hidden {plan.fc_hidden}"
+                for plan in (arch, named)
+            )
+            raise InputError(f"arch={arch.name!r} is not allowed with {theirs}: {arch.name} is {ours}")
     options = {
         key: values[key] for key in ("variant", "ratio", "in_channels", "num_classes", "resolution", "batch_norm")
     }

@@ -13,6 +13,8 @@ compares the stack with a rival says whether the rival's kernel overhangs the ma
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,13 @@ def claim_table(
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
+def _text(value) -> str:
+    """`value` as plain text in markdown and in the HTML it renders to: one line, no tags or entities, no table
+    column breaks, no code spans or links."""
+    escaped = html.escape(" ".join(str(value).split()), quote=False)
+    return re.sub(r"([\\`\[\]|])", r"\\\1", escaped)
+
+
 def _markdown(table: pd.DataFrame) -> str:
     def cell(value) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -103,9 +112,9 @@ def _markdown(table: pd.DataFrame) -> str:
             return f"{int(value):,}"  # a count (params, MACs) that a column of floats made a float
         if isinstance(value, float):
             return f"{value:.4g}"
-        return str(value)
+        return _text(value)
 
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines = ["| " + " | ".join(map(_text, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)
 
@@ -144,7 +153,8 @@ def _block_section(blocks: pd.DataFrame) -> list[str]:
     cheaper = single[single["params_vs_stack"] < 1]
     if not cheaper.empty:
         where = ", ".join(
-            f"{row.arch} r{row.ratio} block {row.block} ({row.params_vs_stack:.3f}x)" for row in cheaper.itertuples()
+            f"{_text(row.arch)} r{row.ratio} block {row.block} ({row.params_vs_stack:.3f}x)"
+            for row in cheaper.itertuples()
         )
         text += [f"The single kernel has *fewer* parameters than the stack in: {where}.", ""]
     return text
@@ -156,7 +166,7 @@ def _glance(claims: pd.DataFrame) -> list[str]:
         return []
     counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
     return [
-        f"- {claim}: " + ", ".join(f"{verdict} {count}" for verdict, count in row.items() if count)
+        f"- {_text(claim)}: " + ", ".join(f"{_text(verdict)} {count}" for verdict, count in row.items() if count)
         for claim, row in counts.iterrows()
     ]
 
@@ -167,8 +177,8 @@ def _part_sections(claims: pd.DataFrame) -> list[str]:
     for claim, rows in claims.groupby("claim", sort=False):
         shown = rows.drop(columns=["claim", "estimand"]).dropna(axis="columns", how="all")
         estimands = rows["estimand"].dropna().unique()
-        text += [f"### {claim}", ""]
-        text += [f"Compared: {estimand}." for estimand in estimands] + ([""] if len(estimands) else [])
+        text += [f"### {_text(claim)}", ""]
+        text += [f"Compared: {_text(estimand)}." for estimand in estimands] + ([""] if len(estimands) else [])
         text += [_markdown(shown), ""]
     return text
 
@@ -199,11 +209,17 @@ def _budget_section(claims: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
     estimands = claims["estimand"].dropna().unique()
     if not len(estimands):
         return []
-    text = ["## The training budget", "", *(f"Accuracy is compared as {estimand}." for estimand in estimands), ""]
+    text = [
+        "## The training budget",
+        "",
+        *(f"Accuracy is compared as {_text(estimand)}." for estimand in estimands),
+        "",
+    ]
     if "still_learning" in summary:
         learning = summary[summary["still_learning"].fillna(False).astype(bool)]
         named = ", ".join(
-            f"{row.arch} r{row.ratio}{' bn' if row.batch_norm else ''} {row.variant} ({row.last_epoch_gain:+.3f})"
+            f"{_text(row.arch)} r{row.ratio}{' bn' if row.batch_norm else ''} {_text(row.variant)} "
+            f"({row.last_epoch_gain:+.3f})"
             for row in learning.itertuples()
         )
         text += [
@@ -231,7 +247,7 @@ def _failure_section(failures: pd.DataFrame) -> list[str]:
 
 def _timing_section(trust: list[str]) -> list[str]:
     """How far the run's timings can be trusted (vggbench.noise.trust_sentences), where it timed anything."""
-    return ["## How far the timings can be trusted", "", " ".join(trust), ""] if trust else []
+    return ["## How far the timings can be trusted", "", _text(" ".join(trust)), ""] if trust else []
 
 
 def _design_sentence(rules: Rules) -> str:
@@ -279,7 +295,7 @@ def markdown(
     intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
-    text = [f"# The kernel-stacking claim: {name}", "", intro, "", validity.sentence(parts), ""]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(validity.sentence(parts)), ""]
     text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
     if not earlier.empty:
         text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]

@@ -24,6 +24,7 @@ STDOUT = "-"
 BAD_INPUT = 2  # the exit status of a bad value or input (the message names it and what is allowed)
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
 BUG = 70  # the exit status of an internal error (EX_SOFTWARE), printed with its traceback
+MAX_REPLAYS = 100_000  # `vggbench design`'s replays per scenario: enough for a share to +-0.3%
 REGRESSION = 4  # the exit status of `compare` where run B is significantly slower than run A somewhere
 
 
@@ -168,6 +169,7 @@ def _measure(args: argparse.Namespace) -> None:
 
     kind = next((KINDS[name] for name in args.alternatives if getattr(args, _dest(KINDS[name].switch[0]))), None)
     kind = kind or KINDS[args.kind]
+    _refuse_idle_options(args, kind, [KINDS[name] for name in (args.kind, *args.alternatives)])
     values = {**KINDS[args.kind].command_defaults, **given(args), "kinds": (kind.name,)}
     if kind.models_from and values.get(kind.models_from):
         _refuse_model_options(args, given(args))
@@ -183,6 +185,23 @@ def _measure(args: argparse.Namespace) -> None:
     if summary is not None:
         table = kind.summary_table
         _emit(summary, getattr(args, _dest(table.flag)), table.columns, table.title)
+
+
+def _refuse_idle_options(args: argparse.Namespace, running, kinds: list) -> None:
+    """Refuse an option that only another kind of the command reads (--pairs without --paired): it would be
+    ignored, unchecked."""
+    used = {option.key for option in knobs.options(running.setup)} if running.setup else set()
+    idle = [
+        option.flags[0]
+        for kind in kinds
+        if kind is not running and kind.setup
+        for option in knobs.options(kind.setup)
+        if option.key not in used and option.key in given(args)
+    ]
+    if idle:
+        switch = next((kind.switch[0] for kind in kinds if kind.switch and kind is not running), None)
+        where = f" applies with {switch}" if switch else " does not apply here"
+        raise InputError(f"{', '.join(dict.fromkeys(idle))}{where}: without it, it would be ignored")
 
 
 def _refuse_model_options(args: argparse.Namespace, values: dict) -> None:
@@ -250,13 +269,17 @@ def _run(args: argparse.Namespace) -> int:
     from vggbench.config import load_config
 
     config = load_config(args.preset, args.config, **given(args))
+    _executor_options(args)
     if args.dry_run:
-        plan = study.dry_run(config)
+        counts = study.count(config)  # told at once: the estimates below calibrate on every model first
+        by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
+        print(f"{sum(counts.values()):,} trials planned ({by_kind}); estimating their time...", flush=True)
+        plan = study.dry_run(config, args.large, counts)
         print(_readable(plan.table))
         print("\n".join(plan.lines()))
         return
     directory = study.run(
-        config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args)
+        config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args), args.large
     )
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
@@ -271,8 +294,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _executor(args: argparse.Namespace):
-    """The executor chosen, made with its options; options of another executor are an error."""
+def _executor_options(args: argparse.Namespace) -> dict:
+    """The chosen executor's options, checked (a dry run checks them too); options of another executor are an
+    error."""
     from vggbench.executors import EXECUTORS
 
     chosen = EXECUTORS[args.executor]
@@ -281,7 +305,17 @@ def _executor(args: argparse.Namespace):
             if hasattr(args, option.name):
                 raise InputError(f"{option.flags[0]} {getattr(args, option.name)} needs --executor {name}")
     options = knobs.options(chosen.options) if chosen.options else ()
-    return chosen(**{option.name: getattr(args, option.name) for option in options if hasattr(args, option.name)})
+    values = {option.name: getattr(args, option.name) for option in options if hasattr(args, option.name)}
+    if chosen.options:
+        chosen.options(**values)  # checks them
+    return values
+
+
+def _executor(args: argparse.Namespace):
+    """The executor chosen, made with its options."""
+    from vggbench.executors import EXECUTORS
+
+    return EXECUTORS[args.executor](**_executor_options(args))
 
 
 def _print_claims(claims: pd.DataFrame, run_dir) -> None:
@@ -319,14 +353,16 @@ def _training_run(args: argparse.Namespace, purpose: str):
     if train.empty or "test_acc" not in train:
         raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")
     config = directory.config() if directory.has("config.json") else {}
-    margin = given(args).get("equivalence_margin") or Margins(**knobs.settings(Margins, config)).equivalence_margin
+    margin = Margins(**knobs.settings(Margins, {**config, **given(args)})).equivalence_margin  # checked, as the run's
     return directory, train, config, margin
 
 
 def _power(args: argparse.Namespace) -> None:
     from vggbench.designs import Design
     from vggbench.kinds.train_verdicts import power_table, unplanned
+    from vggbench.validate import number
 
+    number("--effect", args.effect, above=0, maximum=1)  # an accuracy difference: a share
     directory, train, config, margin = _training_run(args, "size from")
     table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
     left_out = unplanned(train)
@@ -346,17 +382,18 @@ def _power(args: argparse.Namespace) -> None:
 
 def _design(args: argparse.Namespace) -> None:
     from vggbench.design_check import design_table
-    from vggbench.designs import FIXED, GROUP_SEQUENTIAL, Design
+    from vggbench.designs import FIXED, GROUP_SEQUENTIAL, MAX_SEEDS, Design
     from vggbench.sequential import Plan
-    from vggbench.validate import positive_int
+    from vggbench.validate import at_most
 
     directory, train, _, margin = _training_run(args, "resample")
-    positive_int("--replays", args.replays)
+    at_most("--replays", args.replays, MAX_REPLAYS, "each scenario holds its replays in memory")
     chosen = {key: value for key, value in given(args).items() if key != "equivalence_margin"}
     sequential = Design(**{**knobs.settings(Design, chosen), "design": GROUP_SEQUENTIAL})
     seeds = int(train.groupby("variant")["seed"].nunique().min()) if args.fixed_seeds is None else args.fixed_seeds
     if seeds < 2:
         raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")
+    at_most("--fixed-seeds", seeds, MAX_SEEDS, "seeds per arm a design may plan")
     fixed = Design(design=FIXED, max_seeds=seeds)
     plans = {FIXED: Plan.of(fixed), GROUP_SEQUENTIAL: Plan.of(sequential)}
     table = design_table(train, plans, margin, args.replays, args.seed)
@@ -382,7 +419,9 @@ def _add_design_command(commands) -> None:
     not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
     parser.add_argument("--fixed-seeds", type=_integer, help="seeds per arm of the fixed design (default: the run's)")
-    parser.add_argument("--replays", type=_integer, default=2000, help="replays per scenario (default: 2000)")
+    parser.add_argument(
+        "--replays", type=_integer, default=2000, help="replays per scenario, at most 100,000 (default: 2000)"
+    )
     parser.add_argument("--seed", type=_integer, default=0, help="the resampling's random seed (default: 0)")
     parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
     parser.set_defaults(handler=_design, knob_keys=keys)
@@ -471,6 +510,12 @@ def _add_run_command(commands) -> None:
     run.add_argument("--out", metavar="RUN_DIR", type=_path, help="the run directory (default: runs/PRESET)")
     run.add_argument("--force", action="store_true", help="reuse a RUN_DIR made with another configuration")
     run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
+    run.add_argument(
+        "--large",
+        action="store_true",
+        help="allow a configuration of more than 10,000 trials (without it such a run, or dry run, is refused "
+        "once they are counted)",
+    )
     _data_root_option(run)
     keys = add_knobs(run, Machine)
     scaling = run.add_argument_group("scale-out")
@@ -498,7 +543,11 @@ def _add_run_dir_commands(commands) -> None:
             parser.set_defaults(knob_keys=add_knobs(parser, Margins))
         if name == "power":
             parser.add_argument(
-                "--effect", type=float, default=0.01, help="the accuracy difference to detect (default: 0.01)"
+                "--effect",
+                type=float,
+                default=0.01,
+                help="the accuracy difference to detect, > 0 and <= 1 (default: 0.01); a size above a "
+                "million seeds per arm shows as inf",
             )
             parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
         if name == "publish":

@@ -19,6 +19,7 @@ from vggbench.designs import Design
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
+from vggbench.rundir import check_configs_with
 from vggbench.setups import MODES
 from vggbench.validate import InputError, did_you_mean, one_of
 
@@ -61,12 +62,14 @@ class Margins(Setup):
         0.01,
         "accuracies within +- this of each other are equivalent when both one-sided tests (TOST) reject",
         above=0,
+        maximum=1,
     )
     erf_margin: float = knob(
         0.02,
         "effective fields are the same when the 90%% interval of the difference of their area ratios (the share "
         "of the image holding half the input gradient) lies within +- this",
         above=0,
+        maximum=1,
     )
 
 
@@ -281,3 +284,8 @@ def _read_toml(path: Path) -> dict:
         raise InputError(f"config file {path} cannot be read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"config file {path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"config file {path} is not valid TOML: it is not UTF-8 text ({error})") from None
+
+
+check_configs_with(StudyConfig)  # every config.json a command reads is checked as a run's

@@ -58,6 +58,27 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 
 
+def read_map(path: str | Path):
+    """A 2-D map of numbers saved by numpy (.npy, no pickled objects); an InputError names the file and what is
+    wrong with it."""
+    import numpy as np
+
+    target = Path(path)
+    try:
+        array = np.load(target, allow_pickle=False)
+    except OSError as error:
+        if target.is_file() and error.errno is None:  # numpy's word for bytes that are not an .npy file
+            raise InputError(f"{target} is not a readable .npy map: {error}") from None
+        raise OSError(f"cannot read {target}: {error.strerror or error}") from None
+    except (ValueError, EOFError) as error:
+        why = "it holds pickled objects, refused unread" if "pickle" in str(error) else str(error)
+        raise InputError(f"{target} is not a readable .npy map: {why}") from None
+    if not isinstance(array, np.ndarray) or array.ndim != 2 or not np.issubdtype(array.dtype, np.number):
+        shape = getattr(array, "shape", None)
+        raise InputError(f"{target} is not a map: it holds {getattr(array, 'dtype', type(array))} of shape {shape}")
+    return array
+
+
 def read_json(path: str | Path) -> object:
     """A JSON file's content; a ValueError names the file and what is wrong with it."""
     target = Path(path)
@@ -67,6 +88,78 @@ def read_json(path: str | Path) -> object:
         raise InputError(f"{target} is not valid JSON: {error}") from None
     except OSError as error:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
+
+
+# The types a table's column may be checked for (Table.reads), as a message names them.
+NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or False", "text", "numbers joined by ;"
+# Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's.
+TYPED_WHERE_PRESENT = {
+    **dict.fromkeys(("ratio", "resolution", "in_channels", "num_classes", "kernel", "seed", "epoch"), INTEGER),
+    **dict.fromkeys(("batch_norm", "trained", "rf_fits", "failed", "stable"), BOOLEAN),
+    **dict.fromkeys(("erf_share_t50", "replknet_share_t50", "img_per_s", "step_ms_iqr"), NUMBER),
+    **dict.fromkeys(("baseline_img_per_s", "variant_img_per_s", "density_vs_3x3", "ci_low", "ci_high"), NUMBER),
+    "batch_size": INTEGER,
+    **dict.fromkeys(("erf_share_t50_per_model", "replknet_share_t50_per_model"), NUMBERS),
+}
+_BOOLEANS = {True: True, False: False, "True": True, "False": False, "true": True, "false": False}
+
+
+def check_columns(table: pd.DataFrame, path: str | Path, reads: dict[str, str], why: str = "") -> pd.DataFrame:
+    """`table` (read from `path`) once it has every column of `reads` (column -> type) with values of its
+    type, and the columns of TYPED_WHERE_PRESENT it has too; numbers come back as numbers. A table whose
+    every row is a failed trial's (an `error` and the identity) needs only those. An InputError names the
+    file, the column and the first bad value with its line."""
+    if table.empty:
+        return table
+    failed_only = "error" in table and table["error"].notna().all()
+    missing = [column for column in reads if column not in table]
+    if missing and not failed_only:
+        raise InputError(f"{path} lacks the column(s) {', '.join(missing)}{why}: is it a table vggbench wrote?")
+    table = table.copy()
+    for column, kind in {**TYPED_WHERE_PRESENT, **reads}.items():
+        if column in table:
+            table[column] = _typed(table[column], kind, path)
+    return table
+
+
+def _typed(values: pd.Series, kind: str, path: str | Path) -> pd.Series:
+    import numpy as np
+    import pandas as pd
+
+    given = values.notna()
+    if kind == TEXT:
+        return values
+    if kind == BOOLEAN:
+        if pd.api.types.is_bool_dtype(values):
+            return values
+        found = values.map(lambda value: _BOOLEANS.get(value) if isinstance(value, (bool, str)) else None)
+        bad = given & found.isna()
+        typed = found.where(given, np.nan)
+    elif kind == NUMBERS:
+        bad = given & ~values.map(_numbers)
+        typed = values
+    else:
+        typed = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) else values
+        bad = given & typed.isna()
+        if kind == INTEGER and pd.api.types.is_numeric_dtype(typed):
+            bad |= typed.notna() & (typed != np.floor(typed.where(np.isfinite(typed), 0.5)))
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0])
+        value = values.iloc[line]
+        shown = repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else value
+        raise InputError(
+            f"{path} has {shown} in column {values.name} (line {line + 2}): it must hold {kind}, or be empty"
+        )
+    return typed
+
+
+def _numbers(value) -> bool:
+    """Whether a cell holds numbers joined by ';' (nan allowed), as per-model columns do."""
+    try:
+        [float(part) for part in str(value).split(";")]
+    except ValueError:
+        return False
+    return True
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:

@@ -10,6 +10,7 @@ from vggbench.validate import InputError
 
 FIXED, GROUP_SEQUENTIAL = "fixed", "group-sequential"
 OBRIEN_FLEMING, POCOCK = "obrien-fleming", "pocock"
+MAX_SEEDS = 1000  # seeds per arm a design may plan: beyond, a typo rather than a study
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,10 @@ class Design(Setup):
     design: str = knob(
         FIXED, "fixed: one look; group-sequential: a look after each round", choices=(FIXED, GROUP_SEQUENTIAL)
     )
-    seeds_per_round: int = knob(4, "seeds per arm added before each look (at least 2: a Welch test)", minimum=2)
-    max_seeds: int = knob(24, "seeds per arm at the last look (at least 2)", minimum=2)
+    seeds_per_round: int = knob(
+        4, "seeds per arm added before each look (at least 2: a Welch test)", minimum=2, maximum=MAX_SEEDS
+    )
+    max_seeds: int = knob(24, "seeds per arm at the last look (at least 2)", minimum=2, maximum=MAX_SEEDS)
     spending: str = knob(
         OBRIEN_FLEMING,
         "the Lan-DeMets alpha-spending function: obrien-fleming spends little early, pocock evenly",

@@ -13,6 +13,9 @@ from pathlib import Path
 from vggbench import validate
 from vggbench.knobs import Setup, knob
 
+MAX_THREADS = 4096  # on any machine (torch crashes on far larger counts)
+THREADS_PER_CORE = 4  # on this machine: more threads than 4 per core only share them
+
 
 def default_threads() -> int:
     """torch's intra-op thread count: by default, the number of cores."""
@@ -33,9 +36,10 @@ class Machine(Setup):
         choices=validate.DEVICES,
     )
     threads: int = knob(
-        help="intra-op threads (default: torch's default, the number of cores)",
+        help=f"intra-op threads, at most {THREADS_PER_CORE} per core (default: torch's default, the number of cores)",
         factory=default_threads,
         minimum=1,
+        maximum=MAX_THREADS,
     )
 
     def check_available(self, report=None) -> None:
@@ -43,6 +47,11 @@ class Machine(Setup):
         where the thread count is above the machine's cores (threads then share cores, and timings suffer)."""
         validate.device(self.device)
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if cores and self.threads > THREADS_PER_CORE * cores:
+            raise validate.InputError(
+                f"threads={self.threads:,} is not allowed: at most {THREADS_PER_CORE * cores} ({THREADS_PER_CORE} "
+                f"per core of the {cores} this process may use); more threads only share the cores"
+            )
         if report is not None and cores and self.threads > cores:
             report(f"warning: threads={self.threads} is more than the {cores} cores this process may use")
 

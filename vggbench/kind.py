@@ -44,6 +44,9 @@ class Trial:
     labels: tuple[tuple[str, object], ...] = ()  # columns beyond the model's that identify it (mode, seed, ...)
     needs: tuple[tuple[str, str], ...] = ()  # (kind, key) of the trials whose files it reads: it runs after them
     reads: tuple[str, ...] = ()  # the files it reads (a run directory's relative names, or paths)
+    # What it reads, by content: the fingerprints of the trials it needs (set by the study when it plans), or the
+    # digests of files it reads from outside the run. A trial upstream that changes changes this one.
+    upstream: tuple[str, ...] = ()
 
     def identity(self) -> dict:
         """The columns that identify this trial's rows; a failed trial's row has these and its error."""
@@ -51,8 +54,8 @@ class Trial:
 
     @property
     def fingerprint(self) -> str:
-        """A digest of everything the trial ran under (model, setup, inputs): a file recorded under another
-        fingerprint is another configuration's result, redone rather than relabelled."""
+        """A digest of everything the trial ran under (model, setup, inputs, and what it reads by content): a file
+        recorded under another fingerprint is another configuration's result, redone rather than relabelled."""
         described = {
             "kind": self.kind,
             "key": self.key,
@@ -62,6 +65,8 @@ class Trial:
             "needs": self.needs,
             "reads": self.reads,
         }
+        if self.upstream:  # only where there is one, so that the fingerprints of trials that read nothing stay
+            described["upstream"] = self.upstream
         text = json.dumps(described, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -76,6 +81,9 @@ class Outcome:
     error: str | None = None
 
 
+TABLES: dict[str, Table] = {}  # every kind's table that declares the columns it is read for, by name
+
+
 @dataclass(frozen=True)
 class Table:
     """A table a kind writes: `name`.csv in a run directory; on the command line printed under `title`
@@ -87,6 +95,17 @@ class Table:
     flag: str = "--out"
     help: str = "write the table as CSV (rewritten after every trial)"
     on_request: bool = False  # printed only when its option is given (as static's --blocks)
+    reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
+
+    def __post_init__(self) -> None:
+        if self.reads:  # known by name to whoever reads the table from a file (RunDir.table)
+            TABLES.setdefault(self.name, self)
+
+    def checked(self, table: pd.DataFrame, path) -> pd.DataFrame:
+        """`table`, read from `path`, once every column it is read for is there and of its type (csvio)."""
+        from vggbench.csvio import check_columns
+
+        return check_columns(table, path, dict(self.reads), f" that the {self.name} table is read for")
 
 
 @dataclass(frozen=True)
@@ -129,6 +148,11 @@ class Kind:
 
     def plan(self, config) -> list[Trial]:
         raise NotImplementedError
+
+    def count(self, config) -> int:
+        """How many trials `plan` makes, told before they are made (default: by making them; a kind whose
+        trials multiply, as training's by the seeds, counts them without)."""
+        return len(self.plan(config))
 
     def run(self, trial: Trial, inputs: dict[str, bytes], load_data: LoadData, report: Report | None) -> Outcome:
         """Measure `trial`, reading only `inputs` (its `reads`) and the data set; write nothing."""

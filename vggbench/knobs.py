@@ -204,6 +204,9 @@ def _axis_values(option: Option, values: Mapping[str, object]) -> tuple:
         entries = as_list(values[option.key])
         if not entries:
             raise InputError(f"{option.key}={values[option.key]!r} is not allowed: give a non-empty list")
+        for entry in entries:  # a list or table (TOML) where a value belongs: refused before values are compared
+            if isinstance(entry, (list, tuple, dict)):
+                _check_entry(entry, option)  # named as the setup names a bad axis value
         return tuple(dict.fromkeys(entries))
     return option.knob.axis if isinstance(option.knob.axis, tuple) else (option.default,)
 

@@ -1,9 +1,13 @@
 """Publishing a finished run: its tables, reports, figures and ERF maps copied into results/, and indexed.
 
-The copy is made in a temporary folder beside the target and renamed into place, so a
-full disk or an interruption leaves the published folder as it was. The folder's name
-comes from metadata.json, which is checked, not trusted: it must name a folder inside
-`results`. What the index shows is escaped.
+The run is only read. Its files are copied into a staging folder beside the target
+(regular files inside the run folder only: a symbolic link or anything else is refused,
+named, before anything is copied), the claim and report made there where the run lacks
+them, and the staging folder renamed into place; the index is read and checked before
+that, and written last, the earlier publication put back where it cannot be. A full
+disk or an interruption leaves the published folder and the index as they were. The
+folder's name comes from metadata.json, which is checked, not trusted: it must name a
+folder inside `results`. What the index shows is escaped.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ import html
 import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
+from vggbench import claim, report
 from vggbench.csvio import write_text
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
-from vggbench.study import finish_folder
 from vggbench.validate import InputError
 
 INDEX_HEADING = "## Published runs"
@@ -41,7 +46,7 @@ def _checked(meta: dict, source: Path) -> tuple[str, str]:
 def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
     """Copy a finished run to results/<name>-<device>-<date>/ and list it in results/README.md.
 
-    A run whose reports are missing (an interrupted finish) is finished first.
+    A run whose reports are missing (an interrupted finish) gets them made in the copy; the run is not written.
     """
     directory = RunDir(run_dir)
     meta = directory.metadata()
@@ -53,31 +58,88 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
     run = directory.root.resolve().name
     if not NAME.fullmatch(run):
         raise InputError(f"the run folder's name {run!r} cannot name a published folder: rename it")
-    if not (directory.has(CLAIM_MD) and directory.has(REPORT)):
-        finish_folder(directory.root)
+    if directory.has("config.json"):
+        directory.config()  # a configuration the claim can read
+    names = _regular_files(directory)
     target = Path(results) / f"{run}-{device}-{date}"
-    _copy_into_place(directory, target)
-    _index(Path(results) / "README.md", target, run, meta)
+    index = Path(results) / "README.md"
+    text = _indexed(index, target, run, meta)  # read and checked before anything moves
+    _copy_into_place(directory, names, target, lambda: write_text(index, text))
     return target
 
 
-def _copy_into_place(directory: RunDir, target: Path) -> None:
-    """Copy the run's published files into a temporary folder beside `target`, then rename it into place."""
+def _regular_files(directory: RunDir) -> list[str]:
+    """What publish copies (RunDir.published), once each is a regular file inside the run folder: a symbolic
+    link (its target may be any file), a folder or a device is refused, named, before anything is copied."""
+    names, refused = directory.published(), {}
+    for name in names:
+        folders = [Path(*Path(name).parts[:end]).as_posix() for end in range(1, len(Path(name).parts))]
+        for folder in folders:  # a folder on the way that is a link: named once, for all its files
+            if directory.path(folder).is_symlink():
+                refused[folder] = _kind(directory.path(folder))
+                break
+        else:
+            kind = _kind(directory.path(name))
+            if kind is not None:
+                refused[name] = kind
+    if refused:
+        refused = [f"{name} ({kind})" for name, kind in refused.items()]
+        raise InputError(
+            f"{directory.root} holds what publish copies only as regular files inside the run folder: "
+            f"{'; '.join(refused)}: replace or remove them"
+        )
+    return names
+
+
+def _kind(path: Path) -> str | None:
+    """None for a regular file; else what `path` is, in words."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as error:
+        return f"unreadable: {error.strerror or error}"
+    if stat.S_ISLNK(mode):
+        return f"a symbolic link to {os.readlink(path)}"
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+
+
+def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_index) -> None:
+    """Copy `names` of the run into a staging folder beside `target` (the claim and report made there where
+    the run lacks them), rename it into place, then `write_index()`; the earlier publication is put back where
+    any step fails."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.{os.getpid()}.new")
     retired = target.with_name(f".{target.name}.{os.getpid()}.old")
+    copy = staging / directory.root.resolve().name  # named as the run, as the claim and report title it
+    placed = False
     try:
-        for name in directory.published():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(directory.path(name), staging / name)
+        for name in names:
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(directory.path(name), copy / name, follow_symlinks=False)
+        if not (directory.has(CLAIM_MD) and directory.has(REPORT)):  # an interrupted finish: made in the copy
+            claim.report(copy)
+            report.write(copy)
         if target.exists():
             target.rename(retired)
-        staging.rename(target)
-    except OSError as error:
-        shutil.rmtree(staging, ignore_errors=True)
+        copy.rename(target)
+        placed = True
+        write_index()
+    except (OSError, InputError) as error:
+        if placed:
+            shutil.rmtree(target, ignore_errors=True)
         if retired.exists() and not target.exists():
             retired.rename(target)  # put the earlier publication back
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, InputError):
+            raise
         raise OSError(f"cannot publish into {target}: {error.strerror or error}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if retired.exists() and not target.exists():
+            retired.rename(target)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(retired, ignore_errors=True)
 
 
@@ -86,15 +148,30 @@ def _cell(value) -> str:
     return html.escape(" ".join(str(value).split())).replace("|", "\\|")
 
 
-def _index(index: Path, target: Path, run: str, meta: dict) -> None:
-    """Add the published folder's row to the index; a folder published again replaces its row."""
-    text = index.read_text() if index.is_file() else "# Published results\n"
+def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
+    """The index with the published folder's row added (a folder published again replaces its row); the index
+    must be a UTF-8 text file this process may replace."""
+    text = "# Published results\n"
+    if index.exists() or index.is_symlink():
+        kind = _kind(index)
+        if kind is not None:
+            raise InputError(f"the results index {index} is {kind}, not a file publish can update")
+        try:
+            text = index.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(f"the results index {index} is not UTF-8 text: {error}") from None
+        except OSError as error:
+            raise OSError(f"cannot read the results index {index}: {error.strerror or error}") from None
+        if not os.access(index, os.W_OK):
+            raise OSError(f"cannot write the results index {index}: it is read-only")
+    if index.parent.exists() and not os.access(index.parent, os.W_OK | os.X_OK):
+        raise OSError(f"cannot write the results index {index}: its folder {index.parent} is read-only")
     if INDEX_HEADING not in text:
         text = text.rstrip() + f"\n\n{INDEX_HEADING}\n\n{INDEX_HEADER}\n"
     cells = [f"`{target.name}/`", run, meta["device_name"], meta["ended"][:10], str(meta.get("git_commit"))[:7]]
     row = "| " + " | ".join([cells[0], *map(_cell, cells[1:])]) + " |"  # the folder's name is checked already
     kept = [line for line in text.rstrip().splitlines() if not line.startswith(f"| `{target.name}/` |")]
-    write_text(index, "\n".join(_after_last_row(kept, row)) + "\n")
+    return "\n".join(_after_last_row(kept, row)) + "\n"
 
 
 def _after_last_row(lines: list[str], row: str) -> list[str]:

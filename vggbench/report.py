@@ -28,6 +28,7 @@ import pandas as pd
 
 from vggbench import noise, stats, terminal, validity, verdicts
 from vggbench.claim import EARLIER_BUDGETS, at_earlier_budget
+from vggbench.csvio import read_map
 from vggbench.kinds.train_verdicts import final_runs, rows_of
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
@@ -375,7 +376,7 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
                 row.append(
                     ErfPanel(
                         f"{arch} r{ratio}{' bn' if normed else ''}, {shown} px\n{variant}, {state}",
-                        np.load(path),
+                        read_map(path),
                         float(measured["centre_px"]),
                         int(measured["erf_side_t50"]),
                         int(measured["erf_side_t99"]),

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
-from vggbench.kind import Outcome, Trial
+from vggbench.kind import TABLES, Outcome, Trial
 from vggbench.validate import InputError
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class RunDir:
                         f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
                         f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
                     ) from None
-                report(f"{path}: removed the stale lock of pid {holder.get('pid')}, which is no longer running")
+                report(f"{path}: removed the stale lock of pid {holder.get('pid')!r}, which is no longer running")
                 path.unlink(missing_ok=True)
         try:
             yield
@@ -166,7 +166,7 @@ class RunDir:
         to the folder's are no other configuration: each seed's trials are its own, so the new ones run."""
         path = self.root / CONFIG
         if path.is_file() and not force:
-            existing = json.loads(path.read_text())
+            existing = self.config()
             changed = sorted(key for key in config.keys() | existing.keys() if existing.get(key) != config.get(key))
             if changed and not (changed == ["seeds"] and _grown(existing.get("seeds"), config.get("seeds"))):
                 raise InputError(
@@ -177,12 +177,19 @@ class RunDir:
         write_text(path, json.dumps(config, indent=2))
 
     def config(self) -> dict:
+        """The run's configuration, checked as a run checks one (known keys, allowed values, by the check
+        `check_configs_with` was given): an InputError names the file and the key."""
         path = self.root / CONFIG
         if not path.is_file():
             raise InputError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
         config = read_json(path)
         if not isinstance(config, dict):
             raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
+        try:
+            for check in _CONFIG_CHECKS:
+                check(config)
+        except InputError as error:
+            raise InputError(f"{path} holds a configuration vggbench cannot run: {error}") from None
         return config
 
     def metadata(self) -> dict:
@@ -200,9 +207,13 @@ class RunDir:
     def has(self, name: str) -> bool:
         return (self.root / name).is_file()
 
-    def table(self, name: str) -> pd.DataFrame:
-        """Table `name` (NAME.csv); empty where it is missing or has no columns."""
-        return read_csv(self.root / f"{name}.csv")
+    def table(self, name: str, checked: bool = True) -> pd.DataFrame:
+        """Table `name` (NAME.csv); empty where it is missing or has no columns. A kind's table must have the
+        columns it is read for, with values of their types (Table.reads): an InputError names the file and
+        the column (not `checked`: the table as the file has it, for a reader that judges nothing)."""
+        path = self.root / f"{name}.csv"
+        table = read_csv(path)
+        return TABLES[name].checked(table, path) if checked and name in TABLES else table
 
     def write_table(self, name: str, table: pd.DataFrame) -> None:
         write_csv(table, self.root / f"{name}.csv")
@@ -220,6 +231,16 @@ class RunDir:
         for folder in PUBLISHED_FOLDERS:
             names += [path.relative_to(self.root).as_posix() for path in sorted((self.root / folder).glob("*"))]
         return names
+
+
+_CONFIG_CHECKS: list[Callable[[dict], object]] = []
+
+
+def check_configs_with(check: Callable[[dict], object]) -> None:
+    """Have RunDir.config check every configuration it reads with `check` (vggbench.config gives its
+    StudyConfig, which knows every kind's keys: the kinds import this module, so it cannot import them)."""
+    if check not in _CONFIG_CHECKS:
+        _CONFIG_CHECKS.append(check)
 
 
 def _grown(before, after) -> bool:
@@ -248,14 +269,22 @@ def _read_lock(path: Path) -> dict:
     return holder if isinstance(holder, dict) else {}
 
 
+MAX_PID = 2**22  # Linux's largest pid (pid_max's ceiling): above it, or below 1, no process holds the lock
+
+
 def _stale(holder: dict) -> bool:
-    """A lock is stale when its holder is unknown, or was a process of this host that is no longer running."""
+    """A lock is stale when its holder is unknown, or was a process of this host that is no longer running (or
+    never could run: a pid that is not a whole number from 1 to MAX_PID, which os.kill would take for a process
+    group, or all processes, or refuse)."""
     if not holder or holder.get("host") != socket.gethostname():
         return not holder
+    pid = holder.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 1 <= pid <= MAX_PID:
+        return True
     try:
-        os.kill(int(holder["pid"]), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except (PermissionError, ValueError, TypeError, KeyError):
+    except PermissionError:  # a process of another user: running
         return False
     return False

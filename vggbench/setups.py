@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vggbench.data import COUNTS
 from vggbench.hardware import Machine, device_name
 from vggbench.knobs import NOT_A_KEY, knob
 from vggbench.training_rules import FAILURE_LOSS_RATIO, PLATEAU_GAIN
@@ -18,6 +19,7 @@ from vggbench.validate import InputError
 
 MODES = ("infer", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
+MAX_EPOCHS = 10_000  # the most epochs a run may ask for: more is a typo, not a budget
 MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "linear")
@@ -137,7 +139,7 @@ class TrainConfig(Machine):
 
     GROUP = "training"
 
-    epochs: int = knob(5, "passes over the training set", minimum=1)
+    epochs: int = knob(5, "passes over the training set", minimum=1, maximum=MAX_EPOCHS)
     batch_size: int = knob(64, "training batch size", minimum=1)
     lr: float = knob(1e-3, "learning rate", above=0)
     optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)
@@ -147,10 +149,14 @@ class TrainConfig(Machine):
         "optimizer steps along a half cosine or a straight line",
         choices=LR_SCHEDULES,
     )
-    momentum: float = knob(0.0, "SGD momentum", minimum=0)
+    momentum: float = knob(0.0, "SGD momentum", minimum=0, maximum=1)
     weight_decay: float = knob(0.0, "L2 weight decay", minimum=0)
     train_limit: int | None = knob(
-        None, "train on the first N training images only (default: all 60,000)", minimum=1, metavar="N"
+        None,
+        "train on the first N training images only (default: all 60,000)",
+        minimum=1,
+        maximum=COUNTS["train"],
+        metavar="N",
     )
     subset_per_seed: bool = knob(
         False,

@@ -72,21 +72,28 @@ def mde(sd: float, n1: int, n2: int, df: float, alpha: float = ALPHA, power: flo
     return float(optimize.brentq(shortfall, 0, 100 * se))  # 100 standard errors: power 1 even at df = 1
 
 
-def _smallest_n(enough) -> int:
-    """The smallest n >= 2 for which `enough(n)` holds, `enough` being monotone in n."""
+MAX_RUNS = 1_000_000  # runs per arm beyond which a size is reported as inf: no study takes more
+
+
+def _smallest_n(enough) -> int | float:
+    """The smallest n >= 2 for which `enough(n)` holds, `enough` being monotone in n; inf where even MAX_RUNS
+    do not suffice (a tiny effect or margin against the spread)."""
     if enough(2):
         return 2
     low, high = 2, 4
     while not enough(high):  # double, then halve the gap
-        low, high = high, 2 * high
+        if high >= MAX_RUNS:
+            return math.inf
+        low, high = high, min(2 * high, MAX_RUNS)
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if enough(middle) else (middle, high)
     return high
 
 
-def seeds_needed(sd: float, effect: float, alpha: float = ALPHA, power: float = POWER) -> int:
-    """Runs per arm for a two-sided two-sample t-test to detect `effect` with `power` at spread `sd`."""
+def seeds_needed(sd: float, effect: float, alpha: float = ALPHA, power: float = POWER) -> int | float:
+    """Runs per arm for a two-sided two-sample t-test to detect `effect` with `power` at spread `sd` (inf
+    beyond MAX_RUNS)."""
     if not sd > 0:
         return 2
     return _smallest_n(lambda n: mde(sd, n, n, 2 * n - 2, alpha, power) <= effect)
@@ -99,8 +106,9 @@ def equivalence_power(sd: float, margin: float, n: int, alpha: float = ALPHA) ->
     return max(0.0, 2 * stats.t.cdf(room, df) - 1)
 
 
-def seeds_for_equivalence(sd: float, margin: float, alpha: float = ALPHA, power: float = POWER) -> int:
-    """Runs per arm for TOST to show equivalence within +-margin with `power`, where there is no difference."""
+def seeds_for_equivalence(sd: float, margin: float, alpha: float = ALPHA, power: float = POWER) -> int | float:
+    """Runs per arm for TOST to show equivalence within +-margin with `power`, where there is no difference
+    (inf beyond MAX_RUNS)."""
     if not sd > 0:
         return 2
     return _smallest_n(lambda n: equivalence_power(sd, margin, n, alpha) >= power)

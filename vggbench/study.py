@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from vggbench.hardware import Machine, device_name, environment
 from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
-from vggbench.rundir import DONE, FAILED, INCOMPLETE, OTHER_CONFIG, RunDir
+from vggbench.rundir import DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
 from vggbench.store import Store
 from vggbench.validate import InputError
@@ -44,8 +45,46 @@ class TrialFailed(InputError):
 
 
 def trials(config: StudyConfig) -> list[Trial]:
-    """Every selected kind's trials, in the order of the kinds."""
-    return [trial for name in config.kinds for trial in KINDS[name].plan(config)]
+    """Every selected kind's trials, in the order of the kinds; a trial that reads others' files carries their
+    fingerprints (`Trial.upstream`), so that it is redone whenever one of them is."""
+    return linked([trial for name in config.kinds for trial in KINDS[name].plan(config)])
+
+
+def linked(plan: list[Trial]) -> list[Trial]:
+    """`plan` with each trial's `upstream` holding the fingerprints of the trials it needs, in their order
+    (theirs holding their own upstream's: a change anywhere upstream reaches every trial below it)."""
+    by_key = {(trial.kind, trial.key): trial for trial in plan}
+    done: dict[tuple[str, str], Trial] = {}
+
+    def link(trial: Trial, path: tuple = ()) -> Trial:
+        name = (trial.kind, trial.key)
+        if name not in done:
+            if name in path:
+                raise ValueError(f"trials wait on each other in a circle: {[*path, name]}")
+            needed = [link(by_key[need], (*path, name)).fingerprint for need in trial.needs if need in by_key]
+            done[name] = dataclasses.replace(trial, upstream=(*trial.upstream, *needed)) if needed else trial
+        return done[name]
+
+    return [link(trial) for trial in plan]
+
+
+MAX_TRIALS = 10_000  # the trials a run plans without --large: planning a larger grid alone takes minutes
+
+
+def count(config: StudyConfig) -> dict[str, int]:
+    """How many trials each selected kind plans, counted without planning them."""
+    return {name: KINDS[name].count(config) for name in config.kinds}
+
+
+def check_size(counts: dict[str, int], large: bool) -> None:
+    """Refuse a grid of more than MAX_TRIALS trials, unless `large` (the command line's --large) allows it."""
+    total = sum(counts.values())
+    if total > MAX_TRIALS and not large:
+        by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
+        raise InputError(
+            f"the configuration plans {total:,} trials ({by_kind}), more than the {MAX_TRIALS:,} a run takes "
+            "without --large: check the seeds and the grid, or give --large to plan them (that alone takes minutes)"
+        )
 
 
 def estimates(plan: list[Trial], rates: Rates) -> dict[Trial, float]:
@@ -82,10 +121,12 @@ class DryRun:
         return [f"{count}, {time}", where, *(need.sentence() for need in self.memory)]
 
 
-def dry_run(config: StudyConfig) -> DryRun:
+def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | None = None) -> DryRun:
     """The trials with an estimate of each one's time, calibrated by a few training steps of each model, and
     the memory the largest run needs on each device. It works on any machine: a device this machine lacks, or
-    a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so."""
+    a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so. A grid
+    above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`."""
+    check_size(counts or count(config), large)
     plan = trials(config)
     batched = runs(plan)
     needs = [memory.Need.of(*KINDS[run.kind].memory(run), f"{run.kind} {run.key}") for run in batched]
@@ -166,11 +207,16 @@ def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_
     outside = [need for trial in todo for need in trial.needs if need not in planned and not store.done(*need)]
     if outside:
         raise ValueError(f"trials wait on trials that are neither done nor planned: {sorted(set(outside))}")
+    finished: set[tuple[str, str]] = set()  # a planned trial's old file is no input: it waits for the new one
+
+    def ready(trial: Trial) -> bool:
+        return all(need in finished if need in planned else store.done(*need) for need in trial.needs)
 
     def complete(run: Trial, members: list[Trial], handle) -> None:
         parts = _parts(run, members, _collect(executor, run, handle, keep_going))
         for member, part in zip(members, parts, strict=True):  # all kept before any is reported (and maybe stopped)
             store.record(member, part)
+            finished.add((member.kind, member.key))
         for member, part in zip(members, parts, strict=True):
             progress(member, part)
 
@@ -181,7 +227,7 @@ def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_
     waiting = [pair for pair in pairs if not KINDS[pair[0].kind].exclusive]
     pending: list[tuple[object, Trial, list[Trial]]] = []  # (handle, run, members); handles told apart by identity
     while waiting or pending:
-        for run, members in [pair for pair in waiting if all(store.done(*need) for need in pair[0].needs)]:
+        for run, members in [pair for pair in waiting if ready(pair[0])]:
             waiting.remove((run, members))
             pending.append((executor.submit(run, store.inputs(run), alone=False), run, members))
         handle = executor.wait([handle for handle, _, _ in pending])
@@ -220,12 +266,27 @@ def check_memory(plan: list[Trial]) -> None:
         memory.check_fits(needed, device, f"{trial.kind} trial {trial.key}")
 
 
+DOWNSTREAM = "downstream"  # a done trial that reads the files of a trial to be redone
+
+
 def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
-    """The trials not done yet; the report says how many, and why those that have a file are redone."""
+    """The trials not done yet, and those that read the files of one of them; the report says how many, and
+    why those that have a file are redone."""
     states = [directory.status(trial) for trial in plan]
+    redone = {(trial.kind, trial.key) for trial, state in zip(plan, states, strict=True) if state != DONE}
+    changed = True
+    while changed:  # a trial whose input is made again is measured again, down the chain
+        changed = False
+        for index, trial in enumerate(plan):
+            if states[index] == DONE and any(need in redone for need in trial.needs):
+                states[index] = DOWNSTREAM
+                redone.add((trial.kind, trial.key))
+                changed = True
     todo = [trial for trial, state in zip(plan, states, strict=True) if state != DONE]
-    again = {state: states.count(state) for state in (FAILED, INCOMPLETE, OTHER_CONFIG) if state in states}
+    kinds = (FAILED, INCOMPLETE, OTHER_CONFIG, DOWNSTREAM)
+    again = {state: states.count(state) for state in kinds if state in states}
     why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
+    why[DOWNSTREAM] = "reading the files of a trial redone"
     redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
     line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
     report(line + (f" (again: {redone})" if redone else ""))
@@ -239,16 +300,18 @@ def run(
     data_root: str | None = None,
     report: Report = print,
     executor=None,
+    large: bool = False,
 ) -> RunDir:
     """Run every trial not yet done in `run_dir` on `executor` (default: this process), then finish it. The
-    folder is held by this run alone while it works."""
+    folder is held by this run alone while it works. A grid above MAX_TRIALS is refused unless `large`."""
     executor = executor or LocalExecutor()
     config.machine.check_available(report)
+    check_size(count(config), large)
+    plan = trials(config)  # before the folder is touched: planning checks what the trials will read
     directory = RunDir(run_dir)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
         started = _now()
-        plan = trials(config)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
         find_data(todo, data_root, report)
@@ -289,9 +352,30 @@ def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir
         execute(wanted, executor, directory, Progress(wanted, report, rates))
 
 
+def check_complete(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> None:
+    """Refuse to make tables from `plan` while some of its trials have no whole file of this configuration (a
+    trials/ folder gone, a run cut short): the tables there stay as they are. Under a sequential design, the
+    later rounds' training trials that no round needed are absent by design."""
+    states = {trial: directory.status(trial) for trial in plan}
+    absent = [
+        trial
+        for trial, state in states.items()
+        if state not in (DONE, FAILED)
+        and not (state == MISSING and config.design.sequential and rounds.round_of(trial, config) > 1)
+    ]
+    if absent:
+        named = ", ".join(f"{trial.kind} {trial.key}" for trial in absent[:3]) + (" ..." if len(absent) > 3 else "")
+        raise InputError(
+            f"{directory.root} lacks {len(absent)} of its {len(plan)} trials ({named}): its tables are left as they "
+            "are; run `vggbench run` with this folder to redo them"
+        )
+
+
 def write_tables(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:
     """Every selected kind's tables from the trials of the configuration's plan, and the summary: one row
-    per model. Trial files of other configurations in the folder are not read."""
+    per model. Trial files of other configurations in the folder are not read. Every trial of the plan must be
+    there (`check_complete`): no table is rewritten from part of them."""
+    check_complete(directory, config, plan)
     tables: dict[str, pd.DataFrame] = {}
     summaries = []
     for name in config.kinds:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class InputError(ValueError):
     """A bad value or input from the user (an option, a config key, a file): the command line prints its
@@ -33,6 +35,21 @@ def did_you_mean(value, choices) -> str:
 def positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+
+
+def number(name: str, value, above: float | None = None, maximum: float | None = None) -> None:
+    """A finite number, greater than `above` and at most `maximum` where they are given."""
+    bounds = [f"> {above:g}"] * (above is not None) + [f"<= {maximum:g}"] * (maximum is not None)
+    finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not finite or (above is not None and not value > above) or (maximum is not None and value > maximum):
+        raise InputError(f"{name}={value!r} is not allowed: it must be a finite number {' and '.join(bounds)}".rstrip())
+
+
+def at_most(name: str, value: int, limit: int, why: str) -> None:
+    """An integer (>= 1) no larger than `limit`; `why` says what the limit guards."""
+    positive_int(name, value)
+    if value > limit:
+        raise InputError(f"{name}={value:,} is not allowed: at most {limit:,} ({why})")
 
 
 def one_of(name: str, value, choices) -> None:

@@ -17,8 +17,10 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vggbench.csvio import INTEGER, NUMBER, TEXT
 from vggbench.hardware import Machine, device_name
 from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.kinds.pairs import MAX_PAIRS, MAX_REBUILDS
 from vggbench.knobs import knob
 from vggbench.noise import CpuShare, contended
 from vggbench.setups import seconds_knob
@@ -58,8 +60,10 @@ class DensitySetup(Machine):
     channels: int = knob(64, "input and output channels of the conv", key="density_channels", minimum=1, axis=(32, 128))
     side: int = knob(56, "map side in pixels", key="density_sides", flags=("--side",), minimum=1, axis=(14, 56))
     batch_size: int = knob(8, "images per timed step", key="density_batch_size", minimum=1)
-    pairs: int = knob(16, "at least this many pairs in all", key="density_pairs", minimum=1)
-    rebuilds: int = knob(4, "build the convs afresh this many times", key="density_rebuilds", minimum=1)
+    pairs: int = knob(16, "at least this many pairs in all", key="density_pairs", minimum=1, maximum=MAX_PAIRS)
+    rebuilds: int = knob(
+        4, "build the convs afresh this many times", key="density_rebuilds", minimum=1, maximum=MAX_REBUILDS
+    )
     min_time_s: float = seconds_knob(
         0.0, "seconds of timed blocks per kernel size, at least", "density_min_time_s", "--min-time"
     )
@@ -103,7 +107,18 @@ class Density(Kind):
         "Per width and map size, one conv layer of each kernel size (C in = C out, stride 1, 'same' padding) "
         "timed in alternation: achieved GFLOP/s, and density relative to 3x3, with bootstrap intervals."
     )
-    tables = (Table("density", "Achieved GFLOP/s of one conv layer per kernel size", COLUMNS),)
+    tables = (
+        Table(
+            "density",
+            "Achieved GFLOP/s of one conv layer per kernel size",
+            COLUMNS,
+            reads=(
+                ("device", TEXT),
+                *((column, INTEGER) for column in ("channels", "side_px", "kernel_px")),
+                ("achieved_gflops", NUMBER),
+            ),
+        ),
+    )
     setup, exclusive, uses_models = DensitySetup, True, False
 
     def plan(self, config) -> list[Trial]:

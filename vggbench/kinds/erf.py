@@ -4,11 +4,13 @@ trained (over the seeds' trained models, read from their checkpoints), or of giv
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import itertools
 from dataclasses import dataclass
 
 from vggbench import data
+from vggbench.csvio import BOOLEAN, INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, trial_key
 from vggbench.knobs import Setup, knob
@@ -42,7 +44,7 @@ class ErfSetup(Setup):
 
     GROUP = "measurement"
 
-    images: int = knob(64, "test images to average over", key="erf_images", minimum=1)
+    images: int = knob(64, "test images to average over", key="erf_images", minimum=1, maximum=data.COUNTS["test"])
     resolution: int | None = knob(
         None,
         "input side for the effective field, whatever the side the model was trained at (default: per model, "
@@ -70,6 +72,7 @@ class ErfSetup(Setup):
         "then the study's later seeds, then the next unused integers (the interval is a t-interval over models)",
         key="erf_untrained_models",
         minimum=2,
+        maximum=1000,
     )
     checkpoints: tuple[str, ...] | None = knob(
         None,
@@ -93,6 +96,18 @@ def _initialisations(first: tuple[int, ...], seeds: tuple[int, ...], setup: ErfS
     return tuple(chosen)
 
 
+def _digest(path: str) -> str:
+    """The SHA-256 of the file at `path`, read in chunks."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as error:
+        raise OSError(f"cannot read {path}: {error.strerror or error}") from None
+    return digest.hexdigest()
+
+
 def _state(setup: ErfSetup) -> str:
     return ("trained" if setup.trained else "untrained") + ("-at-training-px" if setup.at_training else "")
 
@@ -103,7 +118,21 @@ class Erf(Kind):
     needs_data = True
     uses_seeds = True
     models_from = "erf_checkpoints"
-    tables = (Table("erf", "Effective receptive field (sides in px)", COLUMNS),)
+    tables = (
+        Table(
+            "erf",
+            "Effective receptive field (sides in px)",
+            COLUMNS,
+            reads=(
+                ("arch", TEXT),
+                ("variant", TEXT),
+                ("trained", BOOLEAN),
+                ("erf_resolution", INTEGER),
+                ("rf_px", INTEGER),
+                *((column, NUMBER) for column in ("centre_px", "erf_side_t50", "erf_side_t99")),
+            ),
+        ),
+    )
     files = Files(ERF_MAPS, "--save-maps", "DIR", "save each contribution map as .npy here")
     help = "effective receptive field of each model, untrained or from checkpoints"
     description = (
@@ -135,10 +164,22 @@ class Erf(Kind):
                     plan.append(self._trial(spec, trained, needs=needs, reads=reads))
         return plan
 
+    def count(self, config) -> int:
+        base = config.setups(ErfSetup, seeds=config.first_seeds)[0]
+        if base.checkpoints:
+            return len(base.checkpoints)
+        states = 2 if "train" in config.kinds else 1
+        return len(config.models()) * (2 if base.at_training_resolution else 1) * states
+
     def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
         from vggbench.measure import erf
 
         side = spec.resolution if setup.at_training else setup.resolution or erf.fitting_resolution(spec)
+        if side < spec.min_resolution:
+            raise InputError(
+                f"erf_resolution={side} is not allowed for {spec.arch.name}: its {spec.arch.num_blocks} 2x2 "
+                f"poolings need at least {spec.min_resolution} px (the default fits the theoretical field)"
+            )
         setup = dataclasses.replace(setup, resolution=side)
         labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
@@ -147,7 +188,8 @@ class Erf(Kind):
         from vggbench.measure.checkpoints import checkpoint_spec
 
         spec = checkpoint_spec(path)
-        return self._trial(spec, dataclasses.replace(base, trained=True, checkpoints=(path,)), reads=(path,))
+        setup = dataclasses.replace(base, trained=True, checkpoints=(path,))
+        return self._trial(spec, setup, reads=(path,), upstream=(_digest(path),))  # the file by its content
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         import numpy as np

@@ -92,9 +92,18 @@ def _pair_rows(base: dict, rival: str, stack: pd.Series, other: pd.Series, margi
     return rows
 
 
+NEEDED = ("erf_share_t50", "erf_share_t50_per_model", "replknet_share_t50_per_model")
+
+
 def claims(erf: pd.DataFrame, margin: float) -> list[dict]:
-    if erf.empty or "erf_share_t50_per_model" not in erf:
-        return []
+    """The rows of the effective field's part; where the table lacks the per-model shares (a table written
+    before them), one row that says the part is not judged and why."""
+    if erf.empty or ("erf_share_t50" not in erf and "error" in erf and erf["error"].notna().all()):
+        return []  # no rows, or every trial failed (claim.md lists them)
+    missing = [column for column in NEEDED if column not in erf]
+    if missing:
+        note = f"not judged: erf.csv has no {', '.join(missing)} (a table written before per-model shares)"
+        return [{"claim": "same effective receptive field", "analysis": PRIMARY, "verdict": math.nan, "note": note}]
     rows = []
     measured = erf.dropna(subset=["erf_share_t50"])
     for base, _, rival, stack_rows, rival_rows in contrasts(measured, "trained", "erf_resolution", linear=False):

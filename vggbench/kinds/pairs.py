@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from vggbench.csvio import NUMBER, TEXT
 from vggbench.kind import Outcome, Table, Trial
 from vggbench.kinds.speed import Timed, flag, step_s
 from vggbench.knobs import knob
 from vggbench.schema import PAIRED_COLUMNS
 from vggbench.setups import SpeedSetup
 from vggbench.validate import InputError
+
+# The most pairs and rebuilds a paired timing may ask for: its bootstrap holds 200 resamples of every pair.
+MAX_PAIRS, MAX_REBUILDS = 100_000, 1_000
 
 
 @dataclass(frozen=True)
@@ -22,12 +26,14 @@ class PairsSetup(SpeedSetup):
         "with --paired: at least this many pairs in all (with 16 rebuilds, 64 resolve a 5%% difference on "
         "2 shared CPU cores)",
         minimum=1,
+        maximum=MAX_PAIRS,
     )
     rebuilds: int = knob(
         16,
         "with --paired: build the models afresh this many times and split the pairs between the builds, "
         "so the interval covers instance-to-instance spread",
         minimum=1,
+        maximum=MAX_REBUILDS,
     )
     variants: tuple[str, ...] = ()  # set per trial: the variants compared, the first is the baseline
 
@@ -35,7 +41,17 @@ class PairsSetup(SpeedSetup):
 class Pairs(Timed):
     name = "pairs"
     setup = PairsSetup
-    tables = (Table("pairs", "Paired time ratios (variant / baseline)", PAIRED_COLUMNS),)
+    tables = (
+        Table(
+            "pairs",
+            "Paired time ratios (variant / baseline)",
+            PAIRED_COLUMNS,
+            reads=(
+                *((column, TEXT) for column in ("arch", "baseline", "variant", "device", "mode")),
+                *((column, NUMBER) for column in ("time_ratio_median", "ci_low", "ci_high")),
+            ),
+        ),
+    )
     command = "speed"
     switch = ("--paired", "time the variants of each model interleaved and compare them to the first --variant")
 

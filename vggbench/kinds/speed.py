@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vggbench.csvio import NUMBER, TEXT
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.noise import unstable_reasons
 from vggbench.rundir import spec_key
@@ -63,7 +64,17 @@ class Timed(Kind):
 class Speed(Timed):
     name = "speed"
     setup = SpeedSetup
-    tables = (Table("speed", "Throughput per model (median over runs)", COLUMNS),)
+    tables = (
+        Table(
+            "speed",
+            "Throughput per model (median over runs)",
+            COLUMNS,
+            reads=(
+                *((column, TEXT) for column in ("arch", "variant", "device", "mode")),
+                ("step_ms_median", NUMBER),
+            ),
+        ),
+    )
     help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"
     description = (
         "Time each model in blocks of steps (warm-up excluded, device synchronized), on until the 95% interval "

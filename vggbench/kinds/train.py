@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
+from vggbench.csvio import INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -60,6 +61,14 @@ class Train(Kind):
             "Per epoch (train_loss: mean cross-entropy per image)",
             COLUMNS,
             help="per-epoch rows as CSV (rewritten after every model and seed)",
+            reads=(
+                ("arch", TEXT),
+                ("variant", TEXT),
+                ("seed", INTEGER),
+                ("epoch", INTEGER),
+                ("test_acc", NUMBER),
+                ("train_loss", NUMBER),
+            ),
         ),
     )
     summary_table = Table(
@@ -97,6 +106,10 @@ class Train(Kind):
             for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,))
             for spec in config.models()
         ]
+
+    def count(self, config) -> int:
+        setups = len(config.setups(TrainConfig, seed=config.trained_seeds[0], seeds=config.trained_seeds[:1]))
+        return len(config.trained_seeds) * setups * len(config.models())
 
     def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
         """The seeds still to train of each model, `seed_batch` at a time in the order planned: each group one

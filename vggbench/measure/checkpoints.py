@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -36,18 +37,30 @@ def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool) -> tuple
     """The spec and state dict of a checkpoint, read with torch.load(weights_only=True): no code runs. With
     `mmap` (a path only), the tensors are mapped from the file rather than read into memory."""
     try:
-        saved = torch.load(
-            io.BytesIO(source) if isinstance(source, bytes) else source,
-            map_location="cpu",
-            weights_only=True,
-            mmap=mmap,
-        )
-    except (OSError, EOFError, RuntimeError, pickle.UnpicklingError, ValueError) as error:
-        raise InputError(f"{name} is not a vggbench checkpoint: {error}") from None
+        with warnings.catch_warnings():  # torch warns of pickle protocols on its way to refusing them
+            warnings.simplefilter("ignore")
+            saved = torch.load(
+                io.BytesIO(source) if isinstance(source, bytes) else source,
+                map_location="cpu",
+                weights_only=True,
+                mmap=mmap,
+            )
+    except OSError as error:
+        raise OSError(f"cannot read {name}: {error.strerror or error}") from None
+    except pickle.UnpicklingError as error:  # weights_only refused an object: nothing of it ran
+        raise InputError(f"{name} is not a vggbench checkpoint: {_refused_object(error)}") from None
+    except Exception as error:  # anything else torch's loader raises on bytes that are not a checkpoint
+        raise InputError(f"{name} is not a vggbench checkpoint: torch cannot read it ({_first_line(error)})") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("spec"), dict):
         raise InputError(f"{name} is not a vggbench checkpoint: it holds no spec (found {type(saved).__name__})")
     if not isinstance(saved.get("state_dict"), dict):
         raise InputError(f"{name} is not a vggbench checkpoint: it holds no state dict")
+    unknown = sorted(set(saved) - {"spec", "state_dict"}) + sorted(map(str, set(saved["spec"]) - set(SPEC_KEYS)))
+    if unknown:
+        raise InputError(
+            f"{name} has key(s) a vggbench checkpoint does not: {', '.join(map(str, unknown))} (a checkpoint holds "
+            f"spec and state_dict; a spec {', '.join(SPEC_KEYS)})"
+        )
     try:
         spec = spec_from_dict(saved["spec"])
     except (KeyError, TypeError) as error:
@@ -55,6 +68,30 @@ def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool) -> tuple
     except ValueError as error:
         raise InputError(f"{name} has a spec that is not allowed: {error}") from None
     return spec, saved["state_dict"]
+
+
+SPEC_KEYS = tuple(spec_to_dict(ModelSpec("vgg11")))
+
+
+def _first_line(error: Exception) -> str:
+    """An exception as one short line: its type and its message's first non-empty line."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
+
+
+def _refused_object(error: Exception) -> str:
+    """One line of ours for a pickle that torch.load(weights_only=True) refused: which object it holds, where
+    torch's text says (a GLOBAL or an operand)."""
+    text = " ".join(str(error).split())
+    for marker, what in (
+        ("Unsupported global: GLOBAL ", "a pickled object ({})"),
+        ("unsupported GLOBAL ", "a pickled object ({})"),
+        ("Unsupported operand ", "pickle code (operand {})"),
+    ):
+        if marker in text:
+            found = text.split(marker, 1)[1].split(" ")[0].rstrip(".,:")
+            return f"it holds {what.format(found)} that is not weights, refused unread: nothing of it ran"
+    return "it holds pickled objects that are not weights, refused unread: nothing of it ran"
 
 
 def _name(source: str | Path | bytes) -> str:

@@ -9,15 +9,14 @@ It is a rough upper bound, not a measurement.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from vggbench.arch import ModelSpec
-from vggbench.models import build_spec
+from vggbench.arch import ModelSpec, conv_channels
 from vggbench.validate import InputError
 
 BYTES_PER_VALUE = 4
@@ -26,29 +25,58 @@ HEADROOM = 0.9  # the share of available memory a trial may plan to use
 
 def shapes(spec: ModelSpec, resolution: int | None = None) -> tuple[int, int]:
     """(parameters, values of every layer's output for one image) of `spec`, at `resolution` (default the
-    spec's) for the convolutional part; counted on a model without storage."""
-    with torch.device("meta"):
-        model = build_spec(spec)
-    parameters = sum(tensor.numel() for tensor in model.parameters())
-    side = resolution or spec.resolution
-    values = 0
-    for block in model.blocks:
-        channels = 0
-        for layer in list(block)[:-1]:  # convs, norms and ReLUs at the block's side
-            channels = layer.out_channels if isinstance(layer, nn.Conv2d) else channels  # a depthwise conv's own
-            values += channels * side * side
+    spec's) for the convolutional part; counted from the spec, as the model would be built (nothing is built:
+    a block of a million convs is counted at once)."""
+    return _counts(spec, resolution)[:2]
+
+
+def workspace(spec: ModelSpec, resolution: int | None = None) -> int:
+    """Values of the largest buffer a conv of `spec` unfolds its input into for one image (im2col: input
+    channels x kernel taps x output positions), the working memory a direct convolution takes."""
+    return _counts(spec, resolution)[2]
+
+
+def _counts(spec: ModelSpec, resolution: int | None) -> tuple[int, int, int]:
+    """(parameters, output values, largest conv workspace) for one image; runs of identical convs (a stack) are
+    counted once and multiplied."""
+    side, parameters, values, widest = resolution or spec.resolution, 0, 0, 0
+    per_output = 3 if spec.batch_norm else 2  # a conv's output, its norm's, its ReLU's (where it has one)
+    for block in range(spec.arch.num_blocks):
+        convs = _runs(spec.block_plan(block), *spec.block_channels(block))
+        channels = convs[-1][0][2]
+        for (conv, conv_in, conv_out, groups), repeats in convs:
+            taps = conv.kernel * conv.kernel
+            parameters += repeats * (conv_out * (conv_in // groups) * taps + conv_out * (3 if spec.batch_norm else 1))
+            layers = per_output - (0 if conv.relu else 1)
+            values += repeats * layers * conv_out * side * side
+            widest = max(widest, conv_in * taps * side * side)
         side //= 2
         values += channels * side * side  # the pool
-    values += 2 * spec.fc_hidden_units * 3 + spec.num_classes
-    return parameters, values
+    hidden = spec.fc_hidden_units
+    parameters += spec.fc_features * hidden + hidden + hidden * hidden + hidden + hidden * spec.num_classes
+    parameters += spec.num_classes
+    values += 2 * hidden * 3 + spec.num_classes
+    return parameters, values, widest
+
+
+def _runs(plan, in_channels: int, out_channels: int) -> list[tuple[tuple, int]]:
+    """The convs of a block's `plan` with their channels (as `conv_channels` gives them), each run of equal
+    convs with equal channels as one entry and its length."""
+    runs: list[tuple[tuple, int]] = []
+    for conv, repeats in ((conv, len(list(run))) for conv, run in itertools.groupby(plan)):
+        (first,) = conv_channels([conv], in_channels, out_channels)  # fed the previous conv's output
+        (rest,) = conv_channels([conv], first[2], out_channels)  # fed its own
+        runs += [(first, 1)] + ([(rest, repeats - 1)] if repeats > 1 else [])
+        in_channels = first[2]
+    return runs
 
 
 def needed_bytes(spec: ModelSpec, batch: int, backward: bool, optimizer: bool, resolution: int | None = None) -> int:
-    """Bytes a step on `batch` images needs: weights (x4 with gradients and Adam's moments), and outputs (x2
-    with a backward pass)."""
-    parameters, values = shapes(spec, resolution)
+    """Bytes a step on `batch` images needs: weights (x4 with gradients and Adam's moments), outputs (x2 with a
+    backward pass), and the largest conv's unfolded input."""
+    parameters, values, widest = _counts(spec, resolution)
     weights = parameters * (4 if optimizer else 2 if backward else 1)
-    return BYTES_PER_VALUE * (weights + batch * values * (2 if backward else 1))
+    return BYTES_PER_VALUE * (weights + batch * (values * (2 if backward else 1) + widest))
 
 
 def available_bytes(device: str) -> int:
