@@ -20,13 +20,18 @@ from vggbench.sequential import nominal_levels
 DESIGN = {"design": "group-sequential", "seeds_per_round": 3, "max_seeds": 9, "seeds": list(range(9))}
 
 
-def _stand_in(means: dict[str, float]):
+def _stand_in(means: dict[str, float], fails: tuple = ()):
+    """Training replaced: each arm's mean plus its seed's draw; the (variant, seed) runs in `fails` end at
+    chance with the loss of a run that never learned (failed by the default rule)."""
+
     def run(trial, inputs, load_data, report):
         rows, files = [], {}
         for seed in trial.setup.trained_seeds:
             draw = np.random.default_rng([seed, len(trial.spec.variant)])  # its own spread per arm and seed
             accuracy = means[trial.spec.variant] + 0.01 * draw.standard_normal()
-            row = {**identity(trial.spec), "seed": seed, "epoch": 1, "train_loss": 0.5, "train_acc": accuracy}
+            loss = 2.303 if (trial.spec.variant, seed) in fails else 0.5
+            accuracy = 0.1 if (trial.spec.variant, seed) in fails else accuracy
+            row = {**identity(trial.spec), "seed": seed, "epoch": 1, "train_loss": loss, "train_acc": accuracy}
             rows.append({**row, "test_acc": accuracy, "optimizer_steps": 4, "train_img_per_s": 1.0})
             files[checkpoint_of(trial.spec, seed)] = b"a stand-in: no model"
         return Outcome(rows, files)
@@ -34,8 +39,8 @@ def _stand_in(means: dict[str, float]):
     return run
 
 
-def _run(tmp_path, monkeypatch, tiny_study, means, **keys) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    monkeypatch.setattr(KINDS["train"], "run", _stand_in(means))
+def _run(tmp_path, monkeypatch, tiny_study, means, fails=(), **keys) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    monkeypatch.setattr(KINDS["train"], "run", _stand_in(means, fails))
     lines = []
     config = load_config(**{**tiny_study, **DESIGN, "kinds": ["train"], **keys})
     directory = study.run(config, tmp_path / "run", report=lines.append)
@@ -67,6 +72,17 @@ def test_no_difference_runs_to_max_seeds(tmp_path, monkeypatch, tiny_study):
     row = claims[(claims["claim"] == "higher accuracy") & (claims["analysis"] == "primary")].iloc[0]
     assert (row["verdict"], row["look"], row["seeds_variant"]) == ("inconclusive", 3, 9)
     assert row["mde"] > 0 and "no boundary crossed by the last look" in row["note"]
+
+
+def test_a_failed_run_in_the_last_round_does_not_hold_back_the_last_look(tmp_path, monkeypatch, tiny_study):
+    # The rounds train seeds, not survivors: a look takes the first n_k seeds trained, the failed left out.
+    means = {"stack": 0.8, "single": 0.8}
+    fails = (("stack", 7),)
+    train, claims, _ = _run(tmp_path, monkeypatch, tiny_study, means, fails, equivalence_margin=1e-4)
+    assert sorted(train["seed"].unique()) == list(range(9))
+    row = claims[(claims["claim"] == "higher accuracy") & (claims["analysis"] == "primary")].iloc[0]
+    assert (row["verdict"], row["look"], row["seeds_variant"], row["seeds_baseline"]) == ("inconclusive", 3, 8, 9)
+    assert row["failed_variant"] == 1 and "no boundary crossed by the last look" in row["note"]
 
 
 def test_a_sequential_design_needs_its_seeds(tiny_study):

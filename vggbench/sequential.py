@@ -220,15 +220,23 @@ def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) 
 def replay(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> dict:
     """The design run on per-seed values (each arm's, in seed order): look after look on the first n_k seeds,
     until every comparison is decided, the last look, or a look that a comparison still open has too few seeds
-    for (a run still taking rounds: those comparisons are left to continue, or missing before the first look)."""
+    for (a run still taking rounds: those comparisons are left to continue, or missing before the first look).
+    A seed whose run failed is a NaN value (a NaN row of per-image results): it counts as trained, so a failure
+    does not hold a look back, and is left out of the test."""
     decisions: dict = {}
     for look, seeds in enumerate(plan.looks, start=1):
         still_open = [key for key in samples if key not in decisions or decisions[key].verdict == CONTINUE]
         if not still_open or any(min(map(len, samples[key])) < seeds for key in still_open):
             break
-        taken = {key: (variant[:seeds], baseline[:seeds]) for key, (variant, baseline) in samples.items()}
+        taken = {key: tuple(_completed(arm[:seeds]) for arm in arms) for key, arms in samples.items()}
         decisions = judge(plan, look, taken, margin, decisions)
     return decisions
+
+
+def _completed(values) -> np.ndarray:
+    """An arm's values without its failed runs (NaN values, or rows holding a NaN)."""
+    values = np.asarray(values, dtype=float)
+    return values[~np.isnan(values.reshape(len(values), -1)).any(axis=1)]
 
 
 def expected_seeds(plan: Plan, sd: float, effect: float, margin: float, replays: int = 400, seed: int = 0) -> dict:

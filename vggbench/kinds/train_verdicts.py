@@ -248,19 +248,25 @@ def comparison_key(base: dict, rival: str) -> tuple:
 
 def sequential_decisions(train: pd.DataFrame, design: Design, margin: float) -> dict:
     """The sequential design replayed on the runs so far (vggbench.sequential.replay): a Decision per
-    comparison (by `comparison_key`) that had enough seeds for a look."""
+    comparison (by `comparison_key`) that had enough seeds for a look. A look takes the first n_k seeds
+    trained, failed runs among them marked NaN (the rounds train seeds, not survivors)."""
     samples = {}
-    for base, rival, stack, other in _arm_rows(train):
+    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+        stack, other = (rows.sort_values("seed") for rows in (stack_rows, rival_rows))
+        if min((~stack["failed"]).sum(), (~other["failed"]).sum()) < 2:
+            continue
         tables = _correctness(stack), _correctness(other)  # per-image results: the test set's sampling counts
         arms = tables if all(table is not None for table in tables) else (stack.test_acc, other.test_acc)
-        samples[comparison_key(base, rival)] = tuple(np.asarray(arm) for arm in arms)
+        samples[comparison_key(base, rival)] = tuple(
+            np.where(rows["failed"].to_numpy().reshape(-1, *[1] * (np.ndim(arm) - 1)), np.nan, arm)
+            for rows, arm in zip((stack, other), arms, strict=True)
+        )
     return replay(Plan.of(design), samples, margin)
 
 
 def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
-    """The runs up to the one that brings the runs that did not fail to `kept`: the seeds a look judged."""
-    survivors = rows[~rows["failed"]].sort_values("seed")["seed"]
-    return rows if len(survivors) <= kept else rows[rows["seed"] <= survivors.iloc[kept - 1]]
+    """The runs of the first `kept` seeds, failed or not: the seeds a look judged."""
+    return rows.sort_values("seed").head(kept)
 
 
 def _sequential_columns(decision, plan: Plan) -> dict:
