@@ -141,7 +141,7 @@ class TrainConfig(Machine):
 
     epochs: int = knob(5, "passes over the training set", minimum=1, maximum=MAX_EPOCHS)
     batch_size: int = knob(64, "training batch size", minimum=1)
-    lr: float = knob(1e-3, "learning rate", above=0)
+    lr: float = knob(1e-3, "learning rate", above=0, maximum=10)
     optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)
     lr_schedule: str = knob(
         "constant",
@@ -150,7 +150,7 @@ class TrainConfig(Machine):
         choices=LR_SCHEDULES,
     )
     momentum: float = knob(0.0, "SGD momentum", minimum=0, maximum=1)
-    weight_decay: float = knob(0.0, "L2 weight decay", minimum=0)
+    weight_decay: float = knob(0.0, "L2 weight decay", minimum=0, maximum=1)
     train_limit: int | None = knob(
         None,
         "train on the first N training images only (default: all 60,000)",
@@ -169,12 +169,14 @@ class TrainConfig(Machine):
         "the failure rule, fixed before a run: a run failed when its final training loss is above this share "
         "of the loss at chance, ln(classes), or is not a number; failed runs are counted apart from the "
         "accuracy comparison",
-        minimum=0,
+        above=0,
+        maximum=10,
     )
     plateau_gain: float = knob(
         PLATEAU_GAIN,
         "a model is still learning when its mean test-accuracy gain over the last epoch is above this",
         minimum=0,
+        maximum=1,
     )
     channels_last: bool | None = knob(
         None,
