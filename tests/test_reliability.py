@@ -159,19 +159,19 @@ def test_publish_is_atomic_stays_inside_results_and_escapes_the_index(tmp_path, 
     published = next(path for path in results.iterdir() if path.is_dir())
     page = (published / "report.html").read_bytes()
 
-    real_copy = shutil.copy2
+    real_copy = shutil.copyfileobj
 
-    def disk_full_at_the_third(source, target, *args, **kwargs):
-        if len(list(Path(target).parent.rglob("*"))) >= 3:
+    def disk_full_at_the_third(source, target, *args, **kwargs):  # target: the open staging copy
+        if len(list(Path(target.name).parent.rglob("*"))) >= 3:
             raise OSError(28, "No space left on device")
         return real_copy(source, target, *args, **kwargs)
 
-    monkeypatch.setattr(shutil, "copy2", disk_full_at_the_third)
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full_at_the_third)
     assert main(["publish", str(run), "--results", str(results)]) == 1
     assert "No space left on device" in capsys.readouterr().err
     assert (published / "report.html").read_bytes() == page  # the earlier publication, whole
     assert not [path for path in results.iterdir() if path.name.startswith(".")]  # no staging left behind
-    monkeypatch.setattr(shutil, "copy2", real_copy)
+    monkeypatch.setattr(shutil, "copyfileobj", real_copy)
 
     meta = json.loads((run / "metadata.json").read_text())
     for device in ("../../../escaped", "cpu/../..", ""):
@@ -663,6 +663,40 @@ def test_publish_copies_regular_files_inside_the_run_only(tmp_path, finished_run
     err = _refused(["publish", str(run), "--results", str(tmp_path / "results")], capsys)
     assert "publish copies only as regular files inside the run folder" in err and message in err
     assert not (tmp_path / "results").exists()  # refused before anything was copied
+
+
+@pytest.mark.parametrize(
+    "swap",
+    [
+        lambda run: _swap_for_link(run / "static.csv", "/etc/hostname"),
+        lambda run: _link_folder(run / "figures", run.parent / "elsewhere"),
+        lambda run: ((run / "static.csv").unlink(), os.mkfifo(run / "static.csv")),
+    ],
+    ids=["file-to-link", "folder-to-link", "file-to-fifo"],
+)
+def test_publish_refuses_what_was_swapped_after_its_check(tmp_path, finished_run, capsys, monkeypatch, swap):
+    # The check and the copy are two steps: a file or folder turned into a link or a fifo between them is not
+    # followed (each path is opened folder by folder without following links), and nothing is published.
+    from vggbench import publish
+
+    run, results = tmp_path / "run", tmp_path / "results"
+    shutil.copytree(finished_run.root, run)
+    checked = publish._regular_files
+
+    def check_then_swap(directory):
+        names = checked(directory)
+        swap(run)
+        return names
+
+    monkeypatch.setattr(publish, "_regular_files", check_then_swap)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert "changed while publishing" in err and "publish again" in err
+    assert not [path for path in results.iterdir() if path.name != "README.md"]  # no folder, no staging left
+
+
+def _swap_for_link(path, target) -> None:
+    path.unlink()
+    path.symlink_to(target)
 
 
 def test_publish_checks_the_index_before_it_moves_anything(tmp_path, finished_run, capsys, monkeypatch):

@@ -2,7 +2,8 @@
 
 The run is only read. Its files are copied into a staging folder beside the target
 (regular files inside the run folder only: a symbolic link or anything else is refused,
-named, before anything is copied), the claim and report made there where the run lacks
+named, before anything is copied; each then opened folder by folder without following a link, so one
+swapped in after the check is refused too), the claim and report made there where the run lacks
 them, and the staging folder renamed into place; the index is read and checked before
 that, and written last, the earlier publication put back where it cannot be. A full
 disk or an interruption leaves the published folder and the index as they were. The
@@ -104,6 +105,30 @@ def _kind(path: Path) -> str | None:
     return "a folder" if stat.S_ISDIR(mode) else "not a regular file"
 
 
+def _copy_regular(root: Path, name: str, destination: Path) -> None:
+    """Copy the regular file `name` under `root` to `destination`, opened folder by folder without following a
+    link: a file or folder swapped for a link since `_regular_files` checked it is refused, not followed."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    folder = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        for part in Path(name).parts[:-1]:
+            inner = os.open(part, flags | getattr(os, "O_DIRECTORY", 0), dir_fd=folder)
+            os.close(folder)
+            folder = inner
+        source = os.open(Path(name).name, flags | os.O_NONBLOCK, dir_fd=folder)  # a fifo would block
+    except OSError as error:
+        raise InputError(f"{root / name} changed while publishing ({error.strerror or error}): publish again") from None
+    finally:
+        os.close(folder)
+    with open(source, "rb") as reading:
+        found = os.fstat(reading.fileno())
+        if not stat.S_ISREG(found.st_mode):
+            raise InputError(f"{root / name} changed while publishing (not a regular file now): publish again")
+        with open(destination, "wb") as writing:
+            shutil.copyfileobj(reading, writing)
+    os.utime(destination, ns=(found.st_atime_ns, found.st_mtime_ns))
+
+
 def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_index) -> None:
     """Copy `names` of the run into a staging folder beside `target` (the claim and report made there where
     the run lacks them), rename it into place, then `write_index()`; the earlier publication is put back where
@@ -116,7 +141,7 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
     try:
         for name in names:
             (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(directory.path(name), copy / name, follow_symlinks=False)
+            _copy_regular(directory.root, name, copy / name)
         if not (directory.has(CLAIM_MD) and directory.has(REPORT)):  # an interrupted finish: made in the copy
             claim.report(copy)
             report.write(copy)
