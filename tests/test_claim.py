@@ -475,6 +475,9 @@ def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_
         f"Kernels wider than their maps (the validity column): vgg13 r8 at 32 px, stack against single: {flag}."
     )
     assert "single-fits" in sentence and sentence.count("stack against") == 1
+    interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
+    joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
+    assert validity.sentence(joined) == sentence  # it joins comparisons already named: not named again
     assert text.index(sentence) < text.index("At a glance")
     assert f"| {flag} |" in text  # the flag in the part's table, beside its verdict
     written = pd.read_csv(tmp_path / "claim.csv")

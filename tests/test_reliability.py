@@ -59,6 +59,19 @@ def _trial_files(root: Path, kind: str) -> list[Path]:
     return sorted((root / "trials" / kind).glob("*.json"))
 
 
+def test_a_resumed_run_keeps_the_record_of_its_earlier_sittings(tmp_path, small_run, capsys):
+    root = tmp_path / "run"
+    assert small_run(capsys)[0] == 0
+    first = json.loads((root / "metadata.json").read_text())
+    # As older code wrote it, without the list: its one sitting is read from started, ended and git_commit.
+    (root / "metadata.json").write_text(json.dumps({key: first[key] for key in first if key != "sittings"}))
+    assert small_run(capsys)[0] == 0
+    sittings = json.loads((root / "metadata.json").read_text())["sittings"]
+    assert len(sittings) == 2 and sittings[0]["started"] == first["started"]
+    assert all(sitting["ended"] and sitting["git_commit"] == first["git_commit"] for sitting in sittings)
+    assert "in 2 sittings" in (root / "report.html").read_text()
+
+
 @pytest.mark.parametrize(
     "damage",
     [

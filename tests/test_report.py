@@ -387,6 +387,24 @@ def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
     assert grid["3x3 is the densest"]["kernels alone"] == [
         ("not-reproduced", "cpu 32 channels, 14 px vs 7x7: not reproduced")
     ]
+    # A cell of one verdict takes its colour whole, however tall the row's wrapped label makes it.
+    page = report.verdict_grid(_claim_rows())
+    assert '<td class="supported"><div class="supported"' in page and "<td><div class=\"supported\"" in page
+
+
+def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
+    sittings = [
+        {"started": "2026-11-30T15:08:00+00:00", "ended": None, "git_commit": "0671c66aaaa"},
+        {"started": "2026-11-30T17:54:14+00:00", "ended": "2026-11-30T18:06:25+00:00", "git_commit": "fffcb39bbbb"},
+    ]
+    metadata = {"started": sittings[1]["started"], "ended": sittings[1]["ended"], "sittings": sittings}
+    assert report._run_span(metadata) == (
+        "Run from 2026-11-30T15:08:00+00:00 to 2026-11-30T18:06:25+00:00 in 2 sittings (commits 0671c66, "
+        "fffcb39; the last from 2026-11-30T17:54:14+00:00)"
+    )
+    assert report._run_span({**metadata, "sittings": sittings[1:]}) == (
+        "Run from 2026-11-30T17:54:14+00:00 to 2026-11-30T18:06:25+00:00"
+    )
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):

@@ -770,7 +770,8 @@ def verdict_grid(claims: pd.DataFrame) -> str:
                 f"{html.escape((f'{inside}: ' if inside else '') + SHORT_VERDICTS.get(verdict, verdict))}</div>"
                 for inside, verdict in entries
             )
-            row.append(f"<td>{inner}</td>")
+            single = VERDICT_STYLES.get(entries[0][1], "") if len(entries) == 1 else ""
+            row.append(f'<td class="{single}">{inner}</td>' if single else f"<td>{inner}</td>")  # a row's full height
         body.append(f"<tr>{''.join(row)}</tr>")
     legend = " ".join(
         f'<span class="chip {style}">{html.escape(word)}</span>' for word, style in VERDICT_STYLES.items()
@@ -778,6 +779,19 @@ def verdict_grid(claims: pd.DataFrame) -> str:
     return (
         f'<div class="wide"><table class="grid" id="verdict-grid"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div><p>{legend}</p>"
+    )
+
+
+def _run_span(metadata: dict) -> str:
+    """When the run ran: from its first sitting's start to its end, with the sittings and their commits where
+    it was resumed."""
+    sittings = [sitting for sitting in metadata.get("sittings") or [] if isinstance(sitting, dict)]
+    if len(sittings) < 2:
+        return f"Run from {metadata.get('started')} to {metadata.get('ended')}"
+    commits = dict.fromkeys(str(sitting.get("git_commit"))[:7] for sitting in sittings)
+    return (
+        f"Run from {sittings[0].get('started')} to {metadata.get('ended')} in {len(sittings)} sittings "
+        f"(commits {', '.join(commits)}; the last from {metadata.get('started')})"
     )
 
 
@@ -1038,9 +1052,8 @@ def write(run_dir: str | Path) -> Path:
     title = f"vggbench: {directory.root.name} on {metadata.get('device_name', 'unknown device')}"
     body = [
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>Run from {html.escape(str(metadata.get('started')))} to {html.escape(str(metadata.get('ended')))}, "
-        f"commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, torch "
-        f"{html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
+        f"<p>{html.escape(_run_span(metadata))}, commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, "
+        f"torch {html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
         *_glance_section(claims),
         *_failure_list(directory.table("failures")),
         *_trust_section(metadata, directory),

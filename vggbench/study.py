@@ -311,7 +311,7 @@ def run(
     directory = RunDir(run_dir)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
-        started = _now()
+        started, earlier = _now(), _earlier_sittings(directory)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
         find_data(todo, data_root, report)
@@ -320,7 +320,9 @@ def run(
 
         def metadata(ended: str | None) -> dict:
             context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
-            return {**environment(config.machine), **context, "noise_probe": probed}
+            found = environment(config.machine)
+            sittings = [*earlier, {"started": started, "ended": ended, "git_commit": found.get("git_commit")}]
+            return {**found, **context, "sittings": sittings, "noise_probe": probed}
 
         try:
             directory.write_metadata(metadata(None))
@@ -333,6 +335,18 @@ def run(
             executor.stop()
         directory.write_metadata(metadata(_now()))
         return finish(directory, config, plan)
+
+
+def _earlier_sittings(directory: RunDir) -> list[dict]:
+    """The sittings of a resumed run before this one, oldest first: when each started and ended (None where it
+    was interrupted) and the commit it ran; from metadata.json, whose `started` is the latest sitting's."""
+    try:
+        earlier = directory.metadata()
+    except InputError:
+        return []  # unreadable: the run's history is lost, not its trials
+    if isinstance(earlier.get("sittings"), list):
+        return [sitting for sitting in earlier["sittings"] if isinstance(sitting, dict)]
+    return [{key: earlier.get(key) for key in ("started", "ended", "git_commit")}] if earlier.get("started") else []
 
 
 def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir, report: Report, rates) -> None:

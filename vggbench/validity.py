@@ -92,6 +92,8 @@ def sentence(claims: pd.DataFrame) -> str:
     if "validity" not in claims:
         return ""
     flagged = claims.dropna(subset=["validity"])
+    if "analysis" in flagged:  # an interaction row joins two comparisons the sentence names already
+        flagged = flagged[flagged["analysis"] != "interaction"]
     if flagged.empty:
         return "No comparison of the stack with a rival has the rival's kernel wider than a block's input map."
     keys = [key for key in NAMED_BY if key in flagged]
