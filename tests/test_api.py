@@ -130,3 +130,17 @@ def test_the_quickstart_example_runs_on_the_cpu():
     assert "1. Your own modules" in result.stdout and "two 3x3" in result.stdout and "one 5x5" in result.stdout
     assert "2. vgg11 at ratio 16 and 32 px" in result.stdout and "erf_share_t50" in result.stdout
     assert "3. A published run, quick-erf5-cpu-2026-11-30" in result.stdout
+
+
+def test_the_map_long_example_is_the_map_cut_to_its_deeper_nets_at_three_times_the_budget():
+    from vggbench.config import load_config
+    from vggbench.study import trials
+
+    base, config = load_config("map"), load_config("map", ROOT / "examples" / "map-long.toml")
+    arms = {(trial.spec.arch.name, trial.spec.variant, trial.spec.batch_norm) for trial in trials(config)}
+    assert arms == {(arch, variant, False) for arch in ("vgg13", "vgg16") for variant in ("stack", "single-fits")}
+    assert {trial.kind for trial in trials(config)} == {"train"}
+    long, short = config.to_dict(), base.to_dict()
+    assert long["epochs"] == 3 * short["epochs"]
+    same = ("lr_schedule", "train_limit", "subset_per_seed", "design", "seeds_per_round", "max_seeds", "ratios")
+    assert all(long[key] == short[key] for key in same)

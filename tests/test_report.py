@@ -389,7 +389,7 @@ def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
     ]
     # A cell of one verdict takes its colour whole, however tall the row's wrapped label makes it.
     page = report.verdict_grid(_claim_rows())
-    assert '<td class="supported"><div class="supported"' in page and "<td><div class=\"supported\"" in page
+    assert '<td class="supported"><div class="supported"' in page and '<td><div class="supported"' in page
 
 
 def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
