@@ -132,13 +132,14 @@ def test_the_quickstart_example_runs_on_the_cpu():
     assert "3. A published run, quick-erf5-cpu-2026-11-30" in result.stdout
 
 
-def test_the_map_long_example_is_the_map_cut_to_its_deeper_nets_at_three_times_the_budget():
+def test_the_map_long_example_is_the_maps_deeper_nets_at_three_times_the_budget():
     from vggbench.config import load_config
     from vggbench.study import trials
 
     base, config = load_config("map"), load_config("map", ROOT / "examples" / "map-long.toml")
     arms = {(trial.spec.arch.name, trial.spec.variant, trial.spec.batch_norm) for trial in trials(config)}
-    assert arms == {(arch, variant, False) for arch in ("vgg13", "vgg16") for variant in ("stack", "single-fits")}
+    models = {(arch, variant) for arch in ("vgg13", "vgg16") for variant in ("stack", "single-fits")}
+    assert arms == {(*model, normed) for model in models for normed in (False, True)}
     assert {trial.kind for trial in trials(config)} == {"train"}
     long, short = config.to_dict(), base.to_dict()
     assert long["epochs"] == 3 * short["epochs"]
