@@ -157,9 +157,7 @@ class ArchSpec:
                 f"({len(self.convs_per_block)} blocks in convs_per_block={self.convs_per_block})"
             )
         for count in self.convs_per_block:
-            positive_int("convs_per_block entry", count)
-            if count > MAX_CONVS:
-                raise InputError(f"convs_per_block entry={count:,} is not allowed: at most {MAX_CONVS:,} convs a block")
+            at_most("convs_per_block entry", count, MAX_CONVS, "convs a block may have")
         for width in self.widths:
             at_most("widths entry", width, MAX_UNITS, "channels a block may have")
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:

@@ -420,7 +420,7 @@ def _add_design_command(commands) -> None:
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
     parser.add_argument("--fixed-seeds", type=_integer, help="seeds per arm of the fixed design (default: the run's)")
     parser.add_argument(
-        "--replays", type=_integer, default=2000, help="replays per scenario, at most 100,000 (default: 2000)"
+        "--replays", type=_integer, default=2000, help=f"replays per scenario, at most {MAX_REPLAYS:,} (default: 2000)"
     )
     parser.add_argument("--seed", type=_integer, default=0, help="the resampling's random seed (default: 0)")
     parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from vggbench.arch import VARIANTS, Conv, ModelSpec
 from vggbench.schema import spec_from_identity
-from vggbench.verdicts import STACK
+from vggbench.verdicts import INTERACTION_ROW, STACK
 
 # How the sentence names a compared group, from the claim table's identity columns.
 NAMED_BY = ("arch", "ratio", "resolution", "batch_norm", "baseline")
@@ -93,7 +93,7 @@ def sentence(claims: pd.DataFrame) -> str:
         return ""
     flagged = claims.dropna(subset=["validity"])
     if "analysis" in flagged:  # an interaction row joins two comparisons the sentence names already
-        flagged = flagged[flagged["analysis"] != "interaction"]
+        flagged = flagged[flagged["analysis"] != INTERACTION_ROW]
     if flagged.empty:
         return "No comparison of the stack with a rival has the rival's kernel wider than a block's input map."
     keys = [key for key in NAMED_BY if key in flagged]

@@ -22,7 +22,17 @@ from vggbench.designs import GROUP_SEQUENTIAL, Design
 from vggbench.schema import keys_in
 from vggbench.sequential import CONTINUE, Plan, expected_seeds, replay
 from vggbench.training_rules import failed, final_epoch
-from vggbench.verdicts import EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, accuracy_claim, adjust, contrasts, decide
+from vggbench.verdicts import (
+    EQUIVALENT,
+    INCONCLUSIVE,
+    INTERACTION_ROW,
+    PRIMARY,
+    STACK,
+    accuracy_claim,
+    adjust,
+    contrasts,
+    decide,
+)
 
 # The units of the rows' baseline_value, variant_value and difference (claim.csv's `unit`).
 ACCURACY, FAILED_SHARE = "accuracy", "share of runs failed"
@@ -222,7 +232,7 @@ def _interaction_row(normed, plain) -> dict:
         rows[~rows["failed"]] for rows in (normed.stack_rows, normed.rival_rows, plain.stack_rows, plain.rival_rows)
     ]
     base = {key: value for key, value in normed.base.items() if key != "batch_norm"}
-    row = {"claim": INTERACTION, **base, "analysis": "interaction", "baseline": normed.rival, "variant": STACK}
+    row = {"claim": INTERACTION, **base, "analysis": INTERACTION_ROW, "baseline": normed.rival, "variant": STACK}
     row["unit"] = ACCURACY
     row.update(estimand=_estimand(normed.group), **_budget(normed.group), verdict=math.nan)
     means = [arm["test_acc"].mean() for arm in arms]

@@ -30,15 +30,10 @@ def shapes(spec: ModelSpec, resolution: int | None = None) -> tuple[int, int]:
     return _counts(spec, resolution)[:2]
 
 
-def workspace(spec: ModelSpec, resolution: int | None = None) -> int:
-    """Values of the largest buffer a conv of `spec` unfolds its input into for one image (im2col: input
-    channels x kernel taps x output positions), the working memory a direct convolution takes."""
-    return _counts(spec, resolution)[2]
-
-
 def _counts(spec: ModelSpec, resolution: int | None) -> tuple[int, int, int]:
     """(parameters, output values, largest conv workspace) for one image; runs of identical convs (a stack) are
-    counted once and multiplied."""
+    counted once and multiplied. The workspace is the largest buffer a conv unfolds its input into (im2col:
+    input channels x kernel taps x output positions), the working memory a direct convolution takes."""
     side, parameters, values, widest = resolution or spec.resolution, 0, 0, 0
     per_output = 3 if spec.batch_norm else 2  # a conv's output, its norm's, its ReLU's (where it has one)
     for block in range(spec.arch.num_blocks):
