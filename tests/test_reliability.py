@@ -811,3 +811,22 @@ def test_text_from_the_tables_and_the_folder_name_is_escaped_in_claim_md(tmp_pat
 )
 def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
     assert message in _refused(argv, capsys)
+
+
+# Issue 32: nothing outside the run touched or copied, and every value checked. One section per class of hole; each
+# test drives its class through the command line (the Python API's misuse through the API).
+
+
+# --- 32.1/32.6: publish copies the run's own files only, within stated sizes -------------------------------------
+
+
+# --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
+
+
+# --- 32.2/32.3: one check of the whole configuration, read with limits ------------------------------------------------
+
+
+# --- 32.4/32.5/32.6: published tables and compare validated; the Python API's misuse named ------------------------
+
+
+# --- 32.7: a run directory that trusts no file it reads back -----------------------------------------------------
