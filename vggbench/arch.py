@@ -317,10 +317,14 @@ class Grid(Setup):
         "true crosses both with the grid",
     )
     convs: tuple[int, ...] | None = knob(
-        None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP
+        None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP, repeats=True
     )
     widths: tuple[int, ...] | None = knob(
-        None, "output channels per block before --ratio, e.g. 64 128 256 512 512", metavar="C", group=CUSTOM_GROUP
+        None,
+        "output channels per block before --ratio, e.g. 64 128 256 512 512",
+        metavar="C",
+        group=CUSTOM_GROUP,
+        repeats=True,
     )
     kernel: int | None = knob(
         None, "odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1", group=CUSTOM_GROUP

@@ -42,7 +42,6 @@ class Scope(Setup):
         flags=("--seeds", "--seed", "--init-seeds"),
         minimum=0,
         maximum=2**63 - 1,  # torch.manual_seed's range
-        unique=True,
         metavar="SEED",
     )
 

@@ -12,6 +12,7 @@ a list of them.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import itertools
@@ -36,7 +37,7 @@ class Knob:
     minimum: float | None = None  # smallest allowed value (of each entry, for lists)
     above: float | None = None  # values must be greater than this
     maximum: float | None = None  # largest allowed value
-    unique: bool = False  # a list whose entries must differ
+    repeats: bool = False  # a list whose entries may repeat (a plan, as convs per block); any other gives each once
     axis: bool | tuple = False  # the config key holds a list, the study plans a trial per value; a tuple: its default
     metavar: str | None = None
     group: str | None = None  # command-line help group; None: the setup's GROUP
@@ -153,9 +154,15 @@ def check(setup) -> None:
             raise _refuse(option, value, "give a non-empty list")
         for entry in value:
             _check_entry(entry, option, entry=True)
-        if option.knob.unique and len(set(value)) < len(value):
-            repeated = sorted({entry for entry in value if value.count(entry) > 1})
-            raise _refuse(option, value, f"give each value once ({allowed(repeated)} repeated)")
+        _check_once(option, value)
+
+
+def _check_once(option: Option, value: tuple) -> None:
+    """Refuse a list that gives a value twice (kinds, seeds, a model's ratios...: each would run twice), unless
+    its entries may repeat."""
+    repeated = [entry for entry, count in collections.Counter(value).items() if count > 1]
+    if repeated and not option.knob.repeats:
+        raise _refuse(option, value, f"give each value once ({allowed(repeated)} repeated)")
 
 
 class Setup:
@@ -204,10 +211,10 @@ def _axis_values(option: Option, values: Mapping[str, object]) -> tuple:
         entries = as_list(values[option.key])
         if not entries:
             raise InputError(f"{option.key}={values[option.key]!r} is not allowed: give a non-empty list")
-        for entry in entries:  # a list or table (TOML) where a value belongs: refused before values are compared
-            if isinstance(entry, (list, tuple, dict)):
-                _check_entry(entry, option)  # named as the setup names a bad axis value
-        return tuple(dict.fromkeys(entries))
+        for entry in entries:  # each of its type (a list or table from TOML refused) before they are compared
+            _check_entry(entry, option)  # named as the setup names a bad axis value
+        _check_once(option, entries)
+        return entries
     return option.knob.axis if isinstance(option.knob.axis, tuple) else (option.default,)
 
 
