@@ -190,9 +190,9 @@ def refuse_unknown(values: Mapping[str, object], source: str | None = None) -> N
 
 
 class StudyConfig:
-    """A checked configuration: `values` holds every key of the core and of the selected kinds,
-    defaults filled in and the machine resolved (what config.json records). Its keys read as
-    attributes: `config.seeds`, `config.epochs`."""
+    """A checked configuration: every key of every kind is checked, selected or not; `values` holds every key
+    of the core and of the selected kinds, defaults filled in and the machine resolved (what config.json
+    records). Its keys read as attributes: `config.seeds`, `config.epochs`."""
 
     def __init__(self, values: Mapping[str, object]) -> None:
         refuse_unknown(values)
@@ -203,11 +203,11 @@ class StudyConfig:
         self.machine, self.grid, self.design = Machine(**machine), Grid(**grid), Design(**design)
         self.values: dict[str, object] = {**scope, **grid, **machine, **margins, **design}
         self._check_design()
+        # Every kind's keys are checked, whether it runs or not; those of the kinds that run are kept.
+        setups = {name: knobs.settings(kind.setup, resolved) for name, kind in KINDS.items() if kind.setup is not None}
         self.values["kinds"] = self._select(scope["kinds"])
         for name in self.kinds:
-            setup = KINDS[name].setup
-            if setup is not None:
-                self.values.update(knobs.settings(setup, resolved))
+            self.values.update(setups.get(name, {}))
 
     def _check_design(self) -> None:
         if self.design.sequential and len(self.seeds) < self.design.max_seeds:
