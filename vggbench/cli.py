@@ -389,7 +389,7 @@ def _design(args: argparse.Namespace) -> None:
     directory, train, _, margin = _training_run(args, "resample")
     at_most("--replays", args.replays, MAX_REPLAYS, "each scenario holds its replays in memory")
     chosen = {key: value for key, value in given(args).items() if key != "equivalence_margin"}
-    sequential = Design(**{**knobs.settings(Design, chosen), "design": GROUP_SEQUENTIAL})
+    sequential = Design(**knobs.settings(Design, {**chosen, "design": GROUP_SEQUENTIAL}))
     seeds = int(train.groupby("variant")["seed"].nunique().min()) if args.fixed_seeds is None else args.fixed_seeds
     if seeds < 2:
         raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")

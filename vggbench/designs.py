@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vggbench.knobs import Setup, knob
+from vggbench.knobs import Setup, knob, refuse_ignored
 from vggbench.validate import InputError
 
 FIXED, GROUP_SEQUENTIAL = "fixed", "group-sequential"
@@ -39,6 +39,8 @@ class Design(Setup):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        for name in ("seeds_per_round", "spending"):
+            refuse_ignored(self, name, self.sequential, "design", f"with design={GROUP_SEQUENTIAL!r}")
         if self.design == GROUP_SEQUENTIAL and self.seeds_per_round > self.max_seeds:
             raise InputError(
                 f"seeds_per_round={self.seeds_per_round} is not allowed: at most max_seeds={self.max_seeds}"

@@ -165,6 +165,19 @@ def _check_once(option: Option, value: tuple) -> None:
         raise _refuse(option, value, f"give each value once ({allowed(repeated)} repeated)")
 
 
+def refuse_ignored(setup, name: str, applies: bool, by: str, where: str) -> None:
+    """Refuse knob `name` of `setup` set away from its default where knob `by` has it ignored (`applies` false):
+    momentum with optimizer adam. `where` says when it applies."""
+    named = {option.name: option for option in options(type(setup))}
+    option, value = named[name], getattr(setup, name)
+    if not applies and value != option.default:
+        label, flag = _label(option)
+        raise InputError(
+            f"{label}={value!r} is not allowed{flag} with {named[by].key}={getattr(setup, by)!r}: it applies only "
+            f"{where} (leave it at {option.default!r})"
+        )
+
+
 class Setup:
     """Base of every setup dataclass: list fields are made tuples (a single value, a list of one), then
     every knob is checked."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from vggbench.data import COUNTS
 from vggbench.hardware import Machine, device_name
-from vggbench.knobs import NOT_A_KEY, knob
+from vggbench.knobs import NOT_A_KEY, knob, refuse_ignored
 from vggbench.training_rules import FAILURE_LOSS_RATIO, PLATEAU_GAIN
 from vggbench.validate import InputError
 
@@ -217,6 +217,9 @@ class TrainConfig(Machine):
             )
         if self.precision == "fp16" and self.device != "cuda":
             raise InputError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
+        refuse_ignored(self, "momentum", self.optimizer == "sgd", "optimizer", "with optimizer='sgd'")
+        below = f"with a train_limit below the {COUNTS['train']:,} training images"
+        refuse_ignored(self, "subset_per_seed", (self.train_limit or COUNTS["train"]) < COUNTS["train"], "train_limit", below)
 
     @property
     def trained_seeds(self) -> tuple[int, ...]:

@@ -13,7 +13,7 @@ from vggbench import data
 from vggbench.csvio import BOOLEAN, INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, trial_key
-from vggbench.knobs import Setup, knob
+from vggbench.knobs import Setup, knob, refuse_ignored
 from vggbench.rundir import ERF_MAPS, erf_map_name, spec_key
 from vggbench.schema import NAME_KEYS
 from vggbench.setups import RESAMPLES
@@ -85,6 +85,11 @@ class ErfSetup(Setup):
     trained: bool = False
     seeds: tuple[int, ...] = (0,)
     at_training: bool = False  # this trial measures at the training side
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("untrained_models", "at_training_resolution"):
+            refuse_ignored(self, name, not self.checkpoints, "checkpoints", "without erf_checkpoints")
 
 
 def _initialisations(first: tuple[int, ...], seeds: tuple[int, ...], setup: ErfSetup) -> tuple[int, ...]:
