@@ -19,7 +19,6 @@ from vggbench.designs import Design
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
-from vggbench.rundir import check_configs_with
 from vggbench.setups import MODES
 from vggbench.validate import InputError, did_you_mean, one_of
 
@@ -285,6 +284,3 @@ def _read_toml(path: Path) -> dict:
         raise InputError(f"config file {path} is not valid TOML: {error}") from None
     except UnicodeDecodeError as error:
         raise InputError(f"config file {path} is not valid TOML: it is not UTF-8 text ({error})") from None
-
-
-check_configs_with(StudyConfig)  # every config.json a command reads is checked as a run's

@@ -177,8 +177,10 @@ class RunDir:
         write_text(path, json.dumps(config, indent=2))
 
     def config(self) -> dict:
-        """The run's configuration, checked as a run checks one (known keys, allowed values, by the check
-        `check_configs_with` was given): an InputError names the file and the key."""
+        """The run's configuration, checked as a run checks one (known keys, allowed values: a StudyConfig):
+        an InputError names the file and the key."""
+        from vggbench.config import StudyConfig  # here: it knows every kind, and the kinds import this module
+
         path = self.root / CONFIG
         if not path.is_file():
             raise InputError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
@@ -186,8 +188,7 @@ class RunDir:
         if not isinstance(config, dict):
             raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
         try:
-            for check in _CONFIG_CHECKS:
-                check(config)
+            StudyConfig(config)
         except InputError as error:
             raise InputError(f"{path} holds a configuration vggbench cannot run: {error}") from None
         return config
@@ -231,16 +232,6 @@ class RunDir:
         for folder in PUBLISHED_FOLDERS:
             names += [path.relative_to(self.root).as_posix() for path in sorted((self.root / folder).glob("*"))]
         return names
-
-
-_CONFIG_CHECKS: list[Callable[[dict], object]] = []
-
-
-def check_configs_with(check: Callable[[dict], object]) -> None:
-    """Have RunDir.config check every configuration it reads with `check` (vggbench.config gives its
-    StudyConfig, which knows every kind's keys: the kinds import this module, so it cannot import them)."""
-    if check not in _CONFIG_CHECKS:
-        _CONFIG_CHECKS.append(check)
 
 
 def _grown(before, after) -> bool:

@@ -218,8 +218,8 @@ class TrainConfig(Machine):
         if self.precision == "fp16" and self.device != "cuda":
             raise InputError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
         refuse_ignored(self, "momentum", self.optimizer == "sgd", "optimizer", "with optimizer='sgd'")
-        below = f"with a train_limit below the {COUNTS['train']:,} training images"
-        refuse_ignored(self, "subset_per_seed", (self.train_limit or COUNTS["train"]) < COUNTS["train"], "train_limit", below)
+        limited, below = (self.train_limit or COUNTS["train"]) < COUNTS["train"], f"below {COUNTS['train']:,}"
+        refuse_ignored(self, "subset_per_seed", limited, "train_limit", f"with a train_limit {below} training images")
 
     @property
     def trained_seeds(self) -> tuple[int, ...]:
