@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from vggbench.arch import ModelSpec
-from vggbench.rundir import CLAIM_MD, CONFIG, REPORT, RunDir
+from vggbench.rundir import CLAIM_MD, REPORT, RunDir
 from vggbench.validate import InputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def load_run(path: str | Path) -> Run:
         raise InputError(f"{directory.root} is not a folder: give a run directory or a published folder")
     others = sorted(found.stem for found in directory.root.glob("*.csv") if found.stem not in TABLES)
     tables = {name: directory.table(name, checked=False) for name in (*TABLES, *others)}  # as the files have them
-    config = directory.config() if directory.has(CONFIG) else {}
+    config = directory.config(missing_ok=True)
     if not config and all(table.empty for table in tables.values()):
         raise InputError(f"{directory.root} holds neither config.json nor a table: is it a vggbench run?")
     return Run(directory.root, tables, config, directory.metadata())

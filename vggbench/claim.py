@@ -330,7 +330,7 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     given."""
     directory = RunDir(run_dir)
     root = directory.root
-    config = directory.config() if directory.has("config.json") else {}
+    config = directory.config(missing_ok=True)
     chosen = Rules(**knobs.settings(Rules, {**config, **margins}))
     kinds = _kinds_that_ran(directory, config)
     claims = claim_table(

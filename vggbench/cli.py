@@ -352,7 +352,7 @@ def _training_run(args: argparse.Namespace, purpose: str):
     train = directory.table("train")
     if train.empty or "test_acc" not in train:
         raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")
-    config = directory.config() if directory.has("config.json") else {}
+    config = directory.config(missing_ok=True)
     margin = Margins(**knobs.settings(Margins, {**config, **given(args)})).equivalence_margin  # checked, as the run's
     return directory, train, config, margin
 

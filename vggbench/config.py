@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vggbench import knobs
 from vggbench.arch import Grid, ModelSpec
+from vggbench.csvio import MAX_CONFIG_BYTES, parse_nested, read_bytes
 from vggbench.designs import Design
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
@@ -276,8 +277,7 @@ def _read_toml(path: Path) -> dict:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as stream:
-            return tomllib.load(stream)
+        return parse_nested(tomllib.loads, read_bytes(path, MAX_CONFIG_BYTES).decode("utf-8"), f"config file {path}")
     except OSError as error:
         raise InputError(f"config file {path} cannot be read: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:

@@ -3,9 +3,12 @@ with errors that name the file and what was wrong with it."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import stat
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -43,19 +46,86 @@ def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: boo
         raise
 
 
+MAX_CONFIG_BYTES = 2**20  # a configuration file (--config, config.json): hundreds of times the largest one
+MAX_TABLE_BYTES = 2**28  # a table, trial file or map read back from a run: far above a real run's
+MAX_NESTING = 32  # levels of lists and tables in a configuration or JSON file (a configuration has 2)
+_NOT_REGULAR = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISFIFO: "a fifo",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def read_bytes(path: str | Path, limit: int = MAX_TABLE_BYTES) -> bytes:
+    """The content of `path`, which must be a regular file of at most `limit` bytes: anything else (a fifo, a
+    device, a folder) is refused unopened, so that no read blocks or runs forever, and a larger file unread; an
+    InputError names the path and the limit. An OSError (a missing file) is left to the caller."""
+    target = Path(path)
+    _check_regular(target, os.stat(target), limit)
+    # O_NONBLOCK: should the file have become a fifo since, opening it does not wait for a writer.
+    with os.fdopen(os.open(target, os.O_RDONLY | os.O_NONBLOCK), "rb") as stream:
+        _check_regular(target, os.fstat(stream.fileno()), limit)
+        content = stream.read(limit + 1)
+    if len(content) > limit:  # it grew while read
+        raise InputError(f"{target} holds more than {limit:,} bytes: {_allowed(limit)}")
+    return content
+
+
+def _check_regular(target: Path, status: os.stat_result, limit: int) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        kind = next((name for test, name in _NOT_REGULAR.items() if test(status.st_mode)), "a special file")
+        raise InputError(f"{target} is not a regular file but {kind}: {_allowed(limit)}")
+    if status.st_size > limit:
+        raise InputError(f"{target} holds {status.st_size:,} bytes: {_allowed(limit)}")
+
+
+def _allowed(limit: int) -> str:
+    return f"it must be a regular file of at most {limit / 2**20:g} MiB ({limit:,} bytes)"
+
+
+def parse_nested(parse: Callable[[str], object], text: str, path: str | Path) -> object:
+    """`parse(text)` (JSON or TOML from `path`), refused where its lists and tables nest more than MAX_NESTING
+    levels deep (or so deep that the parser's recursion gives out)."""
+    try:
+        value = parse(text)
+        deep = _depth(value) > MAX_NESTING
+    except RecursionError:
+        deep = True
+    if deep:
+        raise InputError(f"{path} nests lists or tables too deeply: at most {MAX_NESTING} levels are read")
+    return value
+
+
+def _depth(value) -> int:
+    """How many levels of lists and tables (dicts) `value` nests."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            todo += [(entry, level + 1) for entry in (item.values() if isinstance(item, dict) else item)]
+    return deepest
+
+
 def read_csv(path: str | Path) -> pd.DataFrame:
     """A table written by write_csv; empty where the file is missing or has no columns."""
     import pandas as pd
 
     target = Path(path)
-    if not target.is_file() or target.stat().st_size <= 1:
-        return pd.DataFrame()
     try:
-        return pd.read_csv(target)
-    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise InputError(f"{target} is not a readable CSV table: {error}") from None
+        content = read_bytes(target)
+    except FileNotFoundError:
+        return pd.DataFrame()
     except OSError as error:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
+    if len(content) <= 1:
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(io.BytesIO(content))
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise InputError(f"{target} is not a readable CSV table: {error}") from None
 
 
 def read_map(path: str | Path):
@@ -65,11 +135,11 @@ def read_map(path: str | Path):
 
     target = Path(path)
     try:
-        array = np.load(target, allow_pickle=False)
+        array = np.load(io.BytesIO(read_bytes(target)), allow_pickle=False)
     except OSError as error:
-        if target.is_file() and error.errno is None:  # numpy's word for bytes that are not an .npy file
-            raise InputError(f"{target} is not a readable .npy map: {error}") from None
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
+    except zipfile.BadZipFile as error:  # bytes that begin as a zip (an .npz) but are none
+        raise InputError(f"{target} is not a readable .npy map: {error}") from None
     except (ValueError, EOFError) as error:
         why = "it holds pickled objects, refused unread" if "pickle" in str(error) else str(error)
         raise InputError(f"{target} is not a readable .npy map: {why}") from None
@@ -79,11 +149,12 @@ def read_map(path: str | Path):
     return array
 
 
-def read_json(path: str | Path) -> object:
-    """A JSON file's content; a ValueError names the file and what is wrong with it."""
+def read_json(path: str | Path, limit: int = MAX_TABLE_BYTES) -> object:
+    """A JSON file's content (a regular file of at most `limit` bytes); a ValueError names the file and what is
+    wrong with it."""
     target = Path(path)
     try:
-        return json.loads(target.read_text(encoding="utf-8"))
+        return parse_nested(json.loads, read_bytes(target, limit).decode("utf-8"), target)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"{target} is not valid JSON: {error}") from None
     except OSError as error:

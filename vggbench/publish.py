@@ -59,8 +59,7 @@ def publish(run_dir: str | Path, results: str | Path = "results") -> Path:
     run = directory.root.resolve().name
     if not NAME.fullmatch(run):
         raise InputError(f"the run folder's name {run!r} cannot name a published folder: rename it")
-    if directory.has("config.json"):
-        directory.config()  # a configuration the claim can read
+    directory.config(missing_ok=True)  # a configuration the claim can read
     names = _regular_files(directory)
     target = Path(results) / f"{run}-{device}-{date}"
     index = Path(results) / "README.md"

@@ -537,7 +537,7 @@ FIGURE_TEXT = {
 
 def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]]:
     """Each figure's name, title and caption, and how to draw it from the run's tables."""
-    config = directory.config() if directory.has("config.json") else {}
+    config = directory.config(missing_ok=True)
     erf = directory.table("erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
     drawers = {

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
-from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
+from vggbench.csvio import MAX_CONFIG_BYTES, read_csv, read_json, write_bytes, write_csv, write_text
 from vggbench.kind import TABLES, Outcome, Trial
 from vggbench.validate import InputError
 
@@ -176,15 +176,17 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         write_text(path, json.dumps(config, indent=2))
 
-    def config(self) -> dict:
+    def config(self, missing_ok: bool = False) -> dict:
         """The run's configuration, checked as a run checks one (known keys, allowed values: a StudyConfig):
-        an InputError names the file and the key."""
+        an InputError names the file and the key. Where there is none: {} if `missing_ok`, else an InputError."""
         from vggbench.config import StudyConfig  # here: it knows every kind, and the kinds import this module
 
         path = self.root / CONFIG
-        if not path.is_file():
+        if not path.exists():  # anything else by its name is read, or refused by read_json (a fifo, a folder)
+            if missing_ok:
+                return {}
             raise InputError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
-        config = read_json(path)
+        config = read_json(path, MAX_CONFIG_BYTES)
         if not isinstance(config, dict):
             raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
         try:
