@@ -605,7 +605,7 @@ def test_a_huge_grid_is_counted_at_once_and_refused_without_large(tmp_path, caps
             "is not a readable .npy map: it holds pickled objects",
         ),
         (lambda path: path.write_bytes(b""), "is not a readable .npy map: No data left in file"),
-        (lambda path: path.write_bytes(path.read_bytes()[:200]), "is not a readable .npy map: Failed to read all data"),
+        (lambda path: path.write_bytes(path.read_bytes()[:200]), "is not a readable .npy map: EOF: reading array data"),
         (lambda path: np.save(path, np.array([{"a": 1}], dtype=object)), "it holds pickled objects, refused unread"),
         (lambda path: np.save(path, np.zeros((2, 3, 4))), "is not a map: it holds float64 of shape (2, 3, 4)"),
         (lambda path: np.save(path, np.array(["a", "b"])), "is not a map: it holds <U1 of shape (2,)"),
@@ -824,6 +824,214 @@ def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
 
 
 # --- 32.2/32.3: one check of the whole configuration, read with limits ------------------------------------------------
+
+
+def _dry_run(tmp_path: Path, values: dict) -> list[str]:
+    """`vggbench run --dry-run` of a static-only SMALL with `values`, from a TOML file."""
+    config = _toml(tmp_path / "study.toml", {**SMALL, "kinds": ["static"], **values})
+    return ["run", "--config", str(config), "--dry-run", "--out", str(tmp_path / "run")]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochs": -1}, "epochs=-1 is not allowed: it must be an integer >= 1"),
+        ({"speed_precision": "fp64"}, "speed_precision='fp64' is not allowed (--precision): choose one of fp32"),
+        ({"density_kernels": [1, 5]}, "density_kernels=(1, 5) is not allowed: it must hold 3"),
+        ({"erf_images": 0}, "erf_images=0 is not allowed"),
+        ({"pairs": 10**9}, "pairs=1000000000 is not allowed"),
+    ],
+    ids=["train", "speed", "density", "erf", "pairs"],
+)
+def test_every_kinds_values_are_checked_though_only_static_runs(tmp_path, capsys, values, message):
+    assert message in _refused(_dry_run(tmp_path, values), capsys)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["kinds", ["static", "static"]], "kinds=('static', 'static') is not allowed: give each value once (static"),
+        (["archs", ["vgg11", "vgg13", "vgg11"]], "archs=('vgg11', 'vgg13', 'vgg11') is not allowed (--arch): give"),
+        (["variants", ["stack", "stack"]], "variants=('stack', 'stack') is not allowed (--variant): give each value"),
+        (["ratios", [64, 64]], "ratios=(64, 64) is not allowed (--ratio): give each value once (64 repeated)"),
+        (["resolutions", [32, 32]], "resolutions=(32, 32) is not allowed (--resolution): give each value once"),
+        (["batch_norm", [True, True]], "batch_norm=(True, True) is not allowed: give each value once (True repeated)"),
+        (["speed_modes", ["infer", "infer"]], "speed_modes=('infer', 'infer') is not allowed (--mode): give each"),
+        (["speed_batch_size", [2, 2]], "speed_batch_size=(2, 2) is not allowed (--batch-size): give each value once"),
+        (["density_kernels", [3, 5, 3]], "density_kernels=(3, 5, 3) is not allowed (--kernels): give each value"),
+        (["density_sides", [8, 8]], "density_sides=(8, 8) is not allowed (--side): give each value once (8"),
+        (["erf_checkpoints", ["a.pt", "a.pt"]], "erf_checkpoints=('a.pt', 'a.pt') is not allowed (--checkpoint)"),
+        (["static", "--ratio", "64", "64", "--resolution", "32"], "ratios=(64, 64) is not allowed (--ratio): give"),
+        (["speed", "--mode", "train", "train"], "speed_modes=('train', 'train') is not allowed (--mode): give each"),
+        (["density", "--side", "8", "8"], "density_sides=(8, 8) is not allowed (--side): give each value once (8"),
+        (["train", "--batch-norm", "false", "false"], "batch_norm=(False, False) is not allowed: give each value"),
+    ],
+    ids=lambda case: str(case[0]) if isinstance(case, list) else None,
+)
+def test_a_list_that_repeats_a_value_is_refused_naming_the_key_and_the_value(tmp_path, capsys, argv, message):
+    if argv[0] not in registry.KINDS:  # a config key and its list, in a TOML file
+        argv = _dry_run(tmp_path, {argv[0]: argv[1]})
+    assert message in _refused(argv, capsys)
+
+
+def test_a_kind_listed_twice_is_refused_before_a_run_starts_and_a_plan_may_repeat(tmp_path, synthetic_root, capsys):
+    config = _toml(tmp_path / "twice.toml", {**SMALL, "kinds": ["static", "static"]})
+    argv = ["run", "--config", str(config), "--out", str(tmp_path / "run"), "--data-root", str(synthetic_root)]
+    assert "kinds=('static', 'static') is not allowed: give each value once (static repeated)" in _refused(argv, capsys)
+    assert not (tmp_path / "run").exists()
+    custom = ["static", "--arch", "custom", "--convs", "1", "1", "--widths", "8", "8", "--resolution", "8"]
+    assert main(custom) == 0 and re.search(r"custom +stack", capsys.readouterr().out)  # convs and widths: a plan
+
+
+@pytest.mark.parametrize(
+    ("values", "applies", "message"),
+    [
+        ({"momentum": 0.9}, {"optimizer": "sgd"}, "momentum=0.9 is not allowed with optimizer='adam': it applies only"),
+        (
+            {"subset_per_seed": True, "train_limit": 60_000},
+            {"train_limit": 1000},
+            "subset_per_seed=True is not allowed with train_limit=60000: it applies only with a train_limit below",
+        ),
+        (
+            {"seeds_per_round": 3},
+            {"design": "group-sequential", "max_seeds": 6, "seeds": list(range(6))},
+            "seeds_per_round=3 is not allowed with design='fixed': it applies only with design='group-sequential'",
+        ),
+        (
+            {"spending": "pocock"},
+            {"design": "group-sequential", "max_seeds": 4, "seeds": list(range(4))},
+            "spending='pocock' is not allowed with design='fixed'",
+        ),
+        (
+            {"erf_checkpoints": ["a.pt"], "erf_untrained_models": 3},
+            {"erf_checkpoints": None},
+            "erf_untrained_models=3 is not allowed (--untrained-models) with erf_checkpoints=('a.pt',)",
+        ),
+        (
+            {"erf_checkpoints": ["a.pt"], "erf_at_training_resolution": True},
+            {"erf_checkpoints": None},
+            "erf_at_training_resolution=True is not allowed (--at-training-resolution) with erf_checkpoints",
+        ),
+    ],
+    ids=["momentum", "subset_per_seed", "seeds_per_round", "spending", "untrained_models", "at_training"],
+)
+def test_a_knob_the_chosen_options_ignore_is_refused_naming_both(tmp_path, capsys, values, applies, message):
+    from vggbench.config import PRESETS, load_config
+
+    assert message in _refused(_dry_run(tmp_path, values), capsys)
+    where = {key: value for key, value in {**values, **applies}.items() if value is not None}
+    load_config(toml_path=_toml(tmp_path / "applies.toml", {**SMALL, **where}))  # where it applies, it is taken
+    for preset in PRESETS:  # no preset sets a knob that its other options ignore
+        load_config(preset)
+
+
+def _with_config(folder: Path, **changes) -> Path:
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **changes}))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epoch": 3}, "unknown config key(s) epoch (did you mean 'epochs'?)"),
+        ({"seeds": [0, 1, 0]}, "seeds=(0, 1, 0) is not allowed"),
+        ({"momentum": 0.5}, "momentum=0.5 is not allowed with optimizer='adam'"),
+        ({"kinds": ["static", "static"]}, "kinds=('static', 'static') is not allowed"),
+    ],
+    ids=["unknown-key", "repeated-seed", "ignored-knob", "kind-twice"],
+)
+def test_config_json_is_checked_alike_by_every_entry_point_in_a_fresh_process(
+    tmp_path, finished_run, synthetic_root, capsys, changes, message
+):
+    run = _with_config(shutil.copytree(finished_run.root, tmp_path / "run"), **changes)
+    refused = f"{run / 'config.json'} holds a configuration vggbench cannot run: {message}"
+    code = "import sys, vggbench; vggbench.load_run(sys.argv[1])"  # nothing imported that the check would need
+    api = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True)
+    assert api.returncode == 1 and f"InputError: {refused}" in api.stderr, api.stderr
+    publish = ["publish", str(run), "--results", str(tmp_path / "results")]
+    for argv in (["claim", str(run)], ["report", str(run)], ["power", str(run)], publish):
+        assert refused in _refused(argv, capsys)
+    resume = ["run", "--out", str(run), "--data-root", str(synthetic_root), "--preset", "quick"]
+    assert refused in _refused(resume, capsys)  # a resume reads the folder's configuration first
+
+
+def _endless(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _sparse(size: int):
+    """A maker of a file of `size` bytes that takes no room (a hole)."""
+
+    def make(path: Path) -> None:
+        with path.open("wb") as stream:
+            stream.truncate(size)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (os.mkfifo, "is not a regular file but a fifo: it must be a regular file of at most 1 MiB"),
+        (_endless, "is not a regular file but a character device: it must be a regular file of at most 1 MiB"),
+    ],
+    ids=["fifo", "endless"],
+)
+def test_a_config_file_that_would_block_or_never_end_is_refused_unread(tmp_path, make, message):
+    """In a process of its own: a read that blocks or never ends fails the test, not the session."""
+    make(tmp_path / "study.toml")
+    argv = ["run", "--config", str(tmp_path / "study.toml"), "--dry-run", "--out", str(tmp_path / "run")]
+    done = subprocess.run([sys.executable, "-m", "vggbench", *argv], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{tmp_path / 'study.toml'} {message}" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (os.mkdir, "is not a regular file but a folder: it must be a regular file of at most 1 MiB"),
+        (_sparse(100 * 2**20), "holds 104,857,600 bytes: it must be a regular file of at most 1 MiB (1,048,576 bytes)"),
+        (lambda path: path.write_text("a = " + "[" * 100_000 + "]" * 100_000), "nests lists or tables too deeply"),
+        (lambda path: path.write_text("kinds = " + "[" * 40 + "]" * 40), "tables too deeply: at most 32 levels"),
+    ],
+    ids=["folder", "100MB", "deep", "40-deep"],
+)
+def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys, make, message):
+    make(tmp_path / "study.toml")
+    argv = ["run", "--config", str(tmp_path / "study.toml"), "--dry-run", "--out", str(tmp_path / "run")]
+    err = _refused(argv, capsys)
+    assert str(tmp_path / "study.toml") in err and message in err
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        (
+            "config.json",
+            os.mkfifo,
+            "config.json is not a regular file but a fifo: it must be a regular file of at most",
+        ),
+        ("config.json", lambda path: path.write_text("[" * 100_000 + "]" * 100_000), "nests lists or tables too"),
+        ("config.json", _sparse(2**20 + 1), "config.json holds 1,048,577 bytes: it must be a regular file of at most"),
+        (
+            "train.csv",
+            os.mkfifo,
+            "train.csv is not a regular file but a fifo: it must be a regular file of at most 256",
+        ),
+        ("train.csv", _sparse(300 * 2**20), "train.csv holds 314,572,800 bytes: it must be a regular file of at most"),
+        ("train.csv", _endless, "train.csv is not a regular file but a character device: it must be a regular file"),
+    ],
+    ids=["config-fifo", "config-deep", "config-large", "table-fifo", "table-300MB", "table-endless"],
+)
+def test_a_run_folders_files_are_read_only_as_bounded_regular_files(
+    tmp_path, finished_run, capsys, name, make, message
+):
+    run = shutil.copytree(finished_run.root, tmp_path / "run")
+    (run / name).unlink()
+    make(run / name)
+    for argv in (["claim", str(run)], ["power", str(run)]):
+        assert message in _refused(argv, capsys)
 
 
 # --- 32.4/32.5/32.6: published tables and compare validated; the Python API's misuse named ------------------------
