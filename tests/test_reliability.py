@@ -866,7 +866,23 @@ def test_every_kinds_values_are_checked_though_only_static_runs(tmp_path, capsys
         (["density", "--side", "8", "8"], "density_sides=(8, 8) is not allowed (--side): give each value once (8"),
         (["train", "--batch-norm", "false", "false"], "batch_norm=(False, False) is not allowed: give each value"),
     ],
-    ids=lambda case: str(case[0]) if isinstance(case, list) else None,
+    ids=[
+        "kinds",
+        "archs",
+        "variants",
+        "ratios",
+        "resolutions",
+        "batch_norm",
+        "speed_modes",
+        "speed_batch_size",
+        "density_kernels",
+        "density_sides",
+        "erf_checkpoints",
+        "--ratio",
+        "--mode",
+        "--side",
+        "--batch-norm",
+    ],
 )
 def test_a_list_that_repeats_a_value_is_refused_naming_the_key_and_the_value(tmp_path, capsys, argv, message):
     if argv[0] not in registry.KINDS:  # a config key and its list, in a TOML file
