@@ -818,6 +818,85 @@ def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
 
 
 # --- 32.1/32.6: publish copies the run's own files only, within stated sizes -------------------------------------
+def _publish_copy(tmp_path, finished_run) -> tuple[Path, Path]:
+    """A copy of the finished run to publish, and where it goes."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    return run, tmp_path / "results"
+
+
+@pytest.mark.parametrize(
+    ("plant", "name"),
+    [
+        (lambda run, outside: os.link(outside, run / "figures" / "secret.png"), "figures/secret.png"),
+        (lambda run, outside: os.link(outside, run / "extra.csv"), "extra.csv"),
+        (lambda run, outside: (outside.unlink(), os.link(run / "metadata.json", outside)), "metadata.json"),
+    ],
+    ids=["figure-linked-in", "table-linked-in", "metadata-linked-out"],
+)
+def test_publish_refuses_a_hard_link_which_may_name_a_file_outside_the_run(tmp_path, finished_run, capsys, plant, name):
+    run, results = _publish_copy(tmp_path, finished_run)
+    outside = tmp_path / "outside.txt"  # as /etc/passwd would be: a file of another folder sharing a run's file
+    outside.write_text("not the run's")
+    plant(run, outside)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"{name} (a file with 2 hard links, which may name a file outside the run)" in err
+    assert not results.exists()
+
+
+def test_publish_refuses_a_hard_link_swapped_in_after_its_check(tmp_path, finished_run, capsys, monkeypatch):
+    from vggbench import publish
+
+    run, results = _publish_copy(tmp_path, finished_run)
+    (tmp_path / "outside.txt").write_text("not the run's")
+    checked = publish._regular_files
+
+    def check_then_link(directory):
+        names = checked(directory)
+        (run / "static.csv").unlink()
+        os.link(tmp_path / "outside.txt", run / "static.csv")
+        return names
+
+    monkeypatch.setattr(publish, "_regular_files", check_then_link)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert "static.csv changed while publishing (a file with 2 hard links" in err
+    assert not [path for path in results.iterdir() if path.name != "README.md"]
+    assert not any("not the run's" in path.read_text(errors="replace") for path in results.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({"figures/stray.png": 300_000_000}, "above publish's limit of 50 MB a file: figures/stray.png (300 MB)"),
+        ({"big.csv": 50_000_001}, "above publish's limit of 50 MB a file: big.csv (50.0 MB)"),
+        (
+            {f"erf_maps/big{i}.npy": 45_000_000 for i in range(5)},
+            "MB to publish, above publish's limit of 200 MB in all",
+        ),
+    ],
+    ids=["stray-figure", "table-one-byte-over", "total"],
+)
+def test_publish_refuses_files_above_its_size_limits(tmp_path, finished_run, capsys, sizes, message):
+    run, results = _publish_copy(tmp_path, finished_run)
+    for name, size in sizes.items():
+        with open(run / name, "wb") as stream:
+            stream.truncate(size)  # sparse: no disk, no time
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert message in err and str(run) in err
+    assert not results.exists()
+
+
+def test_publish_reports_what_it_leaves_out_of_the_run(tmp_path, finished_run, capsys):
+    run, results = _publish_copy(tmp_path, finished_run)
+    with open(run / "stray.bin", "wb") as stream:
+        stream.truncate(300_000_000)
+    (run / "scratch").mkdir()
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    err = capsys.readouterr().err
+    assert f"{run}: left out, not what publish copies: scratch/, stray.bin (300 MB)" in err
+    assert "trials" not in err and "checkpoints" not in err  # the run's own working files go unsaid
+    published = next(results.glob("run-cpu-*"))
+    assert not (published / "stray.bin").exists() and not (published / "scratch").exists()
 
 
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------

@@ -430,7 +430,7 @@ def _add_design_command(commands) -> None:
 def _publish(args: argparse.Namespace) -> None:
     from vggbench.publish import publish
 
-    target = publish(args.run_dir, args.results)
+    target = publish(args.run_dir, args.results, _progress)
     print(f"published {args.run_dir} to {target} and listed it in {args.results}/README.md")
 
 
