@@ -899,6 +899,29 @@ def test_publish_reports_what_it_leaves_out_of_the_run(tmp_path, finished_run, c
     assert not (published / "stray.bin").exists() and not (published / "scratch").exists()
 
 
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        (lambda results: results / "run-cpu-2000-01-01", "the published folder {results}/run-cpu-2000-01-01 is a symb"),
+        (lambda results: results, "the results folder {results} is a symbolic link to"),
+    ],
+    ids=["published-folder", "results-folder"],
+)
+def test_publish_refuses_a_target_that_is_a_symbolic_link(tmp_path, finished_run, capsys, link, message):
+    run, results = _publish_copy(tmp_path, finished_run)
+    meta = json.loads((run / "metadata.json").read_text())
+    (run / "metadata.json").write_text(json.dumps({**meta, "ended": "2000-01-01T00:00:00"}))
+    if link(results) != results:
+        results.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    link(results).symlink_to(tmp_path / "elsewhere")
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert message.format(results=results) in err
+    assert not list((tmp_path / "elsewhere").iterdir())  # nothing written where the link points
+    assert [path.name for path in results.iterdir()] in ([], ["run-cpu-2000-01-01"])  # the link alone, no leftover
+    assert link(results).is_symlink()
+
+
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
 
 

@@ -10,7 +10,9 @@ them, and the staging folder renamed into place; the index is read and checked b
 that, and written last, the earlier publication put back where it cannot be. A full
 disk or an interruption leaves the published folder and the index as they were. The
 folder's name comes from metadata.json, which is checked, not trusted: it must name a
-folder inside `results`. What the index shows is escaped.
+folder inside `results`; that folder, or `results` itself, where it is a symbolic link or a file, is refused,
+named (publish would write where the link points, or leave it behind), and the staging folder is made afresh
+(tempfile.mkdtemp), never one planted there. What the index shows is escaped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,9 +77,18 @@ def publish(run_dir: str | Path, results: str | Path = "results", report: Callab
         report(f"{directory.root}: left out, not what publish copies: {', '.join(left_out)}")
     target = Path(results) / f"{run}-{device}-{date}"
     index = Path(results) / "README.md"
+    _folder_or_missing(Path(results), "the results folder", "name the folder itself with --results")
+    _folder_or_missing(target, "the published folder", "remove it, or publish into another --results")
     text = _indexed(index, target, run, meta)  # read and checked before anything moves
     _copy_into_place(directory, names, target, lambda: write_text(index, text))
     return target
+
+
+def _folder_or_missing(path: Path, what: str, remedy: str) -> None:
+    """Refuse `path` where it is there as anything but a folder: publish would write where a symbolic link
+    points, or replace the link and leave its target behind."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise InputError(f"{what} {path} is {_kind(path) or 'a file'}, not a folder publish can write into: {remedy}")
 
 
 def _regular_files(directory: RunDir) -> list[str]:
@@ -199,8 +211,8 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
     the run lacks them), rename it into place, then `write_index()`; the earlier publication is put back where
     any step fails."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f".{target.name}.{os.getpid()}.new")
-    retired = target.with_name(f".{target.name}.{os.getpid()}.old")
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent))  # ours alone
+    retired = staging / ".old"  # the earlier publication, removed with the staging folder (no run is named so)
     copy = staging / directory.root.resolve().name  # named as the run, as the claim and report title it
     placed = False
     try:
@@ -230,12 +242,11 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
             raise
         raise OSError(f"cannot publish into {target}: {error.strerror or error}") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
         if retired.exists() and not target.exists():
             retired.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _cell(value) -> str:
