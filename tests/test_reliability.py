@@ -922,6 +922,54 @@ def test_publish_refuses_a_target_that_is_a_symbolic_link(tmp_path, finished_run
     assert link(results).is_symlink()
 
 
+INDEX_TABLE = (
+    "| folder | run | device | date | commit |\n| --- | --- | --- | --- | --- |\n| `old/` | old | cpu | x | y |\n"
+)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        "# Results\n\nNew runs are listed under ## Published runs, below.\n",
+        f"# Results\n\n## Published runs \t\n\n{INDEX_TABLE}\nText below the table.\n",
+        f"# Results\n\nAn index looks so:\n\n```md\n## Published runs\n\n{INDEX_TABLE}```\n",
+    ],
+    ids=["heading-in-a-sentence", "heading-with-trailing-blanks", "heading-in-code-blocks"],
+)
+def test_publish_finds_the_index_heading_as_a_line_of_its_own(tmp_path, finished_run, capsys, index):
+    run, results = _publish_copy(tmp_path, finished_run)
+    results.mkdir()
+    (results / "README.md").write_text(index)
+    assert main(["publish", str(run), "--results", str(results)]) == 0, capsys.readouterr().err
+    lines = (results / "README.md").read_text().splitlines()
+    row = next(number for number, line in enumerate(lines) if line.startswith("| `run-cpu-"))
+    first = row
+    while lines[first - 1].startswith("|"):
+        first -= 1
+    assert lines[first].startswith("| folder |") and lines[first - 2].rstrip() == "## Published runs"
+    assert sum(line.startswith("```") for line in lines[:row]) % 2 == 0  # outside a code block
+    assert lines[-1] in (lines[row], "Text below the table.")  # text below the table stays below
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        (f"## Published runs\n\n{INDEX_TABLE}\n## Published runs\n\n{INDEX_TABLE}", "on lines 1, 7: keep one"),
+        ("# Results\n\n```\n## Published runs\n", "has a code block that is never closed (line 3)"),
+        ("## Published runs\n\nRuns below.\n\n## Next\n", "has no table of published runs under '## Published runs'"),
+        ("## Published runs\n\n| a | b |\n| - | - |\n", "has no table of published runs under '## Published runs'"),
+    ],
+    ids=["heading-twice", "open-code-block", "no-table", "another-table"],
+)
+def test_publish_refuses_an_index_it_cannot_read_in_one_line(tmp_path, finished_run, capsys, index, message):
+    run, results = _publish_copy(tmp_path, finished_run)
+    results.mkdir()
+    (results / "README.md").write_text(index)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"the results index {results / 'README.md'} " in err and message in err
+    assert [path.name for path in results.iterdir()] == ["README.md"] and (results / "README.md").read_text() == index
+
+
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
 
 

@@ -255,8 +255,9 @@ def _cell(value) -> str:
 
 
 def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
-    """The index with the published folder's row added (a folder published again replaces its row); the index
-    must be a UTF-8 text file this process may replace."""
+    """The index with the published folder's row added to the table under its heading (a folder published again
+    replaces its row); the index must be a UTF-8 text file this process may replace, whose heading, where it has
+    one, is a line of its own with the index's table below it: an index read otherwise is refused, named."""
     text = "# Published results\n"
     if index.exists() or index.is_symlink():
         kind = _kind(index)
@@ -272,19 +273,50 @@ def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
             raise OSError(f"cannot write the results index {index}: it is read-only")
     if index.parent.exists() and not os.access(index.parent, os.W_OK | os.X_OK):
         raise OSError(f"cannot write the results index {index}: its folder {index.parent} is read-only")
-    if INDEX_HEADING not in text:
-        text = text.rstrip() + f"\n\n{INDEX_HEADING}\n\n{INDEX_HEADER}\n"
+    lines = text.rstrip().splitlines()
+    heading = _heading(lines, index)
+    if heading is None:
+        lines += ["", INDEX_HEADING, "", *INDEX_HEADER.splitlines()]
+        heading = len(lines) - 3
+    first, end = _table(lines, heading, index)
     cells = [f"`{target.name}/`", run, meta["device_name"], meta["ended"][:10], str(meta.get("git_commit"))[:7]]
     row = "| " + " | ".join([cells[0], *map(_cell, cells[1:])]) + " |"  # the folder's name is checked already
-    kept = [line for line in text.rstrip().splitlines() if not line.startswith(f"| `{target.name}/` |")]
-    return "\n".join(_after_last_row(kept, row)) + "\n"
+    kept = [line for line in lines[first:end] if not line.startswith(f"| `{target.name}/` |")]  # published again
+    return "\n".join([*lines[:first], *kept, row, *lines[end:]]) + "\n"
 
 
-def _after_last_row(lines: list[str], row: str) -> list[str]:
-    """`lines` with `row` added at the end of the index's table, so that text written below it stays below."""
-    end = lines.index(INDEX_HEADING) + 1
-    while end < len(lines) and not lines[end].startswith("|"):  # the heading's text, down to the table
-        end += 1
+def _heading(lines: list[str], index: Path) -> int | None:
+    """The line number of the index's heading, a line of its own (trailing blanks aside) outside fenced code;
+    None where there is none. An index with two, or with a code block left open, is refused."""
+    found, fence = [], None
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = number if fence is None else None
+        elif fence is None and line.rstrip() == INDEX_HEADING:
+            found.append(number)
+    if fence is not None:
+        raise InputError(f"the results index {index} has a code block that is never closed (line {fence + 1})")
+    if len(found) > 1:
+        lines_found = ", ".join(str(number + 1) for number in found)
+        raise InputError(
+            f"the results index {index} has the heading {INDEX_HEADING!r} on lines {lines_found}: keep one"
+        )
+    return found[0] if found else None
+
+
+def _table(lines: list[str], heading: int, index: Path) -> tuple[int, int]:
+    """Where the index's table is, below its heading and its text: (its header's line, the line after its last
+    row). A section whose first table is not the index's is refused."""
+    first = heading + 1
+    while first < len(lines) and not lines[first].startswith(("|", "#")):
+        first += 1
+    header = INDEX_HEADER.splitlines()
+    if ["".join(line.split()) for line in lines[first : first + 2]] != ["".join(line.split()) for line in header]:
+        raise InputError(
+            f"the results index {index} has no table of published runs under {INDEX_HEADING!r} (line "
+            f"{heading + 1}): its table must start {header[0]}"
+        )
+    end = first + 2
     while end < len(lines) and lines[end].startswith("|"):
         end += 1
-    return [*lines[:end], row, *lines[end:]]
+    return first, end
