@@ -970,6 +970,27 @@ def test_publish_refuses_an_index_it_cannot_read_in_one_line(tmp_path, finished_
     assert [path.name for path in results.iterdir()] == ["README.md"] and (results / "README.md").read_text() == index
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+@pytest.mark.parametrize("known_by", ["mark", "index"])
+def test_a_published_folder_is_refused_as_a_runs_output(
+    tmp_path, finished_run, synthetic_root, capsys, force, known_by
+):
+    run, results = _publish_copy(tmp_path, finished_run)
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    published = next(results.glob("run-cpu-*"))
+    meta = json.loads((published / "metadata.json").read_text())
+    assert meta.pop("published")["folder"] == published.name  # the one change to the run's metadata
+    assert meta == json.loads((run / "metadata.json").read_text())
+    if known_by == "index":  # as a folder published before publish marked its copies
+        (published / "metadata.json").write_text(json.dumps(meta))
+    before = {path: path.read_bytes() for path in published.rglob("*") if path.is_file()}
+    config = _toml(tmp_path / "small.toml", SMALL)
+    argv = ["run", "--config", str(config), "--out", str(published), "--data-root", str(synthetic_root), *force]
+    err = _refused(argv, capsys)
+    assert f"{published} is a published folder (" in err and "run into another folder" in err
+    assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before  # untouched
+
+
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
 
 

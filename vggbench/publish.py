@@ -13,6 +13,10 @@ folder's name comes from metadata.json, which is checked, not trusted: it must n
 folder inside `results`; that folder, or `results` itself, where it is a symbolic link or a file, is refused,
 named (publish would write where the link points, or leave it behind), and the staging folder is made afresh
 (tempfile.mkdtemp), never one planted there. What the index shows is escaped.
+
+The copy is marked as published: its metadata.json gains the key `published` (rundir.PUBLISHED: the folder's
+name and the time, UTC), the one file that differs from the run's; `vggbench run` refuses a folder so marked, or
+one a results index beside it lists (published before the mark), as its output.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 from vggbench import claim, report
 from vggbench.csvio import write_text
-from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, REPORT, TRIALS, RunDir
+from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row
 from vggbench.validate import InputError
 
 # Bounds on what publish copies: a run's tables, reports, figures and maps take a few MB a file, 20 MB in all for the
@@ -227,6 +232,8 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
         if not (directory.has(CLAIM_MD) and directory.has(REPORT)):  # an interrupted finish: made in the copy
             claim.report(copy)
             report.write(copy)
+        marked = RunDir(copy)  # a mark `vggbench run` refuses as its output
+        marked.write_metadata({**marked.metadata(), PUBLISHED: {"folder": target.name, "at": _now()}})
         if target.exists():
             target.rename(retired)
         copy.rename(target)
@@ -247,6 +254,10 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
         shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _cell(value) -> str:
@@ -281,7 +292,7 @@ def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
     first, end = _table(lines, heading, index)
     cells = [f"`{target.name}/`", run, meta["device_name"], meta["ended"][:10], str(meta.get("git_commit"))[:7]]
     row = "| " + " | ".join([cells[0], *map(_cell, cells[1:])]) + " |"  # the folder's name is checked already
-    kept = [line for line in lines[first:end] if not line.startswith(f"| `{target.name}/` |")]  # published again
+    kept = [line for line in lines[first:end] if not line.startswith(index_row(target.name))]  # published again
     return "\n".join([*lines[:first], *kept, row, *lines[end:]]) + "\n"
 
 

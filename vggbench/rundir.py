@@ -2,7 +2,8 @@
 
     RUN_DIR/.lock                     held by the run working in the folder (its pid and host)
     RUN_DIR/config.json               the configuration (refuses a run with another one; seeds may be added)
-    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end
+    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end (and
+                                      `published` in a copy `vggbench publish` made, which no run may use)
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
     RUN_DIR/checkpoints/KEY.pt        trained models
     RUN_DIR/erf_maps/MODEL-STATE.npy  effective-receptive-field maps
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +46,8 @@ TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "f
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
 PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG)  # and every table
+PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
+MAX_INDEX_BYTES = 10_000_000  # a results index beside a folder, read to tell whether it lists the folder
 
 
 def model_key(arch: str, variant: str, ratio: int, resolution: int, batch_norm: bool = False) -> str:
@@ -53,6 +57,11 @@ def model_key(arch: str, variant: str, ratio: int, resolution: int, batch_norm: 
 
 def spec_key(spec: ModelSpec, variant: str | None = None) -> str:
     return model_key(spec.arch.name, variant or spec.variant, spec.ratio, spec.resolution, spec.batch_norm)
+
+
+def index_row(folder: str) -> str:
+    """How the row of the published folder named `folder` starts in a results index (vggbench.publish)."""
+    return f"| `{folder}/` |"
 
 
 def checkpoint_file(trial_key: str) -> str:
@@ -139,7 +148,11 @@ class RunDir:
     @contextlib.contextmanager
     def hold(self, report: Callable[[str], None]) -> Iterator[None]:
         """Hold the folder's lock while a run works in it; a second run is refused, naming the holder. A lock
-        whose holder is no longer running on this host is stale: it is reported and taken over."""
+        whose holder is no longer running on this host is stale: it is reported and taken over. A published
+        folder is refused before anything is written in it."""
+        published = self.published_as()
+        if published:
+            raise InputError(f"{self.root} is a published folder ({published}): run into another folder")
         self.root.mkdir(parents=True, exist_ok=True)
         path, mine = self.root / LOCK, _holder()
         while True:
@@ -223,6 +236,30 @@ class RunDir:
 
     def path(self, name: str) -> Path:
         return self.root / name
+
+    def published_as(self) -> str | None:
+        """How the folder is known to be a copy `vggbench publish` made, not a run's, in words; None where it is
+        not. Publish marks its copies' metadata.json (PUBLISHED); a folder published before it did is found
+        by the results index beside it (README.md), which lists it."""
+        try:
+            mark = self.metadata().get(PUBLISHED)
+        except (InputError, OSError):
+            mark = None  # unreadable: no mark (the run's history is lost, not its trials)
+        if mark:
+            return f"{METADATA} says so"
+        root = self.root.resolve()
+        index = root.parent / "README.md"
+        try:  # not followed where it is a link, nor read where it is a fifo or a device
+            descriptor = os.open(index, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return None
+        with open(descriptor, "rb") as stream:
+            found = os.fstat(stream.fileno())
+            if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_INDEX_BYTES:
+                return None
+            text = stream.read(MAX_INDEX_BYTES).decode("utf-8", errors="replace")
+        listed = any(line.startswith(index_row(root.name)) for line in text.splitlines())
+        return f"the results index {index} lists it" if listed else None
 
     def published(self) -> list[str]:
         """What `vggbench publish` copies: every table, the reports, metadata, config, figures and ERF maps."""
