@@ -151,6 +151,8 @@ def _left_out(directory: RunDir, names: list[str]) -> list[str]:
 
 
 def _megabytes(size: int) -> str:
+    if size < 100_000:
+        return f"{size:,} bytes"
     return f"{size / 1e6:,.1f} MB" if size % 1_000_000 else f"{size // 1_000_000:,} MB"
 
 

@@ -242,23 +242,14 @@ class RunDir:
         not. Publish marks its copies' metadata.json (PUBLISHED); a folder published before it did is found
         by the results index beside it (README.md), which lists it."""
         try:
-            mark = self.metadata().get(PUBLISHED)
+            marked = PUBLISHED in self.metadata()
         except (InputError, OSError):
-            mark = None  # unreadable: no mark (the run's history is lost, not its trials)
-        if mark:
+            marked = False  # unreadable: no mark (the run's history is lost, not its trials)
+        if marked:
             return f"{METADATA} says so"
         root = self.root.resolve()
         index = root.parent / "README.md"
-        try:  # not followed where it is a link, nor read where it is a fifo or a device
-            descriptor = os.open(index, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
-            return None
-        with open(descriptor, "rb") as stream:
-            found = os.fstat(stream.fileno())
-            if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_INDEX_BYTES:
-                return None
-            text = stream.read(MAX_INDEX_BYTES).decode("utf-8", errors="replace")
-        listed = any(line.startswith(index_row(root.name)) for line in text.splitlines())
+        listed = any(line.startswith(index_row(root.name)) for line in _small_text(index).splitlines())
         return f"the results index {index} lists it" if listed else None
 
     def published(self) -> list[str]:
@@ -278,6 +269,25 @@ def check_configs_with(check: Callable[[dict], object]) -> None:
     StudyConfig, which knows every kind's keys: the kinds import this module, so it cannot import them)."""
     if check not in _CONFIG_CHECKS:
         _CONFIG_CHECKS.append(check)
+
+
+def _small_text(path: Path) -> str:
+    """The text of `path` where it is a regular file of at most MAX_INDEX_BYTES; else, or unreadable, "" (a link
+    is not followed, a fifo or a device not read)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return ""
+    try:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_INDEX_BYTES:
+            return ""
+        with open(descriptor, "rb", closefd=False) as stream:
+            return stream.read(MAX_INDEX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(descriptor)
 
 
 def _grown(before, after) -> bool:
