@@ -28,12 +28,11 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 
 from vggbench import claim, report
 from vggbench.csvio import write_text
-from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row
+from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row, now
 from vggbench.validate import InputError
 
 # Bounds on what publish copies: a run's tables, reports, figures and maps take a few MB a file, 20 MB in all for the
@@ -235,7 +234,7 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
             claim.report(copy)
             report.write(copy)
         marked = RunDir(copy)  # a mark `vggbench run` refuses as its output
-        marked.write_metadata({**marked.metadata(), PUBLISHED: {"folder": target.name, "at": _now()}})
+        marked.write_metadata({**marked.metadata(), PUBLISHED: {"folder": target.name, "at": now()}})
         if target.exists():
             target.rename(retired)
         copy.rename(target)
@@ -256,10 +255,6 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
         shutil.rmtree(staging, ignore_errors=True)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _cell(value) -> str:
@@ -292,8 +287,8 @@ def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
         lines += ["", INDEX_HEADING, "", *INDEX_HEADER.splitlines()]
         heading = len(lines) - 3
     first, end = _table(lines, heading, index)
-    cells = [f"`{target.name}/`", run, meta["device_name"], meta["ended"][:10], str(meta.get("git_commit"))[:7]]
-    row = "| " + " | ".join([cells[0], *map(_cell, cells[1:])]) + " |"  # the folder's name is checked already
+    cells = [run, meta["device_name"], meta["ended"][:10], str(meta.get("git_commit"))[:7]]
+    row = f"{index_row(target.name)} {' | '.join(map(_cell, cells))} |"  # the folder's name is checked already
     kept = [line for line in lines[first:end] if not line.startswith(index_row(target.name))]  # published again
     return "\n".join([*lines[:first], *kept, row, *lines[end:]]) + "\n"
 

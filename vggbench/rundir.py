@@ -59,6 +59,11 @@ def spec_key(spec: ModelSpec, variant: str | None = None) -> str:
     return model_key(spec.arch.name, variant or spec.variant, spec.ratio, spec.resolution, spec.batch_norm)
 
 
+def now() -> str:
+    """The time as metadata.json has it: UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def index_row(folder: str) -> str:
     """How the row of the published folder named `folder` starts in a results index (vggbench.publish)."""
     return f"| `{folder}/` |"

@@ -19,7 +19,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +31,7 @@ from vggbench.hardware import Machine, device_name, environment
 from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
-from vggbench.rundir import DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir
+from vggbench.rundir import DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir, now
 from vggbench.schema import keys_in
 from vggbench.store import Store
 from vggbench.validate import InputError
@@ -248,10 +247,6 @@ def take_probe(config: StudyConfig, report: Report) -> dict:
     return probe.to_dict()
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def find_data(plan: list[Trial], data_root: str | None, report: Report) -> None:
     """Stop before anything runs where a trial needs Fashion-MNIST and it cannot be found."""
     if any(KINDS[trial.kind].needs_data for trial in plan):
@@ -311,7 +306,7 @@ def run(
     directory = RunDir(run_dir)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
-        started, earlier = _now(), _earlier_sittings(directory)
+        started, earlier = now(), _earlier_sittings(directory)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
         find_data(todo, data_root, report)
@@ -333,7 +328,7 @@ def run(
                 execute(todo, executor, directory, Progress(todo, report, rates))
         finally:
             executor.stop()
-        directory.write_metadata(metadata(_now()))
+        directory.write_metadata(metadata(now()))
         return finish(directory, config, plan)
 
 
