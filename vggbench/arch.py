@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vggbench.knobs import Setup, knob
-from vggbench.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int
+from vggbench.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int, shown
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
@@ -161,7 +161,9 @@ class ArchSpec:
         for width in self.widths:
             at_most("widths entry", width, MAX_UNITS, "channels a block may have")
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
-            raise InputError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
+            raise InputError(
+                f"kernel={shown(self.kernel)} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)"
+            )
         at_most("kernel", self.kernel, MAX_SIDE, "pixels a kernel's side may span")
         at_most("fc_hidden", self.fc_hidden, MAX_UNITS, "units a layer may have")
 
@@ -174,7 +176,7 @@ def preset(name: str) -> ArchSpec:
     """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
     if name not in PRESET_CONVS:
         raise InputError(
-            f"arch={name!r} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
+            f"arch={shown(name)} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
             f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
         )
     return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
@@ -208,7 +210,7 @@ class ModelSpec:
         at_most("in_channels", self.in_channels, MAX_UNITS, "channels an input may have")
         at_most("num_classes", self.num_classes, MAX_UNITS, "units a layer may have")
         if not isinstance(self.batch_norm, bool):
-            raise InputError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
+            raise InputError(f"batch_norm={shown(self.batch_norm)} is not allowed: it must be True or False")
         widths = tuple(w // self.ratio for w in self.arch.widths)
         hidden = self.arch.fc_hidden // self.ratio
         if min(widths) < 1 or hidden < 1:
@@ -373,7 +375,7 @@ def spec_from_dict(values: dict) -> ModelSpec:
                 f"fc_hidden {plan.fc_hidden}"
                 for plan in (arch, named)
             )
-            raise InputError(f"arch={arch.name!r} is not allowed with {theirs}: {arch.name} is {ours}")
+            raise InputError(f"arch={shown(arch.name)} is not allowed with {theirs}: {arch.name} is {ours}")
     options = {
         key: values[key] for key in ("variant", "ratio", "in_channels", "num_classes", "resolution", "batch_norm")
     }

@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vggbench.measure import speed
 from vggbench.setups import SpeedSetup
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 
 def image_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -27,8 +27,8 @@ def image_shape(shape: Sequence[int]) -> tuple[int, ...]:
     values = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else ()
     if not values or not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in values):
         raise InputError(
-            f"input_shape={shape!r} is not allowed: give one image's shape as positive integers, without the batch "
-            "dimension, e.g. (3, 224, 224)"
+            f"input_shape={shown(shape)} is not allowed: give one image's shape as positive integers, without the "
+            "batch dimension, e.g. (3, 224, 224)"
         )
     return values
 
