@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vggbench.csvio import NUMBER, TEXT
+from vggbench.csvio import POSITIVE, TEXT
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.noise import unstable_reasons
 from vggbench.rundir import spec_key
@@ -71,8 +71,10 @@ class Speed(Timed):
             COLUMNS,
             reads=(
                 *((column, TEXT) for column in ("arch", "variant", "device", "mode")),
-                ("step_ms_median", NUMBER),
+                ("step_ms_median", POSITIVE),
             ),
+            required=("step_ms_median",),
+            ordered=(("step_ms_ci_low", "step_ms_median", "step_ms_ci_high"),),
         ),
     )
     help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"

@@ -6,7 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
-from vggbench.csvio import INTEGER, NUMBER, TEXT
+from vggbench.csvio import INTEGER, NUMBER, SHARE, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -66,7 +66,7 @@ class Train(Kind):
                 ("variant", TEXT),
                 ("seed", INTEGER),
                 ("epoch", INTEGER),
-                ("test_acc", NUMBER),
+                ("test_acc", SHARE),
                 ("train_loss", NUMBER),
             ),
         ),
