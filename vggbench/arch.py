@@ -23,6 +23,7 @@ PRESET_CONVS = {
     "vgg19": (2, 2, 4, 4, 4),  # E
 }
 CUSTOM = "custom"
+ARCH_NAMES = (*PRESET_CONVS, CUSTOM)
 MAX_SIDE = 2**16  # pixels of an image's or a kernel's side; far beyond, torch's sizes overflow
 MAX_UNITS = 2**24  # channels, units or classes of a layer
 MAX_CONVS = 1_000_000  # convs in one block: a plan beyond is a typo (the memory estimate refuses far fewer)
@@ -147,6 +148,7 @@ class ArchSpec:
     fc_hidden: int = FC_HIDDEN
 
     def __post_init__(self) -> None:
+        one_of("arch", self.name, ARCH_NAMES)  # a preset's, or custom's: checkpoints and tables read no other
         object.__setattr__(self, "convs_per_block", tuple(self.convs_per_block))
         object.__setattr__(self, "widths", tuple(self.widths))
         if not self.convs_per_block:
@@ -205,6 +207,11 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", preset(self.arch))
+        if not isinstance(self.arch, ArchSpec):
+            raise InputError(
+                f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}) or an "
+                "ArchSpec (vggbench.custom)"
+            )
         one_of("variant", self.variant, VARIANTS)
         positive_int("ratio", self.ratio)
         at_most("in_channels", self.in_channels, MAX_UNITS, "channels an input may have")

@@ -96,6 +96,7 @@ def read_json(path: str | Path) -> object:
 # within a range, finite, as times, rates, shares and counts are.
 NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or False", "text", "numbers joined by ;"
 POSITIVE, NON_NEGATIVE, SHARE, COUNT = "a number > 0", "a number >= 0", "a number from 0 to 1", "an integer >= 1"
+ARCH = "an architecture's name (vgg11, vgg13, vgg16, vgg19 or custom)"
 _RANGES = {POSITIVE: (0, math.inf), NON_NEGATIVE: (0, math.inf), SHARE: (0, 1), COUNT: (1, math.inf)}
 # Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's.
 TYPED_WHERE_PRESENT = {
@@ -179,7 +180,12 @@ def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path) -> pd.
     given = values.notna()
     if kind == TEXT:
         return values
-    if kind == BOOLEAN:
+    if kind == ARCH:
+        from vggbench.arch import ARCH_NAMES
+
+        bad = given & ~values.isin(ARCH_NAMES)
+        typed = values
+    elif kind == BOOLEAN:
         if pd.api.types.is_bool_dtype(values):
             return values
         found = values.map(lambda value: _BOOLEANS.get(value) if isinstance(value, (bool, str)) else None)

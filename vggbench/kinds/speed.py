@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vggbench.csvio import POSITIVE, TEXT
+from vggbench.csvio import ARCH, POSITIVE, TEXT
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.noise import unstable_reasons
 from vggbench.rundir import spec_key
@@ -70,7 +70,8 @@ class Speed(Timed):
             "Throughput per model (median over runs)",
             COLUMNS,
             reads=(
-                *((column, TEXT) for column in ("arch", "variant", "device", "mode")),
+                ("arch", ARCH),
+                *((column, TEXT) for column in ("variant", "device", "mode")),
                 ("step_ms_median", POSITIVE),
             ),
             required=("step_ms_median",),
