@@ -227,6 +227,8 @@ def train(
 
     if not isinstance(spec, ModelSpec):
         raise InputError(f"spec={type(spec).__name__} is not allowed: train needs a vggbench.ModelSpec")
+    if report is not None and not callable(report):
+        raise InputError(f"report={type(report).__name__} is not allowed: give a function of one line (e.g. print)")
     seeds = _seeds(seeds)
     allowed = [option.name for option in fields(TrainConfig) if option.name not in ("seed", "seeds")]
     for name in settings:
@@ -269,6 +271,18 @@ def _data(data, data_root, *parts: str) -> FashionMNIST:
     return data
 
 
+def _shapes(model: nn.Module | ModelSpec) -> dict:
+    """The shapes of a model's weights by name (of `spec`'s model where given a ModelSpec, built without storage)."""
+    import torch
+
+    from vggbench.models import build_spec
+
+    if isinstance(model, ModelSpec):
+        with torch.device("meta"):
+            model = build_spec(model)
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
 def _in_order(seeds: tuple[int, ...]):
     """A sort key that puts seeds in the order given."""
     rank = {seed: index for index, seed in enumerate(seeds)}
@@ -308,12 +322,16 @@ def erf(
         raise InputError("models is not allowed: give a non-empty list of models, or None for fresh ones")
     if models is not None and not all(isinstance(model, VGG) for model in models):
         raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
+    if models is not None and any(_shapes(model) != _shapes(spec) for model in models):
+        raise InputError("models is not allowed: its models' weights do not have the shapes of spec's model")
     ErfSetup(images=images, resolution=resolution, resamples=resamples)  # checked as `vggbench erf` checks them
     side = resolution or effective.fitting_resolution(spec)
     dataclasses.replace(spec, resolution=side)  # a side the model can take
     check_fits(needed_bytes(spec, images, True, False, side), "cpu", f"erf of {images} image(s) at resolution={side}")
     fashion.check_fits(spec.in_channels)
     data = _data(data, data_root, "test_images")
+    if images > len(data.test_images):
+        raise InputError(f"images={images:,} is not allowed: data has {len(data.test_images):,} test images")
     batch = fashion.prepare(data.test_images[:images], side)
     if models is None:
         return effective.measure_untrained(spec, batch, _seeds(seeds), resamples)

@@ -17,7 +17,7 @@ SHOWN_CHARACTERS = 200  # of a long value, how much a message shows
 def shown(value, quoted: bool = True) -> str:
     """A user-given value as a message shows it: its repr (numpy's numbers as Python's; not `quoted`, its text),
     cut to its start, with its length, where it is long."""
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
         value = value.item()
     text = repr(value) if quoted else str(value)
     if len(text) <= SHOWN_CHARACTERS:

@@ -59,6 +59,7 @@ class ErfSetup(Setup):
         "bootstrap resamples of images and models for each figure's interval",
         key="erf_resamples",
         minimum=2,
+        maximum=100_000,  # far beyond, the interval no longer moves while memory and time grow with the draws
     )
     at_training_resolution: bool = knob(
         False,
