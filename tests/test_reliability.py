@@ -1017,7 +1017,7 @@ def _api_misuse():
         (lambda: vggbench.erf(spec, resolution=10**6, **few), "resolution=1,000,000 is not allowed"),
         (lambda: vggbench.erf(spec, data=5), "data=int"),
         (lambda: vggbench.erf(spec, data=data, images=9, resamples=10), "images=9 is not allowed: data has 8"),
-        (lambda: vggbench.erf(spec, resamples=10**12, **few), "erf_resamples=1000000000000"),
+        (lambda: vggbench.erf(spec, data=data, resamples=10**12), "erf_resamples=1000000000000"),
         (lambda: vggbench.erf(spec, models=[vggbench.build("vgg13", ratio=8, resolution=32)], **few), "models is"),
         (lambda: vggbench.train(spec, data=data, report=5), "report=int"),
         (lambda: vggbench.measure_static(conv, np.array([3, 8, 8])), r"input_shape=array\(\[3, 8, 8\]\)"),
