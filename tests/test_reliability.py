@@ -1020,7 +1020,6 @@ def _api_misuse():
         (lambda: vggbench.erf(spec, data=data, resamples=10**12), "erf_resamples=1000000000000"),
         (lambda: vggbench.erf(spec, models=[vggbench.build("vgg13", ratio=8, resolution=32)], **few), "models is"),
         (lambda: vggbench.train(spec, data=data, report=5), "report=int"),
-        (lambda: vggbench.measure_static(conv, np.array([3, 8, 8])), r"input_shape=array\(\[3, 8, 8\]\)"),
         (lambda: vggbench.synthetic_data(-1, 5), "train_images=-1"),
         (lambda: vggbench.synthetic_data(5, 10**12), "test_images=1,000,000,000,000"),
         (lambda: vggbench.synthetic_data(5, 5, seed="x"), "seed='x'"),
