@@ -999,5 +999,212 @@ def test_a_published_folder_is_refused_as_a_runs_output(
 
 # --- 32.4/32.5/32.6: published tables and compare validated; the Python API's misuse named ------------------------
 
+PUBLISHED_TIMINGS = Path(__file__).resolve().parents[1] / "results" / "quick-cpu-2026-11-30"
+LONG = "x" * 10_000
+
+
+def _timed_runs(tmp_path) -> tuple[Path, Path]:
+    """Two copies of a published run's timing tables (speed, pairs, density): run A and run B of a compare."""
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for table in ("speed", "pairs", "density"):
+            shutil.copy(PUBLISHED_TIMINGS / f"{table}.csv", tmp_path / name / f"{table}.csv")
+        runs.append(tmp_path / name)
+    return runs[0], runs[1]
+
+
+@pytest.mark.skipif(not PUBLISHED_TIMINGS.is_dir(), reason="the published quick run is not in this checkout")
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        (
+            "speed",
+            "step_ms_median",
+            -3.0,
+            "speed.csv has -3.0 in column step_ms_median (line 2): it must hold a number > 0",
+        ),
+        (
+            "speed",
+            "step_ms_median",
+            0.0,
+            "speed.csv has 0.0 in column step_ms_median (line 2): it must hold a number > 0",
+        ),
+        ("speed", "step_ms_median", np.inf, "speed.csv has inf in column step_ms_median (line 2)"),
+        ("speed", "step_ms_median", np.nan, "speed.csv has no step_ms_median on line 2 (arch='vgg11' variant='stack'"),
+        ("speed", "step_ms_ci_low", 100.0, "speed.csv has step_ms_ci_low=100 above step_ms_median=3.74163 on line 2"),
+        ("speed", "step_ms_ci_high", 1.0, "has step_ms_median=3.74163 above step_ms_ci_high=1 on line 2"),
+        ("speed", "step_ms_iqr", -1.0, "speed.csv has -1.0 in column step_ms_iqr (line 2): it must hold a number >= 0"),
+        ("speed", "runs", 0, "speed.csv has 0 in column runs (line 2): it must hold an integer >= 1"),
+        ("pairs", "time_ratio_median", -0.5, "pairs.csv has -0.5 in column time_ratio_median (line 2)"),
+        ("pairs", "ci_high", 0.1, "pairs.csv has time_ratio_median=0.93337 above ci_high=0.1 on line 2"),
+        ("pairs", "ci_low", np.nan, "pairs.csv has no ci_low on line 2 (arch='vgg11' variant='single'"),
+        ("density", "achieved_gflops", 0.0, "density.csv has 0.0 in column achieved_gflops (line 2)"),
+        ("density", "gflops_ci_high", np.inf, "density.csv has inf in column gflops_ci_high (line 2)"),
+        ("density", "ci_low", 5.0, "density.csv has ci_low=5 above density_vs_3x3=0.235332 on line 2"),
+    ],
+)
+def test_compare_refuses_garbage_timings_naming_file_row_and_column(tmp_path, capsys, table, column, value, message):
+    a, b = _timed_runs(tmp_path)
+    frame = pd.read_csv(b / f"{table}.csv")
+    frame.loc[0, column] = value
+    frame.to_csv(b / f"{table}.csv", index=False)
+    err = _refused(["compare", str(a), str(b)], capsys)
+    assert f"{b / table}.csv" in err and message in err
+    assert "row of" in err or " on line 2 (" in err  # the row's identity, not only its number
+
+
+@pytest.mark.parametrize("tables", [(), ("static",)])
+def test_compare_refuses_a_run_with_nothing_to_compare(tmp_path, capsys, tables):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for run in (a, b):
+        run.mkdir()
+        for table in tables:
+            pd.DataFrame([{"arch": "vgg11", "variant": "stack", "params": 1}]).to_csv(run / f"{table}.csv", index=False)
+    err = _refused(["compare", str(a), str(b)], capsys)
+    assert f"{a} has nothing to compare: no rows in speed.csv, pairs.csv, density.csv" in err
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        ("train", "test_acc", 2.0, "train.csv has 2.0 in column test_acc (line 2): it must hold a number from 0 to 1"),
+        ("train", "arch", LONG, "train.csv has 'xxxx"),
+        (
+            "train",
+            "arch",
+            "vgg12",
+            "train.csv has 'vgg12' in column arch (line 2): it must hold an architecture's name",
+        ),
+        ("train", "ratio", 0, "train.csv has 0 in column ratio (line 2): it must hold an integer >= 1"),
+        ("static", "arch", "\x1b[31mvgg11", "static.csv has '\\x1b[31mvgg11' in column arch (line 2)"),
+    ],
+)
+def test_claim_refuses_a_published_table_with_values_out_of_range(
+    tmp_path, finished_run, capsys, table, column, value, message
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    frame = pd.read_csv(run / f"{table}.csv")
+    frame[column] = frame[column].astype(object)
+    frame.loc[0, column] = value
+    frame.to_csv(run / f"{table}.csv", index=False)
+    err = _refused(["claim", str(run)], capsys)
+    assert message in err and len(err) < 1000, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "toml"),
+    [
+        (["static", "--arch", LONG], None),
+        (["static", "--ratio", LONG], None),
+        (["speed", "--device", LONG], None),
+        (["speed", "--mode", LONG], None),
+        (["static", "--no-such-option", LONG], None),
+        (["run", "--dry-run"], f'device = "{LONG}"'),
+        (["run", "--dry-run"], f'archs = ["{LONG}"]'),
+        (["run", "--dry-run"], f"{LONG} = 1"),
+    ],
+)
+def test_a_long_value_is_shown_by_its_start_and_length(tmp_path, capsys, argv, toml):
+    if toml is not None:
+        (tmp_path / "long.toml").write_text(toml + "\n")
+        argv = [*argv, "--config", str(tmp_path / "long.toml"), "--out", str(tmp_path / "run")]
+    err = _refused(argv, capsys)
+    assert "... (10,000 characters)" in err and LONG[:300] not in err, err
+
+
+def test_an_unknown_architecture_name_is_refused_whatever_its_length():
+    from vggbench import ArchSpec, ModelSpec
+    from vggbench.validate import InputError
+
+    with pytest.raises(
+        InputError, match=r"arch='vgg11x' is not allowed: choose one of .*custom \(did you mean 'vgg11'"
+    ):
+        ArchSpec("vgg11x", (1, 1, 2, 2, 2), (64, 128, 256, 512, 512))
+    with pytest.raises(InputError, match=r"arch='xxxx.*\.\.\. \(10,000 characters\) is not allowed") as refused:
+        ArchSpec(LONG, (1,), (8,))
+    assert len(str(refused.value)) < 1000
+    with pytest.raises(InputError, match="arch=ModelSpec is not allowed"):
+        ModelSpec(ModelSpec("vgg11", resolution=32))
+
+
+class _NoParameters(torch.nn.Module):
+    def forward(self, images):
+        return images * 2
+
+
+class _Pair(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, images):
+        return self.conv(images), images
+
+
+class _Fails(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, images):
+        raise KeyError("boom")
+
+
+def _api_misuse():
+    """(call, the argument its InputError must name) for each misuse of the Python API."""
+    import vggbench
+
+    spec = vggbench.ModelSpec("vgg11", "stack", ratio=8, resolution=32)
+    conv = torch.nn.Conv2d(3, 4, 3)
+    fast = {"min_time_s": 0, "max_time_s": 0, "batch_size": 2}
+    data = vggbench.synthetic_data(8, 8)
+    few = {"data": data, "images": 4, "resamples": 10}
+    return [
+        (lambda: vggbench.measure_static(_Pair(), (3, 8, 8)), "model=_Pair returns tuple, not a tensor"),
+        (lambda: vggbench.measure_speed(_Pair(), (3, 8, 8), mode="train", **fast), "model=_Pair returns tuple"),
+        (
+            lambda: vggbench.measure_speed(_NoParameters(), (3, 8, 8), mode="train", **fast),
+            "model=_NoParameters has no",
+        ),
+        (lambda: vggbench.measure_static(_Fails(), (3, 8, 8)), "model=_Fails fails on one image.*KeyError"),
+        (lambda: vggbench.measure_static(conv, (8, 8)), r"model=Conv2d fails on one image of input_shape=\(8, 8\)"),
+        (lambda: vggbench.measure_static(conv, (5, 8, 8)), r"input_shape=\(5, 8, 8\).*RuntimeError"),
+        (lambda: vggbench.measure_static(conv, (3, 1, 1)), r"input_shape=\(3, 1, 1\)"),
+        (lambda: vggbench.measure_static(conv, (3, 10**6, 10**6)), r"input_shape=\(3, 1000000, 1000000\) needs about"),
+        (lambda: vggbench.measure_speed(conv, (3, 10**5, 10**5), **fast), r"input_shape=\(3, 100000, 100000\) needs"),
+        (lambda: vggbench.train("vgg11", data=data), "spec=str"),
+        (lambda: vggbench.train(spec, seeds=(), data=data), r"seeds=\(\)"),
+        (lambda: vggbench.train(spec, seeds=(-1,), data=data), "seeds entry=-1"),
+        (lambda: vggbench.train(spec, seeds=3, data=data), "seeds=3"),
+        (lambda: vggbench.train(spec, data="images"), "data=str"),
+        (lambda: vggbench.erf(spec, models=[], **few), "models is not allowed"),
+        (lambda: vggbench.erf(spec, seeds=(), **few), r"seeds=\(\)"),
+        (lambda: vggbench.erf(spec, data=data, images=0), "erf_images=0"),
+        (lambda: vggbench.erf(spec, data=data, resamples=-5), "erf_resamples=-5"),
+        (lambda: vggbench.erf(spec, resolution=-3, **few), "erf_resolution=-3"),
+        (lambda: vggbench.erf(spec, resolution=8, **few), "resolution=8 is not allowed for vgg11"),
+        (lambda: vggbench.erf(spec, resolution=10**6, **few), "resolution=1,000,000 is not allowed"),
+        (lambda: vggbench.erf(spec, data=5), "data=int"),
+        (lambda: vggbench.erf(spec, data=data, images=9, resamples=10), "images=9 is not allowed: data has 8"),
+        (lambda: vggbench.erf(spec, data=data, resamples=10**12), "erf_resamples=1000000000000"),
+        (lambda: vggbench.erf(spec, models=[vggbench.build("vgg13", ratio=8, resolution=32)], **few), "models is"),
+        (lambda: vggbench.train(spec, data=data, report=5), "report=int"),
+        (lambda: vggbench.synthetic_data(-1, 5), "train_images=-1"),
+        (lambda: vggbench.synthetic_data(5, 10**12), "test_images=1,000,000,000,000"),
+        (lambda: vggbench.synthetic_data(5, 5, seed="x"), "seed='x'"),
+        (lambda: vggbench.load_run(5), "path=int"),
+        (lambda: vggbench.build(spec), "arch=ModelSpec"),
+    ]
+
+
+@pytest.mark.parametrize(("call", "argument"), _api_misuse(), ids=lambda value: value if isinstance(value, str) else "")
+def test_the_python_api_names_the_argument_of_every_misuse(call, argument):
+    from vggbench.validate import InputError
+
+    with pytest.raises(InputError, match=argument):
+        call()
+
 
 # --- 32.7: a run directory that trusts no file it reads back -----------------------------------------------------

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import traceback
 from typing import TYPE_CHECKING
 
 from vggbench import knobs
-from vggbench.validate import InputError, did_you_mean
+from vggbench.validate import SHOWN_CHARACTERS, InputError, did_you_mean, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,14 +33,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line, without the usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {_cut(message)} (see {self.prog} --help)\n")
 
     def _check_value(self, action, value):
         """A value outside an option's (or the commands') choices, with the choice it is closest to."""
         if action.choices is not None and value not in action.choices:
             choices = ", ".join(map(str, action.choices))
             hint = did_you_mean(value, action.choices)
-            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}; choose from {choices}")
+            raise argparse.ArgumentError(action, f"invalid choice: {shown(value)}{hint}; choose from {choices}")
+
+
+def _cut(message: str) -> str:
+    """`message` with each word longer than `shown` leaves one cut to its start (argparse and the OS echo a value
+    whole)."""
+    return re.sub(rf"\S{{{SHOWN_CHARACTERS + 4},}}", lambda word: shown(word.group(), quoted=False), message)
 
 
 def _integer(text: str) -> int:
@@ -47,19 +54,19 @@ def _integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid integer value: {shown(text)}") from None
 
 
 def _path(text: str) -> str:
     if not text.strip():
-        raise argparse.ArgumentTypeError(f"invalid path: {text!r} (give a file or folder name)")
+        raise argparse.ArgumentTypeError(f"invalid path: {shown(text)} (give a file or folder name)")
     return text
 
 
 def _boolean(text: str) -> bool:
     words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
     if text.lower() not in words:
-        raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r} (true or false)")
+        raise argparse.ArgumentTypeError(f"invalid boolean value: {shown(text)} (true or false)")
     return words[text.lower()]
 
 
@@ -591,7 +598,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
         return BAD_INPUT
     except OSError as error:
-        print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
+        print(f"vggbench {args.command}: error: {_cut(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"vggbench {args.command}: interrupted", file=sys.stderr)

@@ -3,14 +3,16 @@ with errors that name the file and what was wrong with it."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,46 +92,100 @@ def read_json(path: str | Path) -> object:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 
 
-# The types a table's column may be checked for (Table.reads), as a message names them.
+# The types a table's column may be checked for (Table.reads), as a message names them; the last ones are numbers
+# within a range, finite, as times, rates, shares and counts are.
 NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or False", "text", "numbers joined by ;"
+POSITIVE, NON_NEGATIVE, SHARE, COUNT = "a number > 0", "a number >= 0", "a number from 0 to 1", "an integer >= 1"
+ARCH = "an architecture's name (vgg11, vgg13, vgg16, vgg19 or custom)"
+_RANGES = {POSITIVE: (0, math.inf), NON_NEGATIVE: (0, math.inf), SHARE: (0, 1), COUNT: (1, math.inf)}
 # Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's.
 TYPED_WHERE_PRESENT = {
-    **dict.fromkeys(("ratio", "resolution", "in_channels", "num_classes", "kernel", "seed", "epoch"), INTEGER),
+    **dict.fromkeys(("seed", "epoch"), INTEGER),
+    **dict.fromkeys(("ratio", "resolution", "in_channels", "num_classes", "kernel", "batch_size", "runs"), COUNT),
     **dict.fromkeys(("batch_norm", "trained", "rf_fits", "failed", "stable"), BOOLEAN),
-    **dict.fromkeys(("erf_share_t50", "replknet_share_t50", "img_per_s", "step_ms_iqr"), NUMBER),
-    **dict.fromkeys(("baseline_img_per_s", "variant_img_per_s", "density_vs_3x3", "ci_low", "ci_high"), NUMBER),
-    "batch_size": INTEGER,
+    **dict.fromkeys(("erf_share_t50", "replknet_share_t50", "ci_low", "ci_high"), NUMBER),
+    **dict.fromkeys(("img_per_s", "baseline_img_per_s", "variant_img_per_s", "density_vs_3x3"), POSITIVE),
+    **dict.fromkeys(("step_ms_ci_low", "step_ms_ci_high", "gflops_ci_low", "gflops_ci_high"), POSITIVE),
+    "step_ms_iqr": NON_NEGATIVE,
     **dict.fromkeys(("erf_share_t50_per_model", "replknet_share_t50_per_model"), NUMBERS),
 }
+# The columns that name a row in a message, where a table has them.
+ROW_NAMES = ("arch", "variant", "baseline", "ratio", "resolution", "mode", "batch_size", "seed", "epoch", "trained")
+ROW_NAMES += ("channels", "side_px", "kernel_px")
 _BOOLEANS = {True: True, False: False, "True": True, "False": False, "true": True, "false": False}
 
 
-def check_columns(table: pd.DataFrame, path: str | Path, reads: dict[str, str], why: str = "") -> pd.DataFrame:
+def check_columns(
+    table: pd.DataFrame,
+    path: str | Path,
+    reads: dict[str, str],
+    why: str = "",
+    required: tuple[str, ...] = (),
+    ordered: tuple[tuple[str, ...], ...] = (),
+) -> pd.DataFrame:
     """`table` (read from `path`) once it has every column of `reads` (column -> type) with values of its
     type, and the columns of TYPED_WHERE_PRESENT it has too; numbers come back as numbers. A table whose
-    every row is a failed trial's (an `error` and the identity) needs only those. An InputError names the
-    file, the column and the first bad value with its line."""
+    every row is a failed trial's (an `error` and the identity) needs only those. Every row but a failed one
+    fills the `required` columns; along each of `ordered` (an interval's low end, its median, its high end), the
+    values a row has never decrease. An InputError names the file, the column, the bad value, its line and the
+    row's identity."""
+    import numpy as np
+
     if table.empty:
         return table
-    failed_only = "error" in table and table["error"].notna().all()
+    failed = table["error"].notna() if "error" in table else np.zeros(len(table), dtype=bool)
     missing = [column for column in reads if column not in table]
-    if missing and not failed_only:
+    if missing and not failed.all():
         raise InputError(f"{path} lacks the column(s) {', '.join(missing)}{why}: is it a table vggbench wrote?")
     table = table.copy()
     for column, kind in {**TYPED_WHERE_PRESENT, **reads}.items():
         if column in table:
-            table[column] = _typed(table[column], kind, path)
+            table[column] = _typed(table, column, kind, path)
+    for column in required:
+        empty = table[column].isna().to_numpy() & ~np.asarray(failed) if column in table else []
+        if np.any(empty):
+            line = int(np.flatnonzero(empty)[0])
+            raise InputError(
+                f"{path} has no {column} on line {line + 2}{_named(table, line)}: a row whose trial did not fail "
+                "(no error) must have one"
+            )
+    for columns in ordered:
+        present = [column for column in columns if column in table]
+        for low, high in itertools.pairwise(present):
+            reversed_ = (table[low] > table[high]).to_numpy()
+            if reversed_.any():
+                line = int(np.flatnonzero(reversed_)[0])
+                raise InputError(
+                    f"{path} has {low}={table[low].iloc[line]:g} above {high}={table[high].iloc[line]:g} on line "
+                    f"{line + 2}{_named(table, line)}: an interval must be ordered, {' <= '.join(present)}"
+                )
     return table
 
 
-def _typed(values: pd.Series, kind: str, path: str | Path) -> pd.Series:
+def _named(table: pd.DataFrame, line: int, form: str = " ({})") -> str:
+    """How a message names row `line` (from 0) of `table`: `form` filled with its identity (arch=vgg11
+    variant=stack ...), or nothing where the table has no identity columns."""
+    import pandas as pd
+
+    row = table.iloc[line]
+    named = [f"{key}={shown(row[key])}" for key in ROW_NAMES if key in table and pd.notna(row[key])]
+    return form.format(" ".join(named)) if named else ""
+
+
+def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path) -> pd.Series:
     import numpy as np
     import pandas as pd
 
+    values = table[column]
     given = values.notna()
     if kind == TEXT:
         return values
-    if kind == BOOLEAN:
+    if kind == ARCH:
+        from vggbench.arch import ARCH_NAMES
+
+        bad = given & ~values.isin(ARCH_NAMES)
+        typed = values
+    elif kind == BOOLEAN:
         if pd.api.types.is_bool_dtype(values):
             return values
         found = values.map(lambda value: _BOOLEANS.get(value) if isinstance(value, (bool, str)) else None)
@@ -141,14 +197,18 @@ def _typed(values: pd.Series, kind: str, path: str | Path) -> pd.Series:
     else:
         typed = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) else values
         bad = given & typed.isna()
-        if kind == INTEGER and pd.api.types.is_numeric_dtype(typed):
+        if kind in (INTEGER, COUNT) and pd.api.types.is_numeric_dtype(typed):
             bad |= typed.notna() & (typed != np.floor(typed.where(np.isfinite(typed), 0.5)))
+        if kind in _RANGES and pd.api.types.is_numeric_dtype(typed):
+            least, most = _RANGES[kind]
+            above = typed > least if kind == POSITIVE else typed >= least
+            bad |= typed.notna() & ~(np.isfinite(typed) & above & (typed <= most))
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0])
         value = values.iloc[line]
-        shown = repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else value
         raise InputError(
-            f"{path} has {shown} in column {values.name} (line {line + 2}): it must hold {kind}, or be empty"
+            f"{path} has {shown(value)} in column {column} (line {line + 2}): it must hold {kind}, or be empty"
+            + _named(table, line, " (the row of {})")
         )
     return typed
 

@@ -96,16 +96,20 @@ class Table:
     help: str = "write the table as CSV (rewritten after every trial)"
     on_request: bool = False  # printed only when its option is given (as static's --blocks)
     reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
+    required: tuple[str, ...] = ()  # the columns every row fills but a failed trial's (one with an error)
+    ordered: tuple[tuple[str, ...], ...] = ()  # columns whose values never decrease along a row (low, median, high)
 
     def __post_init__(self) -> None:
         if self.reads:  # known by name to whoever reads the table from a file (RunDir.table)
             TABLES.setdefault(self.name, self)
 
     def checked(self, table: pd.DataFrame, path) -> pd.DataFrame:
-        """`table`, read from `path`, once every column it is read for is there and of its type (csvio)."""
+        """`table`, read from `path`, once every column it is read for is there, of its type and in its range, and
+        its rows fill what they must in order (csvio.check_columns)."""
         from vggbench.csvio import check_columns
 
-        return check_columns(table, path, dict(self.reads), f" that the {self.name} table is read for")
+        why = f" that the {self.name} table is read for"
+        return check_columns(table, path, dict(self.reads), why, self.required, self.ordered)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 from vggbench import claim, report
 from vggbench.csvio import write_text
 from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row, now
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 # Bounds on what publish copies: a run's tables, reports, figures and maps take a few MB a file, 20 MB in all for the
 # largest run published so far; anything far above it is a stray, which results/ (kept in git) should not take in.
@@ -51,9 +51,10 @@ def _checked(meta: dict, source: Path) -> tuple[str, str]:
         raise InputError(f"{source / 'metadata.json'} lacks {', '.join(missing)}: is the run finished?")
     device, date = meta["device"], meta["ended"][:10]
     if not NAME.fullmatch(device) or device.strip(".") == "":
-        raise InputError(f"{source / 'metadata.json'} has device={device!r}, which cannot name a folder")
+        raise InputError(f"{source / 'metadata.json'} has device={shown(device)}, which cannot name a folder")
     if not DATE.fullmatch(date):
-        raise InputError(f"{source / 'metadata.json'} has ended={meta['ended']!r}, which does not start with a date")
+        ended = shown(meta["ended"])
+        raise InputError(f"{source / 'metadata.json'} has ended={ended}, which does not start with a date")
     return device, date
 
 
@@ -72,7 +73,7 @@ def publish(run_dir: str | Path, results: str | Path = "results", report: Callab
     device, date = _checked(meta, directory.root)
     run = directory.root.resolve().name
     if not NAME.fullmatch(run):
-        raise InputError(f"the run folder's name {run!r} cannot name a published folder: rename it")
+        raise InputError(f"the run folder's name {shown(run)} cannot name a published folder: rename it")
     if directory.has("config.json"):
         directory.config()  # a configuration the claim can read
     names = _regular_files(directory)

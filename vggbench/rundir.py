@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
 from vggbench.kind import TABLES, Outcome, Trial
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -172,7 +172,7 @@ class RunDir:
                         f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
                         f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
                     ) from None
-                report(f"{path}: removed the stale lock of pid {holder.get('pid')!r}, which is no longer running")
+                report(f"{path}: removed the stale lock of pid {shown(holder.get('pid'))}, which is no longer running")
                 path.unlink(missing_ok=True)
         try:
             yield

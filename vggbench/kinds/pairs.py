@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from vggbench.csvio import NUMBER, TEXT
+from vggbench.csvio import ARCH, POSITIVE, TEXT
 from vggbench.kind import Outcome, Table, Trial
 from vggbench.kinds.speed import Timed, flag, step_s
 from vggbench.knobs import knob
@@ -47,9 +47,12 @@ class Pairs(Timed):
             "Paired time ratios (variant / baseline)",
             PAIRED_COLUMNS,
             reads=(
-                *((column, TEXT) for column in ("arch", "baseline", "variant", "device", "mode")),
-                *((column, NUMBER) for column in ("time_ratio_median", "ci_low", "ci_high")),
+                ("arch", ARCH),
+                *((column, TEXT) for column in ("baseline", "variant", "device", "mode")),
+                *((column, POSITIVE) for column in ("time_ratio_median", "ci_low", "ci_high")),
             ),
+            required=("time_ratio_median", "ci_low", "ci_high"),
+            ordered=(("ci_low", "time_ratio_median", "ci_high"),),
         ),
     )
     command = "speed"

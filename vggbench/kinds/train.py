@@ -6,7 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
-from vggbench.csvio import INTEGER, NUMBER, TEXT
+from vggbench.csvio import ARCH, INTEGER, NUMBER, SHARE, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -62,11 +62,11 @@ class Train(Kind):
             COLUMNS,
             help="per-epoch rows as CSV (rewritten after every model and seed)",
             reads=(
-                ("arch", TEXT),
+                ("arch", ARCH),
                 ("variant", TEXT),
                 ("seed", INTEGER),
                 ("epoch", INTEGER),
-                ("test_acc", NUMBER),
+                ("test_acc", SHARE),
                 ("train_loss", NUMBER),
             ),
         ),
