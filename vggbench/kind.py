@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -85,6 +87,35 @@ TABLES: dict[str, Table] = {}  # every kind's table that declares the columns it
 
 
 @dataclass(frozen=True)
+class Range:
+    """The numbers a column of a kind's rows may hold: from `low` to `high` (above `low`, not at it, where
+    `above`; whole numbers only, where `whole`). Blank, NaN or infinite only in a row whose column `unless`
+    marks a failed run (true, or an error's text)."""
+
+    low: float = 0.0
+    high: float = math.inf
+    above: bool = False
+    whole: bool = False
+    unless: str = ""
+
+    def fault(self, value, row: dict) -> str | None:
+        """What is wrong with `value`, in `row`; None where nothing is."""
+        failed = self.unless and (row.get(self.unless) is True or isinstance(row.get(self.unless), str))
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return None if failed else "not a finite number"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "not a number"
+        if self.whole and value != int(value):
+            return "not a whole number"
+        if value < self.low or value > self.high or (self.above and value == self.low):
+            return f"outside {'above ' if self.above else ''}{self.low:g} to {self.high:g}"
+        return None
+
+
+COUNT, SHARE, POSITIVE = Range(whole=True), Range(high=1.0), Range(above=True)
+
+
+@dataclass(frozen=True)
 class Table:
     """A table a kind writes: `name`.csv in a run directory; on the command line printed under `title`
     (its `columns`, every column in the CSV) and written to the file given to `flag`."""
@@ -96,6 +127,7 @@ class Table:
     help: str = "write the table as CSV (rewritten after every trial)"
     on_request: bool = False  # printed only when its option is given (as static's --blocks)
     reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
+    ranges: tuple[tuple[str, Range], ...] = ()  # (column, Range) its rows' numbers must be within
 
     def __post_init__(self) -> None:
         if self.reads:  # known by name to whoever reads the table from a file (RunDir.table)
@@ -183,6 +215,31 @@ class Kind:
     def describe(self, rows: list[dict]) -> str:
         """A few words on a finished trial's result, for the progress line."""
         return ""
+
+    def rows_for(self, trial: Trial) -> list[dict]:
+        """The identifying columns of each row `trial` gives, in their order (default: one row, the trial's
+        identity)."""
+        return [trial.identity()]
+
+    def damage(self, trial: Trial, rows: list, error: str | None) -> str | None:
+        """What is wrong with `rows`, read back from `trial`'s file (`error`: its error, where it failed): rows
+        not those the trial gives (another model, seed or variant, one missing or repeated), or a number outside
+        its column's range (the first table's `ranges`); None where nothing is."""
+        expected = [trial.identity()] if error else self.rows_for(trial)
+        if len(rows) != len(expected):
+            return f"{len(rows)} row(s) where its trial gives {len(expected)}"
+        ranges = () if error else self.tables[0].ranges if self.tables else ()
+        for number, (row, wanted) in enumerate(zip(rows, expected, strict=True), start=1):
+            if not isinstance(row, dict):
+                return f"row {number} is not a row of columns"
+            for column, value in wanted.items():
+                if row.get(column) != value:
+                    return f"row {number} has {column} {reprlib.repr(row.get(column))} where its trial has {value!r}"
+            for column, allowed in ranges:
+                fault = allowed.fault(row.get(column), row)
+                if fault:
+                    return f"row {number} has {column} {reprlib.repr(row.get(column))}, {fault}"
+        return None
 
     def make_tables(self, rows: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
         """The kind's tables from its rows, which may be none (default: the rows as its one table)."""

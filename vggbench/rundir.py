@@ -40,6 +40,7 @@ CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
+DAMAGED = "damaged"  # whole, but its rows are not those its trial gives, or hold numbers out of range
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
@@ -90,7 +91,8 @@ class RunDir:
         return envelope
 
     def status(self, trial: Trial) -> str:
-        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt) or OTHER_CONFIG."""
+        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt), OTHER_CONFIG or
+        DAMAGED (`damage` says how)."""
         if not self.trial_path(trial.kind, trial.key).is_file():
             return MISSING
         envelope = self._envelope(trial)
@@ -101,7 +103,22 @@ class RunDir:
         for name, digest in envelope["files"].items():
             if not (self.root / name).is_file() or _digest((self.root / name).read_bytes()) != digest:
                 return INCOMPLETE
+        if self.damage(trial, envelope):
+            return DAMAGED
         return FAILED if envelope.get("error") else DONE
+
+    def damage(self, trial: Trial, envelope: dict | None = None) -> str | None:
+        """What is wrong with the rows of the trial's whole file (`envelope`, where read already): rows that are
+        not its trial's, or numbers outside their columns' ranges (Kind.damage); None where nothing is."""
+        from vggbench.registry import KINDS  # the kinds import this module
+
+        envelope = envelope or self._envelope(trial)
+        if envelope is None:
+            return None
+        error = envelope.get("error")
+        if error is not None and not isinstance(error, str):
+            return f"its error is {type(error).__name__}, not text"
+        return KINDS[trial.kind].damage(trial, envelope["rows"], error)
 
     def inputs(self, trial: Trial) -> dict[str, bytes]:
         """The files `trial` reads that exist, by their name in the run directory."""

@@ -32,7 +32,7 @@ from vggbench.hardware import Machine, device_name, environment
 from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
-from vggbench.rundir import DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir
+from vggbench.rundir import DAMAGED, DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir
 from vggbench.schema import keys_in
 from vggbench.store import Store
 from vggbench.validate import InputError
@@ -267,6 +267,7 @@ def check_memory(plan: list[Trial]) -> None:
 
 
 DOWNSTREAM = "downstream"  # a done trial that reads the files of a trial to be redone
+SHOWN_DAMAGE = 5  # the damaged trial files a run names, each with what is wrong (the count says the rest)
 
 
 def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
@@ -283,10 +284,16 @@ def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
                 redone.add((trial.kind, trial.key))
                 changed = True
     todo = [trial for trial, state in zip(plan, states, strict=True) if state != DONE]
-    kinds = (FAILED, INCOMPLETE, OTHER_CONFIG, DOWNSTREAM)
+    damaged = [trial for trial, state in zip(plan, states, strict=True) if state == DAMAGED]
+    for trial in damaged[:SHOWN_DAMAGE]:
+        path = directory.trial_path(trial.kind, trial.key)
+        report(f"{path}: {directory.damage(trial)}: redone")
+    if len(damaged) > SHOWN_DAMAGE:
+        report(f"... and {len(damaged) - SHOWN_DAMAGE} more trial file(s) whose rows do not match their trial")
+    kinds = (FAILED, INCOMPLETE, DAMAGED, OTHER_CONFIG, DOWNSTREAM)
     again = {state: states.count(state) for state in kinds if state in states}
     why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
-    why[DOWNSTREAM] = "reading the files of a trial redone"
+    why[DAMAGED], why[DOWNSTREAM] = "with rows that do not match their trial", "reading the files of a trial redone"
     redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
     line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
     report(line + (f" (again: {redone})" if redone else ""))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from vggbench.csvio import INTEGER, NUMBER, TEXT
 from vggbench.hardware import Machine, device_name
-from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.kind import COUNT, POSITIVE, Kind, Outcome, Table, Trial
 from vggbench.kinds.pairs import MAX_PAIRS, MAX_REBUILDS
 from vggbench.knobs import knob
 from vggbench.noise import CpuShare, contended
@@ -117,6 +117,11 @@ class Density(Kind):
                 *((column, INTEGER) for column in ("channels", "side_px", "kernel_px")),
                 ("achieved_gflops", NUMBER),
             ),
+            ranges=(
+                *((column, POSITIVE) for column in ("achieved_gflops", "gflops_ci_low", "gflops_ci_high")),
+                *((column, POSITIVE) for column in ("density_vs_3x3", "ci_low", "ci_high")),
+                *((column, COUNT) for column in ("macs", "macs_real", "pairs")),
+            ),
         ),
     )
     setup, exclusive, uses_models = DensitySetup, True, False
@@ -187,6 +192,10 @@ class Density(Kind):
         maps = 2 * setup.batch_size * setup.channels * setup.side**2  # input and output of each conv
         weights = sum(setup.channels**2 * kernel**2 for kernel in setup.kernels)
         return 4 * (weights + len(setup.kernels) * maps), setup.device
+
+    def rows_for(self, trial) -> list[dict]:
+        """A row per kernel side, in order."""
+        return [{**trial.identity(), "kernel_px": kernel} for kernel in trial.setup.kernels]
 
     def describe(self, rows) -> str:
         return ", ".join(f"{row['kernel_px']}x{row['kernel_px']} {row['achieved_gflops']:.1f} GFLOP/s" for row in rows)

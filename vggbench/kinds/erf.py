@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from vggbench import data
 from vggbench.csvio import BOOLEAN, INTEGER, NUMBER, TEXT
-from vggbench.kind import Files, Kind, Outcome, Table, Trial
+from vggbench.kind import COUNT, Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, trial_key
 from vggbench.knobs import Setup, knob
 from vggbench.rundir import ERF_MAPS, erf_map_name, spec_key
@@ -131,6 +131,7 @@ class Erf(Kind):
                 ("rf_px", INTEGER),
                 *((column, NUMBER) for column in ("centre_px", "erf_side_t50", "erf_side_t99")),
             ),
+            ranges=tuple((column, COUNT) for column in ("erf_resolution", "rf_px", "erf_side_t50", "erf_side_t99")),
         ),
     )
     files = Files(ERF_MAPS, "--save-maps", "DIR", "save each contribution map as .npy here")

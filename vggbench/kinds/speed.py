@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vggbench.csvio import NUMBER, TEXT
-from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.kind import Kind, Outcome, Range, Table, Trial
 from vggbench.noise import unstable_reasons
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -73,6 +73,12 @@ class Speed(Timed):
                 *((column, TEXT) for column in ("arch", "variant", "device", "mode")),
                 ("step_ms_median", NUMBER),
             ),
+            ranges=(  # blank where the timing ran out of memory, which its error says
+                ("img_per_s", Range(above=True, unless="error")),
+                ("step_ms_median", Range(above=True, unless="error")),
+                ("step_ms_iqr", Range(unless="error")),
+                ("runs", Range(whole=True, unless="error")),
+            ),
         ),
     )
     help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"
@@ -106,6 +112,12 @@ class Speed(Timed):
 
         training = trial.setup.mode == "train"
         return needed_bytes(trial.spec, trial.setup.batch_size, training, training), trial.setup.device
+
+    def rows_for(self, trial) -> list[dict]:
+        """Its one row, whose batch_size is the one timed (smaller after an out-of-memory retry) and
+        requested_batch_size the trial's."""
+        identity = trial.identity()
+        return [{**identity, "requested_batch_size": identity.pop("batch_size")}]
 
     def describe(self, rows) -> str:
         row = rows[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from vggbench.csvio import INTEGER, NUMBER, TEXT
-from vggbench.kind import Kind, Outcome, Table, Trial
+from vggbench.kind import COUNT, Kind, Outcome, Table, Trial
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
 
@@ -73,6 +73,9 @@ class Static(Kind):
             MODEL_COLUMNS,
             help="write the per-model table as CSV",
             reads=(("arch", TEXT), ("variant", TEXT), ("params", INTEGER), ("macs", INTEGER), ("rf_px", INTEGER)),
+            ranges=tuple(
+                (column, COUNT) for column in ("params", "conv_params", "fc_params", "macs", "flops", "rf_px")
+            ),
         ),
         Table(
             "blocks",

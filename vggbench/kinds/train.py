@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
 from vggbench.csvio import INTEGER, NUMBER, TEXT
-from vggbench.kind import Files, Kind, Outcome, Table, Trial
+from vggbench.kind import COUNT, POSITIVE, SHARE, Files, Kind, Outcome, Range, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS, keys_in
 from vggbench.setups import TrainConfig
@@ -68,6 +68,14 @@ class Train(Kind):
                 ("epoch", INTEGER),
                 ("test_acc", NUMBER),
                 ("train_loss", NUMBER),
+            ),
+            ranges=(
+                ("train_loss", Range(unless="failed")),  # NaN where the run diverged, which its failed marks
+                ("train_acc", SHARE),
+                ("test_acc", SHARE),
+                *((column, POSITIVE) for column in ("epoch_s", "train_s", "compute_s", "train_img_per_s")),
+                ("data_s", Range()),
+                *((column, COUNT) for column in ("train_images", "test_images", "optimizer_steps")),
             ),
         ),
     )
@@ -174,6 +182,10 @@ class Train(Kind):
         order["seed"] = rows["seed"].map(seed_order)
         ordered = order.sort_values(list(order.columns), kind="stable").index
         return {self.tables[0].name: rows.loc[ordered].reset_index(drop=True)}
+
+    def rows_for(self, trial) -> list[dict]:
+        """A row per epoch, in order."""
+        return [{**trial.identity(), "epoch": epoch} for epoch in range(1, trial.setup.epochs + 1)]
 
     def describe(self, rows) -> str:
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
