@@ -830,3 +830,66 @@ def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
 
 
 # --- 32.7: a run directory that trusts no file it reads back -----------------------------------------------------
+TWO_SEEDS = {**SMALL, "seeds": [0, 1]}
+TRAINED = "vgg11-single-r64-px32-seed0"  # the trial file each damage below is done to
+
+
+@pytest.fixture(scope="module")
+def two_seed_run(tmp_path_factory, synthetic_root) -> Path:
+    """TWO_SEEDS run to its end, untouched: copy it to damage it."""
+    root = tmp_path_factory.mktemp("clean") / "run"
+    config = _toml(root.parent / "two.toml", TWO_SEEDS)
+    assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
+    return root
+
+
+def _set(column, value):
+    return lambda rows: rows[0].update({column: value})
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda rows: rows.clear(), "0 row(s) where its trial gives 1"),
+        (_set("test_acc", float("nan")), "row 1 has test_acc nan, not a finite number"),
+        (_set("test_acc", 2.0), "row 1 has test_acc 2.0, outside 0 to 1"),
+        (_set("train_loss", -1.0), "row 1 has train_loss -1.0, outside 0 to inf"),
+        (_set("test_acc", "0.9"), "row 1 has test_acc '0.9', not a number"),
+        (lambda rows: rows[0].pop("test_acc"), "row 1 has test_acc None, not a finite number"),
+        (_set("seed", 1), "row 1 has seed 1 where its trial has 0"),
+        (_set("variant", "stack"), "row 1 has variant 'stack' where its trial has 'single'"),
+        (lambda rows: rows.append(dict(rows[0])), "2 row(s) where its trial gives 1"),
+        (lambda rows: rows.__setitem__(0, [1, 2]), "row 1 is not a row of columns"),
+    ],
+    ids=[
+        "emptied",
+        "nan-accuracy",
+        "accuracy-2",
+        "negative-loss",
+        "text",
+        "column-gone",
+        "seed",
+        "variant",
+        "twice",
+        "not-a-row",
+    ],
+)
+def test_a_trial_file_whose_rows_are_not_its_trials_is_redone_and_said_so(
+    tmp_path, two_seed_run, synthetic_root, capsys, damage, said
+):
+    root = tmp_path / "run"
+    shutil.copytree(two_seed_run, root)
+    path = root / "trials" / "train" / f"{TRAINED}.json"
+    trial = json.loads(path.read_text())
+    damage(trial["rows"])
+    path.write_text(json.dumps(trial))
+    config = _toml(tmp_path / "two.toml", TWO_SEEDS)
+    assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}: {said}: redone" in err
+    assert "6 trials, 5 already done, 1 to run (again: 1 with rows that do not match their trial)" in err
+    measured = ["arch", "variant", "seed", "epoch", "train_loss", "train_acc", "test_acc"]
+    for name, columns in (("train", measured), ("summary", ["variant", "seeds", "failed", "test_acc_mean"])):
+        clean = pd.read_csv(two_seed_run / f"{name}.csv")[columns]
+        pd.testing.assert_frame_equal(pd.read_csv(root / f"{name}.csv")[columns], clean)
+    assert pd.read_csv(root / "claim.csv").equals(pd.read_csv(two_seed_run / "claim.csv"))

@@ -224,11 +224,13 @@ class Kind:
     def damage(self, trial: Trial, rows: list, error: str | None) -> str | None:
         """What is wrong with `rows`, read back from `trial`'s file (`error`: its error, where it failed): rows
         not those the trial gives (another model, seed or variant, one missing or repeated), or a number outside
-        its column's range (the first table's `ranges`); None where nothing is."""
+        its column's range (the first table's `ranges`: a column the table is read for must be there, any other
+        is checked where it is); None where nothing is."""
         expected = [trial.identity()] if error else self.rows_for(trial)
         if len(rows) != len(expected):
             return f"{len(rows)} row(s) where its trial gives {len(expected)}"
-        ranges = () if error else self.tables[0].ranges if self.tables else ()
+        ranges = self.tables[0].ranges if self.tables and not error else ()
+        read = dict(self.tables[0].reads) if self.tables else {}
         for number, (row, wanted) in enumerate(zip(rows, expected, strict=True), start=1):
             if not isinstance(row, dict):
                 return f"row {number} is not a row of columns"
@@ -236,7 +238,7 @@ class Kind:
                 if row.get(column) != value:
                     return f"row {number} has {column} {reprlib.repr(row.get(column))} where its trial has {value!r}"
             for column, allowed in ranges:
-                fault = allowed.fault(row.get(column), row)
+                fault = (column in row or column in read) and allowed.fault(row.get(column), row)
                 if fault:
                     return f"row {number} has {column} {reprlib.repr(row.get(column))}, {fault}"
         return None

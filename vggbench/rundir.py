@@ -120,6 +120,43 @@ class RunDir:
             return f"its error is {type(error).__name__}, not text"
         return KINDS[trial.kind].damage(trial, envelope["rows"], error)
 
+    def remove_unmade(self, plan: list[Trial], tables: set[str]) -> list[str]:
+        """Remove what `plan` does not make: the files of other trials, the files that only they name
+        (checkpoints, ERF maps) and the tables `tables` (NAME.csv); return what was removed, by its name in the
+        run directory. Only regular files where this module puts them are removed, none through a link: what
+        vggbench did not write stays."""
+        planned = {f"{TRIALS}/{trial.kind}/{trial.key}.json" for trial in plan}
+        trials = [path.relative_to(self.root).as_posix() for path in sorted((self.root / TRIALS).glob("*/*.json"))]
+        unmade = [name for name in trials if name not in planned]
+        kept = {output for name in trials if name in planned for output in self._outputs(name)}
+        names = [*unmade, *sorted({output for name in unmade for output in self._outputs(name)} - kept)]
+        removed = [name for name in [*names, *(f"{table}.csv" for table in sorted(tables))] if self._owned(name)]
+        for name in removed:
+            (self.root / name).unlink()
+        for folder in {(self.root / name).parent for name in removed if name.startswith(f"{TRIALS}/")}:
+            with contextlib.suppress(OSError):  # kept where it holds other files
+                folder.rmdir()
+        return removed
+
+    def _outputs(self, name: str) -> set[str]:
+        """The files that the trial file `name` says its trial wrote, of those where trials write."""
+        try:
+            envelope = read_json(self.root / name)
+        except (InputError, OSError):
+            return set()
+        files = envelope.get("files") if isinstance(envelope, dict) else None
+        return {output for output in files if _trial_output(output)} if isinstance(files, dict) else set()
+
+    def _owned(self, name: str) -> bool:
+        """Whether `name` is a regular file in the run directory itself: neither it nor a folder on its way a
+        link."""
+        path = self.root
+        for part in name.split("/"):
+            path = path / part
+            if path.is_symlink():
+                return False
+        return path.is_file()
+
     def inputs(self, trial: Trial) -> dict[str, bytes]:
         """The files `trial` reads that exist, by their name in the run directory."""
         return {name: (self.root / name).read_bytes() for name in trial.reads if (self.root / name).is_file()}
@@ -258,6 +295,12 @@ def check_configs_with(check: Callable[[dict], object]) -> None:
     StudyConfig, which knows every kind's keys: the kinds import this module, so it cannot import them)."""
     if check not in _CONFIG_CHECKS:
         _CONFIG_CHECKS.append(check)
+
+
+def _trial_output(name) -> bool:
+    """Whether `name` is where a trial writes a file: directly in CHECKPOINTS or ERF_MAPS."""
+    parts = name.split("/") if isinstance(name, str) else []
+    return len(parts) == 2 and parts[0] in (CHECKPOINTS, ERF_MAPS) and parts[1] not in ("", ".", "..")
 
 
 def _grown(before, after) -> bool:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import time
@@ -318,6 +319,8 @@ def run(
     directory = RunDir(run_dir)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
+        if force:
+            remove_unmade(directory, config, plan, report)
         started, earlier = _now(), _earlier_sittings(directory)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
@@ -342,6 +345,19 @@ def run(
             executor.stop()
         directory.write_metadata(metadata(_now()))
         return finish(directory, config, plan)
+
+
+def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], report: Report) -> None:
+    """Remove from `directory` the trials, their checkpoints and maps, and the tables of kinds that `config`
+    (adopted with --force) does not make, and say so in one line: the tables and the claim then describe this
+    configuration's run only."""
+    made = {table.name for name in config.kinds for table in KINDS[name].tables}
+    removed = directory.remove_unmade(plan, {table.name for kind in KINDS.values() for table in kind.tables} - made)
+    if removed:
+        tables = [name for name in removed if "/" not in name]
+        folders = collections.Counter(name.split("/")[0] + "/" for name in removed if "/" in name)
+        parts = [*tables, *(f"{count} file(s) in {folder}" for folder, count in folders.items())]
+        report(f"{directory.root}: removed what this configuration does not make: {', '.join(parts)}")
 
 
 def _earlier_sittings(directory: RunDir) -> list[dict]:
