@@ -893,3 +893,39 @@ def test_a_trial_file_whose_rows_are_not_its_trials_is_redone_and_said_so(
         clean = pd.read_csv(two_seed_run / f"{name}.csv")[columns]
         pd.testing.assert_frame_equal(pd.read_csv(root / f"{name}.csv")[columns], clean)
     assert pd.read_csv(root / "claim.csv").equals(pd.read_csv(two_seed_run / "claim.csv"))
+
+
+def test_force_removes_what_the_new_configuration_does_not_make_and_nothing_else(tmp_path, small_run, capsys):
+    fields = {"kinds": ["static", "train", "erf"], "erf_images": 4, "erf_untrained_models": 2, "erf_resamples": 2}
+    assert small_run(capsys, **fields, seeds=[0, 1])[0] == 0
+    root, outside = tmp_path / "run", tmp_path / "outside.txt"
+    assert (root / "erf.csv").is_file() and (root / "figures" / "erf_maps.png").is_file()
+    outside.write_text("not the run's")
+    planted = {root / "notes.txt", root / "checkpoints" / "mine.pt", root / "erf_maps" / "mine.npy"}
+    for path in planted:
+        path.write_text("the user's")
+    (root / "checkpoints" / "link.pt").symlink_to(outside)
+    stale = root / "trials" / "erf" / "vgg11-stack-r64-px32-untrained.json"  # names files that are not the run's
+    envelope = json.loads(stale.read_text())
+    envelope["files"].update({"../outside.txt": "", "checkpoints/../../outside.txt": "", "checkpoints/link.pt": ""})
+    stale.write_text(json.dumps(envelope))
+    status, err = small_run(capsys, "--force", seeds=[0])
+    assert status == 0, err
+    removed = (
+        f"{root}: removed what this configuration does not make: erf.csv, 6 file(s) in trials/, 2 file(s) in "
+        "checkpoints/, 4 file(s) in erf_maps/"
+    )
+    assert removed in err and "4 trials, 4 already done, 0 to run" in err
+    assert not (root / "erf.csv").exists() and not (root / "trials" / "erf").exists()
+    assert not (root / "figures" / "erf_maps.png").exists() and not list((root / "erf_maps").glob("vgg11*"))
+    assert sorted(path.name for path in (root / "checkpoints").glob("vgg11*")) == [
+        "vgg11-single-r64-px32-seed0.pt",
+        "vgg11-stack-r64-px32-seed0.pt",
+    ]
+    assert all(path.read_text() == "the user's" for path in planted) and outside.read_text() == "not the run's"
+    assert (root / "checkpoints" / "link.pt").is_symlink()
+    assert list(pd.read_csv(root / "train.csv")["seed"]) == [0, 0]
+    assert not pd.read_csv(root / "claim.csv")["claim"].str.contains("effective").any()
+    assert "same effective receptive field" not in (root / "claim.md").read_text()
+    status, err = small_run(capsys, "--force", seeds=[0])  # nothing more to remove: no line
+    assert status == 0 and "removed what" not in err
