@@ -1,6 +1,7 @@
 """Reliability through the command line: a run directory that cannot lie, and every input checked before work
 starts. Each test drives one class of fault (not only one example of it) through `vggbench`."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -844,22 +845,26 @@ def two_seed_run(tmp_path_factory, synthetic_root) -> Path:
 
 
 def _set(column, value):
-    return lambda rows: rows[0].update({column: value})
+    return lambda trial: trial["rows"][0].update({column: value})
 
 
 @pytest.mark.parametrize(
     ("damage", "said"),
     [
-        (lambda rows: rows.clear(), "0 row(s) where its trial gives 1"),
+        (lambda trial: trial["rows"].clear(), "0 row(s) where its trial gives 1"),
         (_set("test_acc", float("nan")), "row 1 has test_acc nan, not a finite number"),
         (_set("test_acc", 2.0), "row 1 has test_acc 2.0, outside 0 to 1"),
         (_set("train_loss", -1.0), "row 1 has train_loss -1.0, outside 0 to inf"),
         (_set("test_acc", "0.9"), "row 1 has test_acc '0.9', not a number"),
-        (lambda rows: rows[0].pop("test_acc"), "row 1 has test_acc None, not a finite number"),
+        (lambda trial: trial["rows"][0].pop("test_acc"), "row 1 has test_acc None, not a finite number"),
         (_set("seed", 1), "row 1 has seed 1 where its trial has 0"),
         (_set("variant", "stack"), "row 1 has variant 'stack' where its trial has 'single'"),
-        (lambda rows: rows.append(dict(rows[0])), "2 row(s) where its trial gives 1"),
-        (lambda rows: rows.__setitem__(0, [1, 2]), "row 1 is not a row of columns"),
+        (lambda trial: trial["rows"].append(dict(trial["rows"][0])), "2 row(s) where its trial gives 1"),
+        (lambda trial: trial["rows"].__setitem__(0, [1, 2]), "row 1 is not a row of columns"),
+        (  # read by no run: a file outside the run, or one that never ends (/dev/zero)
+            lambda trial: trial["files"].update({"../outside.txt": "0"}),
+            "it names '../outside.txt', not a file in checkpoints/ or erf_maps/",
+        ),
     ],
     ids=[
         "emptied",
@@ -872,6 +877,7 @@ def _set(column, value):
         "variant",
         "twice",
         "not-a-row",
+        "file-outside",
     ],
 )
 def test_a_trial_file_whose_rows_are_not_its_trials_is_redone_and_said_so(
@@ -881,13 +887,14 @@ def test_a_trial_file_whose_rows_are_not_its_trials_is_redone_and_said_so(
     shutil.copytree(two_seed_run, root)
     path = root / "trials" / "train" / f"{TRAINED}.json"
     trial = json.loads(path.read_text())
-    damage(trial["rows"])
+    damage(trial)
     path.write_text(json.dumps(trial))
+    (tmp_path / "outside.txt").write_text("not the run's")
     config = _toml(tmp_path / "two.toml", TWO_SEEDS)
     assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
     err = capsys.readouterr().err
     assert f"{path}: {said}: redone" in err
-    assert "6 trials, 5 already done, 1 to run (again: 1 with rows that do not match their trial)" in err
+    assert "6 trials, 5 already done, 1 to run (again: 1 whose rows or files do not match their trial)" in err
     measured = ["arch", "variant", "seed", "epoch", "train_loss", "train_acc", "test_acc"]
     for name, columns in (("train", measured), ("summary", ["variant", "seeds", "failed", "test_acc_mean"])):
         clean = pd.read_csv(two_seed_run / f"{name}.csv")[columns]
@@ -929,3 +936,32 @@ def test_force_removes_what_the_new_configuration_does_not_make_and_nothing_else
     assert "same effective receptive field" not in (root / "claim.md").read_text()
     status, err = small_run(capsys, "--force", seeds=[0])  # nothing more to remove: no line
     assert status == 0 and "removed what" not in err
+
+
+def test_a_timing_marked_out_of_memory_is_whole_and_one_without_its_numbers_is_redone(
+    tmp_path, small_run, capsys, monkeypatch
+):
+    from vggbench.measure import speed
+
+    real = speed.measure_with_retry
+
+    def retried(spec, setup):  # as after an out-of-memory at the batch asked for: the batch halved
+        return {**real(spec, dataclasses.replace(setup, batch_size=1)), "requested_batch_size": setup.batch_size}
+
+    monkeypatch.setattr(speed, "measure_with_retry", retried)
+    fields = {"kinds": ["speed"], "speed_modes": ["infer"], "speed_batch_size": 2, "speed_min_time_s": 0.0}
+    fields["speed_max_time_s"] = 0.0
+    assert small_run(capsys, **fields)[0] == 0
+    folder = tmp_path / "run" / "trials" / "speed"
+    out_of_memory, emptied = (
+        folder / "vgg11-stack-r64-px32-infer-b2.json",
+        folder / "vgg11-single-r64-px32-infer-b2.json",
+    )
+    for path, error in ((out_of_memory, "oom"), (emptied, None)):
+        trial = json.loads(path.read_text())
+        trial["rows"][0].update(dict.fromkeys(["img_per_s", "step_ms_median", "step_ms_iqr", "runs"]), error=error)
+        path.write_text(json.dumps(trial))
+    status, err = small_run(capsys, **fields)
+    assert status == 0 and f"{emptied}: row 1 has img_per_s None, not a finite number: redone" in err
+    assert "2 trials, 1 already done, 1 to run (again: 1 whose rows or files do not match their trial)" in err
+    assert pd.read_csv(tmp_path / "run" / "speed.csv")["batch_size"].tolist() == [1, 1]

@@ -235,7 +235,7 @@ class Kind:
             if not isinstance(row, dict):
                 return f"row {number} is not a row of columns"
             for column, value in wanted.items():
-                if row.get(column) != value:
+                if type(row.get(column)) is not type(value) or row.get(column) != value:  # 1 is no True
                     return f"row {number} has {column} {reprlib.repr(row.get(column))} where its trial has {value!r}"
             for column, allowed in ranges:
                 fault = (column in row or column in read) and allowed.fault(row.get(column), row)

@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import reprlib
 import socket
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
@@ -40,7 +41,7 @@ CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
-DAMAGED = "damaged"  # whole, but its rows are not those its trial gives, or hold numbers out of range
+DAMAGED = "damaged"  # whole, but naming files trials do not write, or rows not its trial's or out of range
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
@@ -100,21 +101,25 @@ class RunDir:
             return INCOMPLETE
         if envelope["fingerprint"] != trial.fingerprint:
             return OTHER_CONFIG
-        for name, digest in envelope["files"].items():
-            if not (self.root / name).is_file() or _digest((self.root / name).read_bytes()) != digest:
-                return INCOMPLETE
         if self.damage(trial, envelope):
             return DAMAGED
+        for name, digest in envelope["files"].items():  # read only where trials write, through no link
+            if not self._owned(name) or _digest((self.root / name).read_bytes()) != digest:
+                return INCOMPLETE
         return FAILED if envelope.get("error") else DONE
 
     def damage(self, trial: Trial, envelope: dict | None = None) -> str | None:
-        """What is wrong with the rows of the trial's whole file (`envelope`, where read already): rows that are
-        not its trial's, or numbers outside their columns' ranges (Kind.damage); None where nothing is."""
+        """What is wrong with the trial's whole file (`envelope`, where read already): files named where trials
+        write none, rows that are not its trial's, or numbers outside their columns' ranges (Kind.damage); None
+        where nothing is."""
         from vggbench.registry import KINDS  # the kinds import this module
 
         envelope = envelope or self._envelope(trial)
         if envelope is None:
             return None
+        strange = [name for name in envelope["files"] if not _trial_output(name)]
+        if strange:
+            return f"it names {reprlib.repr(strange[0])}, not a file in {CHECKPOINTS}/ or {ERF_MAPS}/"
         error = envelope.get("error")
         if error is not None and not isinstance(error, str):
             return f"its error is {type(error).__name__}, not text"
@@ -151,11 +156,14 @@ class RunDir:
         """Whether `name` is a regular file in the run directory itself: neither it nor a folder on its way a
         link."""
         path = self.root
-        for part in name.split("/"):
-            path = path / part
-            if path.is_symlink():
-                return False
-        return path.is_file()
+        try:
+            for part in name.split("/"):
+                path = path / part
+                if path.is_symlink():
+                    return False
+            return path.is_file()
+        except OSError:  # a name no file can have (too long)
+            return False
 
     def inputs(self, trial: Trial) -> dict[str, bytes]:
         """The files `trial` reads that exist, by their name in the run directory."""

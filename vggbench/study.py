@@ -290,11 +290,12 @@ def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
         path = directory.trial_path(trial.kind, trial.key)
         report(f"{path}: {directory.damage(trial)}: redone")
     if len(damaged) > SHOWN_DAMAGE:
-        report(f"... and {len(damaged) - SHOWN_DAMAGE} more trial file(s) whose rows do not match their trial")
+        report(f"... and {len(damaged) - SHOWN_DAMAGE} more trial file(s) whose rows or files do not match their trial")
     kinds = (FAILED, INCOMPLETE, DAMAGED, OTHER_CONFIG, DOWNSTREAM)
     again = {state: states.count(state) for state in kinds if state in states}
     why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
-    why[DAMAGED], why[DOWNSTREAM] = "with rows that do not match their trial", "reading the files of a trial redone"
+    why[DAMAGED] = "whose rows or files do not match their trial"
+    why[DOWNSTREAM] = "reading the files of a trial redone"
     redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
     line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
     report(line + (f" (again: {redone})" if redone else ""))

@@ -117,7 +117,8 @@ class Speed(Timed):
         """Its one row, whose batch_size is the one timed (smaller after an out-of-memory retry) and
         requested_batch_size the trial's."""
         identity = trial.identity()
-        return [{**identity, "requested_batch_size": identity.pop("batch_size")}]
+        requested = identity.pop("batch_size")
+        return [{**identity, "requested_batch_size": requested}]
 
     def describe(self, rows) -> str:
         row = rows[0]
