@@ -1,6 +1,7 @@
 """Reliability through the command line: a run directory that cannot lie, and every input checked before work
 starts. Each test drives one class of fault (not only one example of it) through `vggbench`."""
 
+import dataclasses
 import gzip
 import json
 import os
@@ -1208,3 +1209,138 @@ def test_the_python_api_names_the_argument_of_every_misuse(call, argument):
 
 
 # --- 32.7: a run directory that trusts no file it reads back -----------------------------------------------------
+TWO_SEEDS = {**SMALL, "seeds": [0, 1]}
+TRAINED = "vgg11-single-r64-px32-seed0"  # the trial file each damage below is done to
+
+
+@pytest.fixture(scope="module")
+def two_seed_run(tmp_path_factory, synthetic_root) -> Path:
+    """TWO_SEEDS run to its end, untouched: copy it to damage it."""
+    root = tmp_path_factory.mktemp("clean") / "run"
+    config = _toml(root.parent / "two.toml", TWO_SEEDS)
+    assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
+    return root
+
+
+def _set(column, value):
+    return lambda trial: trial["rows"][0].update({column: value})
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda trial: trial["rows"].clear(), "0 row(s) where its trial gives 1"),
+        (_set("test_acc", float("nan")), "it has no test_acc on row 1 (arch='vgg11' variant='single'"),
+        (_set("test_acc", 2.0), "it has 2.0 in column test_acc (row 1): it must hold a number from 0 to 1"),
+        (_set("train_loss", -1.0), "it has -1.0 in column train_loss (row 1): it must hold a number >= 0"),
+        (_set("test_acc", "high"), "it has 'high' in column test_acc (row 1): it must hold a number from 0 to 1"),
+        (lambda trial: trial["rows"][0].pop("test_acc"), "it lacks the column(s) test_acc that the train table"),
+        (_set("seed", 1), "row 1 has seed 1 where its trial has 0"),
+        (_set("variant", "stack"), "row 1 has variant 'stack' where its trial has 'single'"),
+        (lambda trial: trial["rows"].append(dict(trial["rows"][0])), "2 row(s) where its trial gives 1"),
+        (lambda trial: trial["rows"].__setitem__(0, [1, 2]), "row 1 is not a row of columns"),
+        (  # read by no run: a file outside the run, or one that never ends (/dev/zero)
+            lambda trial: trial["files"].update({"../outside.txt": "0"}),
+            "it names '../outside.txt', not a file in checkpoints/ or erf_maps/",
+        ),
+    ],
+    ids=[
+        "emptied",
+        "nan-accuracy",
+        "accuracy-2",
+        "negative-loss",
+        "text",
+        "column-gone",
+        "seed",
+        "variant",
+        "twice",
+        "not-a-row",
+        "file-outside",
+    ],
+)
+def test_a_trial_file_whose_rows_are_not_its_trials_is_redone_and_said_so(
+    tmp_path, two_seed_run, synthetic_root, capsys, damage, said
+):
+    root = tmp_path / "run"
+    shutil.copytree(two_seed_run, root)
+    path = root / "trials" / "train" / f"{TRAINED}.json"
+    trial = json.loads(path.read_text())
+    damage(trial)
+    path.write_text(json.dumps(trial))
+    (tmp_path / "outside.txt").write_text("not the run's")
+    config = _toml(tmp_path / "two.toml", TWO_SEEDS)
+    assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
+    err = capsys.readouterr().err
+    said_line = next(line for line in err.splitlines() if line.startswith(f"{path}: "))
+    assert said_line.startswith(f"{path}: {said}") and said_line.endswith(": redone")
+    assert "6 trials, 5 already done, 1 to run (again: 1 whose rows or files do not match their trial)" in err
+    measured = ["arch", "variant", "seed", "epoch", "train_loss", "train_acc", "test_acc"]
+    for name, columns in (("train", measured), ("summary", ["variant", "seeds", "failed", "test_acc_mean"])):
+        clean = pd.read_csv(two_seed_run / f"{name}.csv")[columns]
+        pd.testing.assert_frame_equal(pd.read_csv(root / f"{name}.csv")[columns], clean)
+    assert pd.read_csv(root / "claim.csv").equals(pd.read_csv(two_seed_run / "claim.csv"))
+
+
+def test_force_removes_what_the_new_configuration_does_not_make_and_nothing_else(tmp_path, small_run, capsys):
+    fields = {"kinds": ["static", "train", "erf"], "erf_images": 4, "erf_untrained_models": 2, "erf_resamples": 2}
+    assert small_run(capsys, **fields, seeds=[0, 1])[0] == 0
+    root, outside = tmp_path / "run", tmp_path / "outside.txt"
+    assert (root / "erf.csv").is_file() and (root / "figures" / "erf_maps.png").is_file()
+    outside.write_text("not the run's")
+    planted = {root / "notes.txt", root / "checkpoints" / "mine.pt", root / "erf_maps" / "mine.npy"}
+    for path in planted:
+        path.write_text("the user's")
+    (root / "checkpoints" / "link.pt").symlink_to(outside)
+    stale = root / "trials" / "erf" / "vgg11-stack-r64-px32-untrained.json"  # names files that are not the run's
+    envelope = json.loads(stale.read_text())
+    envelope["files"].update({"../outside.txt": "", "checkpoints/../../outside.txt": "", "checkpoints/link.pt": ""})
+    stale.write_text(json.dumps(envelope))
+    status, err = small_run(capsys, "--force", seeds=[0])
+    assert status == 0, err
+    removed = (
+        f"{root}: removed what this configuration does not make: erf.csv, 6 file(s) in trials/, 2 file(s) in "
+        "checkpoints/, 4 file(s) in erf_maps/"
+    )
+    assert removed in err and "4 trials, 4 already done, 0 to run" in err
+    assert not (root / "erf.csv").exists() and not (root / "trials" / "erf").exists()
+    assert not (root / "figures" / "erf_maps.png").exists() and not list((root / "erf_maps").glob("vgg11*"))
+    assert sorted(path.name for path in (root / "checkpoints").glob("vgg11*")) == [
+        "vgg11-single-r64-px32-seed0.pt",
+        "vgg11-stack-r64-px32-seed0.pt",
+    ]
+    assert all(path.read_text() == "the user's" for path in planted) and outside.read_text() == "not the run's"
+    assert (root / "checkpoints" / "link.pt").is_symlink()
+    assert list(pd.read_csv(root / "train.csv")["seed"]) == [0, 0]
+    assert not pd.read_csv(root / "claim.csv")["claim"].str.contains("effective").any()
+    assert "same effective receptive field" not in (root / "claim.md").read_text()
+    status, err = small_run(capsys, "--force", seeds=[0])  # nothing more to remove: no line
+    assert status == 0 and "removed what" not in err
+
+
+def test_a_timing_marked_out_of_memory_is_whole_and_one_without_its_numbers_is_redone(
+    tmp_path, small_run, capsys, monkeypatch
+):
+    from vggbench.measure import speed
+
+    real = speed.measure_with_retry
+
+    def retried(spec, setup):  # as after an out-of-memory at the batch asked for: the batch halved
+        return {**real(spec, dataclasses.replace(setup, batch_size=1)), "requested_batch_size": setup.batch_size}
+
+    monkeypatch.setattr(speed, "measure_with_retry", retried)
+    fields = {"kinds": ["speed"], "speed_modes": ["infer"], "speed_batch_size": 2, "speed_min_time_s": 0.0}
+    fields["speed_max_time_s"] = 0.0
+    assert small_run(capsys, **fields)[0] == 0
+    folder = tmp_path / "run" / "trials" / "speed"
+    out_of_memory, emptied = (
+        folder / "vgg11-stack-r64-px32-infer-b2.json",
+        folder / "vgg11-single-r64-px32-infer-b2.json",
+    )
+    for path, error in ((out_of_memory, "oom"), (emptied, None)):
+        trial = json.loads(path.read_text())
+        trial["rows"][0].update(dict.fromkeys(["img_per_s", "step_ms_median", "step_ms_iqr", "runs"]), error=error)
+        path.write_text(json.dumps(trial))
+    status, err = small_run(capsys, **fields)
+    assert status == 0 and f"{emptied}: it has no img_per_s on row 1" in err
+    assert "2 trials, 1 already done, 1 to run (again: 1 whose rows or files do not match their trial)" in err
+    assert pd.read_csv(tmp_path / "run" / "speed.csv")["batch_size"].tolist() == [1, 1]

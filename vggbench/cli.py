@@ -515,7 +515,11 @@ def _add_run_command(commands) -> None:
     )
     run.add_argument("--config", metavar="FILE.toml", type=_path, help="TOML file whose keys override the preset's")
     run.add_argument("--out", metavar="RUN_DIR", type=_path, help="the run directory (default: runs/PRESET)")
-    run.add_argument("--force", action="store_true", help="reuse a RUN_DIR made with another configuration")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a RUN_DIR made with another configuration, removing the trials and tables it no longer makes",
+    )
     run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
     run.add_argument(
         "--large",

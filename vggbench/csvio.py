@@ -95,10 +95,13 @@ def read_json(path: str | Path) -> object:
 # The types a table's column may be checked for (Table.reads), as a message names them; the last ones are numbers
 # within a range, finite, as times, rates, shares and counts are.
 NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or False", "text", "numbers joined by ;"
-POSITIVE, NON_NEGATIVE, SHARE, COUNT = "a number > 0", "a number >= 0", "a number from 0 to 1", "an integer >= 1"
+POSITIVE, NON_NEGATIVE, SHARE = "a number > 0", "a number >= 0", "a number from 0 to 1"
+COUNT, WHOLE = "an integer >= 1", "an integer >= 0"
 ARCH = "an architecture's name (vgg11, vgg13, vgg16, vgg19 or custom)"
 _RANGES = {POSITIVE: (0, math.inf), NON_NEGATIVE: (0, math.inf), SHARE: (0, 1), COUNT: (1, math.inf)}
-# Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's.
+_RANGES[WHOLE] = (0, math.inf)
+# Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's, a
+# measurement's. A table's own `reads` may say more of a column (must be there, a narrower type).
 TYPED_WHERE_PRESENT = {
     **dict.fromkeys(("seed", "epoch"), INTEGER),
     **dict.fromkeys(("ratio", "resolution", "in_channels", "num_classes", "kernel", "batch_size", "runs"), COUNT),
@@ -106,7 +109,11 @@ TYPED_WHERE_PRESENT = {
     **dict.fromkeys(("erf_share_t50", "replknet_share_t50", "ci_low", "ci_high"), NUMBER),
     **dict.fromkeys(("img_per_s", "baseline_img_per_s", "variant_img_per_s", "density_vs_3x3"), POSITIVE),
     **dict.fromkeys(("step_ms_ci_low", "step_ms_ci_high", "gflops_ci_low", "gflops_ci_high"), POSITIVE),
-    "step_ms_iqr": NON_NEGATIVE,
+    **dict.fromkeys(("epoch_s", "train_s", "compute_s", "train_img_per_s"), POSITIVE),
+    **dict.fromkeys(("step_ms_iqr", "data_s", "train_loss"), NON_NEGATIVE),
+    **dict.fromkeys(("train_acc", "test_acc"), SHARE),
+    **dict.fromkeys(("params", "conv_params", "fc_params", "macs", "flops", "macs_real", "rf_px"), WHOLE),
+    **dict.fromkeys(("train_images", "test_images", "optimizer_steps", "pairs", "erf_resolution"), COUNT),
     **dict.fromkeys(("erf_share_t50_per_model", "replknet_share_t50_per_model"), NUMBERS),
 }
 # The columns that name a row in a message, where a table has them.
@@ -122,31 +129,39 @@ def check_columns(
     why: str = "",
     required: tuple[str, ...] = (),
     ordered: tuple[tuple[str, ...], ...] = (),
+    rows: bool = False,
 ) -> pd.DataFrame:
     """`table` (read from `path`) once it has every column of `reads` (column -> type) with values of its
     type, and the columns of TYPED_WHERE_PRESENT it has too; numbers come back as numbers. A table whose
-    every row is a failed trial's (an `error` and the identity) needs only those. Every row but a failed one
-    fills the `required` columns; along each of `ordered` (an interval's low end, its median, its high end), the
-    values a row has never decrease. An InputError names the file, the column, the bad value, its line and the
-    row's identity."""
+    every row is a failed trial's (an `error`, or `failed` true: a run that diverged) needs only those, and a
+    failed row's numbers may be infinite (a diverged loss). Every other row fills the
+    `required` columns; along each of `ordered` (an interval's low end, its median, its high end), the values a
+    row has never decrease. An InputError names the file, the column, the bad value, its line (its row, where
+    `rows`: rows handed over rather than a file read) and the row's identity."""
     import numpy as np
 
     if table.empty:
         return table
-    failed = table["error"].notna() if "error" in table else np.zeros(len(table), dtype=bool)
+    failed = np.zeros(len(table), dtype=bool)
+    if "error" in table:
+        failed |= table["error"].notna().to_numpy(dtype=bool)
+    if "failed" in table:
+        marked = table["failed"].map(lambda value: isinstance(value, (bool, str)) and _BOOLEANS.get(value) is True)
+        failed |= marked.to_numpy(dtype=bool)
     missing = [column for column in reads if column not in table]
     if missing and not failed.all():
         raise InputError(f"{path} lacks the column(s) {', '.join(missing)}{why}: is it a table vggbench wrote?")
+    where = (lambda line: f"row {line + 1}") if rows else (lambda line: f"line {line + 2}")
     table = table.copy()
     for column, kind in {**TYPED_WHERE_PRESENT, **reads}.items():
         if column in table:
-            table[column] = _typed(table, column, kind, path)
+            table[column] = _typed(table, column, kind, path, failed, where)
     for column in required:
-        empty = table[column].isna().to_numpy() & ~np.asarray(failed) if column in table else []
+        empty = table[column].isna().to_numpy() & ~failed if column in table else []
         if np.any(empty):
             line = int(np.flatnonzero(empty)[0])
             raise InputError(
-                f"{path} has no {column} on line {line + 2}{_named(table, line)}: a row whose trial did not fail "
+                f"{path} has no {column} on {where(line)}{_named(table, line)}: a row whose trial did not fail "
                 "(no error) must have one"
             )
     for columns in ordered:
@@ -156,8 +171,8 @@ def check_columns(
             if reversed_.any():
                 line = int(np.flatnonzero(reversed_)[0])
                 raise InputError(
-                    f"{path} has {low}={table[low].iloc[line]:g} above {high}={table[high].iloc[line]:g} on line "
-                    f"{line + 2}{_named(table, line)}: an interval must be ordered, {' <= '.join(present)}"
+                    f"{path} has {low}={table[low].iloc[line]:g} above {high}={table[high].iloc[line]:g} on "
+                    f"{where(line)}{_named(table, line)}: an interval must be ordered, {' <= '.join(present)}"
                 )
     return table
 
@@ -172,7 +187,9 @@ def _named(table: pd.DataFrame, line: int, form: str = " ({})") -> str:
     return form.format(" ".join(named)) if named else ""
 
 
-def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path) -> pd.Series:
+def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path, failed, where) -> pd.Series:
+    """Column `column` of `table` as `kind` (numbers as numbers); an InputError names its first bad value. The
+    rows `failed` marks may hold an infinite number where the type wants a finite one."""
     import numpy as np
     import pandas as pd
 
@@ -197,17 +214,18 @@ def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path) -> pd.
     else:
         typed = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) else values
         bad = given & typed.isna()
-        if kind in (INTEGER, COUNT) and pd.api.types.is_numeric_dtype(typed):
+        if kind in (INTEGER, COUNT, WHOLE) and pd.api.types.is_numeric_dtype(typed):
             bad |= typed.notna() & (typed != np.floor(typed.where(np.isfinite(typed), 0.5)))
         if kind in _RANGES and pd.api.types.is_numeric_dtype(typed):
             least, most = _RANGES[kind]
             above = typed > least if kind == POSITIVE else typed >= least
-            bad |= typed.notna() & ~(np.isfinite(typed) & above & (typed <= most))
+            excused = failed & ~np.isfinite(typed)  # a diverged run's loss
+            bad |= typed.notna() & ~(np.isfinite(typed) & above & (typed <= most)) & ~excused
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0])
         value = values.iloc[line]
         raise InputError(
-            f"{path} has {shown(value)} in column {column} (line {line + 2}): it must hold {kind}, or be empty"
+            f"{path} has {shown(value)} in column {column} ({where(line)}): it must hold {kind}, or be empty"
             + _named(table, line, " (the row of {})")
         )
     return typed

@@ -562,7 +562,11 @@ def draw(directory: RunDir) -> list[Drawn]:
     drawn = []
     for name, title, caption, make in _plans(directory):
         figure = make()
-        if figure is None:
+        if figure is None:  # nothing to draw: no figure of an earlier run left behind
+            for suffix in (".png", ".svg"):
+                stale = folder / f"{name}{suffix}"
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
             drawn.append(Drawn(name, title, caption, None))
             continue
         figure.savefig(folder / f"{name}.png", dpi=120)

@@ -42,6 +42,7 @@ CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
+DAMAGED = "damaged"  # whole, but naming files trials do not write, or rows not its trial's or out of range
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
@@ -104,7 +105,8 @@ class RunDir:
         return envelope
 
     def status(self, trial: Trial) -> str:
-        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt) or OTHER_CONFIG."""
+        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt), OTHER_CONFIG or
+        DAMAGED (`damage` says how)."""
         if not self.trial_path(trial.kind, trial.key).is_file():
             return MISSING
         envelope = self._envelope(trial)
@@ -112,10 +114,69 @@ class RunDir:
             return INCOMPLETE
         if envelope["fingerprint"] != trial.fingerprint:
             return OTHER_CONFIG
-        for name, digest in envelope["files"].items():
-            if not (self.root / name).is_file() or _digest((self.root / name).read_bytes()) != digest:
+        if self.damage(trial, envelope):
+            return DAMAGED
+        for name, digest in envelope["files"].items():  # read only where trials write, through no link
+            if not self._owned(name) or _digest((self.root / name).read_bytes()) != digest:
                 return INCOMPLETE
         return FAILED if envelope.get("error") else DONE
+
+    def damage(self, trial: Trial, envelope: dict | None = None) -> str | None:
+        """What is wrong with the trial's whole file (`envelope`, where read already): files named where trials
+        write none, rows that are not its trial's, or numbers outside their columns' ranges (Kind.damage); None
+        where nothing is."""
+        from vggbench.registry import KINDS  # the kinds import this module
+
+        envelope = envelope or self._envelope(trial)
+        if envelope is None:
+            return None
+        strange = [name for name in envelope["files"] if not _trial_output(name)]
+        if strange:
+            return f"it names {shown(strange[0])}, not a file in {CHECKPOINTS}/ or {ERF_MAPS}/"
+        error = envelope.get("error")
+        if error is not None and not isinstance(error, str):
+            return f"its error is {type(error).__name__}, not text"
+        return KINDS[trial.kind].damage(trial, envelope["rows"], error)
+
+    def remove_unmade(self, plan: list[Trial], tables: set[str]) -> list[str]:
+        """Remove what `plan` does not make: the files of other trials, the files that only they name
+        (checkpoints, ERF maps) and the tables `tables` (NAME.csv); return what was removed, by its name in the
+        run directory. Only regular files where this module puts them are removed, none through a link: what
+        vggbench did not write stays."""
+        planned = {f"{TRIALS}/{trial.kind}/{trial.key}.json" for trial in plan}
+        trials = [path.relative_to(self.root).as_posix() for path in sorted((self.root / TRIALS).glob("*/*.json"))]
+        unmade = [name for name in trials if name not in planned]
+        kept = {output for name in trials if name in planned for output in self._outputs(name)}
+        names = [*unmade, *sorted({output for name in unmade for output in self._outputs(name)} - kept)]
+        removed = [name for name in [*names, *(f"{table}.csv" for table in sorted(tables))] if self._owned(name)]
+        for name in removed:
+            (self.root / name).unlink()
+        for folder in {(self.root / name).parent for name in removed if name.startswith(f"{TRIALS}/")}:
+            with contextlib.suppress(OSError):  # kept where it holds other files
+                folder.rmdir()
+        return removed
+
+    def _outputs(self, name: str) -> set[str]:
+        """The files that the trial file `name` says its trial wrote, of those where trials write."""
+        try:
+            envelope = read_json(self.root / name)
+        except (InputError, OSError):
+            return set()
+        files = envelope.get("files") if isinstance(envelope, dict) else None
+        return {output for output in files if _trial_output(output)} if isinstance(files, dict) else set()
+
+    def _owned(self, name: str) -> bool:
+        """Whether `name` is a regular file in the run directory itself: neither it nor a folder on its way a
+        link."""
+        path = self.root
+        try:
+            for part in name.split("/"):
+                path = path / part
+                if path.is_symlink():
+                    return False
+            return path.is_file()
+        except OSError:  # a name no file can have (too long)
+            return False
 
     def inputs(self, trial: Trial) -> dict[str, bytes]:
         """The files `trial` reads that exist, by their name in the run directory."""
@@ -293,6 +354,12 @@ def _small_text(path: Path) -> str:
         return ""
     finally:
         os.close(descriptor)
+
+
+def _trial_output(name) -> bool:
+    """Whether `name` is where a trial writes a file: directly in CHECKPOINTS or ERF_MAPS."""
+    parts = name.split("/") if isinstance(name, str) else []
+    return len(parts) == 2 and parts[0] in (CHECKPOINTS, ERF_MAPS) and parts[1] not in ("", ".", "..")
 
 
 def _grown(before, after) -> bool:

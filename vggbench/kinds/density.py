@@ -190,6 +190,10 @@ class Density(Kind):
         weights = sum(setup.channels**2 * kernel**2 for kernel in setup.kernels)
         return 4 * (weights + len(setup.kernels) * maps), setup.device
 
+    def rows_for(self, trial) -> list[dict]:
+        """A row per kernel side, in order."""
+        return [{**trial.identity(), "kernel_px": kernel} for kernel in trial.setup.kernels]
+
     def describe(self, rows) -> str:
         return ", ".join(f"{row['kernel_px']}x{row['kernel_px']} {row['achieved_gflops']:.1f} GFLOP/s" for row in rows)
 

@@ -74,7 +74,7 @@ class Speed(Timed):
                 *((column, TEXT) for column in ("variant", "device", "mode")),
                 ("step_ms_median", POSITIVE),
             ),
-            required=("step_ms_median",),
+            required=("img_per_s", "step_ms_median", "runs"),
             ordered=(("step_ms_ci_low", "step_ms_median", "step_ms_ci_high"),),
         ),
     )
@@ -109,6 +109,13 @@ class Speed(Timed):
 
         training = trial.setup.mode == "train"
         return needed_bytes(trial.spec, trial.setup.batch_size, training, training), trial.setup.device
+
+    def rows_for(self, trial) -> list[dict]:
+        """Its one row, whose batch_size is the one timed (smaller after an out-of-memory retry) and
+        requested_batch_size the trial's."""
+        identity = trial.identity()
+        requested = identity.pop("batch_size")
+        return [{**identity, "requested_batch_size": requested}]
 
     def describe(self, rows) -> str:
         row = rows[0]
