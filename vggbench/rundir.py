@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
-from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
+from vggbench.csvio import FILE, file_type, read_csv, read_json, write_bytes, write_csv, write_text
 from vggbench.kind import TABLES, Outcome, Trial
+from vggbench.terminal import printable
 from vggbench.validate import InputError
 
 if TYPE_CHECKING:
@@ -144,15 +145,22 @@ class RunDir:
         path, mine = self.root / LOCK, _holder()
         while True:
             try:
-                with open(path, "x") as stream:
+                with open(path, "x", encoding="utf-8") as stream:
                     stream.write(json.dumps(mine))
                 break
             except FileExistsError:
+                found = file_type(path)
+                if found not in (None, FILE):  # not a lock vggbench wrote: not removed
+                    raise InputError(
+                        f"{path} is {found}, not a lock file: remove it if no run uses {self.root}"
+                    ) from None
                 holder = _read_lock(path)
                 if not _stale(holder):
                     raise InputError(
-                        f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
-                        f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                        printable(
+                            f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
+                            f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                        )
                     ) from None
                 report(f"{path}: removed the stale lock of pid {holder.get('pid')!r}, which is no longer running")
                 path.unlink(missing_ok=True)
@@ -263,7 +271,7 @@ def _holder() -> dict:
 
 def _read_lock(path: Path) -> dict:
     try:
-        holder = json.loads(path.read_text())
+        holder = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # cut or unreadable: a holder that cannot say who it is
     return holder if isinstance(holder, dict) else {}

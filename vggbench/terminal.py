@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,18 @@ SHORT = {
 SUFFIXES = ((1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k"))
 
 
+# What a terminal or a Markdown viewer would act on rather than show: C0 controls but the line break and the tab
+# (escape sequences start with ESC), DEL, C1 controls, and the bidirectional overrides that reorder a line.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """`text` (any value, as str) as safe to print or to put in Markdown: control characters removed, and bytes
+    that a path or file held but that are not UTF-8 (surrogate escapes) shown as U+FFFD."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return CONTROL.sub("", text)
+
+
 def is_missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
@@ -104,8 +117,8 @@ def _layout(table: pd.DataFrame, width: int, right=()) -> tuple[list[str], list[
     """The table's lines, no longer than `width`, and the columns left out to get there (rightmost first).
     Numbers, and the columns named in `right`, are aligned right."""
     columns = list(table.columns)
-    headers = {column: SHORT.get(column, str(column)) for column in columns}
-    cells = {column: [human(value) for value in table[column]] for column in columns}
+    headers = {column: printable(SHORT.get(column, column)) for column in columns}
+    cells = {column: [" ".join(printable(human(value)).split()) for value in table[column]] for column in columns}
     numeric = {column: column in right or is_number(table[column]) for column in columns}
     sizes = {column: max([len(headers[column]), *map(len, cells[column])]) for column in columns}
     left_out = []
@@ -135,7 +148,7 @@ def _layout(table: pd.DataFrame, width: int, right=()) -> tuple[list[str], list[
 
 
 def wrapped(text: str, width: int = WIDTH) -> str:
-    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) if text else ""
+    return "\n".join(textwrap.wrap(printable(text), width, break_on_hyphens=False)) if text else ""
 
 
 def text(table: pd.DataFrame, where: str = "the CSV", width: int = WIDTH, right=()) -> str:
