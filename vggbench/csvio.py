@@ -204,23 +204,26 @@ def _numbers(value) -> bool:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
 
 
-def _inert(value):
-    """`value`, where it is text a spreadsheet would run as a formula (and not numbers, as -0.5 or '-1;2'), with
-    a quote before it, as OWASP recommends: the cell shows as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _numbers(value):
-        return "'" + value
-    return value
+def _cell(value):
+    """`value` as a CSV cell that reads back as written and that a spreadsheet shows rather than runs: a text a
+    spreadsheet would run as a formula (not numbers, as -0.5 or '-1;2') with a quote before it, as OWASP
+    recommends; its carriage returns as line breaks (a bare one, left unquoted, would end the row)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) and not _numbers(value):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def neutralised(table: pd.DataFrame) -> pd.DataFrame:
-    """`table` with every text cell a spreadsheet would run as a formula made inert (_inert); numbers as they are."""
+    """`table` with every text cell made safe to write (_cell); numbers as they are."""
     import pandas as pd
 
-    inert = table.copy()
+    safe = table.copy()
     for index in range(table.shape[1]):
         if not pd.api.types.is_numeric_dtype(table.iloc[:, index]):
-            inert.iloc[:, index] = table.iloc[:, index].map(_inert)
-    return inert
+            safe.iloc[:, index] = table.iloc[:, index].map(_cell)
+    return safe
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
