@@ -631,12 +631,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def _check_working_folder() -> None:
+    """Refuse to work in a deleted working folder: a relative path would name nothing, and torch fails to load."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise OSError("the working folder was deleted: cd to a folder that exists, and run the command again") from None
+
+
 def _command(argv: list[str] | None) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # what the terminal's encoding lacks (an ASCII locale) shown as \xe9
         sys.stdout.reconfigure(errors="backslashreplace")
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        _check_working_folder()
         status = args.handler(args)
     except BrokenPipeError:
         raise  # not an error: the reader has all it wanted (main)
