@@ -39,21 +39,30 @@ def file_type(path: str | Path, follow: bool = False) -> str | None:
     """What `path` names (FILE, FOLDER, 'a fifo', 'a symbolic link', ...; a link's target where `follow`), or
     None where nothing is there (or it cannot be looked at: the write that follows says why)."""
     try:
-        mode = os.stat(path).st_mode if follow else os.lstat(path).st_mode
+        mode = os.lstat(path).st_mode
     except (OSError, ValueError):  # ValueError: a NUL in the name
         return None
+    if follow and stat.S_ISLNK(mode):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return "a symbolic link to nothing"
     return next((what for test, what in _TYPES if test(mode)), "a special file")
 
 
 def check_output(path: str | Path, folder: bool = False) -> None:
     """Refuse an output that would replace what is not a regular file (a fifo, a symbolic link, a device node,
     a folder): vggbench writes new regular files, or replaces regular files, only. A `folder` output must be
-    a folder (or a link to one), or not yet exist."""
+    a folder (or a link to one), or not yet exist; so must the closest of its parents that exists."""
     found = file_type(path, follow=folder)
     if folder and found not in (None, FOLDER):
         raise InputError(f"{path} is {found}, not a folder: give a folder, or a path that does not exist yet")
     if not folder and found not in (None, FILE):
         raise InputError(f"{path} is {found}, not a regular file: vggbench never replaces one (give another path)")
+    parent = next((parent for parent in Path(path).parents if os.path.lexists(parent)), None)
+    above = file_type(parent, follow=True) if parent is not None else None
+    if found is None and above not in (None, FOLDER):
+        raise InputError(f"{path} cannot be written: {parent} is {above}, not a folder (give another path)")
 
 
 def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> None:
