@@ -624,7 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return _command(argv)
         finally:
-            sys.stdout.flush()  # here, where a closed pipe can be caught, rather than at exit
+            if sys.stdout is not None:  # None: started with its stdout closed (>&-)
+                sys.stdout.flush()  # here, where a closed pipe can be caught, rather than at exit
     except BrokenPipeError:
         # Python's recipe (the signal module's notes on SIGPIPE): whatever is left to print goes nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
