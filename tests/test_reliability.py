@@ -827,13 +827,15 @@ def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
 
 
 def _special(path: Path, what: str) -> Path:
-    """`path` made into `what`: a fifo, a symbolic link to a file beside it, a character device (as /dev/null), or a
-    folder."""
+    """`path` made into `what`: a fifo, a symbolic link to a file beside it (or to nothing), a character device (as
+    /dev/null), or a folder."""
     if what == "fifo":
         os.mkfifo(path)
     elif what == "symbolic link":
         (path.parent / "target.txt").write_text("kept")
         path.symlink_to(path.parent / "target.txt")
+    elif what == "symbolic link to nothing":
+        path.symlink_to(path.parent / "nowhere")
     elif what == "character device":
         if os.geteuid() != 0:
             pytest.skip("making a device node needs root")
@@ -848,6 +850,7 @@ def _unchanged(path: Path, what: str) -> None:
     tests = {
         "fifo": stat.S_ISFIFO,
         "symbolic link": stat.S_ISLNK,
+        "symbolic link to nothing": stat.S_ISLNK,
         "character device": stat.S_ISCHR,
         "folder": stat.S_ISDIR,
     }
@@ -877,7 +880,7 @@ def test_an_output_option_naming_what_is_not_a_regular_file_is_refused_before_wo
     _unchanged(target, what)
 
 
-@pytest.mark.parametrize("what", ["fifo", "character device", "file"])
+@pytest.mark.parametrize("what", ["fifo", "character device", "file", "symbolic link to nothing"])
 def test_an_output_folder_option_naming_what_is_not_a_folder_is_refused(tmp_path, what, capsys):
     target = tmp_path / "run"
     target.write_text("kept") if what == "file" else _special(target, what)
