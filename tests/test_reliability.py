@@ -1,13 +1,16 @@
 """Reliability through the command line: a run directory that cannot lie, and every input checked before work
 starts. Each test drives one class of fault (not only one example of it) through `vggbench`."""
 
+import csv
 import dataclasses
 import gzip
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -993,6 +996,190 @@ def test_a_published_folder_is_refused_as_a_runs_output(
 
 
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
+
+
+def _special(path: Path, what: str) -> Path:
+    """`path` made into `what`: a fifo, a symbolic link to a file beside it (or to nothing), a character device (as
+    /dev/null), or a folder."""
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "symbolic link":
+        (path.parent / "target.txt").write_text("kept")
+        path.symlink_to(path.parent / "target.txt")
+    elif what == "symbolic link to nothing":
+        path.symlink_to(path.parent / "nowhere")
+    elif what == "character device":
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        path.mkdir()
+    return path
+
+
+def _unchanged(path: Path, what: str) -> None:
+    mode = os.lstat(path).st_mode
+    tests = {
+        "fifo": stat.S_ISFIFO,
+        "symbolic link": stat.S_ISLNK,
+        "symbolic link to nothing": stat.S_ISLNK,
+        "character device": stat.S_ISCHR,
+        "folder": stat.S_ISDIR,
+    }
+    assert tests[what](mode), f"{path} is no longer a {what}"
+    assert not (path.parent / "target.txt").exists() or (path.parent / "target.txt").read_text() == "kept"
+
+
+SPECIAL = ["fifo", "symbolic link", "character device", "folder"]
+
+
+@pytest.mark.parametrize("what", SPECIAL)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["static", "--arch", "vgg11", "--ratio", "64", "--out"],
+        ["static", "--arch", "vgg11", "--ratio", "64", "--layers"],
+        ["train", "--epochs", "1", "--save-checkpoint"],
+        ["compare", "a", "b", "--out"],
+        ["power", "a", "--out"],
+    ],
+    ids=["static --out", "static --layers", "train --save-checkpoint", "compare --out", "power --out"],
+)
+def test_an_output_option_naming_what_is_not_a_regular_file_is_refused_before_work(tmp_path, argv, what, capsys):
+    target = _special(tmp_path / "out.csv", what)
+    err = _refused([*argv, str(target)], capsys)
+    assert f"{target} is a {what}, not a regular file: vggbench never replaces one" in err
+    _unchanged(target, what)
+
+
+@pytest.mark.parametrize("what", ["fifo", "character device", "file", "symbolic link to nothing"])
+def test_an_output_folder_option_naming_what_is_not_a_folder_is_refused(tmp_path, what, capsys):
+    target = tmp_path / "run"
+    target.write_text("kept") if what == "file" else _special(target, what)
+    err = _refused(["run", "--dry-run", "--out", str(target)], capsys)
+    assert f"{target} is a {what}, not a folder" in err
+    assert target.read_text() == "kept" if what == "file" else _unchanged(target, what) is None
+
+
+@pytest.mark.parametrize("what", SPECIAL)
+@pytest.mark.parametrize("name", ["claim.csv", "claim.md", "figures/forest.png"])
+def test_a_file_in_a_run_folder_that_is_not_a_regular_file_is_never_replaced(
+    tmp_path, finished_run, name, what, capsys
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    (run / name).unlink()
+    target = _special(run / name, what)
+    command = "report" if name.startswith("figures") else "claim"
+    err = _refused([command, str(run)], capsys)
+    assert f"{target} is a {what}, not a regular file" in err
+    _unchanged(target, what)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert_and_numbers_stay_numbers(tmp_path, finished_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    pairs = pd.read_csv(run / "pairs.csv")
+    formulas = ["=cmd|' /C calc'!A0", "+1+cmd|x", "-2+3+cmd|x", "@SUM(1)", "\t=1", "\r=1"]
+    pairs["device"] = [formulas[index % len(formulas)] for index in range(len(pairs))]
+    pairs.to_csv(run / "pairs.csv", index=False)
+    assert main(["claim", str(run)]) == 0
+    with open(run / "claim.csv", newline="", encoding="utf-8") as stream:
+        cells = [cell for row in csv.reader(stream) for cell in row]
+    assert "'=cmd|' /C calc'!A0" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")], "a formula reached claim.csv"
+    assert not [cell for cell in cells if cell.startswith("-") and not re.fullmatch(r"-[\d.e+-]+|-inf", cell)]
+    claims = pd.read_csv(run / "claim.csv")
+    assert (claims["difference"] < 0).any() and claims["difference"].dtype == float  # negatives kept as numbers
+    assert main(["report", str(run)]) == 0  # and the tables read back
+
+
+def test_control_characters_from_tables_and_a_lock_never_reach_the_terminal_or_claim_md(
+    tmp_path, finished_run, small_run, capsys
+):
+    run = tmp_path / "finished"
+    shutil.copytree(finished_run.root, run)
+    hostile = "\x1b[2J\x1b]0;pwned\x07evil\rX\x9b31m\u202etxt.exe\x00\x7f"
+    pairs = pd.read_csv(run / "pairs.csv")
+    pairs["device"] = hostile
+    pairs.to_csv(run / "pairs.csv", index=False, quoting=csv.QUOTE_NONNUMERIC)  # the carriage return kept
+    failures = pd.DataFrame([{"kind": "static", "trial": "t", "error": hostile}])
+    failures.to_csv(run / "failures.csv", index=False, quoting=csv.QUOTE_NONNUMERIC)
+    assert main(["claim", str(run)]) == 0
+    shown = capsys.readouterr().out + (run / "claim.md").read_text(encoding="utf-8")
+    assert "evilX31mtxt.exe" in shown
+    (tmp_path / "run").mkdir()
+    lock = {"pid": 1, "host": f"elsewhere{hostile}", "since": hostile}  # another host's: in use
+    (tmp_path / "run" / ".lock").write_text(json.dumps(lock))
+    status, err = small_run(capsys)
+    assert status == 2 and "in use by pid 1 on elsewhere[2J]0;pwnedevilX31mtxt.exe" in err
+    for control in ("\x1b", "\x07", "\r", "\x9b", "\u202e", "\x00", "\x7f"):
+        assert control not in shown + err, repr(control)
+
+
+def test_a_lock_that_is_not_a_regular_file_is_refused_not_removed(tmp_path, small_run, capsys):
+    lock = tmp_path / "run" / ".lock"
+    lock.mkdir(parents=True)
+    status, err = small_run(capsys)
+    assert status == 2 and f"{lock} is a folder, not a lock file" in err and lock.is_dir()
+    lock.rmdir()
+    lock.symlink_to(tmp_path / "small.toml")
+    status, err = small_run(capsys)
+    assert status == 2 and f"{lock} is a symbolic link, not a lock file" in err and lock.is_symlink()
+
+
+def _vggbench(*argv: str, cwd=None, stdout=subprocess.PIPE, **env: str | None) -> subprocess.CompletedProcess:
+    """`python -m vggbench argv` in a process of its own, under this environment changed by `env` (None: unset)."""
+    changed = {key: value for key, value in {**os.environ, **env}.items() if value is not None}
+    package = str(Path(__file__).resolve().parents[1])
+    changed["PYTHONPATH"] = os.pathsep.join(filter(None, [package, changed.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "vggbench", *argv]
+    return subprocess.run(command, cwd=cwd, env=changed, stdout=stdout, stderr=subprocess.PIPE, timeout=300)
+
+
+def test_an_ascii_locale_and_a_path_that_is_not_ascii_end_in_no_traceback(tmp_path, finished_run):
+    run = tmp_path / "runé ü"
+    shutil.copytree(finished_run.root, run)
+    pairs = pd.read_csv(run / "pairs.csv")
+    pairs["device"] = "Gerät…"
+    pairs.to_csv(run / "pairs.csv", index=False)
+    ascii_locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = _vggbench("claim", str(run), PYTHONIOENCODING=None, **ascii_locale)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr.decode()
+    text = (run / "claim.md").read_text(encoding="utf-8")
+    assert "# The kernel-stacking claim: runé ü" in text and "Gerät…" in text
+
+
+def test_a_closed_pipe_ends_a_command_quietly(tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written: as `| head -1` once it has its line
+    tables = ["--out", str(tmp_path / "static.csv"), "--layers", str(tmp_path / "layers.csv")]
+    try:
+        done = [_vggbench(*argv, stdout=write) for argv in (["--help"], ["static", "--arch", "vgg11", *tables])]
+    finally:
+        os.close(write)
+    for command in done:
+        assert command.returncode == 0, command.stderr.decode()
+        assert b"Broken pipe" not in command.stderr and b"Traceback" not in command.stderr, command.stderr.decode()
+    assert len(pd.read_csv(tmp_path / "static.csv")) == 3 and len(pd.read_csv(tmp_path / "layers.csv")) > 3
+
+
+def test_no_home_no_usable_temporary_folder_or_a_deleted_working_folder_end_in_one_line(tmp_path):
+    out = tmp_path / "static.csv"
+    static = ["static", "--arch", "vgg11", "--ratio", "64", "--out", str(out)]
+    for env in ({"HOME": None}, {"TMPDIR": str(tmp_path / "missing")}, {"TMPDIR": str(out.parent / "a-file")}):
+        (tmp_path / "a-file").write_text("")
+        done = _vggbench(*static, **env)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, (env, done.stderr.decode())
+    gone = shlex.quote(str(tmp_path / "gone"))
+    script = f'mkdir {gone} && cd {gone} && rmdir {gone} && exec "$@"'
+    python = [sys.executable, "-m", "vggbench"]
+    for argv, status in ((["--help"], 0), (static, 1)):
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        done = subprocess.run(["sh", "-c", script, "sh", *python, *argv], env=env, capture_output=True, timeout=300)
+        err = done.stderr.decode()
+        assert done.returncode == status and "Traceback" not in err and len(err.strip().splitlines()) == status, err
+    assert "the working folder was deleted" in err
 
 
 # --- 32.2/32.3: one check of the whole configuration, read with limits ------------------------------------------------

@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,18 +25,65 @@ def _umask() -> int:
     return mask
 
 
+FILE, FOLDER = "a file", "a folder"
+_TYPES = (
+    (stat.S_ISREG, FILE),
+    (stat.S_ISDIR, FOLDER),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a fifo"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_type(path: str | Path, follow: bool = False) -> str | None:
+    """What `path` names (FILE, FOLDER, 'a fifo', 'a symbolic link', ...; a link's target where `follow`), or
+    None where nothing is there (or it cannot be looked at: the write that follows says why)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return None
+    if follow and stat.S_ISLNK(mode):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return "a symbolic link to nothing"
+    return next((what for test, what in _TYPES if test(mode)), "a special file")
+
+
+def check_output(path: str | Path, folder: bool = False) -> None:
+    """Refuse an output that would replace what is not a regular file (a fifo, a symbolic link, a device node,
+    a folder): vggbench writes new regular files, or replaces regular files, only. A `folder` output must be
+    a folder (or a link to one), or not yet exist; so must the closest of its parents that exists."""
+    found = file_type(path, follow=folder)
+    if folder and found not in (None, FOLDER):
+        raise InputError(f"{path} is {found}, not a folder: give a folder, or a path that does not exist yet")
+    if not folder and found not in (None, FILE):
+        raise InputError(f"{path} is {found}, not a regular file: vggbench never replaces one (give another path)")
+    parent = next((parent for parent in Path(path).parents if os.path.lexists(parent)), None)
+    above = file_type(parent, follow=True) if parent is not None else None
+    if found is None and above not in (None, FOLDER):
+        raise InputError(f"{path} cannot be written: {parent} is {above}, not a folder (give another path)")
+
+
 def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> None:
-    """Write through a temporary file beside `path`, then rename it: a reader never sees half a file."""
+    """Write through a temporary file beside `path`, then rename it: a reader never sees half a file. Only a
+    regular file is replaced (check_output)."""
     target = Path(path)
+    check_output(target)  # before the work of writing
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as error:
         raise OSError(f"cannot write {path}: {error.strerror or error} ({error.filename})") from None
     try:
-        with os.fdopen(handle, "wb" if binary else "w", newline=None if binary else "") as stream:
+        # UTF-8 whatever the locale; a path's bytes that are not UTF-8 (surrogate escapes) written as they were
+        text = {} if binary else {"encoding": "utf-8", "errors": "surrogateescape", "newline": ""}
+        with os.fdopen(handle, "wb" if binary else "w", **text) as stream:
             write(stream)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
+        check_output(target)  # again: something may have been put there meanwhile
         os.replace(temporary, target)
     except OSError as error:  # a full disk, a file system gone read-only
         Path(temporary).unlink(missing_ok=True)
@@ -53,7 +101,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     if not target.is_file() or target.stat().st_size <= 1:
         return pd.DataFrame()
     try:
-        return pd.read_csv(target)
+        return pd.read_csv(target, encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(f"{target} is not a readable CSV table: {error}") from None
     except OSError as error:
@@ -240,8 +288,33 @@ def _numbers(value) -> bool:
     return True
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def _cell(value):
+    """`value` as a CSV cell that reads back as written and that a spreadsheet shows rather than runs: a text a
+    spreadsheet would run as a formula (not numbers, as -0.5 or '-1;2') with a quote before it, as OWASP
+    recommends; its carriage returns as line breaks (a bare one, left unquoted, would end the row)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) and not _numbers(value):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def neutralised(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with every text cell made safe to write (_cell); numbers as they are."""
+    import pandas as pd
+
+    safe = table.copy()
+    for index in range(table.shape[1]):
+        if not pd.api.types.is_numeric_dtype(table.iloc[:, index]):
+            safe.iloc[:, index] = table.iloc[:, index].map(_cell)
+    return safe
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
-    _write_atomically(path, lambda stream: table.to_csv(stream, index=False))
+    _write_atomically(path, lambda stream: neutralised(table).to_csv(stream, index=False))
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -25,15 +25,15 @@ import json
 import os
 import socket
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
-from vggbench.csvio import read_csv, read_json, write_bytes, write_csv, write_text
-from vggbench.kind import TABLES, Outcome, Trial
-from vggbench.validate import InputError, shown
+from vggbench.csvio import FILE, file_type, read_csv, read_json, write_bytes, write_csv, write_text
+from vggbench.kind import TABLES, Kind, Outcome, Trial
+from vggbench.validate import InputError, printable, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,10 +81,11 @@ def erf_map_name(model: str, state: str) -> str:
 
 
 class RunDir:
-    """The files of one run."""
+    """The files of one run. `kinds` (the registry, vggbench.registry.KINDS) judges what a trial file holds: a
+    RunDir that reads the trials' state (status, rows, failures) needs it; one that reads tables only does not."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path, kinds: Mapping[str, Kind] | None = None) -> None:
+        self.root, self.kinds = Path(root), kinds
 
     def trial_path(self, kind: str, key: str) -> Path:
         return self.root / TRIALS / kind / f"{key}.json"
@@ -125,8 +126,8 @@ class RunDir:
         """What is wrong with the trial's whole file (`envelope`, where read already): files named where trials
         write none, rows that are not its trial's, or numbers outside their columns' ranges (Kind.damage); None
         where nothing is."""
-        from vggbench.registry import KINDS  # the kinds import this module
-
+        if self.kinds is None:
+            raise TypeError("RunDir(root, kinds) judges trial files: give it the kinds' registry")
         envelope = envelope or self._envelope(trial)
         if envelope is None:
             return None
@@ -136,7 +137,7 @@ class RunDir:
         error = envelope.get("error")
         if error is not None and not isinstance(error, str):
             return f"its error is {type(error).__name__}, not text"
-        return KINDS[trial.kind].damage(trial, envelope["rows"], error)
+        return self.kinds[trial.kind].damage(trial, envelope["rows"], error)
 
     def remove_unmade(self, plan: list[Trial], tables: set[str]) -> list[str]:
         """Remove what `plan` does not make: the files of other trials, the files that only they name
@@ -223,15 +224,22 @@ class RunDir:
         path, mine = self.root / LOCK, _holder()
         while True:
             try:
-                with open(path, "x") as stream:
+                with open(path, "x", encoding="utf-8") as stream:
                     stream.write(json.dumps(mine))
                 break
             except FileExistsError:
+                found = file_type(path)
+                if found not in (None, FILE):  # not a lock vggbench wrote: not removed
+                    raise InputError(
+                        f"{path} is {found}, not a lock file: remove it if no run uses {self.root}"
+                    ) from None
                 holder = _read_lock(path)
                 if not _stale(holder):
                     raise InputError(
-                        f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
-                        f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                        printable(
+                            f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
+                            f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                        )
                     ) from None
                 report(f"{path}: removed the stale lock of pid {shown(holder.get('pid'))}, which is no longer running")
                 path.unlink(missing_ok=True)
@@ -382,7 +390,7 @@ def _holder() -> dict:
 
 def _read_lock(path: Path) -> dict:
     try:
-        holder = json.loads(path.read_text())
+        holder = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # cut or unreadable: a holder that cannot say who it is
     return holder if isinstance(holder, dict) else {}

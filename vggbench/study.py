@@ -312,7 +312,7 @@ def run(
     config.machine.check_available(report)
     check_size(count(config), large)
     plan = trials(config)  # before the folder is touched: planning checks what the trials will read
-    directory = RunDir(run_dir)
+    directory = RunDir(run_dir, KINDS)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
         if force:
@@ -448,6 +448,6 @@ def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
 
 def finish_folder(run_dir: str | Path) -> RunDir:
     """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
-    directory = RunDir(run_dir)
+    directory = RunDir(run_dir, KINDS)
     config = StudyConfig(directory.config())
     return finish(directory, config, trials(config))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 
 class InputError(ValueError):
@@ -87,3 +88,15 @@ def device(value: str) -> None:
 
 def default_device() -> str:
     return "cuda" if _cuda_available() else "cpu"
+
+
+# What a terminal or a Markdown viewer would act on rather than show: C0 controls but the line break and the tab
+# (escape sequences start with ESC), DEL, C1 controls, and the bidirectional overrides that reorder a line.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """`text` (any value, as str) as safe to print or to put in Markdown: control characters removed, and bytes
+    that a path or file held but that are not UTF-8 (surrogate escapes) shown as U+FFFD."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return CONTROL.sub("", text)
