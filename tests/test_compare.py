@@ -185,10 +185,11 @@ def test_out_writes_one_row_per_shared_measurement(tmp_path):
 
 def test_runs_without_shared_tables_say_so_and_pass(tmp_path, capsys):
     a = run_dir(tmp_path / "a", speed=speed_rows())
-    b = run_dir(tmp_path / "b", static=pd.DataFrame([MODELS["stack"]]))
+    b = run_dir(tmp_path / "b", pairs=pairs_rows())
     assert main(["compare", a, b]) == 0
     out = capsys.readouterr().out
     assert "speed: only A has speed rows (4), not compared" in out
+    assert "pairs: only B has pairs rows (1), not compared" in out
     assert "no measurement is in both runs: nothing compared" in out
 
 

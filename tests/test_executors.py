@@ -13,7 +13,7 @@ from vggbench import data, study
 from vggbench.cli import main
 from vggbench.config import load_config
 from vggbench.executors import RayExecutor, run_on_worker
-from vggbench.registry import run_trial
+from vggbench.registry import KINDS, run_trial
 from vggbench.rundir import RunDir
 
 # Columns that do not depend on timing: they must be equal whatever ran the trials.
@@ -121,7 +121,7 @@ def test_a_bug_in_a_trial_on_ray_stops_the_run_with_its_traceback_instead_of_bec
     tiny_study.update(seeds=[0], speed_modes=["infer"])
     with pytest.raises(KeyError, match="a key that is not there"):
         _run_on_ray(tmp_path, synthetic_root, tiny_study, RayExecutor(work=static_has_a_bug))
-    failed = RunDir(tmp_path / "run").failures(study.trials(load_config(**tiny_study)))
+    failed = RunDir(tmp_path / "run", KINDS).failures(study.trials(load_config(**tiny_study)))
     assert failed == []  # nothing recorded as the user's failed trial
 
 

@@ -1,12 +1,16 @@
 """Reliability through the command line: a run directory that cannot lie, and every input checked before work
 starts. Each test drives one class of fault (not only one example of it) through `vggbench`."""
 
+import csv
+import dataclasses
 import gzip
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -818,9 +822,364 @@ def test_an_option_that_would_be_ignored_is_refused(argv, message, capsys):
 
 
 # --- 32.1/32.6: publish copies the run's own files only, within stated sizes -------------------------------------
+def _publish_copy(tmp_path, finished_run) -> tuple[Path, Path]:
+    """A copy of the finished run to publish, and where it goes."""
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    return run, tmp_path / "results"
+
+
+@pytest.mark.parametrize(
+    ("plant", "name"),
+    [
+        (lambda run, outside: os.link(outside, run / "figures" / "secret.png"), "figures/secret.png"),
+        (lambda run, outside: os.link(outside, run / "extra.csv"), "extra.csv"),
+        (lambda run, outside: (outside.unlink(), os.link(run / "metadata.json", outside)), "metadata.json"),
+    ],
+    ids=["figure-linked-in", "table-linked-in", "metadata-linked-out"],
+)
+def test_publish_refuses_a_hard_link_which_may_name_a_file_outside_the_run(tmp_path, finished_run, capsys, plant, name):
+    run, results = _publish_copy(tmp_path, finished_run)
+    outside = tmp_path / "outside.txt"  # as /etc/passwd would be: a file of another folder sharing a run's file
+    outside.write_text("not the run's")
+    plant(run, outside)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"{name} (a file with 2 hard links, which may name a file outside the run)" in err
+    assert not results.exists()
+
+
+def test_publish_refuses_a_hard_link_swapped_in_after_its_check(tmp_path, finished_run, capsys, monkeypatch):
+    from vggbench import publish
+
+    run, results = _publish_copy(tmp_path, finished_run)
+    (tmp_path / "outside.txt").write_text("not the run's")
+    checked = publish._regular_files
+
+    def check_then_link(directory):
+        names = checked(directory)
+        (run / "static.csv").unlink()
+        os.link(tmp_path / "outside.txt", run / "static.csv")
+        return names
+
+    monkeypatch.setattr(publish, "_regular_files", check_then_link)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert "static.csv changed while publishing (a file with 2 hard links" in err
+    assert not [path for path in results.iterdir() if path.name != "README.md"]
+    assert not any("not the run's" in path.read_text(errors="replace") for path in results.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({"figures/stray.png": 300_000_000}, "above publish's limit of 50 MB a file: figures/stray.png (300 MB)"),
+        ({"big.csv": 50_000_001}, "above publish's limit of 50 MB a file: big.csv (50.0 MB)"),
+        (
+            {f"erf_maps/big{i}.npy": 45_000_000 for i in range(5)},
+            "MB to publish, above publish's limit of 200 MB in all",
+        ),
+    ],
+    ids=["stray-figure", "table-one-byte-over", "total"],
+)
+def test_publish_refuses_files_above_its_size_limits(tmp_path, finished_run, capsys, sizes, message):
+    run, results = _publish_copy(tmp_path, finished_run)
+    for name, size in sizes.items():
+        with open(run / name, "wb") as stream:
+            stream.truncate(size)  # sparse: no disk, no time
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert message in err and str(run) in err
+    assert not results.exists()
+
+
+def test_publish_reports_what_it_leaves_out_of_the_run(tmp_path, finished_run, capsys):
+    run, results = _publish_copy(tmp_path, finished_run)
+    with open(run / "stray.bin", "wb") as stream:
+        stream.truncate(300_000_000)
+    (run / "scratch").mkdir()
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    err = capsys.readouterr().err
+    assert f"{run}: left out, not what publish copies: scratch/, stray.bin (300 MB)" in err
+    assert "trials" not in err and "checkpoints" not in err  # the run's own working files go unsaid
+    published = next(results.glob("run-cpu-*"))
+    assert not (published / "stray.bin").exists() and not (published / "scratch").exists()
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        (lambda results: results / "run-cpu-2000-01-01", "the published folder {results}/run-cpu-2000-01-01 is a symb"),
+        (lambda results: results, "the results folder {results} is a symbolic link to"),
+    ],
+    ids=["published-folder", "results-folder"],
+)
+def test_publish_refuses_a_target_that_is_a_symbolic_link(tmp_path, finished_run, capsys, link, message):
+    run, results = _publish_copy(tmp_path, finished_run)
+    meta = json.loads((run / "metadata.json").read_text())
+    (run / "metadata.json").write_text(json.dumps({**meta, "ended": "2000-01-01T00:00:00"}))
+    if link(results) != results:
+        results.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    link(results).symlink_to(tmp_path / "elsewhere")
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert message.format(results=results) in err
+    assert not list((tmp_path / "elsewhere").iterdir())  # nothing written where the link points
+    assert [path.name for path in results.iterdir()] in ([], ["run-cpu-2000-01-01"])  # the link alone, no leftover
+    assert link(results).is_symlink()
+
+
+INDEX_TABLE = (
+    "| folder | run | device | date | commit |\n| --- | --- | --- | --- | --- |\n| `old/` | old | cpu | x | y |\n"
+)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        "# Results\n\nNew runs are listed under ## Published runs, below.\n",
+        f"# Results\n\n## Published runs \t\n\n{INDEX_TABLE}\nText below the table.\n",
+        f"# Results\n\nAn index looks so:\n\n```md\n## Published runs\n\n{INDEX_TABLE}```\n",
+    ],
+    ids=["heading-in-a-sentence", "heading-with-trailing-blanks", "heading-in-code-blocks"],
+)
+def test_publish_finds_the_index_heading_as_a_line_of_its_own(tmp_path, finished_run, capsys, index):
+    run, results = _publish_copy(tmp_path, finished_run)
+    results.mkdir()
+    (results / "README.md").write_text(index)
+    assert main(["publish", str(run), "--results", str(results)]) == 0, capsys.readouterr().err
+    lines = (results / "README.md").read_text().splitlines()
+    row = next(number for number, line in enumerate(lines) if line.startswith("| `run-cpu-"))
+    first = row
+    while lines[first - 1].startswith("|"):
+        first -= 1
+    assert lines[first].startswith("| folder |") and lines[first - 2].rstrip() == "## Published runs"
+    assert sum(line.startswith("```") for line in lines[:row]) % 2 == 0  # outside a code block
+    assert lines[-1] in (lines[row], "Text below the table.")  # text below the table stays below
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        (f"## Published runs\n\n{INDEX_TABLE}\n## Published runs\n\n{INDEX_TABLE}", "on lines 1, 7: keep one"),
+        ("# Results\n\n```\n## Published runs\n", "has a code block that is never closed (line 3)"),
+        ("## Published runs\n\nRuns below.\n\n## Next\n", "has no table of published runs under '## Published runs'"),
+        ("## Published runs\n\n| a | b |\n| - | - |\n", "has no table of published runs under '## Published runs'"),
+    ],
+    ids=["heading-twice", "open-code-block", "no-table", "another-table"],
+)
+def test_publish_refuses_an_index_it_cannot_read_in_one_line(tmp_path, finished_run, capsys, index, message):
+    run, results = _publish_copy(tmp_path, finished_run)
+    results.mkdir()
+    (results / "README.md").write_text(index)
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"the results index {results / 'README.md'} " in err and message in err
+    assert [path.name for path in results.iterdir()] == ["README.md"] and (results / "README.md").read_text() == index
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
+@pytest.mark.parametrize("known_by", ["mark", "index"])
+def test_a_published_folder_is_refused_as_a_runs_output(
+    tmp_path, finished_run, synthetic_root, capsys, force, known_by
+):
+    run, results = _publish_copy(tmp_path, finished_run)
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    published = next(results.glob("run-cpu-*"))
+    meta = json.loads((published / "metadata.json").read_text())
+    assert meta.pop("published")["folder"] == published.name  # the one change to the run's metadata
+    assert meta == json.loads((run / "metadata.json").read_text())
+    if known_by == "index":  # as a folder published before publish marked its copies
+        (published / "metadata.json").write_text(json.dumps(meta))
+    before = {path: path.read_bytes() for path in published.rglob("*") if path.is_file()}
+    config = _toml(tmp_path / "small.toml", SMALL)
+    argv = ["run", "--config", str(config), "--out", str(published), "--data-root", str(synthetic_root), *force]
+    err = _refused(argv, capsys)
+    assert f"{published} is a published folder (" in err and "run into another folder" in err
+    assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before  # untouched
 
 
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
+
+
+def _special(path: Path, what: str) -> Path:
+    """`path` made into `what`: a fifo, a symbolic link to a file beside it (or to nothing), a character device (as
+    /dev/null), or a folder."""
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "symbolic link":
+        (path.parent / "target.txt").write_text("kept")
+        path.symlink_to(path.parent / "target.txt")
+    elif what == "symbolic link to nothing":
+        path.symlink_to(path.parent / "nowhere")
+    elif what == "character device":
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+    else:
+        path.mkdir()
+    return path
+
+
+def _unchanged(path: Path, what: str) -> None:
+    mode = os.lstat(path).st_mode
+    tests = {
+        "fifo": stat.S_ISFIFO,
+        "symbolic link": stat.S_ISLNK,
+        "symbolic link to nothing": stat.S_ISLNK,
+        "character device": stat.S_ISCHR,
+        "folder": stat.S_ISDIR,
+    }
+    assert tests[what](mode), f"{path} is no longer a {what}"
+    assert not (path.parent / "target.txt").exists() or (path.parent / "target.txt").read_text() == "kept"
+
+
+SPECIAL = ["fifo", "symbolic link", "character device", "folder"]
+
+
+@pytest.mark.parametrize("what", SPECIAL)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["static", "--arch", "vgg11", "--ratio", "64", "--out"],
+        ["static", "--arch", "vgg11", "--ratio", "64", "--layers"],
+        ["train", "--epochs", "1", "--save-checkpoint"],
+        ["compare", "a", "b", "--out"],
+        ["power", "a", "--out"],
+    ],
+    ids=["static --out", "static --layers", "train --save-checkpoint", "compare --out", "power --out"],
+)
+def test_an_output_option_naming_what_is_not_a_regular_file_is_refused_before_work(tmp_path, argv, what, capsys):
+    target = _special(tmp_path / "out.csv", what)
+    err = _refused([*argv, str(target)], capsys)
+    assert f"{target} is a {what}, not a regular file: vggbench never replaces one" in err
+    _unchanged(target, what)
+
+
+@pytest.mark.parametrize("what", ["fifo", "character device", "file", "symbolic link to nothing"])
+def test_an_output_folder_option_naming_what_is_not_a_folder_is_refused(tmp_path, what, capsys):
+    target = tmp_path / "run"
+    target.write_text("kept") if what == "file" else _special(target, what)
+    err = _refused(["run", "--dry-run", "--out", str(target)], capsys)
+    assert f"{target} is a {what}, not a folder" in err
+    assert target.read_text() == "kept" if what == "file" else _unchanged(target, what) is None
+
+
+@pytest.mark.parametrize("what", SPECIAL)
+@pytest.mark.parametrize("name", ["claim.csv", "claim.md", "figures/forest.png"])
+def test_a_file_in_a_run_folder_that_is_not_a_regular_file_is_never_replaced(
+    tmp_path, finished_run, name, what, capsys
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    (run / name).unlink()
+    target = _special(run / name, what)
+    command = "report" if name.startswith("figures") else "claim"
+    err = _refused([command, str(run)], capsys)
+    assert f"{target} is a {what}, not a regular file" in err
+    _unchanged(target, what)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert_and_numbers_stay_numbers(tmp_path, finished_run, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    pairs = pd.read_csv(run / "pairs.csv")
+    formulas = ["=cmd|' /C calc'!A0", "+1+cmd|x", "-2+3+cmd|x", "@SUM(1)", "\t=1", "\r=1"]
+    pairs["device"] = [formulas[index % len(formulas)] for index in range(len(pairs))]
+    pairs.to_csv(run / "pairs.csv", index=False)
+    assert main(["claim", str(run)]) == 0
+    with open(run / "claim.csv", newline="", encoding="utf-8") as stream:
+        cells = [cell for row in csv.reader(stream) for cell in row]
+    assert "'=cmd|' /C calc'!A0" in cells
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "@", "\t", "\r")], "a formula reached claim.csv"
+    assert not [cell for cell in cells if cell.startswith("-") and not re.fullmatch(r"-[\d.e+-]+|-inf", cell)]
+    claims = pd.read_csv(run / "claim.csv")
+    assert (claims["difference"] < 0).any() and claims["difference"].dtype == float  # negatives kept as numbers
+    assert main(["report", str(run)]) == 0  # and the tables read back
+
+
+def test_control_characters_from_tables_and_a_lock_never_reach_the_terminal_or_claim_md(
+    tmp_path, finished_run, small_run, capsys
+):
+    run = tmp_path / "finished"
+    shutil.copytree(finished_run.root, run)
+    hostile = "\x1b[2J\x1b]0;pwned\x07evil\rX\x9b31m\u202etxt.exe\x00\x7f"
+    pairs = pd.read_csv(run / "pairs.csv")
+    pairs["device"] = hostile
+    pairs.to_csv(run / "pairs.csv", index=False, quoting=csv.QUOTE_NONNUMERIC)  # the carriage return kept
+    failures = pd.DataFrame([{"kind": "static", "trial": "t", "error": hostile}])
+    failures.to_csv(run / "failures.csv", index=False, quoting=csv.QUOTE_NONNUMERIC)
+    assert main(["claim", str(run)]) == 0
+    shown = capsys.readouterr().out + (run / "claim.md").read_text(encoding="utf-8")
+    assert "evilX31mtxt.exe" in shown
+    (tmp_path / "run").mkdir()
+    lock = {"pid": 1, "host": f"elsewhere{hostile}", "since": hostile}  # another host's: in use
+    (tmp_path / "run" / ".lock").write_text(json.dumps(lock))
+    status, err = small_run(capsys)
+    assert status == 2 and "in use by pid 1 on elsewhere[2J]0;pwnedevilX31mtxt.exe" in err
+    for control in ("\x1b", "\x07", "\r", "\x9b", "\u202e", "\x00", "\x7f"):
+        assert control not in shown + err, repr(control)
+
+
+def test_a_lock_that_is_not_a_regular_file_is_refused_not_removed(tmp_path, small_run, capsys):
+    lock = tmp_path / "run" / ".lock"
+    lock.mkdir(parents=True)
+    status, err = small_run(capsys)
+    assert status == 2 and f"{lock} is a folder, not a lock file" in err and lock.is_dir()
+    lock.rmdir()
+    lock.symlink_to(tmp_path / "small.toml")
+    status, err = small_run(capsys)
+    assert status == 2 and f"{lock} is a symbolic link, not a lock file" in err and lock.is_symlink()
+
+
+def _vggbench(*argv: str, cwd=None, stdout=subprocess.PIPE, **env: str | None) -> subprocess.CompletedProcess:
+    """`python -m vggbench argv` in a process of its own, under this environment changed by `env` (None: unset)."""
+    changed = {key: value for key, value in {**os.environ, **env}.items() if value is not None}
+    package = str(Path(__file__).resolve().parents[1])
+    changed["PYTHONPATH"] = os.pathsep.join(filter(None, [package, changed.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "vggbench", *argv]
+    return subprocess.run(command, cwd=cwd, env=changed, stdout=stdout, stderr=subprocess.PIPE, timeout=300)
+
+
+def test_an_ascii_locale_and_a_path_that_is_not_ascii_end_in_no_traceback(tmp_path, finished_run):
+    run = tmp_path / "runé ü"
+    shutil.copytree(finished_run.root, run)
+    pairs = pd.read_csv(run / "pairs.csv")
+    pairs["device"] = "Gerät…"
+    pairs.to_csv(run / "pairs.csv", index=False)
+    ascii_locale = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    done = _vggbench("claim", str(run), PYTHONIOENCODING=None, **ascii_locale)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr.decode()
+    text = (run / "claim.md").read_text(encoding="utf-8")
+    assert "# The kernel-stacking claim: runé ü" in text and "Gerät…" in text
+
+
+def test_a_closed_pipe_ends_a_command_quietly(tmp_path):
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written: as `| head -1` once it has its line
+    tables = ["--out", str(tmp_path / "static.csv"), "--layers", str(tmp_path / "layers.csv")]
+    try:
+        done = [_vggbench(*argv, stdout=write) for argv in (["--help"], ["static", "--arch", "vgg11", *tables])]
+    finally:
+        os.close(write)
+    for command in done:
+        assert command.returncode == 0, command.stderr.decode()
+        assert b"Broken pipe" not in command.stderr and b"Traceback" not in command.stderr, command.stderr.decode()
+    assert len(pd.read_csv(tmp_path / "static.csv")) == 3 and len(pd.read_csv(tmp_path / "layers.csv")) > 3
+
+
+def test_no_home_no_usable_temporary_folder_or_a_deleted_working_folder_end_in_one_line(tmp_path):
+    out = tmp_path / "static.csv"
+    static = ["static", "--arch", "vgg11", "--ratio", "64", "--out", str(out)]
+    for env in ({"HOME": None}, {"TMPDIR": str(tmp_path / "missing")}, {"TMPDIR": str(out.parent / "a-file")}):
+        (tmp_path / "a-file").write_text("")
+        done = _vggbench(*static, **env)
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, (env, done.stderr.decode())
+    gone = shlex.quote(str(tmp_path / "gone"))
+    script = f'mkdir {gone} && cd {gone} && rmdir {gone} && exec "$@"'
+    python = [sys.executable, "-m", "vggbench"]
+    for argv, status in ((["--help"], 0), (static, 1)):
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        done = subprocess.run(["sh", "-c", script, "sh", *python, *argv], env=env, capture_output=True, timeout=300)
+        err = done.stderr.decode()
+        assert done.returncode == status and "Traceback" not in err and len(err.strip().splitlines()) == status, err
+    assert "the working folder was deleted" in err
 
 
 # --- 32.2/32.3: one check of the whole configuration, read with limits ------------------------------------------------
@@ -1052,5 +1411,347 @@ def test_a_run_folders_files_are_read_only_as_bounded_regular_files(
 
 # --- 32.4/32.5/32.6: published tables and compare validated; the Python API's misuse named ------------------------
 
+PUBLISHED_TIMINGS = Path(__file__).resolve().parents[1] / "results" / "quick-cpu-2026-11-30"
+LONG = "x" * 10_000
+
+
+def _timed_runs(tmp_path) -> tuple[Path, Path]:
+    """Two copies of a published run's timing tables (speed, pairs, density): run A and run B of a compare."""
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for table in ("speed", "pairs", "density"):
+            shutil.copy(PUBLISHED_TIMINGS / f"{table}.csv", tmp_path / name / f"{table}.csv")
+        runs.append(tmp_path / name)
+    return runs[0], runs[1]
+
+
+@pytest.mark.skipif(not PUBLISHED_TIMINGS.is_dir(), reason="the published quick run is not in this checkout")
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        (
+            "speed",
+            "step_ms_median",
+            -3.0,
+            "speed.csv has -3.0 in column step_ms_median (line 2): it must hold a number > 0",
+        ),
+        (
+            "speed",
+            "step_ms_median",
+            0.0,
+            "speed.csv has 0.0 in column step_ms_median (line 2): it must hold a number > 0",
+        ),
+        ("speed", "step_ms_median", np.inf, "speed.csv has inf in column step_ms_median (line 2)"),
+        ("speed", "step_ms_median", np.nan, "speed.csv has no step_ms_median on line 2 (arch='vgg11' variant='stack'"),
+        ("speed", "step_ms_ci_low", 100.0, "speed.csv has step_ms_ci_low=100 above step_ms_median=3.74163 on line 2"),
+        ("speed", "step_ms_ci_high", 1.0, "has step_ms_median=3.74163 above step_ms_ci_high=1 on line 2"),
+        ("speed", "step_ms_iqr", -1.0, "speed.csv has -1.0 in column step_ms_iqr (line 2): it must hold a number >= 0"),
+        ("speed", "runs", 0, "speed.csv has 0 in column runs (line 2): it must hold an integer >= 1"),
+        ("pairs", "time_ratio_median", -0.5, "pairs.csv has -0.5 in column time_ratio_median (line 2)"),
+        ("pairs", "ci_high", 0.1, "pairs.csv has time_ratio_median=0.93337 above ci_high=0.1 on line 2"),
+        ("pairs", "ci_low", np.nan, "pairs.csv has no ci_low on line 2 (arch='vgg11' variant='single'"),
+        ("density", "achieved_gflops", 0.0, "density.csv has 0.0 in column achieved_gflops (line 2)"),
+        ("density", "gflops_ci_high", np.inf, "density.csv has inf in column gflops_ci_high (line 2)"),
+        ("density", "ci_low", 5.0, "density.csv has ci_low=5 above density_vs_3x3=0.235332 on line 2"),
+    ],
+)
+def test_compare_refuses_garbage_timings_naming_file_row_and_column(tmp_path, capsys, table, column, value, message):
+    a, b = _timed_runs(tmp_path)
+    frame = pd.read_csv(b / f"{table}.csv")
+    frame.loc[0, column] = value
+    frame.to_csv(b / f"{table}.csv", index=False)
+    err = _refused(["compare", str(a), str(b)], capsys)
+    assert f"{b / table}.csv" in err and message in err
+    assert "row of" in err or " on line 2 (" in err  # the row's identity, not only its number
+
+
+@pytest.mark.parametrize("tables", [(), ("static",)])
+def test_compare_refuses_a_run_with_nothing_to_compare(tmp_path, capsys, tables):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for run in (a, b):
+        run.mkdir()
+        for table in tables:
+            pd.DataFrame([{"arch": "vgg11", "variant": "stack", "params": 1}]).to_csv(run / f"{table}.csv", index=False)
+    err = _refused(["compare", str(a), str(b)], capsys)
+    assert f"{a} has nothing to compare: no rows in speed.csv, pairs.csv, density.csv" in err
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        ("train", "test_acc", 2.0, "train.csv has 2.0 in column test_acc (line 2): it must hold a number from 0 to 1"),
+        ("train", "arch", LONG, "train.csv has 'xxxx"),
+        (
+            "train",
+            "arch",
+            "vgg12",
+            "train.csv has 'vgg12' in column arch (line 2): it must hold an architecture's name",
+        ),
+        ("train", "ratio", 0, "train.csv has 0 in column ratio (line 2): it must hold an integer >= 1"),
+        ("static", "arch", "\x1b[31mvgg11", "static.csv has '\\x1b[31mvgg11' in column arch (line 2)"),
+    ],
+)
+def test_claim_refuses_a_published_table_with_values_out_of_range(
+    tmp_path, finished_run, capsys, table, column, value, message
+):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    frame = pd.read_csv(run / f"{table}.csv")
+    frame[column] = frame[column].astype(object)
+    frame.loc[0, column] = value
+    frame.to_csv(run / f"{table}.csv", index=False)
+    err = _refused(["claim", str(run)], capsys)
+    assert message in err and len(err) < 1000, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "toml"),
+    [
+        (["static", "--arch", LONG], None),
+        (["static", "--ratio", LONG], None),
+        (["speed", "--device", LONG], None),
+        (["speed", "--mode", LONG], None),
+        (["static", "--no-such-option", LONG], None),
+        (["run", "--dry-run"], f'device = "{LONG}"'),
+        (["run", "--dry-run"], f'archs = ["{LONG}"]'),
+        (["run", "--dry-run"], f"{LONG} = 1"),
+    ],
+)
+def test_a_long_value_is_shown_by_its_start_and_length(tmp_path, capsys, argv, toml):
+    if toml is not None:
+        (tmp_path / "long.toml").write_text(toml + "\n")
+        argv = [*argv, "--config", str(tmp_path / "long.toml"), "--out", str(tmp_path / "run")]
+    err = _refused(argv, capsys)
+    assert "... (10,000 characters)" in err and LONG[:300] not in err, err
+
+
+def test_an_unknown_architecture_name_is_refused_whatever_its_length():
+    from vggbench import ArchSpec, ModelSpec
+    from vggbench.validate import InputError
+
+    with pytest.raises(
+        InputError, match=r"arch='vgg11x' is not allowed: choose one of .*custom \(did you mean 'vgg11'"
+    ):
+        ArchSpec("vgg11x", (1, 1, 2, 2, 2), (64, 128, 256, 512, 512))
+    with pytest.raises(InputError, match=r"arch='xxxx.*\.\.\. \(10,000 characters\) is not allowed") as refused:
+        ArchSpec(LONG, (1,), (8,))
+    assert len(str(refused.value)) < 1000
+    with pytest.raises(InputError, match="arch=ModelSpec is not allowed"):
+        ModelSpec(ModelSpec("vgg11", resolution=32))
+
+
+class _NoParameters(torch.nn.Module):
+    def forward(self, images):
+        return images * 2
+
+
+class _Pair(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, images):
+        return self.conv(images), images
+
+
+class _Fails(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, images):
+        raise KeyError("boom")
+
+
+def _api_misuse():
+    """(call, the argument its InputError must name) for each misuse of the Python API."""
+    import vggbench
+
+    spec = vggbench.ModelSpec("vgg11", "stack", ratio=8, resolution=32)
+    conv = torch.nn.Conv2d(3, 4, 3)
+    fast = {"min_time_s": 0, "max_time_s": 0, "batch_size": 2}
+    data = vggbench.synthetic_data(8, 8)
+    few = {"data": data, "images": 4, "resamples": 10}
+    return [
+        (lambda: vggbench.measure_static(_Pair(), (3, 8, 8)), "model=_Pair returns tuple, not a tensor"),
+        (lambda: vggbench.measure_speed(_Pair(), (3, 8, 8), mode="train", **fast), "model=_Pair returns tuple"),
+        (
+            lambda: vggbench.measure_speed(_NoParameters(), (3, 8, 8), mode="train", **fast),
+            "model=_NoParameters has no",
+        ),
+        (lambda: vggbench.measure_static(_Fails(), (3, 8, 8)), "model=_Fails fails on one image.*KeyError"),
+        (lambda: vggbench.measure_static(conv, (8, 8)), r"model=Conv2d fails on one image of input_shape=\(8, 8\)"),
+        (lambda: vggbench.measure_static(conv, (5, 8, 8)), r"input_shape=\(5, 8, 8\).*RuntimeError"),
+        (lambda: vggbench.measure_static(conv, (3, 1, 1)), r"input_shape=\(3, 1, 1\)"),
+        (lambda: vggbench.measure_static(conv, (3, 10**6, 10**6)), r"input_shape=\(3, 1000000, 1000000\) needs about"),
+        (lambda: vggbench.measure_speed(conv, (3, 10**5, 10**5), **fast), r"input_shape=\(3, 100000, 100000\) needs"),
+        (lambda: vggbench.train("vgg11", data=data), "spec=str"),
+        (lambda: vggbench.train(spec, seeds=(), data=data), r"seeds=\(\)"),
+        (lambda: vggbench.train(spec, seeds=(-1,), data=data), "seeds entry=-1"),
+        (lambda: vggbench.train(spec, seeds=3, data=data), "seeds=3"),
+        (lambda: vggbench.train(spec, data="images"), "data=str"),
+        (lambda: vggbench.erf(spec, models=[], **few), "models is not allowed"),
+        (lambda: vggbench.erf(spec, seeds=(), **few), r"seeds=\(\)"),
+        (lambda: vggbench.erf(spec, data=data, images=0), "erf_images=0"),
+        (lambda: vggbench.erf(spec, data=data, resamples=-5), "erf_resamples=-5"),
+        (lambda: vggbench.erf(spec, resolution=-3, **few), "erf_resolution=-3"),
+        (lambda: vggbench.erf(spec, resolution=8, **few), "resolution=8 is not allowed for vgg11"),
+        (lambda: vggbench.erf(spec, resolution=10**6, **few), "resolution=1,000,000 is not allowed"),
+        (lambda: vggbench.erf(spec, data=5), "data=int"),
+        (lambda: vggbench.erf(spec, data=data, images=9, resamples=10), "images=9 is not allowed: data has 8"),
+        (lambda: vggbench.erf(spec, data=data, resamples=10**12), "erf_resamples=1000000000000"),
+        (lambda: vggbench.erf(spec, models=[vggbench.build("vgg13", ratio=8, resolution=32)], **few), "models is"),
+        (lambda: vggbench.train(spec, data=data, report=5), "report=int"),
+        (lambda: vggbench.synthetic_data(-1, 5), "train_images=-1"),
+        (lambda: vggbench.synthetic_data(5, 10**12), "test_images=1,000,000,000,000"),
+        (lambda: vggbench.synthetic_data(5, 5, seed="x"), "seed='x'"),
+        (lambda: vggbench.load_run(5), "path=int"),
+        (lambda: vggbench.build(spec), "arch=ModelSpec"),
+    ]
+
+
+@pytest.mark.parametrize(("call", "argument"), _api_misuse(), ids=lambda value: value if isinstance(value, str) else "")
+def test_the_python_api_names_the_argument_of_every_misuse(call, argument):
+    from vggbench.validate import InputError
+
+    with pytest.raises(InputError, match=argument):
+        call()
+
 
 # --- 32.7: a run directory that trusts no file it reads back -----------------------------------------------------
+TWO_SEEDS = {**SMALL, "seeds": [0, 1]}
+TRAINED = "vgg11-single-r64-px32-seed0"  # the trial file each damage below is done to
+
+
+@pytest.fixture(scope="module")
+def two_seed_run(tmp_path_factory, synthetic_root) -> Path:
+    """TWO_SEEDS run to its end, untouched: copy it to damage it."""
+    root = tmp_path_factory.mktemp("clean") / "run"
+    config = _toml(root.parent / "two.toml", TWO_SEEDS)
+    assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
+    return root
+
+
+def _set(column, value):
+    return lambda trial: trial["rows"][0].update({column: value})
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda trial: trial["rows"].clear(), "0 row(s) where its trial gives 1"),
+        (_set("test_acc", float("nan")), "it has no test_acc on row 1 (arch='vgg11' variant='single'"),
+        (_set("test_acc", 2.0), "it has 2.0 in column test_acc (row 1): it must hold a number from 0 to 1"),
+        (_set("train_loss", -1.0), "it has -1.0 in column train_loss (row 1): it must hold a number >= 0"),
+        (_set("test_acc", "high"), "it has 'high' in column test_acc (row 1): it must hold a number from 0 to 1"),
+        (lambda trial: trial["rows"][0].pop("test_acc"), "it lacks the column(s) test_acc that the train table"),
+        (_set("seed", 1), "row 1 has seed 1 where its trial has 0"),
+        (_set("variant", "stack"), "row 1 has variant 'stack' where its trial has 'single'"),
+        (lambda trial: trial["rows"].append(dict(trial["rows"][0])), "2 row(s) where its trial gives 1"),
+        (lambda trial: trial["rows"].__setitem__(0, [1, 2]), "row 1 is not a row of columns"),
+        (  # read by no run: a file outside the run, or one that never ends (/dev/zero)
+            lambda trial: trial["files"].update({"../outside.txt": "0"}),
+            "it names '../outside.txt', not a file in checkpoints/ or erf_maps/",
+        ),
+    ],
+    ids=[
+        "emptied",
+        "nan-accuracy",
+        "accuracy-2",
+        "negative-loss",
+        "text",
+        "column-gone",
+        "seed",
+        "variant",
+        "twice",
+        "not-a-row",
+        "file-outside",
+    ],
+)
+def test_a_trial_file_whose_rows_are_not_its_trials_is_redone_and_said_so(
+    tmp_path, two_seed_run, synthetic_root, capsys, damage, said
+):
+    root = tmp_path / "run"
+    shutil.copytree(two_seed_run, root)
+    path = root / "trials" / "train" / f"{TRAINED}.json"
+    trial = json.loads(path.read_text())
+    damage(trial)
+    path.write_text(json.dumps(trial))
+    (tmp_path / "outside.txt").write_text("not the run's")
+    config = _toml(tmp_path / "two.toml", TWO_SEEDS)
+    assert main(["run", "--config", str(config), "--out", str(root), "--data-root", str(synthetic_root)]) == 0
+    err = capsys.readouterr().err
+    said_line = next(line for line in err.splitlines() if line.startswith(f"{path}: "))
+    assert said_line.startswith(f"{path}: {said}") and said_line.endswith(": redone")
+    assert "6 trials, 5 already done, 1 to run (again: 1 whose rows or files do not match their trial)" in err
+    measured = ["arch", "variant", "seed", "epoch", "train_loss", "train_acc", "test_acc"]
+    for name, columns in (("train", measured), ("summary", ["variant", "seeds", "failed", "test_acc_mean"])):
+        clean = pd.read_csv(two_seed_run / f"{name}.csv")[columns]
+        pd.testing.assert_frame_equal(pd.read_csv(root / f"{name}.csv")[columns], clean)
+    assert pd.read_csv(root / "claim.csv").equals(pd.read_csv(two_seed_run / "claim.csv"))
+
+
+def test_force_removes_what_the_new_configuration_does_not_make_and_nothing_else(tmp_path, small_run, capsys):
+    fields = {"kinds": ["static", "train", "erf"], "erf_images": 4, "erf_untrained_models": 2, "erf_resamples": 2}
+    assert small_run(capsys, **fields, seeds=[0, 1])[0] == 0
+    root, outside = tmp_path / "run", tmp_path / "outside.txt"
+    assert (root / "erf.csv").is_file() and (root / "figures" / "erf_maps.png").is_file()
+    outside.write_text("not the run's")
+    planted = {root / "notes.txt", root / "checkpoints" / "mine.pt", root / "erf_maps" / "mine.npy"}
+    for path in planted:
+        path.write_text("the user's")
+    (root / "checkpoints" / "link.pt").symlink_to(outside)
+    stale = root / "trials" / "erf" / "vgg11-stack-r64-px32-untrained.json"  # names files that are not the run's
+    envelope = json.loads(stale.read_text())
+    envelope["files"].update({"../outside.txt": "", "checkpoints/../../outside.txt": "", "checkpoints/link.pt": ""})
+    stale.write_text(json.dumps(envelope))
+    status, err = small_run(capsys, "--force", seeds=[0])
+    assert status == 0, err
+    removed = (
+        f"{root}: removed what this configuration does not make: erf.csv, 6 file(s) in trials/, 2 file(s) in "
+        "checkpoints/, 4 file(s) in erf_maps/"
+    )
+    assert removed in err and "4 trials, 4 already done, 0 to run" in err
+    assert not (root / "erf.csv").exists() and not (root / "trials" / "erf").exists()
+    assert not (root / "figures" / "erf_maps.png").exists() and not list((root / "erf_maps").glob("vgg11*"))
+    assert sorted(path.name for path in (root / "checkpoints").glob("vgg11*")) == [
+        "vgg11-single-r64-px32-seed0.pt",
+        "vgg11-stack-r64-px32-seed0.pt",
+    ]
+    assert all(path.read_text() == "the user's" for path in planted) and outside.read_text() == "not the run's"
+    assert (root / "checkpoints" / "link.pt").is_symlink()
+    assert list(pd.read_csv(root / "train.csv")["seed"]) == [0, 0]
+    assert not pd.read_csv(root / "claim.csv")["claim"].str.contains("effective").any()
+    assert "same effective receptive field" not in (root / "claim.md").read_text()
+    status, err = small_run(capsys, "--force", seeds=[0])  # nothing more to remove: no line
+    assert status == 0 and "removed what" not in err
+
+
+def test_a_timing_marked_out_of_memory_is_whole_and_one_without_its_numbers_is_redone(
+    tmp_path, small_run, capsys, monkeypatch
+):
+    from vggbench.measure import speed
+
+    real = speed.measure_with_retry
+
+    def retried(spec, setup):  # as after an out-of-memory at the batch asked for: the batch halved
+        return {**real(spec, dataclasses.replace(setup, batch_size=1)), "requested_batch_size": setup.batch_size}
+
+    monkeypatch.setattr(speed, "measure_with_retry", retried)
+    fields = {"kinds": ["speed"], "speed_modes": ["infer"], "speed_batch_size": 2, "speed_min_time_s": 0.0}
+    fields["speed_max_time_s"] = 0.0
+    assert small_run(capsys, **fields)[0] == 0
+    folder = tmp_path / "run" / "trials" / "speed"
+    out_of_memory, emptied = (
+        folder / "vgg11-stack-r64-px32-infer-b2.json",
+        folder / "vgg11-single-r64-px32-infer-b2.json",
+    )
+    for path, error in ((out_of_memory, "oom"), (emptied, None)):
+        trial = json.loads(path.read_text())
+        trial["rows"][0].update(dict.fromkeys(["img_per_s", "step_ms_median", "step_ms_iqr", "runs"]), error=error)
+        path.write_text(json.dumps(trial))
+    status, err = small_run(capsys, **fields)
+    assert status == 0 and f"{emptied}: it has no img_per_s on row 1" in err
+    assert "2 trials, 1 already done, 1 to run (again: 1 whose rows or files do not match their trial)" in err
+    assert pd.read_csv(tmp_path / "run" / "speed.csv")["batch_size"].tolist() == [1, 1]

@@ -82,7 +82,7 @@ def test_a_failed_group_records_each_of_its_seeds_as_failed(tmp_path, synthetic_
     root = tmp_path / "run"
     _run(root, synthetic_root, values)
     plan = [trial for trial in study.trials(load_config(**values)) if trial.kind == "train"]
-    assert calls == [(0, 1)] and [RunDir(root).status(trial) for trial in plan] == [FAILED, FAILED]
+    assert calls == [(0, 1)] and [RunDir(root, KINDS).status(trial) for trial in plan] == [FAILED, FAILED]
     failures = pd.read_csv(root / "failures.csv")
     assert sorted(failures["seed"]) == [0, 1]
     assert (failures["error"] == "RuntimeError: a simulated fault").all()

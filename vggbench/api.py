@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from vggbench.arch import ModelSpec
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
-from vggbench.validate import InputError, did_you_mean
+from vggbench.validate import InputError, at_most, did_you_mean, shown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from vggbench.data import FashionMNIST
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 # The tables a run may hold, as `vggbench run` writes them (NAME.csv).
 TABLES = ("static", "blocks", "layers", "speed", "pairs", "train", "summary", "erf", "density", "claim", "failures")
 
@@ -85,6 +86,8 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     """Read the run directory (`vggbench run --out`) or published folder (`results/...`) at `path`."""
+    if not isinstance(path, (str, Path)):
+        raise InputError(f"path={type(path).__name__} is not allowed: give a folder's path (a str or Path)")
     directory = RunDir(path)
     if not directory.root.is_dir():
         raise InputError(f"{directory.root} is not a folder: give a run directory or a published folder")
@@ -171,8 +174,12 @@ def synthetic_data(train_images: int = 2000, test_images: int = 500, seed: int =
     epoch. They say nothing about Fashion-MNIST."""
     import torch
 
-    from vggbench.data import FashionMNIST
+    from vggbench.data import COUNTS, FashionMNIST
 
+    at_most("train_images", train_images, COUNTS["train"], "Fashion-MNIST's training images")
+    at_most("test_images", test_images, COUNTS["test"], "Fashion-MNIST's test images")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed={shown(seed)} is not allowed: it must be an integer from 0 to {MAX_SEED:,}")
     generator = torch.Generator().manual_seed(seed)
 
     def split(count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -218,16 +225,18 @@ def train(
     from vggbench.setups import TrainConfig
     from vggbench.training_rules import summarize
 
-    seeds = tuple(seeds)
-    if not isinstance(spec, ModelSpec) or not seeds:
-        raise InputError("train needs a vggbench.ModelSpec and at least one seed")
+    if not isinstance(spec, ModelSpec):
+        raise InputError(f"spec={type(spec).__name__} is not allowed: train needs a vggbench.ModelSpec")
+    if report is not None and not callable(report):
+        raise InputError(f"report={type(report).__name__} is not allowed: give a function of one line (e.g. print)")
+    seeds = _seeds(seeds)
     allowed = [option.name for option in fields(TrainConfig) if option.name not in ("seed", "seeds")]
     for name in settings:
         if name not in allowed:
             raise InputError(f"{name} is not a training setting{did_you_mean(name, allowed)}: use {', '.join(allowed)}")
     config = TrainConfig(**settings)
     fashion.check_fits(spec.in_channels, spec.num_classes)
-    data = data if data is not None else fashion.load(data_root)
+    data = _data(data, data_root, "train_images", "test_images")
     rows, models = [], []
     for start in range(0, len(seeds), config.seed_batch):
         found, trained = train_seeds(spec, config, seeds[start : start + config.seed_batch], data, report)
@@ -235,6 +244,43 @@ def train(
         models += trained
     table = pd.DataFrame(rows).sort_values(["epoch", "seed"], key=_in_order(seeds), kind="stable")
     return Training(table.reset_index(drop=True), summarize(table), models)
+
+
+def _seeds(seeds) -> tuple[int, ...]:
+    """`seeds` as a tuple, checked as a study's seeds are (integers from 0, each once)."""
+    from vggbench.config import Scope
+
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
+        raise InputError(f"seeds={shown(seeds)} is not allowed: give a non-empty list of integers >= 0")
+    return Scope(seeds=tuple(seeds)).seeds
+
+
+def _data(data, data_root, *parts: str) -> FashionMNIST:
+    """`data`, a FashionMNIST with images in each of `parts` (default: Fashion-MNIST, as load_data finds it)."""
+    from vggbench import data as fashion
+
+    if data is None:
+        return fashion.load(data_root)
+    if not isinstance(data, fashion.FashionMNIST):
+        raise InputError(
+            f"data={type(data).__name__} is not allowed: give a vggbench FashionMNIST (load_data or synthetic_data)"
+        )
+    empty = [part for part in parts if len(getattr(data, part)) == 0]
+    if empty:
+        raise InputError(f"data is not allowed: it has no {' and no '.join(empty)}")
+    return data
+
+
+def _shapes(model: nn.Module | ModelSpec) -> dict:
+    """The shapes of a model's weights by name (of `spec`'s model where given a ModelSpec, built without storage)."""
+    import torch
+
+    from vggbench.models import build_spec
+
+    if isinstance(model, ModelSpec):
+        with torch.device("meta"):
+            model = build_spec(model)
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 
 def _in_order(seeds: tuple[int, ...]):
@@ -262,18 +308,31 @@ def erf(
 
     Returns (the erf.csv row as a dict, the mean contribution map as a resolution x resolution array). Models are
     the unit of `erf_share_t50`'s interval: give at least 2 (5 is the study's default)."""
+    import dataclasses
+
     from vggbench import data as fashion
+    from vggbench.kinds.erf import ErfSetup
     from vggbench.measure import erf as effective
+    from vggbench.measure.memory import check_fits, needed_bytes
     from vggbench.models import VGG
 
     if not isinstance(spec, ModelSpec):
-        raise InputError("erf needs a vggbench.ModelSpec (the models' spec)")
+        raise InputError(f"spec={type(spec).__name__} is not allowed: erf needs a vggbench.ModelSpec (the models')")
+    if models is not None and (not isinstance(models, Sequence) or not models):
+        raise InputError("models is not allowed: give a non-empty list of models, or None for fresh ones")
     if models is not None and not all(isinstance(model, VGG) for model in models):
         raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
-    fashion.check_fits(spec.in_channels)
-    data = data if data is not None else fashion.load(data_root)
+    if models is not None and any(_shapes(model) != _shapes(spec) for model in models):
+        raise InputError("models is not allowed: its models' weights do not have the shapes of spec's model")
+    ErfSetup(images=images, resolution=resolution, resamples=resamples)  # checked as `vggbench erf` checks them
     side = resolution or effective.fitting_resolution(spec)
+    dataclasses.replace(spec, resolution=side)  # a side the model can take
+    check_fits(needed_bytes(spec, images, True, False, side), "cpu", f"erf of {images} image(s) at resolution={side}")
+    fashion.check_fits(spec.in_channels)
+    data = _data(data, data_root, "test_images")
+    if images > len(data.test_images):
+        raise InputError(f"images={images:,} is not allowed: data has {len(data.test_images):,} test images")
     batch = fashion.prepare(data.test_images[:images], side)
     if models is None:
-        return effective.measure_untrained(spec, batch, tuple(seeds), resamples)
+        return effective.measure_untrained(spec, batch, _seeds(seeds), resamples)
     return effective.measure_models(spec, list(models), batch, True, resamples)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from vggbench.knobs import Setup, knob
-from vggbench.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int
+from vggbench.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int, shown
 
 # The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
 # as convolutions per block; all share the widths 64-128-256-512-512.
@@ -23,6 +23,7 @@ PRESET_CONVS = {
     "vgg19": (2, 2, 4, 4, 4),  # E
 }
 CUSTOM = "custom"
+ARCH_NAMES = (*PRESET_CONVS, CUSTOM)
 MAX_SIDE = 2**16  # pixels of an image's or a kernel's side; far beyond, torch's sizes overflow
 MAX_UNITS = 2**24  # channels, units or classes of a layer
 MAX_CONVS = 1_000_000  # convs in one block: a plan beyond is a typo (the memory estimate refuses far fewer)
@@ -147,6 +148,7 @@ class ArchSpec:
     fc_hidden: int = FC_HIDDEN
 
     def __post_init__(self) -> None:
+        one_of("arch", self.name, ARCH_NAMES)  # a preset's, or custom's: checkpoints and tables read no other
         object.__setattr__(self, "convs_per_block", tuple(self.convs_per_block))
         object.__setattr__(self, "widths", tuple(self.widths))
         if not self.convs_per_block:
@@ -161,7 +163,9 @@ class ArchSpec:
         for width in self.widths:
             at_most("widths entry", width, MAX_UNITS, "channels a block may have")
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
-            raise InputError(f"kernel={self.kernel!r} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)")
+            raise InputError(
+                f"kernel={shown(self.kernel)} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)"
+            )
         at_most("kernel", self.kernel, MAX_SIDE, "pixels a kernel's side may span")
         at_most("fc_hidden", self.fc_hidden, MAX_UNITS, "units a layer may have")
 
@@ -174,7 +178,7 @@ def preset(name: str) -> ArchSpec:
     """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
     if name not in PRESET_CONVS:
         raise InputError(
-            f"arch={name!r} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
+            f"arch={shown(name)} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
             f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
         )
     return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
@@ -203,12 +207,17 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", preset(self.arch))
+        if not isinstance(self.arch, ArchSpec):
+            raise InputError(
+                f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}) or an "
+                "ArchSpec (vggbench.custom)"
+            )
         one_of("variant", self.variant, VARIANTS)
         positive_int("ratio", self.ratio)
         at_most("in_channels", self.in_channels, MAX_UNITS, "channels an input may have")
         at_most("num_classes", self.num_classes, MAX_UNITS, "units a layer may have")
         if not isinstance(self.batch_norm, bool):
-            raise InputError(f"batch_norm={self.batch_norm!r} is not allowed: it must be True or False")
+            raise InputError(f"batch_norm={shown(self.batch_norm)} is not allowed: it must be True or False")
         widths = tuple(w // self.ratio for w in self.arch.widths)
         hidden = self.arch.fc_hidden // self.ratio
         if min(widths) < 1 or hidden < 1:
@@ -377,7 +386,7 @@ def spec_from_dict(values: dict) -> ModelSpec:
                 f"fc_hidden {plan.fc_hidden}"
                 for plan in (arch, named)
             )
-            raise InputError(f"arch={arch.name!r} is not allowed with {theirs}: {arch.name} is {ours}")
+            raise InputError(f"arch={shown(arch.name)} is not allowed with {theirs}: {arch.name} is {ours}")
     options = {
         key: values[key] for key in ("variant", "ratio", "in_channels", "num_classes", "resolution", "batch_norm")
     }

@@ -24,7 +24,7 @@ from vggbench import knobs, noise, registry, stats, validity
 from vggbench.config import Rules
 from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
-from vggbench.validate import InputError
+from vggbench.validate import InputError, printable
 from vggbench.verdicts import EARLIER, PRIMARY
 
 COLUMNS = [
@@ -98,9 +98,9 @@ def claim_table(
 
 
 def _text(value) -> str:
-    """`value` as plain text in markdown and in the HTML it renders to: one line, no tags or entities, no table
-    column breaks, no code spans or links."""
-    escaped = html.escape(" ".join(str(value).split()), quote=False)
+    """`value` as plain text in markdown and in the HTML it renders to: one line, no control characters, tags or
+    entities, no table column breaks, no code spans or links."""
+    escaped = html.escape(" ".join(printable(value).split()), quote=False)
     return re.sub(r"([\\`\[\]|])", r"\\\1", escaped)
 
 

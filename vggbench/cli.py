@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
 import sys
 import traceback
 from typing import TYPE_CHECKING
 
 from vggbench import knobs
-from vggbench.validate import InputError, did_you_mean
+from vggbench.validate import SHOWN_CHARACTERS, InputError, did_you_mean, printable, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,14 +34,20 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line, without the usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {_cut(message)} (see {self.prog} --help)\n")
 
     def _check_value(self, action, value):
         """A value outside an option's (or the commands') choices, with the choice it is closest to."""
         if action.choices is not None and value not in action.choices:
             choices = ", ".join(map(str, action.choices))
             hint = did_you_mean(value, action.choices)
-            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{hint}; choose from {choices}")
+            raise argparse.ArgumentError(action, f"invalid choice: {shown(value)}{hint}; choose from {choices}")
+
+
+def _cut(message: str) -> str:
+    """`message` with each word longer than `shown` leaves one cut to its start (argparse and the OS echo a value
+    whole)."""
+    return re.sub(rf"\S{{{SHOWN_CHARACTERS + 4},}}", lambda word: shown(word.group(), quoted=False), message)
 
 
 def _integer(text: str) -> int:
@@ -47,19 +55,40 @@ def _integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"invalid integer value: {shown(text)}") from None
 
 
 def _path(text: str) -> str:
     if not text.strip():
-        raise argparse.ArgumentTypeError(f"invalid path: {text!r} (give a file or folder name)")
+        raise argparse.ArgumentTypeError(f"invalid path: {shown(text)} (give a file or folder name)")
     return text
+
+
+def _output(text: str, folder: bool) -> str:
+    """An output option's path, refused before any work where it names what vggbench must not replace."""
+    from vggbench.csvio import check_output
+
+    if _path(text) == STDOUT:
+        return text
+    try:
+        check_output(text, folder)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _output_file(text: str) -> str:
+    return _output(text, folder=False)
+
+
+def _output_folder(text: str) -> str:
+    return _output(text, folder=True)
 
 
 def _boolean(text: str) -> bool:
     words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
     if text.lower() not in words:
-        raise argparse.ArgumentTypeError(f"invalid boolean value: {text!r} (true or false)")
+        raise argparse.ArgumentTypeError(f"invalid boolean value: {shown(text)} (true or false)")
     return words[text.lower()]
 
 
@@ -143,18 +172,27 @@ def _readable(table: pd.DataFrame, where: str = "the CSV") -> str:
 
 def _emit(table: pd.DataFrame, destination: str | None, shown_columns, title: str) -> None:
     """Print `table` (those of `shown_columns` it has) and write all of it as CSV to `destination`."""
+    _emit_all([(table, destination, shown_columns, title)])
+
+
+def _emit_all(emitted: list[tuple[pd.DataFrame, str | None, list[str], str]]) -> None:
+    """_emit each (table, destination, shown_columns, title), every file written before anything is printed: a
+    closed pipe (`| head`) ends the printing, and must not cost a file."""
     from vggbench.csvio import write_csv
     from vggbench.terminal import wrapped
 
-    where = destination if destination not in (None, STDOUT) else "the table's CSV option (--help)"
-    print(f"{wrapped(title)}\n{_readable(table[[column for column in shown_columns if column in table]], where)}\n")
-    if destination not in (None, STDOUT):
-        write_csv(table, destination)
-        print(f"wrote {len(table)} rows to {destination}\n")
+    for table, destination, _, _ in emitted:
+        if destination not in (None, STDOUT):
+            write_csv(table, destination)
+    for table, destination, shown_columns, title in emitted:
+        where = destination if destination not in (None, STDOUT) else "the table's CSV option (--help)"
+        print(f"{wrapped(title)}\n{_readable(table[[column for column in shown_columns if column in table]], where)}\n")
+        if destination not in (None, STDOUT):
+            print(f"wrote {len(table)} rows to {destination}\n")
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 def _dest(flag: str) -> str:
@@ -177,14 +215,16 @@ def _measure(args: argparse.Namespace) -> None:
     save_to = getattr(args, _dest(kind.files.flag)) if kind.files else None
     rows = outputs.measure(config, args.out, save_to, getattr(args, "data_root", None), _progress)
     tables = kind.make_tables(rows, config) if not rows.empty else {}
+    emitted = []
     for table in kind.tables:
         destination = getattr(args, _dest(table.flag))
         if table.name in tables and (destination is not None or not table.on_request):
-            _emit(tables[table.name], destination, table.columns, table.title)
+            emitted.append((tables[table.name], destination, table.columns, table.title))
     summary = kind.summarize(rows) if kind.summary_table and not rows.empty else None
     if summary is not None:
         table = kind.summary_table
-        _emit(summary, getattr(args, _dest(table.flag)), table.columns, table.title)
+        emitted.append((summary, getattr(args, _dest(table.flag)), table.columns, table.title))
+    _emit_all(emitted)
 
 
 def _refuse_idle_options(args: argparse.Namespace, running, kinds: list) -> None:
@@ -233,10 +273,11 @@ def _output_options(parser, kinds) -> None:
             if table.flag not in flags:
                 flags.add(table.flag)
                 extra = {"nargs": "?", "const": STDOUT} if table.on_request else {}
-                output.add_argument(table.flag, metavar="FILE.csv", type=_path, help=table.help, **extra)
+                output.add_argument(table.flag, metavar="FILE.csv", type=_output_file, help=table.help, **extra)
         if kind.files and kind.files.flag not in flags:
             flags.add(kind.files.flag)
-            output.add_argument(kind.files.flag, metavar=kind.files.metavar, type=_path, help=kind.files.help)
+            saves = _output_file if kind.files.one_file else _output_folder
+            output.add_argument(kind.files.flag, metavar=kind.files.metavar, type=saves, help=kind.files.help)
 
 
 def _add_kind_command(commands, primary, alternatives: list) -> None:
@@ -288,7 +329,7 @@ def _run(args: argparse.Namespace) -> int:
     failures = directory.table("failures")
     if not failures.empty:
         listed = "; ".join(f"{row.kind} {row.trial}: {row.error}" for row in failures.itertuples())
-        print(f"vggbench run: {len(failures)} trial(s) failed: {listed}", file=sys.stderr)
+        print(printable(f"vggbench run: {len(failures)} trial(s) failed: {listed}"), file=sys.stderr)
         print("  (listed in failures.csv, claim.md and report.html; run again to retry them)", file=sys.stderr)
         return FAILED_TRIALS
     return 0
@@ -377,7 +418,7 @@ def _power(args: argparse.Namespace) -> None:
     )
     _emit(table, args.out, shown, title)
     if left_out:
-        print(f"Not sized: {left_out}")
+        print(printable(f"Not sized: {left_out}"))
 
 
 def _design(args: argparse.Namespace) -> None:
@@ -423,14 +464,14 @@ def _add_design_command(commands) -> None:
         "--replays", type=_integer, default=2000, help=f"replays per scenario, at most {MAX_REPLAYS:,} (default: 2000)"
     )
     parser.add_argument("--seed", type=_integer, default=0, help="the resampling's random seed (default: 0)")
-    parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
+    parser.add_argument("--out", metavar="FILE.csv", type=_output_file, help="also write the table as CSV")
     parser.set_defaults(handler=_design, knob_keys=keys)
 
 
 def _publish(args: argparse.Namespace) -> None:
     from vggbench.publish import publish
 
-    target = publish(args.run_dir, args.results)
+    target = publish(args.run_dir, args.results, _progress)
     print(f"published {args.run_dir} to {target} and listed it in {args.results}/README.md")
 
 
@@ -444,7 +485,7 @@ def _compare(args: argparse.Namespace) -> int:
         f"(a regression) where its 95% interval lies above {1 + args.threshold:g}\n"
     )
     for note in result.notes:
-        print(f"note: {note}")
+        print(printable(f"note: {note}"))
     if result.notes:
         print()
     for measure in compare.measures():
@@ -457,7 +498,7 @@ def _compare(args: argparse.Namespace) -> int:
         write_csv(result.rows, args.out)
         print(f"wrote {len(result.rows)} rows to {args.out}")
     if not result.regressions.empty:
-        print(f"vggbench compare: {compare.summary(result, args.threshold)}", file=sys.stderr)
+        print(printable(f"vggbench compare: {compare.summary(result, args.threshold)}"), file=sys.stderr)
         return REGRESSION
     return 0
 
@@ -483,7 +524,7 @@ def _add_compare_command(commands) -> None:
         help=f"the slowdown tolerated, as a share (>= 0): a row is a regression where its 95%% interval lies "
         f"above 1 + THRESHOLD (default: {THRESHOLD})",
     )
-    parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the compared rows as CSV")
+    parser.add_argument("--out", metavar="FILE.csv", type=_output_file, help="also write the compared rows as CSV")
     parser.set_defaults(handler=_compare)
 
 
@@ -507,8 +548,12 @@ def _add_run_command(commands) -> None:
         help="; ".join(f"{name}: {summary}" for name, summary in PRESET_SUMMARIES.items()) + " (default: quick)",
     )
     run.add_argument("--config", metavar="FILE.toml", type=_path, help="TOML file whose keys override the preset's")
-    run.add_argument("--out", metavar="RUN_DIR", type=_path, help="the run directory (default: runs/PRESET)")
-    run.add_argument("--force", action="store_true", help="reuse a RUN_DIR made with another configuration")
+    run.add_argument("--out", metavar="RUN_DIR", type=_output_folder, help="the run directory (default: runs/PRESET)")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse a RUN_DIR made with another configuration, removing the trials and tables it no longer makes",
+    )
     run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
     run.add_argument(
         "--large",
@@ -549,13 +594,13 @@ def _add_run_dir_commands(commands) -> None:
                 help="the accuracy difference to detect, > 0 and <= 1 (default: 0.01); a size above a "
                 "million seeds per arm shows as inf",
             )
-            parser.add_argument("--out", metavar="FILE.csv", type=_path, help="also write the table as CSV")
+            parser.add_argument("--out", metavar="FILE.csv", type=_output_file, help="also write the table as CSV")
         if name == "publish":
             parser.add_argument(
                 "--results",
                 default="results",
                 metavar="DIR",
-                type=_path,
+                type=_output_folder,
                 help="where published runs go (default: results)",
             )
         parser.set_defaults(handler=handler)
@@ -583,15 +628,43 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command `argv` (else the command line's); its exit status. A closed pipe (`vggbench ... | head`)
+    ends it quietly with status 0, as it does Unix tools."""
+    try:
+        try:
+            return _command(argv)
+        finally:
+            if sys.stdout is not None:  # None: started with its stdout closed (>&-)
+                sys.stdout.flush()  # here, where a closed pipe can be caught, rather than at exit
+    except BrokenPipeError:
+        # Python's recipe (the signal module's notes on SIGPIPE): whatever is left to print goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _check_working_folder() -> None:
+    """Refuse to work in a deleted working folder: a relative path would name nothing, and torch fails to load."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise OSError("the working folder was deleted: cd to a folder that exists, and run the command again") from None
+
+
+def _command(argv: list[str] | None) -> int:
+    if hasattr(sys.stdout, "reconfigure"):  # what the terminal's encoding lacks (an ASCII locale) shown as \xe9
+        sys.stdout.reconfigure(errors="backslashreplace")
     parser = make_parser()
     args = parser.parse_args(argv)
     try:
+        _check_working_folder()
         status = args.handler(args)
+    except BrokenPipeError:
+        raise  # not an error: the reader has all it wanted (main)
     except InputError as error:
-        print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
+        print(printable(f"vggbench {args.command}: error: {error}"), file=sys.stderr)
         return BAD_INPUT
     except OSError as error:
-        print(f"vggbench {args.command}: error: {error}", file=sys.stderr)
+        print(printable(f"vggbench {args.command}: error: {_cut(str(error))}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"vggbench {args.command}: interrupted", file=sys.stderr)

@@ -240,9 +240,13 @@ def compare(root_a: str | Path, root_b: str | Path, threshold: float = THRESHOLD
     for root in (root_a, root_b):
         if not Path(root).is_dir():
             raise InputError(f"{root} is not a folder: give two run directories (or published folders in results/)")
+    tables = [[_read(root, measure) for measure in measures()] for root in (root_a, root_b)]
+    for root, read in zip((root_a, root_b), tables, strict=True):
+        if all(table.empty for table in read):
+            names = ", ".join(f"{measure.table}.csv" for measure in measures())
+            raise InputError(f"{root} has nothing to compare: no rows in {names} (the tables compare reads)")
     parts, notes, absent = [], machine_notes(root_a, root_b), []
-    for measure in measures():
-        a, b = _read(root_a, measure), _read(root_b, measure)
+    for measure, a, b in zip(measures(), *tables, strict=True):
         if a.empty or b.empty:
             if len(a) or len(b):
                 holder, count = ("A", len(a)) if len(a) else ("B", len(b))

@@ -21,7 +21,7 @@ from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
 from vggbench.setups import MODES
-from vggbench.validate import InputError, did_you_mean, one_of
+from vggbench.validate import InputError, did_you_mean, one_of, shown
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def refuse_unknown(values: Mapping[str, object], source: str | None = None) -> N
     known = known_keys()
     unknown = sorted(set(values) - set(known))
     if unknown:
-        named = ", ".join(f"{key}{did_you_mean(key, known)}" for key in unknown)
+        named = ", ".join(f"{shown(key, quoted=False)}{did_you_mean(key, known)}" for key in unknown)
         where = f"{source}: " if source else ""
         raise InputError(f"{where}unknown config key(s) {named}: allowed are {', '.join(sorted(known))}")
 

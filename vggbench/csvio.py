@@ -4,7 +4,9 @@ with errors that name the file and what was wrong with it."""
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import math
 import os
 import stat
 import tempfile
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,18 +27,65 @@ def _umask() -> int:
     return mask
 
 
+FILE, FOLDER = "a file", "a folder"
+_TYPES = (
+    (stat.S_ISREG, FILE),
+    (stat.S_ISDIR, FOLDER),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a fifo"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_type(path: str | Path, follow: bool = False) -> str | None:
+    """What `path` names (FILE, FOLDER, 'a fifo', 'a symbolic link', ...; a link's target where `follow`), or
+    None where nothing is there (or it cannot be looked at: the write that follows says why)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return None
+    if follow and stat.S_ISLNK(mode):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return "a symbolic link to nothing"
+    return next((what for test, what in _TYPES if test(mode)), "a special file")
+
+
+def check_output(path: str | Path, folder: bool = False) -> None:
+    """Refuse an output that would replace what is not a regular file (a fifo, a symbolic link, a device node,
+    a folder): vggbench writes new regular files, or replaces regular files, only. A `folder` output must be
+    a folder (or a link to one), or not yet exist; so must the closest of its parents that exists."""
+    found = file_type(path, follow=folder)
+    if folder and found not in (None, FOLDER):
+        raise InputError(f"{path} is {found}, not a folder: give a folder, or a path that does not exist yet")
+    if not folder and found not in (None, FILE):
+        raise InputError(f"{path} is {found}, not a regular file: vggbench never replaces one (give another path)")
+    parent = next((parent for parent in Path(path).parents if os.path.lexists(parent)), None)
+    above = file_type(parent, follow=True) if parent is not None else None
+    if found is None and above not in (None, FOLDER):
+        raise InputError(f"{path} cannot be written: {parent} is {above}, not a folder (give another path)")
+
+
 def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: bool = False) -> None:
-    """Write through a temporary file beside `path`, then rename it: a reader never sees half a file."""
+    """Write through a temporary file beside `path`, then rename it: a reader never sees half a file. Only a
+    regular file is replaced (check_output)."""
     target = Path(path)
+    check_output(target)  # before the work of writing
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as error:
         raise OSError(f"cannot write {path}: {error.strerror or error} ({error.filename})") from None
     try:
-        with os.fdopen(handle, "wb" if binary else "w", newline=None if binary else "") as stream:
+        # UTF-8 whatever the locale; a path's bytes that are not UTF-8 (surrogate escapes) written as they were
+        text = {} if binary else {"encoding": "utf-8", "errors": "surrogateescape", "newline": ""}
+        with os.fdopen(handle, "wb" if binary else "w", **text) as stream:
             write(stream)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes files private; give the usual mode
+        check_output(target)  # again: something may have been put there meanwhile
         os.replace(temporary, target)
     except OSError as error:  # a full disk, a file system gone read-only
         Path(temporary).unlink(missing_ok=True)
@@ -123,7 +172,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     if len(content) <= 1:
         return pd.DataFrame()
     try:
-        return pd.read_csv(io.BytesIO(content))
+        return pd.read_csv(io.BytesIO(content), encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise InputError(f"{target} is not a readable CSV table: {error}") from None
 
@@ -161,46 +210,117 @@ def read_json(path: str | Path, limit: int = MAX_TABLE_BYTES) -> object:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
 
 
-# The types a table's column may be checked for (Table.reads), as a message names them.
+# The types a table's column may be checked for (Table.reads), as a message names them; the last ones are numbers
+# within a range, finite, as times, rates, shares and counts are.
 NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or False", "text", "numbers joined by ;"
-# Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's.
+POSITIVE, NON_NEGATIVE, SHARE = "a number > 0", "a number >= 0", "a number from 0 to 1"
+COUNT, WHOLE = "an integer >= 1", "an integer >= 0"
+ARCH = "an architecture's name (vgg11, vgg13, vgg16, vgg19 or custom)"
+_RANGES = {POSITIVE: (0, math.inf), NON_NEGATIVE: (0, math.inf), SHARE: (0, 1), COUNT: (1, math.inf)}
+_RANGES[WHOLE] = (0, math.inf)
+# Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's, a
+# measurement's. A table's own `reads` may say more of a column (must be there, a narrower type).
 TYPED_WHERE_PRESENT = {
-    **dict.fromkeys(("ratio", "resolution", "in_channels", "num_classes", "kernel", "seed", "epoch"), INTEGER),
+    **dict.fromkeys(("seed", "epoch"), INTEGER),
+    **dict.fromkeys(("ratio", "resolution", "in_channels", "num_classes", "kernel", "batch_size", "runs"), COUNT),
     **dict.fromkeys(("batch_norm", "trained", "rf_fits", "failed", "stable"), BOOLEAN),
-    **dict.fromkeys(("erf_share_t50", "replknet_share_t50", "img_per_s", "step_ms_iqr"), NUMBER),
-    **dict.fromkeys(("baseline_img_per_s", "variant_img_per_s", "density_vs_3x3", "ci_low", "ci_high"), NUMBER),
-    "batch_size": INTEGER,
+    **dict.fromkeys(("erf_share_t50", "replknet_share_t50", "ci_low", "ci_high"), NUMBER),
+    **dict.fromkeys(("img_per_s", "baseline_img_per_s", "variant_img_per_s", "density_vs_3x3"), POSITIVE),
+    **dict.fromkeys(("step_ms_ci_low", "step_ms_ci_high", "gflops_ci_low", "gflops_ci_high"), POSITIVE),
+    **dict.fromkeys(("epoch_s", "train_s", "compute_s", "train_img_per_s"), POSITIVE),
+    **dict.fromkeys(("step_ms_iqr", "data_s", "train_loss"), NON_NEGATIVE),
+    **dict.fromkeys(("train_acc", "test_acc"), SHARE),
+    **dict.fromkeys(("params", "conv_params", "fc_params", "macs", "flops", "macs_real", "rf_px"), WHOLE),
+    **dict.fromkeys(("train_images", "test_images", "optimizer_steps", "pairs", "erf_resolution"), COUNT),
     **dict.fromkeys(("erf_share_t50_per_model", "replknet_share_t50_per_model"), NUMBERS),
 }
+# The columns that name a row in a message, where a table has them.
+ROW_NAMES = ("arch", "variant", "baseline", "ratio", "resolution", "mode", "batch_size", "seed", "epoch", "trained")
+ROW_NAMES += ("channels", "side_px", "kernel_px")
 _BOOLEANS = {True: True, False: False, "True": True, "False": False, "true": True, "false": False}
 
 
-def check_columns(table: pd.DataFrame, path: str | Path, reads: dict[str, str], why: str = "") -> pd.DataFrame:
+def check_columns(
+    table: pd.DataFrame,
+    path: str | Path,
+    reads: dict[str, str],
+    why: str = "",
+    required: tuple[str, ...] = (),
+    ordered: tuple[tuple[str, ...], ...] = (),
+    rows: bool = False,
+) -> pd.DataFrame:
     """`table` (read from `path`) once it has every column of `reads` (column -> type) with values of its
     type, and the columns of TYPED_WHERE_PRESENT it has too; numbers come back as numbers. A table whose
-    every row is a failed trial's (an `error` and the identity) needs only those. An InputError names the
-    file, the column and the first bad value with its line."""
+    every row is a failed trial's (an `error`, or `failed` true: a run that diverged) needs only those, and a
+    failed row's numbers may be infinite (a diverged loss). Every other row fills the
+    `required` columns; along each of `ordered` (an interval's low end, its median, its high end), the values a
+    row has never decrease. An InputError names the file, the column, the bad value, its line (its row, where
+    `rows`: rows handed over rather than a file read) and the row's identity."""
+    import numpy as np
+
     if table.empty:
         return table
-    failed_only = "error" in table and table["error"].notna().all()
+    failed = np.zeros(len(table), dtype=bool)
+    if "error" in table:
+        failed |= table["error"].notna().to_numpy(dtype=bool)
+    if "failed" in table:
+        marked = table["failed"].map(lambda value: isinstance(value, (bool, str)) and _BOOLEANS.get(value) is True)
+        failed |= marked.to_numpy(dtype=bool)
     missing = [column for column in reads if column not in table]
-    if missing and not failed_only:
+    if missing and not failed.all():
         raise InputError(f"{path} lacks the column(s) {', '.join(missing)}{why}: is it a table vggbench wrote?")
+    where = (lambda line: f"row {line + 1}") if rows else (lambda line: f"line {line + 2}")
     table = table.copy()
     for column, kind in {**TYPED_WHERE_PRESENT, **reads}.items():
         if column in table:
-            table[column] = _typed(table[column], kind, path)
+            table[column] = _typed(table, column, kind, path, failed, where)
+    for column in required:
+        empty = table[column].isna().to_numpy() & ~failed if column in table else []
+        if np.any(empty):
+            line = int(np.flatnonzero(empty)[0])
+            raise InputError(
+                f"{path} has no {column} on {where(line)}{_named(table, line)}: a row whose trial did not fail "
+                "(no error) must have one"
+            )
+    for columns in ordered:
+        present = [column for column in columns if column in table]
+        for low, high in itertools.pairwise(present):
+            reversed_ = (table[low] > table[high]).to_numpy()
+            if reversed_.any():
+                line = int(np.flatnonzero(reversed_)[0])
+                raise InputError(
+                    f"{path} has {low}={table[low].iloc[line]:g} above {high}={table[high].iloc[line]:g} on "
+                    f"{where(line)}{_named(table, line)}: an interval must be ordered, {' <= '.join(present)}"
+                )
     return table
 
 
-def _typed(values: pd.Series, kind: str, path: str | Path) -> pd.Series:
+def _named(table: pd.DataFrame, line: int, form: str = " ({})") -> str:
+    """How a message names row `line` (from 0) of `table`: `form` filled with its identity (arch=vgg11
+    variant=stack ...), or nothing where the table has no identity columns."""
+    import pandas as pd
+
+    row = table.iloc[line]
+    named = [f"{key}={shown(row[key])}" for key in ROW_NAMES if key in table and pd.notna(row[key])]
+    return form.format(" ".join(named)) if named else ""
+
+
+def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path, failed, where) -> pd.Series:
+    """Column `column` of `table` as `kind` (numbers as numbers); an InputError names its first bad value. The
+    rows `failed` marks may hold an infinite number where the type wants a finite one."""
     import numpy as np
     import pandas as pd
 
+    values = table[column]
     given = values.notna()
     if kind == TEXT:
         return values
-    if kind == BOOLEAN:
+    if kind == ARCH:
+        from vggbench.arch import ARCH_NAMES
+
+        bad = given & ~values.isin(ARCH_NAMES)
+        typed = values
+    elif kind == BOOLEAN:
         if pd.api.types.is_bool_dtype(values):
             return values
         found = values.map(lambda value: _BOOLEANS.get(value) if isinstance(value, (bool, str)) else None)
@@ -212,14 +332,19 @@ def _typed(values: pd.Series, kind: str, path: str | Path) -> pd.Series:
     else:
         typed = pd.to_numeric(values, errors="coerce") if not pd.api.types.is_numeric_dtype(values) else values
         bad = given & typed.isna()
-        if kind == INTEGER and pd.api.types.is_numeric_dtype(typed):
+        if kind in (INTEGER, COUNT, WHOLE) and pd.api.types.is_numeric_dtype(typed):
             bad |= typed.notna() & (typed != np.floor(typed.where(np.isfinite(typed), 0.5)))
+        if kind in _RANGES and pd.api.types.is_numeric_dtype(typed):
+            least, most = _RANGES[kind]
+            above = typed > least if kind == POSITIVE else typed >= least
+            excused = failed & ~np.isfinite(typed)  # a diverged run's loss
+            bad |= typed.notna() & ~(np.isfinite(typed) & above & (typed <= most)) & ~excused
     if bad.any():
         line = int(np.flatnonzero(bad.to_numpy())[0])
         value = values.iloc[line]
-        shown = repr(value) if isinstance(value, str) else f"{value:g}" if isinstance(value, float) else value
         raise InputError(
-            f"{path} has {shown} in column {values.name} (line {line + 2}): it must hold {kind}, or be empty"
+            f"{path} has {shown(value)} in column {column} ({where(line)}): it must hold {kind}, or be empty"
+            + _named(table, line, " (the row of {})")
         )
     return typed
 
@@ -233,8 +358,33 @@ def _numbers(value) -> bool:
     return True
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+
+
+def _cell(value):
+    """`value` as a CSV cell that reads back as written and that a spreadsheet shows rather than runs: a text a
+    spreadsheet would run as a formula (not numbers, as -0.5 or '-1;2') with a quote before it, as OWASP
+    recommends; its carriage returns as line breaks (a bare one, left unquoted, would end the row)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) and not _numbers(value):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def neutralised(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with every text cell made safe to write (_cell); numbers as they are."""
+    import pandas as pd
+
+    safe = table.copy()
+    for index in range(table.shape[1]):
+        if not pd.api.types.is_numeric_dtype(table.iloc[:, index]):
+            safe.iloc[:, index] = table.iloc[:, index].map(_cell)
+    return safe
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> None:
-    _write_atomically(path, lambda stream: table.to_csv(stream, index=False))
+    _write_atomically(path, lambda stream: neutralised(table).to_csv(stream, index=False))
 
 
 def write_text(path: str | Path, text: str) -> None:

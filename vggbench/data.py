@@ -47,8 +47,15 @@ class DataError(InputError):
     """The data set is missing, incomplete or corrupt; the message says which file and what to do."""
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vggbench"
+def cache_root() -> Path | None:
+    """vggbench's folder in the user cache; None where there is no user cache (no XDG_CACHE_HOME, and a user
+    without a home folder, as in some containers)."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "vggbench"
+    try:
+        return Path.home() / ".cache" / "vggbench"
+    except RuntimeError:  # no HOME, and no home in the user database
+        return None
 
 
 def _file_in(folder: Path, name: str) -> Path | None:
@@ -92,16 +99,18 @@ def locate(data_root: str | os.PathLike | None = None, download: bool = True) ->
                 f"in that folder or in its FashionMNIST/raw/"
             )
         return found
-    for root in (cache_root(), DEBIAN_ROOT):
+    cache = cache_root()
+    for root in (cache, DEBIAN_ROOT) if cache else (DEBIAN_ROOT,):
         found = files_in(root)
         if found is not None:
             return found
-    found = _download(cache_root()) if download else None
+    found = _download(cache) if download and cache else None
     if found is None:
+        into = f"into {cache}" if cache else "once HOME or XDG_CACHE_HOME names a folder for it"
         raise DataError(
             "Fashion-MNIST not found. Fix one of: (1) pass --data-root DIR (or set VGGBENCH_DATA) to a folder "
             f"with the four IDX files; (2) on Debian, `apt-get install dataset-fashion-mnist` (puts them in "
-            f"{DEBIAN_ROOT}); (3) connect to the internet, so torchvision can download them into {cache_root()}"
+            f"{DEBIAN_ROOT}); (3) connect to the internet, so torchvision can download them {into}"
         )
     return found
 

@@ -59,7 +59,7 @@ class Machine(Setup):
 def cpu_model() -> str:
     """The CPU's model name as the kernel reports it (falls back to the platform string)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
@@ -77,7 +77,7 @@ def device_name(device: str) -> str:
 
 def _status_bytes(field: str) -> int | None:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024  # the kernel reports kB
     except OSError:
@@ -95,7 +95,7 @@ class ResidentPeak:
 
     def __enter__(self) -> ResidentPeak:
         try:
-            Path("/proc/self/clear_refs").write_text("5")
+            Path("/proc/self/clear_refs").write_text("5", encoding="utf-8")
             self._reset = _status_bytes("VmHWM") is not None
         except OSError:
             self._reset = False

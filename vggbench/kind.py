@@ -96,16 +96,21 @@ class Table:
     help: str = "write the table as CSV (rewritten after every trial)"
     on_request: bool = False  # printed only when its option is given (as static's --blocks)
     reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
+    required: tuple[str, ...] = ()  # the columns every row fills but a failed trial's (one with an error)
+    ordered: tuple[tuple[str, ...], ...] = ()  # columns whose values never decrease along a row (low, median, high)
 
     def __post_init__(self) -> None:
         if self.reads:  # known by name to whoever reads the table from a file (RunDir.table)
             TABLES.setdefault(self.name, self)
 
-    def checked(self, table: pd.DataFrame, path) -> pd.DataFrame:
-        """`table`, read from `path`, once every column it is read for is there and of its type (csvio)."""
+    def checked(self, table: pd.DataFrame, path, rows: bool = False) -> pd.DataFrame:
+        """`table`, read from `path`, once every column it is read for is there, of its type and in its range, and
+        its rows fill what they must in order (csvio.check_columns; `rows`: messages count rows, not a file's
+        lines)."""
         from vggbench.csvio import check_columns
 
-        return check_columns(table, path, dict(self.reads), f" that the {self.name} table is read for")
+        why = f" that the {self.name} table is read for"
+        return check_columns(table, path, dict(self.reads), why, self.required, self.ordered, rows)
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,37 @@ class Kind:
     def describe(self, rows: list[dict]) -> str:
         """A few words on a finished trial's result, for the progress line."""
         return ""
+
+    def rows_for(self, trial: Trial) -> list[dict]:
+        """The identifying columns of each row `trial` gives, in their order (default: one row, the trial's
+        identity)."""
+        return [trial.identity()]
+
+    def damage(self, trial: Trial, rows: list, error: str | None) -> str | None:
+        """What is wrong with `rows`, read back from `trial`'s file (`error`: its error, where it failed): rows
+        not those the trial gives (another model, seed or variant, one missing or repeated), or values its first
+        table would refuse on reading (Table.checked: types, ranges, required and ordered columns); None where
+        nothing is."""
+        import pandas as pd
+
+        from vggbench.validate import InputError, shown
+
+        expected = [trial.identity()] if error else self.rows_for(trial)
+        if len(rows) != len(expected):
+            return f"{len(rows)} row(s) where its trial gives {len(expected)}"
+        for number, (row, wanted) in enumerate(zip(rows, expected, strict=True), start=1):
+            if not isinstance(row, dict):
+                return f"row {number} is not a row of columns"
+            for column, value in wanted.items():
+                if type(row.get(column)) is not type(value) or row.get(column) != value:  # 1 is no True
+                    return f"row {number} has {column} {shown(row.get(column))} where its trial has {value!r}"
+        if error or not self.tables:
+            return None
+        try:
+            self.tables[0].checked(pd.DataFrame(rows), "it", rows=True)
+        except InputError as refused:
+            return str(refused)
+        return None
 
     def make_tables(self, rows: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
         """The kind's tables from its rows, which may be none (default: the rows as its one table)."""

@@ -21,7 +21,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vggbench.validate import InputError, allowed, did_you_mean
+from vggbench.validate import InputError, allowed, did_you_mean, shown
 
 NOT_A_KEY = None  # Knob.key for a knob that the config does not hold (set by the planner, or command line only)
 
@@ -119,7 +119,7 @@ def _label(option: Option, entry: bool = False) -> tuple[str, str]:
 
 def _refuse(option: Option, value, why: str, entry: bool = False) -> InputError:
     name, flag = _label(option, entry)
-    return InputError(f"{name}={value!r} is not allowed{flag}: {why}")
+    return InputError(f"{name}={shown(value)} is not allowed{flag}: {why}")
 
 
 def _check_entry(value, option: Option, entry: bool = False) -> None:
@@ -223,7 +223,7 @@ def _axis_values(option: Option, values: Mapping[str, object]) -> tuple:
     if values.get(option.key) is not None:
         entries = as_list(values[option.key])
         if not entries:
-            raise InputError(f"{option.key}={values[option.key]!r} is not allowed: give a non-empty list")
+            raise InputError(f"{option.key}={shown(values[option.key])} is not allowed: give a non-empty list")
         for entry in entries:  # each of its type (a list or table from TOML refused) before they are compared
             _check_entry(entry, option)  # named as the setup names a bad axis value
         _check_once(option, entries)

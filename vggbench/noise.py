@@ -33,7 +33,7 @@ def usable_cores() -> int:
 def _machine_busy_s() -> float | None:
     """CPU seconds all cores have spent on anything but idling since boot (Linux: /proc/stat), or None."""
     try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        fields = Path("/proc/stat").read_text(encoding="utf-8").split("\n", 1)[0].split()[1:]
     except OSError:
         return None
     # user, nice, system, idle, iowait, irq, softirq, steal: all but idle and iowait are work.

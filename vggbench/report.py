@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import numbers
 import re
@@ -28,7 +29,7 @@ import pandas as pd
 
 from vggbench import noise, stats, terminal, validity, verdicts
 from vggbench.claim import EARLIER_BUDGETS, at_earlier_budget
-from vggbench.csvio import read_map
+from vggbench.csvio import read_map, write_bytes
 from vggbench.kinds.train_verdicts import final_runs, rows_of
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.validate import InputError
@@ -553,6 +554,13 @@ def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]
     return [(name, *FIGURE_TEXT[name], drawers[name]) for name in FIGURE_TEXT]
 
 
+def _save(figure, path: Path, **options) -> None:
+    """The figure written as every output is: atomically, and only as a regular file (csvio)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=path.suffix[1:], **options)
+    write_bytes(path, buffer.getvalue())
+
+
 def draw(directory: RunDir) -> list[Drawn]:
     """Every figure of the run in RUN_DIR/figures/ as PNG and SVG."""
     from matplotlib import rc_context
@@ -562,12 +570,16 @@ def draw(directory: RunDir) -> list[Drawn]:
     drawn = []
     for name, title, caption, make in _plans(directory):
         figure = make()
-        if figure is None:
+        if figure is None:  # nothing to draw: no figure of an earlier run left behind
+            for suffix in (".png", ".svg"):
+                stale = folder / f"{name}{suffix}"
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
             drawn.append(Drawn(name, title, caption, None))
             continue
-        figure.savefig(folder / f"{name}.png", dpi=120)
+        _save(figure, folder / f"{name}.png", dpi=120)
         with rc_context({"svg.hashsalt": "vggbench"}):  # fixed element ids
-            figure.savefig(folder / f"{name}.svg", metadata=SVG_METADATA)
+            _save(figure, folder / f"{name}.svg", metadata=SVG_METADATA)
         drawn.append(Drawn(name, title, caption, folder / f"{name}.png"))
     return drawn
 

@@ -2,7 +2,8 @@
 
     RUN_DIR/.lock                     held by the run working in the folder (its pid and host)
     RUN_DIR/config.json               the configuration (refuses a run with another one; seeds may be added)
-    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end
+    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end (and
+                                      `published` in a copy `vggbench publish` made, which no run may use)
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
     RUN_DIR/checkpoints/KEY.pt        trained models
     RUN_DIR/erf_maps/MODEL-STATE.npy  effective-receptive-field maps
@@ -23,15 +24,16 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
-from vggbench.csvio import MAX_CONFIG_BYTES, read_csv, read_json, write_bytes, write_csv, write_text
-from vggbench.kind import TABLES, Outcome, Trial
-from vggbench.validate import InputError
+from vggbench.csvio import FILE, MAX_CONFIG_BYTES, file_type, read_csv, read_json, write_bytes, write_csv, write_text
+from vggbench.kind import TABLES, Kind, Outcome, Trial
+from vggbench.validate import InputError, printable, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,10 +42,13 @@ CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
+DAMAGED = "damaged"  # whole, but naming files trials do not write, or rows not its trial's or out of range
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
 PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG)  # and every table
+PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
+MAX_INDEX_BYTES = 10_000_000  # a results index beside a folder, read to tell whether it lists the folder
 
 
 def model_key(arch: str, variant: str, ratio: int, resolution: int, batch_norm: bool = False) -> str:
@@ -53,6 +58,16 @@ def model_key(arch: str, variant: str, ratio: int, resolution: int, batch_norm: 
 
 def spec_key(spec: ModelSpec, variant: str | None = None) -> str:
     return model_key(spec.arch.name, variant or spec.variant, spec.ratio, spec.resolution, spec.batch_norm)
+
+
+def now() -> str:
+    """The time as metadata.json has it: UTC, to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def index_row(folder: str) -> str:
+    """How the row of the published folder named `folder` starts in a results index (vggbench.publish)."""
+    return f"| `{folder}/` |"
 
 
 def checkpoint_file(trial_key: str) -> str:
@@ -66,10 +81,11 @@ def erf_map_name(model: str, state: str) -> str:
 
 
 class RunDir:
-    """The files of one run."""
+    """The files of one run. `kinds` (the registry, vggbench.registry.KINDS) judges what a trial file holds: a
+    RunDir that reads the trials' state (status, rows, failures) needs it; one that reads tables only does not."""
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: str | Path, kinds: Mapping[str, Kind] | None = None) -> None:
+        self.root, self.kinds = Path(root), kinds
 
     def trial_path(self, kind: str, key: str) -> Path:
         return self.root / TRIALS / kind / f"{key}.json"
@@ -90,7 +106,8 @@ class RunDir:
         return envelope
 
     def status(self, trial: Trial) -> str:
-        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt) or OTHER_CONFIG."""
+        """DONE, FAILED, MISSING, INCOMPLETE (its file or a file it wrote is cut or corrupt), OTHER_CONFIG or
+        DAMAGED (`damage` says how)."""
         if not self.trial_path(trial.kind, trial.key).is_file():
             return MISSING
         envelope = self._envelope(trial)
@@ -98,10 +115,69 @@ class RunDir:
             return INCOMPLETE
         if envelope["fingerprint"] != trial.fingerprint:
             return OTHER_CONFIG
-        for name, digest in envelope["files"].items():
-            if not (self.root / name).is_file() or _digest((self.root / name).read_bytes()) != digest:
+        if self.damage(trial, envelope):
+            return DAMAGED
+        for name, digest in envelope["files"].items():  # read only where trials write, through no link
+            if not self._owned(name) or _digest((self.root / name).read_bytes()) != digest:
                 return INCOMPLETE
         return FAILED if envelope.get("error") else DONE
+
+    def damage(self, trial: Trial, envelope: dict | None = None) -> str | None:
+        """What is wrong with the trial's whole file (`envelope`, where read already): files named where trials
+        write none, rows that are not its trial's, or numbers outside their columns' ranges (Kind.damage); None
+        where nothing is."""
+        if self.kinds is None:
+            raise TypeError("RunDir(root, kinds) judges trial files: give it the kinds' registry")
+        envelope = envelope or self._envelope(trial)
+        if envelope is None:
+            return None
+        strange = [name for name in envelope["files"] if not _trial_output(name)]
+        if strange:
+            return f"it names {shown(strange[0])}, not a file in {CHECKPOINTS}/ or {ERF_MAPS}/"
+        error = envelope.get("error")
+        if error is not None and not isinstance(error, str):
+            return f"its error is {type(error).__name__}, not text"
+        return self.kinds[trial.kind].damage(trial, envelope["rows"], error)
+
+    def remove_unmade(self, plan: list[Trial], tables: set[str]) -> list[str]:
+        """Remove what `plan` does not make: the files of other trials, the files that only they name
+        (checkpoints, ERF maps) and the tables `tables` (NAME.csv); return what was removed, by its name in the
+        run directory. Only regular files where this module puts them are removed, none through a link: what
+        vggbench did not write stays."""
+        planned = {f"{TRIALS}/{trial.kind}/{trial.key}.json" for trial in plan}
+        trials = [path.relative_to(self.root).as_posix() for path in sorted((self.root / TRIALS).glob("*/*.json"))]
+        unmade = [name for name in trials if name not in planned]
+        kept = {output for name in trials if name in planned for output in self._outputs(name)}
+        names = [*unmade, *sorted({output for name in unmade for output in self._outputs(name)} - kept)]
+        removed = [name for name in [*names, *(f"{table}.csv" for table in sorted(tables))] if self._owned(name)]
+        for name in removed:
+            (self.root / name).unlink()
+        for folder in {(self.root / name).parent for name in removed if name.startswith(f"{TRIALS}/")}:
+            with contextlib.suppress(OSError):  # kept where it holds other files
+                folder.rmdir()
+        return removed
+
+    def _outputs(self, name: str) -> set[str]:
+        """The files that the trial file `name` says its trial wrote, of those where trials write."""
+        try:
+            envelope = read_json(self.root / name)
+        except (InputError, OSError):
+            return set()
+        files = envelope.get("files") if isinstance(envelope, dict) else None
+        return {output for output in files if _trial_output(output)} if isinstance(files, dict) else set()
+
+    def _owned(self, name: str) -> bool:
+        """Whether `name` is a regular file in the run directory itself: neither it nor a folder on its way a
+        link."""
+        path = self.root
+        try:
+            for part in name.split("/"):
+                path = path / part
+                if path.is_symlink():
+                    return False
+            return path.is_file()
+        except OSError:  # a name no file can have (too long)
+            return False
 
     def inputs(self, trial: Trial) -> dict[str, bytes]:
         """The files `trial` reads that exist, by their name in the run directory."""
@@ -139,22 +215,33 @@ class RunDir:
     @contextlib.contextmanager
     def hold(self, report: Callable[[str], None]) -> Iterator[None]:
         """Hold the folder's lock while a run works in it; a second run is refused, naming the holder. A lock
-        whose holder is no longer running on this host is stale: it is reported and taken over."""
+        whose holder is no longer running on this host is stale: it is reported and taken over. A published
+        folder is refused before anything is written in it."""
+        published = self.published_as()
+        if published:
+            raise InputError(f"{self.root} is a published folder ({published}): run into another folder")
         self.root.mkdir(parents=True, exist_ok=True)
         path, mine = self.root / LOCK, _holder()
         while True:
             try:
-                with open(path, "x") as stream:
+                with open(path, "x", encoding="utf-8") as stream:
                     stream.write(json.dumps(mine))
                 break
             except FileExistsError:
+                found = file_type(path)
+                if found not in (None, FILE):  # not a lock vggbench wrote: not removed
+                    raise InputError(
+                        f"{path} is {found}, not a lock file: remove it if no run uses {self.root}"
+                    ) from None
                 holder = _read_lock(path)
                 if not _stale(holder):
                     raise InputError(
-                        f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
-                        f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                        printable(
+                            f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
+                            f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
+                        )
                     ) from None
-                report(f"{path}: removed the stale lock of pid {holder.get('pid')!r}, which is no longer running")
+                report(f"{path}: removed the stale lock of pid {shown(holder.get('pid'))}, which is no longer running")
                 path.unlink(missing_ok=True)
         try:
             yield
@@ -227,6 +314,21 @@ class RunDir:
     def path(self, name: str) -> Path:
         return self.root / name
 
+    def published_as(self) -> str | None:
+        """How the folder is known to be a copy `vggbench publish` made, not a run's, in words; None where it is
+        not. Publish marks its copies' metadata.json (PUBLISHED); a folder published before it did is found
+        by the results index beside it (README.md), which lists it."""
+        try:
+            marked = PUBLISHED in self.metadata()
+        except (InputError, OSError):
+            marked = False  # unreadable: no mark (the run's history is lost, not its trials)
+        if marked:
+            return f"{METADATA} says so"
+        root = self.root.resolve()
+        index = root.parent / "README.md"
+        listed = any(line.startswith(index_row(root.name)) for line in _small_text(index).splitlines())
+        return f"the results index {index} lists it" if listed else None
+
     def published(self) -> list[str]:
         """What `vggbench publish` copies: every table, the reports, metadata, config, figures and ERF maps."""
         names = [path.name for path in sorted(self.root.glob("*.csv"))]
@@ -234,6 +336,31 @@ class RunDir:
         for folder in PUBLISHED_FOLDERS:
             names += [path.relative_to(self.root).as_posix() for path in sorted((self.root / folder).glob("*"))]
         return names
+
+
+def _small_text(path: Path) -> str:
+    """The text of `path` where it is a regular file of at most MAX_INDEX_BYTES; else, or unreadable, "" (a link
+    is not followed, a fifo or a device not read)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return ""
+    try:
+        found = os.fstat(descriptor)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_INDEX_BYTES:
+            return ""
+        with open(descriptor, "rb", closefd=False) as stream:
+            return stream.read(MAX_INDEX_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(descriptor)
+
+
+def _trial_output(name) -> bool:
+    """Whether `name` is where a trial writes a file: directly in CHECKPOINTS or ERF_MAPS."""
+    parts = name.split("/") if isinstance(name, str) else []
+    return len(parts) == 2 and parts[0] in (CHECKPOINTS, ERF_MAPS) and parts[1] not in ("", ".", "..")
 
 
 def _grown(before, after) -> bool:
@@ -256,7 +383,7 @@ def _holder() -> dict:
 
 def _read_lock(path: Path) -> dict:
     try:
-        holder = json.loads(path.read_text())
+        holder = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # cut or unreadable: a holder that cannot say who it is
     return holder if isinstance(holder, dict) else {}

@@ -15,7 +15,7 @@ from vggbench.data import COUNTS
 from vggbench.hardware import Machine, device_name
 from vggbench.knobs import NOT_A_KEY, knob, refuse_ignored
 from vggbench.training_rules import FAILURE_LOSS_RATIO, PLATEAU_GAIN
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 MODES = ("infer", "train")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -216,7 +216,7 @@ class TrainConfig(Machine):
                 f"(allowed: 1 to {self.threads})"
             )
         if self.precision == "fp16" and self.device != "cuda":
-            raise InputError(f"precision='fp16' is not allowed on device={self.device!r}: use fp32 or bf16 there")
+            raise InputError(f"precision='fp16' is not allowed on device={shown(self.device)}: use fp32 or bf16 there")
         refuse_ignored(self, "momentum", self.optimizer == "sgd", "optimizer", "with optimizer='sgd'")
         limited, below = (self.train_limit or COUNTS["train"]) < COUNTS["train"], f"below {COUNTS['train']:,}"
         refuse_ignored(self, "subset_per_seed", limited, "train_limit", f"with a train_limit {below} training images")

@@ -14,12 +14,12 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,7 @@ from vggbench.hardware import Machine, device_name, environment
 from vggbench.kind import Outcome, Trial
 from vggbench.measure import memory
 from vggbench.registry import KINDS
-from vggbench.rundir import DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir
+from vggbench.rundir import DAMAGED, DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir, now
 from vggbench.schema import keys_in
 from vggbench.store import Store
 from vggbench.validate import InputError
@@ -248,10 +248,6 @@ def take_probe(config: StudyConfig, report: Report) -> dict:
     return probe.to_dict()
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def find_data(plan: list[Trial], data_root: str | None, report: Report) -> None:
     """Stop before anything runs where a trial needs Fashion-MNIST and it cannot be found."""
     if any(KINDS[trial.kind].needs_data for trial in plan):
@@ -267,6 +263,7 @@ def check_memory(plan: list[Trial]) -> None:
 
 
 DOWNSTREAM = "downstream"  # a done trial that reads the files of a trial to be redone
+SHOWN_DAMAGE = 5  # the damaged trial files a run names, each with what is wrong (the count says the rest)
 
 
 def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
@@ -283,9 +280,16 @@ def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
                 redone.add((trial.kind, trial.key))
                 changed = True
     todo = [trial for trial, state in zip(plan, states, strict=True) if state != DONE]
-    kinds = (FAILED, INCOMPLETE, OTHER_CONFIG, DOWNSTREAM)
+    damaged = [trial for trial, state in zip(plan, states, strict=True) if state == DAMAGED]
+    for trial in damaged[:SHOWN_DAMAGE]:
+        path = directory.trial_path(trial.kind, trial.key)
+        report(f"{path}: {directory.damage(trial)}: redone")
+    if len(damaged) > SHOWN_DAMAGE:
+        report(f"... and {len(damaged) - SHOWN_DAMAGE} more trial file(s) whose rows or files do not match their trial")
+    kinds = (FAILED, INCOMPLETE, DAMAGED, OTHER_CONFIG, DOWNSTREAM)
     again = {state: states.count(state) for state in kinds if state in states}
     why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
+    why[DAMAGED] = "whose rows or files do not match their trial"
     why[DOWNSTREAM] = "reading the files of a trial redone"
     redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
     line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
@@ -308,10 +312,12 @@ def run(
     config.machine.check_available(report)
     check_size(count(config), large)
     plan = trials(config)  # before the folder is touched: planning checks what the trials will read
-    directory = RunDir(run_dir)
+    directory = RunDir(run_dir, KINDS)
     with directory.hold(report):
         directory.adopt(config.to_dict(), force)
-        started, earlier = _now(), _earlier_sittings(directory)
+        if force:
+            remove_unmade(directory, config, plan, report)
+        started, earlier = now(), _earlier_sittings(directory)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
         find_data(todo, data_root, report)
@@ -333,8 +339,21 @@ def run(
                 execute(todo, executor, directory, Progress(todo, report, rates))
         finally:
             executor.stop()
-        directory.write_metadata(metadata(_now()))
+        directory.write_metadata(metadata(now()))
         return finish(directory, config, plan)
+
+
+def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], report: Report) -> None:
+    """Remove from `directory` the trials, their checkpoints and maps, and the tables of kinds that `config`
+    (adopted with --force) does not make, and say so in one line: the tables and the claim then describe this
+    configuration's run only."""
+    made = {table.name for name in config.kinds for table in KINDS[name].tables}
+    removed = directory.remove_unmade(plan, {table.name for kind in KINDS.values() for table in kind.tables} - made)
+    if removed:
+        tables = [name for name in removed if "/" not in name]
+        folders = collections.Counter(name.split("/")[0] + "/" for name in removed if "/" in name)
+        parts = [*tables, *(f"{count} file(s) in {folder}" for folder, count in folders.items())]
+        report(f"{directory.root}: removed what this configuration does not make: {', '.join(parts)}")
 
 
 def _earlier_sittings(directory: RunDir) -> list[dict]:
@@ -429,6 +448,6 @@ def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
 
 def finish_folder(run_dir: str | Path) -> RunDir:
     """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
-    directory = RunDir(run_dir)
+    directory = RunDir(run_dir, KINDS)
     config = StudyConfig(directory.config())
     return finish(directory, config, trials(config))

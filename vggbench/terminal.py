@@ -13,6 +13,8 @@ import numbers
 import textwrap
 from typing import TYPE_CHECKING
 
+from vggbench.validate import printable
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -104,8 +106,8 @@ def _layout(table: pd.DataFrame, width: int, right=()) -> tuple[list[str], list[
     """The table's lines, no longer than `width`, and the columns left out to get there (rightmost first).
     Numbers, and the columns named in `right`, are aligned right."""
     columns = list(table.columns)
-    headers = {column: SHORT.get(column, str(column)) for column in columns}
-    cells = {column: [human(value) for value in table[column]] for column in columns}
+    headers = {column: printable(SHORT.get(column, column)) for column in columns}
+    cells = {column: [" ".join(printable(human(value)).split()) for value in table[column]] for column in columns}
     numeric = {column: column in right or is_number(table[column]) for column in columns}
     sizes = {column: max([len(headers[column]), *map(len, cells[column])]) for column in columns}
     left_out = []
@@ -135,7 +137,7 @@ def _layout(table: pd.DataFrame, width: int, right=()) -> tuple[list[str], list[
 
 
 def wrapped(text: str, width: int = WIDTH) -> str:
-    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) if text else ""
+    return "\n".join(textwrap.wrap(printable(text), width, break_on_hyphens=False)) if text else ""
 
 
 def text(table: pd.DataFrame, where: str = "the CSV", width: int = WIDTH, right=()) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 
 class InputError(ValueError):
@@ -11,6 +12,19 @@ class InputError(ValueError):
 
 
 DEVICES = ("cpu", "cuda")
+SHOWN_CHARACTERS = 200  # of a long value, how much a message shows
+
+
+def shown(value, quoted: bool = True) -> str:
+    """A user-given value as a message shows it: its repr (numpy's numbers as Python's; not `quoted`, its text),
+    cut to its start, with its length, where it is long."""
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
+    text = repr(value) if quoted else str(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    length = len(value) if isinstance(value, (str, bytes)) else len(text)
+    return f"{text[:SHOWN_CHARACTERS]}... ({length:,} characters)"
 
 
 def allowed(values) -> str:
@@ -34,7 +48,7 @@ def did_you_mean(value, choices) -> str:
 
 def positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{name}={value!r} is not allowed: it must be an integer >= 1")
+        raise InputError(f"{name}={shown(value)} is not allowed: it must be an integer >= 1")
 
 
 def number(name: str, value, above: float | None = None, maximum: float | None = None) -> None:
@@ -42,7 +56,8 @@ def number(name: str, value, above: float | None = None, maximum: float | None =
     bounds = [f"> {above:g}"] * (above is not None) + [f"<= {maximum:g}"] * (maximum is not None)
     finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if not finite or (above is not None and not value > above) or (maximum is not None and value > maximum):
-        raise InputError(f"{name}={value!r} is not allowed: it must be a finite number {' and '.join(bounds)}".rstrip())
+        must = f"it must be a finite number {' and '.join(bounds)}".rstrip()
+        raise InputError(f"{name}={shown(value)} is not allowed: {must}")
 
 
 def at_most(name: str, value: int, limit: int, why: str) -> None:
@@ -55,7 +70,7 @@ def at_most(name: str, value: int, limit: int, why: str) -> None:
 def one_of(name: str, value, choices) -> None:
     if value not in choices:
         raise InputError(
-            f"{name}={value!r} is not allowed: choose one of {allowed(choices)}{did_you_mean(value, choices)}"
+            f"{name}={shown(value)} is not allowed: choose one of {allowed(choices)}{did_you_mean(value, choices)}"
         )
 
 
@@ -73,3 +88,15 @@ def device(value: str) -> None:
 
 def default_device() -> str:
     return "cuda" if _cuda_available() else "cpu"
+
+
+# What a terminal or a Markdown viewer would act on rather than show: C0 controls but the line break and the tab
+# (escape sequences start with ESC), DEL, C1 controls, and the bidirectional overrides that reorder a line.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text) -> str:
+    """`text` (any value, as str) as safe to print or to put in Markdown: control characters removed, and bytes
+    that a path or file held but that are not UTF-8 (surrogate escapes) shown as U+FFFD."""
+    text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return CONTROL.sub("", text)

@@ -26,7 +26,7 @@ def package_version() -> str:
 def _declared() -> str | None:
     """The `version` of the [project] table of the pyproject.toml beside the package, where there is one."""
     try:
-        text = (_SOURCE / "pyproject.toml").read_text()
+        text = (_SOURCE / "pyproject.toml").read_text(encoding="utf-8")
     except OSError:
         return None
     project = re.search(r"^\[project\]\s*$(.*?)(?=^\[|\Z)", text, re.MULTILINE | re.DOTALL)
@@ -40,7 +40,13 @@ def git_commit() -> str | None:
 
     def git(*arguments: str) -> str:
         return subprocess.run(
-            ["git", *arguments], cwd=_SOURCE, capture_output=True, text=True, check=True, timeout=10
+            ["git", *arguments],
+            cwd=_SOURCE,
+            capture_output=True,
+            text=True,
+            errors="surrogateescape",
+            check=True,
+            timeout=10,
         ).stdout.strip()
 
     try:

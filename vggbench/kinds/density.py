@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vggbench.csvio import INTEGER, NUMBER, TEXT
+from vggbench.csvio import COUNT, POSITIVE, TEXT
 from vggbench.hardware import Machine, device_name
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.kinds.pairs import MAX_PAIRS, MAX_REBUILDS
@@ -114,9 +114,11 @@ class Density(Kind):
             COLUMNS,
             reads=(
                 ("device", TEXT),
-                *((column, INTEGER) for column in ("channels", "side_px", "kernel_px")),
-                ("achieved_gflops", NUMBER),
+                *((column, COUNT) for column in ("channels", "side_px", "kernel_px")),
+                ("achieved_gflops", POSITIVE),
             ),
+            required=("achieved_gflops",),
+            ordered=(("gflops_ci_low", "achieved_gflops", "gflops_ci_high"), ("ci_low", "density_vs_3x3", "ci_high")),
         ),
     )
     setup, exclusive, uses_models = DensitySetup, True, False
@@ -187,6 +189,10 @@ class Density(Kind):
         maps = 2 * setup.batch_size * setup.channels * setup.side**2  # input and output of each conv
         weights = sum(setup.channels**2 * kernel**2 for kernel in setup.kernels)
         return 4 * (weights + len(setup.kernels) * maps), setup.device
+
+    def rows_for(self, trial) -> list[dict]:
+        """A row per kernel side, in order."""
+        return [{**trial.identity(), "kernel_px": kernel} for kernel in trial.setup.kernels]
 
     def describe(self, rows) -> str:
         return ", ".join(f"{row['kernel_px']}x{row['kernel_px']} {row['achieved_gflops']:.1f} GFLOP/s" for row in rows)

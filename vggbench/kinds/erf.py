@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass
 
 from vggbench import data
-from vggbench.csvio import BOOLEAN, INTEGER, NUMBER, TEXT
+from vggbench.csvio import ARCH, BOOLEAN, INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, trial_key
 from vggbench.knobs import Setup, knob, refuse_ignored
@@ -59,6 +59,7 @@ class ErfSetup(Setup):
         "bootstrap resamples of images and models for each figure's interval",
         key="erf_resamples",
         minimum=2,
+        maximum=100_000,  # far beyond, the interval no longer moves while memory and time grow with the draws
     )
     at_training_resolution: bool = knob(
         False,
@@ -129,7 +130,7 @@ class Erf(Kind):
             "Effective receptive field (sides in px)",
             COLUMNS,
             reads=(
-                ("arch", TEXT),
+                ("arch", ARCH),
                 ("variant", TEXT),
                 ("trained", BOOLEAN),
                 ("erf_resolution", INTEGER),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from vggbench.csvio import NUMBER, TEXT
+from vggbench.csvio import ARCH, POSITIVE, TEXT
 from vggbench.kind import Outcome, Table, Trial
 from vggbench.kinds.speed import Timed, flag, step_s
 from vggbench.knobs import knob
-from vggbench.schema import PAIRED_COLUMNS
+from vggbench.schema import PAIRED_COLUMNS, identity
 from vggbench.setups import SpeedSetup
 from vggbench.validate import InputError
 
@@ -47,9 +47,12 @@ class Pairs(Timed):
             "Paired time ratios (variant / baseline)",
             PAIRED_COLUMNS,
             reads=(
-                *((column, TEXT) for column in ("arch", "baseline", "variant", "device", "mode")),
-                *((column, NUMBER) for column in ("time_ratio_median", "ci_low", "ci_high")),
+                ("arch", ARCH),
+                *((column, TEXT) for column in ("baseline", "variant", "device", "mode")),
+                *((column, POSITIVE) for column in ("time_ratio_median", "ci_low", "ci_high")),
             ),
+            required=("baseline_img_per_s", "variant_img_per_s", "time_ratio_median", "ci_low", "ci_high", "pairs"),
+            ordered=(("ci_low", "time_ratio_median", "ci_high"),),
         ),
     )
     command = "speed"
@@ -88,6 +91,12 @@ class Pairs(Timed):
         setup, training = trial.setup, trial.setup.mode == "train"
         models = [dataclasses.replace(trial.spec, variant=variant) for variant in setup.variants]
         return sum(needed_bytes(spec, setup.batch_size, training, training) for spec in models), setup.device
+
+    def rows_for(self, trial) -> list[dict]:
+        """A row per variant after the baseline (the trial's model), in order."""
+        variants = trial.setup.variants[1:]
+        labels = {**dict(trial.labels), "baseline": trial.spec.variant}
+        return [{**identity(dataclasses.replace(trial.spec, variant=variant)), **labels} for variant in variants]
 
     def describe(self, rows) -> str:
         ratios = ", ".join(

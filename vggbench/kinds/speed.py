@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vggbench.csvio import NUMBER, TEXT
+from vggbench.csvio import ARCH, POSITIVE, TEXT
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.noise import unstable_reasons
 from vggbench.rundir import spec_key
@@ -70,9 +70,12 @@ class Speed(Timed):
             "Throughput per model (median over runs)",
             COLUMNS,
             reads=(
-                *((column, TEXT) for column in ("arch", "variant", "device", "mode")),
-                ("step_ms_median", NUMBER),
+                ("arch", ARCH),
+                *((column, TEXT) for column in ("variant", "device", "mode")),
+                ("step_ms_median", POSITIVE),
             ),
+            required=("img_per_s", "step_ms_median", "runs"),
+            ordered=(("step_ms_ci_low", "step_ms_median", "step_ms_ci_high"),),
         ),
     )
     help = "throughput, step time and memory of each model, inference or training, CPU or CUDA"
@@ -106,6 +109,13 @@ class Speed(Timed):
 
         training = trial.setup.mode == "train"
         return needed_bytes(trial.spec, trial.setup.batch_size, training, training), trial.setup.device
+
+    def rows_for(self, trial) -> list[dict]:
+        """Its one row, whose batch_size is the one timed (smaller after an out-of-memory retry) and
+        requested_batch_size the trial's."""
+        identity = trial.identity()
+        requested = identity.pop("batch_size")
+        return [{**identity, "requested_batch_size": requested}]
 
     def describe(self, rows) -> str:
         row = rows[0]

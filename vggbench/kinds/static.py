@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vggbench.csvio import INTEGER, NUMBER, TEXT
+from vggbench.csvio import ARCH, INTEGER, NUMBER, TEXT
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -72,7 +72,7 @@ class Static(Kind):
             "Static cost per model (one image; macs as counted by fvcore)",
             MODEL_COLUMNS,
             help="write the per-model table as CSV",
-            reads=(("arch", TEXT), ("variant", TEXT), ("params", INTEGER), ("macs", INTEGER), ("rf_px", INTEGER)),
+            reads=(("arch", ARCH), ("variant", TEXT), ("params", INTEGER), ("macs", INTEGER), ("rf_px", INTEGER)),
         ),
         Table(
             "blocks",
@@ -82,7 +82,7 @@ class Static(Kind):
             help="also show the per-block comparison of the variants with stack; with FILE.csv also write it",
             on_request=True,
             reads=(
-                ("arch", TEXT),
+                ("arch", ARCH),
                 ("variant", TEXT),
                 ("block", INTEGER),
                 ("num_convs", INTEGER),

@@ -6,7 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench import data
-from vggbench.csvio import INTEGER, NUMBER, TEXT
+from vggbench.csvio import ARCH, INTEGER, NON_NEGATIVE, SHARE, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -62,13 +62,14 @@ class Train(Kind):
             COLUMNS,
             help="per-epoch rows as CSV (rewritten after every model and seed)",
             reads=(
-                ("arch", TEXT),
+                ("arch", ARCH),
                 ("variant", TEXT),
                 ("seed", INTEGER),
                 ("epoch", INTEGER),
-                ("test_acc", NUMBER),
-                ("train_loss", NUMBER),
+                ("test_acc", SHARE),
+                ("train_loss", NON_NEGATIVE),
             ),
+            required=("train_loss", "train_acc", "test_acc"),  # but where the run diverged, which failed marks
         ),
     )
     summary_table = Table(
@@ -174,6 +175,10 @@ class Train(Kind):
         order["seed"] = rows["seed"].map(seed_order)
         ordered = order.sort_values(list(order.columns), kind="stable").index
         return {self.tables[0].name: rows.loc[ordered].reset_index(drop=True)}
+
+    def rows_for(self, trial) -> list[dict]:
+        """A row per epoch, in order."""
+        return [{**trial.identity(), "epoch": epoch} for epoch in range(1, trial.setup.epochs + 1)]
 
     def describe(self, rows) -> str:
         return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"

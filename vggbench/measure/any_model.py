@@ -17,9 +17,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from vggbench.measure import speed
+from vggbench.measure import memory, speed
 from vggbench.setups import SpeedSetup
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 
 def image_shape(shape: Sequence[int]) -> tuple[int, ...]:
@@ -27,8 +27,8 @@ def image_shape(shape: Sequence[int]) -> tuple[int, ...]:
     values = tuple(shape) if isinstance(shape, (tuple, list, torch.Size)) else ()
     if not values or not all(isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in values):
         raise InputError(
-            f"input_shape={shape!r} is not allowed: give one image's shape as positive integers, without the batch "
-            "dimension, e.g. (3, 224, 224)"
+            f"input_shape={shown(shape)} is not allowed: give one image's shape as positive integers, without the "
+            "batch dimension, e.g. (3, 224, 224)"
         )
     return values
 
@@ -37,6 +37,29 @@ def _module(model) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise InputError(f"model={type(model).__name__} is not allowed: give a torch.nn.Module")
     return model
+
+
+def _check_runs(model: nn.Module, shape: tuple[int, ...], batch: int, device: str) -> None:
+    """Refuse a batch of `shape` images that would not fit in `device`'s memory, and a module that fails on one
+    image of `shape` or returns anything but a tensor (tried on its own device in eval mode, then put back)."""
+    what = f"a batch of {batch} image(s) of input_shape={shape}"
+    memory.check_fits(batch * math.prod(shape) * memory.BYTES_PER_VALUE, device, what)
+    name, was_training = type(model).__name__, model.training
+    try:
+        with torch.no_grad():
+            output = model.eval()(torch.zeros(1, *shape, device=_device(model)))
+    except Exception as error:  # the module's own code, whatever it raises
+        first = shown(next(iter(str(error).strip().splitlines()), ""), quoted=False)
+        raise InputError(
+            f"model={name} fails on one image of input_shape={shape}: {type(error).__name__}: {first}"
+        ) from error
+    finally:
+        model.train(was_training)
+    if not isinstance(output, torch.Tensor):
+        raise InputError(
+            f"model={name} returns {type(output).__name__}, not a tensor: measure a module whose forward returns "
+            "one tensor (wrap it to return the output to time)"
+        )
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -66,6 +89,7 @@ def fvcore_macs(model: nn.Module, shape: tuple[int, ...]) -> int:
 def static_cost(model, input_shape: Sequence[int]) -> dict:
     """Parameters (all, and those that require gradients), MACs and FLOPs (2 x MACs) of one image."""
     model, shape = _module(model), image_shape(input_shape)
+    _check_runs(model, shape, 1, _device(model).type)
     macs = fvcore_macs(model, shape)
     return {
         "model": type(model).__name__,
@@ -127,6 +151,12 @@ def measure_speed(model, input_shape: Sequence[int], setup: SpeedSetup) -> dict:
     achieved GFLOP/s and peak memory (error='oom' instead where it ran out of memory)."""
     model, shape = _module(model), image_shape(input_shape)
     setup.check_available()
+    if setup.mode == "train" and not any(tensor.requires_grad for tensor in model.parameters()):
+        raise InputError(
+            f"model={type(model).__name__} has no parameters to train: mode='train' steps an optimizer over them "
+            "(time it with mode='infer')"
+        )
+    _check_runs(model, shape, setup.batch_size, setup.device)
     columns = {"model": type(model).__name__, "input_shape": shape, **setup.columns()}
     row = {**columns, "params": sum(tensor.numel() for tensor in model.parameters()), **speed.empty_result()}
 

@@ -19,7 +19,7 @@ from torch import nn
 from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
 from vggbench.csvio import write_bytes
 from vggbench.models import VGG, build_spec
-from vggbench.validate import InputError
+from vggbench.validate import InputError, shown
 
 
 def checkpoint_bytes(model: nn.Module, spec: ModelSpec) -> bytes:
@@ -106,7 +106,7 @@ def _checked(source: str | Path | bytes, spec: ModelSpec | None, mmap: bool) -> 
     if spec is not None and saved_spec != spec:
         theirs, ours = spec_to_dict(saved_spec), spec_to_dict(spec)
         differences = ", ".join(
-            f"{key} {theirs[key]!r} (asked {ours[key]!r})" for key in ours if theirs[key] != ours[key]
+            f"{key} {shown(theirs[key])} (asked {shown(ours[key])})" for key in ours if theirs[key] != ours[key]
         )
         raise InputError(f"{name} does not match the requested model: it has {differences}")
     with torch.device("meta"):  # shapes only, until they are known to match
