@@ -93,7 +93,7 @@ def test_seeds_may_be_added_without_force_but_not_removed(tmp_path, tiny_study, 
     grown = load_config(**{**tiny_study, "seeds": seeds}).to_dict()
     if allowed:
         RunDir(tmp_path).adopt(grown, force=False)
-        assert RunDir(tmp_path).config() == grown
+        assert RunDir(tmp_path).stored_config() == grown
     else:
         with pytest.raises(ValueError, match="another configuration \\(differs in seeds\\)"):
             RunDir(tmp_path).adopt(grown, force=False)

@@ -86,6 +86,8 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     """Read the run directory (`vggbench run --out`) or published folder (`results/...`) at `path`."""
+    from vggbench.config import run_config  # here: it imports every kind, which `import vggbench` need not
+
     if not isinstance(path, (str, Path)):
         raise InputError(f"path={type(path).__name__} is not allowed: give a folder's path (a str or Path)")
     directory = RunDir(path)
@@ -93,7 +95,7 @@ def load_run(path: str | Path) -> Run:
         raise InputError(f"{directory.root} is not a folder: give a run directory or a published folder")
     others = sorted(found.stem for found in directory.root.glob("*.csv") if found.stem not in TABLES)
     tables = {name: directory.table(name, checked=False) for name in (*TABLES, *others)}  # as the files have them
-    config = directory.config(missing_ok=True)
+    config = run_config(directory, missing_ok=True)
     if not config and all(table.empty for table in tables.values()):
         raise InputError(f"{directory.root} holds neither config.json nor a table: is it a vggbench run?")
     return Run(directory.root, tables, config, directory.metadata())

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from vggbench import knobs, noise, registry, stats, validity
-from vggbench.config import Rules
+from vggbench.config import Rules, run_config
 from vggbench.kind import Kind
 from vggbench.rundir import CLAIM_MD, RunDir
 from vggbench.validate import InputError, printable
@@ -330,7 +330,7 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     given."""
     directory = RunDir(run_dir)
     root = directory.root
-    config = directory.config(missing_ok=True)
+    config = run_config(directory, missing_ok=True)
     chosen = Rules(**knobs.settings(Rules, {**config, **margins}))
     kinds = _kinds_that_ran(directory, config)
     claims = claim_table(

@@ -386,14 +386,14 @@ def _report(args: argparse.Namespace) -> None:
 def _training_run(args: argparse.Namespace, purpose: str):
     """(the run directory, its train table, its config, the equivalence margin: given, or the run's) of a
     command that reads a finished run's training rows, which must be there."""
-    from vggbench.config import Margins
+    from vggbench.config import Margins, run_config
     from vggbench.rundir import RunDir
 
     directory = RunDir(args.run_dir)
     train = directory.table("train")
     if train.empty or "test_acc" not in train:
         raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")
-    config = directory.config(missing_ok=True)
+    config = run_config(directory, missing_ok=True)
     margin = Margins(**knobs.settings(Margins, {**config, **given(args)})).equivalence_margin  # checked, as the run's
     return directory, train, config, margin
 

@@ -20,6 +20,7 @@ from vggbench.designs import Design
 from vggbench.hardware import Machine
 from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
+from vggbench.rundir import CONFIG, RunDir
 from vggbench.setups import MODES
 from vggbench.validate import InputError, did_you_mean, one_of, shown
 
@@ -284,3 +285,16 @@ def _read_toml(path: Path) -> dict:
         raise InputError(f"config file {path} is not valid TOML: {error}") from None
     except UnicodeDecodeError as error:
         raise InputError(f"config file {path} is not valid TOML: it is not UTF-8 text ({error})") from None
+
+
+def run_config(directory: RunDir, missing_ok: bool = False) -> dict:
+    """The configuration of the run in `directory`, checked as a run checks one (known keys, allowed values: a
+    StudyConfig), by every command and the API alike: an InputError names the file and the key. Where there is
+    none: {} if `missing_ok`, else an InputError."""
+    config = directory.stored_config(missing_ok)
+    if config:
+        try:
+            StudyConfig(config)
+        except InputError as error:
+            raise InputError(f"{directory.path(CONFIG)} holds a configuration vggbench cannot run: {error}") from None
+    return config

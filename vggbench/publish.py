@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vggbench import claim, report
+from vggbench.config import run_config
 from vggbench.csvio import write_text
 from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row, now
 from vggbench.validate import InputError, shown
@@ -74,7 +75,7 @@ def publish(run_dir: str | Path, results: str | Path = "results", report: Callab
     run = directory.root.resolve().name
     if not NAME.fullmatch(run):
         raise InputError(f"the run folder's name {shown(run)} cannot name a published folder: rename it")
-    directory.config(missing_ok=True)  # a configuration the claim can read
+    run_config(directory, missing_ok=True)  # a configuration the claim can read
     names = _regular_files(directory)
     left_out = _left_out(directory, names)
     if left_out:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from vggbench import noise, stats, terminal, validity, verdicts
 from vggbench.claim import EARLIER_BUDGETS, at_earlier_budget
+from vggbench.config import run_config
 from vggbench.csvio import read_map, write_bytes
 from vggbench.kinds.train_verdicts import final_runs, rows_of
 from vggbench.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
@@ -538,7 +539,7 @@ FIGURE_TEXT = {
 
 def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]]:
     """Each figure's name, title and caption, and how to draw it from the run's tables."""
-    config = directory.config(missing_ok=True)
+    config = run_config(directory, missing_ok=True)
     erf = directory.table("erf")
     variants = config.get("variants") or list(dict.fromkeys(erf.get("variant", [])))
     drawers = {

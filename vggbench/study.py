@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from vggbench import claim, data, noise, report, rounds
-from vggbench.config import StudyConfig
+from vggbench.config import StudyConfig, run_config
 from vggbench.estimate import Rates, measure_rates
 from vggbench.executors import LocalExecutor, TrialLost
 from vggbench.hardware import Machine, device_name, environment
@@ -449,5 +449,5 @@ def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
 def finish_folder(run_dir: str | Path) -> RunDir:
     """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
     directory = RunDir(run_dir, KINDS)
-    config = StudyConfig(directory.config())
+    config = StudyConfig(run_config(directory))
     return finish(directory, config, trials(config))
