@@ -1620,6 +1620,30 @@ def test_the_python_api_names_the_argument_of_every_misuse(call, argument):
 
 
 # --- 32.7: a run directory that trusts no file it reads back -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["train.csv", "config.json", "metadata.json"])
+def test_a_file_of_the_run_that_is_a_link_out_of_it_is_refused_unread(tmp_path, finished_run, capsys, name):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    outside = tmp_path / f"outside-{name}"
+    shutil.copy(run / name, outside)  # a file the run could read, were a link followed
+    (run / name).unlink()
+    (run / name).symlink_to(outside)
+    err = _refused(["claim", str(run)], capsys)
+    assert f"{run / name} is a symbolic link: a run reads only its own files" in err
+
+
+def test_a_trial_file_that_is_a_link_out_of_the_run_is_not_read(tmp_path, small_run, capsys):
+    assert small_run(capsys)[0] == 0
+    trial = _trial_files(tmp_path / "run", "train")[0]
+    outside, content = tmp_path / "outside.json", trial.read_text()
+    outside.write_text(content)
+    trial.unlink()
+    trial.symlink_to(outside)
+    status, err = small_run(capsys)
+    assert status == 2 and f"{trial} is a symbolic link" in err and "Traceback" not in err
+    assert trial.is_symlink() and outside.read_text() == content  # left as it was, not replaced
 TWO_SEEDS = {**SMALL, "seeds": [0, 1]}
 TRAINED = "vgg11-single-r64-px32-seed0"  # the trial file each damage below is done to
 

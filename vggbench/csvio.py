@@ -104,17 +104,21 @@ _NOT_REGULAR = {
     stat.S_ISCHR: "a character device",
     stat.S_ISBLK: "a block device",
     stat.S_ISSOCK: "a socket",
+    stat.S_ISLNK: "a symbolic link",
 }
 
 
-def read_bytes(path: str | Path, limit: int = MAX_TABLE_BYTES) -> bytes:
+def read_bytes(path: str | Path, limit: int = MAX_TABLE_BYTES, follow: bool = True) -> bytes:
     """The content of `path`, which must be a regular file of at most `limit` bytes: anything else (a fifo, a
-    device, a folder) is refused unopened, so that no read blocks or runs forever, and a larger file unread; an
-    InputError names the path and the limit. An OSError (a missing file) is left to the caller."""
+    device, a folder; a symbolic link, unless `follow`) is refused unopened, so that no read blocks or runs
+    forever, and a larger file unread; an InputError names the path and the limit. An OSError (a missing file) is
+    left to the caller."""
     target = Path(path)
-    _check_regular(target, os.stat(target), limit)
-    # O_NONBLOCK: should the file have become a fifo since, opening it does not wait for a writer.
-    with os.fdopen(os.open(target, os.O_RDONLY | os.O_NONBLOCK), "rb") as stream:
+    _check_regular(target, os.stat(target) if follow else os.lstat(target), limit)
+    # O_NONBLOCK: should the file have become a fifo since, opening it does not wait for a writer; O_NOFOLLOW:
+    # nor follow a link swapped in.
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(os.open(target, flags), "rb") as stream:
         _check_regular(target, os.fstat(stream.fileno()), limit)
         content = stream.read(limit + 1)
     if len(content) > limit:  # it grew while read
@@ -158,13 +162,13 @@ def _depth(value) -> int:
     return deepest
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """A table written by write_csv; empty where the file is missing or has no columns."""
+def read_csv(path: str | Path, follow: bool = True) -> pd.DataFrame:
+    """A table written by write_csv; empty where the file is missing or has no columns (read_bytes: `follow`)."""
     import pandas as pd
 
     target = Path(path)
     try:
-        content = read_bytes(target)
+        content = read_bytes(target, follow=follow)
     except FileNotFoundError:
         return pd.DataFrame()
     except OSError as error:
@@ -177,14 +181,14 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{target} is not a readable CSV table: {error}") from None
 
 
-def read_map(path: str | Path):
+def read_map(path: str | Path, follow: bool = True):
     """A 2-D map of numbers saved by numpy (.npy, no pickled objects); an InputError names the file and what is
     wrong with it."""
     import numpy as np
 
     target = Path(path)
     try:
-        array = np.load(io.BytesIO(read_bytes(target)), allow_pickle=False)
+        array = np.load(io.BytesIO(read_bytes(target, follow=follow)), allow_pickle=False)
     except OSError as error:
         raise OSError(f"cannot read {target}: {error.strerror or error}") from None
     except zipfile.BadZipFile as error:  # bytes that begin as a zip (an .npz) but are none
@@ -198,12 +202,12 @@ def read_map(path: str | Path):
     return array
 
 
-def read_json(path: str | Path, limit: int = MAX_TABLE_BYTES) -> object:
+def read_json(path: str | Path, limit: int = MAX_TABLE_BYTES, follow: bool = True) -> object:
     """A JSON file's content (a regular file of at most `limit` bytes); a ValueError names the file and what is
     wrong with it."""
     target = Path(path)
     try:
-        return parse_nested(json.loads, read_bytes(target, limit).decode("utf-8"), target)
+        return parse_nested(json.loads, read_bytes(target, limit, follow).decode("utf-8"), target)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"{target} is not valid JSON: {error}") from None
     except OSError as error:

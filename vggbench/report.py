@@ -378,7 +378,7 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str]):
                 row.append(
                     ErfPanel(
                         f"{arch} r{ratio}{' bn' if normed else ''}, {shown} px\n{variant}, {state}",
-                        read_map(path),
+                        read_map(path, follow=False),
                         float(measured["centre_px"]),
                         int(measured["erf_side_t50"]),
                         int(measured["erf_side_t99"]),
@@ -550,7 +550,7 @@ def _plans(directory: RunDir) -> list[tuple[str, str, str, Callable[[], object]]
         "block_ratios": lambda: block_ratios(directory.table("blocks")),
         "accuracy_budgets": lambda: accuracy_budgets(directory.table("claim")),
         "learning_curves": lambda: learning_curves(directory.table("train")),
-        "erf_maps": lambda: erf_maps(erf, directory.path(ERF_MAPS), variants),
+        "erf_maps": lambda: erf_maps(erf, directory.own(ERF_MAPS), variants),
     }
     return [(name, *FIGURE_TEXT[name], drawers[name]) for name in FIGURE_TEXT]
 

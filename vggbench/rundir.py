@@ -31,7 +31,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vggbench.arch import ModelSpec
-from vggbench.csvio import FILE, MAX_CONFIG_BYTES, file_type, read_csv, read_json, write_bytes, write_csv, write_text
+from vggbench.csvio import (
+    FILE,
+    MAX_CONFIG_BYTES,
+    file_type,
+    read_bytes,
+    read_csv,
+    read_json,
+    write_bytes,
+    write_csv,
+    write_text,
+)
 from vggbench.kind import TABLES, Kind, Outcome, Trial
 from vggbench.validate import InputError, printable, shown
 
@@ -48,6 +58,7 @@ CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
 PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG)  # and every table
 PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
+MAX_INPUT_BYTES = 2**33  # a checkpoint a trial reads: VGG-19's weights take 0.55 GB
 MAX_INDEX_BYTES = 10_000_000  # a results index beside a folder, read to tell whether it lists the folder
 
 
@@ -97,7 +108,7 @@ class RunDir:
     def _envelope(self, trial: Trial) -> dict | None:
         """The trial's file, where it is whole; None where it is missing, cut, corrupt or not a trial file."""
         try:
-            envelope = read_json(self.trial_path(trial.kind, trial.key))
+            envelope = read_json(self.own(f"{TRIALS}/{trial.kind}/{trial.key}.json"), follow=False)
         except (InputError, OSError):
             return None
         fields = {"format": int, "fingerprint": str, "rows": list, "files": dict}
@@ -160,28 +171,39 @@ class RunDir:
     def _outputs(self, name: str) -> set[str]:
         """The files that the trial file `name` says its trial wrote, of those where trials write."""
         try:
-            envelope = read_json(self.root / name)
+            envelope = read_json(self.own(name), follow=False)
         except (InputError, OSError):
             return set()
         files = envelope.get("files") if isinstance(envelope, dict) else None
         return {output for output in files if _trial_output(output)} if isinstance(files, dict) else set()
 
+    def own(self, name: str) -> Path:
+        """The path of `name` (relative, '/' between folders), the run's own: an InputError where it or a folder
+        on its way inside the run is a symbolic link, whose target may be any file on the machine."""
+        path = self.root
+        for part in name.split("/"):
+            path = path / part
+            if path.is_symlink():
+                raise InputError(f"{path} is a symbolic link: a run reads only its own files, not where a link points")
+        return path
+
     def _owned(self, name: str) -> bool:
         """Whether `name` is a regular file in the run directory itself: neither it nor a folder on its way a
         link."""
-        path = self.root
         try:
-            for part in name.split("/"):
-                path = path / part
-                if path.is_symlink():
-                    return False
-            return path.is_file()
-        except OSError:  # a name no file can have (too long)
+            return self.own(name).is_file()
+        except (InputError, OSError):  # OSError: a name no file can have (too long)
             return False
 
     def inputs(self, trial: Trial) -> dict[str, bytes]:
-        """The files `trial` reads that exist, by their name in the run directory."""
-        return {name: (self.root / name).read_bytes() for name in trial.reads if (self.root / name).is_file()}
+        """The files `trial` reads that exist, by their name in the run directory: a trial's output its own (no
+        link followed), a checkpoint the user named (a path) as given."""
+        found = {}
+        for name in trial.reads:
+            own = _trial_output(name)
+            if self._owned(name) if own else (self.root / name).is_file():
+                found[name] = read_bytes(self.root / name, MAX_INPUT_BYTES, follow=not own)
+        return found
 
     def record(self, trial: Trial, outcome: Outcome) -> None:
         """Save a finished trial: its files first, then its rows, whose file marks the trial done."""
@@ -272,7 +294,7 @@ class RunDir:
             if missing_ok:
                 return {}
             raise InputError(f"{path} is missing: is {self.root} a `vggbench run` directory?")
-        config = read_json(path, MAX_CONFIG_BYTES)
+        config = read_json(self.own(CONFIG), MAX_CONFIG_BYTES, follow=False)
         if not isinstance(config, dict):
             raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
         return config
@@ -281,7 +303,7 @@ class RunDir:
         path = self.root / METADATA
         if not path.is_file():
             return {}
-        metadata = read_json(path)
+        metadata = read_json(self.own(METADATA), follow=False)
         if not isinstance(metadata, dict):
             raise InputError(f"{path} is not run metadata: it holds {type(metadata).__name__}, not keys and values")
         return metadata
@@ -296,8 +318,8 @@ class RunDir:
         """Table `name` (NAME.csv); empty where it is missing or has no columns. A kind's table must have the
         columns it is read for, with values of their types (Table.reads): an InputError names the file and
         the column (not `checked`: the table as the file has it, for a reader that judges nothing)."""
-        path = self.root / f"{name}.csv"
-        table = read_csv(path)
+        path = self.own(f"{name}.csv")
+        table = read_csv(path, follow=False)
         return TABLES[name].checked(table, path) if checked and name in TABLES else table
 
     def write_table(self, name: str, table: pd.DataFrame) -> None:
