@@ -1644,6 +1644,8 @@ def test_a_trial_file_that_is_a_link_out_of_the_run_is_not_read(tmp_path, small_
     status, err = small_run(capsys)
     assert status == 2 and f"{trial} is a symbolic link" in err and "Traceback" not in err
     assert trial.is_symlink() and outside.read_text() == content  # left as it was, not replaced
+
+
 TWO_SEEDS = {**SMALL, "seeds": [0, 1]}
 TRAINED = "vgg11-single-r64-px32-seed0"  # the trial file each damage below is done to
 

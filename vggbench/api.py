@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from vggbench.arch import ModelSpec
+from vggbench.csvio import read_bytes
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
 from vggbench.validate import InputError, at_most, did_you_mean, shown
 
@@ -74,8 +75,9 @@ class Run:
     @property
     def claim_text(self) -> str:
         """claim.md: each part of the claim with its verdict, evidence and notes ('' where there is none)."""
-        path = self.path / CLAIM_MD
-        return path.read_text(encoding="utf-8") if path.is_file() else ""
+        if not (self.path / CLAIM_MD).is_file():
+            return ""
+        return read_bytes(RunDir(self.path).own(CLAIM_MD), follow=False).decode("utf-8", errors="replace")
 
     @property
     def report(self) -> Path | None:

@@ -400,12 +400,13 @@ def _holder() -> dict:
 
 def _read_lock(path: Path) -> dict:
     try:
-        holder = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        holder = read_json(path, MAX_LOCK_BYTES, follow=False)
+    except (OSError, ValueError):  # InputError too: a lock too large to be ours
         return {}  # cut or unreadable: a holder that cannot say who it is
     return holder if isinstance(holder, dict) else {}
 
 
+MAX_LOCK_BYTES = 4096  # a lock holds a pid, a host name and a time
 MAX_PID = 2**22  # Linux's largest pid (pid_max's ceiling): above it, or below 1, no process holds the lock
 
 
