@@ -314,6 +314,8 @@ def run(
     plan = trials(config)  # before the folder is touched: planning checks what the trials will read
     directory = RunDir(run_dir, KINDS)
     with directory.hold(report):
+        if not force:  # the folder's configuration, checked as every reader of a run checks it
+            run_config(directory, missing_ok=True)
         directory.adopt(config.to_dict(), force)
         if force:
             remove_unmade(directory, config, plan, report)
