@@ -974,6 +974,27 @@ def test_publish_refuses_an_index_it_cannot_read_in_one_line(tmp_path, finished_
     assert [path.name for path in results.iterdir()] == ["README.md"] and (results / "README.md").read_text() == index
 
 
+@pytest.mark.parametrize("how", ["hard-link", "huge"])
+def test_publish_reads_only_an_index_of_its_own_within_its_limit(tmp_path, finished_run, capsys, how):
+    from vggbench import publish
+
+    run, results = _publish_copy(tmp_path, finished_run)
+    results.mkdir()
+    outside = tmp_path / "outside.md"
+    outside.write_text("## Published runs\n\nsecret\n")
+    if how == "hard-link":  # its text would be copied into the index, a file outside results/ read
+        os.link(outside, results / "README.md")
+        message = "a file with 2 hard links"
+    else:
+        with open(results / "README.md", "wb") as index:
+            index.truncate(publish.MAX_FILE_BYTES + 1)
+        message = f"holds {publish.MAX_FILE_BYTES + 1:,} bytes"
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"the results index {results / 'README.md'} " in err or f"{results / 'README.md'} holds" in err
+    assert message in err and [path.name for path in results.iterdir()] == ["README.md"]
+    assert outside.read_text() == "## Published runs\n\nsecret\n"
+
+
 @pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
 @pytest.mark.parametrize("known_by", ["mark", "index"])
 def test_a_published_folder_is_refused_as_a_runs_output(

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from vggbench import claim, report
 from vggbench.config import run_config
-from vggbench.csvio import write_text
+from vggbench.csvio import read_bytes, write_text
 from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row, now
 from vggbench.validate import InputError, shown
 
@@ -269,11 +269,11 @@ def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
     one, is a line of its own with the index's table below it: an index read otherwise is refused, named."""
     text = "# Published results\n"
     if index.exists() or index.is_symlink():
-        kind = _kind(index)
+        kind = _kind(index, index.parent.stat().st_dev)  # hard-linked, its other name's text would be indexed
         if kind is not None:
             raise InputError(f"the results index {index} is {kind}, not a file publish can update")
         try:
-            text = index.read_text(encoding="utf-8")
+            text = read_bytes(index, MAX_FILE_BYTES, follow=False).decode("utf-8")
         except UnicodeDecodeError as error:
             raise InputError(f"the results index {index} is not UTF-8 text: {error}") from None
         except OSError as error:
