@@ -1511,6 +1511,8 @@ def test_compare_refuses_a_run_with_nothing_to_compare(tmp_path, capsys, tables)
         ),
         ("train", "ratio", 0, "train.csv has 0 in column ratio (line 2): it must hold an integer >= 1"),
         ("static", "arch", "\x1b[31mvgg11", "static.csv has '\\x1b[31mvgg11' in column arch (line 2)"),
+        ("static", "params", -10, "static.csv has -10 in column params (line 2): it must hold an integer >= 0"),
+        ("static", "macs", -1, "static.csv has -1 in column macs (line 2): it must hold an integer >= 0"),
     ],
 )
 def test_claim_refuses_a_published_table_with_values_out_of_range(
