@@ -1390,8 +1390,9 @@ def test_a_config_file_that_would_block_or_never_end_is_refused_unread(tmp_path,
         (_sparse(100 * 2**20), "holds 104,857,600 bytes: it must be a regular file of at most 1 MiB (1,048,576 bytes)"),
         (lambda path: path.write_text("a = " + "[" * 100_000 + "]" * 100_000), "nests lists or tables too deeply"),
         (lambda path: path.write_text("kinds = " + "[" * 40 + "]" * 40), "tables too deeply: at most 32 levels"),
+        (lambda path: path.write_text("seeds = [" + "9" * 5000 + "]"), "holds a value too large to read: Exceeds"),
     ],
-    ids=["folder", "100MB", "deep", "40-deep"],
+    ids=["folder", "100MB", "deep", "40-deep", "5000-digits"],
 )
 def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys, make, message):
     make(tmp_path / "study.toml")
@@ -1410,6 +1411,7 @@ def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys
         ),
         ("config.json", lambda path: path.write_text("[" * 100_000 + "]" * 100_000), "nests lists or tables too"),
         ("config.json", _sparse(2**20 + 1), "config.json holds 1,048,577 bytes: it must be a regular file of at most"),
+        ("config.json", lambda path: path.write_text('{"seeds": [' + "9" * 5000 + "]}"), "a value too large to read"),
         (
             "train.csv",
             os.mkfifo,
@@ -1418,7 +1420,15 @@ def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys
         ("train.csv", _sparse(300 * 2**20), "train.csv holds 314,572,800 bytes: it must be a regular file of at most"),
         ("train.csv", _endless, "train.csv is not a regular file but a character device: it must be a regular file"),
     ],
-    ids=["config-fifo", "config-deep", "config-large", "table-fifo", "table-300MB", "table-endless"],
+    ids=[
+        "config-fifo",
+        "config-deep",
+        "config-large",
+        "config-5000-digits",
+        "table-fifo",
+        "table-300MB",
+        "table-endless",
+    ],
 )
 def test_a_run_folders_files_are_read_only_as_bounded_regular_files(
     tmp_path, finished_run, capsys, name, make, message
@@ -1547,6 +1557,14 @@ def test_a_long_value_is_shown_by_its_start_and_length(tmp_path, capsys, argv, t
         argv = [*argv, "--config", str(tmp_path / "long.toml"), "--out", str(tmp_path / "run")]
     err = _refused(argv, capsys)
     assert "... (10,000 characters)" in err and LONG[:300] not in err, err
+
+
+def test_many_unknown_config_keys_are_named_by_the_first_few(tmp_path, capsys):
+    (tmp_path / "many.toml").write_text("".join(f"key{number} = 1\n" for number in range(2000)))
+    argv = ["run", "--dry-run", "--config", str(tmp_path / "many.toml"), "--out", str(tmp_path / "run")]
+    err = _refused(argv, capsys)
+    assert "unknown config key(s) key0, key1, key10, key100, key1000 and 1,995 more: allowed are" in err
+    assert len(err) < 2000, err
 
 
 def test_an_unknown_architecture_name_is_refused_whatever_its_length():
