@@ -1649,6 +1649,9 @@ def _api_misuse():
         (lambda: vggbench.synthetic_data(5, 5, seed="x"), "seed='x'"),
         (lambda: vggbench.load_run(5), "path=int"),
         (lambda: vggbench.build(spec), "arch=ModelSpec"),
+        (lambda: vggbench.model_table(["vgg11"]), "specs is not allowed"),
+        (lambda: vggbench.block_table([]), "specs is not allowed"),
+        (lambda: vggbench.layer_table(5), "specs is not allowed"),
     ]
 
 
