@@ -974,6 +974,15 @@ def test_publish_refuses_an_index_it_cannot_read_in_one_line(tmp_path, finished_
     assert [path.name for path in results.iterdir()] == ["README.md"] and (results / "README.md").read_text() == index
 
 
+@pytest.mark.parametrize("inside", [".", "results", "figures"])
+def test_publish_refuses_a_results_folder_inside_the_run(tmp_path, finished_run, capsys, inside):
+    run, _ = _publish_copy(tmp_path, finished_run)
+    before = sorted(path.relative_to(run) for path in run.rglob("*"))
+    err = _refused(["publish", str(run), "--results", str(run / inside)], capsys)
+    assert f"lies inside the run {run}: publish outside it" in err
+    assert sorted(path.relative_to(run) for path in run.rglob("*")) == before
+
+
 @pytest.mark.parametrize("how", ["hard-link", "huge"])
 def test_publish_reads_only_an_index_of_its_own_within_its_limit(tmp_path, finished_run, capsys, how):
     from vggbench import publish

@@ -82,6 +82,9 @@ def publish(run_dir: str | Path, results: str | Path = "results", report: Callab
         report(f"{directory.root}: left out, not what publish copies: {', '.join(left_out)}")
     target = Path(results) / f"{run}-{device}-{date}"
     index = Path(results) / "README.md"
+    within = directory.root.resolve()
+    if within == Path(results).resolve() or within in Path(results).resolve().parents:  # the run would change
+        raise InputError(f"the results folder {results} lies inside the run {directory.root}: publish outside it")
     _folder_or_missing(Path(results), "the results folder", "name the folder itself with --results")
     _folder_or_missing(target, "the published folder", "remove it, or publish into another --results")
     text = _indexed(index, target, run, meta)  # read and checked before anything moves
