@@ -974,6 +974,36 @@ def test_publish_refuses_an_index_it_cannot_read_in_one_line(tmp_path, finished_
     assert [path.name for path in results.iterdir()] == ["README.md"] and (results / "README.md").read_text() == index
 
 
+@pytest.mark.parametrize("inside", [".", "results", "figures"])
+def test_publish_refuses_a_results_folder_inside_the_run(tmp_path, finished_run, capsys, inside):
+    run, _ = _publish_copy(tmp_path, finished_run)
+    before = sorted(path.relative_to(run) for path in run.rglob("*"))
+    err = _refused(["publish", str(run), "--results", str(run / inside)], capsys)
+    assert f"lies inside the run {run}: publish outside it" in err
+    assert sorted(path.relative_to(run) for path in run.rglob("*")) == before
+
+
+@pytest.mark.parametrize("how", ["hard-link", "huge"])
+def test_publish_reads_only_an_index_of_its_own_within_its_limit(tmp_path, finished_run, capsys, how):
+    from vggbench import publish
+
+    run, results = _publish_copy(tmp_path, finished_run)
+    results.mkdir()
+    outside = tmp_path / "outside.md"
+    outside.write_text("## Published runs\n\nsecret\n")
+    if how == "hard-link":  # its text would be copied into the index, a file outside results/ read
+        os.link(outside, results / "README.md")
+        message = "a file with 2 hard links"
+    else:
+        with open(results / "README.md", "wb") as index:
+            index.truncate(publish.MAX_FILE_BYTES + 1)
+        message = f"holds {publish.MAX_FILE_BYTES + 1:,} bytes"
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"the results index {results / 'README.md'} " in err or f"{results / 'README.md'} holds" in err
+    assert message in err and [path.name for path in results.iterdir()] == ["README.md"]
+    assert outside.read_text() == "## Published runs\n\nsecret\n"
+
+
 @pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "force"])
 @pytest.mark.parametrize("known_by", ["mark", "index"])
 def test_a_published_folder_is_refused_as_a_runs_output(
@@ -1373,8 +1403,9 @@ def test_a_config_file_that_would_block_or_never_end_is_refused_unread(tmp_path,
         (_sparse(100 * 2**20), "holds 104,857,600 bytes: it must be a regular file of at most 1 MiB (1,048,576 bytes)"),
         (lambda path: path.write_text("a = " + "[" * 100_000 + "]" * 100_000), "nests lists or tables too deeply"),
         (lambda path: path.write_text("kinds = " + "[" * 40 + "]" * 40), "tables too deeply: at most 32 levels"),
+        (lambda path: path.write_text("seeds = [" + "9" * 5000 + "]"), "holds a value too large to read: Exceeds"),
     ],
-    ids=["folder", "100MB", "deep", "40-deep"],
+    ids=["folder", "100MB", "deep", "40-deep", "5000-digits"],
 )
 def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys, make, message):
     make(tmp_path / "study.toml")
@@ -1393,6 +1424,7 @@ def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys
         ),
         ("config.json", lambda path: path.write_text("[" * 100_000 + "]" * 100_000), "nests lists or tables too"),
         ("config.json", _sparse(2**20 + 1), "config.json holds 1,048,577 bytes: it must be a regular file of at most"),
+        ("config.json", lambda path: path.write_text('{"seeds": [' + "9" * 5000 + "]}"), "a value too large to read"),
         (
             "train.csv",
             os.mkfifo,
@@ -1401,7 +1433,15 @@ def test_a_config_file_too_large_too_deep_or_no_file_is_refused(tmp_path, capsys
         ("train.csv", _sparse(300 * 2**20), "train.csv holds 314,572,800 bytes: it must be a regular file of at most"),
         ("train.csv", _endless, "train.csv is not a regular file but a character device: it must be a regular file"),
     ],
-    ids=["config-fifo", "config-deep", "config-large", "table-fifo", "table-300MB", "table-endless"],
+    ids=[
+        "config-fifo",
+        "config-deep",
+        "config-large",
+        "config-5000-digits",
+        "table-fifo",
+        "table-300MB",
+        "table-endless",
+    ],
 )
 def test_a_run_folders_files_are_read_only_as_bounded_regular_files(
     tmp_path, finished_run, capsys, name, make, message
@@ -1494,6 +1534,8 @@ def test_compare_refuses_a_run_with_nothing_to_compare(tmp_path, capsys, tables)
         ),
         ("train", "ratio", 0, "train.csv has 0 in column ratio (line 2): it must hold an integer >= 1"),
         ("static", "arch", "\x1b[31mvgg11", "static.csv has '\\x1b[31mvgg11' in column arch (line 2)"),
+        ("static", "params", -10, "static.csv has -10 in column params (line 2): it must hold an integer >= 0"),
+        ("static", "macs", -1, "static.csv has -1 in column macs (line 2): it must hold an integer >= 0"),
     ],
 )
 def test_claim_refuses_a_published_table_with_values_out_of_range(
@@ -1528,6 +1570,14 @@ def test_a_long_value_is_shown_by_its_start_and_length(tmp_path, capsys, argv, t
         argv = [*argv, "--config", str(tmp_path / "long.toml"), "--out", str(tmp_path / "run")]
     err = _refused(argv, capsys)
     assert "... (10,000 characters)" in err and LONG[:300] not in err, err
+
+
+def test_many_unknown_config_keys_are_named_by_the_first_few(tmp_path, capsys):
+    (tmp_path / "many.toml").write_text("".join(f"key{number} = 1\n" for number in range(2000)))
+    argv = ["run", "--dry-run", "--config", str(tmp_path / "many.toml"), "--out", str(tmp_path / "run")]
+    err = _refused(argv, capsys)
+    assert "unknown config key(s) key0, key1, key10, key100, key1000 and 1,995 more: allowed are" in err
+    assert len(err) < 2000, err
 
 
 def test_an_unknown_architecture_name_is_refused_whatever_its_length():
@@ -1612,6 +1662,9 @@ def _api_misuse():
         (lambda: vggbench.synthetic_data(5, 5, seed="x"), "seed='x'"),
         (lambda: vggbench.load_run(5), "path=int"),
         (lambda: vggbench.build(spec), "arch=ModelSpec"),
+        (lambda: vggbench.model_table(["vgg11"]), "specs is not allowed"),
+        (lambda: vggbench.block_table([]), "specs is not allowed"),
+        (lambda: vggbench.layer_table(5), "specs is not allowed"),
     ]
 
 

@@ -185,7 +185,8 @@ def refuse_unknown(values: Mapping[str, object], source: str | None = None) -> N
     known = known_keys()
     unknown = sorted(set(values) - set(known))
     if unknown:
-        named = ", ".join(f"{shown(key, quoted=False)}{did_you_mean(key, known)}" for key in unknown)
+        named = ", ".join(f"{shown(key, quoted=False)}{did_you_mean(key, known)}" for key in unknown[:5])
+        named += f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else ""
         where = f"{source}: " if source else ""
         raise InputError(f"{where}unknown config key(s) {named}: allowed are {', '.join(sorted(known))}")
 

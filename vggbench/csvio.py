@@ -146,6 +146,10 @@ def parse_nested(parse: Callable[[str], object], text: str, path: str | Path) ->
         deep = _depth(value) > MAX_NESTING
     except RecursionError:
         deep = True
+    except ValueError as error:  # not a decode error (its caller names those): a number of too many digits
+        if type(error) is not ValueError:
+            raise
+        raise InputError(f"{path} holds a value too large to read: {str(error).split(';')[0]}") from None
     if deep:
         raise InputError(f"{path} nests lists or tables too deeply: at most {MAX_NESTING} levels are read")
     return value

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from vggbench import claim, report
 from vggbench.config import run_config
-from vggbench.csvio import write_text
+from vggbench.csvio import read_bytes, write_text
 from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row, now
 from vggbench.validate import InputError, shown
 
@@ -82,6 +82,9 @@ def publish(run_dir: str | Path, results: str | Path = "results", report: Callab
         report(f"{directory.root}: left out, not what publish copies: {', '.join(left_out)}")
     target = Path(results) / f"{run}-{device}-{date}"
     index = Path(results) / "README.md"
+    within = directory.root.resolve()
+    if within == Path(results).resolve() or within in Path(results).resolve().parents:  # the run would change
+        raise InputError(f"the results folder {results} lies inside the run {directory.root}: publish outside it")
     _folder_or_missing(Path(results), "the results folder", "name the folder itself with --results")
     _folder_or_missing(target, "the published folder", "remove it, or publish into another --results")
     text = _indexed(index, target, run, meta)  # read and checked before anything moves
@@ -269,11 +272,11 @@ def _indexed(index: Path, target: Path, run: str, meta: dict) -> str:
     one, is a line of its own with the index's table below it: an index read otherwise is refused, named."""
     text = "# Published results\n"
     if index.exists() or index.is_symlink():
-        kind = _kind(index)
+        kind = _kind(index, index.parent.stat().st_dev)  # hard-linked, its other name's text would be indexed
         if kind is not None:
             raise InputError(f"the results index {index} is {kind}, not a file publish can update")
         try:
-            text = index.read_text(encoding="utf-8")
+            text = read_bytes(index, MAX_FILE_BYTES, follow=False).decode("utf-8")
         except UnicodeDecodeError as error:
             raise InputError(f"the results index {index} is not UTF-8 text: {error}") from None
         except OSError as error:

@@ -10,7 +10,7 @@ import itertools
 from dataclasses import dataclass
 
 from vggbench import data
-from vggbench.csvio import ARCH, BOOLEAN, INTEGER, NUMBER, TEXT
+from vggbench.csvio import ARCH, BOOLEAN, COUNT, INTEGER, NUMBER, TEXT
 from vggbench.kind import Files, Kind, Outcome, Table, Trial
 from vggbench.kinds.train import checkpoint_of, trial_key
 from vggbench.knobs import Setup, knob, refuse_ignored
@@ -133,7 +133,7 @@ class Erf(Kind):
                 ("arch", ARCH),
                 ("variant", TEXT),
                 ("trained", BOOLEAN),
-                ("erf_resolution", INTEGER),
+                ("erf_resolution", COUNT),
                 ("rf_px", INTEGER),
                 *((column, NUMBER) for column in ("centre_px", "erf_side_t50", "erf_side_t99")),
             ),

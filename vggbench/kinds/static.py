@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from vggbench.csvio import ARCH, INTEGER, NUMBER, TEXT
+from vggbench.csvio import ARCH, INTEGER, NUMBER, TEXT, WHOLE
 from vggbench.kind import Kind, Outcome, Table, Trial
 from vggbench.rundir import spec_key
 from vggbench.schema import NAME_KEYS, keys_in
@@ -72,7 +72,7 @@ class Static(Kind):
             "Static cost per model (one image; macs as counted by fvcore)",
             MODEL_COLUMNS,
             help="write the per-model table as CSV",
-            reads=(("arch", ARCH), ("variant", TEXT), ("params", INTEGER), ("macs", INTEGER), ("rf_px", INTEGER)),
+            reads=(("arch", ARCH), ("variant", TEXT), ("params", WHOLE), ("macs", WHOLE), ("rf_px", WHOLE)),
         ),
         Table(
             "blocks",

@@ -30,6 +30,7 @@ from vggbench.arch import VARIANTS, ModelSpec
 from vggbench.measure.receptive_field import Geometry, Window, padding_tap_share, walk
 from vggbench.models import VGG, build_spec
 from vggbench.schema import identity
+from vggbench.validate import InputError
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,17 @@ def model_row(spec: ModelSpec) -> dict:
     }
 
 
+def _specs(specs) -> list[ModelSpec]:
+    """`specs` as a list: a non-empty iterable of ModelSpecs, else an InputError names the argument."""
+    found = list(specs) if isinstance(specs, Iterable) and not isinstance(specs, (str, bytes)) else []
+    if not found or not all(isinstance(spec, ModelSpec) for spec in found):
+        raise InputError("specs is not allowed: give a non-empty list of vggbench.ModelSpec (vggbench.grid makes one)")
+    return found
+
+
 def model_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     """One row per model: params (total, conv, fc), MACs and FLOPs for one image, rf_px."""
-    return pd.DataFrame([model_row(spec) for spec in specs])
+    return pd.DataFrame([model_row(spec) for spec in _specs(specs)])
 
 
 def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
@@ -158,7 +167,7 @@ def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     where every unit sees the whole image; `padding_tap_share` is a conv's alone (NaN elsewhere).
     """
     rows = []
-    for spec in specs:
+    for spec in _specs(specs):
         cost = analyze(spec)
         for name, layer_type in cost.layer_types.items():
             win, geometry = cost.geometry.get(name, (None, None))
@@ -243,7 +252,7 @@ def block_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     that is wider (`kernel_wider_than_map`), much of the block's work multiplies padding (`padding_tap_share`).
     """
     bases: dict[ModelSpec, set[str]] = {}
-    for spec in specs:
+    for spec in _specs(specs):
         bases.setdefault(dataclasses.replace(spec, variant="stack"), {"stack"}).add(spec.variant)
     rows = []
     for base, asked in bases.items():
