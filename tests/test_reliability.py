@@ -1025,6 +1025,29 @@ def test_a_published_folder_is_refused_as_a_runs_output(
     assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before  # untouched
 
 
+@pytest.mark.parametrize("where", ["inside", "results"])
+def test_a_folder_inside_a_published_one_or_a_results_folder_is_refused_as_a_runs_output(
+    tmp_path, finished_run, synthetic_root, capsys, where
+):
+    run, results = _publish_copy(tmp_path, finished_run)
+    assert main(["publish", str(run), "--results", str(results)]) == 0
+    published = next(results.glob("run-cpu-*"))
+    out = published / "sub" if where == "inside" else results
+    before = sorted(results.rglob("*"))
+    config = _toml(tmp_path / "small.toml", SMALL)
+    err = _refused(["run", "--config", str(config), "--out", str(out), "--data-root", str(synthetic_root)], capsys)
+    said = f"lies inside {published}, which is a published folder" if where == "inside" else "holds a results index"
+    assert said in err and sorted(results.rglob("*")) == before  # nothing written
+
+
+def test_publish_refuses_a_run_that_a_live_process_holds(tmp_path, finished_run, capsys):
+    run, results = _publish_copy(tmp_path, finished_run)
+    lock = {"pid": os.getpid(), "host": socket.gethostname(), "since": "2026-12-07T10:00:00+00:00"}
+    (run / ".lock").write_text(json.dumps(lock))  # this test process: alive
+    err = _refused(["publish", str(run), "--results", str(results)], capsys)
+    assert f"{run} is in use by pid {os.getpid()}" in err and not results.exists()
+
+
 # --- 32.1/32.8: outputs are new regular files; what is written is safe to open and print ---------------------------
 
 
@@ -1665,6 +1688,8 @@ def _api_misuse():
         (lambda: vggbench.model_table(["vgg11"]), "specs is not allowed"),
         (lambda: vggbench.block_table([]), "specs is not allowed"),
         (lambda: vggbench.layer_table(5), "specs is not allowed"),
+        (lambda: vggbench.grid([]), r"archs=\[\] is not allowed"),
+        (lambda: vggbench.grid(["vgg11"], variants=()), r"variants=\[\] is not allowed"),
     ]
 
 

@@ -272,7 +272,10 @@ def grid(
     batch_norm=False,
 ) -> list[ModelSpec]:
     """Every combination of `archs` (names or ArchSpecs) x variants x ratios x resolutions x batch_norm
-    (one value or several), once each."""
+    (one value or several), once each; an InputError names an axis given no values."""
+    for name, values in {"archs": archs, "variants": variants, "ratios": ratios, "resolutions": resolutions}.items():
+        if isinstance(values, (list, tuple)) and not values:
+            raise InputError(f"{name}=[] is not allowed: give at least one value")
     batch_norms = tuple(batch_norm) if isinstance(batch_norm, (list, tuple)) else (batch_norm,)
     specs = (
         ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, normed)

@@ -33,13 +33,23 @@ from pathlib import Path
 from vggbench import claim, report
 from vggbench.config import run_config
 from vggbench.csvio import read_bytes, write_text
-from vggbench.rundir import CHECKPOINTS, CLAIM_MD, LOCK, PUBLISHED, REPORT, TRIALS, RunDir, index_row, now
+from vggbench.rundir import (
+    CHECKPOINTS,
+    CLAIM_MD,
+    INDEX_HEADING,
+    LOCK,
+    PUBLISHED,
+    REPORT,
+    TRIALS,
+    RunDir,
+    index_row,
+    now,
+)
 from vggbench.validate import InputError, shown
 
 # Bounds on what publish copies: a run's tables, reports, figures and maps take a few MB a file, 20 MB in all for the
 # largest run published so far; anything far above it is a stray, which results/ (kept in git) should not take in.
 MAX_FILE_BYTES, MAX_TOTAL_BYTES = 50_000_000, 200_000_000
-INDEX_HEADING = "## Published runs"
 INDEX_HEADER = "| folder | run | device | date | commit |\n| --- | --- | --- | --- | --- |"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -72,6 +82,9 @@ def publish(run_dir: str | Path, results: str | Path = "results", report: Callab
     if not meta.get("ended"):
         raise InputError(f"{directory.root} is not finished: rerun `vggbench run` with it until it ends")
     device, date = _checked(meta, directory.root)
+    holder = directory.in_use()
+    if holder:
+        raise InputError(f"{directory.root} is in use by {holder}: publish it once that run has ended")
     run = directory.root.resolve().name
     if not NAME.fullmatch(run):
         raise InputError(f"the run folder's name {shown(run)} cannot name a published folder: rename it")

@@ -58,6 +58,7 @@ CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
 PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG)  # and every table
 PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
+INDEX_HEADING = "## Published runs"  # the results index's (README.md beside published folders) table's heading
 MAX_INPUT_BYTES = 2**33  # a checkpoint a trial reads: VGG-19's weights take 0.55 GB
 MAX_INDEX_BYTES = 10_000_000  # a results index beside a folder, read to tell whether it lists the folder
 
@@ -238,10 +239,16 @@ class RunDir:
     def hold(self, report: Callable[[str], None]) -> Iterator[None]:
         """Hold the folder's lock while a run works in it; a second run is refused, naming the holder. A lock
         whose holder is no longer running on this host is stale: it is reported and taken over. A published
-        folder is refused before anything is written in it."""
-        published = self.published_as()
-        if published:
-            raise InputError(f"{self.root} is a published folder ({published}): run into another folder")
+        folder, a folder inside one, or a results folder (one holding the index) is refused before anything is
+        written in it."""
+        root = self.root.resolve()
+        for folder in (root, *root.parents):
+            published = RunDir(folder).published_as()
+            if published:
+                inside = "" if folder == root else f" lies inside {folder}, which"
+                raise InputError(f"{self.root}{inside} is a published folder ({published}): run into another folder")
+        if any(line.rstrip() == INDEX_HEADING for line in _small_text(root / "README.md").splitlines()):
+            raise InputError(f"{self.root} holds a results index (README.md): publish runs there; run elsewhere")
         self.root.mkdir(parents=True, exist_ok=True)
         path, mine = self.root / LOCK, _holder()
         while True:
@@ -258,10 +265,8 @@ class RunDir:
                 holder = _read_lock(path)
                 if not _stale(holder):
                     raise InputError(
-                        printable(
-                            f"{self.root} is in use by pid {holder.get('pid')} on {holder.get('host')} since "
-                            f"{holder.get('since')} ({path}): wait for that run, or remove the lock if it is gone"
-                        )
+                        f"{self.root} is in use by {_who(holder)} ({path}): wait for that run, or remove the lock "
+                        "if it is gone"
                     ) from None
                 report(f"{path}: removed the stale lock of pid {shown(holder.get('pid'))}, which is no longer running")
                 path.unlink(missing_ok=True)
@@ -269,6 +274,13 @@ class RunDir:
             yield
         finally:
             path.unlink(missing_ok=True)
+
+    def in_use(self) -> str | None:
+        """Who holds the folder's lock, in words, where a running process does; None where none does (no lock,
+        a stale one, or one vggbench did not write)."""
+        path = self.root / LOCK
+        holder = _read_lock(path) if file_type(path) == FILE else {}
+        return _who(holder) if holder and not _stale(holder) else None
 
     def adopt(self, config: dict, force: bool) -> None:
         """Make the folder the run of `config` (its plain values), or refuse one made with another. Seeds added
@@ -396,6 +408,11 @@ def _plain(value):
 
 def _holder() -> dict:
     return {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(timezone.utc).isoformat()}
+
+
+def _who(holder: dict) -> str:
+    """A lock's holder, in words fit for the terminal."""
+    return printable(f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}")
 
 
 def _read_lock(path: Path) -> dict:
