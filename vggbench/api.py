@@ -15,11 +15,13 @@ imported where a function needs it, so that reading a run's tables does not wait
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from vggbench import knobs
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_bytes
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
@@ -149,7 +151,8 @@ def measure_speed(
     from vggbench.setups import SpeedSetup
 
     machine = {key: value for key, value in (("device", device), ("threads", threads)) if value is not None}
-    setup = SpeedSetup(
+    setup = _setup(
+        SpeedSetup,
         mode=mode,
         batch_size=batch_size,
         precision=precision,
@@ -238,7 +241,7 @@ def train(
     for name in settings:
         if name not in allowed:
             raise InputError(f"{name} is not a training setting{did_you_mean(name, allowed)}: use {', '.join(allowed)}")
-    config = TrainConfig(**settings)
+    config = _setup(TrainConfig, **settings)
     fashion.check_fits(spec.in_channels, spec.num_classes)
     data = _data(data, data_root, "train_images", "test_images")
     rows, models = [], []
@@ -248,6 +251,19 @@ def train(
         models += trained
     table = pd.DataFrame(rows).sort_values(["epoch", "seed"], key=_in_order(seeds), kind="stable")
     return Training(table.reset_index(drop=True), summarize(table), models)
+
+
+def _setup(cls, **arguments):
+    """`cls(**arguments)`, a setup checked as the command line checks it; an InputError names the argument given
+    (its field), not the config key or the option the command line knows it by (erf_images, --images: images)."""
+    try:
+        return cls(**arguments)
+    except InputError as error:
+        message = str(error)
+        for option in knobs.options(cls):
+            if option.key and option.key != option.name and message.startswith(f"{option.key}"):
+                message = option.name + message.removeprefix(option.key)
+        raise InputError(re.sub(r" \(--[a-z-]+\)(?=:)", "", message, count=1)) from None
 
 
 def _seeds(seeds) -> tuple[int, ...]:
@@ -328,7 +344,7 @@ def erf(
         raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
     if models is not None and any(_shapes(model) != _shapes(spec) for model in models):
         raise InputError("models is not allowed: its models' weights do not have the shapes of spec's model")
-    ErfSetup(images=images, resolution=resolution, resamples=resamples)  # checked as `vggbench erf` checks them
+    _setup(ErfSetup, images=images, resolution=resolution, resamples=resamples)
     side = resolution or effective.fitting_resolution(spec)
     dataclasses.replace(spec, resolution=side)  # a side the model can take
     check_fits(needed_bytes(spec, images, True, False, side), "cpu", f"erf of {images} image(s) at resolution={side}")
