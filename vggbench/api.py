@@ -25,7 +25,7 @@ from vggbench import knobs
 from vggbench.arch import ModelSpec
 from vggbench.csvio import read_bytes
 from vggbench.rundir import CLAIM_MD, REPORT, RunDir
-from vggbench.validate import InputError, at_most, did_you_mean, shown
+from vggbench.validate import MAX_SEED, InputError, at_most, did_you_mean, shown
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
     from vggbench.data import FashionMNIST
 
-MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 # The tables a run may hold, as `vggbench run` writes them (NAME.csv).
 TABLES = ("static", "blocks", "layers", "speed", "pairs", "train", "summary", "erf", "density", "claim", "failures")
 
@@ -342,7 +341,8 @@ def erf(
         raise InputError("models is not allowed: give a non-empty list of models, or None for fresh ones")
     if models is not None and not all(isinstance(model, VGG) for model in models):
         raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
-    if models is not None and any(_shapes(model) != _shapes(spec) for model in models):
+    expected = _shapes(spec) if models is not None else None  # the spec's model built once, without storage
+    if models is not None and any(_shapes(model) != expected for model in models):
         raise InputError("models is not allowed: its models' weights do not have the shapes of spec's model")
     _setup(ErfSetup, images=images, resolution=resolution, resamples=resamples)
     side = resolution or effective.fitting_resolution(spec)

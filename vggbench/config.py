@@ -22,7 +22,7 @@ from vggbench.knobs import Setup, knob
 from vggbench.registry import KINDS
 from vggbench.rundir import CONFIG, RunDir
 from vggbench.setups import MODES
-from vggbench.validate import InputError, did_you_mean, one_of, shown
+from vggbench.validate import MAX_SEED, InputError, did_you_mean, one_of, shown
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Scope(Setup):
         "effective field starts its initialisations with them",
         flags=("--seeds", "--seed", "--init-seeds"),
         minimum=0,
-        maximum=2**63 - 1,  # torch.manual_seed's range
+        maximum=MAX_SEED,
         metavar="SEED",
     )
 

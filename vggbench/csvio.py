@@ -51,6 +51,11 @@ def file_type(path: str | Path, follow: bool = False) -> str | None:
             mode = os.stat(path).st_mode
         except OSError:
             return "a symbolic link to nothing"
+    return _described(mode)
+
+
+def _described(mode: int) -> str:
+    """What a file of `mode` is, in words (FILE, FOLDER, 'a fifo', ...)."""
     return next((what for test, what in _TYPES if test(mode)), "a special file")
 
 
@@ -98,14 +103,6 @@ def _write_atomically(path: str | Path, write: Callable[[IO], None], binary: boo
 MAX_CONFIG_BYTES = 2**20  # a configuration file (--config, config.json): hundreds of times the largest one
 MAX_TABLE_BYTES = 2**28  # a table, trial file or map read back from a run: far above a real run's
 MAX_NESTING = 32  # levels of lists and tables in a configuration or JSON file (a configuration has 2)
-_NOT_REGULAR = {
-    stat.S_ISDIR: "a folder",
-    stat.S_ISFIFO: "a fifo",
-    stat.S_ISCHR: "a character device",
-    stat.S_ISBLK: "a block device",
-    stat.S_ISSOCK: "a socket",
-    stat.S_ISLNK: "a symbolic link",
-}
 
 
 def read_bytes(path: str | Path, limit: int = MAX_TABLE_BYTES, follow: bool = True) -> bytes:
@@ -128,8 +125,7 @@ def read_bytes(path: str | Path, limit: int = MAX_TABLE_BYTES, follow: bool = Tr
 
 def _check_regular(target: Path, status: os.stat_result, limit: int) -> None:
     if not stat.S_ISREG(status.st_mode):
-        kind = next((name for test, name in _NOT_REGULAR.items() if test(status.st_mode)), "a special file")
-        raise InputError(f"{target} is not a regular file but {kind}: {_allowed(limit)}")
+        raise InputError(f"{target} is not a regular file but {_described(status.st_mode)}: {_allowed(limit)}")
     if status.st_size > limit:
         raise InputError(f"{target} holds {status.st_size:,} bytes: {_allowed(limit)}")
 
@@ -224,8 +220,13 @@ NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or Fal
 POSITIVE, NON_NEGATIVE, SHARE = "a number > 0", "a number >= 0", "a number from 0 to 1"
 COUNT, WHOLE = "an integer >= 1", "an integer >= 0"
 ARCH = "an architecture's name (vgg11, vgg13, vgg16, vgg19 or custom)"
-_RANGES = {POSITIVE: (0, math.inf), NON_NEGATIVE: (0, math.inf), SHARE: (0, 1), COUNT: (1, math.inf)}
-_RANGES[WHOLE] = (0, math.inf)
+_RANGES = {
+    POSITIVE: (0, math.inf),
+    NON_NEGATIVE: (0, math.inf),
+    SHARE: (0, 1),
+    COUNT: (1, math.inf),
+    WHOLE: (0, math.inf),
+}
 # Columns that, in any of the kinds' tables that has them, hold values of one type: the identity's, a run's, a
 # measurement's. A table's own `reads` may say more of a column (must be there, a narrower type).
 TYPED_WHERE_PRESENT = {

@@ -172,9 +172,10 @@ def refuse_ignored(setup, name: str, applies: bool, by: str, where: str) -> None
     option, value = named[name], getattr(setup, name)
     if not applies and value != option.default:
         label, flag = _label(option)
+        setting = f"{named[by].key}={shown(getattr(setup, by))}"
         raise InputError(
-            f"{label}={value!r} is not allowed{flag} with {named[by].key}={getattr(setup, by)!r}: it applies only "
-            f"{where} (leave it at {option.default!r})"
+            f"{label}={shown(value)} is not allowed{flag} with {setting}: it applies only {where} (leave it at "
+            f"{option.default!r})"
         )
 
 

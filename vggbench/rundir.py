@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import socket
-import stat
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -371,19 +370,9 @@ def _small_text(path: Path) -> str:
     """The text of `path` where it is a regular file of at most MAX_INDEX_BYTES; else, or unreadable, "" (a link
     is not followed, a fifo or a device not read)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+        return read_bytes(path, MAX_INDEX_BYTES, follow=False).decode("utf-8", errors="replace")
+    except (InputError, OSError):
         return ""
-    try:
-        found = os.fstat(descriptor)
-        if not stat.S_ISREG(found.st_mode) or found.st_size > MAX_INDEX_BYTES:
-            return ""
-        with open(descriptor, "rb", closefd=False) as stream:
-            return stream.read(MAX_INDEX_BYTES).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(descriptor)
 
 
 def _trial_output(name) -> bool:
@@ -415,6 +404,9 @@ def _who(holder: dict) -> str:
     return printable(f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}")
 
 
+MAX_LOCK_BYTES = 4096  # a lock holds a pid, a host name and a time
+
+
 def _read_lock(path: Path) -> dict:
     try:
         holder = read_json(path, MAX_LOCK_BYTES, follow=False)
@@ -423,7 +415,6 @@ def _read_lock(path: Path) -> dict:
     return holder if isinstance(holder, dict) else {}
 
 
-MAX_LOCK_BYTES = 4096  # a lock holds a pid, a host name and a time
 MAX_PID = 2**22  # Linux's largest pid (pid_max's ceiling): above it, or below 1, no process holds the lock
 
 

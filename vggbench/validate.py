@@ -13,6 +13,7 @@ class InputError(ValueError):
 
 DEVICES = ("cpu", "cuda")
 SHOWN_CHARACTERS = 200  # of a long value, how much a message shows
+MAX_SEED = 2**63 - 1  # torch.manual_seed's range
 
 
 def shown(value, quoted: bool = True) -> str:
