@@ -16,8 +16,8 @@ import pytest
 import torch
 from quality import failure, judge, summary
 
-from vggbench.hardware import device_name
-from vggbench.noise import CONTENTION_SLACK_CORES, CpuShare
+from vggbench.measure.hardware import device_name
+from vggbench.measure.noise import CONTENTION_SLACK_CORES, CpuShare
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 ON_GPU = DEVICE == "cuda"

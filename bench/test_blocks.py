@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import DEVICE, ON_GPU
 
-from vggbench.models import variant_block
+from vggbench.models.vgg import variant_block
 
 BATCH, CHANNELS, SIDE = (64, 128, 56) if ON_GPU else (8, 64, 56)
 

@@ -14,7 +14,7 @@ from conftest import DEVICE
 from vggbench import ModelSpec
 from vggbench.measure import speed
 from vggbench.measure.flops import step_flops
-from vggbench.setups import SpeedSetup
+from vggbench.measure.setups import SpeedSetup
 
 SEED_BATCH = 64
 

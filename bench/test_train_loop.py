@@ -20,9 +20,9 @@ import pytest
 import torch
 from conftest import DEVICE, ON_GPU
 
-from vggbench import ModelSpec, build_spec, data
-from vggbench.measure import speed, train
-from vggbench.setups import SpeedSetup, TrainConfig
+from vggbench import ModelSpec, build_spec
+from vggbench.measure import data, speed, train
+from vggbench.measure.setups import SpeedSetup, TrainConfig
 
 BATCH = 64
 ROUNDS = 7

@@ -7,7 +7,7 @@ with the CPU's threads (in lanes: shared out among the lanes),
 and compared with plain fp32 NCHW training of one seed as a ratio of images per second
 (K seeds train K images per image of batch), with a two-stage bootstrap 95% interval.
 The table goes to results/train-settings-DEVICE.csv; the trainer's defaults per device
-(vggbench/setups.py, DEVICE_DEFAULTS) are chosen from it.
+(vggbench/measure/setups.py, DEVICE_DEFAULTS) are chosen from it.
 """
 
 import functools
@@ -18,10 +18,10 @@ import pandas as pd
 import torch
 from conftest import DEVICE
 
-from vggbench import ModelSpec, data
-from vggbench.hardware import device_name
-from vggbench.measure import speed, train
-from vggbench.setups import SpeedSetup, TrainConfig
+from vggbench import ModelSpec
+from vggbench.measure import data, speed, train
+from vggbench.measure.hardware import device_name
+from vggbench.measure.setups import SpeedSetup, TrainConfig
 
 SPEC = ModelSpec("vgg13", "stack", ratio=8, resolution=32)
 BATCH = 64

@@ -16,7 +16,7 @@ import pandas as pd
 from torch import nn
 
 import vggbench
-from vggbench.data import DataError
+from vggbench.measure.data import DataError
 
 SHAPE = (1, 28, 28)  # one image: channels, height, width
 TIMING = {"batch_size": 32, "device": "cpu", "min_time_s": 0.25, "max_time_s": 1.0}  # short: a quick look

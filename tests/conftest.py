@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vggbench.data import FILES, IMAGE_MAGIC, LABEL_MAGIC, load
+from vggbench.measure.data import FILES, IMAGE_MAGIC, LABEL_MAGIC, load
 
 
 def write_idx(path: Path, magic: int, array: torch.Tensor, compress: bool = False) -> Path:
@@ -107,8 +107,8 @@ class FinishedRun:
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, synthetic_root) -> FinishedRun:
     """TINY_STUDY run to its end, as `vggbench run` leaves it (tables, claim, report). Read it, do not change it."""
-    from vggbench import study
-    from vggbench.config import load_config
+    from vggbench.engine import study
+    from vggbench.engine.config import load_config
 
     progress: list[str] = []
     root = tmp_path_factory.mktemp("finished") / "run"

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import vggbench
-from vggbench.validate import InputError
+from vggbench.util.validate import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "results" / "quick-erf5-cpu-2026-11-30"
@@ -133,8 +133,8 @@ def test_the_quickstart_example_runs_on_the_cpu():
 
 
 def test_the_map_long_example_is_the_maps_deeper_nets_at_three_times_the_budget():
-    from vggbench.config import load_config
-    from vggbench.study import trials
+    from vggbench.engine.config import load_config
+    from vggbench.engine.study import trials
 
     base, config = load_config("map"), load_config("map", ROOT / "examples" / "map-long.toml")
     arms = {(trial.spec.arch.name, trial.spec.variant, trial.spec.batch_norm) for trial in trials(config)}

@@ -4,7 +4,7 @@ import pytest
 
 import vggbench
 from vggbench import build
-from vggbench.arch import DEFAULT_VARIANTS
+from vggbench.models.arch import DEFAULT_VARIANTS
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,14 @@ import pytest
 from scipy import stats as scipy_stats
 
 import vggbench
-from vggbench import claim, correctness, registry, stats, validity
-from vggbench.config import Rules
-from vggbench.kind import Kind, Table
-from vggbench.schema import identity, spec_from_identity
+from vggbench.engine import registry
+from vggbench.engine.config import Rules
+from vggbench.engine.contract import Kind, Table
+from vggbench.models.schema import identity, spec_from_identity
+from vggbench.reporting import claim
+from vggbench.stats import correctness
+from vggbench.stats import hypothesis as stats
+from vggbench.verdicts import padding as validity
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 

@@ -11,8 +11,8 @@ import pytest
 
 import vggbench
 from vggbench.cli import main
-from vggbench.config import load_config
-from vggbench.validate import InputError, did_you_mean
+from vggbench.engine.config import load_config
+from vggbench.util.validate import InputError, did_you_mean
 
 
 def test_version_prints_the_package_version_without_torch():
@@ -21,14 +21,14 @@ def test_version_prints_the_package_version_without_torch():
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(r"vggbench \d+\.\d+\.\d+\S*( \(git [0-9a-f]+(\+changes)?\))?\n", result.stdout)
     assert vggbench.__version__ in result.stdout
-    probe = "import sys, vggbench.cli, vggbench.version; vggbench.version.describe(); print('torch' in sys.modules)"
+    probe = "import sys, vggbench.cli, vggbench.util.version as v; v.describe(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_the_version_falls_back_to_the_source_tree(monkeypatch):
     from importlib import metadata
 
-    from vggbench import version
+    from vggbench.util import version
 
     def not_installed(name):
         raise metadata.PackageNotFoundError(name)
@@ -151,8 +151,8 @@ def test_power_says_when_no_rival_was_trained(tmp_path, capsys):
 def quick_rates(monkeypatch):
     """The dry run's calibration (a few training steps of each model: minutes for the paper preset's 224 px
     models on a CPU) replaced by fixed rates; the runs it was asked to time are kept."""
-    from vggbench import study
-    from vggbench.estimate import Rates
+    from vggbench.engine import study
+    from vggbench.engine.estimate import Rates
 
     asked = []
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from vggbench.arch import ModelSpec
 from vggbench.cli import main
-from vggbench.compare import compare, log_se, measures
-from vggbench.schema import identity
+from vggbench.models.arch import ModelSpec
+from vggbench.models.schema import identity
+from vggbench.reporting.compare import compare, log_se, measures
 
 Z = 1.959964  # the standard normal's 97.5% quantile
 SETUP = {"device": "cpu", "batch_size": 64, "precision": "fp32", "channels_last": False, "compiled": False}

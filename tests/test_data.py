@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import write_dataset, write_idx
 
-from vggbench import data
-from vggbench.data import FILES, IMAGE_MAGIC, LABEL_MAGIC, DataError
+from vggbench.measure import data
+from vggbench.measure.data import FILES, IMAGE_MAGIC, LABEL_MAGIC, DataError
 
 
 @pytest.fixture

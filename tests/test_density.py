@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 from scipy import signal
 
-from vggbench import claim, noise
 from vggbench.cli import main
-from vggbench.kinds.density_verdicts import real_taps
+from vggbench.measure import noise
+from vggbench.reporting import claim
+from vggbench.verdicts.density import real_taps
 
 
 def _brute_force_taps(kernel: int, side: int) -> int:

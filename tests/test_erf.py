@@ -199,8 +199,8 @@ def test_the_interval_is_a_t_interval_over_models():
 
 
 def test_the_option_measures_each_model_at_its_training_side_beside_the_fitting_one():
-    from vggbench import study
-    from vggbench.config import StudyConfig
+    from vggbench.engine import study
+    from vggbench.engine.config import StudyConfig
 
     config = {"kinds": ("erf",), "archs": ("vgg11",), "variants": ("stack",), "ratios": (64,), "resolutions": (32,)}
     (fitting,) = study.trials(StudyConfig(config))
@@ -210,8 +210,8 @@ def test_the_option_measures_each_model_at_its_training_side_beside_the_fitting_
 
 
 def test_the_untrained_field_takes_at_least_five_initialisations_the_trained_seeds_first():
-    from vggbench import study
-    from vggbench.config import StudyConfig
+    from vggbench.engine import study
+    from vggbench.engine.config import StudyConfig
 
     config = {
         "kinds": ("erf", "train"),

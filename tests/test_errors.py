@@ -3,8 +3,8 @@
 import pytest
 
 from vggbench import cli
-from vggbench.registry import KINDS
-from vggbench.validate import InputError
+from vggbench.engine.registry import KINDS
+from vggbench.util.validate import InputError
 
 STATIC = ["static", "--arch", "vgg11", "--ratio", "8"]
 

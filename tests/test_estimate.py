@@ -2,9 +2,9 @@
 
 import pytest
 
-from vggbench import estimate, study
-from vggbench.config import load_config
-from vggbench.registry import KINDS
+from vggbench.engine import estimate, study
+from vggbench.engine.config import load_config
+from vggbench.engine.registry import KINDS
 
 
 def test_every_model_gets_its_measured_rate_and_estimates_follow_it(tiny_study):

@@ -9,12 +9,13 @@ import sys
 import pandas as pd
 import pytest
 
-from vggbench import data, study
 from vggbench.cli import main
-from vggbench.config import load_config
-from vggbench.executors import RayExecutor, run_on_worker
-from vggbench.registry import KINDS, run_trial
-from vggbench.rundir import RunDir
+from vggbench.engine import study
+from vggbench.engine.config import load_config
+from vggbench.engine.executors import RayExecutor, run_on_worker
+from vggbench.engine.registry import KINDS, run_trial
+from vggbench.engine.rundir import RunDir
+from vggbench.measure import data
 
 # Columns that do not depend on timing: they must be equal whatever ran the trials.
 DETERMINISTIC = {

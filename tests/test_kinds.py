@@ -12,15 +12,16 @@ import pandas as pd
 import pytest
 import torch
 
-from vggbench import registry, verdicts
 from vggbench.cli import main
-from vggbench.config import StudyConfig
-from vggbench.hardware import Machine
-from vggbench.kind import Kind, Outcome, Table, Trial
-from vggbench.knobs import knob
-from vggbench.models import build_spec
-from vggbench.rundir import spec_key
-from vggbench.schema import identity, keys_in
+from vggbench.engine import registry
+from vggbench.engine.config import StudyConfig
+from vggbench.engine.contract import Kind, Outcome, Table, Trial
+from vggbench.engine.rundir import spec_key
+from vggbench.measure.hardware import Machine
+from vggbench.models.schema import identity, keys_in
+from vggbench.models.vgg import build_spec
+from vggbench.util.knobs import knob
+from vggbench.verdicts import vocabulary as verdicts
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from vggbench.config import StudyConfig, load_config
-from vggbench.registry import KINDS
-from vggbench.setups import SpeedSetup, TrainConfig
+from vggbench.engine.config import StudyConfig, load_config
+from vggbench.engine.registry import KINDS
+from vggbench.measure.setups import SpeedSetup, TrainConfig
 
 GRID = {"archs": ["vgg11"], "ratios": [64], "resolutions": [32], "device": "cpu", "threads": 1}
 
@@ -94,6 +94,6 @@ def test_kinds_that_do_not_apply_are_left_out_unless_asked_for():
 
 
 def test_every_preset_is_described_in_the_help_of_preset():
-    from vggbench.config import PRESET_SUMMARIES, PRESETS
+    from vggbench.engine.config import PRESET_SUMMARIES, PRESETS
 
     assert set(PRESET_SUMMARIES) == set(PRESETS)

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import torch
 
-from vggbench import registry
 from vggbench.cli import main
+from vggbench.engine import registry
 
 # Static cost and training only, one seed, one short epoch: a whole run in seconds.
 SMALL = {
@@ -274,7 +274,7 @@ def test_broken_files_are_named_with_what_is_wrong(tmp_path, finished_run, synth
 
     tensor, mismatched = tmp_path / "tensor.pt", tmp_path / "mismatched.pt"
     torch.save(torch.zeros(3), tensor)
-    from vggbench.arch import ModelSpec, spec_to_dict
+    from vggbench.models.arch import ModelSpec, spec_to_dict
 
     spec = spec_to_dict(ModelSpec("vgg11", ratio=64, resolution=32))
     torch.save({"spec": {**spec, "ratio": 1}, "state_dict": {"w": torch.zeros(2)}}, mismatched)
@@ -514,8 +514,8 @@ def _checkpoints(folder: Path) -> dict[str, Path]:
     """Files given as checkpoints that are not vggbench checkpoints, by name."""
     import pickle
 
-    from vggbench.arch import ModelSpec, spec_to_dict
-    from vggbench.models import build_spec
+    from vggbench.models.arch import ModelSpec, spec_to_dict
+    from vggbench.models.vgg import build_spec
 
     spec = ModelSpec("vgg11", ratio=64, resolution=32)
     state, saved = build_spec(spec).state_dict(), spec_to_dict(spec)
@@ -646,7 +646,7 @@ def test_publish_reads_the_run_only_and_makes_missing_reports_in_its_copy(tmp_pa
     assert "# The kernel-stacking claim: run" in (published / "claim.md").read_text()
     assert (published / "report.html").is_file()
 
-    from vggbench import study
+    from vggbench.engine import study
 
     with pytest.raises(ValueError, match=r"lacks \d+ of its \d+ trials .*its tables are left as they are"):
         study.finish_folder(run)  # no table is made from part of the trials
@@ -694,7 +694,7 @@ def test_publish_copies_regular_files_inside_the_run_only(tmp_path, finished_run
 def test_publish_refuses_what_was_swapped_after_its_check(tmp_path, finished_run, capsys, monkeypatch, swap):
     # The check and the copy are two steps: a file or folder turned into a link or a fifo between them is not
     # followed (each path is opened folder by folder without following links), and nothing is published.
-    from vggbench import publish
+    from vggbench.reporting import publish
 
     run, results = tmp_path / "run", tmp_path / "results"
     shutil.copytree(finished_run.root, run)
@@ -733,7 +733,7 @@ def test_publish_checks_the_index_before_it_moves_anything(tmp_path, finished_ru
     index, page = (results / "README.md").read_text(), (published / "report.html").read_bytes()
     (run / "report.html").write_text("a newer report")
 
-    from vggbench import publish
+    from vggbench.reporting import publish
 
     def full_disk(path, text):
         raise OSError(f"cannot write {path}: No space left on device")
@@ -763,9 +763,9 @@ def test_a_trial_downstream_of_a_changed_or_redone_trial_is_redone_and_said_so(t
 
 
 def test_an_effective_field_of_a_checkpoint_is_redone_when_the_file_changes(tmp_path, synthetic_root, capsys):
-    from vggbench.arch import ModelSpec
     from vggbench.measure.checkpoints import save_checkpoint
-    from vggbench.models import build_spec
+    from vggbench.models.arch import ModelSpec
+    from vggbench.models.vgg import build_spec
 
     checkpoint, spec = tmp_path / "model.pt", ModelSpec("vgg11", ratio=8, resolution=32)
     torch.manual_seed(0)
@@ -849,7 +849,7 @@ def test_publish_refuses_a_hard_link_which_may_name_a_file_outside_the_run(tmp_p
 
 
 def test_publish_refuses_a_hard_link_swapped_in_after_its_check(tmp_path, finished_run, capsys, monkeypatch):
-    from vggbench import publish
+    from vggbench.reporting import publish
 
     run, results = _publish_copy(tmp_path, finished_run)
     (tmp_path / "outside.txt").write_text("not the run's")
@@ -985,7 +985,7 @@ def test_publish_refuses_a_results_folder_inside_the_run(tmp_path, finished_run,
 
 @pytest.mark.parametrize("how", ["hard-link", "huge"])
 def test_publish_reads_only_an_index_of_its_own_within_its_limit(tmp_path, finished_run, capsys, how):
-    from vggbench import publish
+    from vggbench.reporting import publish
 
     run, results = _publish_copy(tmp_path, finished_run)
     results.mkdir()
@@ -1344,7 +1344,7 @@ def test_a_kind_listed_twice_is_refused_before_a_run_starts_and_a_plan_may_repea
     ids=["momentum", "subset_per_seed", "seeds_per_round", "spending", "untrained_models", "at_training"],
 )
 def test_a_knob_the_chosen_options_ignore_is_refused_naming_both(tmp_path, capsys, values, applies, message):
-    from vggbench.config import PRESETS, load_config
+    from vggbench.engine.config import PRESETS, load_config
 
     assert message in _refused(_dry_run(tmp_path, values), capsys)
     where = {key: value for key, value in {**values, **applies}.items() if value is not None}
@@ -1605,7 +1605,7 @@ def test_many_unknown_config_keys_are_named_by_the_first_few(tmp_path, capsys):
 
 def test_an_unknown_architecture_name_is_refused_whatever_its_length():
     from vggbench import ArchSpec, ModelSpec
-    from vggbench.validate import InputError
+    from vggbench.util.validate import InputError
 
     with pytest.raises(
         InputError, match=r"arch='vgg11x' is not allowed: choose one of .*custom \(did you mean 'vgg11'"
@@ -1697,7 +1697,7 @@ def _api_misuse():
 
 @pytest.mark.parametrize(("call", "argument"), _api_misuse(), ids=lambda value: value if isinstance(value, str) else "")
 def test_the_python_api_names_the_argument_of_every_misuse(call, argument):
-    from vggbench.validate import InputError
+    from vggbench.util.validate import InputError
 
     with pytest.raises(InputError, match=argument):
         call()

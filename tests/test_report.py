@@ -18,12 +18,12 @@ from matplotlib.patches import Rectangle
 from PIL import Image
 from scipy import stats as scipy_stats
 
-from vggbench import claim, report
-from vggbench.arch import ModelSpec
 from vggbench.cli import main
-from vggbench.config import Rules
+from vggbench.engine.config import Rules
+from vggbench.engine.rundir import RunDir
 from vggbench.measure.static import block_table
-from vggbench.rundir import RunDir
+from vggbench.models.arch import ModelSpec
+from vggbench.reporting import claim, report
 
 FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "time_ratios", "block_ratios", "erf_maps"]
 

@@ -9,7 +9,7 @@ import vggbench
 from vggbench.measure import seedgroup, train
 from vggbench.measure.flops import step_flops
 from vggbench.measure.seedgroup import SeedGroup
-from vggbench.setups import TrainConfig
+from vggbench.measure.setups import TrainConfig
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[2, 1], widths=[8, 16], fc_hidden=32), resolution=16)
 UNTIMED = ["seed", "epoch", "train_loss", "train_acc", "test_acc", "failed"]

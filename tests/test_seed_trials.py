@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from vggbench import study
-from vggbench.config import load_config
-from vggbench.registry import KINDS
-from vggbench.rundir import FAILED, RunDir
+from vggbench.engine import study
+from vggbench.engine.config import load_config
+from vggbench.engine.registry import KINDS
+from vggbench.engine.rundir import FAILED, RunDir
 
 
 @pytest.fixture

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from vggbench import sequential
-from vggbench import stats as stats_module
 from vggbench.cli import main
-from vggbench.designs import GROUP_SEQUENTIAL, POCOCK, Design
-from vggbench.kinds.train_verdicts import accuracy_claims
-from vggbench.sequential import CONTINUE, Plan, boundaries, judge, replay
-from vggbench.stats import welch
-from vggbench.validate import InputError
-from vggbench.verdicts import INCONCLUSIVE, PRIMARY, SUPPORTED, adjust
+from vggbench.stats import hypothesis as stats_module
+from vggbench.stats.hypothesis import welch
+from vggbench.util.validate import InputError
+from vggbench.verdicts import sequential
+from vggbench.verdicts.designs import GROUP_SEQUENTIAL, POCOCK, Design
+from vggbench.verdicts.sequential import CONTINUE, Plan, boundaries, judge, replay
+from vggbench.verdicts.train import accuracy_claims
+from vggbench.verdicts.vocabulary import INCONCLUSIVE, PRIMARY, SUPPORTED, adjust
 
 FIVE = (0.2, 0.4, 0.6, 0.8, 1.0)
 VERDICT_RUN = Path(__file__).parents[1] / "results" / "verdict-cpu-2026-11-28"

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vggbench import study
-from vggbench.config import load_config
-from vggbench.kind import Outcome
-from vggbench.kinds.train import checkpoint_of
-from vggbench.registry import KINDS
-from vggbench.schema import identity
-from vggbench.sequential import nominal_levels
+from vggbench.engine import study
+from vggbench.engine.config import load_config
+from vggbench.engine.contract import Outcome
+from vggbench.engine.kinds.train import checkpoint_of
+from vggbench.engine.registry import KINDS
+from vggbench.models.schema import identity
+from vggbench.verdicts.sequential import nominal_levels
 
 DESIGN = {"design": "group-sequential", "seeds_per_round": 3, "max_seeds": 9, "seeds": list(range(9))}
 

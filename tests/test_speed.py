@@ -9,7 +9,7 @@ import vggbench
 from vggbench.cli import main
 from vggbench.measure import speed
 from vggbench.measure.flops import step_flops
-from vggbench.setups import SpeedSetup
+from vggbench.measure.setups import SpeedSetup
 
 TINY = vggbench.custom(convs_per_block=[1, 2], widths=[4, 8])
 REQUIRED = [
@@ -63,7 +63,7 @@ def test_row_is_complete_and_consistent(mode):
     assert row["achieved_gflops"] == pytest.approx(counted * 4 / (row["step_ms_median"] / 1000) / 1e9)
     assert row["mfu"] == pytest.approx(row["achieved_gflops"] / row["peak_gflops"])
     assert row["peak_mem_bytes"] is None and row["rss_peak_increase_bytes"] >= 0  # CPU: resident memory
-    assert (row["device"], row["device_name"], row["threads"]) == ("cpu", vggbench.hardware.cpu_model(), 1)
+    assert (row["device"], row["device_name"], row["threads"]) == ("cpu", vggbench.measure.hardware.cpu_model(), 1)
 
 
 def test_bf16_and_channels_last_on_cpu():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from vggbench import stats
+from vggbench.stats import hypothesis as stats
 
 STACK = [0.905, 0.912, 0.899, 0.915, 0.908]
 SINGLE = [0.901, 0.897, 0.905, 0.894, 0.903, 0.899]

@@ -5,14 +5,14 @@ import json
 import pandas as pd
 import pytest
 
-from vggbench import study
 from vggbench.cli import main
-from vggbench.config import load_config
-from vggbench.outputs import Outputs
-from vggbench.publish import publish
-from vggbench.registry import KINDS
-from vggbench.rundir import RunDir
-from vggbench.store import Store
+from vggbench.engine import study
+from vggbench.engine.config import load_config
+from vggbench.engine.outputs import Outputs
+from vggbench.engine.registry import KINDS
+from vggbench.engine.rundir import RunDir
+from vggbench.engine.store import Store
+from vggbench.reporting.publish import publish
 
 TABLES = ["static", "blocks", "layers", "speed", "pairs", "train", "erf", "density", "summary"]
 

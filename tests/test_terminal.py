@@ -6,8 +6,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from vggbench import terminal, training_rules, verdicts
 from vggbench.cli import main
+from vggbench.measure import training_rules
+from vggbench.reporting import terminal
+from vggbench.verdicts import vocabulary as verdicts
 
 
 @pytest.mark.parametrize(

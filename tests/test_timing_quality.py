@@ -7,8 +7,7 @@ import pytest
 from scipy import stats
 
 import vggbench
-from vggbench import noise
-from vggbench.measure import speed
+from vggbench.measure import noise, speed
 from vggbench.measure.speed import SpeedSetup
 
 

@@ -9,14 +9,15 @@ import torch
 from torch import nn
 
 import vggbench
-from vggbench import correctness, study, training_rules
-from vggbench.arch import spec_to_dict
 from vggbench.cli import main
-from vggbench.config import StudyConfig
-from vggbench.data import prepare
-from vggbench.measure import checkpoints, train, train_setup
-from vggbench.setups import TrainConfig
-from vggbench.validate import InputError
+from vggbench.engine import study
+from vggbench.engine.config import StudyConfig
+from vggbench.measure import checkpoints, train, train_setup, training_rules
+from vggbench.measure.data import prepare
+from vggbench.measure.setups import TrainConfig
+from vggbench.models.arch import spec_to_dict
+from vggbench.stats import correctness
+from vggbench.util.validate import InputError
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[1, 1], widths=[8, 16], fc_hidden=64), resolution=16)
 TIMES = ["epoch_s", "train_s", "train_img_per_s", "train_gflops", "data_s", "compute_s"]

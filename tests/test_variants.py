@@ -9,9 +9,9 @@ from torch import nn
 
 import vggbench
 from vggbench import ModelSpec
-from vggbench.arch import DEFAULT_VARIANTS, VARIANTS, Grid, spec_from_dict, spec_to_dict
 from vggbench.measure import memory
 from vggbench.measure.flops import step_flops
+from vggbench.models.arch import DEFAULT_VARIANTS, VARIANTS, Grid, spec_from_dict, spec_to_dict
 
 # Blocks of 1, 2 and 3 convs; the first changes the width, the last keeps it.
 ARCH = vggbench.custom(convs_per_block=(1, 2, 3), widths=(4, 8, 8), fc_hidden=16)

@@ -11,14 +11,14 @@ The rest of the API (`measure_speed`, `train`, `erf`, `load_data`, `synthetic_da
 
 import importlib
 
-from vggbench.arch import VARIANTS, ArchSpec, ModelSpec, custom, grid, preset
+from vggbench.models.arch import VARIANTS, ArchSpec, ModelSpec, custom, grid, preset
 
 # The names that need torch, and their modules: imported on first use (PEP 562), so that importing
 # the package (as the command line does, to answer --help) does not import torch.
 _ON_FIRST_USE = {
     "Run": "vggbench.api",
     "Training": "vggbench.api",
-    "VGG": "vggbench.models",
+    "VGG": "vggbench.models.vgg",
     "erf": "vggbench.api",
     "load_data": "vggbench.api",
     "load_run": "vggbench.api",
@@ -27,12 +27,12 @@ _ON_FIRST_USE = {
     "synthetic_data": "vggbench.api",
     "train": "vggbench.api",
     "block_table": "vggbench.measure.static",
-    "build": "vggbench.models",
-    "build_spec": "vggbench.models",
+    "build": "vggbench.models.vgg",
+    "build_spec": "vggbench.models.vgg",
     "layer_table": "vggbench.measure.static",
     "model_table": "vggbench.measure.static",
-    "vgg": "vggbench.models",
-    "vgg_block": "vggbench.models",
+    "vgg": "vggbench.models.vgg",
+    "vgg_block": "vggbench.models.vgg",
 }
 
 __all__ = [
@@ -64,7 +64,7 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "__version__":
-        from vggbench.version import package_version
+        from vggbench.util.version import package_version
 
         return package_version()
     if name not in _ON_FIRST_USE:

@@ -9,7 +9,7 @@ here is also `vggbench.NAME`; the README's "Python API" section shows them at wo
     erf(spec, models=None, ...)             the effective receptive field of a vggbench model
     load_data(...), synthetic_data(...)     Fashion-MNIST, or stand-in images of its shape
 
-Bad values raise `vggbench.validate.InputError` (a ValueError) naming the value and what is allowed. Torch is
+Bad values raise `vggbench.util.validate.InputError` (a ValueError) naming the value and what is allowed. Torch is
 imported where a function needs it, so that reading a run's tables does not wait for it.
 """
 
@@ -21,18 +21,18 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from vggbench import knobs
-from vggbench.arch import ModelSpec
-from vggbench.csvio import read_bytes
-from vggbench.rundir import CLAIM_MD, REPORT, RunDir
-from vggbench.validate import MAX_SEED, InputError, at_most, did_you_mean, shown
+from vggbench.engine.rundir import CLAIM_MD, REPORT, RunDir
+from vggbench.models.arch import ModelSpec
+from vggbench.util import knobs
+from vggbench.util.csvio import read_bytes
+from vggbench.util.validate import MAX_SEED, InputError, at_most, did_you_mean, shown
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
     from torch import nn
 
-    from vggbench.data import FashionMNIST
+    from vggbench.measure.data import FashionMNIST
 
 # The tables a run may hold, as `vggbench run` writes them (NAME.csv).
 TABLES = ("static", "blocks", "layers", "speed", "pairs", "train", "summary", "erf", "density", "claim", "failures")
@@ -89,7 +89,7 @@ class Run:
 
 def load_run(path: str | Path) -> Run:
     """Read the run directory (`vggbench run --out`) or published folder (`results/...`) at `path`."""
-    from vggbench.config import run_config  # here: it imports every kind, which `import vggbench` need not
+    from vggbench.engine.config import run_config  # here: it imports every kind, which `import vggbench` need not
 
     if not isinstance(path, (str, Path)):
         raise InputError(f"path={type(path).__name__} is not allowed: give a folder's path (a str or Path)")
@@ -147,7 +147,7 @@ def measure_speed(
     (CUDA) or `rss_peak_increase_bytes` (CPU); `error` ('oom' where it ran out of memory, else None).
     """
     from vggbench.measure.any_model import measure_speed as timed
-    from vggbench.setups import SpeedSetup
+    from vggbench.measure.setups import SpeedSetup
 
     machine = {key: value for key, value in (("device", device), ("threads", threads)) if value is not None}
     setup = _setup(
@@ -169,7 +169,7 @@ def measure_speed(
 def load_data(data_root: str | Path | None = None, download: bool = True) -> FashionMNIST:
     """Fashion-MNIST, found as the command line finds it (`data_root`, VGGBENCH_DATA, the user cache, Debian's
     dataset-fashion-mnist, then torchvision's download unless `download` is False) and checked."""
-    from vggbench import data
+    from vggbench.measure import data
 
     return data.load(data_root, download)
 
@@ -180,7 +180,7 @@ def synthetic_data(train_images: int = 2000, test_images: int = 500, seed: int =
     epoch. They say nothing about Fashion-MNIST."""
     import torch
 
-    from vggbench.data import COUNTS, FashionMNIST
+    from vggbench.measure.data import COUNTS, FashionMNIST
 
     at_most("train_images", train_images, COUNTS["train"], "Fashion-MNIST's training images")
     at_most("test_images", test_images, COUNTS["test"], "Fashion-MNIST's test images")
@@ -226,10 +226,10 @@ def train(
     device, threads. Seeds train `seed_batch` at a time; a seed's numbers are the same alone or grouped."""
     import pandas as pd
 
-    from vggbench import data as fashion
+    from vggbench.measure import data as fashion
+    from vggbench.measure.setups import TrainConfig
     from vggbench.measure.train import train_seeds
-    from vggbench.setups import TrainConfig
-    from vggbench.training_rules import summarize
+    from vggbench.measure.training_rules import summarize
 
     if not isinstance(spec, ModelSpec):
         raise InputError(f"spec={type(spec).__name__} is not allowed: train needs a vggbench.ModelSpec")
@@ -267,7 +267,7 @@ def _setup(cls, **arguments):
 
 def _seeds(seeds) -> tuple[int, ...]:
     """`seeds` as a tuple, checked as a study's seeds are (integers from 0, each once)."""
-    from vggbench.config import Scope
+    from vggbench.engine.config import Scope
 
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
         raise InputError(f"seeds={shown(seeds)} is not allowed: give a non-empty list of integers >= 0")
@@ -276,7 +276,7 @@ def _seeds(seeds) -> tuple[int, ...]:
 
 def _data(data, data_root, *parts: str) -> FashionMNIST:
     """`data`, a FashionMNIST with images in each of `parts` (default: Fashion-MNIST, as load_data finds it)."""
-    from vggbench import data as fashion
+    from vggbench.measure import data as fashion
 
     if data is None:
         return fashion.load(data_root)
@@ -294,7 +294,7 @@ def _shapes(model: nn.Module | ModelSpec) -> dict:
     """The shapes of a model's weights by name (of `spec`'s model where given a ModelSpec, built without storage)."""
     import torch
 
-    from vggbench.models import build_spec
+    from vggbench.models.vgg import build_spec
 
     if isinstance(model, ModelSpec):
         with torch.device("meta"):
@@ -329,11 +329,11 @@ def erf(
     the unit of `erf_share_t50`'s interval: give at least 2 (5 is the study's default)."""
     import dataclasses
 
-    from vggbench import data as fashion
-    from vggbench.kinds.erf import ErfSetup
+    from vggbench.engine.kinds.erf import ErfSetup
+    from vggbench.measure import data as fashion
     from vggbench.measure import erf as effective
     from vggbench.measure.memory import check_fits, needed_bytes
-    from vggbench.models import VGG
+    from vggbench.models.vgg import VGG
 
     if not isinstance(spec, ModelSpec):
         raise InputError(f"spec={type(spec).__name__} is not allowed: erf needs a vggbench.ModelSpec (the models')")

@@ -2,7 +2,7 @@
 
 Each measurement kind's command (`static`, `speed`, `train`, `erf`) is a one-kind study,
 and its options are derived from the knobs of the kind's setup (defaults, allowed values
-and help included; see vggbench.knobs). `run` runs a whole study into a run directory;
+and help included; see vggbench.util.knobs). `run` runs a whole study into a run directory;
 `claim`, `report` and `publish` work on one.
 """
 
@@ -16,8 +16,8 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
-from vggbench import knobs
-from vggbench.validate import SHOWN_CHARACTERS, InputError, did_you_mean, printable, shown
+from vggbench.util import knobs
+from vggbench.util.validate import SHOWN_CHARACTERS, InputError, did_you_mean, printable, shown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,7 +66,7 @@ def _path(text: str) -> str:
 
 def _output(text: str, folder: bool) -> str:
     """An output option's path, refused before any work where it names what vggbench must not replace."""
-    from vggbench.csvio import check_output
+    from vggbench.util.csvio import check_output
 
     if _path(text) == STDOUT:
         return text
@@ -99,7 +99,7 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
 
     def __call__(self, parser, namespace, values, option_string=None) -> None:
-        from vggbench.version import describe
+        from vggbench.util.version import describe
 
         print(describe())
         parser.exit()
@@ -164,8 +164,8 @@ def given(args: argparse.Namespace) -> dict:
 
 
 def _readable(table: pd.DataFrame, where: str = "the CSV") -> str:
-    """The table in human units (121.1 M), at most 120 characters a line (vggbench.terminal)."""
-    from vggbench import terminal
+    """The table in human units (121.1 M), at most 120 characters a line (vggbench.reporting.terminal)."""
+    from vggbench.reporting import terminal
 
     return terminal.text(table, where)
 
@@ -178,8 +178,8 @@ def _emit(table: pd.DataFrame, destination: str | None, shown_columns, title: st
 def _emit_all(emitted: list[tuple[pd.DataFrame, str | None, list[str], str]]) -> None:
     """_emit each (table, destination, shown_columns, title), every file written before anything is printed: a
     closed pipe (`| head`) ends the printing, and must not cost a file."""
-    from vggbench.csvio import write_csv
-    from vggbench.terminal import wrapped
+    from vggbench.reporting.terminal import wrapped
+    from vggbench.util.csvio import write_csv
 
     for table, destination, _, _ in emitted:
         if destination not in (None, STDOUT):
@@ -201,9 +201,9 @@ def _dest(flag: str) -> str:
 
 def _measure(args: argparse.Namespace) -> None:
     """A kind's command: its one-kind study, then its tables printed and written."""
-    from vggbench import outputs
-    from vggbench.config import StudyConfig
-    from vggbench.registry import KINDS
+    from vggbench.engine import outputs
+    from vggbench.engine.config import StudyConfig
+    from vggbench.engine.registry import KINDS
 
     kind = next((KINDS[name] for name in args.alternatives if getattr(args, _dest(KINDS[name].switch[0]))), None)
     kind = kind or KINDS[args.kind]
@@ -246,7 +246,7 @@ def _refuse_idle_options(args: argparse.Namespace, running, kinds: list) -> None
 
 def _refuse_model_options(args: argparse.Namespace, values: dict) -> None:
     """Where a kind's models come from files (erf --checkpoint), model options would be ignored: refuse them."""
-    from vggbench.arch import Grid
+    from vggbench.models.arch import Grid
 
     given_models = [option.flags[0] for option in knobs.options(Grid) if (option.key or option.name) in values]
     if given_models:
@@ -282,8 +282,8 @@ def _output_options(parser, kinds) -> None:
 
 def _add_kind_command(commands, primary, alternatives: list) -> None:
     """The command of kind `primary`; `alternatives` run instead when their switch (e.g. --paired) is given."""
-    from vggbench.arch import Grid
-    from vggbench.config import Scope
+    from vggbench.engine.config import Scope
+    from vggbench.models.arch import Grid
 
     kinds = [primary, *alternatives]
     parser = commands.add_parser(primary.name, help=primary.help, description=primary.description)
@@ -306,8 +306,9 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from vggbench import study, terminal
-    from vggbench.config import load_config
+    from vggbench.engine import study
+    from vggbench.engine.config import load_config
+    from vggbench.reporting import terminal
 
     config = load_config(args.preset, args.config, **given(args))
     _executor_options(args)
@@ -338,7 +339,7 @@ def _run(args: argparse.Namespace) -> int:
 def _executor_options(args: argparse.Namespace) -> dict:
     """The chosen executor's options, checked (a dry run checks them too); options of another executor are an
     error."""
-    from vggbench.executors import EXECUTORS
+    from vggbench.engine.executors import EXECUTORS
 
     chosen = EXECUTORS[args.executor]
     for name, executor in EXECUTORS.items():
@@ -354,13 +355,13 @@ def _executor_options(args: argparse.Namespace) -> dict:
 
 def _executor(args: argparse.Namespace):
     """The executor chosen, made with its options."""
-    from vggbench.executors import EXECUTORS
+    from vggbench.engine.executors import EXECUTORS
 
     return EXECUTORS[args.executor](**_executor_options(args))
 
 
 def _print_claims(claims: pd.DataFrame, run_dir) -> None:
-    from vggbench import terminal
+    from vggbench.reporting import terminal
 
     print(terminal.wrapped(f"The claim, part by part (written to {run_dir}/claim.md and claim.csv)") + "\n")
     print(terminal.claim_text(claims))
@@ -371,14 +372,14 @@ def _print_report(path) -> None:
 
 
 def _claim(args: argparse.Namespace) -> None:
-    from vggbench import claim
+    from vggbench.reporting import claim
 
     claims, _ = claim.report(args.run_dir, **given(args))
     _print_claims(claims, args.run_dir)
 
 
 def _report(args: argparse.Namespace) -> None:
-    from vggbench import report
+    from vggbench.reporting import report
 
     _print_report(report.write(args.run_dir))
 
@@ -386,8 +387,8 @@ def _report(args: argparse.Namespace) -> None:
 def _training_run(args: argparse.Namespace, purpose: str):
     """(the run directory, its train table, its config, the equivalence margin: given, or the run's) of a
     command that reads a finished run's training rows, which must be there."""
-    from vggbench.config import Margins, run_config
-    from vggbench.rundir import RunDir
+    from vggbench.engine.config import Margins, run_config
+    from vggbench.engine.rundir import RunDir
 
     directory = RunDir(args.run_dir)
     train = directory.table("train")
@@ -399,9 +400,9 @@ def _training_run(args: argparse.Namespace, purpose: str):
 
 
 def _power(args: argparse.Namespace) -> None:
-    from vggbench.designs import Design
-    from vggbench.kinds.train_verdicts import power_table, unplanned
-    from vggbench.validate import number
+    from vggbench.util.validate import number
+    from vggbench.verdicts.designs import Design
+    from vggbench.verdicts.train import power_table, unplanned
 
     number("--effect", args.effect, above=0, maximum=1)  # an accuracy difference: a share
     directory, train, config, margin = _training_run(args, "size from")
@@ -422,10 +423,10 @@ def _power(args: argparse.Namespace) -> None:
 
 
 def _design(args: argparse.Namespace) -> None:
-    from vggbench.design_check import design_table
-    from vggbench.designs import FIXED, GROUP_SEQUENTIAL, MAX_SEEDS, Design
-    from vggbench.sequential import Plan
-    from vggbench.validate import at_most
+    from vggbench.util.validate import at_most
+    from vggbench.verdicts.design_check import design_table
+    from vggbench.verdicts.designs import FIXED, GROUP_SEQUENTIAL, MAX_SEEDS, Design
+    from vggbench.verdicts.sequential import Plan
 
     directory, train, _, margin = _training_run(args, "resample")
     at_most("--replays", args.replays, MAX_REPLAYS, "each scenario holds its replays in memory")
@@ -454,8 +455,8 @@ def _add_design_command(commands) -> None:
     )
     parser = commands.add_parser("design", help=text, description=what)
     parser.add_argument("run_dir", metavar="RUN_DIR", type=_path, help="a directory written by `vggbench run`")
-    from vggbench.config import Margins
-    from vggbench.designs import Design
+    from vggbench.engine.config import Margins
+    from vggbench.verdicts.designs import Design
 
     not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
@@ -469,15 +470,15 @@ def _add_design_command(commands) -> None:
 
 
 def _publish(args: argparse.Namespace) -> None:
-    from vggbench.publish import publish
+    from vggbench.reporting.publish import publish
 
     target = publish(args.run_dir, args.results, _progress)
     print(f"published {args.run_dir} to {target} and listed it in {args.results}/README.md")
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from vggbench import compare
-    from vggbench.csvio import write_csv
+    from vggbench.reporting import compare
+    from vggbench.util.csvio import write_csv
 
     result = compare.compare(args.run_a, args.run_b, args.threshold)
     print(
@@ -504,7 +505,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _add_compare_command(commands) -> None:
-    from vggbench.compare import THRESHOLD
+    from vggbench.reporting.compare import THRESHOLD
 
     text = "compare two runs' speed, paired speed and density: ratios B / A with 95%% intervals, a regression gate"
     parser = commands.add_parser(
@@ -529,9 +530,9 @@ def _add_compare_command(commands) -> None:
 
 
 def _add_run_command(commands) -> None:
-    from vggbench.config import PRESET_SUMMARIES, PRESETS
-    from vggbench.executors import EXECUTORS
-    from vggbench.hardware import Machine
+    from vggbench.engine.config import PRESET_SUMMARIES, PRESETS
+    from vggbench.engine.executors import EXECUTORS
+    from vggbench.measure.hardware import Machine
 
     run = commands.add_parser(
         "run",
@@ -574,7 +575,7 @@ def _add_run_command(commands) -> None:
 
 def _add_run_dir_commands(commands) -> None:
     """claim, report, power and publish: each works on a finished run directory; compare works on two."""
-    from vggbench.config import Margins
+    from vggbench.engine.config import Margins
 
     for name, handler, text in (
         ("claim", _claim, "verdicts on each part of the claim (claim.md, claim.csv) from a run directory's tables"),
@@ -609,7 +610,7 @@ def _add_run_dir_commands(commands) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    from vggbench.registry import KINDS
+    from vggbench.engine.registry import KINDS
 
     parser = _Parser(
         prog="vggbench",

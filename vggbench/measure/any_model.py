@@ -18,8 +18,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vggbench.measure import memory, speed
-from vggbench.setups import SpeedSetup
-from vggbench.validate import InputError, shown
+from vggbench.measure.setups import SpeedSetup
+from vggbench.util.validate import InputError, shown
 
 
 def image_shape(shape: Sequence[int]) -> tuple[int, ...]:

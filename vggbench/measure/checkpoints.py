@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vggbench.arch import ModelSpec, spec_from_dict, spec_to_dict
-from vggbench.csvio import write_bytes
-from vggbench.models import VGG, build_spec
-from vggbench.validate import InputError, shown
+from vggbench.models.arch import ModelSpec, spec_from_dict, spec_to_dict
+from vggbench.models.vgg import VGG, build_spec
+from vggbench.util.csvio import write_bytes
+from vggbench.util.validate import InputError, shown
 
 
 def checkpoint_bytes(model: nn.Module, spec: ModelSpec) -> bytes:

@@ -31,12 +31,12 @@ import torch
 from scipy import stats as scipy_stats
 from torch import nn
 
-from vggbench.arch import ModelSpec
 from vggbench.measure.receptive_field import walk
-from vggbench.models import VGG, build_spec
-from vggbench.schema import identity
-from vggbench.setups import RESAMPLES
-from vggbench.validate import InputError
+from vggbench.measure.setups import RESAMPLES
+from vggbench.models.arch import ModelSpec
+from vggbench.models.schema import identity
+from vggbench.models.vgg import VGG, build_spec
+from vggbench.util.validate import InputError
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
 

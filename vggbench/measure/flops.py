@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from vggbench.arch import ModelSpec
-from vggbench.models import build_spec
+from vggbench.models.arch import ModelSpec
+from vggbench.models.vgg import build_spec
 
 
 @functools.cache

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from vggbench.arch import ModelSpec, conv_channels
-from vggbench.validate import InputError
+from vggbench.models.arch import ModelSpec, conv_channels
+from vggbench.util.validate import InputError
 
 BYTES_PER_VALUE = 4
 HEADROOM = 0.9  # the share of available memory a trial may plan to use

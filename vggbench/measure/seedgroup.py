@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vggbench.arch import ModelSpec
-from vggbench.models import VGG, build_spec
+from vggbench.models.arch import ModelSpec
+from vggbench.models.vgg import VGG, build_spec
 
 
 def seeded_dropout(values: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:

@@ -13,7 +13,7 @@ Both adapt to the machine (`sample_until_narrow`): after their minimum, they kee
 sampling until the interval's half-width is within the setup's target share of the
 median, or its time cap has passed; the row records the half-width reached and
 `stable` says whether it met the target while no other process took the cores the
-timing needed (vggbench.noise).
+timing needed (vggbench.measure.noise).
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench import stats
-from vggbench.arch import ModelSpec
-from vggbench.hardware import ResidentPeak
 from vggbench.measure.flops import step_flops
+from vggbench.measure.hardware import ResidentPeak
+from vggbench.measure.noise import CpuShare, Probe, contended, idle_cores, usable_cores
+from vggbench.measure.setups import SpeedSetup
 from vggbench.measure.static import analyze
-from vggbench.models import build_spec
-from vggbench.noise import CpuShare, Probe, contended, idle_cores, usable_cores
-from vggbench.schema import PAIRED_COLUMNS, identity
-from vggbench.setups import SpeedSetup
+from vggbench.models.arch import ModelSpec
+from vggbench.models.schema import PAIRED_COLUMNS, identity
+from vggbench.models.vgg import build_spec
+from vggbench.stats import hypothesis as stats
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 WARMUP_STEPS = 3  # untimed steps first: lazy initialisation, cuDNN autotuning, compilation
@@ -261,7 +261,7 @@ class Timing:
     steps_per_block: int
     half_width: float  # of the median's interval, as a share of the median
     reached: bool  # whether the half-width met the setup's target before its time cap
-    other_cores: float | None  # cores that other processes used meanwhile (vggbench.noise)
+    other_cores: float | None  # cores that other processes used meanwhile (vggbench.measure.noise)
 
 
 def _timed(make: Callable[[], Callable[[], None]], setup: SpeedSetup) -> Timing:

@@ -26,11 +26,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench.arch import VARIANTS, ModelSpec
 from vggbench.measure.receptive_field import Geometry, Window, padding_tap_share, walk
-from vggbench.models import VGG, build_spec
-from vggbench.schema import identity
-from vggbench.validate import InputError
+from vggbench.models.arch import VARIANTS, ModelSpec
+from vggbench.models.schema import identity
+from vggbench.models.vgg import VGG, build_spec
+from vggbench.util.validate import InputError
 
 
 @dataclass(frozen=True)

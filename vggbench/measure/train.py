@@ -19,17 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import nn
 
-from vggbench import correctness
-from vggbench.arch import ModelSpec
-from vggbench.data import FashionMNIST, prepare
-from vggbench.hardware import device_name
 from vggbench.measure import train_setup
+from vggbench.measure.data import FashionMNIST, prepare
 from vggbench.measure.flops import step_flops
+from vggbench.measure.hardware import device_name
 from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
-from vggbench.models import VGG
-from vggbench.schema import identity
-from vggbench.setups import TrainConfig
-from vggbench.training_rules import is_failure
+from vggbench.measure.setups import TrainConfig
+from vggbench.measure.training_rules import is_failure
+from vggbench.models.arch import ModelSpec
+from vggbench.models.schema import identity
+from vggbench.models.vgg import VGG
+from vggbench.stats import correctness
 
 EVAL_BATCH = 500
 PROGRESS_EVERY = 25  # steps between progress-bar updates (each reads the loss back from the device)

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from vggbench.arch import ModelSpec
-from vggbench.models import VGG, build_spec
-from vggbench.setups import TrainConfig
+from vggbench.measure.setups import TrainConfig
+from vggbench.models.arch import ModelSpec
+from vggbench.models.vgg import VGG, build_spec
 
 
 def initial_models(spec: ModelSpec, seeds: tuple[int, ...]) -> list[VGG]:

@@ -1,0 +1,1 @@
+"""The measurement kinds, one module each; `vggbench.engine.registry` lists them."""

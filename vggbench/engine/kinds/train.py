@@ -1,0 +1,213 @@
+"""Training on Fashion-MNIST: per-epoch loss, accuracy and time, one trial per model and seed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, ClassVar
+
+from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
+from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
+from vggbench.measure import data
+from vggbench.measure.setups import TrainConfig
+from vggbench.models.schema import NAME_KEYS, keys_in
+from vggbench.util.csvio import ARCH, INTEGER, NON_NEGATIVE, SHARE, TEXT
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+COLUMNS = (
+    *NAME_KEYS,
+    "seed",
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_acc",
+    "epoch_s",
+    "train_img_per_s",
+    "data_s",
+    "compute_s",
+    "device",
+)
+SUMMARY_COLUMNS = (
+    *NAME_KEYS,
+    "epochs",
+    "seeds",
+    "failed",  # runs that met the failure rule: the accuracy columns leave them out (blank where every run did)
+    "test_acc_mean",
+    "test_acc_std",
+    "test_acc_min",
+    "test_acc_max",
+)
+
+
+def trial_key(spec, seed: int) -> str:
+    """The key of the training trial of `spec` and `seed`, however the seeds are grouped to train."""
+    return f"{spec_key(spec)}-seed{seed}"
+
+
+def checkpoint_of(spec, seed: int) -> str:
+    """The checkpoint of `spec` trained with `seed`."""
+    return checkpoint_file(trial_key(spec, seed))
+
+
+class Train(Kind):
+    name = "train"
+    setup = TrainConfig
+    needs_data = True
+    uses_seeds = True
+    tables = (
+        Table(
+            "train",
+            "Per epoch (train_loss: mean cross-entropy per image)",
+            COLUMNS,
+            help="per-epoch rows as CSV (rewritten after every model and seed)",
+            reads=(
+                ("arch", ARCH),
+                ("variant", TEXT),
+                ("seed", INTEGER),
+                ("epoch", INTEGER),
+                ("test_acc", SHARE),
+                ("train_loss", NON_NEGATIVE),
+            ),
+            required=("train_loss", "train_acc", "test_acc"),  # but where the run diverged, which failed marks
+        ),
+    )
+    summary_table = Table(
+        "summary",
+        "Final test accuracy over seeds",
+        SUMMARY_COLUMNS,
+        flag="--summary",
+        help="the summary over seeds as CSV",
+    )
+    files = Files(
+        CHECKPOINTS,
+        "--save-checkpoint",
+        "PATH",
+        "save the trained state dict and spec (several runs: the model and seed added to the name)",
+        one_file=True,
+    )
+    help = "train on Fashion-MNIST and report per-epoch loss, accuracy and speed"
+    description = (
+        "Train each model on Fashion-MNIST (by default the book's recipe, from d2l.ai's VGG chapter: vgg11 stack, "
+        "ratio 8, 224 px, Adam, lr 0.001, batch 64, 5 epochs) and report, per seed and epoch, the mean training "
+        "loss, training and test accuracy and time; then mean and standard deviation of the final test accuracy "
+        "over seeds."
+    )
+    command_defaults: ClassVar[dict[str, object]] = {"variants": ("stack",)}  # alone, the book's recipe
+
+    def check(self, config) -> None:
+        data.check_fits(config.in_channels, config.num_classes)
+
+    def plan(self, config) -> list[Trial]:
+        # One trial per model and seed: what it runs under names no other seed, so adding seeds leaves it done.
+        # Under a sequential design the later seeds are planned but run only while a comparison needs them.
+        return [
+            Trial(self.name, spec, trial_key(spec, seed), setup, labels=(("seed", seed),))
+            for seed in config.trained_seeds
+            for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,))
+            for spec in config.models()
+        ]
+
+    def count(self, config) -> int:
+        setups = len(config.setups(TrainConfig, seed=config.trained_seeds[0], seeds=config.trained_seeds[:1]))
+        return len(config.trained_seeds) * setups * len(config.models())
+
+    def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
+        """The seeds still to train of each model, `seed_batch` at a time in the order planned: each group one
+        trial (keyed ...-seeds0_1) that trains its seeds together."""
+        open_groups: dict[tuple, list[Trial]] = {}  # by model and setup but the seed: the group still filling
+        groups: list[list[Trial]] = []
+        for trial in todo:
+            alike = (trial.spec, dataclasses.replace(trial.setup, seed=0, seeds=()))
+            group = open_groups.get(alike)
+            if group is None or len(group) == trial.setup.seed_batch:
+                group = open_groups[alike] = []
+                groups.append(group)
+            group.append(trial)
+        return [(_together(group), group) for group in groups]
+
+    def split(self, outcome: Outcome, members: list[Trial]) -> list[Outcome]:
+        """Each seed's rows and checkpoint."""
+        parts = []
+        for member in members:
+            seed, checkpoint = member.setup.seed, checkpoint_of(member.spec, member.setup.seed)
+            rows = [row for row in outcome.rows if row["seed"] == seed]
+            parts.append(Outcome(rows, {checkpoint: outcome.files[checkpoint]}))
+        return parts
+
+    def run(self, trial, inputs, load_data, report) -> Outcome:
+        from vggbench.measure import train
+        from vggbench.measure.checkpoints import checkpoint_bytes
+
+        setup = trial.setup
+        rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
+        files = {
+            checkpoint_of(trial.spec, seed): checkpoint_bytes(model, trial.spec)
+            for seed, model in zip(setup.trained_seeds, models, strict=True)
+        }
+        return Outcome(rows, files)
+
+    def estimate_s(self, trial, gflops) -> float:
+        from vggbench.measure.flops import step_flops
+
+        setup, spec = trial.setup, trial.spec
+        images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
+        flops = step_flops(spec, "train") * images + step_flops(spec, "infer") * data.COUNTS["test"]
+        return len(setup.trained_seeds) * setup.epochs * flops / (gflops * 1e9)
+
+    def memory(self, trial):
+        from vggbench.measure import train
+        from vggbench.measure.memory import needed_bytes
+
+        spec, setup = trial.spec, trial.setup
+        steps = max(needed_bytes(spec, setup.batch_size, True, True), needed_bytes(spec, train.EVAL_BATCH, False, True))
+        images = sum(data.COUNTS.values()) * data.SIDE * data.SIDE  # the data set, as bytes, on the device
+        return len(setup.trained_seeds) * steps + images, setup.device
+
+    def make_tables(self, rows: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
+        """The rows of each model (in the order they come) by epoch, then seed in the study's order: as a group of
+        seeds gives them, whichever trials they came from."""
+        if rows.empty:
+            return {self.tables[0].name: rows}
+        seed_order = {seed: index for index, seed in enumerate(config.seeds)}
+        order = rows.groupby(keys_in(rows), sort=False, dropna=False).ngroup().to_frame("model")
+        order["epoch"] = rows.get("epoch", 0)  # a table of failed trials has no epochs
+        order["seed"] = rows["seed"].map(seed_order)
+        ordered = order.sort_values(list(order.columns), kind="stable").index
+        return {self.tables[0].name: rows.loc[ordered].reset_index(drop=True)}
+
+    def rows_for(self, trial) -> list[dict]:
+        """A row per epoch, in order."""
+        return [{**trial.identity(), "epoch": epoch} for epoch in range(1, trial.setup.epochs + 1)]
+
+    def describe(self, rows) -> str:
+        return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
+
+    def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
+        from vggbench.measure.training_rules import summarize
+
+        if "test_acc" not in rows or rows["test_acc"].isna().all():
+            return None
+        return summarize(rows.dropna(subset=["test_acc"]))
+
+    def judge(self, tables, rules) -> list[dict]:
+        from vggbench.verdicts import train as train_verdicts
+
+        train, margin = tables["train"], rules.equivalence_margin
+        accuracy = train_verdicts.accuracy_claims(train, margin, rules)
+        accuracy += train_verdicts.interaction_claims(train, margin, rules)
+        accuracy += train_verdicts.budget_claims(train, margin, rules)
+        return accuracy + train_verdicts.trainability_claims(train)
+
+
+def _together(members: list[Trial]) -> Trial:
+    """The trial that trains the seeds of `members` (trials of one model) as one group; one member is itself."""
+    if len(members) == 1:
+        return members[0]
+    seeds = tuple(member.setup.seed for member in members)
+    first = members[0]
+    key = f"{spec_key(first.spec)}-seeds{'_'.join(map(str, seeds))}"
+    return dataclasses.replace(first, key=key, setup=dataclasses.replace(first.setup, seeds=seeds))
+
+
+KIND = Train()

@@ -1,0 +1,456 @@
+"""The study engine: plan a configuration's trials, run them on an executor, and finish the run.
+
+    plan      every selected kind's trials (`trials`)
+    execute   speed trials first, one at a time with nothing else in flight; then every
+              other trial as soon as the trials whose files it reads are done, batched as
+              its kind says (a model's seeds still to train, together) and each recorded
+              as its own; a failed trial becomes a row with its error (or, for a single
+              command, stops it)
+    finish    tables from the trials, then the claim, then the report
+
+`run` does all three into a resumable run directory; a single command (`vggbench speed`,
+`train`, ...) runs its one-kind study on the same engine without one (vggbench.engine.outputs).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from vggbench.engine import rounds
+from vggbench.engine.config import StudyConfig, run_config
+from vggbench.engine.contract import Outcome, Trial
+from vggbench.engine.estimate import Rates, measure_rates
+from vggbench.engine.executors import LocalExecutor, TrialLost
+from vggbench.engine.registry import KINDS
+from vggbench.engine.rundir import DAMAGED, DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir, now
+from vggbench.engine.store import Store
+from vggbench.measure import data, memory, noise
+from vggbench.measure.hardware import Machine, device_name, environment
+from vggbench.models.schema import keys_in
+from vggbench.reporting import claim, report
+from vggbench.util.validate import InputError
+
+Report = Callable[[str], None]
+
+
+class TrialFailed(InputError):
+    """A trial of a single command failed; the message names it and its error."""
+
+
+def trials(config: StudyConfig) -> list[Trial]:
+    """Every selected kind's trials, in the order of the kinds; a trial that reads others' files carries their
+    fingerprints (`Trial.upstream`), so that it is redone whenever one of them is."""
+    return linked([trial for name in config.kinds for trial in KINDS[name].plan(config)])
+
+
+def linked(plan: list[Trial]) -> list[Trial]:
+    """`plan` with each trial's `upstream` holding the fingerprints of the trials it needs, in their order
+    (theirs holding their own upstream's: a change anywhere upstream reaches every trial below it)."""
+    by_key = {(trial.kind, trial.key): trial for trial in plan}
+    done: dict[tuple[str, str], Trial] = {}
+
+    def link(trial: Trial, path: tuple = ()) -> Trial:
+        name = (trial.kind, trial.key)
+        if name not in done:
+            if name in path:
+                raise ValueError(f"trials wait on each other in a circle: {[*path, name]}")
+            needed = [link(by_key[need], (*path, name)).fingerprint for need in trial.needs if need in by_key]
+            done[name] = dataclasses.replace(trial, upstream=(*trial.upstream, *needed)) if needed else trial
+        return done[name]
+
+    return [link(trial) for trial in plan]
+
+
+MAX_TRIALS = 10_000  # the trials a run plans without --large: planning a larger grid alone takes minutes
+
+
+def count(config: StudyConfig) -> dict[str, int]:
+    """How many trials each selected kind plans, counted without planning them."""
+    return {name: KINDS[name].count(config) for name in config.kinds}
+
+
+def check_size(counts: dict[str, int], large: bool) -> None:
+    """Refuse a grid of more than MAX_TRIALS trials, unless `large` (the command line's --large) allows it."""
+    total = sum(counts.values())
+    if total > MAX_TRIALS and not large:
+        by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
+        raise InputError(
+            f"the configuration plans {total:,} trials ({by_kind}), more than the {MAX_TRIALS:,} a run takes "
+            "without --large: check the seeds and the grid, or give --large to plan them (that alone takes minutes)"
+        )
+
+
+def estimates(plan: list[Trial], rates: Rates) -> dict[Trial, float]:
+    """Each trial's estimated seconds at the rates measured on this machine."""
+    return {trial: KINDS[trial.kind].estimate_s(trial, rates.of(trial)) for trial in plan}
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """A plan with its time estimates, and what it needs of the machine: what `vggbench run --dry-run` shows."""
+
+    table: pd.DataFrame  # per trial: kind, trial, estimate_s (NaN: not estimated here)
+    machine: Machine  # the device and threads the plan runs on
+    memory: list[memory.Need]  # per device, its largest run's need, and what this machine has there
+    sequential: bool  # the later rounds run only while a comparison is undecided
+    not_estimated: str  # why some trials have no estimate; '' where every one has
+
+    def lines(self) -> list[str]:
+        """The trials' count and time, the device, and each device's memory need, in words."""
+        estimated = self.table["estimate_s"].notna()
+        total, device = self.table.loc[estimated, "estimate_s"].sum(), self.machine.device
+        count = ("at most " if self.sequential else "") + f"{len(self.table)} trials"
+        time = f"about {total / 60:.0f} min ({total:.0f} s) on {device}"
+        if estimated.all():
+            time += ", estimated from a few timed training steps of each model on this machine, as it is loaded now"
+        elif estimated.any():
+            time += f" for the {estimated.sum()} estimated; {(~estimated).sum()} not estimated: {self.not_estimated}"
+        else:
+            time = f"not estimated: {self.not_estimated}"
+        if memory.present(device):
+            where = f"device: {device} ({device_name(device)}), {self.machine.threads} threads"
+        else:
+            where = f"device: {device}, which this machine does not have (no CUDA GPU): the plan is shown for it"
+        return [f"{count}, {time}", where, *(need.sentence() for need in self.memory)]
+
+
+def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | None = None) -> DryRun:
+    """The trials with an estimate of each one's time, calibrated by a few training steps of each model, and
+    the memory the largest run needs on each device. It works on any machine: a device this machine lacks, or
+    a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so. A grid
+    above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`."""
+    check_size(counts or count(config), large)
+    plan = trials(config)
+    batched = runs(plan)
+    needs = [memory.Need.of(*KINDS[run.kind].memory(run), f"{run.kind} {run.key}") for run in batched]
+    too_big = {run.spec for run, need in zip(batched, needs, strict=True) if not need.fits}
+    timed = [run for run, need in zip(batched, needs, strict=True) if need.fits and run.spec not in too_big]
+    device, why = config.machine.device, ""
+    rates = None
+    if not memory.present(device):
+        why = "this machine has no CUDA GPU to time them on"
+    else:
+        rates = measure_rates(timed, device, config.machine.threads) if timed else None
+        if too_big:
+            why = "their models' runs need more memory than this machine has (below)"
+    rows = []
+    for trial in plan:
+        known = rates is not None and (trial.spec in rates.by_model or (trial.spec is None and rates.other > 0))
+        seconds = KINDS[trial.kind].estimate_s(trial, rates.of(trial)) if known else math.nan
+        rows.append({"kind": trial.kind, "trial": trial.key, "estimate_s": seconds})
+    table = pd.DataFrame(rows, columns=["kind", "trial", "estimate_s"])
+    needs.sort(key=lambda need: need.device != device)  # the plan's device first
+    return DryRun(table, config.machine, memory.largest(needs), config.design.sequential, why)
+
+
+class Progress:
+    """Reports each finished trial; with time estimates, also the time left (the estimates still to come,
+    scaled by how the elapsed time compares with the estimates of the trials done)."""
+
+    def __init__(self, todo: list[Trial], report: Report, rates: Rates | None = None) -> None:
+        self.report, self.total, self.finished = report, len(todo), 0
+        self.costs = estimates(todo, rates) if rates else {}
+        self.spent, self.clock = 0.0, time.perf_counter()
+
+    def __call__(self, trial: Trial, outcome: Outcome) -> None:
+        self.finished += 1
+        parts = [f"FAILED: {outcome.error}" if outcome.error else KINDS[trial.kind].describe(outcome.rows)]
+        if self.costs:
+            elapsed = time.perf_counter() - self.clock
+            self.spent += self.costs[trial]
+            left = max(0.0, elapsed * (sum(self.costs.values()) - self.spent) / self.spent)
+            parts.append(f"{elapsed:.0f} s elapsed, about {left:.0f} s left")
+        self.report(f"[{self.finished}/{self.total}] {trial.kind} {trial.key}: " + "; ".join(filter(None, parts)))
+
+
+def batches(todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
+    """The runs that do `todo`, as each kind batches its trials: (the trial to run, the trials of `todo` it does)."""
+    kinds = dict.fromkeys(trial.kind for trial in todo)
+    return [pair for kind in kinds for pair in KINDS[kind].batch([trial for trial in todo if trial.kind == kind])]
+
+
+def runs(todo: list[Trial]) -> list[Trial]:
+    """The trials that run to do `todo` (a batch's trial for its members): what memory and rates are sized on."""
+    return [run for run, _ in batches(todo)]
+
+
+def _collect(executor, run: Trial, handle, keep_going: bool) -> Outcome:
+    """The outcome of `run`; a failure stops the work where not `keep_going`."""
+    try:
+        outcome = executor.result(handle)
+    except TrialLost as lost:
+        outcome = Outcome([], error=str(lost))
+    if outcome.error is not None and not keep_going:
+        raise TrialFailed(f"{run.kind} {run.key}: {outcome.error}")
+    return outcome
+
+
+def _parts(run: Trial, members: list[Trial], outcome: Outcome) -> list[Outcome]:
+    """Each member's outcome: its share of the run's, or, where the run failed, a row with the error."""
+    if outcome.error is None:
+        return KINDS[run.kind].split(outcome, members)
+    return [Outcome([{**member.identity(), "error": outcome.error}], error=outcome.error) for member in members]
+
+
+def execute(todo: list[Trial], executor, store: Store, progress: Callable, keep_going: bool = True) -> None:
+    """Run `todo` on `executor`, as its kinds batch it. `store` (a RunDir, or a command's Outputs) tells which
+    trials are done, gives a trial's input files and records each result as it comes; `progress(trial,
+    outcome)` reports it."""
+    planned = {(trial.kind, trial.key) for trial in todo}
+    outside = [need for trial in todo for need in trial.needs if need not in planned and not store.done(*need)]
+    if outside:
+        raise ValueError(f"trials wait on trials that are neither done nor planned: {sorted(set(outside))}")
+    finished: set[tuple[str, str]] = set()  # a planned trial's old file is no input: it waits for the new one
+
+    def ready(trial: Trial) -> bool:
+        return all(need in finished if need in planned else store.done(*need) for need in trial.needs)
+
+    def complete(run: Trial, members: list[Trial], handle) -> None:
+        parts = _parts(run, members, _collect(executor, run, handle, keep_going))
+        for member, part in zip(members, parts, strict=True):  # all kept before any is reported (and maybe stopped)
+            store.record(member, part)
+            finished.add((member.kind, member.key))
+        for member, part in zip(members, parts, strict=True):
+            progress(member, part)
+
+    pairs = batches(todo)
+    for run, members in [pair for pair in pairs if KINDS[pair[0].kind].exclusive]:
+        handle = executor.submit(run, store.inputs(run), alone=True)
+        complete(run, members, executor.wait([handle]))
+    waiting = [pair for pair in pairs if not KINDS[pair[0].kind].exclusive]
+    pending: list[tuple[object, Trial, list[Trial]]] = []  # (handle, run, members); handles told apart by identity
+    while waiting or pending:
+        for run, members in [pair for pair in waiting if ready(pair[0])]:
+            waiting.remove((run, members))
+            pending.append((executor.submit(run, store.inputs(run), alone=False), run, members))
+        handle = executor.wait([handle for handle, _, _ in pending])
+        index = next(index for index, (submitted, _, _) in enumerate(pending) if submitted is handle)
+        complete(*pending.pop(index)[1:], handle)
+
+
+def take_probe(config: StudyConfig, report: Report) -> dict:
+    """The machine-noise probe (vggbench.measure.noise), reported with a warning where the threads outnumber the idle
+    cores; as metadata.json records it."""
+    from vggbench.measure.speed import noise_probe
+
+    probe = noise_probe(config.machine.device, config.machine.threads)
+    report(f"timing noise: {probe.sentence()}")
+    warning = noise.threads_warning(probe.threads, probe.idle_cores, probe.load_average_1min, probe.cores)
+    if warning:
+        report(warning)
+    return probe.to_dict()
+
+
+def find_data(plan: list[Trial], data_root: str | None, report: Report) -> None:
+    """Stop before anything runs where a trial needs Fashion-MNIST and it cannot be found."""
+    if any(KINDS[trial.kind].needs_data for trial in plan):
+        files = data.locate(data_root)
+        report(f"Fashion-MNIST from {files['train_images'].parent}")
+
+
+def check_memory(plan: list[Trial]) -> None:
+    """Refuse, before anything runs, a trial that would not fit in the memory of its device."""
+    for trial in plan:
+        needed, device = KINDS[trial.kind].memory(trial)
+        memory.check_fits(needed, device, f"{trial.kind} trial {trial.key}")
+
+
+DOWNSTREAM = "downstream"  # a done trial that reads the files of a trial to be redone
+SHOWN_DAMAGE = 5  # the damaged trial files a run names, each with what is wrong (the count says the rest)
+
+
+def _todo(directory: RunDir, plan: list[Trial], report: Report) -> list[Trial]:
+    """The trials not done yet, and those that read the files of one of them; the report says how many, and
+    why those that have a file are redone."""
+    states = [directory.status(trial) for trial in plan]
+    redone = {(trial.kind, trial.key) for trial, state in zip(plan, states, strict=True) if state != DONE}
+    changed = True
+    while changed:  # a trial whose input is made again is measured again, down the chain
+        changed = False
+        for index, trial in enumerate(plan):
+            if states[index] == DONE and any(need in redone for need in trial.needs):
+                states[index] = DOWNSTREAM
+                redone.add((trial.kind, trial.key))
+                changed = True
+    todo = [trial for trial, state in zip(plan, states, strict=True) if state != DONE]
+    damaged = [trial for trial, state in zip(plan, states, strict=True) if state == DAMAGED]
+    for trial in damaged[:SHOWN_DAMAGE]:
+        path = directory.trial_path(trial.kind, trial.key)
+        report(f"{path}: {directory.damage(trial)}: redone")
+    if len(damaged) > SHOWN_DAMAGE:
+        report(f"... and {len(damaged) - SHOWN_DAMAGE} more trial file(s) whose rows or files do not match their trial")
+    kinds = (FAILED, INCOMPLETE, DAMAGED, OTHER_CONFIG, DOWNSTREAM)
+    again = {state: states.count(state) for state in kinds if state in states}
+    why = {FAILED: "failed", INCOMPLETE: "with a file cut short or corrupt", OTHER_CONFIG: "made under another config"}
+    why[DAMAGED] = "whose rows or files do not match their trial"
+    why[DOWNSTREAM] = "reading the files of a trial redone"
+    redone = ", ".join(f"{count} {why[state]}" for state, count in again.items())
+    line = f"{len(plan)} trials, {len(plan) - len(todo)} already done, {len(todo)} to run"
+    report(line + (f" (again: {redone})" if redone else ""))
+    return todo
+
+
+def run(
+    config: StudyConfig,
+    run_dir: str | Path,
+    force: bool = False,
+    data_root: str | None = None,
+    report: Report = print,
+    executor=None,
+    large: bool = False,
+) -> RunDir:
+    """Run every trial not yet done in `run_dir` on `executor` (default: this process), then finish it. The
+    folder is held by this run alone while it works. A grid above MAX_TRIALS is refused unless `large`."""
+    executor = executor or LocalExecutor()
+    config.machine.check_available(report)
+    check_size(count(config), large)
+    plan = trials(config)  # before the folder is touched: planning checks what the trials will read
+    directory = RunDir(run_dir, KINDS)
+    with directory.hold(report):
+        if not force:  # the folder's configuration, checked as every reader of a run checks it
+            run_config(directory, missing_ok=True)
+        directory.adopt(config.to_dict(), force)
+        if force:
+            remove_unmade(directory, config, plan, report)
+        started, earlier = now(), _earlier_sittings(directory)
+        todo = _todo(directory, plan, report)
+        check_memory(runs(todo))
+        find_data(todo, data_root, report)
+        probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
+        described = executor.start(config.machine, data_root, report)
+
+        def metadata(ended: str | None) -> dict:
+            context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
+            found = environment(config.machine)
+            sittings = [*earlier, {"started": started, "ended": ended, "git_commit": found.get("git_commit")}]
+            return {**found, **context, "sittings": sittings, "noise_probe": probed}
+
+        try:
+            directory.write_metadata(metadata(None))
+            rates = measure_rates(runs(todo), config.machine.device, config.machine.threads)
+            if config.design.sequential:
+                _execute_rounds(config, plan, todo, executor, directory, report, rates)
+            else:
+                execute(todo, executor, directory, Progress(todo, report, rates))
+        finally:
+            executor.stop()
+        directory.write_metadata(metadata(now()))
+        return finish(directory, config, plan)
+
+
+def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], report: Report) -> None:
+    """Remove from `directory` the trials, their checkpoints and maps, and the tables of kinds that `config`
+    (adopted with --force) does not make, and say so in one line: the tables and the claim then describe this
+    configuration's run only."""
+    made = {table.name for name in config.kinds for table in KINDS[name].tables}
+    removed = directory.remove_unmade(plan, {table.name for kind in KINDS.values() for table in kind.tables} - made)
+    if removed:
+        tables = [name for name in removed if "/" not in name]
+        folders = collections.Counter(name.split("/")[0] + "/" for name in removed if "/" in name)
+        parts = [*tables, *(f"{count} file(s) in {folder}" for folder, count in folders.items())]
+        report(f"{directory.root}: removed what this configuration does not make: {', '.join(parts)}")
+
+
+def _earlier_sittings(directory: RunDir) -> list[dict]:
+    """The sittings of a resumed run before this one, oldest first: when each started and ended (None where it
+    was interrupted) and the commit it ran; from metadata.json, whose `started` is the latest sitting's."""
+    try:
+        earlier = directory.metadata()
+    except InputError:
+        return []  # unreadable: the run's history is lost, not its trials
+    if isinstance(earlier.get("sittings"), list):
+        return [sitting for sitting in earlier["sittings"] if isinstance(sitting, dict)]
+    return [{key: earlier.get(key) for key in ("started", "ended", "git_commit")}] if earlier.get("started") else []
+
+
+def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir, report: Report, rates) -> None:
+    """`todo` in the rounds of a sequential design (vggbench.engine.rounds): before each later round, the trials of
+    models that no open accuracy comparison needs any more are left out, and the run stops once none is open."""
+    looks = rounds.looks(config)
+    for number, seeds in enumerate(looks, start=1):
+        wanted = [trial for trial in todo if rounds.round_of(trial, config) == number]
+        if number > 1:
+            train = KINDS["train"].make_tables(directory.rows([t for t in plan if t.kind == "train"]), config)
+            models = rounds.undecided_models(train["train"], config)
+            if not models:
+                report(f"every accuracy comparison is decided after {looks[number - 2]} seeds per arm: no more seeds")
+                return
+            wanted = [trial for trial in wanted if rounds.still_needed(trial, models)]
+        report(f"round {number} of {len(looks)} (up to {seeds} seeds per arm): {len(wanted)} trials to run")
+        execute(wanted, executor, directory, Progress(wanted, report, rates))
+
+
+def check_complete(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> None:
+    """Refuse to make tables from `plan` while some of its trials have no whole file of this configuration (a
+    trials/ folder gone, a run cut short): the tables there stay as they are. Under a sequential design, the
+    later rounds' training trials that no round needed are absent by design."""
+    states = {trial: directory.status(trial) for trial in plan}
+    absent = [
+        trial
+        for trial, state in states.items()
+        if state not in (DONE, FAILED)
+        and not (state == MISSING and config.design.sequential and rounds.round_of(trial, config) > 1)
+    ]
+    if absent:
+        named = ", ".join(f"{trial.kind} {trial.key}" for trial in absent[:3]) + (" ..." if len(absent) > 3 else "")
+        raise InputError(
+            f"{directory.root} lacks {len(absent)} of its {len(plan)} trials ({named}): its tables are left as they "
+            "are; run `vggbench run` with this folder to redo them"
+        )
+
+
+def write_tables(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:
+    """Every selected kind's tables from the trials of the configuration's plan, and the summary: one row
+    per model. Trial files of other configurations in the folder are not read. Every trial of the plan must be
+    there (`check_complete`): no table is rewritten from part of them."""
+    check_complete(directory, config, plan)
+    tables: dict[str, pd.DataFrame] = {}
+    summaries = []
+    for name in config.kinds:
+        rows = directory.rows([trial for trial in plan if trial.kind == name])
+        tables.update(KINDS[name].make_tables(rows, config))
+        summaries.append(KINDS[name].summarize(rows))
+    tables["summary"] = summary(summaries)
+    failed = directory.failures(plan)
+    tables["failures"] = pd.DataFrame(
+        [{"kind": trial.kind, "trial": trial.key, **trial.identity(), "error": error} for trial, error in failed],
+        columns=["kind", "trial", "error"] if not failed else None,
+    )
+    for name, table in tables.items():
+        directory.write_table(name, table)
+    return tables
+
+
+def summary(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
+    """The kinds' per-model summaries side by side, joined on the identity columns."""
+    parts = [part for part in parts if part is not None and not part.empty]
+    if not parts:
+        return pd.DataFrame()
+    table = parts[0]
+    for part in parts[1:]:
+        table = table.merge(part, on=[key for key in keys_in(table) if key in part], how="left")
+    return table
+
+
+def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
+    """The end of every run: the tables from the trials of `plan` (the configuration's, as the run planned
+    it), then claim.md, then the figures and report.html."""
+    write_tables(directory, config, plan)
+    claim.report(directory.root)
+    report.write(directory.root)
+    return directory
+
+
+def finish_folder(run_dir: str | Path) -> RunDir:
+    """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
+    directory = RunDir(run_dir, KINDS)
+    config = StudyConfig(run_config(directory))
+    return finish(directory, config, trials(config))

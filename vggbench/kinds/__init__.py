@@ -1,1 +1,0 @@
-"""The measurement kinds, one module each; `vggbench.registry` lists them."""

@@ -1,0 +1,396 @@
+"""Architecture specifications: what a VGG variant is, as data, validated once.
+
+A `ModelSpec` says everything `vggbench.build` needs: the convolutional plan
+(convs per block, widths, base kernel), the kernel variant, the width ratio and
+the input/output shape. Every check of a spec lives here, so a bad spec fails
+with one clear InputError (a ValueError) before any tensor is allocated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vggbench.util.knobs import Setup, knob
+from vggbench.util.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int, shown
+
+# The four configurations of the VGG paper (Simonyan & Zisserman 2014, table 1),
+# as convolutions per block; all share the widths 64-128-256-512-512.
+VGG_WIDTHS = (64, 128, 256, 512, 512)
+PRESET_CONVS = {
+    "vgg11": (1, 1, 2, 2, 2),  # configuration A, the book's conv_arch
+    "vgg13": (2, 2, 2, 2, 2),  # B
+    "vgg16": (2, 2, 3, 3, 3),  # D
+    "vgg19": (2, 2, 4, 4, 4),  # E
+}
+CUSTOM = "custom"
+ARCH_NAMES = (*PRESET_CONVS, CUSTOM)
+MAX_SIDE = 2**16  # pixels of an image's or a kernel's side; far beyond, torch's sizes overflow
+MAX_UNITS = 2**24  # channels, units or classes of a layer
+MAX_CONVS = 1_000_000  # convs in one block: a plan beyond is a typo (the memory estimate refuses far fewer)
+FC_HIDDEN = 4096
+
+
+@dataclass(frozen=True)
+class Conv:
+    """One convolution of a block's plan, independent of the channel counts.
+
+    A dense conv maps its input to the block's output channels; a depthwise one
+    (groups = its input channels) keeps its input's channel count, so a plan ends
+    with a dense conv. Padding keeps the side: the window spans dilation*(kernel-1)+1 px.
+    """
+
+    kernel: int
+    relu: bool = True  # a ReLU after it (after its batch norm, if any)
+    dilation: int = 1
+    depthwise: bool = False
+
+    @property
+    def padding(self) -> int:
+        return self.dilation * (self.kernel - 1) // 2
+
+    @property
+    def window_px(self) -> int:
+        """The side the kernel spans on its input: dilation*(kernel-1)+1."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def label(self) -> str:
+        """'3', '3d2' (dilation 2) or '7dw' (depthwise): how the block table names the conv."""
+        return f"{self.kernel}" + (f"d{self.dilation}" if self.dilation > 1 else "") + ("dw" if self.depthwise else "")
+
+    def channels(self, in_channels: int, block_out_channels: int) -> tuple[int, int, int]:
+        """(input channels, output channels, groups) of this conv, fed `in_channels` in a block ending at
+        `block_out_channels`."""
+        if self.depthwise:
+            return in_channels, in_channels, in_channels
+        return in_channels, block_out_channels, 1
+
+    def weights_per_channel_pair(self, channels: int) -> float:
+        """Weights per (input, output) channel pair with `channels` in and out: k^2, or k^2/C if depthwise."""
+        return self.kernel**2 / channels if self.depthwise else self.kernel**2
+
+
+def conv_channels(plan, in_channels: int, out_channels: int) -> list[tuple[Conv, int, int, int]]:
+    """Each conv of a block's `plan` with its (input channels, output channels, groups): each conv is fed
+    the previous one's output, the first the block's input."""
+    convs = []
+    for conv in plan:
+        conv_in, conv_out, groups = conv.channels(in_channels, out_channels)
+        convs.append((conv, conv_in, conv_out, groups))
+        in_channels = conv_out
+    return convs
+
+
+def _field(num_convs: int, kernel: int) -> int:
+    """The receptive field of `num_convs` stacked kernel x kernel convs: n(k-1)+1, i.e. 2n+1 for k=3."""
+    return num_convs * (kernel - 1) + 1
+
+
+def _stack(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """n kxk convs, ReLU after each (VGG as published)"""
+    return (Conv(kernel),) * num_convs
+
+
+def _single(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """one conv of the stack's field, n(k-1)+1 px square (2n+1 for k=3), one ReLU"""
+    return (Conv(_field(num_convs, kernel)),)
+
+
+def _single_where_it_fits(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """single where the block's input map is at least as wide as its kernel, the stack in the blocks it
+    would overhang (a 5x5 kernel on a 4x4 map scans mostly padding)"""
+    return _single(num_convs, kernel, side) if _field(num_convs, kernel) <= side else _stack(num_convs, kernel, side)
+
+
+def _linear_stack(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """n kxk convs, one ReLU after the last"""
+    return (Conv(kernel, relu=False),) * (num_convs - 1) + (Conv(kernel),)
+
+
+def _dilated(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """one 3x3 conv dilated to the stack's field (dilation n for k=3), one ReLU"""
+    half = _field(num_convs, kernel) // 2
+    return (Conv(3, dilation=half),) if half else (Conv(1),)  # 1x1 convs (k=1) have no field to dilate to
+
+
+def _depthwise(num_convs: int, kernel: int, side: int) -> tuple[Conv, ...]:
+    """one depthwise conv of the stack's field then a 1x1 conv, one ReLU (the large kernel of ConvNeXt)"""
+    return Conv(_field(num_convs, kernel), relu=False, depthwise=True), Conv(1)
+
+
+# Kernel variants: name -> plan of one block's convolutions, given its number of stacked convs, their kernel
+# and the side of the block's input map (in px). The function's docstring describes the variant (in
+# --variant's help). A new variant is one small function above and one entry here.
+VARIANTS = {
+    "stack": _stack,
+    "single": _single,
+    "linear-stack": _linear_stack,
+    "single-fits": _single_where_it_fits,
+    "dilated": _dilated,
+    "depthwise": _depthwise,
+}
+DEFAULT_VARIANTS = ("stack", "single", "linear-stack")  # the others are opt-in
+
+
+def variants_help() -> str:
+    """Each variant with its one-line description, for --variant's help."""
+    return "; ".join(f"{name} = {plan.__doc__}" for name, plan in VARIANTS.items())
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """The convolutional plan before any width ratio: convs per block and widths."""
+
+    name: str
+    convs_per_block: tuple[int, ...]
+    widths: tuple[int, ...]
+    kernel: int = 3
+    fc_hidden: int = FC_HIDDEN
+
+    def __post_init__(self) -> None:
+        one_of("arch", self.name, ARCH_NAMES)  # a preset's, or custom's: checkpoints and tables read no other
+        object.__setattr__(self, "convs_per_block", tuple(self.convs_per_block))
+        object.__setattr__(self, "widths", tuple(self.widths))
+        if not self.convs_per_block:
+            raise InputError("convs_per_block=() is not allowed: give at least one block")
+        if len(self.convs_per_block) != len(self.widths):
+            raise InputError(
+                f"widths={self.widths} is not allowed: it must give one width per block "
+                f"({len(self.convs_per_block)} blocks in convs_per_block={self.convs_per_block})"
+            )
+        for count in self.convs_per_block:
+            at_most("convs_per_block entry", count, MAX_CONVS, "convs a block may have")
+        for width in self.widths:
+            at_most("widths entry", width, MAX_UNITS, "channels a block may have")
+        if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
+            raise InputError(
+                f"kernel={shown(self.kernel)} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)"
+            )
+        at_most("kernel", self.kernel, MAX_SIDE, "pixels a kernel's side may span")
+        at_most("fc_hidden", self.fc_hidden, MAX_UNITS, "units a layer may have")
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.convs_per_block)
+
+
+def preset(name: str) -> ArchSpec:
+    """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
+    if name not in PRESET_CONVS:
+        raise InputError(
+            f"arch={shown(name)} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
+            f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
+        )
+    return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
+
+
+def custom(convs_per_block, widths, kernel: int = 3, fc_hidden: int = FC_HIDDEN) -> ArchSpec:
+    """A user-defined architecture: one entry of `convs_per_block` and `widths` per block."""
+    return ArchSpec(CUSTOM, tuple(convs_per_block), tuple(widths), kernel, fc_hidden)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A fully specified model: architecture, kernel variant, width ratio and I/O shape."""
+
+    arch: ArchSpec
+    variant: str = "stack"
+    ratio: int = 1
+    in_channels: int = 1
+    num_classes: int = 10
+    resolution: int = 224
+    batch_norm: bool = False
+    # Derived and checked in __post_init__.
+    widths: tuple[int, ...] = field(init=False)
+    fc_hidden_units: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.arch, str):
+            object.__setattr__(self, "arch", preset(self.arch))
+        if not isinstance(self.arch, ArchSpec):
+            raise InputError(
+                f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}) or an "
+                "ArchSpec (vggbench.custom)"
+            )
+        one_of("variant", self.variant, VARIANTS)
+        positive_int("ratio", self.ratio)
+        at_most("in_channels", self.in_channels, MAX_UNITS, "channels an input may have")
+        at_most("num_classes", self.num_classes, MAX_UNITS, "units a layer may have")
+        if not isinstance(self.batch_norm, bool):
+            raise InputError(f"batch_norm={shown(self.batch_norm)} is not allowed: it must be True or False")
+        widths = tuple(w // self.ratio for w in self.arch.widths)
+        hidden = self.arch.fc_hidden // self.ratio
+        if min(widths) < 1 or hidden < 1:
+            largest = min(min(self.arch.widths), self.arch.fc_hidden)
+            raise InputError(
+                f"ratio={self.ratio} is not allowed for {self.arch.name}: it leaves a width below 1 "
+                f"(widths {self.arch.widths}, fc hidden {self.arch.fc_hidden}); the largest allowed ratio is {largest}"
+            )
+        at_most("resolution", self.resolution, MAX_SIDE, "pixels an image's side may span")
+        if self.resolution < self.min_resolution:
+            raise InputError(
+                f"resolution={self.resolution} is not allowed for {self.arch.name}: "
+                f"{self.arch.num_blocks} 2x2 poolings need at least {self.min_resolution} pixels"
+            )
+        object.__setattr__(self, "widths", widths)
+        object.__setattr__(self, "fc_hidden_units", hidden)
+
+    @property
+    def min_resolution(self) -> int:
+        return 2**self.arch.num_blocks
+
+    @property
+    def feature_px(self) -> int:
+        """Side of the last feature map: each 2x2 max-pool floors the side by half."""
+        return self.resolution // self.min_resolution
+
+    @property
+    def fc_features(self) -> int:
+        return self.widths[-1] * self.feature_px**2
+
+    def block_plan(self, block: int) -> tuple[Conv, ...]:
+        """The convolutions of block `block` (0-based)."""
+        return VARIANTS[self.variant](self.arch.convs_per_block[block], self.arch.kernel, self.block_px(block))
+
+    def block_px(self, block: int) -> int:
+        """Side of block `block`'s input map (0-based): the image's, halved (floored) by each earlier pool."""
+        return self.resolution // 2**block
+
+    def block_channels(self, block: int) -> tuple[int, int]:
+        """(input channels, output channels) of block `block` (0-based)."""
+        in_channels = self.in_channels if block == 0 else self.widths[block - 1]
+        return in_channels, self.widths[block]
+
+
+def grid(
+    archs,
+    variants=DEFAULT_VARIANTS,
+    ratios=(1,),
+    resolutions=(224,),
+    in_channels: int = 1,
+    num_classes: int = 10,
+    batch_norm=False,
+) -> list[ModelSpec]:
+    """Every combination of `archs` (names or ArchSpecs) x variants x ratios x resolutions x batch_norm
+    (one value or several), once each; an InputError names an axis given no values."""
+    for name, values in {"archs": archs, "variants": variants, "ratios": ratios, "resolutions": resolutions}.items():
+        if isinstance(values, (list, tuple)) and not values:
+            raise InputError(f"{name}=[] is not allowed: give at least one value")
+    batch_norms = tuple(batch_norm) if isinstance(batch_norm, (list, tuple)) else (batch_norm,)
+    specs = (
+        ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, normed)
+        for arch in archs
+        for ratio in ratios
+        for resolution in resolutions
+        for normed in batch_norms
+        for variant in variants
+    )
+    return list(dict.fromkeys(specs))
+
+
+CUSTOM_GROUP = "custom architecture (--arch custom)"
+
+
+@dataclass(frozen=True)
+class Grid(Setup):
+    """A grid of models: every combination of archs, variants, ratios and resolutions.
+
+    The ranges (a ratio that leaves a width, a resolution the pools can halve) are
+    checked by ModelSpec, once, when the grid builds its models.
+    """
+
+    GROUP = "models (every combination is built)"
+
+    archs: tuple[str, ...] | None = knob(
+        None,
+        "VGG configuration(s) of the VGG paper, or 'custom' (see --convs/--widths); "
+        "default: vgg11, or custom when --convs is given",
+        flags=("--arch",),
+        choices=(*PRESET_CONVS, CUSTOM),
+    )
+    variants: tuple[str, ...] = knob(
+        DEFAULT_VARIANTS,
+        f"kernel variant(s), each in place of a block's n stacked kxk convs (k = --kernel, 3 by default): "
+        f"{variants_help()}",
+        flags=("--variant",),
+        choices=tuple(VARIANTS),
+    )
+    ratios: tuple[int, ...] = knob(
+        (8,), "width divisor(s): every conv width and the FC hidden width (4096) are divided by it", flags=("--ratio",)
+    )
+    resolutions: tuple[int, ...] = knob(
+        (224,), "input side(s) in pixels; at least 2**blocks (32 for the VGG presets)", flags=("--resolution",)
+    )
+    in_channels: int = knob(1, "input channels (1 for Fashion-MNIST)")
+    num_classes: int = knob(10, "output classes")
+    batch_norm: tuple[bool, ...] = knob(
+        (False,),
+        "BatchNorm after each conv (as torchvision's *_bn): --batch-norm alone means true; --batch-norm false "
+        "true crosses both with the grid",
+    )
+    convs: tuple[int, ...] | None = knob(
+        None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP, repeats=True
+    )
+    widths: tuple[int, ...] | None = knob(
+        None,
+        "output channels per block before --ratio, e.g. 64 128 256 512 512",
+        metavar="C",
+        group=CUSTOM_GROUP,
+        repeats=True,
+    )
+    kernel: int | None = knob(
+        None, "odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1", group=CUSTOM_GROUP
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        given_custom = any(value is not None for value in (self.convs, self.widths, self.kernel))
+        if self.archs is None:
+            object.__setattr__(self, "archs", (CUSTOM,) if given_custom else ("vgg11",))
+        if CUSTOM in self.archs and (self.convs is None or self.widths is None):
+            raise InputError("--arch custom needs --convs and --widths (one number per block each)")
+        if given_custom and CUSTOM not in self.archs:
+            raise InputError("--convs, --widths and --kernel describe --arch custom; add 'custom' to --arch")
+        self.models()  # every combination must make a valid model
+
+    def models(self) -> list[ModelSpec]:
+        archs = [custom(self.convs, self.widths, self.kernel or 3) if arch == CUSTOM else arch for arch in self.archs]
+        return grid(
+            archs, self.variants, self.ratios, self.resolutions, self.in_channels, self.num_classes, self.batch_norm
+        )
+
+
+def spec_to_dict(spec: ModelSpec) -> dict:
+    """A ModelSpec as plain values (for checkpoints that torch.load(weights_only=True) can read)."""
+    return {
+        "arch": spec.arch.name,
+        "convs_per_block": list(spec.arch.convs_per_block),
+        "widths": list(spec.arch.widths),
+        "kernel": spec.arch.kernel,
+        "fc_hidden": spec.arch.fc_hidden,
+        "variant": spec.variant,
+        "ratio": spec.ratio,
+        "in_channels": spec.in_channels,
+        "num_classes": spec.num_classes,
+        "resolution": spec.resolution,
+        "batch_norm": spec.batch_norm,
+    }
+
+
+def spec_from_dict(values: dict) -> ModelSpec:
+    """The ModelSpec `values` describe (as spec_to_dict gives them). A preset's name must come with the preset's
+    plan, so that no model is labelled with another's name."""
+    arch = ArchSpec(values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"])
+    if arch.name != CUSTOM:
+        named = preset(arch.name)
+        if arch != named:
+            theirs, ours = (
+                f"convs {list(plan.convs_per_block)}, widths {list(plan.widths)}, kernel {plan.kernel}, "
+                f"fc_hidden {plan.fc_hidden}"
+                for plan in (arch, named)
+            )
+            raise InputError(f"arch={shown(arch.name)} is not allowed with {theirs}: {arch.name} is {ours}")
+    options = {
+        key: values[key] for key in ("variant", "ratio", "in_channels", "num_classes", "resolution", "batch_norm")
+    }
+    return ModelSpec(arch, **options)

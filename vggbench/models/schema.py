@@ -1,0 +1,89 @@
+"""The row schema shared by every table: which columns say what was measured, and how tables join.
+
+Every row of every table starts with `identity(spec)`, so rows of different kinds join
+on MODEL_KEYS; GROUP_KEYS are the same without the variant, which the claim compares.
+`spec_from_identity` reads the model back from those columns.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from vggbench.models.arch import PRESET_CONVS, ArchSpec, ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
+MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
+GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")
+# The columns of a paired comparison, in the order the table shows them.
+PAIRED_COLUMNS = (
+    "arch",
+    "ratio",
+    "resolution",
+    "mode",
+    "device",
+    "batch_size",
+    "baseline",
+    "variant",
+    "baseline_img_per_s",
+    "variant_img_per_s",
+    "time_ratio_median",
+    "ci_low",
+    "ci_high",
+    "ci_half_width",
+    "stable",
+    "pairs",
+)
+
+
+def identity(spec: ModelSpec) -> dict:
+    """The columns that identify a model, on every row of every table."""
+    return {
+        "arch": spec.arch.name,
+        "variant": spec.variant,
+        "ratio": spec.ratio,
+        "resolution": spec.resolution,
+        "in_channels": spec.in_channels,
+        "num_classes": spec.num_classes,
+        "batch_norm": spec.batch_norm,
+        "convs_per_block": "-".join(map(str, spec.arch.convs_per_block)),
+        "widths": "-".join(map(str, spec.widths)),
+        "kernel": spec.arch.kernel,
+    }
+
+
+def keys_in(table: pd.DataFrame, keys=MODEL_KEYS) -> list[str]:
+    """The `keys` that `table` has (a hand-made table may carry fewer identity columns)."""
+    return [key for key in keys if key in table]
+
+
+def _given(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _numbers(joined) -> list[int]:
+    """'2-2-3' (or 2, where a CSV reader took a one-block plan for a number) as [2, 2, 3]."""
+    return [int(part) for part in str(joined).split("-")]
+
+
+def spec_from_identity(row: dict) -> ModelSpec | None:
+    """The model a row's identity columns name, or None where they name none (no arch or resolution, or a custom
+    arch without convs_per_block, widths and kernel). Columns a hand-made table leaves out take ModelSpec's
+    defaults; the FC head, which no identity column records, is the default one."""
+    if not (_given(row.get("arch")) and _given(row.get("resolution"))):
+        return None
+    ratio = int(row["ratio"]) if _given(row.get("ratio")) else 1
+    arch = row["arch"]
+    if arch not in PRESET_CONVS:
+        if not all(_given(row.get(key)) for key in ("convs_per_block", "widths", "kernel")):
+            return None
+        # The identity's widths are after the ratio: times it, they divide back to themselves.
+        widths = [width * ratio for width in _numbers(row["widths"])]
+        arch = ArchSpec(arch, _numbers(row["convs_per_block"]), widths, int(row["kernel"]))
+    options = {key: int(row[key]) for key in ("in_channels", "num_classes") if _given(row.get(key))}
+    if _given(row.get("batch_norm")):
+        options["batch_norm"] = bool(row["batch_norm"])
+    return ModelSpec(arch, row.get("variant", "stack"), ratio, resolution=int(row["resolution"]), **options)

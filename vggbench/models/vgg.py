@@ -1,0 +1,128 @@
+"""Turn specifications into modules: the book's `vgg_block`/`vgg` (d2l.ai's VGG chapter), and `build`.
+
+All models are a `VGG`, laid out as the book's net: `vgg_block_1` ... `vgg_block_N`, each a
+run of convolutions and a 2x2 max-pool, then `fc` (flatten and three linear layers). A
+`VGG` names its parts, `blocks` and `head`, so that no code needs to parse layer names.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from vggbench.models.arch import VARIANTS, ArchSpec, Conv, ModelSpec, conv_channels
+
+
+def _conv_layers(in_channels: int, out_channels: int, plan, batch_norm: bool) -> list[nn.Module]:
+    """Conv layers for one block; `plan` lists its convs (`vggbench.models.arch.Conv`)."""
+    layers: list[nn.Module] = []
+    for conv, conv_in, conv_out, groups in conv_channels(plan, in_channels, out_channels):
+        layers.append(
+            nn.Conv2d(conv_in, conv_out, conv.kernel, padding=conv.padding, dilation=conv.dilation, groups=groups)
+        )
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(conv_out))
+        if conv.relu:
+            layers.append(nn.ReLU())
+    return layers
+
+
+def _block(in_channels: int, out_channels: int, plan, batch_norm: bool = False) -> nn.Sequential:
+    pool = nn.MaxPool2d(kernel_size=2, stride=2)  # halves height and width
+    return nn.Sequential(*_conv_layers(in_channels, out_channels, plan, batch_norm), pool)
+
+
+def _head(fc_features: int, fc_hidden_units: int, num_classes: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(fc_features, fc_hidden_units),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(fc_hidden_units, fc_hidden_units),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(fc_hidden_units, num_classes),
+    )
+
+
+class VGG(nn.Sequential):
+    """The book's net (children `vgg_block_1` ... `vgg_block_N`, then `fc`) that knows its blocks and head,
+    as torchvision's VGG knows its `features` and `classifier`."""
+
+    def __init__(self, blocks: list[nn.Sequential], head: nn.Sequential) -> None:
+        super().__init__()
+        for index, block in enumerate(blocks, start=1):
+            self.add_module(f"vgg_block_{index}", block)
+        self.add_module("fc", head)
+
+    @property
+    def blocks(self) -> list[nn.Sequential]:
+        """The convolutional blocks, in order: each a run of convs and a 2x2 max-pool."""
+        return list(self)[:-1]
+
+    @property
+    def head(self) -> nn.Sequential:
+        """The fully connected head: flatten and three linear layers."""
+        return self[-1]
+
+    @property
+    def features(self) -> nn.Sequential:
+        """The blocks as one module (sharing their layers): the net without its head."""
+        return nn.Sequential(*self.blocks)
+
+
+def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequential:
+    """The book's block: `num_convs` 3x3 convs (padding 1, ReLU each), then a 2x2 max-pool."""
+    return _block(in_channels, out_channels, [Conv(3)] * num_convs)
+
+
+def vgg(conv_arch, fc_features: int, fc_hidden_units: int = 4096, num_classes: int = 10) -> VGG:
+    """The book's VGG: one `vgg_block` per (num_convs, in_channels, out_channels) in `conv_arch`.
+
+    Unlike the book's, every call returns a new, independent net.
+    """
+    blocks = [vgg_block(*triple) for triple in conv_arch]
+    return VGG(blocks, _head(fc_features, fc_hidden_units, num_classes))
+
+
+def variant_block(
+    variant: str,
+    num_convs: int,
+    in_channels: int,
+    out_channels: int,
+    side: int,
+    kernel: int = 3,
+    batch_norm: bool = False,
+) -> nn.Sequential:
+    """One block of `variant` (a name of `vggbench.models.arch.VARIANTS`) standing in for `num_convs` stacked
+    kernel x kernel convs on a `side` x `side` input map, then a 2x2 max-pool."""
+    return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel, side), batch_norm)
+
+
+def build_spec(spec: ModelSpec) -> VGG:
+    """The module for a validated `ModelSpec`."""
+    blocks = []
+    for index in range(spec.arch.num_blocks):
+        in_channels, out_channels = spec.block_channels(index)
+        blocks.append(_block(in_channels, out_channels, spec.block_plan(index), spec.batch_norm))
+    return VGG(blocks, _head(spec.fc_features, spec.fc_hidden_units, spec.num_classes))
+
+
+def build(
+    arch: str | ArchSpec,
+    variant: str = "stack",
+    ratio: int = 1,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    resolution: int = 224,
+    batch_norm: bool = False,
+) -> VGG:
+    """Build a VGG variant.
+
+    arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom`.
+    variant: a name of `vggbench.VARIANTS`, e.g. "stack" (n 3x3 convs, ReLU after each, as published);
+    each variant's function there describes it in its docstring (`vggbench.models.arch.variants_help()`).
+    ratio: divides every conv width and the FC hidden width, as the book does.
+    Raises ValueError naming the parameter, the bad value and what is allowed.
+    """
+    spec = ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, batch_norm)
+    return build_spec(spec)

@@ -1,0 +1,349 @@
+"""The claim report of a run: the verdicts of the kinds that ran (each judges its own tables, `Kind.judge`;
+their words are vggbench.verdicts.vocabulary') as claim.csv and claim.md.
+
+The claim (VGG, section 2.3; the book's chapter, d2l.ai's VGG): for the same receptive field, a
+stack of 3x3 convs beats one large kernel. Its parts: fewer parameters and fewer
+MACs than the single large kernel; the same theoretical and effective receptive
+field; higher accuracy than the single kernel, and than the same stack without its
+inner ReLUs (more non-linearity helps); training as reliably; and faster steps. Other large-kernel
+variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is. Each row that
+compares the stack with a rival says whether the rival's kernel overhangs the maps it convolves
+(`validity`, vggbench.verdicts.padding).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from vggbench.engine import registry
+from vggbench.engine.config import Rules, run_config
+from vggbench.engine.contract import Kind
+from vggbench.engine.rundir import CLAIM_MD, RunDir
+from vggbench.measure import noise
+from vggbench.stats import hypothesis as stats
+from vggbench.util import knobs
+from vggbench.util.validate import InputError, printable
+from vggbench.verdicts import padding as validity
+from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
+
+COLUMNS = [
+    "claim",
+    "analysis",
+    "arch",
+    "ratio",
+    "resolution",
+    "batch_norm",
+    "device",
+    "mode",
+    "epoch",
+    "optimizer_steps",
+    "baseline",
+    "variant",
+    "baseline_value",
+    "variant_value",
+    "unit",
+    "difference",
+    "ratio_value",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "p_value_holm",
+    "tost_p",
+    "tost_p_holm",
+    "design",
+    "look",
+    "looks",
+    "nominal_level",
+    "equivalence_level",
+    "margin",
+    "hedges_g",
+    "cohens_dz",
+    "mde",
+    "seeds_baseline",
+    "seeds_variant",
+    "failed_baseline",
+    "failed_variant",
+    "verdict",
+    "validity",
+    "estimand",
+    "interval_method",
+    "note",
+]
+# The terminal shows a few of these, part by part (vggbench.reporting.terminal.claim_text); claim.csv has them all.
+
+
+# The order the parts are told in: cost, fields, accuracy and trainability, speed, density; a kind not named
+# here follows them, in the registry's order.
+TOLD_FIRST = ("static", "erf", "train", "pairs", "density")
+
+
+def _in_order(kinds) -> list[Kind]:
+    return sorted(kinds, key=lambda kind: TOLD_FIRST.index(kind.name) if kind.name in TOLD_FIRST else len(TOLD_FIRST))
+
+
+def claim_table(
+    tables: dict[str, pd.DataFrame], rules: Rules | None = None, kinds: list[Kind] | None = None
+) -> pd.DataFrame:
+    """One row per part of the claim, group of models (and device and mode where they matter) and analysis,
+    with its evidence and verdict: the verdicts of `kinds` (default: every registered kind) on `tables` (the
+    run's tables by name; a kind whose tables are missing judges empty ones)."""
+    rules = rules or Rules()
+    kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
+    given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
+    rows = [row for kind in kinds for row in kind.judge(given, rules)]
+    for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
+        row["validity"] = validity.of_row(row) or np.nan
+    return pd.DataFrame(rows).reindex(columns=COLUMNS)
+
+
+def _text(value) -> str:
+    """`value` as plain text in markdown and in the HTML it renders to: one line, no control characters, tags or
+    entities, no table column breaks, no code spans or links."""
+    escaped = html.escape(" ".join(printable(value).split()), quote=False)
+    return re.sub(r"([\\`\[\]|])", r"\\\1", escaped)
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
+            return f"{int(value):,}"  # a count (params, MACs) that a column of floats made a float
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return _text(value)
+
+    lines = ["| " + " | ".join(map(_text, table.columns)) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+BLOCK_COLUMNS = [
+    "arch",
+    "ratio",
+    "block",
+    "num_convs",
+    "block_in_channels",
+    "block_out_channels",
+    "params_vs_stack",
+    "params_vs_stack_if_in_eq_out",
+    "macs_vs_stack",
+    "map_px",
+    "largest_kernel_px",
+    "padding_tap_share",
+]
+
+
+def _block_section(blocks: pd.DataFrame) -> list[str]:
+    """Where the analytic 27C^2 against 49C^2 holds, block by block (nothing where no block has several convs)."""
+    single = blocks[(blocks["variant"] == "single") & (blocks["num_convs"] > 1)] if not blocks.empty else blocks
+    if single.empty:
+        return []
+    text = [
+        "## Block by block: where 27C^2 against 49C^2 holds",
+        "",
+        "The analytic ratio assumes a block whose convs all have C inputs and C outputs. Where the "
+        "block's first conv changes the width, the single kernel's share differs. Beside it, the block's input "
+        "map, the single kernel's window and the share of its multiply-adds that fall on zero padding:",
+        "",
+        _markdown(single[[column for column in BLOCK_COLUMNS if column in single]]),  # older tables lack some
+        "",
+    ]
+    cheaper = single[single["params_vs_stack"] < 1]
+    if not cheaper.empty:
+        where = ", ".join(
+            f"{_text(row.arch)} r{row.ratio} block {row.block} ({row.params_vs_stack:.3f}x)"
+            for row in cheaper.itertuples()
+        )
+        text += [f"The single kernel has *fewer* parameters than the stack in: {where}.", ""]
+    return text
+
+
+def _glance(claims: pd.DataFrame) -> list[str]:
+    primary = claims[claims["analysis"] == PRIMARY]
+    if primary.empty:
+        return []
+    counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    return [
+        f"- {_text(claim)}: " + ", ".join(f"{_text(verdict)} {count}" for verdict, count in row.items() if count)
+        for claim, row in counts.iterrows()
+    ]
+
+
+def _part_sections(claims: pd.DataFrame) -> list[str]:
+    """One section per part of the claim, with the columns its rows fill."""
+    text = []
+    for claim, rows in claims.groupby("claim", sort=False):
+        shown = rows.drop(columns=["claim", "estimand"]).dropna(axis="columns", how="all")
+        estimands = rows["estimand"].dropna().unique()
+        text += [f"### {_text(claim)}", ""]
+        text += [f"Compared: {_text(estimand)}." for estimand in estimands] + ([""] if len(estimands) else [])
+        text += [_markdown(shown), ""]
+    return text
+
+
+INTRO = (
+    "Verdicts from the tables in this folder. A verdict is supported or contradicted where the difference is "
+    "in the claim's favour or against it at {alpha} after Holm's adjustment over the part's primary rows "
+    "(`p_value_holm`); equivalent where it lies within the stated margin (two one-sided tests, Holm-adjusted "
+    "alike, `tost_p_holm`: accuracy against +-{accuracy}, effective field against +-{erf}); inconclusive "
+    "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
+    "accuracy difference each row could detect with 80% power at its spread. One multiplicity policy holds "
+    "for every tested family (accuracy, trainability, effective field, speed, density): Holm over its primary "
+    "rows. Accuracy takes Welch's t-test, trainability Fisher's exact test, the effective field z-tests from "
+    "its bootstrap standard errors; speed and density hold bootstrap intervals, whose p-value is the normal "
+    "approximation on the log scale (the interval's log midpoint as the estimate, its half-width as 1.96 "
+    "standard errors). The intervals shown are unadjusted 95% intervals. Parameters and MACs are exact counts "
+    "(no test); the theoretical receptive field is equal by construction (no verdict). A hardware claim "
+    "contradicted on a device it was not made for reads `not reproduced on this device`. Primary rows count; "
+    "sensitivity rows stand beside them with their numbers and no verdict. Effect sizes say what they are: "
+    "`hedges_g` for two samples, `cohens_dz` for pairs. Failed runs (the failure rule of the run's "
+    "configuration) are left out of the primary accuracy rows and counted in `failed_*` and in 'trains "
+    "reliably'."
+)
+
+
+def _budget_section(claims: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
+    """The training budget the accuracy rows compare at, and the models still learning at its end."""
+    estimands = claims["estimand"].dropna().unique()
+    if not len(estimands):
+        return []
+    text = [
+        "## The training budget",
+        "",
+        *(f"Accuracy is compared as {_text(estimand)}." for estimand in estimands),
+        "",
+    ]
+    if "still_learning" in summary:
+        learning = summary[summary["still_learning"].fillna(False).astype(bool)]
+        named = ", ".join(
+            f"{_text(row.arch)} r{row.ratio}{' bn' if row.batch_norm else ''} {_text(row.variant)} "
+            f"({row.last_epoch_gain:+.3f})"
+            for row in learning.itertuples()
+        )
+        text += [
+            "Still learning at the end (mean test-accuracy gain over the last epoch above the run's "
+            f"`plateau_gain`): {named or 'none'}. Where a model is, its verdict holds for this budget only.",
+            "",
+        ]
+    return text
+
+
+def _failure_section(failures: pd.DataFrame) -> list[str]:
+    """The trials that failed: their parts of the claim lack them. The next run retries them."""
+    if failures.empty:
+        return []
+    return [
+        f"## {len(failures)} failed trial(s)",
+        "",
+        "Their rows carry the error instead of numbers, and the verdicts above go without them; rerunning "
+        "`vggbench run` with this folder retries them.",
+        "",
+        _markdown(failures[["kind", "trial", "error"]]),
+        "",
+    ]
+
+
+def _timing_section(trust: list[str]) -> list[str]:
+    """How far the run's timings can be trusted (vggbench.measure.noise.trust_sentences), where it timed anything."""
+    return ["## How far the timings can be trusted", "", _text(" ".join(trust)), ""] if trust else []
+
+
+def _design_sentence(rules: Rules) -> str:
+    """How the accuracy rows were decided, where the design is sequential (vggbench.verdicts.sequential)."""
+    if not rules.sequential:
+        return ""
+    return (
+        f"The accuracy comparisons follow a group-sequential design fixed before the run: a look after every "
+        f"{rules.seeds_per_round} seeds per arm, up to {rules.max_seeds}, alpha spent across the looks by "
+        f"Lan-DeMets {rules.spending} spending, Holm within each look (Maurer & Bretz 2013); a comparison stops "
+        "taking seeds at the look that decides it, and its primary row is judged there, on the seeds it had: "
+        "`look` of `looks`, the boundary as a nominal p-value (`nominal_level`, for TOST `equivalence_level`), "
+        "and the note. Its difference and interval are those of a fixed sample of that size: where a design "
+        "stops early they lean away from zero, so the verdict is the design's and the size is rough."
+    )
+
+
+EARLIER_BUDGETS = (
+    "The accuracy comparisons again at every epoch before the final one (`epoch`, `optimizer_steps`: the "
+    "budget), on the runs and seeds each final row judged (under a sequential design the deciding look's), with "
+    "the same statistics. They are a Holm family of their own, apart from the final verdicts and counted apart "
+    "at a glance: they say when a difference appears or fades, while the claim is judged where training ends."
+)
+
+
+def _earlier_section(earlier: pd.DataFrame) -> list[str]:
+    """The accuracy rows at the budgets before the final one, a family of their own."""
+    if earlier.empty:
+        return []
+    return ["## Accuracy at earlier budgets", "", EARLIER_BUDGETS, "", *_part_sections(earlier)]
+
+
+def at_earlier_budget(claims: pd.DataFrame) -> pd.Series:
+    """Which rows are accuracy rows at a budget before the final one (their own family)."""
+    return claims.get("claim", pd.Series("", index=claims.index)).astype(str).str.endswith(EARLIER)
+
+
+def markdown(
+    claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
+) -> str:
+    """claim.md: how verdicts are reached, which comparisons have kernels wider than their maps, the verdicts at a
+    glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
+    block."""
+    intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
+    intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
+    at_earlier = at_earlier_budget(claims)
+    parts, earlier = claims[~at_earlier], claims[at_earlier]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(validity.sentence(parts)), ""]
+    text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
+    if not earlier.empty:
+        text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]
+    text += [*_failure_section(tables["failures"]), *_timing_section(trust)]
+    text += _budget_section(parts, tables["summary"])
+    text += ["## The parts", "", *_part_sections(parts), *_earlier_section(earlier), *_block_section(tables["blocks"])]
+    return "\n".join(text)
+
+
+def _kinds_that_ran(directory: RunDir, config: dict) -> list[Kind]:
+    """The kinds the run's configuration names, and those whose table is in the folder; each table there holds
+    rows (every trial leaves one, a failed trial its error)."""
+    named = set(config.get("kinds", ()))
+    kinds = [
+        kind
+        for kind in registry.KINDS.values()
+        if kind.tables and (kind.name in named or directory.has(f"{kind.tables[0].name}.csv"))
+    ]
+    if not kinds:
+        found = ", ".join(f"{kind.tables[0].name}.csv" for kind in registry.KINDS.values() if kind.tables)
+        raise InputError(f"{directory.root} holds none of {found}: is it a finished `vggbench run` directory?")
+    for kind in kinds:
+        name = kind.tables[0].name
+        if directory.has(f"{name}.csv") and directory.table(name).empty:
+            raise InputError(f"{directory.path(f'{name}.csv')} has no {kind.name} rows: rerun `vggbench run`")
+    return kinds
+
+
+def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
+    """claim.csv and claim.md in `run_dir`, from the tables of the kinds that ran (any of them: the parts of
+    the claim whose tables are missing are left out). The margins are the run's configuration's, or those
+    given."""
+    directory = RunDir(run_dir)
+    root = directory.root
+    config = run_config(directory, missing_ok=True)
+    chosen = Rules(**knobs.settings(Rules, {**config, **margins}))
+    kinds = _kinds_that_ran(directory, config)
+    claims = claim_table(
+        {table.name: directory.table(table.name) for kind in kinds for table in kind.tables}, chosen, kinds
+    )
+    names = ("summary", "blocks", "failures")
+    metadata = directory.metadata() if directory.has("metadata.json") else {}
+    trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})
+    text = markdown(claims, {name: directory.table(name) for name in names}, root.name, chosen, trust)
+    directory.write_table("claim", claims)
+    directory.write_text(CLAIM_MD, text)
+    return claims, text

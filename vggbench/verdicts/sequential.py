@@ -1,0 +1,258 @@
+"""Group-sequential verdicts: look after each round of seeds per arm, stop a comparison once it is decided.
+
+The design fixes before the run the seeds per arm at each look, n_1 < ... < n_K = max_seeds, and an
+alpha-spending function alpha(t) of the information fraction t_k = n_k / n_K (Lan & DeMets 1983,
+Biometrika 70:659-663; Jennison & Turnbull 2000, Group Sequential Methods, ch. 7):
+
+- O'Brien-Fleming type, spent on each side at alpha / 2: alpha(t) = 4 (1 - Phi(z_{1 - alpha/4} / sqrt(t)))
+  (two-sided total; the per-side form of gsDesign's sfLDOF and of ldbounds);
+- Pocock type: alpha(t) = alpha ln(1 + (e - 1) t).
+
+The z-boundaries c_k make the chance under H0 of first crossing |Z_k| >= c_k at look k equal
+alpha(t_k) - alpha(t_{k-1}), where Z_k = S_k / sqrt(t_k) and the score S_k has independent normal increments
+of variance t_k - t_{k-1} (so corr(Z_i, Z_j) = sqrt(t_i / t_j)). They are computed by numerical integration of
+the density of S_k over the continuation region, look by look (Armitage, McPherson & Rowe 1969, JRSS A
+132:235-244; Jennison & Turnbull ch. 19), on a Simpson grid.
+
+Few seeds: each look's statistic is a Welch t, not a z. Each boundary is turned into a nominal p-value,
+2 (1 - Phi(c_k)), and the look's Welch p-value is compared with it (the nominal-p approach to group-sequential
+t-tests; Jennison & Turnbull ch. 3 and 11 discuss it); `vggbench design` checks by simulation that the error
+rate holds at these sample sizes.
+
+Equivalence (TOST) has its own spending: each one-sided test at level alpha, as TOST does, against the
+boundaries of the same spending function at one-sided alpha (two-sided 2 alpha: the chance of crossing both
+sides is negligible). The two boundary sets are computed apart (non-binding): stopping for one only lowers
+the chance of crossing the other, which keeps both conservative.
+
+Holm over the family of comparisons, at every look, is the group-sequential Holm of Maurer & Bretz (2013,
+Stat. Biopharm. Res. 5:311-320): each hypothesis not yet rejected holds alpha / m' (m' of its family not yet
+rejected, over all looks so far), is tested against the boundary of that level, and a rejection passes its
+share on within the look (step-down). Difference and equivalence are two families, as in the fixed verdicts.
+
+With one look the boundary is the fixed test's: the fixed design is the one-look case, today's verdict rules.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+from vggbench.stats import hypothesis as tests
+from vggbench.verdicts.designs import FIXED, OBRIEN_FLEMING, POCOCK, Design
+from vggbench.verdicts.vocabulary import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED
+
+CONTINUE = "continue"  # not decided yet: the comparison takes the next round of seeds
+DIFFERENT = (SUPPORTED, CONTRADICTED)
+_GRID = 401  # Simpson points over a look's continuation region: boundaries to ~1e-6 in z
+_Z_CAP = 9.0  # beyond this the normal tail (1e-19) is nothing: a boundary here means "no alpha spent"
+
+
+def obrien_fleming(t, alpha: float):
+    """Alpha spent by information fraction t (two-sided), O'Brien-Fleming type, alpha / 2 a side."""
+    return 4 * stats.norm.sf(stats.norm.isf(alpha / 4) / np.sqrt(t))
+
+
+def pocock(t, alpha: float):
+    """Alpha spent by information fraction t, Pocock type."""
+    return alpha * np.log1p((math.e - 1) * np.asarray(t, dtype=float))
+
+
+SPENDING = {OBRIEN_FLEMING: obrien_fleming, POCOCK: pocock}
+
+
+def _simpson_weights(points: int, width: float) -> np.ndarray:
+    weights = np.ones(points)
+    weights[1:-1:2], weights[2:-1:2] = 4, 2
+    return weights * width / (points - 1) / 3
+
+
+def _crossing(grid: np.ndarray, mass: np.ndarray, sigma: float, bound: float) -> float:
+    """The chance of having continued so far (sub-density `mass` on `grid`) and now |S| >= bound."""
+    return float(mass @ (stats.norm.sf((bound - grid) / sigma) + stats.norm.cdf((-bound - grid) / sigma)))
+
+
+def _boundary(grid: np.ndarray, mass: np.ndarray, sigma: float, root: float, spend: float) -> float:
+    """The z whose crossing chance (falling in z; the bound on S is z sqrt(t)) equals `spend`: the cap where
+    even the cap spends more."""
+
+    def excess(z: float) -> float:
+        return _crossing(grid, mass, sigma, z * root) - spend
+
+    return _Z_CAP if excess(_Z_CAP) >= 0 else float(optimize.brentq(excess, 0.0, _Z_CAP, xtol=1e-9))
+
+
+@functools.lru_cache(maxsize=256)
+def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = OBRIEN_FLEMING) -> tuple[float, ...]:
+    """Two-sided z-boundaries c_1..c_K at these increasing information fractions (the last 1), total `alpha`."""
+    t = np.asarray(fractions, dtype=float)
+    increments = np.diff(SPENDING[spending](t, alpha), prepend=0.0)
+    found = [min(float(stats.norm.isf(increments[0] / 2)), _Z_CAP)]
+    edge = found[0] * math.sqrt(t[0])
+    grid = np.linspace(-edge, edge, _GRID)
+    density = stats.norm.pdf(grid, scale=math.sqrt(t[0]))
+    for k in range(1, len(t)):
+        sigma = math.sqrt(t[k] - t[k - 1])
+        mass = density * _simpson_weights(_GRID, 2 * edge)
+        root = math.sqrt(t[k])
+        z = _boundary(grid, mass, sigma, root, increments[k])
+        found.append(z)
+        edge = z * root
+        new_grid = np.linspace(-edge, edge, _GRID)
+        density = stats.norm.pdf((new_grid[:, None] - grid[None, :]) / sigma) @ mass / sigma
+        grid = new_grid
+    return tuple(found)
+
+
+def nominal_levels(fractions: tuple[float, ...], alpha: float, spending: str, sides: int = 2) -> tuple[float, ...]:
+    """The nominal p-value each look's test must reach: two-sided (`sides` 2) at total `alpha`, or one-sided
+    at `alpha` (`sides` 1: each TOST test). One look at the whole information is the fixed test: `alpha`."""
+    if len(fractions) == 1:
+        return (alpha,)
+    two_sided = alpha if sides == 2 else 2 * alpha
+    return tuple(float(sides * stats.norm.sf(z)) for z in boundaries(fractions, two_sided, spending))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A design fixed before the run: seeds per arm at each look, the spending function, alpha."""
+
+    looks: tuple[int, ...]
+    spending: str = OBRIEN_FLEMING
+    alpha: float = tests.ALPHA
+
+    @classmethod
+    def of(cls, design: Design) -> Plan:
+        """The looks of a checked design (vggbench.verdicts.designs.Design, from the config keys design,
+        seeds_per_round, max_seeds and spending)."""
+        if design.design == FIXED:
+            return cls((design.max_seeds,), design.spending)
+        rounds = list(range(design.seeds_per_round, design.max_seeds + 1, design.seeds_per_round))
+        return cls(tuple(rounds + ([design.max_seeds] if rounds[-1] != design.max_seeds else [])), design.spending)
+
+    @property
+    def fractions(self) -> tuple[float, ...]:
+        return tuple(n / self.looks[-1] for n in self.looks)
+
+    def level(self, look: int, alpha: float, sides: int = 2) -> float:
+        """The nominal level of look `look` (1-based) for a hypothesis holding `alpha`."""
+        return nominal_levels(self.fractions, alpha, self.spending, sides)[look - 1]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One comparison (variant - baseline) at the look that decided it, or at the latest look."""
+
+    verdict: str  # supported / contradicted / equivalent / inconclusive (after the last look) / continue
+    look: int  # 1-based
+    seeds: int  # per arm at that look
+    difference: float
+    p_value: float  # Welch, two-sided
+    tost_p: float
+    level: float  # the nominal level p_value was held to there (Holm's share included)
+    equivalence_level: float  # the one-sided level tost_p was held to
+    mde: float = math.nan  # inconclusive: the smallest difference detectable at the last look's nominal level
+
+
+def _step_down(p_values: dict, holding: int, level) -> set:
+    """Maurer & Bretz's Holm at one look: the smallest p first, each against level(alpha / hypotheses left)."""
+    rejected = set()
+    for key in sorted((key for key in p_values if not math.isnan(p_values[key])), key=p_values.get):
+        if holding < 1 or not p_values[key] < level(holding):
+            break
+        rejected.add(key)
+        holding -= 1
+    return rejected
+
+
+def _test(variant, baseline, margin: float) -> tuple[float, float, float]:
+    """(difference, Welch p, TOST p) of two arms' accuracies; where each arm is its runs' per-image correctness
+    (runs x images), the test that counts the test set's sampling too (stats.with_test_images)."""
+    a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
+    if a.ndim == 2:
+        found = tests.with_test_images(a, b, margin)
+        return found.difference, found.p_value, found.tost_p
+    if np.ptp(np.concatenate([a - a.mean(), b - b.mean()])) <= 1e-12:  # no spread: no test (as stats.welch)
+        return float(a.mean() - b.mean()), math.nan, math.nan
+    p_value = stats.ttest_ind(a, b, equal_var=False).pvalue
+    return float(a.mean() - b.mean()), float(p_value), tests.tost(a, b, margin)
+
+
+def judge(plan: Plan, look: int, samples: Mapping[Hashable, tuple], margin: float, earlier=None) -> dict:
+    """Every comparison of a family at look `look` (1-based): `samples` maps each to (variant values, baseline
+    values), the seeds of this look; `earlier` is the previous look's answer, whose decided comparisons are
+    carried over untested. Returns a Decision per key; after the last look none is left to continue."""
+    earlier = earlier or {}
+    open_keys = [key for key in samples if earlier.get(key, None) is None or earlier[key].verdict == CONTINUE]
+    found = {key: _test(*samples[key], margin) for key in open_keys}
+    size = len(samples)
+    left = size - sum(decision.verdict in DIFFERENT for decision in earlier.values())
+    different = _step_down({key: found[key][1] for key in open_keys}, left, lambda m: plan.level(look, plan.alpha / m))
+    left_eq = size - sum(decision.verdict == EQUIVALENT for decision in earlier.values())
+    rest = {key: found[key][2] for key in open_keys if key not in different}
+    equivalent = _step_down(rest, left_eq, lambda m: plan.level(look, plan.alpha / m, sides=1))
+    last = look == len(plan.looks)
+    decisions = dict(earlier)
+    for key in open_keys:
+        difference, p_value, tost_p = found[key]
+        if key in different:
+            verdict = SUPPORTED if difference > 0 else CONTRADICTED
+        else:
+            verdict = EQUIVALENT if key in equivalent else (INCONCLUSIVE if last else CONTINUE)
+        level, level_eq = plan.level(look, plan.alpha / left), plan.level(look, plan.alpha / left_eq, sides=1)
+        decision = Decision(verdict, look, plan.looks[look - 1], difference, p_value, tost_p, level, level_eq)
+        decisions[key] = _with_mde(decision, plan, *samples[key], margin) if verdict == INCONCLUSIVE else decision
+    return decisions
+
+
+def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) -> Decision:
+    two_way = np.ndim(variant) == 2  # per-image correctness: the spread counts the test set's sampling
+    result = (tests.with_test_images if two_way else tests.welch)(variant, baseline, margin)
+    level = plan.level(decision.look, plan.alpha)
+    found = tests.mde(result.sd, len(variant), len(baseline), result.df, alpha=level)
+    return Decision(**{**decision.__dict__, "mde": found})
+
+
+def replay(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> dict:
+    """The design run on per-seed values (each arm's, in seed order): look after look on the first n_k seeds,
+    until every comparison is decided, the last look, or a look that a comparison still open has too few seeds
+    for (a run still taking rounds: those comparisons are left to continue, or missing before the first look).
+    A seed whose run failed is a NaN value (a NaN row of per-image results): it counts as trained, so a failure
+    does not hold a look back, and is left out of the test."""
+    decisions: dict = {}
+    for look, seeds in enumerate(plan.looks, start=1):
+        still_open = [key for key in samples if key not in decisions or decisions[key].verdict == CONTINUE]
+        if not still_open or any(min(map(len, samples[key])) < seeds for key in still_open):
+            break
+        taken = {key: tuple(_completed(arm[:seeds]) for arm in arms) for key, arms in samples.items()}
+        decisions = judge(plan, look, taken, margin, decisions)
+    return decisions
+
+
+def _completed(values) -> np.ndarray:
+    """An arm's values without its failed runs (NaN values, or rows holding a NaN)."""
+    values = np.asarray(values, dtype=float)
+    return values[~np.isnan(values.reshape(len(values), -1)).any(axis=1)]
+
+
+def expected_seeds(plan: Plan, sd: float, effect: float, margin: float, replays: int = 400, seed: int = 0) -> dict:
+    """What the design spends where the true difference is `effect` and one run's spread `sd` (normal runs,
+    `replays` simulated studies): seeds per arm (mean and most) and the share decided in the effect's favour."""
+    rng = np.random.default_rng(seed)
+    most = plan.looks[-1]
+    decided = []
+    for _ in range(replays):
+        arms = (rng.normal(effect, sd, most), rng.normal(0.0, sd, most))
+        decided.append(replay(plan, {0: arms}, margin)[0])
+    seeds = np.array([decision.seeds for decision in decided])
+    right = SUPPORTED if effect > 0 else CONTRADICTED
+    share = sum(decision.verdict == right for decision in decided) / replays
+    return {
+        "sequential_seeds_mean": float(seeds.mean()),
+        "sequential_seeds_max": int(seeds.max()),
+        "sequential_power": share,
+    }

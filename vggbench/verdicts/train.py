@@ -1,0 +1,411 @@
+"""The training kind's verdicts: higher accuracy than each rival (more non-linearity helps, against the linear
+stack) at the final epoch, one family Holm-adjusted with TOST; the same comparisons at every earlier epoch;
+batch norm x variant; training as reliably (Fisher's exact test); and the power of each accuracy contrast
+(`vggbench power`).
+
+The rows at earlier epochs (each a budget: the optimizer steps taken by then) are named apart, "higher accuracy
+at an earlier budget" and "more non-linearity helps at an earlier budget": the claim is judged where training
+ends, and a stack that trails early and leads at the end (or the reverse) should not read as two verdicts on
+the same part in the counts at a glance. They are their own Holm family, on the runs and seeds the final rows
+judged, so they show when a verdict is reached without choosing what is compared after seeing it. Batch norm x
+variant is a number beside the verdicts: how much batch norm moves the stack's difference from a rival."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from vggbench.measure.training_rules import failed, final_epoch
+from vggbench.models.schema import keys_in
+from vggbench.stats import correctness
+from vggbench.stats import hypothesis as stats
+from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
+from vggbench.verdicts.sequential import CONTINUE, Plan, expected_seeds, replay
+from vggbench.verdicts.vocabulary import (
+    EQUIVALENT,
+    INCONCLUSIVE,
+    INTERACTION_ROW,
+    PRIMARY,
+    STACK,
+    accuracy_claim,
+    adjust,
+    contrasts,
+    decide,
+)
+
+# The units of the rows' baseline_value, variant_value and difference (claim.csv's `unit`).
+ACCURACY, FAILED_SHARE = "accuracy", "share of runs failed"
+
+
+def _estimand(final: pd.DataFrame) -> str:
+    """What the accuracy rows compare: accuracy after so many optimizer steps at the run's budget."""
+    needed = {"optimizer_steps", "epoch", "train_images", "batch_size"}
+    if not needed <= set(final.columns):
+        return "final test accuracy"
+    steps, epochs = int(final["optimizer_steps"].max()), int(final["epoch"].max())
+    images, batch = int(final["train_images"].max()), int(final["batch_size"].max())
+    return f"test accuracy after {steps:,} optimizer steps ({epochs} epochs of {images:,} images, batch {batch})"
+
+
+def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> dict:
+    values = {
+        "baseline_value": float(baseline.mean()) if len(baseline) else math.nan,
+        "variant_value": float(variant.mean()) if len(variant) else math.nan,
+        "seeds_baseline": len(baseline),
+        "seeds_variant": len(variant),
+    }
+    values["difference"] = values["variant_value"] - values["baseline_value"]
+    if min(len(variant), len(baseline)) < 2:
+        return {**values, "note": "fewer than two runs in an arm"}
+    result = method(variant, baseline, margin)
+    columns = ("ci_low", "ci_high", "p_value", "tost_p", "mde")
+    return {**values, **{column: getattr(result, column) for column in columns}, result.effect: result.effect_size}
+
+
+SEEDS_ONLY = "welch over seeds; no per-image correctness recorded, so test-set sampling is left out"
+WITH_TEST_SET = "seeds and test-set sampling (stats.with_test_images)"
+FOUR_ARMS = "welch-satterthwaite over the four arms' seeds"
+INTERACTION_SEEDS_ONLY = f"{FOUR_ARMS}; no per-image correctness recorded, so test-set sampling is left out"
+INTERACTION_WITH_TEST_SET = f"{FOUR_ARMS} and test-set sampling (stats.contrast)"
+
+
+def _correctness(rows: pd.DataFrame) -> np.ndarray | None:
+    """The runs' per-image test correctness (runs x images), or None where a run did not record it."""
+    if rows.empty or "test_correct" not in rows or rows["test_correct"].isna().any():
+        return None
+    return np.stack([correctness.decode(text) for text in rows["test_correct"]])
+
+
+def _unpaired(stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
+    """The two arms compared with the test set's sampling where every run recorded it, else by Welch over
+    the seeds alone; `interval_method` says which."""
+    tables = _correctness(stack), _correctness(rival)
+    if any(table is None for table in tables):
+        return {**_compare(stack.test_acc, rival.test_acc, margin, stats.welch), "interval_method": SEEDS_ONLY}
+    compared = _compare(stack.test_acc, rival.test_acc, margin, lambda *_: stats.with_test_images(*tables, margin))
+    return {**compared, "interval_method": WITH_TEST_SET}
+
+
+def _shared(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> dict:
+    """The columns every row of one comparison shares: the claim, the group, the arms, the margin and the
+    runs that failed."""
+    common = {"claim": claim, **base, "baseline": rival["variant"].iloc[0], "variant": STACK, "unit": ACCURACY}
+    common["margin"] = margin
+    return {**common, "failed_baseline": int(rival["failed"].sum()), "failed_variant": int(stack["failed"].sum())}
+
+
+def _left_out(common: dict) -> str:
+    left_out = common["failed_baseline"] + common["failed_variant"]
+    return f"{left_out} failed run(s) left out" if left_out else ""
+
+
+def _accuracy_rows(claim: str, base: dict, stack: pd.DataFrame, rival: pd.DataFrame, margin: float) -> list[dict]:
+    """The primary comparison of the runs that did not fail, and its sensitivity analyses: all runs (where
+    some failed), and runs paired by data order where seeds are shared."""
+    common = _shared(claim, base, stack, rival, margin)
+    kept_stack, kept_rival = stack[~stack["failed"]], rival[~rival["failed"]]
+    rows = [{**common, "analysis": PRIMARY, **_unpaired(kept_stack, kept_rival, margin)}]
+    if left_out := _left_out(common):
+        rows[0]["note"] = left_out
+        rows.append({**common, "analysis": "all runs (sensitivity)", **_unpaired(stack, rival, margin)})
+    # Seed k fixes a run's data order, dropout stream and (with subset_per_seed) its training images, but not
+    # its initial weights: each architecture draws its own from the seed, so stack and rival of one seed share
+    # their data and nothing else.
+    paired_stack, paired_rival = kept_stack.set_index("seed").test_acc.align(
+        kept_rival.set_index("seed").test_acc, join="inner"
+    )
+    if len(paired_stack) >= 2:
+        compared = _compare(paired_stack, paired_rival, margin, stats.paired)
+        method = "paired t over seeds; test-set sampling left out"
+        rows.append({**common, "analysis": "paired by data order (sensitivity)", **compared, "interval_method": method})
+    return rows
+
+
+def final_runs(train: pd.DataFrame) -> pd.DataFrame:
+    """Each run's final epoch (crashed trials left out), marked failed or not by the run's failure rule."""
+    final = final_epoch(train.dropna(subset=["test_acc"]))
+    return final.assign(failed=failed(final))
+
+
+def rows_of(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `table` (any epoch) that belong to `runs` (rows naming a model and a seed)."""
+    keys = [*keys_in(table), "seed"]
+    return table.merge(runs[keys].drop_duplicates(), on=keys)
+
+
+def _judged(train: pd.DataFrame, margin: float, design: Design):
+    """Each comparison the primary accuracy family makes (a Contrast of the runs' final rows) with its
+    sequential decision (None under the fixed design, or before a look), the arms cut to the seeds it judged."""
+    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
+    for contrast in contrasts(final_runs(train)):
+        decision = decisions.get(comparison_key(contrast.base, contrast.rival))
+        if decision is not None:
+            contrast = contrast._replace(
+                stack_rows=_first_seeds(contrast.stack_rows, decision.seeds),
+                rival_rows=_first_seeds(contrast.rival_rows, decision.seeds),
+            )
+        yield contrast, decision
+
+
+def _budget(rows: pd.DataFrame) -> dict:
+    """The budget `rows` were measured at: their epoch, and the optimizer steps taken by then (where counted)."""
+    steps = rows["optimizer_steps"].max() if "optimizer_steps" in rows else math.nan
+    return {"epoch": int(rows["epoch"].max()), "optimizer_steps": steps}
+
+
+def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Higher accuracy than each rival: one family, Holm-adjusted, with TOST. Under a sequential `design` each
+    comparison is judged at the look that decided it, on the seeds it had there (`sequential_decisions`)."""
+    if train.empty or "test_acc" not in train:
+        return []
+    design = design or Design()
+    rows = []
+    for (base, group, rival, stack_rows, rival_rows), decision in _judged(train, margin, design):
+        found = _accuracy_rows(accuracy_claim(rival), base, stack_rows, rival_rows, margin)
+        rows += [{**row, "estimand": _estimand(group), **_budget(group), "design": design.design} for row in found]
+        if design.sequential:
+            rows[-len(found)].update(_sequential_columns(decision, Plan.of(design)))
+    adjust(rows)
+    for row in rows:
+        if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
+            row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
+    return rows
+
+
+def budget_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Higher accuracy at each earlier budget: for every comparison of the primary family and every epoch
+    before the final one, the same statistics on the same runs (those that did not fail by the final rule, and
+    under a sequential design the seeds of the deciding look, chosen before any budget was looked at). One
+    Holm family of its own, beside the final one: when the stack leads, not only whether it leads at the end."""
+    if train.empty or "test_acc" not in train:
+        return []
+    design = design or Design()
+    recorded = train.dropna(subset=["test_acc"]).reset_index(drop=True)
+    earlier = recorded.drop(index=final_epoch(recorded).index)
+    rows = []
+    for contrast, decision in _judged(train, margin, design):
+        rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
+    adjust(rows)
+    return rows
+
+
+def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> list[dict]:
+    """One comparison at each epoch before the final one, on the runs its primary row judged."""
+    base, _, rival, stack, other = contrast
+    common = _shared(accuracy_claim(rival, earlier=True), base, stack, other, margin)
+    looked = f"the seeds of look {decision.look} ({decision.seeds} per arm), as the final row" if decision else ""
+    note = "; ".join(filter(None, (_left_out(common), looked)))
+    rows = []
+    for _, at in rows_of(earlier, pd.concat([stack[~stack["failed"]], other[~other["failed"]]])).groupby("epoch"):
+        compared = _unpaired(at[at["variant"] == STACK], at[at["variant"] == rival], margin)
+        rows.append({**common, "analysis": PRIMARY, **_budget(at), **compared, **({"note": note} if note else {})})
+    return rows
+
+
+INTERACTION = "batch norm x variant"
+# (stack - rival) with batch norm, less (stack - rival) without: the weights of the four arms in that order.
+INTERACTION_WEIGHTS = (1, -1, -1, 1)
+
+
+def interaction_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+    """Batch norm x variant: where a group was trained with and without batch norm (all else equal), per
+    rival, whether batch norm changes the comparison, on the runs the two primary rows judged. Numbers beside
+    the verdicts, no verdict: the claim says nothing about batch norm."""
+    if train.empty or "test_acc" not in train or "batch_norm" not in train:
+        return []
+    judged = {comparison_key(found.base, found.rival): found for found, _ in _judged(train, margin, design or Design())}
+    rows = []
+    for normed in judged.values():
+        plain = judged.get(comparison_key({**normed.base, "batch_norm": False}, normed.rival))
+        if normed.base["batch_norm"] and plain is not None:
+            rows.append(_interaction_row(normed, plain))
+    return rows
+
+
+def _interaction_row(normed, plain) -> dict:
+    """The difference of the two differences at the final epoch, (stack - rival with batch norm) - (stack -
+    rival without), with its 95% interval: the four arms are different models, independent over seeds, so
+    Welch-Satterthwaite over their runs (stats.contrast), with the shared test set's sampling where every run
+    recorded per-image correctness."""
+    arms = [
+        rows[~rows["failed"]] for rows in (normed.stack_rows, normed.rival_rows, plain.stack_rows, plain.rival_rows)
+    ]
+    base = {key: value for key, value in normed.base.items() if key != "batch_norm"}
+    row = {"claim": INTERACTION, **base, "analysis": INTERACTION_ROW, "baseline": normed.rival, "variant": STACK}
+    row["unit"] = ACCURACY
+    row.update(estimand=_estimand(normed.group), **_budget(normed.group), verdict=math.nan)
+    means = [arm["test_acc"].mean() for arm in arms]
+    with_bn, without = means[0] - means[1], means[2] - means[3]
+    row["note"] = (
+        f"(stack - {normed.rival}) with batch norm {with_bn:+.4f} less without {without:+.4f}; runs per arm "
+        f"{', '.join(str(len(arm)) for arm in arms)} (stack and {normed.rival} with batch norm, then without), "
+        "runs that failed left out; numbers, no verdict"
+    )
+    if min(map(len, arms)) < 2:
+        return {**row, "difference": with_bn - without, "note": f"{row['note']}; fewer than two runs in an arm"}
+    tables = [_correctness(arm) for arm in arms]
+    per_image = all(table is not None for table in tables)
+    found = stats.contrast(tables if per_image else [arm["test_acc"] for arm in arms], INTERACTION_WEIGHTS)
+    row.update(difference=found.value, ci_low=found.ci_low, ci_high=found.ci_high, p_value=found.p_value)
+    return {**row, "interval_method": INTERACTION_WITH_TEST_SET if per_image else INTERACTION_SEEDS_ONLY}
+
+
+def comparison_key(base: dict, rival: str) -> tuple:
+    """How a sequential decision names the comparison of the stack against `rival` in the group `base`."""
+    return (*sorted(base.items()), rival)
+
+
+def sequential_decisions(train: pd.DataFrame, design: Design, margin: float) -> dict:
+    """The sequential design replayed on the runs so far (vggbench.verdicts.sequential.replay): a Decision per
+    comparison (by `comparison_key`) that had enough seeds for a look. A look takes the first n_k seeds
+    trained, failed runs among them marked NaN (the rounds train seeds, not survivors)."""
+    samples = {}
+    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+        stack, other = (rows.sort_values("seed") for rows in (stack_rows, rival_rows))
+        if min((~stack["failed"]).sum(), (~other["failed"]).sum()) < 2:
+            continue
+        tables = _correctness(stack), _correctness(other)  # per-image results: the test set's sampling counts
+        arms = tables if all(table is not None for table in tables) else (stack.test_acc, other.test_acc)
+        samples[comparison_key(base, rival)] = tuple(
+            np.where(rows["failed"].to_numpy().reshape(-1, *[1] * (np.ndim(arm) - 1)), np.nan, arm)
+            for rows, arm in zip((stack, other), arms, strict=True)
+        )
+    return replay(Plan.of(design), samples, margin)
+
+
+def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
+    """The runs of the first `kept` seeds, failed or not: the seeds a look judged."""
+    return rows.sort_values("seed").head(kept)
+
+
+def _sequential_columns(decision, plan: Plan) -> dict:
+    """The primary row's verdict from its decision, with the look, the boundary it was held to and a note."""
+    looks = len(plan.looks)
+    if decision is None:
+        return {"sequential_verdict": INCONCLUSIVE, "looks": looks, "note": "fewer than two runs in an arm"}
+    verdict = INCONCLUSIVE if decision.verdict == CONTINUE else decision.verdict
+    spent = f"look {decision.look} of {looks} ({decision.seeds} seeds per arm, {plan.spending} spending)"
+    if decision.verdict == CONTINUE:
+        note = f"not decided yet: the run stopped after {spent}, before the design's next look"
+    elif decision.verdict == INCONCLUSIVE:
+        note = f"no boundary crossed by the last look, {spent}"
+    else:
+        crossed = decision.p_value if decision.verdict != EQUIVALENT else decision.tost_p
+        level = decision.level if decision.verdict != EQUIVALENT else decision.equivalence_level
+        note = f"decided at {spent}: p {crossed:.3g} crossed the boundary {level:.3g}"
+    columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
+    columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
+    return {**columns, **({"mde": decision.mde} if decision.verdict == INCONCLUSIVE else {})}
+
+
+def trainability_claims(train: pd.DataFrame) -> list[dict]:
+    """Trains reliably: failed runs of the stack against each rival (Fisher's exact test, Holm)."""
+    if train.empty or "test_acc" not in train:
+        return []
+    rows = []
+    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+        stack, other = stack_rows["failed"], rival_rows["failed"]
+        counts = {"failed_variant": int(stack.sum()), "failed_baseline": int(other.sum())}
+        counts.update(seeds_variant=len(stack), seeds_baseline=len(other))
+        shares = {"variant_value": stack.mean(), "baseline_value": other.mean(), "unit": FAILED_SHARE}
+        p_value = stats.fisher(counts["failed_variant"], len(stack), counts["failed_baseline"], len(other))
+        none_failed = not (stack.any() or other.any())
+        note = "share of runs that failed" + ("; no run failed in either arm" if none_failed else "")
+        row = {"claim": "trains reliably", **base, "analysis": PRIMARY, "baseline": rival, "variant": STACK}
+        difference = shares["variant_value"] - shares["baseline_value"]  # stack - rival: below 0, it fails less
+        rows.append({**row, **counts, **shares, "difference": difference, "p_value": p_value, "note": note})
+    adjust(rows, columns=("p_value",), judge=lambda row: decide(row, _fails_less))
+    return rows
+
+
+def _fails_less(row: dict) -> bool:
+    """The stack's share of failed runs below the rival's (the difference, stack - rival, below 0)."""
+    return row["difference"] < 0
+
+
+def _arm_rows(train: pd.DataFrame):
+    """Per group and accuracy contrast with two runs or more in each arm: (the group's identity, the rival,
+    the stack's final rows, the rival's), runs that failed left out, in seed order."""
+    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+        stack, other = (rows[~rows["failed"]].sort_values("seed") for rows in (stack_rows, rival_rows))
+        if min(len(stack), len(other)) >= 2:
+            yield base, rival, stack, other
+
+
+def accuracy_arms(train: pd.DataFrame):
+    """As `_arm_rows`, with each arm's final accuracies."""
+    for base, rival, stack, other in _arm_rows(train):
+        yield base, rival, stack["test_acc"], other["test_acc"]
+
+
+def power_table(train: pd.DataFrame, effect: float, margin: float, design: Design | None = None) -> pd.DataFrame:
+    """Per group and accuracy contrast, from the runs that did not fail: the spread of one run, the seeds per
+    arm now and the smallest difference they detect, and the seeds per arm needed to detect `effect` (80%
+    power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference; and what a
+    group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread."""
+    design = design if design is not None and design.sequential else Design(design=GROUP_SEQUENTIAL)
+    plan = Plan.of(design)
+    rows = []
+    for base, rival, stack, other in accuracy_arms(train):
+        sd = stats.welch(stack, other, margin).sd
+        sequential = {"seeds_per_round": design.seeds_per_round, "max_seeds": design.max_seeds}
+        sequential.update(expected_seeds(plan, sd, effect, margin))
+        rows.append(
+            {
+                "claim": accuracy_claim(rival),
+                **base,
+                "baseline": rival,
+                "variant": STACK,
+                "sd": sd,
+                "seeds_now": min(len(stack), len(other)),
+                "mde_now": stats.mde(sd, len(stack), len(other), len(stack) + len(other) - 2),
+                "effect": effect,
+                "seeds_needed": stats.seeds_needed(sd, effect),
+                "margin": margin,
+                "seeds_for_equivalence": stats.seeds_for_equivalence(sd, margin),
+                **sequential,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+MIN_RUNS_PER_ARM = 2  # runs that did not fail, per arm, for a spread (`power_table`)
+
+
+def _named(base: dict) -> str:
+    """A group of models in words: vgg11, ratio 8, 32 px (with batch norm)."""
+    return f"{base['arch']}, ratio {base['ratio']}, {base['resolution']} px" + (
+        ", batch norm" if base.get("batch_norm") is True else ""
+    )
+
+
+def unplanned(train: pd.DataFrame) -> str:
+    """Why `power_table` sizes none, or not every, accuracy contrast of `train`, in words, with what to do: per
+    contrast left out, how many runs of each arm did not fail (it needs MIN_RUNS_PER_ARM of each); or that no
+    model was trained both as the stack and as a rival. Empty where every contrast is sized."""
+    final = final_runs(train) if not train.empty and "test_acc" in train else pd.DataFrame()
+    found, short = False, []
+    for base, _, rival, stack_rows, rival_rows in contrasts(final) if not final.empty else ():
+        found = True
+        arms = ((STACK, stack_rows), (rival, rival_rows))
+        kept = {name: int((~rows["failed"]).sum()) for name, rows in arms}
+        if min(kept.values()) < MIN_RUNS_PER_ARM:
+            counted = ", ".join(
+                f"{name} {kept[name]} of {len(rows)} runs ({int(rows['failed'].sum())} failed)" for name, rows in arms
+            )
+            short.append(f"{_named(base)}, stack against {rival} ({accuracy_claim(rival)}): {counted}")
+    if not found:
+        trained = ", ".join(dict.fromkeys(final["variant"])) if "variant" in final else ""
+        return (
+            f"no model was trained both as the stack and as a rival (variants trained: {trained or 'none'}), so "
+            "there is no accuracy contrast to size: train the stack and a rival (--variant stack single)"
+        )
+    if not short:
+        return ""
+    return (
+        f"each arm needs at least {MIN_RUNS_PER_ARM} runs that did not fail (by the run's failure rule) for the "
+        f"spread of one run; {'; '.join(short)}. Train more seeds into the run (`vggbench run` with the same "
+        "--out and more seeds adds them)"
+    )
