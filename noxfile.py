@@ -79,7 +79,8 @@ def _ensure_data(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting check."""
-    session.install("ruff")
+    """ruff: lint and formatting check; import-linter: the layers contract of pyproject.toml."""
+    session.install("ruff", "import-linter>=2")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": "."})

@@ -33,6 +33,15 @@ def test_load_run_reads_a_published_folders_tables_config_and_metadata():
         run["trian"]
 
 
+def test_load_run_refuses_an_unknown_config_key_in_a_fresh_process(tmp_path):
+    # In a fresh process nothing but vggbench itself is imported: what is checked may not depend on import order.
+    (tmp_path / "config.json").write_text('{"epoch": 3}')
+    probe = f"import vggbench; vggbench.load_run({str(tmp_path)!r})"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "unknown config key(s) epoch (did you mean 'epochs'?)" in result.stderr
+
+
 def test_load_run_leaves_missing_tables_empty_and_refuses_what_is_no_run(tmp_path):
     pd.DataFrame({"arch": ["vgg11"], "time_ratio_median": [0.9]}).to_csv(tmp_path / "pairs.csv", index=False)
     pd.DataFrame({"x": [1]}).to_csv(tmp_path / "extra.csv", index=False)

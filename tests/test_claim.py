@@ -15,7 +15,7 @@ from vggbench.models.schema import identity, spec_from_identity
 from vggbench.reporting import claim
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
-from vggbench.verdicts import padding as validity
+from vggbench.verdicts import padding
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -464,9 +464,9 @@ def test_a_rows_identity_names_its_model_again():
 
 
 def test_rows_that_name_no_model_get_no_validity():
-    assert validity.of_row({"claim": "3x3 is the densest", "baseline": "7x7", "variant": "3x3"}) == ""
-    assert validity.of_row({"claim": "votes decide", "arch": "vgg11", "verdict": "supported"}) == ""
-    assert validity.of_row({"baseline": "single", "variant": "stack", "arch": "custom", "resolution": 32}) == ""
+    assert padding.of_row({"claim": "3x3 is the densest", "baseline": "7x7", "variant": "3x3"}) == ""
+    assert padding.of_row({"claim": "votes decide", "arch": "vgg11", "verdict": "supported"}) == ""
+    assert padding.of_row({"baseline": "single", "variant": "stack", "arch": "custom", "resolution": 32}) == ""
 
 
 def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_path):
@@ -474,14 +474,14 @@ def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_
     _static_of(specs).to_csv(tmp_path / "static.csv", index=False)
     claims, text = claim.report(tmp_path)
     flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
-    sentence = validity.sentence(claims)
+    sentence = padding.sentence(claims)
     assert sentence.startswith(
         f"Kernels wider than their maps (the validity column): vgg13 r8 at 32 px, stack against single: {flag}."
     )
     assert "single-fits" in sentence and sentence.count("stack against") == 1
     interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
     joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
-    assert validity.sentence(joined) == sentence  # it joins comparisons already named: not named again
+    assert padding.sentence(joined) == sentence  # it joins comparisons already named: not named again
     assert text.index(sentence) < text.index("At a glance")
     assert f"| {flag} |" in text  # the flag in the part's table, beside its verdict
     written = pd.read_csv(tmp_path / "claim.csv")

@@ -152,7 +152,7 @@ def quick_rates(monkeypatch):
     """The dry run's calibration (a few training steps of each model: minutes for the paper preset's 224 px
     models on a CPU) replaced by fixed rates; the runs it was asked to time are kept."""
     from vggbench.engine import study
-    from vggbench.engine.estimate import Rates
+    from vggbench.engine._estimate import Rates
 
     asked = []
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from vggbench.engine import estimate, study
+from vggbench.engine import _estimate as estimate
+from vggbench.engine import study
 from vggbench.engine.config import load_config
 from vggbench.engine.registry import KINDS
 

@@ -21,7 +21,7 @@ from vggbench.measure.hardware import Machine
 from vggbench.models.schema import identity, keys_in
 from vggbench.models.vgg import build_spec
 from vggbench.util.knobs import knob
-from vggbench.verdicts import vocabulary as verdicts
+from vggbench.verdicts import vocabulary
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,12 @@ class Latency(Kind):
         return [
             {
                 "claim": "lower latency",
-                "analysis": verdicts.PRIMARY,
+                "analysis": vocabulary.PRIMARY,
                 "baseline": rival,
                 "variant": "stack",
                 "baseline_value": latency[rival],
                 "variant_value": latency["stack"],
-                "verdict": verdicts.SUPPORTED if latency["stack"] < latency[rival] else verdicts.CONTRADICTED,
+                "verdict": vocabulary.SUPPORTED if latency["stack"] < latency[rival] else vocabulary.CONTRADICTED,
             }
             for rival in latency.index.drop("stack")
         ]

@@ -1,6 +1,10 @@
-"""The shape of the house: modules import one way (no circle), and no function grows past a screen."""
+"""The shape of the house: modules import one way (no circle, and downwards by layer: import-linter's contract in
+pyproject.toml), no module changes another at import time, and no function grows past a screen."""
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import vggbench
@@ -86,3 +90,50 @@ def test_no_module_parses_layer_names():
     for path in PACKAGE.rglob("*.py"):
         if path != PACKAGE / "models" / "vgg.py":
             assert "vgg_block_" not in path.read_text(), path
+
+
+# Run in a fresh interpreter: imports `modules` one by one, and prints each module an import changed that was
+# there before it (a dict, list or set at its top level that grew or shrank: something registered into it).
+_REGISTRATION_PROBE = """
+import importlib, sys
+
+def containers():
+    return {
+        (module, name): repr(sorted(map(repr, value)))
+        for module, loaded in list(sys.modules.items()) if module.split(".")[0] in PACKAGES
+        for name, value in list(vars(loaded).items()) if isinstance(value, (dict, list, set)) and name != "__all__"
+    }
+
+for module in MODULES:
+    before = containers()
+    importlib.import_module(module)
+    after = containers()
+    changed = sorted(f"{key[0]}.{key[1]}" for key in before if after.get(key) != before[key])
+    if changed:
+        print(module, "changed", ", ".join(changed))
+"""
+
+
+def _registrations(modules: list[str], packages: set[str], path: Path | None = None) -> str:
+    code = f"PACKAGES = {packages!r}\nMODULES = {modules!r}\n" + _REGISTRATION_PROBE
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(path or ""), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_no_module_registers_into_another_at_import_time():
+    # Lowest layer first, so that a module that registers into a lower one imports it only after it was seen.
+    layers = ["util", "stats", "models", "measure", "verdicts", "engine", "reporting"]
+    layer = {
+        name: next((at for at, part in enumerate(layers) if name.startswith(f"vggbench.{part}.")), 99)
+        for name in _graph()
+        if name != "vggbench.__main__"  # which runs the command line
+    }
+    assert _registrations(sorted(layer, key=lambda name: (layer[name], name)), {"vggbench"}) == ""
+
+
+def test_the_registration_probe_finds_a_registration(tmp_path):
+    (tmp_path / "lower.py").write_text("HOOKS = []\nNAMES = {}\n")
+    (tmp_path / "upper.py").write_text("import lower\nlower.HOOKS.append(len)\nOWN = {}\nOWN['x'] = 1\n")
+    assert _registrations(["lower", "upper"], {"lower", "upper"}, tmp_path) == "upper changed lower.HOOKS\n"

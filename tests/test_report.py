@@ -20,6 +20,7 @@ from scipy import stats as scipy_stats
 
 from vggbench.cli import main
 from vggbench.engine.config import Rules
+from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
 from vggbench.measure.static import block_table
 from vggbench.models.arch import ModelSpec
@@ -455,7 +456,7 @@ def test_the_budget_figures_are_drawn_for_runs_of_several_epochs_only(tmp_path):
         train = _epochs(accuracies)
         train.to_csv(run / "train.csv", index=False)
         claim.claim_table({"train": train}).to_csv(run / "claim.csv", index=False)
-        drawn = {figure.name: figure.png for figure in report.draw(RunDir(run))}
+        drawn = {figure.name: figure.png for figure in report.draw(RunDir(run, KINDS))}
         for figure in ("accuracy_budgets", "learning_curves"):
             assert (drawn[figure] is not None) is (name == "several"), (name, figure)
             assert (run / "figures" / f"{figure}.svg").is_file() is (name == "several")

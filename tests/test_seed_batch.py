@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import vggbench
-from vggbench.measure import seedgroup, train
+from vggbench.measure import _seedgroup as seedgroup
+from vggbench.measure import train
+from vggbench.measure._seedgroup import SeedGroup
 from vggbench.measure.flops import step_flops
-from vggbench.measure.seedgroup import SeedGroup
 from vggbench.measure.setups import TrainConfig
 
 SMALL = vggbench.ModelSpec(vggbench.custom(convs_per_block=[2, 1], widths=[8, 16], fc_hidden=32), resolution=16)

@@ -7,11 +7,11 @@ import pytest
 
 from vggbench.cli import main
 from vggbench.engine import study
+from vggbench.engine._store import Store
 from vggbench.engine.config import load_config
 from vggbench.engine.outputs import Outputs
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
-from vggbench.engine.store import Store
 from vggbench.reporting.publish import publish
 
 TABLES = ["static", "blocks", "layers", "speed", "pairs", "train", "erf", "density", "summary"]

@@ -9,7 +9,7 @@ import pytest
 from vggbench.cli import main
 from vggbench.measure import training_rules
 from vggbench.reporting import terminal
-from vggbench.verdicts import vocabulary as verdicts
+from vggbench.verdicts import vocabulary
 
 
 @pytest.mark.parametrize(
@@ -85,12 +85,12 @@ def test_a_summary_left_blank_because_every_run_failed_says_so():
 
 def test_an_inconclusive_row_says_why():
     row = {"verdict": "inconclusive", "variant": "stack", "baseline": "single", "seeds_variant": 1, "seeds_baseline": 3}
-    assert verdicts.reason(row, brief=True) == "no test: 1 and 3 runs"
-    assert "a test needs two in each" in verdicts.reason(row)
+    assert vocabulary.reason(row, brief=True) == "no test: 1 and 3 runs"
+    assert "a test needs two in each" in vocabulary.reason(row)
     row.update(seeds_variant=3, p_value_holm=0.4, tost_p_holm=0.3, margin=0.01, mde=0.021)
-    assert verdicts.reason(row, brief=True) == "TOST p 0.3, mde 0.021"
-    assert verdicts.reason(row) == (
+    assert vocabulary.reason(row, brief=True) == "TOST p 0.3, mde 0.021"
+    assert vocabulary.reason(row) == (
         "no difference at 0.05 after Holm (p 0.4); no equivalence within ±0.01 (TOST p 0.3); the smallest "
         "difference these runs detect: 0.021"
     )
-    assert verdicts.reason({**row, "verdict": "supported"}) == ""
+    assert vocabulary.reason({**row, "verdict": "supported"}) == ""

@@ -223,7 +223,7 @@ def test_the_failure_rule_marks_a_run_that_never_learns(dataset):
 
 
 def test_each_seeds_training_subset_is_its_own_draw_from_the_whole_set():
-    from vggbench.measure.train_setup import subsets
+    from vggbench.measure._train_setup import subsets
 
     config = TrainConfig(train_limit=100, subset_per_seed=True, device="cpu", threads=1)
     first, second = subsets(1000, (3, 4), config)

@@ -388,9 +388,10 @@ def _training_run(args: argparse.Namespace, purpose: str):
     """(the run directory, its train table, its config, the equivalence margin: given, or the run's) of a
     command that reads a finished run's training rows, which must be there."""
     from vggbench.engine.config import Margins, run_config
+    from vggbench.engine.registry import KINDS
     from vggbench.engine.rundir import RunDir
 
-    directory = RunDir(args.run_dir)
+    directory = RunDir(args.run_dir, KINDS)
     train = directory.table("train")
     if train.empty or "test_acc" not in train:
         raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")

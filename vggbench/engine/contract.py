@@ -81,9 +81,6 @@ class Outcome:
     error: str | None = None
 
 
-TABLES: dict[str, Table] = {}  # every kind's table that declares the columns it is read for, by name
-
-
 @dataclass(frozen=True)
 class Table:
     """A table a kind writes: `name`.csv in a run directory; on the command line printed under `title`
@@ -98,10 +95,6 @@ class Table:
     reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
     required: tuple[str, ...] = ()  # the columns every row fills but a failed trial's (one with an error)
     ordered: tuple[tuple[str, ...], ...] = ()  # columns whose values never decrease along a row (low, median, high)
-
-    def __post_init__(self) -> None:
-        if self.reads:  # known by name to whoever reads the table from a file (RunDir.table)
-            TABLES.setdefault(self.name, self)
 
     def checked(self, table: pd.DataFrame, path, rows: bool = False) -> pd.DataFrame:
         """`table`, read from `path`, once every column it is read for is there, of its type and in its range, and

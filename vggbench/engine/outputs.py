@@ -19,7 +19,7 @@ from vggbench.util.csvio import write_bytes, write_csv
 
 class Outputs:
     """Where a single command's one-kind study keeps its results instead of a run directory (a
-    vggbench.engine.store.Store): rows in memory, the kind's table rewritten to `out` after every trial, and files
+    vggbench.engine._store.Store): rows in memory, the kind's table rewritten to `out` after every trial, and files
     saved under `save_to`."""
 
     def __init__(self, kind: Kind, out: str | None, save_to: str | None, trials: int) -> None:

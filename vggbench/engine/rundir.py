@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vggbench.engine.contract import TABLES, Kind, Outcome, Trial
+from vggbench.engine.contract import Kind, Outcome, Trial
 from vggbench.models.arch import ModelSpec
 from vggbench.util.csvio import (
     FILE,
@@ -331,7 +331,12 @@ class RunDir:
         the column (not `checked`: the table as the file has it, for a reader that judges nothing)."""
         path = self.own(f"{name}.csv")
         table = read_csv(path, follow=False)
-        return TABLES[name].checked(table, path) if checked and name in TABLES else table
+        if not checked:
+            return table
+        if self.kinds is None:
+            raise TypeError("RunDir(root, kinds) checks tables against their kinds: give it the kinds' registry")
+        read_for = {table.name: table for kind in self.kinds.values() for table in kind.tables if table.reads}
+        return read_for[name].checked(table, path) if name in read_for else table
 
     def write_table(self, name: str, table: pd.DataFrame) -> None:
         write_csv(table, self.root / f"{name}.csv")

@@ -24,14 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from vggbench.engine import rounds
+from vggbench.engine import _rounds as rounds
+from vggbench.engine._estimate import Rates, measure_rates
+from vggbench.engine._store import Store
 from vggbench.engine.config import StudyConfig, run_config
 from vggbench.engine.contract import Outcome, Trial
-from vggbench.engine.estimate import Rates, measure_rates
 from vggbench.engine.executors import LocalExecutor, TrialLost
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import DAMAGED, DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir, now
-from vggbench.engine.store import Store
 from vggbench.measure import data, memory, noise
 from vggbench.measure.hardware import Machine, device_name, environment
 from vggbench.models.schema import keys_in
@@ -372,7 +372,7 @@ def _earlier_sittings(directory: RunDir) -> list[dict]:
 
 
 def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir, report: Report, rates) -> None:
-    """`todo` in the rounds of a sequential design (vggbench.engine.rounds): before each later round, the trials of
+    """`todo` in the rounds of a sequential design (vggbench.engine._rounds): before each later round, the trials of
     models that no open accuracy comparison needs any more are left out, and the run stops once none is open."""
     looks = rounds.looks(config)
     for number, seeds in enumerate(looks, start=1):

@@ -31,7 +31,7 @@ import torch
 from scipy import stats as scipy_stats
 from torch import nn
 
-from vggbench.measure.receptive_field import walk
+from vggbench.measure._receptive_field import walk
 from vggbench.measure.setups import RESAMPLES
 from vggbench.models.arch import ModelSpec
 from vggbench.models.schema import identity

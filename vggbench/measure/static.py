@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench.measure.receptive_field import Geometry, Window, padding_tap_share, walk
+from vggbench.measure._receptive_field import Geometry, Window, padding_tap_share, walk
 from vggbench.models.arch import VARIANTS, ModelSpec
 from vggbench.models.schema import identity
 from vggbench.models.vgg import VGG, build_spec

@@ -19,11 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from torch import nn
 
-from vggbench.measure import train_setup
+from vggbench.measure import _train_setup as train_setup
+from vggbench.measure._seedgroup import SeedGroup, seeded_dropout
 from vggbench.measure.data import FashionMNIST, prepare
 from vggbench.measure.flops import step_flops
 from vggbench.measure.hardware import device_name
-from vggbench.measure.seedgroup import SeedGroup, seeded_dropout
 from vggbench.measure.setups import TrainConfig
 from vggbench.measure.training_rules import is_failure
 from vggbench.models.arch import ModelSpec

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from vggbench.models.arch import PRESET_CONVS, ArchSpec, ModelSpec
+from vggbench.models.arch import ARCH_NAMES, PRESET_CONVS, ArchSpec, ModelSpec
+from vggbench.util.csvio import OneOf
 
 if TYPE_CHECKING:
     import pandas as pd
 
+ARCH = OneOf(ARCH_NAMES, "an architecture's name")  # the type of a table's `arch` column (Table.reads)
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
 MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
 GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")

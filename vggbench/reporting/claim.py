@@ -28,7 +28,7 @@ from vggbench.measure import noise
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
-from vggbench.verdicts import padding as validity
+from vggbench.verdicts import padding
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
 
 COLUMNS = [
@@ -97,7 +97,7 @@ def claim_table(
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
-        row["validity"] = validity.of_row(row) or np.nan
+        row["validity"] = padding.of_row(row) or np.nan
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -299,7 +299,7 @@ def markdown(
     intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
-    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(validity.sentence(parts)), ""]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(padding.sentence(parts)), ""]
     text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
     if not earlier.empty:
         text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]
@@ -332,7 +332,7 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     """claim.csv and claim.md in `run_dir`, from the tables of the kinds that ran (any of them: the parts of
     the claim whose tables are missing are left out). The margins are the run's configuration's, or those
     given."""
-    directory = RunDir(run_dir)
+    directory = RunDir(run_dir, registry.KINDS)
     root = directory.root
     config = run_config(directory, missing_ok=True)
     chosen = Rules(**knobs.settings(Rules, {**config, **margins}))

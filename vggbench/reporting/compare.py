@@ -155,9 +155,10 @@ def check_threshold(threshold: float) -> None:
 
 def _read(root: str | Path, measure: Measure) -> pd.DataFrame:
     """The measure's table of a run, with its rows whose value is missing left in (they are counted)."""
+    from vggbench.engine.registry import KINDS
     from vggbench.engine.rundir import RunDir
 
-    table = RunDir(root).table(measure.table)
+    table = RunDir(root, KINDS).table(measure.table)
     if table.empty or measure.value not in table:
         return table.iloc[0:0]
     keys = [key for key in measure.keys if key in table]

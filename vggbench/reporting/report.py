@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from vggbench.engine.config import run_config
+from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import ERF_MAPS, FIGURES, REPORT, RunDir, erf_map_name, model_key
 from vggbench.measure import noise
 from vggbench.reporting import terminal
@@ -35,8 +36,7 @@ from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget
 from vggbench.stats import hypothesis as stats
 from vggbench.util.csvio import read_map, write_bytes
 from vggbench.util.validate import InputError
-from vggbench.verdicts import padding as validity
-from vggbench.verdicts import vocabulary as verdicts
+from vggbench.verdicts import padding, vocabulary
 from vggbench.verdicts.train import final_runs, rows_of
 from vggbench.verdicts.vocabulary import ACCURACY, EARLIER, NON_LINEARITY, PRIMARY, STACK
 
@@ -320,7 +320,7 @@ def learning_curves(train: pd.DataFrame):
         return None
     final = final_runs(train)
     recorded = rows_of(train.dropna(subset=["test_acc", "optimizer_steps"]), final[~final["failed"]])
-    groups = list(verdicts.groups(recorded))
+    groups = list(vocabulary.groups(recorded))
     variants = _ordered(recorded["variant"])
     several_resolutions = recorded["resolution"].nunique() > 1
     figure, add = _panels(len(groups))
@@ -616,7 +616,7 @@ pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 0.8em; }
 """
 
 
-# Each verdict word (verdicts.vocabulary) and the class that colours its cell; the order the page counts them in.
+# Each verdict word (vocabulary.vocabulary) and the class that colours its cell; the order the page counts them in.
 VERDICT_STYLES = {word: word for word in ("supported", "equivalent", "contradicted", "inconclusive")}
 VERDICT_STYLES["not reproduced on this device"] = "not-reproduced"
 SHORT_VERDICTS = {"not reproduced on this device": "not reproduced"}
@@ -816,7 +816,7 @@ def _glance_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
     sentences = headline(claims)
-    flagged = validity.sentence(claims)
+    flagged = padding.sentence(claims)
     return [
         "<h2>The claim at a glance</h2>",
         '<ul class="headline" id="headline">',
@@ -872,7 +872,7 @@ def _details(row) -> str:
     """The row's other columns, collapsed: p-values, effect sizes, seeds, design, the exact values, validity,
     interval method and note; its summary says why where the verdict is inconclusive."""
     items = []
-    why = verdicts.reason(row)
+    why = vocabulary.reason(row)
     if why:
         items.append(("why inconclusive", why))
     for column in DETAILS:
@@ -882,7 +882,7 @@ def _details(row) -> str:
     if not items:
         return "<td></td>"
     listed = "".join(f"<dt>{html.escape(name)}</dt><dd>{html.escape(value)}</dd>" for name, value in items)
-    summary = f"why: {verdicts.reason(row, brief=True)}" if why else "details"
+    summary = f"why: {vocabulary.reason(row, brief=True)}" if why else "details"
     return f'<td class="text"><details><summary>{html.escape(summary)}</summary><dl>{listed}</dl></details></td>'
 
 
@@ -1058,7 +1058,7 @@ def _metadata_section(metadata: dict) -> list[str]:
 
 def write(run_dir: str | Path) -> Path:
     """Draw the run's figures and write RUN_DIR/report.html from its tables; returns the page's path."""
-    directory = RunDir(run_dir)
+    directory = RunDir(run_dir, KINDS)
     if not directory.has("summary.csv") or not directory.has("metadata.json"):
         raise InputError(
             f"{directory.root} has no summary.csv or metadata.json: is it a finished `vggbench run` directory?"

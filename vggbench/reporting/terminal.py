@@ -259,7 +259,7 @@ def _part_table(rows: pd.DataFrame, several_resolutions: bool) -> pd.DataFrame:
     difference with its interval, the Holm-adjusted p and why a row is inconclusive."""
     import pandas as pd
 
-    from vggbench.verdicts import vocabulary as verdicts
+    from vggbench.verdicts import vocabulary
 
     return pd.DataFrame(
         {
@@ -272,7 +272,7 @@ def _part_table(rows: pd.DataFrame, several_resolutions: bool) -> pd.DataFrame:
             "difference": [_signed(value) for value in rows["difference"]],
             "95% interval": [_interval(row["ci_low"], row["ci_high"]) for _, row in rows.iterrows()],
             "p Holm": [_p(value) for value in rows["p_value_holm"]],
-            "why inconclusive": [verdicts.reason(row, brief=True) for _, row in rows.iterrows()],
+            "why inconclusive": [vocabulary.reason(row, brief=True) for _, row in rows.iterrows()],
         }
     )
 
@@ -285,7 +285,7 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
     import pandas as pd
 
     from vggbench.reporting.claim import at_earlier_budget
-    from vggbench.verdicts import padding as validity
+    from vggbench.verdicts import padding
     from vggbench.verdicts.vocabulary import PRIMARY, STACK
 
     if claims.empty:
@@ -323,5 +323,5 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
         )
     ]
     notes = [f"(not shown here: {notes[0]}; {where} hold every row and column)"] if notes[0] else []
-    notes.append(validity.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
+    notes.append(padding.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
     return "\n\n".join([*blocks, *(wrapped(note, width) for note in notes if note)])

@@ -219,7 +219,20 @@ def read_json(path: str | Path, limit: int = MAX_TABLE_BYTES, follow: bool = Tru
 NUMBER, INTEGER, BOOLEAN, TEXT, NUMBERS = "a number", "an integer", "True or False", "text", "numbers joined by ;"
 POSITIVE, NON_NEGATIVE, SHARE = "a number > 0", "a number >= 0", "a number from 0 to 1"
 COUNT, WHOLE = "an integer >= 1", "an integer >= 0"
-ARCH = "an architecture's name (vgg11, vgg13, vgg16, vgg19 or custom)"
+
+
+class OneOf(tuple):
+    """A column type: one of these names (as `schema.ARCH`, an architecture's), named in messages as `what`."""
+
+    def __new__(cls, names, what: str):
+        one_of = super().__new__(cls, names)
+        one_of.what = what
+        return one_of
+
+    def __str__(self) -> str:
+        return f"{self.what} ({', '.join(self[:-1])} or {self[-1]})"
+
+
 _RANGES = {
     POSITIVE: (0, math.inf),
     NON_NEGATIVE: (0, math.inf),
@@ -324,10 +337,8 @@ def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path, failed
     given = values.notna()
     if kind == TEXT:
         return values
-    if kind == ARCH:
-        from vggbench.models.arch import ARCH_NAMES
-
-        bad = given & ~values.isin(ARCH_NAMES)
+    if isinstance(kind, OneOf):
+        bad = given & ~values.isin(kind)
         typed = values
     elif kind == BOOLEAN:
         if pd.api.types.is_bool_dtype(values):

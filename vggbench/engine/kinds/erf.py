@@ -14,8 +14,8 @@ from vggbench.engine.kinds.train import checkpoint_of, trial_key
 from vggbench.engine.rundir import ERF_MAPS, erf_map_name, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import RESAMPLES
-from vggbench.models.schema import NAME_KEYS
-from vggbench.util.csvio import ARCH, BOOLEAN, COUNT, INTEGER, NUMBER, TEXT
+from vggbench.models.schema import ARCH, NAME_KEYS
+from vggbench.util.csvio import BOOLEAN, COUNT, INTEGER, NUMBER, TEXT
 from vggbench.util.knobs import Setup, knob, refuse_ignored
 from vggbench.util.validate import InputError
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from vggbench.engine.contract import Outcome, Table, Trial
 from vggbench.engine.kinds.speed import Timed, flag, step_s
 from vggbench.measure.setups import SpeedSetup
-from vggbench.models.schema import PAIRED_COLUMNS, identity
-from vggbench.util.csvio import ARCH, POSITIVE, TEXT
+from vggbench.models.schema import ARCH, PAIRED_COLUMNS, identity
+from vggbench.util.csvio import POSITIVE, TEXT
 from vggbench.util.knobs import knob
 from vggbench.util.validate import InputError
 

@@ -8,8 +8,8 @@ from vggbench.engine.contract import Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import spec_key
 from vggbench.measure.noise import unstable_reasons
 from vggbench.measure.setups import SpeedSetup
-from vggbench.models.schema import NAME_KEYS, keys_in
-from vggbench.util.csvio import ARCH, POSITIVE, TEXT
+from vggbench.models.schema import ARCH, NAME_KEYS, keys_in
+from vggbench.util.csvio import POSITIVE, TEXT
 
 if TYPE_CHECKING:
     import pandas as pd

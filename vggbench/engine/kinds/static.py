@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from vggbench.engine.contract import Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import spec_key
-from vggbench.models.schema import NAME_KEYS, keys_in
-from vggbench.util.csvio import ARCH, INTEGER, NUMBER, TEXT, WHOLE
+from vggbench.models.schema import ARCH, NAME_KEYS, keys_in
+from vggbench.util.csvio import INTEGER, NUMBER, TEXT, WHOLE
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -9,8 +9,8 @@ from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import TrainConfig
-from vggbench.models.schema import NAME_KEYS, keys_in
-from vggbench.util.csvio import ARCH, INTEGER, NON_NEGATIVE, SHARE, TEXT
+from vggbench.models.schema import ARCH, NAME_KEYS, keys_in
+from vggbench.util.csvio import INTEGER, NON_NEGATIVE, SHARE, TEXT
 
 if TYPE_CHECKING:
     import pandas as pd
