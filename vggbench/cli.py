@@ -26,7 +26,6 @@ STDOUT = "-"
 BAD_INPUT = 2  # the exit status of a bad value or input (the message names it and what is allowed)
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
 BUG = 70  # the exit status of an internal error (EX_SOFTWARE), printed with its traceback
-MAX_REPLAYS = 100_000  # `vggbench design`'s replays per scenario: enough for a share to +-0.3%
 REGRESSION = 4  # the exit status of `compare` where run B is significantly slower than run A somewhere
 
 
@@ -384,67 +383,31 @@ def _report(args: argparse.Namespace) -> None:
     _print_report(report.write(args.run_dir))
 
 
-def _training_run(args: argparse.Namespace, purpose: str):
-    """(the run directory, its train table, its config, the equivalence margin: given, or the run's) of a
-    command that reads a finished run's training rows, which must be there."""
-    from vggbench.engine.config import Margins, run_config
-    from vggbench.engine.registry import KINDS
-    from vggbench.engine.rundir import RunDir
-
-    directory = RunDir(args.run_dir, KINDS)
-    train = directory.table("train")
-    if train.empty or "test_acc" not in train:
-        raise InputError(f"{directory.root} has no training rows (train.csv): nothing to {purpose}")
-    config = run_config(directory, missing_ok=True)
-    margin = Margins(**knobs.settings(Margins, {**config, **given(args)})).equivalence_margin  # checked, as the run's
-    return directory, train, config, margin
-
-
 def _power(args: argparse.Namespace) -> None:
-    from vggbench.util.validate import number
-    from vggbench.verdicts.designs import Design
-    from vggbench.verdicts.train import power_table, unplanned
+    from vggbench.reporting import planning
 
-    number("--effect", args.effect, above=0, maximum=1)  # an accuracy difference: a share
-    directory, train, config, margin = _training_run(args, "size from")
-    table = power_table(train, args.effect, margin, Design(**knobs.settings(Design, config)))
-    left_out = unplanned(train)
-    if table.empty:
-        raise InputError(f"cannot size any accuracy contrast from {directory.root}: {left_out}")
+    sized = planning.power(args.run_dir, args.effect, given(args))
     shown = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
     shown += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
     shown += ["sequential_seeds_max", "sequential_power"]
     title = (
-        f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {directory.root}; and what a group-sequential "
+        f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {sized.root}; and what a group-sequential "
         "design spends at that effect (sequential_*: 400 simulated studies)"
     )
-    _emit(table, args.out, shown, title)
-    if left_out:
-        print(printable(f"Not sized: {left_out}"))
+    _emit(sized.table, args.out, shown, title)
+    if sized.left_out:
+        print(printable(f"Not sized: {sized.left_out}"))
 
 
 def _design(args: argparse.Namespace) -> None:
-    from vggbench.util.validate import at_most
-    from vggbench.verdicts.design_check import design_table
-    from vggbench.verdicts.designs import FIXED, GROUP_SEQUENTIAL, MAX_SEEDS, Design
-    from vggbench.verdicts.sequential import Plan
+    from vggbench.reporting import planning
 
-    directory, train, _, margin = _training_run(args, "resample")
-    at_most("--replays", args.replays, MAX_REPLAYS, "each scenario holds its replays in memory")
-    chosen = {key: value for key, value in given(args).items() if key != "equivalence_margin"}
-    sequential = Design(**knobs.settings(Design, {**chosen, "design": GROUP_SEQUENTIAL}))
-    seeds = int(train.groupby("variant")["seed"].nunique().min()) if args.fixed_seeds is None else args.fixed_seeds
-    if seeds < 2:
-        raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")
-    at_most("--fixed-seeds", seeds, MAX_SEEDS, "seeds per arm a design may plan")
-    fixed = Design(design=FIXED, max_seeds=seeds)
-    plans = {FIXED: Plan.of(fixed), GROUP_SEQUENTIAL: Plan.of(sequential)}
-    table = design_table(train, plans, margin, args.replays, args.seed)
+    replayed = planning.designs(args.run_dir, given(args), args.replays, args.seed, args.fixed_seeds)
     shown = ["arch", "baseline", "variant", "scenario", "design", "seeds_per_round", "max_seeds", "type1_error"]
     shown += ["type1_ci_low", "type1_ci_high", "power", "equivalent_share", "inconclusive_share"]
     shown += ["seeds_per_arm_mean", "seeds_per_arm_median", "seeds_per_arm_max"]
-    title = f"Designs replayed {args.replays} times on seeds resampled from {directory.root} (alpha 0.05)"
-    _emit(table, args.out, shown, title)
+    title = f"Designs replayed {args.replays} times on seeds resampled from {replayed.root} (alpha 0.05)"
+    _emit(replayed.table, args.out, shown, title)
 
 
 def _add_design_command(commands) -> None:
@@ -457,7 +420,7 @@ def _add_design_command(commands) -> None:
     parser = commands.add_parser("design", help=text, description=what)
     parser.add_argument("run_dir", metavar="RUN_DIR", type=_path, help="a directory written by `vggbench run`")
     from vggbench.engine.config import Margins
-    from vggbench.verdicts.designs import Design
+    from vggbench.verdicts.designs import MAX_REPLAYS, Design
 
     not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
