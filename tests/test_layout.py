@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import vggbench
+from vggbench.cli._main import COMMANDS
 from vggbench.engine.registry import KIND_MODULES
 
 PACKAGE = Path(vggbench.__file__).parent
@@ -36,6 +37,7 @@ def _graph() -> dict[str, set[str]]:
     modules = set(paths)
     graph = {name: _imports(path, modules) - {name} for name, path in paths.items()}
     graph["vggbench.engine.registry"] |= {f"vggbench.engine.kinds.{name}" for name in KIND_MODULES}  # imported by name
+    graph["vggbench.cli._main"] |= {f"vggbench.cli.commands.{name}" for name in COMMANDS}  # so are the commands
     return graph
 
 

@@ -1,0 +1,45 @@
+"""`vggbench power`: the seeds per arm each accuracy contrast needs, from a run's observed spread
+(vggbench.reporting.planning)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vggbench.cli._knob_options import add_knobs, given
+from vggbench.cli._parsing import output_file, run_dir_parser
+from vggbench.cli._printing import emit
+from vggbench.util.validate import printable
+
+SHOWN = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
+SHOWN += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
+SHOWN += ["sequential_seeds_max", "sequential_power"]
+
+
+def add(commands) -> argparse.ArgumentParser:
+    from vggbench.engine.config import Margins
+
+    text = "seeds per arm needed to decide each accuracy contrast, from a run's observed spread"
+    parser = run_dir_parser(commands, "power", text)
+    parser.set_defaults(knob_keys=add_knobs(parser, Margins))
+    parser.add_argument(
+        "--effect",
+        type=float,
+        default=0.01,
+        help="the accuracy difference to detect, > 0 and <= 1 (default: 0.01); a size above a "
+        "million seeds per arm shows as inf",
+    )
+    parser.add_argument("--out", metavar="FILE.csv", type=output_file, help="also write the table as CSV")
+    return parser
+
+
+def run(args: argparse.Namespace) -> None:
+    from vggbench.reporting import planning
+
+    sized = planning.power(args.run_dir, args.effect, given(args))
+    title = (
+        f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {sized.root}; and what a group-sequential "
+        "design spends at that effect (sequential_*: 400 simulated studies)"
+    )
+    emit(sized.table, args.out, SHOWN, title)
+    if sized.left_out:
+        print(printable(f"Not sized: {sized.left_out}"))
