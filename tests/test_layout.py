@@ -9,6 +9,7 @@ from pathlib import Path
 
 import vggbench
 from vggbench.engine.registry import KIND_MODULES
+from vggbench.verdicts.designs import RULE_MODULES
 
 PACKAGE = Path(vggbench.__file__).parent
 LONGEST_FUNCTION = 60  # lines, signature and docstring included
@@ -36,6 +37,7 @@ def _graph() -> dict[str, set[str]]:
     modules = set(paths)
     graph = {name: _imports(path, modules) - {name} for name, path in paths.items()}
     graph["vggbench.engine.registry"] |= {f"vggbench.engine.kinds.{name}" for name in KIND_MODULES}  # imported by name
+    graph["vggbench.verdicts.designs"] |= {f"vggbench.verdicts.stopping.{name}" for name in RULE_MODULES.values()}
     return graph
 
 

@@ -15,6 +15,7 @@ from vggbench.engine.contract import Outcome
 from vggbench.engine.kinds.train import checkpoint_of
 from vggbench.engine.registry import KINDS
 from vggbench.models.schema import identity
+from vggbench.reporting import reports
 from vggbench.verdicts.sequential import nominal_levels
 
 DESIGN = {"design": "group-sequential", "seeds_per_round": 3, "max_seeds": 9, "seeds": list(range(9))}
@@ -44,6 +45,7 @@ def _run(tmp_path, monkeypatch, tiny_study, means, fails=(), **keys) -> tuple[pd
     lines = []
     config = load_config(**{**tiny_study, **DESIGN, "kinds": ["train"], **keys})
     directory = study.run(config, tmp_path / "run", report=lines.append)
+    reports.write(directory.root)
     return directory.table("train"), directory.table("claim"), lines
 
 

@@ -308,7 +308,7 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
 def _run(args: argparse.Namespace) -> int:
     from vggbench.engine import study
     from vggbench.engine.config import load_config
-    from vggbench.reporting import terminal
+    from vggbench.reporting import reports, terminal
 
     config = load_config(args.preset, args.config, **given(args))
     _executor_options(args)
@@ -323,10 +323,11 @@ def _run(args: argparse.Namespace) -> int:
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, _progress, _executor(args), args.large
     )
+    page = reports.write(directory.root)
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
     _print_claims(directory.table("claim"), directory.root)
-    _print_report(directory.root / "report.html")
+    _print_report(page)
     failures = directory.table("failures")
     if not failures.empty:
         listed = "; ".join(f"{row.kind} {row.trial}: {row.error}" for row in failures.itertuples())
@@ -427,7 +428,6 @@ def _design(args: argparse.Namespace) -> None:
     from vggbench.util.validate import at_most
     from vggbench.verdicts.design_check import design_table
     from vggbench.verdicts.designs import FIXED, GROUP_SEQUENTIAL, MAX_SEEDS, Design
-    from vggbench.verdicts.sequential import Plan
 
     directory, train, _, margin = _training_run(args, "resample")
     at_most("--replays", args.replays, MAX_REPLAYS, "each scenario holds its replays in memory")
@@ -438,7 +438,7 @@ def _design(args: argparse.Namespace) -> None:
         raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")
     at_most("--fixed-seeds", seeds, MAX_SEEDS, "seeds per arm a design may plan")
     fixed = Design(design=FIXED, max_seeds=seeds)
-    plans = {FIXED: Plan.of(fixed), GROUP_SEQUENTIAL: Plan.of(sequential)}
+    plans = {FIXED: fixed.rule, GROUP_SEQUENTIAL: sequential.rule}
     table = design_table(train, plans, margin, args.replays, args.seed)
     shown = ["arch", "baseline", "variant", "scenario", "design", "seeds_per_round", "max_seeds", "type1_error"]
     shown += ["type1_ci_low", "type1_ci_high", "power", "equivalent_share", "inconclusive_share"]
