@@ -10,6 +10,7 @@ from pathlib import Path
 import vggbench
 from vggbench.cli._main import COMMANDS
 from vggbench.engine.registry import KIND_MODULES
+from vggbench.verdicts.designs import RULE_MODULES
 
 PACKAGE = Path(vggbench.__file__).parent
 LONGEST_FUNCTION = 60  # lines, signature and docstring included
@@ -38,6 +39,7 @@ def _graph() -> dict[str, set[str]]:
     graph = {name: _imports(path, modules) - {name} for name, path in paths.items()}
     graph["vggbench.engine.registry"] |= {f"vggbench.engine.kinds.{name}" for name in KIND_MODULES}  # imported by name
     graph["vggbench.cli._main"] |= {f"vggbench.cli.commands.{name}" for name in COMMANDS}  # so are the commands
+    graph["vggbench.verdicts.designs"] |= {f"vggbench.verdicts.stopping.{name}" for name in RULE_MODULES.values()}
     return graph
 
 

@@ -59,9 +59,9 @@ def test_each_look_spends_its_share_of_alpha_and_alpha_in_all(spending):
 
 
 def test_a_design_looks_after_each_round_and_at_max_seeds():
-    assert Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=22)).looks == (4, 8, 12, 16, 20, 22)
-    assert Plan.of(Design(max_seeds=22)).looks == (22,)
-    assert Plan.of(Design(max_seeds=22)).level(1, 0.05) == 0.05  # one look: the fixed test
+    assert Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=22).rule.looks == (4, 8, 12, 16, 20, 22)
+    assert Design(max_seeds=22).rule.looks == (22,)
+    assert Design(max_seeds=22).rule.level(1, 0.05) == 0.05  # one look: the fixed test
     with pytest.raises(InputError, match="seeds_per_round=8 is not allowed: at most max_seeds=6"):
         Design(design=GROUP_SEQUENTIAL, seeds_per_round=8, max_seeds=6)
     with pytest.raises(InputError, match="max_seeds=0"):
@@ -74,7 +74,7 @@ def _arms(difference: float, seeds: int, seed: int) -> tuple[np.ndarray, np.ndar
 
 
 def test_a_large_difference_stops_at_the_first_look_that_crosses():
-    plan = Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=24))
+    plan = Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=24).rule
     variant, baseline = _arms(1.0, 24, seed=1)
     p_values = [stats.ttest_ind(variant[:n], baseline[:n], equal_var=False).pvalue for n in plan.looks]
     first = next(look for look, p in enumerate(p_values, start=1) if p < plan.level(look, 0.05))
@@ -85,7 +85,7 @@ def test_a_large_difference_stops_at_the_first_look_that_crosses():
 
 
 def test_no_difference_runs_to_max_seeds_and_states_its_mde():
-    plan = Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12))
+    plan = Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12).rule
     variant, baseline = _arms(0.0, 12, seed=2)
     (decision,) = replay(plan, {"a": (variant, baseline)}, margin=0.01).values()  # a margin too narrow to show
     assert (decision.verdict, decision.seeds, decision.look) == (INCONCLUSIVE, 12, 3)
@@ -97,7 +97,7 @@ def test_the_fixed_design_gives_todays_verdict_on_the_published_run():
     (row,) = [row for row in accuracy_claims(train, 0.01) if row["analysis"] == PRIMARY]
     final = train[train["epoch"] == train["epoch"].max()].sort_values("seed")
     arms = tuple(final[final["variant"] == variant]["test_acc"].to_numpy() for variant in ("stack", "single"))
-    (decision,) = replay(Plan.of(Design(max_seeds=22)), {"vgg13": arms}, 0.01).values()
+    (decision,) = replay(Design(max_seeds=22).rule, {"vgg13": arms}, 0.01).values()
     assert (decision.verdict, decision.p_value) == (row["verdict"], pytest.approx(row["p_value"]))
 
 
@@ -111,12 +111,12 @@ def test_the_fixed_design_is_holm_over_the_family_as_today():
             rows.append({"analysis": PRIMARY, "p_value": result.p_value, "tost_p": result.tost_p})
             rows[-1]["difference"] = result.difference
         adjust(rows)
-        decisions = judge(Plan.of(Design(max_seeds=10)), 1, family, 0.3)
+        decisions = judge(Design(max_seeds=10).rule, 1, family, 0.3)
         assert [decisions[k].verdict for k in family] == [row["verdict"] for row in rows]
 
 
 def test_holm_holds_each_open_comparison_to_its_share_at_a_look():
-    plan = Plan.of(Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12))
+    plan = Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12).rule
     family = {k: _arms(0.0, 4, seed=k) for k in range(3)}
     decisions = judge(plan, 2, family, 0.1)
     assert {decision.level for decision in decisions.values()} == {plan.level(2, 0.05 / 3)}
@@ -155,7 +155,7 @@ def test_a_run_stopped_between_looks_reads_not_decided_yet():
 
 
 def _levels(design):
-    return sequential.nominal_levels(Plan.of(design).fractions, 0.05, design.spending)
+    return sequential.nominal_levels(design.rule.fractions, 0.05, design.spending)
 
 
 def test_a_look_on_per_image_results_counts_the_test_set_as_the_row_does():

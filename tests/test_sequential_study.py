@@ -5,6 +5,8 @@ its seed), so the test knows what the design must do: a large true difference is
 whose boundary it crosses, and no difference runs to max_seeds.
 """
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,11 @@ from vggbench.engine.contract import Outcome
 from vggbench.engine.kinds.train import checkpoint_of
 from vggbench.engine.registry import KINDS
 from vggbench.models.schema import identity
+from vggbench.reporting import claim, reports
+from vggbench.verdicts import designs
+from vggbench.verdicts import train as train_verdicts
 from vggbench.verdicts.sequential import nominal_levels
+from vggbench.verdicts.stopping.group_sequential import GroupSequential
 
 DESIGN = {"design": "group-sequential", "seeds_per_round": 3, "max_seeds": 9, "seeds": list(range(9))}
 
@@ -44,6 +50,7 @@ def _run(tmp_path, monkeypatch, tiny_study, means, fails=(), **keys) -> tuple[pd
     lines = []
     config = load_config(**{**tiny_study, **DESIGN, "kinds": ["train"], **keys})
     directory = study.run(config, tmp_path / "run", report=lines.append)
+    reports.write(directory.root)
     return directory.table("train"), directory.table("claim"), lines
 
 
@@ -90,3 +97,52 @@ def test_a_sequential_design_needs_its_seeds(tiny_study):
         ValueError, match="max_seeds=9 needs at least that many seeds, taken in order \\(seeds has 2\\)"
     ):
         load_config(**{**tiny_study, **DESIGN, "seeds": [0, 1]})
+
+
+def test_each_look_is_judged_once_stored_and_read_by_the_claim(tmp_path, monkeypatch, tiny_study):
+    _, claims, _ = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
+    stored = json.loads((tmp_path / "run" / "decisions.json").read_text())
+    ((decision,),) = stored["looks"]  # one look, which decided the one comparison
+    assert (decision["rival"], decision["verdict"], decision["look"], decision["seeds"]) == (
+        "single",
+        "supported",
+        1,
+        3,
+    )
+
+    def replayed(*_):
+        raise AssertionError("the claim judged the looks again")
+
+    monkeypatch.setattr(train_verdicts, "looks_judged", replayed)
+    again, _ = claim.report(tmp_path / "run")
+    pd.testing.assert_frame_equal(again, claims)
+
+
+def test_a_resumed_run_rewrites_stored_looks_its_rows_do_not_give(tmp_path, monkeypatch, tiny_study):
+    _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
+    path = tmp_path / "run" / "decisions.json"
+    judged = path.read_text()
+    path.write_text(judged.replace('"supported"', '"contradicted"'))
+    _, _, lines = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
+    assert f"{path}: not the looks the trials' rows give (a trial redone since?): rewritten" in lines
+    assert path.read_text() == judged
+    _, _, lines = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
+    assert not any("rewritten" in line for line in lines)  # a resumed run whose rows gave these looks: kept
+
+
+def test_the_design_key_names_a_rule_of_the_registry(tmp_path, monkeypatch, tiny_study):
+    class FirstAndLast(GroupSequential):  # a rule of the test's own: a look at the first round, then at max_seeds
+        @classmethod
+        def of(cls, design):
+            return cls((design.seeds_per_round, design.max_seeds), design.spending)
+
+    monkeypatch.setitem(designs.RULES, "group-sequential", FirstAndLast)
+    assert isinstance(load_config(**{**tiny_study, **DESIGN}).design.rule, FirstAndLast)
+    means = {"stack": 0.8, "single": 0.8}
+    _, claims, lines = _run(tmp_path, monkeypatch, tiny_study, means, equivalence_margin=1e-4)
+    assert [line for line in lines if line.startswith("round")] == [
+        "round 1 of 2 (up to 3 seeds per arm): 6 trials to run",
+        "round 2 of 2 (up to 9 seeds per arm): 12 trials to run",
+    ]
+    row = claims[(claims["claim"] == "higher accuracy") & (claims["analysis"] == "primary")].iloc[0]
+    assert (row["look"], row["looks"], row["seeds_variant"]) == (2, 2, 9)

@@ -8,6 +8,7 @@ key or a bad value stops the run before anything starts.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,7 +77,11 @@ class Margins(Setup):
 @dataclass(frozen=True)
 class Rules(Design, Margins):
     """How a run's verdicts are reached: what counts as no difference, and the design of the accuracy
-    comparisons (how many seeds, looked at when)."""
+    comparisons (how many seeds, looked at when); and, no knob, the decisions a sequential run's rounds stored
+    (by comparison: vggbench.verdicts.train.recorded_decisions), which the claim reads instead of judging the
+    looks again (None: judged from the rows)."""
+
+    decisions: dict | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 CORE = (Scope, Grid, Machine, Margins, Design)

@@ -4,6 +4,8 @@
     RUN_DIR/config.json               the configuration (refuses a run with another one; seeds may be added)
     RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end (and
                                       `published` in a copy `vggbench publish` made, which no run may use)
+    RUN_DIR/decisions.json            under a sequential design, the accuracy comparisons each look decided
+                                      (judged once per round by the engine, read by the claim)
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
     RUN_DIR/checkpoints/KEY.pt        trained models
     RUN_DIR/erf_maps/MODEL-STATE.npy  effective-receptive-field maps
@@ -47,7 +49,7 @@ from vggbench.util.validate import InputError, printable, shown
 if TYPE_CHECKING:
     import pandas as pd
 
-CONFIG, METADATA, LOCK = "config.json", "metadata.json", ".lock"
+CONFIG, METADATA, LOCK, DECISIONS = "config.json", "metadata.json", ".lock", "decisions.json"
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
@@ -55,7 +57,7 @@ DAMAGED = "damaged"  # whole, but naming files trials do not write, or rows not 
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT = "claim.md", "report.html"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
-PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG)  # and every table
+PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG, DECISIONS)  # and every table
 PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
 INDEX_HEADING = "## Published runs"  # the results index's (README.md beside published folders) table's heading
 MAX_INPUT_BYTES = 2**33  # a checkpoint a trial reads: VGG-19's weights take 0.55 GB
@@ -321,6 +323,17 @@ class RunDir:
 
     def write_metadata(self, metadata: dict) -> None:
         write_text(self.root / METADATA, json.dumps(metadata, indent=2))
+
+    def decisions(self) -> object | None:
+        """What decisions.json holds (vggbench.verdicts.train.decisions_record, not checked here); None where the
+        run stored no look."""
+        path = self.root / DECISIONS
+        if not path.exists() and not path.is_symlink():
+            return None
+        return read_json(self.own(DECISIONS), follow=False)
+
+    def write_decisions(self, record: dict) -> None:
+        write_text(self.root / DECISIONS, json.dumps(record, indent=1))
 
     def has(self, name: str) -> bool:
         return (self.root / name).is_file()

@@ -6,10 +6,13 @@
               its kind says (a model's seeds still to train, together) and each recorded
               as its own; a failed trial becomes a row with its error (or, for a single
               command, stops it)
-    finish    tables from the trials, then the claim, then the report
+              (under a sequential design in rounds: after each, the looks are judged once and
+              stored, and the next round trains what they leave open; vggbench.engine._rounds)
+    finish    the tables from the trials: the engine ends there
 
-`run` does all three into a resumable run directory; a single command (`vggbench speed`,
-`train`, ...) runs its one-kind study on the same engine without one (vggbench.engine.outputs).
+`run` does all three into a resumable run directory; its callers make the claim and the report
+from the tables (vggbench.reporting.reports). A single command (`vggbench speed`, `train`, ...)
+runs its one-kind study on the same engine without one (vggbench.engine.outputs).
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from vggbench.engine.rundir import DAMAGED, DONE, FAILED, INCOMPLETE, MISSING, O
 from vggbench.measure import data, memory, noise
 from vggbench.measure.hardware import Machine, device_name, environment
 from vggbench.models.schema import keys_in
-from vggbench.reporting import claim, report
 from vggbench.util.validate import InputError
 
 Report = Callable[[str], None]
@@ -307,8 +309,9 @@ def run(
     executor=None,
     large: bool = False,
 ) -> RunDir:
-    """Run every trial not yet done in `run_dir` on `executor` (default: this process), then finish it. The
-    folder is held by this run alone while it works. A grid above MAX_TRIALS is refused unless `large`."""
+    """Run every trial not yet done in `run_dir` on `executor` (default: this process), then make its tables
+    (`finish`). The folder is held by this run alone while it works. A grid above MAX_TRIALS is refused unless
+    `large`."""
     executor = executor or LocalExecutor()
     config.machine.check_available(report)
     check_size(count(config), large)
@@ -343,7 +346,8 @@ def run(
         finally:
             executor.stop()
         directory.write_metadata(metadata(now()))
-        return finish(directory, config, plan)
+        finish(directory, config, plan)
+        return directory
 
 
 def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], report: Report) -> None:
@@ -372,20 +376,20 @@ def _earlier_sittings(directory: RunDir) -> list[dict]:
 
 
 def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir, report: Report, rates) -> None:
-    """`todo` in the rounds of a sequential design (vggbench.engine._rounds): before each later round, the trials of
-    models that no open accuracy comparison needs any more are left out, and the run stops once none is open."""
+    """`todo` in the rounds of a sequential design (vggbench.engine._rounds): after each round its look is judged
+    and stored; the next round leaves out the trials of models that no open accuracy comparison needs any more,
+    and the run stops once none is open."""
     looks = rounds.looks(config)
+    models = None  # before the first look, every model
     for number, seeds in enumerate(looks, start=1):
         wanted = [trial for trial in todo if rounds.round_of(trial, config) == number]
-        if number > 1:
-            train = KINDS["train"].make_tables(directory.rows([t for t in plan if t.kind == "train"]), config)
-            models = rounds.undecided_models(train["train"], config)
-            if not models:
-                report(f"every accuracy comparison is decided after {looks[number - 2]} seeds per arm: no more seeds")
-                return
-            wanted = [trial for trial in wanted if rounds.still_needed(trial, models)]
+        wanted = [trial for trial in wanted if models is None or rounds.still_needed(trial, models)]
         report(f"round {number} of {len(looks)} (up to {seeds} seeds per arm): {len(wanted)} trials to run")
         execute(wanted, executor, directory, Progress(wanted, report, rates))
+        models = rounds.judge(directory, plan, config, report)
+        if not models and number < len(looks):
+            report(f"every accuracy comparison is decided after {seeds} seeds per arm: no more seeds")
+            return
 
 
 def check_complete(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> None:
@@ -440,16 +444,13 @@ def summary(parts: list[pd.DataFrame | None]) -> pd.DataFrame:
     return table
 
 
-def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> RunDir:
+def finish(directory: RunDir, config: StudyConfig, plan: list[Trial]) -> dict[str, pd.DataFrame]:
     """The end of every run: the tables from the trials of `plan` (the configuration's, as the run planned
-    it), then claim.md, then the figures and report.html."""
-    write_tables(directory, config, plan)
-    claim.report(directory.root)
-    report.write(directory.root)
-    return directory
+    it), written and returned. The claim and the report are made from them above the engine."""
+    return write_tables(directory, config, plan)
 
 
-def finish_folder(run_dir: str | Path) -> RunDir:
+def finish_folder(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
     directory = RunDir(run_dir, KINDS)
     config = StudyConfig(run_config(directory))

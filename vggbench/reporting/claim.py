@@ -13,6 +13,7 @@ compares the stack with a rival says whether the rival's kernel overhangs the ma
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from pathlib import Path
@@ -23,12 +24,13 @@ import pandas as pd
 from vggbench.engine import registry
 from vggbench.engine.config import Rules, run_config
 from vggbench.engine.contract import Kind
-from vggbench.engine.rundir import CLAIM_MD, RunDir
+from vggbench.engine.rundir import CLAIM_MD, DECISIONS, RunDir
 from vggbench.measure import noise
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import padding
+from vggbench.verdicts.train import recorded_decisions
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
 
 COLUMNS = [
@@ -254,21 +256,6 @@ def _timing_section(trust: list[str]) -> list[str]:
     return ["## How far the timings can be trusted", "", _text(" ".join(trust)), ""] if trust else []
 
 
-def _design_sentence(rules: Rules) -> str:
-    """How the accuracy rows were decided, where the design is sequential (vggbench.verdicts.sequential)."""
-    if not rules.sequential:
-        return ""
-    return (
-        f"The accuracy comparisons follow a group-sequential design fixed before the run: a look after every "
-        f"{rules.seeds_per_round} seeds per arm, up to {rules.max_seeds}, alpha spent across the looks by "
-        f"Lan-DeMets {rules.spending} spending, Holm within each look (Maurer & Bretz 2013); a comparison stops "
-        "taking seeds at the look that decides it, and its primary row is judged there, on the seeds it had: "
-        "`look` of `looks`, the boundary as a nominal p-value (`nominal_level`, for TOST `equivalence_level`), "
-        "and the note. Its difference and interval are those of a fixed sample of that size: where a design "
-        "stops early they lean away from zero, so the verdict is the design's and the size is rough."
-    )
-
-
 EARLIER_BUDGETS = (
     "The accuracy comparisons again at every epoch before the final one (`epoch`, `optimizer_steps`: the "
     "budget), on the runs and seeds each final row judged (under a sequential design the deciding look's), with "
@@ -296,7 +283,7 @@ def markdown(
     glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
     block."""
     intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
-    intro = " ".join(filter(None, [intro, _design_sentence(rules)]))
+    intro = " ".join(filter(None, [intro, rules.rule.describe()]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
     text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(padding.sentence(parts)), ""]
@@ -328,6 +315,16 @@ def _kinds_that_ran(directory: RunDir, config: dict) -> list[Kind]:
     return kinds
 
 
+def _with_decisions(directory: RunDir, rules: Rules) -> Rules:
+    """`rules` with the decisions the run's rounds stored, where they were judged under its design and margin
+    (else, or where none were stored, the accuracy family judges its looks from the rows)."""
+    record = directory.decisions()
+    if record is None:
+        return rules
+    decisions = recorded_decisions(record, rules, rules.equivalence_margin, directory.path(DECISIONS))
+    return dataclasses.replace(rules, decisions=decisions)
+
+
 def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     """claim.csv and claim.md in `run_dir`, from the tables of the kinds that ran (any of them: the parts of
     the claim whose tables are missing are left out). The margins are the run's configuration's, or those
@@ -335,7 +332,7 @@ def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
     directory = RunDir(run_dir, registry.KINDS)
     root = directory.root
     config = run_config(directory, missing_ok=True)
-    chosen = Rules(**knobs.settings(Rules, {**config, **margins}))
+    chosen = _with_decisions(directory, Rules(**knobs.settings(Rules, {**config, **margins})))
     kinds = _kinds_that_ran(directory, config)
     claims = claim_table(
         {table.name: directory.table(table.name) for kind in kinds for table in kind.tables}, chosen, kinds

@@ -16,7 +16,6 @@ from vggbench.util import knobs
 from vggbench.util.validate import InputError, at_most, number
 from vggbench.verdicts.design_check import design_table
 from vggbench.verdicts.designs import FIXED, GROUP_SEQUENTIAL, MAX_REPLAYS, MAX_SEEDS, Design
-from vggbench.verdicts.sequential import Plan
 from vggbench.verdicts.train import power_table, unplanned
 
 
@@ -71,5 +70,5 @@ def designs(run_dir: str | Path, given: dict, replays: int, seed: int, fixed_see
     if seeds < 2:
         raise InputError(f"--fixed-seeds {seeds} is not allowed: a Welch test needs at least 2 seeds per arm")
     at_most("--fixed-seeds", seeds, MAX_SEEDS, "seeds per arm a design may plan")
-    plans = {FIXED: Plan.of(Design(design=FIXED, max_seeds=seeds)), GROUP_SEQUENTIAL: Plan.of(sequential)}
+    plans = {FIXED: Design(design=FIXED, max_seeds=seeds).rule, GROUP_SEQUENTIAL: sequential.rule}
     return Planned(design_table(run.train, plans, run.margin, replays, seed), run.root)

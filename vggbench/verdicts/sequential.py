@@ -38,14 +38,15 @@ import functools
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from scipy import optimize, stats
 
 from vggbench.stats import hypothesis as tests
-from vggbench.verdicts.designs import FIXED, OBRIEN_FLEMING, POCOCK, Design
 from vggbench.verdicts.vocabulary import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED
 
+OBRIEN_FLEMING, POCOCK = "obrien-fleming", "pocock"
 CONTINUE = "continue"  # not decided yet: the comparison takes the next round of seeds
 DIFFERENT = (SUPPORTED, CONTRADICTED)
 _GRID = 401  # Simpson points over a look's continuation region: boundaries to ~1e-6 in z
@@ -119,20 +120,16 @@ def nominal_levels(fractions: tuple[float, ...], alpha: float, spending: str, si
 
 @dataclass(frozen=True)
 class Plan:
-    """A design fixed before the run: seeds per arm at each look, the spending function, alpha."""
+    """A stopping rule by alpha spending, fixed before the run: seeds per arm at each look, the spending function,
+    alpha. What the engine and the claim ask of a design's rule (vggbench.verdicts.designs.StoppingRule): its
+    looks, the level at a look, a look's decisions (`decide`), and how notes and claim.md name it."""
+
+    SEQUENTIAL: ClassVar[bool] = True  # takes seeds in rounds, a look after each
+    KNOBS: ClassVar[tuple[str, ...]] = ()  # the design keys it reads besides max_seeds (others are refused)
 
     looks: tuple[int, ...]
     spending: str = OBRIEN_FLEMING
     alpha: float = tests.ALPHA
-
-    @classmethod
-    def of(cls, design: Design) -> Plan:
-        """The looks of a checked design (vggbench.verdicts.designs.Design, from the config keys design,
-        seeds_per_round, max_seeds and spending)."""
-        if design.design == FIXED:
-            return cls((design.max_seeds,), design.spending)
-        rounds = list(range(design.seeds_per_round, design.max_seeds + 1, design.seeds_per_round))
-        return cls(tuple(rounds + ([design.max_seeds] if rounds[-1] != design.max_seeds else [])), design.spending)
 
     @property
     def fractions(self) -> tuple[float, ...]:
@@ -141,6 +138,19 @@ class Plan:
     def level(self, look: int, alpha: float, sides: int = 2) -> float:
         """The nominal level of look `look` (1-based) for a hypothesis holding `alpha`."""
         return nominal_levels(self.fractions, alpha, self.spending, sides)[look - 1]
+
+    def decide(self, look: int, samples: Mapping[Hashable, tuple], margin: float, earlier=None) -> dict:
+        """Every comparison of a family at look `look`: `judge`, Holm in the boundaries."""
+        return judge(self, look, samples, margin, earlier)
+
+    @property
+    def words(self) -> str:
+        """How a note names the rule beside a look: its spending."""
+        return f"{self.spending} spending"
+
+    def describe(self) -> str:
+        """claim.md's sentence on how the accuracy rows were decided ('' where the fixed verdicts decide them)."""
+        return ""
 
 
 @dataclass(frozen=True)
@@ -218,19 +228,27 @@ def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) 
 
 
 def replay(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> dict:
+    """The decisions of the last look `looks_judged` reached ({} where none)."""
+    judged = looks_judged(plan, samples, margin)
+    return judged[-1] if judged else {}
+
+
+def looks_judged(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> list[dict]:
     """The design run on per-seed values (each arm's, in seed order): look after look on the first n_k seeds,
     until every comparison is decided, the last look, or a look that a comparison still open has too few seeds
     for (a run still taking rounds: those comparisons are left to continue, or missing before the first look).
     A seed whose run failed is a NaN value (a NaN row of per-image results): it counts as trained, so a failure
-    does not hold a look back, and is left out of the test."""
-    decisions: dict = {}
+    does not hold a look back, and is left out of the test. One dict of decisions per look made, each holding
+    the earlier looks' decided comparisons as they were."""
+    judged: list[dict] = []
     for look, seeds in enumerate(plan.looks, start=1):
+        decisions = judged[-1] if judged else {}
         still_open = [key for key in samples if key not in decisions or decisions[key].verdict == CONTINUE]
         if not still_open or any(min(map(len, samples[key])) < seeds for key in still_open):
             break
         taken = {key: tuple(_completed(arm[:seeds]) for arm in arms) for key, arms in samples.items()}
-        decisions = judge(plan, look, taken, margin, decisions)
-    return decisions
+        judged.append(plan.decide(look, taken, margin, decisions))
+    return judged
 
 
 def _completed(values) -> np.ndarray:

@@ -12,6 +12,8 @@ variant is a number beside the verdicts: how much batch norm moves the stack's d
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -21,14 +23,18 @@ from vggbench.measure.training_rules import failed, final_epoch
 from vggbench.models.schema import keys_in
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
+from vggbench.util import knobs
+from vggbench.util.validate import InputError, shown
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
-from vggbench.verdicts.sequential import CONTINUE, Plan, expected_seeds, replay
+from vggbench.verdicts.sequential import CONTINUE, Decision, expected_seeds, looks_judged
 from vggbench.verdicts.vocabulary import (
+    CONTRADICTED,
     EQUIVALENT,
     INCONCLUSIVE,
     INTERACTION_ROW,
     PRIMARY,
     STACK,
+    SUPPORTED,
     accuracy_claim,
     adjust,
     contrasts,
@@ -135,10 +141,12 @@ def rows_of(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return table.merge(runs[keys].drop_duplicates(), on=keys)
 
 
-def _judged(train: pd.DataFrame, margin: float, design: Design):
+def _judged(train: pd.DataFrame, margin: float, design: Design, decisions: dict | None):
     """Each comparison the primary accuracy family makes (a Contrast of the runs' final rows) with its
-    sequential decision (None under the fixed design, or before a look), the arms cut to the seeds it judged."""
-    decisions = sequential_decisions(train, design, margin) if design.sequential else {}
+    sequential decision (None under the fixed design, or before a look), the arms cut to the seeds it judged.
+    `decisions`: those the run's rounds stored, or None to judge them here from the rows."""
+    if decisions is None:
+        decisions = sequential_decisions(train, design, margin) if design.sequential else {}
     for contrast in contrasts(final_runs(train)):
         decision = decisions.get(comparison_key(contrast.base, contrast.rival))
         if decision is not None:
@@ -155,18 +163,21 @@ def _budget(rows: pd.DataFrame) -> dict:
     return {"epoch": int(rows["epoch"].max()), "optimizer_steps": steps}
 
 
-def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+def accuracy_claims(
+    train: pd.DataFrame, margin: float, design: Design | None = None, decisions: dict | None = None
+) -> list[dict]:
     """Higher accuracy than each rival: one family, Holm-adjusted, with TOST. Under a sequential `design` each
-    comparison is judged at the look that decided it, on the seeds it had there (`sequential_decisions`)."""
+    comparison is judged at the look that decided it, on the seeds it had there (`decisions`, by default
+    `sequential_decisions`)."""
     if train.empty or "test_acc" not in train:
         return []
     design = design or Design()
     rows = []
-    for (base, group, rival, stack_rows, rival_rows), decision in _judged(train, margin, design):
+    for (base, group, rival, stack_rows, rival_rows), decision in _judged(train, margin, design, decisions):
         found = _accuracy_rows(accuracy_claim(rival), base, stack_rows, rival_rows, margin)
         rows += [{**row, "estimand": _estimand(group), **_budget(group), "design": design.design} for row in found]
         if design.sequential:
-            rows[-len(found)].update(_sequential_columns(decision, Plan.of(design)))
+            rows[-len(found)].update(_sequential_columns(decision, design.rule))
     adjust(rows)
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
@@ -174,7 +185,9 @@ def accuracy_claims(train: pd.DataFrame, margin: float, design: Design | None = 
     return rows
 
 
-def budget_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+def budget_claims(
+    train: pd.DataFrame, margin: float, design: Design | None = None, decisions: dict | None = None
+) -> list[dict]:
     """Higher accuracy at each earlier budget: for every comparison of the primary family and every epoch
     before the final one, the same statistics on the same runs (those that did not fail by the final rule, and
     under a sequential design the seeds of the deciding look, chosen before any budget was looked at). One
@@ -185,7 +198,7 @@ def budget_claims(train: pd.DataFrame, margin: float, design: Design | None = No
     recorded = train.dropna(subset=["test_acc"]).reset_index(drop=True)
     earlier = recorded.drop(index=final_epoch(recorded).index)
     rows = []
-    for contrast, decision in _judged(train, margin, design):
+    for contrast, decision in _judged(train, margin, design, decisions):
         rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
     adjust(rows)
     return rows
@@ -209,13 +222,16 @@ INTERACTION = "batch norm x variant"
 INTERACTION_WEIGHTS = (1, -1, -1, 1)
 
 
-def interaction_claims(train: pd.DataFrame, margin: float, design: Design | None = None) -> list[dict]:
+def interaction_claims(
+    train: pd.DataFrame, margin: float, design: Design | None = None, decisions: dict | None = None
+) -> list[dict]:
     """Batch norm x variant: where a group was trained with and without batch norm (all else equal), per
     rival, whether batch norm changes the comparison, on the runs the two primary rows judged. Numbers beside
     the verdicts, no verdict: the claim says nothing about batch norm."""
     if train.empty or "test_acc" not in train or "batch_norm" not in train:
         return []
-    judged = {comparison_key(found.base, found.rival): found for found, _ in _judged(train, margin, design or Design())}
+    judged = _judged(train, margin, design or Design(), decisions)
+    judged = {comparison_key(found.base, found.rival): found for found, _ in judged}
     rows = []
     for normed in judged.values():
         plain = judged.get(comparison_key({**normed.base, "batch_norm": False}, normed.rival))
@@ -258,9 +274,16 @@ def comparison_key(base: dict, rival: str) -> tuple:
 
 
 def sequential_decisions(train: pd.DataFrame, design: Design, margin: float) -> dict:
-    """The sequential design replayed on the runs so far (vggbench.verdicts.sequential.replay): a Decision per
-    comparison (by `comparison_key`) that had enough seeds for a look. A look takes the first n_k seeds
-    trained, failed runs among them marked NaN (the rounds train seeds, not survivors)."""
+    """The decisions of the last look `decided_looks` reached: a Decision per comparison (by `comparison_key`)
+    that had enough seeds for a look."""
+    judged = decided_looks(train, design, margin)
+    return judged[-1] if judged else {}
+
+
+def decided_looks(train: pd.DataFrame, design: Design, margin: float) -> list[dict]:
+    """The design's looks on the runs so far (vggbench.verdicts.sequential.looks_judged), the decisions after
+    each. A look takes the first n_k seeds trained, failed runs among them marked NaN (the rounds train seeds,
+    not survivors)."""
     samples = {}
     for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
         stack, other = (rows.sort_values("seed") for rows in (stack_rows, rival_rows))
@@ -272,7 +295,85 @@ def sequential_decisions(train: pd.DataFrame, design: Design, margin: float) -> 
             np.where(rows["failed"].to_numpy().reshape(-1, *[1] * (np.ndim(arm) - 1)), np.nan, arm)
             for rows, arm in zip((stack, other), arms, strict=True)
         )
-    return replay(Plan.of(design), samples, margin)
+    return looks_judged(design.rule, samples, margin)
+
+
+DECISIONS_FORMAT = 1
+VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, CONTINUE)
+
+
+def decisions_record(judged: list[dict], design: Design, margin: float) -> dict:
+    """`decided_looks`'s answer in plain values, for a file: the design and margin it was judged under, and per
+    look the comparisons judged there (a decided one at its look only), each named by its group and rival."""
+    looks = [
+        [_plain_decision(key, decision) for key, decision in decisions.items() if decision.look == number]
+        for number, decisions in enumerate(judged, start=1)
+    ]
+    return {"format": DECISIONS_FORMAT, **_judged_under(design, margin), "looks": looks}
+
+
+def _judged_under(design: Design, margin: float) -> dict:
+    return {"design": {key: getattr(design, key) for key in knobs.config_keys(Design)}, "equivalence_margin": margin}
+
+
+def _plain_decision(key: tuple, decision: Decision) -> dict:
+    *group, rival = key
+    fields = {name: _plain(value) for name, value in dataclasses.asdict(decision).items()}
+    return {"group": {name: _plain(value) for name, value in group}, "rival": rival, **fields}
+
+
+def _plain(value):
+    """A number numpy or pandas made as the JSON module writes it."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def extends(record: dict, stored) -> bool:
+    """Whether `record` (`decisions_record`'s) holds every look `stored` (a record read back, or anything) holds,
+    as it holds it: what judging a resumed run's rows again gives, where no row changed."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("looks"), list):
+        return False
+    texts = [json.dumps(value, sort_keys=True) for value in ({**stored, "looks": []}, {**record, "looks": []})]
+    looks = [[json.dumps(look, sort_keys=True) for look in found["looks"]] for found in (stored, record)]
+    return texts[0] == texts[1] and looks[1][: len(looks[0])] == looks[0]
+
+
+def recorded_decisions(record, design: Design, margin: float, where) -> dict | None:
+    """The decisions a `decisions_record` read back from `where` holds, each comparison's latest, where they were
+    judged under `design` and `margin`; None where under others (a claim asked for another margin judges the
+    rows itself). An InputError names `where` where it holds no such record."""
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != DECISIONS_FORMAT
+        or not isinstance(record.get("looks"), list)
+    ):
+        raise InputError(f"{where} is not a record of decisions (format {DECISIONS_FORMAT}): remove it to judge anew")
+    if {key: record.get(key) for key in ("design", "equivalence_margin")} != _judged_under(design, margin):
+        return None
+    decisions = {}
+    for number, entries in enumerate(record["looks"], start=1):
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if not _is_decision(entry, number):
+                named = f"look {number} holds {shown(entry)}"
+                raise InputError(f"{where}: {named}, not a decision: remove it to judge anew")
+            fields = {name: value for name, value in entry.items() if name not in ("group", "rival")}
+            decisions[comparison_key(entry["group"], entry["rival"])] = Decision(**fields)
+    return decisions
+
+
+def _is_decision(entry, look: int) -> bool:
+    """Whether `entry` is a decision at look `look` as `decisions_record` writes one."""
+    fields = {field.name for field in dataclasses.fields(Decision)}
+    if not isinstance(entry, dict) or set(entry) != {"group", "rival", *fields} or not isinstance(entry["group"], dict):
+        return False
+    numbers = [entry[name] for name in fields - {"verdict", "look", "seeds"}]
+    counts = [entry["look"], entry["seeds"]]
+    return (
+        isinstance(entry["rival"], str)
+        and entry["verdict"] in VERDICTS
+        and entry["look"] == look
+        and all(type(count) is int and count > 0 for count in counts)
+        and all(type(number) in (int, float) for number in numbers)
+    )
 
 
 def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
@@ -280,13 +381,13 @@ def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
     return rows.sort_values("seed").head(kept)
 
 
-def _sequential_columns(decision, plan: Plan) -> dict:
+def _sequential_columns(decision, plan) -> dict:
     """The primary row's verdict from its decision, with the look, the boundary it was held to and a note."""
     looks = len(plan.looks)
     if decision is None:
         return {"sequential_verdict": INCONCLUSIVE, "looks": looks, "note": "fewer than two runs in an arm"}
     verdict = INCONCLUSIVE if decision.verdict == CONTINUE else decision.verdict
-    spent = f"look {decision.look} of {looks} ({decision.seeds} seeds per arm, {plan.spending} spending)"
+    spent = f"look {decision.look} of {looks} ({decision.seeds} seeds per arm, {plan.words})"
     if decision.verdict == CONTINUE:
         note = f"not decided yet: the run stopped after {spent}, before the design's next look"
     elif decision.verdict == INCONCLUSIVE:
@@ -346,7 +447,7 @@ def power_table(train: pd.DataFrame, effect: float, margin: float, design: Desig
     power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference; and what a
     group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread."""
     design = design if design is not None and design.sequential else Design(design=GROUP_SEQUENTIAL)
-    plan = Plan.of(design)
+    plan = design.rule
     rows = []
     for base, rival, stack, other in accuracy_arms(train):
         sd = stats.welch(stack, other, margin).sd

@@ -62,7 +62,7 @@ def add(commands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from vggbench.engine import study
     from vggbench.engine.config import load_config
-    from vggbench.reporting import terminal
+    from vggbench.reporting import reports, terminal
 
     config = load_config(args.preset, args.config, **given(args))
     _executor_options(args)
@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, progress, _executor(args), args.large
     )
+    page = reports.write(directory.root)
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
     print_claims(directory.table("claim"), directory.root)
-    print_report(directory.root / "report.html")
+    print_report(page)
     failures = directory.table("failures")
     if not failures.empty:
         listed = "; ".join(f"{row.kind} {row.trial}: {row.error}" for row in failures.itertuples())

@@ -193,10 +193,12 @@ class Train(Kind):
     def judge(self, tables, rules) -> list[dict]:
         from vggbench.verdicts import train as train_verdicts
 
-        train, margin = tables["train"], rules.equivalence_margin
-        accuracy = train_verdicts.accuracy_claims(train, margin, rules)
-        accuracy += train_verdicts.interaction_claims(train, margin, rules)
-        accuracy += train_verdicts.budget_claims(train, margin, rules)
+        train, margin, decisions = tables["train"], rules.equivalence_margin, rules.decisions
+        if decisions is None and rules.sequential and not train.empty and "test_acc" in train:
+            decisions = train_verdicts.sequential_decisions(train, rules, margin)  # judged once, for every family
+        accuracy = train_verdicts.accuracy_claims(train, margin, rules, decisions)
+        accuracy += train_verdicts.interaction_claims(train, margin, rules, decisions)
+        accuracy += train_verdicts.budget_claims(train, margin, rules, decisions)
         return accuracy + train_verdicts.trainability_claims(train)
 
 
