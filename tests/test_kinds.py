@@ -1,6 +1,6 @@
 """Adding a measurement kind is one module and one registry line: a latency kind, made here, runs through
 `vggbench run` from a TOML config that names it (alone, or beside the others), its verdict reaches the claim,
-and it gets a command of its own."""
+its figure the report, and it gets a command of its own."""
 
 import json
 import statistics
@@ -17,6 +17,7 @@ from vggbench.engine import registry
 from vggbench.engine.config import StudyConfig
 from vggbench.engine.contract import Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import spec_key
+from vggbench.figures.figure import Figure
 from vggbench.measure.hardware import Machine
 from vggbench.models.schema import identity, keys_in
 from vggbench.models.vgg import build_spec
@@ -80,6 +81,19 @@ class Latency(Kind):
             for rival in latency.index.drop("stack")
         ]
 
+    def figures(self):
+        return (Figure("latency", "Latency", "Each variant's median latency.", ("latency",), _latency_bars),)
+
+
+def _latency_bars(run):
+    """A bar per variant, its median latency: the figure the kind brings to the report."""
+    from matplotlib.figure import Figure as Drawing
+
+    latency = run.tables["latency"]
+    drawing = Drawing()
+    drawing.add_subplot().bar(latency["variant"], latency["latency_ms_median"])
+    return drawing
+
 
 GRID = {"archs": ["vgg11"], "variants": ["stack", "single"], "ratios": [64], "resolutions": [32]}
 
@@ -110,6 +124,7 @@ def test_a_new_kind_runs_alone_through_vggbench_run_and_its_verdict_reaches_the_
     faster = latency.loc["stack", "latency_ms_median"] < latency.loc["single", "latency_ms_median"]
     assert row.verdict == ("supported" if faster else "contradicted")
     assert "### lower latency" in (run / "claim.md").read_text() and (run / "report.html").is_file()
+    assert '<figure id="latency">' in (run / "report.html").read_text() and (run / "figures" / "latency.svg").is_file()
 
 
 def test_a_new_kind_runs_beside_the_others(tmp_path, latency_registered, capsys):

@@ -22,11 +22,21 @@ from vggbench.cli import main
 from vggbench.engine.config import Rules
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
+from vggbench.figures import pairs as pairs_figures
+from vggbench.figures import speed as speed_figures
+from vggbench.figures import static as static_figures
+from vggbench.figures import train as train_figures
+from vggbench.figures.figure import Sources
 from vggbench.measure.static import block_table
 from vggbench.models.arch import ModelSpec
-from vggbench.reporting import claim, report
+from vggbench.reporting import claim, report, run_figures
+from vggbench.reporting import page as html_page
 
-FIGURES = ["forest", "accuracy_vs_macs", "throughput_vs_ratio", "time_ratios", "block_ratios", "erf_maps"]
+# Every figure of a report in the page's order, as the report and the kinds declare them; the tiny run (one epoch)
+# draws all but those over the training budget.
+FIGURES = [figure.name for figure in report.catalogue()]
+ONE_EPOCH = ("accuracy_budgets", "learning_curves")
+DRAWN = [name for name in FIGURES if name not in ONE_EPOCH]
 
 
 class _Elements(HTMLParser):
@@ -46,8 +56,16 @@ def _elements(page: str) -> list[tuple[str, dict]]:
     return parser.tags
 
 
+def test_each_figure_has_its_own_name_and_a_kinds_figures_read_its_own_tables():
+    assert len(set(FIGURES)) == len(FIGURES) and FIGURES[0] == "forest"
+    for kind in KINDS.values():
+        assert {name for figure in kind.figures() for name in figure.reads} <= {table.name for table in kind.tables}
+    own = {name for figure in run_figures.FIGURES for name in figure.reads}
+    assert own == {"claim", "summary"}  # the report's own figures span the kinds
+
+
 def test_every_figure_is_written_as_a_drawn_png_and_an_svg(finished_run):
-    for name in FIGURES:
+    for name in DRAWN:
         png = finished_run.root / "figures" / f"{name}.png"
         with Image.open(png) as image:
             assert image.format == "PNG" and image.width > 300 and image.height > 200, name
@@ -60,11 +78,14 @@ def test_every_figure_is_written_as_a_drawn_png_and_an_svg(finished_run):
 def test_the_same_run_draws_the_same_files(tmp_path, finished_run):
     run = tmp_path / "run"
     shutil.copytree(finished_run.root, run, ignore=shutil.ignore_patterns("figures", "*.html"))
-    report.write(run)
-    for name in FIGURES:
+    speed = RunDir(run, KINDS).table("speed")
+    (run / "speed.csv").unlink()  # a table the caller holds is drawn from, not read again
+    report.write(run, tables={"speed": speed})
+    for name in DRAWN:
         for suffix in ("png", "svg"):
             drawn = (run / "figures" / f"{name}.{suffix}").read_bytes()
             assert drawn == (finished_run.root / "figures" / f"{name}.{suffix}").read_bytes(), f"{name}.{suffix}"
+    assert (run / "report.html").read_bytes() == (finished_run.root / "report.html").read_bytes()
 
 
 def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
@@ -81,15 +102,15 @@ def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
             "epochs": [1, 1, 1],
         }
     )
-    axes = report.accuracy_vs_macs(summary).axes[0]
+    axes = run_figures.accuracy_vs_macs(summary).axes[0]
     bars = [container for container in axes.containers if isinstance(container, ErrorbarContainer)]
     assert [container.get_label() for container in bars] == ["stack", "single"]
     stack_points, _, (stack_spans,) = bars[0].lines
     assert list(stack_points.get_xdata()) == [2.0, 5.0] and list(stack_points.get_ydata()) == [0.80, 0.70]
     spans = [segment[:, 1] for segment in stack_spans.get_segments()]
     assert np.allclose(spans, [[0.79, 0.81], [0.67, 0.73]])
-    assert report.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
-    assert report.accuracy_vs_macs(summary.drop(columns=["macs"])) is None  # a run without the static kind
+    assert run_figures.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
+    assert run_figures.accuracy_vs_macs(summary.drop(columns=["macs"])) is None  # a run without the static kind
 
 
 def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_colour():
@@ -150,18 +171,18 @@ def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_
             "verdict": "supported",
         },
     ]
-    figure = report.forest(pd.DataFrame([{**common, **row} for row in rows]))
+    figure = run_figures.forest(pd.DataFrame([{**common, **row} for row in rows]))
     accuracy, field = figure.axes
     top_down = sorted(accuracy.get_yticklabels(), key=lambda tick: -tick.get_position()[1])
     assert [tick.get_text() for tick in top_down] == ["no bn vs single", "bn vs single"]  # the table's order
     intervals = {tuple(line.get_xdata()): line.get_color() for line in accuracy.lines if len(line.get_xdata()) == 2}
-    assert intervals[(-3.0, -1.0)] == report.VERDICT_COLOURS["contradicted"]
-    assert intervals[(-0.4, 0.8)] == report.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
+    assert intervals[(-3.0, -1.0)] == run_figures.VERDICT_COLOURS["contradicted"]
+    assert intervals[(-0.4, 0.8)] == run_figures.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
     assert len(intervals) == 3  # the zero line, and the two primary rows
     (band,) = [patch for patch in accuracy.patches if isinstance(patch, Rectangle)]
     assert (band.get_x(), band.get_width()) == pytest.approx((-1, 2))  # the margin, +-1 point
     assert [tick.get_text() for tick in field.get_yticklabels()] == ["vs single"]
-    assert report.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
+    assert run_figures.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
 
 
 def test_time_ratios_draw_each_pair_with_its_interval_hollow_where_unstable():
@@ -173,14 +194,14 @@ def test_time_ratios_draw_each_pair_with_its_interval_hollow_where_unstable():
              "time_ratio_median": 1.02, "ci_low": 0.9, "ci_high": 1.1, "stable": False},
         ]
     )  # fmt: skip
-    axes = report.time_ratios(pairs).axes[0]
+    axes = pairs_figures.time_ratios(pairs).axes[0]
     intervals = [tuple(line.get_xdata()) for line in axes.lines if len(line.get_xdata()) == 2]
     assert (0.85, 0.95) in intervals and (0.9, 1.1) in intervals
     markers = {line.get_xdata()[0]: line.get_markerfacecolor() for line in axes.lines if len(line.get_xdata()) == 1}
     assert markers[1.02] == "white" and markers[0.9] != "white"
     labels = [tick.get_text() for tick in axes.get_yticklabels()]
     assert sorted(labels) == ["vgg11 r8 32px infer: single", "vgg11 r8 32px train: linear-stack"]
-    assert report.time_ratios(pairs.iloc[0:0]) is None
+    assert pairs_figures.time_ratios(pairs.iloc[0:0]) is None
 
 
 def test_throughput_against_the_architecture_where_the_run_has_one_ratio():
@@ -191,7 +212,7 @@ def test_throughput_against_the_architecture_where_the_run_has_one_ratio():
             for arch in ("vgg11", "vgg13") for variant in ("stack", "single")
         ]
     )  # fmt: skip
-    axes = report.throughput_vs_ratio(speed).axes[0]
+    axes = speed_figures.throughput_vs_ratio(speed).axes[0]
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["vgg11", "vgg13"]
     assert "width ratio 8" in axes.get_xlabel()
 
@@ -200,7 +221,7 @@ def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
     # vgg11 block 5 has 64 -> 64 channels at ratio 8: two 3x3 against one 5x5 is
     # (2 * 9C^2 + 2C) / (25C^2 + C) with C = 64, the 18/25 of the arithmetic plus biases.
     blocks = block_table([ModelSpec("vgg11", "single", ratio=8)])
-    axes = report.block_ratios(blocks).axes[0]
+    axes = static_figures.block_ratios(blocks).axes[0]
     bars = [patch for patch in axes.patches if isinstance(patch, Rectangle)]
     parameter_heights = [bar.get_height() for bar in bars[:5]]
     channels = 64
@@ -242,12 +263,13 @@ def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_p
             },
         ]
     )
-    figure = report.erf_maps(erf, maps, ["stack", "single"])
+    (declared,) = KINDS["erf"].figures()  # drawn as the report draws it: the maps found as the kind names them
+    figure = declared.draw(Sources({"erf": erf}, {"variants": ["stack", "single"]}, lambda name: tmp_path / name))
     stack, single, *trained = figure.axes
     squares = [(patch.get_xy(), patch.get_width()) for patch in stack.patches]
     assert squares == [((5.5, 5.5), 4), ((5.5, 5.5), 4)]  # pixels 6..9 span 5.5..9.5
     assert not single.axison and not single.images and not any(axes.images for axes in trained)
-    assert report.erf_maps(erf.iloc[0:0], maps, ["stack"]) is None
+    assert declared.draw(Sources({"erf": erf.iloc[0:0]}, {"variants": ["stack"]}, lambda name: tmp_path / name)) is None
 
 
 def _embedded(source: str) -> Image.Image:
@@ -261,7 +283,7 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
     page = (finished_run.root / "report.html").read_text()
     tags = _elements(page)
     images = [(attributes["alt"], attributes["src"]) for tag, attributes in tags if tag == "img"]
-    assert [name for name, _ in images] == FIGURES
+    assert [name for name, _ in images] == DRAWN
     for name, source in images:
         # A compact copy (256 colours, or a JPEG where smaller) with the pixels of the full PNG kept in figures/.
         with Image.open(finished_run.root / "figures" / f"{name}.png") as full, _embedded(source) as shown:
@@ -271,7 +293,7 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
     assert all(link.startswith("data:") for link in links)
     claims = pd.read_csv(finished_run.root / "claim.csv")
     for verdict in claims["verdict"].dropna().unique():  # rows without a verdict (sensitivity) have no cell style
-        assert f'<td class="{report.VERDICT_STYLES[verdict]}">{verdict}</td>' in page
+        assert f'<td class="{html_page.VERDICT_STYLES[verdict]}">{verdict}</td>' in page
     commit = pd.read_json(finished_run.root / "metadata.json", typ="series")["git_commit"]
     assert str(commit) in page and "fewer parameters" in page and "test_acc_mean" in page
     # vgg11 at 32 px: the single 5x5 overhangs the 4 and 2 px maps of blocks 4 and 5, said above the table and in it.
@@ -286,7 +308,7 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
 
 def test_the_page_of_a_run_weighs_under_a_megabyte(finished_run):
     page = finished_run.root / "report.html"
-    figures = sum((finished_run.root / "figures" / f"{name}.png").stat().st_size for name in FIGURES)
+    figures = sum((finished_run.root / "figures" / f"{name}.png").stat().st_size for name in DRAWN)
     # The embedded copies are smaller than the full PNGs would be as base64 (4/3 of their bytes).
     assert page.stat().st_size < 1_000_000 and page.stat().st_size < 4 / 3 * figures
 
@@ -353,7 +375,7 @@ class _Grid(HTMLParser):
 
 
 def test_the_headline_says_each_parts_verdicts_from_the_primary_rows():
-    sentences = [html.unescape(re.sub("<[^>]+>", "", sentence)) for sentence in report.headline(_claim_rows())]
+    sentences = [html.unescape(re.sub("<[^>]+>", "", sentence)) for sentence in html_page.headline(_claim_rows())]
     assert sentences == [
         "Fewer parameters (the 3x3 stack has fewer parameters than the large kernel): supported in all 3 comparisons.",
         "Higher accuracy (the stack is more accurate than each large-kernel rival): contradicted in 2 of 6 "
@@ -365,12 +387,12 @@ def test_the_headline_says_each_parts_verdicts_from_the_primary_rows():
         "No verdict, numbers only: same receptive field (1 row).",
         "At earlier budgets (their own Holm family, in the figure and tables below): supported 1.",
     ]
-    assert report.headline(_claim_rows().iloc[0:0]) == []
+    assert html_page.headline(_claim_rows().iloc[0:0]) == []
 
 
 def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
     parser = _Grid()
-    parser.feed(report.verdict_grid(_claim_rows()))
+    parser.feed(html_page.verdict_grid(_claim_rows()))
     header, *rows = parser.rows
     models = ["vgg11 r8", "vgg13 r8", "vgg16 r8", "vgg11 r8 bn", "vgg13 r8 bn", "vgg16 r8 bn", "kernels alone"]
     assert [text for ((_, text),) in header] == ["part of the claim", *models]
@@ -389,7 +411,7 @@ def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
         ("not-reproduced", "cpu 32 channels, 14 px vs 7x7: not reproduced")
     ]
     # A cell of one verdict takes its colour whole, however tall the row's wrapped label makes it.
-    page = report.verdict_grid(_claim_rows())
+    page = html_page.verdict_grid(_claim_rows())
     assert '<td class="supported"><div class="supported"' in page and '<td><div class="supported"' in page
 
 
@@ -399,11 +421,11 @@ def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
         {"started": "2026-11-30T17:54:14+00:00", "ended": "2026-11-30T18:06:25+00:00", "git_commit": "fffcb39bbbb"},
     ]
     metadata = {"started": sittings[1]["started"], "ended": sittings[1]["ended"], "sittings": sittings}
-    assert report._run_span(metadata) == (
+    assert html_page._run_span(metadata) == (
         "Run from 2026-11-30T15:08:00+00:00 to 2026-11-30T18:06:25+00:00 in 2 sittings (commits 0671c66, "
         "fffcb39; the last from 2026-11-30T17:54:14+00:00)"
     )
-    assert report._run_span({**metadata, "sittings": sittings[1:]}) == (
+    assert html_page._run_span({**metadata, "sittings": sittings[1:]}) == (
         "Run from 2026-11-30T17:54:14+00:00 to 2026-11-30T18:06:25+00:00"
     )
 
@@ -420,15 +442,12 @@ def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, 
     page = (run / "report.html").read_text()
     # Not drawn: the forest (no claim table), accuracy against MACs and the effective field (no data), and the two
     # figures over the budget (one epoch: no earlier budget).
-    assert page.count("<img ") == 3 and page.count("Not drawn: the run has no data for it.") == 5
-    assert sorted(path.name for path in (run / "figures").iterdir()) == [
-        "block_ratios.png",
-        "block_ratios.svg",
-        "throughput_vs_ratio.png",
-        "throughput_vs_ratio.svg",
-        "time_ratios.png",
-        "time_ratios.svg",
-    ]
+    undrawn = {"forest", "accuracy_vs_macs", "erf_maps", *ONE_EPOCH}
+    drawn = [name for name in FIGURES if name not in undrawn]
+    assert page.count("<img ") == len(drawn) and page.count("Not drawn: the run has no data for it.") == len(undrawn)
+    assert sorted(path.name for path in (run / "figures").iterdir()) == sorted(
+        f"{name}.{suffix}" for name in drawn for suffix in ("png", "svg")
+    )
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "has no summary.csv or metadata.json" in capsys.readouterr().err
 
@@ -464,7 +483,7 @@ def test_the_budget_figures_are_drawn_for_runs_of_several_epochs_only(tmp_path):
 
 def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin():
     claims = claim.claim_table({"train": _epochs(CURVES)}, Rules(equivalence_margin=0.02))
-    axes = report.accuracy_budgets(claims).axes[0]
+    axes = run_figures.accuracy_budgets(claims).axes[0]
     (line,) = [line for line in axes.lines if line.get_label() == "stack - rival"]
     rows = claims[claims["claim"].str.startswith("higher accuracy") & (claims["analysis"] == "primary")]
     rows = rows.sort_values("optimizer_steps")
@@ -478,7 +497,7 @@ def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin
 
 
 def test_learning_curves_show_each_variants_mean_with_its_t_interval():
-    axes = report.learning_curves(_epochs(CURVES)).axes[0]
+    axes = train_figures.learning_curves(_epochs(CURVES)).axes[0]
     (stack,) = [line for line in axes.lines if line.get_label() == "stack"]
     assert list(stack.get_xdata()) == [100, 200] and np.allclose(stack.get_ydata(), [0.61, 0.81666667])
     band = axes.collections[0].get_paths()[0].vertices[:, 1]  # the stack's, drawn first
@@ -540,7 +559,7 @@ def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path,
         timeout=180,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f'data-probe="{len(FIGURES)} of {len(FIGURES)} images decoded"' in result.stdout
+    assert f'data-probe="{len(DRAWN)} of {len(DRAWN)} images decoded"' in result.stdout
     assert "<h1>vggbench: run on" in result.stdout
     claims = pd.read_csv(finished_run.root / "claim.csv")
     primary = claims[claims["analysis"] == "primary"]
@@ -549,5 +568,5 @@ def test_the_page_opens_in_a_headless_browser_with_every_image_decoded(tmp_path,
     assert f'data-headline="{parts + silent} sentences"' in result.stdout  # one per part, one for those without
     shown = re.search(r'data-verdicts="(\d+) of (\d+) verdict columns within 1280 px"', result.stdout)
     assert shown is not None and shown[1] == shown[2] and int(shown[2]) >= parts  # a claim table per part
-    assert f'data-figures="{" ".join(FIGURES)}"' in result.stdout
+    assert f'data-figures="{" ".join(DRAWN)}"' in result.stdout
     assert 'data-sideways="false"' in result.stdout and 'data-configuration="collapsed"' in result.stdout

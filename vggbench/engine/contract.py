@@ -5,8 +5,8 @@ everything about itself in one module under `vggbench/engine/kinds/`: its setup 
 of knobs, see `vggbench.util.knobs`), how it plans trials for a study, how it runs one trial
 (rows and files, nothing written), how it runs several trials as one (batch and split: training
 groups a model's seeds, while each seed keeps its own trial and file), its time estimate, whether it must run alone, its
-tables and their shown columns, its per-model summary, and its verdicts on the claim. `vggbench.engine.registry` lists
-the kinds; the study, the command line and the executors know them only through it.
+tables and their shown columns, its per-model summary, its verdicts on the claim and its figures.
+`vggbench.engine.registry` lists the kinds; the study, the command line and the executors know them only through it.
 
 The command line imports every kind module to build its options, so a kind module
 imports torch (and vggbench/measure/) only inside the methods that measure or
@@ -27,6 +27,8 @@ from vggbench.models.schema import identity
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from vggbench.figures.figure import Figure
 
 Report = Callable[[str], None]
 LoadData = Callable[[], object]  # returns the FashionMNIST data set, loaded once per process
@@ -227,3 +229,8 @@ class Kind:
         (the run's tables by name, each of this kind's there, empty where missing) and `rules` (a
         vggbench.engine.config.Rules: the margins and the design of the run); default: none."""
         return []
+
+    def figures(self) -> tuple[Figure, ...]:
+        """The figures this kind's tables are drawn in (each a function in its module of vggbench.figures, imported
+        here when asked: the command line never imports them); the report draws them after its own; default: none."""
+        return ()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
 from vggbench.engine.kinds.train import checkpoint_of, trial_key
-from vggbench.engine.rundir import ERF_MAPS, erf_map_name, spec_key
+from vggbench.engine.rundir import ERF_MAPS, erf_map_name, model_key, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import RESAMPLES
 from vggbench.models.schema import ARCH, NAME_KEYS
@@ -244,6 +244,11 @@ class Erf(Kind):
         from vggbench.verdicts import erf as erf_verdicts
 
         return erf_verdicts.claims(tables["erf"], rules.erf_margin)
+
+    def figures(self):
+        from vggbench.figures import erf as erf_figures
+
+        return erf_figures.figures(ERF_MAPS, lambda model, state: erf_map_name(model_key(*model), state))
 
 
 KIND = Erf()

@@ -114,5 +114,10 @@ class Pairs(Timed):
 
         return pairs_verdicts.claims(tables["pairs"])
 
+    def figures(self):
+        from vggbench.figures import pairs as pairs_figures
+
+        return pairs_figures.FIGURES
+
 
 KIND = Pairs()

@@ -129,5 +129,10 @@ class Speed(Timed):
         throughput.columns = [f"speed_{mode}_img_per_s" for mode in throughput.columns]
         return throughput.reset_index()
 
+    def figures(self):
+        from vggbench.figures import speed as speed_figures
+
+        return speed_figures.FIGURES
+
 
 KIND = Speed()

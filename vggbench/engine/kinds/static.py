@@ -136,5 +136,10 @@ class Static(Kind):
 
         return static_verdicts.claims(tables["static"])
 
+    def figures(self):
+        from vggbench.figures import static as static_figures
+
+        return static_figures.FIGURES
+
 
 KIND = Static()

@@ -201,6 +201,11 @@ class Train(Kind):
         accuracy += train_verdicts.budget_claims(train, margin, rules, decisions)
         return accuracy + train_verdicts.trainability_claims(train)
 
+    def figures(self):
+        from vggbench.figures import train as train_figures
+
+        return train_figures.FIGURES
+
 
 def _together(members: list[Trial]) -> Trial:
     """The trial that trains the seeds of `members` (trials of one model) as one group; one member is itself."""

@@ -1,0 +1,48 @@
+"""Training's figure: the learning curves, test accuracy against optimizer steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from vggbench.figures import look
+from vggbench.figures.figure import Figure
+from vggbench.stats import hypothesis as stats
+from vggbench.verdicts import vocabulary
+from vggbench.verdicts.train import final_runs, rows_of
+
+
+def learning_curves(train: pd.DataFrame):
+    """Test accuracy against optimizer steps, one panel per group of models and a line per variant: the mean
+    over the runs that did not fail (by the final epoch's rule) with its 95% t interval as a band. None where
+    the runs recorded one epoch."""
+    needed = {"test_acc", "optimizer_steps", "epoch"}
+    if not needed <= set(train.columns) or train["epoch"].nunique() < 2:
+        return None
+    final = final_runs(train)
+    recorded = rows_of(train.dropna(subset=["test_acc", "optimizer_steps"]), final[~final["failed"]])
+    groups = list(vocabulary.groups(recorded))
+    variants = look.ordered(recorded["variant"])
+    several_resolutions = recorded["resolution"].nunique() > 1
+    figure, add = look.panels(len(groups))
+    for index, (_, group) in enumerate(groups, start=1):
+        axes = add(index, look.model_label(group.iloc[0], several_resolutions))
+        for variant in look.ordered(group["variant"]):
+            curve = group[group["variant"] == variant].groupby("optimizer_steps")["test_acc"].apply(stats.mean_interval)
+            mean, low, high = (np.array(values) for values in zip(*curve, strict=True))
+            colour, marker = look.style(variant, variants)
+            axes.fill_between(curve.index, low, high, color=colour, alpha=0.2, linewidth=0)
+            axes.plot(curve.index, mean, color=colour, marker=marker, markersize=3, label=variant)
+    return look.label_panels(figure, "optimizer steps", "test accuracy (mean over runs, 95% interval)")
+
+
+FIGURES = (
+    Figure(
+        "learning_curves",
+        "Learning curves",
+        "Test accuracy against optimizer steps, per variant: the mean over the runs that did not fail, with "
+        "its 95% t interval as a band; a panel per group of models.",
+        reads=("train",),
+        draw=lambda run: learning_curves(run.tables["train"]),
+    ),
+)

@@ -1,0 +1,181 @@
+"""The report's own figures, those of the run as a whole: every comparison of claim.csv (the forest), the
+accuracy at each training budget, and accuracy against compute from summary.csv (training's and the static
+count's columns). Each kind's figures are its own (vggbench.figures, `Kind.figures`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from vggbench.figures import look
+from vggbench.figures.figure import Figure
+from vggbench.reporting.claim import at_earlier_budget
+from vggbench.verdicts.vocabulary import ACCURACY, NON_LINEARITY, PRIMARY
+
+# The families a forest plot shows: their claims, and the unit their differences are drawn in (x 100).
+FOREST_PARTS = (
+    (("higher accuracy", "more non-linearity helps"), "stack - rival, test accuracy (points)"),
+    (("same effective receptive field",), "stack - rival, share of the image holding half the gradient (points)"),
+)
+VERDICT_COLOURS = {
+    "supported": "#2ca02c",
+    "contradicted": "#d62728",
+    "equivalent": "#1f77b4",
+    "inconclusive": "#bcbd22",
+}
+
+
+def _comparison_label(row: pd.Series, varying: list[str]) -> str:
+    """A claim row's condition, naming only what varies between the rows drawn, then its rival."""
+    parts = []
+    for column in varying:
+        value = row[column]
+        if column == "batch_norm":
+            parts.append("bn" if value else "no bn")
+        elif column == "ratio":
+            parts.append(f"r{value:g}")
+        elif column == "resolution":
+            parts.append(f"{value:g}px")
+        elif pd.notna(value):
+            parts.append(str(value))
+    return " ".join([*parts, f"vs {row['baseline']}"])
+
+
+def forest(claims: pd.DataFrame):
+    """Each primary accuracy and effective-field comparison of the run as its difference (stack - rival) with its
+    95% interval, coloured by its verdict, the equivalence margin shaded; one panel per family."""
+    needed = {"claim", "analysis", "difference", "ci_low", "ci_high", "margin", "verdict"}
+    if claims.empty or not needed <= set(claims.columns):
+        return None
+    primary = claims[claims["analysis"] == "primary"]
+    parts = [(primary[primary["claim"].isin(names)], unit) for names, unit in FOREST_PARTS]
+    parts = [(rows.dropna(subset=["difference"]), unit) for rows, unit in parts if rows["difference"].notna().any()]
+    if not parts:
+        return None
+    figure = look.new_figure(7.5, 1.2 + 0.22 * sum(len(rows) for rows, _ in parts) + 0.6 * len(parts))
+    grid = figure.add_gridspec(len(parts), 1, height_ratios=[len(rows) + 2 for rows, _ in parts])
+    for index, (rows, unit) in enumerate(parts):
+        axes = figure.add_subplot(grid[index])
+        candidates = [c for c in ("arch", "ratio", "resolution", "batch_norm", "mode") if c in rows]
+        varying = [column for column in candidates if rows[column].nunique(dropna=False) > 1]
+        positions = np.arange(len(rows))[::-1]
+        margin = 100 * rows["margin"].dropna().max()
+        axes.axvspan(-margin, margin, color="#dddddd", alpha=0.6, lw=0)
+        axes.axvline(0, color="black", lw=0.8)
+        for position, row in zip(positions, (row for _, row in rows.iterrows()), strict=True):
+            colour = VERDICT_COLOURS.get(row["verdict"], "#7f7f7f")
+            low, high = 100 * row["ci_low"], 100 * row["ci_high"]
+            axes.plot([low, high], [position, position], color=colour, lw=2, solid_capstyle="butt")
+            axes.plot(100 * row["difference"], position, "o", color=colour, ms=5)
+        axes.set_yticks(positions, [_comparison_label(row, varying) for _, row in rows.iterrows()], fontsize=7)
+        axes.set_xlabel(unit, fontsize=8)
+        axes.grid(True, axis="x", alpha=0.3)
+        axes.set_ylim(-1, len(rows))
+    handles = [_verdict_handle(word, colour) for word, colour in VERDICT_COLOURS.items()]
+    figure.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=7, frameon=False)
+    return figure
+
+
+def _verdict_handle(word: str, colour: str):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=colour, marker="o", lw=2, label=word)
+
+
+def accuracy_vs_macs(summary: pd.DataFrame):
+    """Final test accuracy (mean, error bar one std over seeds) against MACs per image, one marker per variant."""
+    if not {"test_acc_mean", "macs"} <= set(summary.columns) or summary["test_acc_mean"].isna().all():
+        return None  # no accuracy, or no static counts (a run without the static kind)
+    table = summary.dropna(subset=["test_acc_mean"])
+    variants = look.ordered(table["variant"])
+    several_resolutions = table["resolution"].nunique() > 1
+    figure = look.new_figure(6.4, 4.2)
+    axes = figure.add_subplot()
+    for variant in variants:
+        rows = table[table["variant"] == variant]
+        colour, marker = look.style(variant, variants)
+        axes.errorbar(
+            rows["macs"] / 1e6,
+            rows["test_acc_mean"],
+            yerr=rows["test_acc_std"].fillna(0),
+            fmt=marker,
+            color=colour,
+            capsize=3,
+            label=variant,
+        )
+        for row in rows.itertuples():
+            axes.annotate(
+                look.model_label(row, several_resolutions),
+                (row.macs / 1e6, row.test_acc_mean),
+                textcoords="offset points",
+                xytext=(5, 4),
+                fontsize=7,
+                color=colour,
+            )
+    seeds = ", ".join(str(int(count)) for count in sorted(table["seeds"].unique()))
+    epochs = ", ".join(str(int(count)) for count in sorted(table["epochs"].unique()))
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter("{x:g}")
+    axes.xaxis.set_minor_formatter("{x:g}")
+    axes.tick_params(axis="x", which="minor", labelsize=7)
+    axes.set_xlabel("MACs per image (millions, log scale)")
+    axes.set_ylabel(f"final test accuracy\n(mean ± std over {seeds} seeds)")
+    axes.set_title(f"Accuracy against compute after {epochs} epoch(s)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(title="variant")
+    return figure
+
+
+def accuracy_budgets(claims: pd.DataFrame):
+    """The stack's accuracy difference from each rival, in points, against optimizer steps, one panel per
+    comparison: each budget's claim row (the earlier budgets' and the final one) with its 95% interval as a
+    band, the equivalence margin shaded and zero marked. None without rows at earlier budgets."""
+    if claims.empty or "optimizer_steps" not in claims or not at_earlier_budget(claims).any():
+        return None
+    final = claims["claim"].isin([ACCURACY, NON_LINEARITY]) & (claims["analysis"] == PRIMARY)
+    rows = claims[final | at_earlier_budget(claims)].dropna(subset=["optimizer_steps"])
+    keys = [key for key in ("arch", "ratio", "resolution", "batch_norm", "baseline") if key in rows]
+    panels = [panel.sort_values("optimizer_steps") for _, panel in rows.groupby(keys, sort=False, dropna=False)]
+    several_resolutions = rows["resolution"].nunique() > 1
+    variants = look.ordered(rows["baseline"])
+    figure, add = look.panels(len(panels))
+    for index, panel in enumerate(panels, start=1):
+        first, steps = panel.iloc[0], panel["optimizer_steps"]
+        axes = add(index, f"{look.model_label(first, several_resolutions)}: stack - {first['baseline']}")
+        colour, marker = look.style(first["baseline"], variants)
+        margin = 100 * panel["margin"].max()
+        axes.axhspan(-margin, margin, color="#d9e6f7", linewidth=0, label=f"±{margin:g} points: equivalent")
+        axes.axhline(0, color="black", linewidth=0.8)
+        band = (100 * panel["ci_low"], 100 * panel["ci_high"])
+        axes.fill_between(steps, *band, color=colour, alpha=0.25, linewidth=0, label="95% interval")
+        axes.plot(steps, 100 * panel["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
+    return look.label_panels(figure, "optimizer steps", "test accuracy, stack - rival (points)")
+
+
+FIGURES = (
+    Figure(
+        "forest",
+        "Every comparison, difference and interval",
+        "Each primary comparison of the stack with a rival, condition by condition: the difference "
+        "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
+        "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
+        reads=("claim",),
+        draw=lambda run: forest(run.tables["claim"]),
+    ),
+    Figure(
+        "accuracy_vs_macs",
+        "Accuracy against compute",
+        "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
+        reads=("summary",),
+        draw=lambda run: accuracy_vs_macs(run.tables["summary"]),
+    ),
+    Figure(
+        "accuracy_budgets",
+        "Accuracy difference against the training budget",
+        "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
+        "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
+        "is the equivalence margin.",
+        reads=("claim",),
+        draw=lambda run: accuracy_budgets(run.tables["claim"]),
+    ),
+)
