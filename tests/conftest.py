@@ -109,10 +109,10 @@ def finished_run(tmp_path_factory, synthetic_root) -> FinishedRun:
     """TINY_STUDY run to its end, as `vggbench run` leaves it (tables, claim, report). Read it, do not change it."""
     from vggbench.engine import study
     from vggbench.engine.config import load_config
-    from vggbench.reporting import reports
+    from vggbench.reporting.finish import write_reports
 
     progress: list[str] = []
     root = tmp_path_factory.mktemp("finished") / "run"
     study.run(load_config(**TINY_STUDY), root, data_root=str(synthetic_root), report=progress.append)
-    reports.write(root)
+    write_reports(root)
     return FinishedRun(root, progress)

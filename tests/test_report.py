@@ -88,6 +88,25 @@ def test_the_same_run_draws_the_same_files(tmp_path, finished_run):
     assert (run / "report.html").read_bytes() == (finished_run.root / "report.html").read_bytes()
 
 
+def test_finishing_reads_each_table_once_and_writes_what_the_two_steps_write(tmp_path, finished_run, monkeypatch):
+    from vggbench.engine import rundir
+    from vggbench.reporting.finish import write_reports
+
+    apart, together = tmp_path / "apart" / "run", tmp_path / "together" / "run"  # one name: claim.md shows it
+    for run in (apart, together):
+        shutil.copytree(finished_run.root, run, ignore=shutil.ignore_patterns("figures", "*.html", "claim.*"))
+    claim.report(apart)
+    report.write(apart)
+    read = []
+    original = rundir.read_csv
+    monkeypatch.setattr(rundir, "read_csv", lambda path, **options: read.append(path.name) or original(path, **options))
+    write_reports(together)
+    assert read and len(read) == len(set(read)), sorted(read)  # each file once, claim.csv after it was written
+    assert "claim.csv" in read and "train.csv" in read
+    for name in ("claim.csv", "claim.md", "report.html", *(f"figures/{name}.png" for name in DRAWN)):
+        assert (together / name).read_bytes() == (apart / name).read_bytes(), name
+
+
 def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
     summary = pd.DataFrame(
         {

@@ -17,7 +17,8 @@ from vggbench.engine.contract import Outcome
 from vggbench.engine.kinds.train import checkpoint_of
 from vggbench.engine.registry import KINDS
 from vggbench.models.schema import identity
-from vggbench.reporting import claim, reports
+from vggbench.reporting import claim
+from vggbench.reporting.finish import write_reports
 from vggbench.verdicts import designs
 from vggbench.verdicts import train as train_verdicts
 from vggbench.verdicts.sequential import nominal_levels
@@ -50,7 +51,7 @@ def _run(tmp_path, monkeypatch, tiny_study, means, fails=(), **keys) -> tuple[pd
     lines = []
     config = load_config(**{**tiny_study, **DESIGN, "kinds": ["train"], **keys})
     directory = study.run(config, tmp_path / "run", report=lines.append)
-    reports.write(directory.root)
+    write_reports(directory.root)
     return directory.table("train"), directory.table("claim"), lines
 
 

@@ -95,10 +95,13 @@ def erf_map_name(model: str, state: str) -> str:
 
 class RunDir:
     """The files of one run. `kinds` (the registry, vggbench.engine.registry.KINDS) judges what a trial file holds: a
-    RunDir that reads the trials' state (status, rows, failures) needs it; one that reads tables only does not."""
+    RunDir that reads the trials' state (status, rows, failures) needs it; one that reads tables only does not.
+    One made to `remember` keeps each checked table it reads, so that the claim and the report, which read many of
+    the same tables, read each file once."""
 
-    def __init__(self, root: str | Path, kinds: Mapping[str, Kind] | None = None) -> None:
+    def __init__(self, root: str | Path, kinds: Mapping[str, Kind] | None = None, remember: bool = False) -> None:
         self.root, self.kinds = Path(root), kinds
+        self._remembered: dict[str, pd.DataFrame] | None = {} if remember else None
 
     def trial_path(self, kind: str, key: str) -> Path:
         return self.root / TRIALS / kind / f"{key}.json"
@@ -342,6 +345,8 @@ class RunDir:
         """Table `name` (NAME.csv); empty where it is missing or has no columns. A kind's table must have the
         columns it is read for, with values of their types (Table.reads): an InputError names the file and
         the column (not `checked`: the table as the file has it, for a reader that judges nothing)."""
+        if checked and self._remembered is not None and name in self._remembered:
+            return self._remembered[name].copy()  # a copy: a reader may change what it was given
         path = self.own(f"{name}.csv")
         table = read_csv(path, follow=False)
         if not checked:
@@ -349,10 +354,15 @@ class RunDir:
         if self.kinds is None:
             raise TypeError("RunDir(root, kinds) checks tables against their kinds: give it the kinds' registry")
         read_for = {table.name: table for kind in self.kinds.values() for table in kind.tables if table.reads}
-        return read_for[name].checked(table, path) if name in read_for else table
+        table = read_for[name].checked(table, path) if name in read_for else table
+        if self._remembered is not None:
+            self._remembered[name] = table.copy()
+        return table
 
     def write_table(self, name: str, table: pd.DataFrame) -> None:
         write_csv(table, self.root / f"{name}.csv")
+        if self._remembered is not None:
+            self._remembered.pop(name, None)  # read again as the file now has it
 
     def write_text(self, name: str, text: str) -> None:
         write_text(self.root / name, text)

@@ -11,7 +11,7 @@
     finish    the tables from the trials: the engine ends there
 
 `run` does all three into a resumable run directory; its callers make the claim and the report
-from the tables (vggbench.reporting.reports). A single command (`vggbench speed`, `train`, ...)
+from the tables (vggbench.reporting.finish). A single command (`vggbench speed`, `train`, ...)
 runs its one-kind study on the same engine without one (vggbench.engine.outputs).
 """
 

@@ -325,11 +325,11 @@ def _with_decisions(directory: RunDir, rules: Rules) -> Rules:
     return dataclasses.replace(rules, decisions=decisions)
 
 
-def report(run_dir: str | Path, **margins) -> tuple[pd.DataFrame, str]:
-    """claim.csv and claim.md in `run_dir`, from the tables of the kinds that ran (any of them: the parts of
-    the claim whose tables are missing are left out). The margins are the run's configuration's, or those
-    given."""
-    directory = RunDir(run_dir, registry.KINDS)
+def report(run_dir: str | Path | RunDir, **margins) -> tuple[pd.DataFrame, str]:
+    """claim.csv and claim.md in `run_dir` (a folder, or a RunDir that may remember the tables it read), from the
+    tables of the kinds that ran (any of them: the parts of the claim whose tables are missing are left out). The
+    margins are the run's configuration's, or those given."""
+    directory = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, registry.KINDS)
     root = directory.root
     config = run_config(directory, missing_ok=True)
     chosen = _with_decisions(directory, Rules(**knobs.settings(Rules, {**config, **margins})))

@@ -43,7 +43,7 @@ from vggbench.engine.rundir import (
     index_row,
     now,
 )
-from vggbench.reporting import reports
+from vggbench.reporting.finish import write_reports
 from vggbench.util.csvio import read_bytes, write_text
 from vggbench.util.validate import InputError, shown
 
@@ -248,7 +248,7 @@ def _copy_into_place(directory: RunDir, names: list[str], target: Path, write_in
                     f"{directory.root} changed while publishing (above {_megabytes(MAX_TOTAL_BYTES)}): publish again"
                 )
         if not (directory.has(CLAIM_MD) and directory.has(REPORT)):  # an interrupted finish: made in the copy
-            reports.write(copy)
+            write_reports(copy)
         marked = RunDir(copy)  # a mark `vggbench run` refuses as its output
         marked.write_metadata({**marked.metadata(), PUBLISHED: {"folder": target.name, "at": now()}})
         if target.exists():

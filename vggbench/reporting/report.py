@@ -38,10 +38,11 @@ def _tables(directory: RunDir, given: Mapping[str, pd.DataFrame], names: Iterabl
     return {name: given[name] if name in given else directory.table(name) for name in dict.fromkeys(names)}
 
 
-def write(run_dir: str | Path, tables: Mapping[str, pd.DataFrame] | None = None) -> Path:
+def write(run_dir: str | Path | RunDir, tables: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Draw the run's figures and write RUN_DIR/report.html from its tables (`tables`: those already in memory, by
-    name; the others are read); returns the page's path."""
-    directory = RunDir(run_dir, KINDS)
+    name; the others are read); returns the page's path. `run_dir`: a folder, or a RunDir (that may remember the
+    tables it read)."""
+    directory = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir, KINDS)
     if not directory.has("summary.csv") or not directory.has("metadata.json"):
         raise InputError(
             f"{directory.root} has no summary.csv or metadata.json: is it a finished `vggbench run` directory?"

@@ -62,7 +62,8 @@ def add(commands) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from vggbench.engine import study
     from vggbench.engine.config import load_config
-    from vggbench.reporting import reports, terminal
+    from vggbench.reporting import terminal
+    from vggbench.reporting.finish import write_reports
 
     config = load_config(args.preset, args.config, **given(args))
     _executor_options(args)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     directory = study.run(
         config, args.out or f"runs/{args.preset}", args.force, args.data_root, progress, _executor(args), args.large
     )
-    page = reports.write(directory.root)
+    page = write_reports(directory.root)
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
     print_claims(directory.table("claim"), directory.root)
