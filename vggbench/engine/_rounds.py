@@ -20,8 +20,9 @@ from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import DECISIONS
 from vggbench.models.schema import identity
 from vggbench.util.validate import InputError
+from vggbench.verdicts.decisions import decisions_record, extends
 from vggbench.verdicts.sequential import CONTINUE
-from vggbench.verdicts.train import comparison_key, decided_looks, decisions_record, extends, final_runs
+from vggbench.verdicts.train import comparison_key, decided_looks, final_runs
 from vggbench.verdicts.vocabulary import STACK, contrasts
 
 if TYPE_CHECKING:

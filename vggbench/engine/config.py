@@ -78,7 +78,7 @@ class Margins(Setup):
 class Rules(Design, Margins):
     """How a run's verdicts are reached: what counts as no difference, and the design of the accuracy
     comparisons (how many seeds, looked at when); and, no knob, the decisions a sequential run's rounds stored
-    (by comparison: vggbench.verdicts.train.recorded_decisions), which the claim reads instead of judging the
+    (by comparison: vggbench.verdicts.decisions.recorded_decisions), which the claim reads instead of judging the
     looks again (None: judged from the rows)."""
 
     decisions: dict | None = dataclasses.field(default=None, compare=False, repr=False)

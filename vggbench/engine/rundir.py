@@ -328,7 +328,7 @@ class RunDir:
         write_text(self.root / METADATA, json.dumps(metadata, indent=2))
 
     def decisions(self) -> object | None:
-        """What decisions.json holds (vggbench.verdicts.train.decisions_record, not checked here); None where the
+        """What decisions.json holds (vggbench.verdicts.decisions.decisions_record, not checked here); None where the
         run stored no look."""
         path = self.root / DECISIONS
         if not path.exists() and not path.is_symlink():

@@ -30,7 +30,7 @@ from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import padding
-from vggbench.verdicts.train import recorded_decisions
+from vggbench.verdicts.decisions import recorded_decisions
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
 
 COLUMNS = [

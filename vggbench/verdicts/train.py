@@ -12,8 +12,6 @@ variant is a number beside the verdicts: how much batch norm moves the stack's d
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 
 import numpy as np
@@ -23,18 +21,14 @@ from vggbench.measure.training_rules import failed, final_epoch
 from vggbench.models.schema import keys_in
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
-from vggbench.util import knobs
-from vggbench.util.validate import InputError, shown
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
-from vggbench.verdicts.sequential import CONTINUE, Decision, expected_seeds, looks_judged
+from vggbench.verdicts.sequential import CONTINUE, expected_seeds, looks_judged
 from vggbench.verdicts.vocabulary import (
-    CONTRADICTED,
     EQUIVALENT,
     INCONCLUSIVE,
     INTERACTION_ROW,
     PRIMARY,
     STACK,
-    SUPPORTED,
     accuracy_claim,
     adjust,
     contrasts,
@@ -296,84 +290,6 @@ def decided_looks(train: pd.DataFrame, design: Design, margin: float) -> list[di
             for rows, arm in zip((stack, other), arms, strict=True)
         )
     return looks_judged(design.rule, samples, margin)
-
-
-DECISIONS_FORMAT = 1
-VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, CONTINUE)
-
-
-def decisions_record(judged: list[dict], design: Design, margin: float) -> dict:
-    """`decided_looks`'s answer in plain values, for a file: the design and margin it was judged under, and per
-    look the comparisons judged there (a decided one at its look only), each named by its group and rival."""
-    looks = [
-        [_plain_decision(key, decision) for key, decision in decisions.items() if decision.look == number]
-        for number, decisions in enumerate(judged, start=1)
-    ]
-    return {"format": DECISIONS_FORMAT, **_judged_under(design, margin), "looks": looks}
-
-
-def _judged_under(design: Design, margin: float) -> dict:
-    return {"design": {key: getattr(design, key) for key in knobs.config_keys(Design)}, "equivalence_margin": margin}
-
-
-def _plain_decision(key: tuple, decision: Decision) -> dict:
-    *group, rival = key
-    fields = {name: _plain(value) for name, value in dataclasses.asdict(decision).items()}
-    return {"group": {name: _plain(value) for name, value in group}, "rival": rival, **fields}
-
-
-def _plain(value):
-    """A number numpy or pandas made as the JSON module writes it."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def extends(record: dict, stored) -> bool:
-    """Whether `record` (`decisions_record`'s) holds every look `stored` (a record read back, or anything) holds,
-    as it holds it: what judging a resumed run's rows again gives, where no row changed."""
-    if not isinstance(stored, dict) or not isinstance(stored.get("looks"), list):
-        return False
-    texts = [json.dumps(value, sort_keys=True) for value in ({**stored, "looks": []}, {**record, "looks": []})]
-    looks = [[json.dumps(look, sort_keys=True) for look in found["looks"]] for found in (stored, record)]
-    return texts[0] == texts[1] and looks[1][: len(looks[0])] == looks[0]
-
-
-def recorded_decisions(record, design: Design, margin: float, where) -> dict | None:
-    """The decisions a `decisions_record` read back from `where` holds, each comparison's latest, where they were
-    judged under `design` and `margin`; None where under others (a claim asked for another margin judges the
-    rows itself). An InputError names `where` where it holds no such record."""
-    if (
-        not isinstance(record, dict)
-        or record.get("format") != DECISIONS_FORMAT
-        or not isinstance(record.get("looks"), list)
-    ):
-        raise InputError(f"{where} is not a record of decisions (format {DECISIONS_FORMAT}): remove it to judge anew")
-    if {key: record.get(key) for key in ("design", "equivalence_margin")} != _judged_under(design, margin):
-        return None
-    decisions = {}
-    for number, entries in enumerate(record["looks"], start=1):
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if not _is_decision(entry, number):
-                named = f"look {number} holds {shown(entry)}"
-                raise InputError(f"{where}: {named}, not a decision: remove it to judge anew")
-            fields = {name: value for name, value in entry.items() if name not in ("group", "rival")}
-            decisions[comparison_key(entry["group"], entry["rival"])] = Decision(**fields)
-    return decisions
-
-
-def _is_decision(entry, look: int) -> bool:
-    """Whether `entry` is a decision at look `look` as `decisions_record` writes one."""
-    fields = {field.name for field in dataclasses.fields(Decision)}
-    if not isinstance(entry, dict) or set(entry) != {"group", "rival", *fields} or not isinstance(entry["group"], dict):
-        return False
-    numbers = [entry[name] for name in fields - {"verdict", "look", "seeds"}]
-    counts = [entry["look"], entry["seeds"]]
-    return (
-        isinstance(entry["rival"], str)
-        and entry["verdict"] in VERDICTS
-        and entry["look"] == look
-        and all(type(count) is int and count > 0 for count in counts)
-        and all(type(number) in (int, float) for number in numbers)
-    )
 
 
 def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
