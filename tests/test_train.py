@@ -12,7 +12,8 @@ import vggbench
 from vggbench.cli import main
 from vggbench.engine import study
 from vggbench.engine.config import StudyConfig
-from vggbench.measure import checkpoints, train, train_setup, training_rules
+from vggbench.measure import _train_setup as train_setup
+from vggbench.measure import checkpoints, train, training_rules
 from vggbench.measure.data import prepare
 from vggbench.measure.setups import TrainConfig
 from vggbench.models.arch import spec_to_dict
