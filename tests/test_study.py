@@ -7,8 +7,8 @@ import pytest
 
 from vggbench.cli import main
 from vggbench.engine import study
-from vggbench.engine._store import Store
 from vggbench.engine.config import load_config
+from vggbench.engine.contract import Outcome, Trial
 from vggbench.engine.outputs import Outputs
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
@@ -202,5 +202,20 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     assert "holds none of static.csv" in capsys.readouterr().err
 
 
-def test_the_run_directory_and_a_commands_outputs_are_the_engines_stores(tmp_path):
-    assert isinstance(RunDir(tmp_path), Store) and isinstance(Outputs(KINDS["static"], None, None, 1), Store)
+@pytest.mark.parametrize("place", ["run directory", "single command"])
+def test_a_store_marks_a_recorded_trial_done_and_hands_a_later_trial_the_files_it_reads(tmp_path, place):
+    # What the engine asks of the place its results go (Store): a trial is done once recorded (those that need
+    # it may start), and a trial that reads files gets those that exist, by the names it reads them under. A run
+    # directory keeps a trial's files in its own folders; `vggbench train` saves its one checkpoint as the file
+    # --save-checkpoint names.
+    saved = tmp_path / "mine.pt"
+    store = (
+        RunDir(tmp_path / "run", KINDS) if place == "run directory" else Outputs(KINDS["train"], None, str(saved), 1)
+    )
+    checkpoint = "checkpoints/seed0.pt" if place == "run directory" else str(saved)
+    trained = Trial("train", None, "seed0")
+    assert not store.done("train", "seed0")
+    store.record(trained, Outcome(rows=[{"seed": 0}], files={"checkpoints/seed0.pt": b"weights"}))
+    assert store.done("train", "seed0") and not store.done("train", "seed1") and not store.done("erf", "seed0")
+    reader = Trial("erf", None, "of-seed0", needs=(("train", "seed0"),), reads=(checkpoint, str(tmp_path / "none.pt")))
+    assert store.inputs(reader) == {checkpoint: b"weights"}
