@@ -163,7 +163,8 @@ def test_without_ray_the_executor_is_a_clear_error_naming_the_extra(tmp_path, ti
 def test_the_default_path_never_imports_ray():
     code = (
         "import sys\n"
-        "from vggbench import cli, executors, study\n"
+        "from vggbench import cli\n"
+        "from vggbench.engine import executors, study\n"
         "cli.make_parser().parse_args(['run', '--executor', 'ray'])\n"
         "executors.LocalExecutor().start()\n"
         "assert 'ray' not in sys.modules, 'ray was imported'\n"
