@@ -66,10 +66,28 @@ def test_row_is_complete_and_consistent(mode):
     assert (row["device"], row["device_name"], row["threads"]) == ("cpu", vggbench.measure.hardware.cpu_model(), 1)
 
 
-def test_bf16_and_channels_last_on_cpu():
-    row = speed.measure(_spec("single"), _setup(precision="bf16", channels_last=True))
-    assert (row["precision"], row["channels_last"], row["error"]) == ("bf16", True, None)
-    assert row["img_per_s"] > 0
+@pytest.mark.parametrize(
+    ("precision", "channels_last", "dtype"), [("fp32", False, torch.float32), ("bf16", True, torch.bfloat16)]
+)
+def test_bf16_and_channels_last_on_cpu_are_what_the_timed_steps_run(monkeypatch, precision, channels_last, dtype):
+    # Every conv's output, in every step timed, in the precision and memory format asked for.
+    ran, build = set(), speed.build_spec
+
+    def build_watched(spec):
+        model = build(spec)
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.register_forward_hook(
+                    lambda layer, inputs, output: ran.add(
+                        (output.dtype, output.is_contiguous(memory_format=torch.channels_last))
+                    )
+                )
+        return model
+
+    monkeypatch.setattr(speed, "build_spec", build_watched)
+    row = speed.measure(_spec("single"), _setup(precision=precision, channels_last=channels_last))
+    assert (row["precision"], row["channels_last"], row["error"]) == (precision, channels_last, None)
+    assert ran == {(dtype, channels_last)}
 
 
 def test_training_step_changes_the_weights():
