@@ -186,17 +186,36 @@ def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path,
 
 
 def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
-    tmp_path, synthetic_root, tiny_study, monkeypatch, capsys
+    tmp_path, tiny_study, finished_run, monkeypatch, capsys
 ):
+    # `vggbench run` hands the study its configuration and folder (runs/PRESET unless --out), then prints the
+    # finished run's summary, claim and report: here the run is finished_run's (the study is tested above), named
+    # as a folder in the working one.
     config = tmp_path / "tiny.toml"
     config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in tiny_study.items() if key != "device"))
-    monkeypatch.chdir(tmp_path)
-    assert main(["run", "--config", str(config), "--device", "cpu", "--data-root", str(synthetic_root)]) == 0
-    assert (tmp_path / "runs" / "quick" / "claim.md").is_file()
-    assert (tmp_path / "runs" / "quick" / "report.html").is_file()
+    asked = []
+
+    def run(config, run_dir, force, data_root, *_):
+        asked.append((run_dir, force, data_root, config.to_dict()))
+        return RunDir(finished_run.root.name, KINDS)
+
+    monkeypatch.setattr(study, "run", run)
+    monkeypatch.chdir(finished_run.root.parent)
+    for preset in ("quick", "claim"):
+        assert (
+            main(["run", "--preset", preset, "--config", str(config), "--device", "cpu", "--data-root", "FMNIST"]) == 0
+        )
+    assert [(run_dir, force, data_root) for run_dir, force, data_root, _ in asked] == [
+        ("runs/quick", False, "FMNIST"),
+        ("runs/claim", False, "FMNIST"),
+    ]
+    quick = asked[0][3]
+    assert quick == load_config("quick", config, device="cpu").to_dict() and quick["seeds"] == tiny_study["seeds"]
     out = capsys.readouterr().out
-    assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
-    assert "report: runs/quick/report.html" in out
+    name = finished_run.root.name
+    assert f"Summary of {name} (tables, claim.md, report.html and metadata.json there)" in out
+    assert "The claim, part by part" in out and "fewer parameters" in out
+    assert f"report: {name}/report.html" in out
     assert max(map(len, out.splitlines())) <= 120  # the terminal's tables fit; the CSVs keep every column
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "holds none of static.csv" in capsys.readouterr().err
