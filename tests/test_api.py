@@ -122,6 +122,7 @@ def test_the_speed_of_any_module_is_timed_as_the_speed_kind_times(mode):
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))  # a copy was stepped
 
 
+@pytest.mark.slow
 def test_training_and_the_effective_field_from_python():
     spec = vggbench.ModelSpec("vgg11", "stack", ratio=16, resolution=32, batch_norm=True)
     data = vggbench.synthetic_data(train_images=96, test_images=32)
@@ -169,6 +170,7 @@ def _macs_by_hand(net: nn.Module, shape: tuple[int, ...]) -> int:
     return sum(counts)
 
 
+@pytest.mark.slow
 def test_the_quickstart_example_prints_its_nets_costs_and_the_published_runs_verdicts():
     example = ROOT / "examples" / "quickstart.py"
     result = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=600)

@@ -104,6 +104,7 @@ def test_inference_step_leaves_the_model_in_eval_mode():
     assert not model.training
 
 
+@pytest.mark.slow
 def test_paired_table_shape_and_interval():
     specs = [_spec(v) for v in ["stack", "single", "linear-stack"]]
     rows = speed.paired(specs, _setup(min_time_s=0.0), min_pairs=12, rebuilds=3)
@@ -170,6 +171,7 @@ def test_out_of_memory_gives_an_error_row_and_retry_halves_the_batch(monkeypatch
     assert (retried["batch_size"], retried["requested_batch_size"]) == (2, 8)
 
 
+@pytest.mark.slow
 def test_cli_writes_rows_and_goes_on_after_oom(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(speed, "make_step", _out_of_memory_above(2))
     out = tmp_path / "speed.csv"
@@ -208,6 +210,7 @@ def test_cli_writes_rows_and_goes_on_after_oom(tmp_path, monkeypatch, capsys):
     assert "[4/4]" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_paired(tmp_path):
     out = tmp_path / "pairs.csv"
     argv = [

@@ -65,6 +65,7 @@ def test_tiny_grid_writes_every_table(finished_run):
     assert meta["config"]["seeds"] == [0, 1] and meta["ended"] and meta["torch"] and meta["cpu_model"]
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_path, synthetic_root, tiny_study):
     with pytest.raises(Interrupted):
         _run(tmp_path, synthetic_root, tiny_study, stop_after=7)

@@ -30,6 +30,7 @@ def _config(**options):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(dataset):
     first, _ = train.train(SMALL, _config(), dataset)
     second, _ = train.train(SMALL, _config(), dataset)
@@ -122,6 +123,7 @@ def test_planning_on_a_checkpoint_reads_its_spec_not_its_weights(tmp_path, monke
         checkpoints.checkpoint_spec(wrong)
 
 
+@pytest.mark.slow
 def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):
     out, summary = tmp_path / "train.csv", tmp_path / "summary.csv"
     argv = [
@@ -202,6 +204,7 @@ def test_bad_training_option_is_one_line_and_exit_2(argv, message, capsys):
     assert err.count("\n") == 1 and message in err
 
 
+@pytest.mark.slow
 def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synthetic_root, tmp_path):
     # One name per trial: the model's resolution is part of it, so 16 and 32 px each keep their file.
     model = ["--convs", "1", "1", "--widths", "8", "16", "--ratio", "1", "--resolution", "16", "32"]
