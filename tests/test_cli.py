@@ -186,6 +186,7 @@ def test_help_explains_every_option():
     }
 
 
+@pytest.mark.slow
 def test_error_in_a_real_process_has_no_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "vggbench", "static", "--ratio", "0"], capture_output=True, text=True

@@ -68,12 +68,14 @@ def _fields(config: TrainConfig) -> dict:
     return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
+@pytest.mark.slow
 def test_a_group_is_deterministic_on_the_cpu(dataset):
     first, _ = train.train_seeds(SMALL, _config(), (4, 7), dataset)
     second, _ = train.train_seeds(SMALL, _config(), (4, 7), dataset)
     assert [[row[key] for key in UNTIMED] for row in first] == [[row[key] for key in UNTIMED] for row in second]
 
 
+@pytest.mark.slow
 def test_one_seed_is_the_plain_path(dataset, monkeypatch):
     def no_group(*args):
         raise AssertionError("one seed must not be trained as a group")

@@ -147,6 +147,7 @@ def test_presets_plan_the_documented_grids():
     assert len(map_preset.models()) == 3 * 3 * 2 and map_preset.lr_schedule == "cosine"
 
 
+@pytest.mark.slow
 def test_cli_dry_run_and_bad_preset(capsys):
     assert main(["run", "--preset", "quick", "--dry-run", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
