@@ -22,7 +22,11 @@ def _install(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (fast; tests that need the data set or a GPU skip with a reason)."""
+    """Run the whole test suite (tests that need the data set or a GPU skip with a reason).
+
+    `nox -s tests -- -m "not slow"` gives the quick subset (about a minute on 2 cores): it leaves out the tests
+    marked slow, those that train, run a study, start Ray, a browser or vggbench processes that import torch.
+    """
     _install(session)
     session.run("pytest", *session.posargs)
 

@@ -44,6 +44,19 @@ def write_dataset(folder: Path, compress: bool = False) -> Path:
     return folder
 
 
+# Fixtures that run a whole study or start a Ray cluster: a test that uses one, directly or through another
+# fixture, is marked slow (the small_run fixture of test_reliability.py is a function that runs a study, and each
+# test asking for it calls it).
+SLOW_FIXTURES = frozenset({"finished_run", "two_seed_run", "small_run", "ray_cluster"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """A folder holding a full-size synthetic data set (60,000 + 10,000 images), uncompressed."""

@@ -1,6 +1,10 @@
 """The Python API: a run's tables by name, any nn.Module's static cost and speed, training and the effective
 field from Python, and the quickstart example that shows them."""
 
+import collections
+import csv
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +122,7 @@ def test_the_speed_of_any_module_is_timed_as_the_speed_kind_times(mode):
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters(), strict=True))  # a copy was stepped
 
 
+@pytest.mark.slow
 def test_training_and_the_effective_field_from_python():
     spec = vggbench.ModelSpec("vgg11", "stack", ratio=16, resolution=32, batch_norm=True)
     data = vggbench.synthetic_data(train_images=96, test_images=32)
@@ -132,13 +137,96 @@ def test_training_and_the_effective_field_from_python():
         vggbench.train(spec, data=data, epoch=1)
 
 
-def test_the_quickstart_example_runs_on_the_cpu():
+def _printed_table(lines: list[str], title: str, rows: int, name_words: int = 1) -> dict[str, dict[str, float]]:
+    """The `rows` rows printed under the line that starts with `title` (a header, then a name of `name_words`
+    words and numbers), by name and column."""
+    at = next(number for number, line in enumerate(lines) if line.startswith(title))
+    header = lines[at + 1].split()[1:]
+    table = {}
+    for line in lines[at + 2 : at + 2 + rows]:
+        words = line.split()
+        table[" ".join(words[:name_words])] = dict(zip(header, map(float, words[name_words:]), strict=True))
+    return table
+
+
+def _macs_by_hand(net: nn.Module, shape: tuple[int, ...]) -> int:
+    """Each conv's outputs times its taps, each linear layer's weights, and 2 per batch norm output (the
+    normalization and the affine step), as vggbench counts them: from the shapes a forward pass meets."""
+    counts = []
+
+    def count(layer, _, output):
+        if isinstance(layer, nn.Conv2d):
+            counts.append(output.numel() * layer.in_channels // layer.groups * layer.weight[0, 0].numel())
+        elif isinstance(layer, nn.Linear):
+            counts.append(layer.weight.numel())
+        elif isinstance(layer, nn.BatchNorm2d):
+            counts.append(2 * output.numel())
+
+    hooks = [layer.register_forward_hook(count) for layer in net.modules()]
+    with torch.no_grad():
+        net.eval()(torch.zeros(1, *shape))
+    for hook in hooks:
+        hook.remove()
+    return sum(counts)
+
+
+@pytest.mark.slow
+def test_the_quickstart_example_prints_its_nets_costs_and_the_published_runs_verdicts():
     example = ROOT / "examples" / "quickstart.py"
     result = subprocess.run([sys.executable, str(example)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert "1. Your own modules" in result.stdout and "two 3x3" in result.stdout and "one 5x5" in result.stdout
-    assert "2. vgg11 at ratio 16 and 32 px" in result.stdout and "erf_share_t50" in result.stdout
-    assert "3. A published run, quick-erf5-cpu-2026-11-30" in result.stdout
+    lines = result.stdout.splitlines()
+
+    # 1. Counted by hand: a 3x3 stem 1->16 (160 weights and biases; 16 * 9 * 28 * 28 MACs), then two 3x3 16->16
+    # (2 * 2,320; 2 * 2,304 * 784) or one 5x5 (6,416; 6,400 * 784), and the head 16 * 14 * 14 -> 10 (31,370; 31,360).
+    own = _printed_table(lines, "1. Your own modules", rows=2, name_words=2)
+    assert {name: (row["params"], row["macs"]) for name, row in own.items()} == {
+        "two 3x3": (160 + 4_640 + 31_370, 112_896 + 3_612_672 + 31_360),
+        "one 5x5": (160 + 6_416 + 31_370, 112_896 + 5_017_600 + 31_360),
+    }
+    for row in own.values():  # images per second are the batch of 32 over the median step
+        assert row["img_per_s"] == pytest.approx(32 / (row["step_ms"] / 1e3), rel=1e-4) and row["ci_half_width"] >= 0
+
+    # 2. The vggbench models: their parameters and a forward pass's MACs, counted from the built nets.
+    source = "Fashion-MNIST (its first 2,000 images)" if _has_fashion_mnist() else "stand-in images (no Fashion-MNIST)"
+    models = _printed_table(lines, f"2. vgg11 at ratio 16 and 32 px, with batch norm, one epoch on {source}:", rows=2)
+    assert list(models) == ["stack", "single"]
+    for variant, row in models.items():
+        net = vggbench.build_spec(vggbench.ModelSpec("vgg11", variant, ratio=16, resolution=32, batch_norm=True))
+        assert row["params"] == sum(parameter.numel() for parameter in net.parameters())
+        assert row["macs"] == _macs_by_hand(net, (1, 32, 32))
+        assert 0 <= row["test_acc"] <= 1 and 0 < row["erf_share_t50"] <= 1
+        if source.startswith("Fashion-MNIST"):  # 2,000 real images teach either net well past chance (0.1)
+            assert row["test_acc"] > 0.3
+
+    # 3. The published run, read back from its files: the tables with rows, the machine, the verdicts' counts.
+    with_rows = [path.stem for path in PUBLISHED.glob("*.csv") if len(path.read_text().splitlines()) > 1]
+    (tables,) = [line for line in lines if line.startswith(f"3. A published run, {PUBLISHED.name}: tables ")]
+    assert sorted(tables.split(": tables ")[1].split(", ")) == sorted(with_rows)
+    metadata, config = (json.loads((PUBLISHED / name).read_text()) for name in ("metadata.json", "config.json"))
+    assert f"   on {metadata['device_name']} with {config['threads']} threads; its verdicts:" in lines
+    with open(PUBLISHED / "claim.csv", newline="") as stream:  # a row without a verdict (sensitivity) counts nowhere
+        rows = [row for row in csv.DictReader(stream) if row["verdict"]]
+    counted = collections.Counter((row["claim"], row["verdict"]) for row in rows)
+    verdicts = sorted({verdict for _, verdict in counted})
+    at = lines.index(tables) + 2
+    assert re.split(r"\s{2,}", lines[at].strip()) == ["verdict", *verdicts] and lines[at + 1].split() == ["claim"]
+    printed = {}
+    for line in lines[at + 2 :]:
+        claim, numbers = re.fullmatch(r"(.+?)\s+(\d+(?:\s+\d+)*)", line).groups()
+        printed[claim] = [int(number) for number in numbers.split()]
+    claims = sorted({claim for claim, _ in counted})
+    assert printed == {claim: [counted[claim, verdict] for verdict in verdicts] for claim in claims}
+
+
+def _has_fashion_mnist() -> bool:
+    from vggbench.measure.data import DataError
+
+    try:
+        vggbench.load_data(download=False)
+    except DataError:
+        return False
+    return True
 
 
 def test_the_map_long_example_is_the_maps_deeper_nets_at_three_times_the_budget():

@@ -250,6 +250,7 @@ def test_fewer_than_five_models_are_noted_and_one_model_has_no_test():
     assert np.isnan(lone.loc[0, "p_value"]) and lone.loc[0, "verdict"] == "inconclusive"
 
 
+@pytest.mark.slow
 def test_the_power_command_sizes_each_contrast_from_the_runs_spread(tmp_path, capsys):
     # Both arms spread 0.02 (the three runs 0.80, 0.82, 0.84): detecting 0.01 is d = 0.5, which takes 64
     # runs per arm at 80% power and alpha 0.05 two-sided (Cohen 1988, table 2.4.1).

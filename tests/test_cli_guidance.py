@@ -122,6 +122,7 @@ def test_power_explains_why_it_cannot_size_a_contrast(tmp_path, capsys):
     assert "Train more seeds into the run" in captured.err
 
 
+@pytest.mark.slow
 def test_power_sizes_what_it_can_and_says_what_it_left_out(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()

@@ -22,6 +22,7 @@ def test_real_taps_match_a_brute_force_count(kernel, side):
     assert real_taps(kernel, side) == _brute_force_taps(kernel, side)
 
 
+@pytest.mark.slow
 def test_the_command_times_each_kernel_against_3x3(tmp_path, capsys):
     out = tmp_path / "density.csv"
     argv = ["density", "--channels", "4", "--side", "8", "12", "--pairs", "4", "--rebuilds", "2"]

@@ -54,6 +54,7 @@ def test_square_search_on_hand_made_maps():
         erf.smallest_squares(np.zeros((5, 5)), 2)
 
 
+@pytest.mark.slow
 def test_cli_untrained_and_checkpoint(tmp_path, synthetic_root, capsys):
     spec = vggbench.ModelSpec("vgg11", "single", ratio=16, resolution=32)
     torch.manual_seed(0)  # a fixed initialisation whose ReLUs let some gradient through

@@ -7,6 +7,8 @@ from vggbench.engine import study
 from vggbench.engine.config import load_config
 from vggbench.engine.registry import KINDS
 
+pytestmark = pytest.mark.slow  # each test calibrates: a few training steps of every model
+
 
 def test_every_model_gets_its_measured_rate_and_estimates_follow_it(tiny_study):
     config = load_config(**{**tiny_study, "kinds": ["static", "train", "density"]})

@@ -160,6 +160,7 @@ def test_without_ray_the_executor_is_a_clear_error_naming_the_extra(tmp_path, ti
     assert "--ray-address auto needs --executor ray" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_default_path_never_imports_ray():
     code = (
         "import sys\n"

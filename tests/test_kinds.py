@@ -112,6 +112,7 @@ def _run(tmp_path, kinds: list[str]) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_a_new_kind_runs_alone_through_vggbench_run_and_its_verdict_reaches_the_claim(tmp_path, latency_registered):
     run = _run(tmp_path, ["latency"])
     latency = pd.read_csv(run / "latency.csv").set_index("variant")
@@ -127,6 +128,7 @@ def test_a_new_kind_runs_alone_through_vggbench_run_and_its_verdict_reaches_the_
     assert '<figure id="latency">' in (run / "report.html").read_text() and (run / "figures" / "latency.svg").is_file()
 
 
+@pytest.mark.slow
 def test_a_new_kind_runs_beside_the_others(tmp_path, latency_registered, capsys):
     run = _run(tmp_path, ["static", "latency"])
     summary = pd.read_csv(run / "summary.csv")
@@ -136,6 +138,7 @@ def test_a_new_kind_runs_beside_the_others(tmp_path, latency_registered, capsys)
     assert "[1/4] latency vgg11-stack-r64-px32" in capsys.readouterr().err  # timed trials run first
 
 
+@pytest.mark.slow
 def test_a_new_kind_gets_a_command_with_its_knobs(tmp_path, latency_registered, capsys):
     out = tmp_path / "latency.csv"
     argv = ["latency", "--ratio", "64", "--resolution", "32", "--variant", "single", "--latency-runs", "2"]

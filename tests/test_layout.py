@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import vggbench
 from vggbench.cli._main import COMMANDS
 from vggbench.engine.registry import KIND_MODULES
@@ -126,6 +128,7 @@ def _registrations(modules: list[str], packages: set[str], path: Path | None = N
     return result.stdout
 
 
+@pytest.mark.slow
 def test_no_module_registers_into_another_at_import_time():
     # Lowest layer first, so that a module that registers into a lower one imports it only after it was seen.
     layers = ["util", "stats", "models", "measure", "verdicts", "engine", "reporting"]

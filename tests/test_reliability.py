@@ -118,6 +118,7 @@ def test_a_run_directory_is_held_by_one_run(tmp_path, small_run, capsys):
     assert status == 0 and "removed the stale lock" in err and not (root / ".lock").exists()
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_the_second_stops_naming_the_first(tmp_path, synthetic_root, capsys):
     config = _toml(tmp_path / "slow.toml", {**SMALL, "epochs": 3, "train_limit": 2048})
     argv = ["run", "--config", str(config), "--out", str(tmp_path / "run"), "--data-root", str(synthetic_root)]
@@ -326,6 +327,7 @@ def test_power_refuses_an_effect_or_margin_it_cannot_size(tmp_path, capsys, opti
     assert message in _refused(["power", str(_training_folder(tmp_path / "run")), *options], capsys)
 
 
+@pytest.mark.slow
 def test_power_reports_a_size_beyond_a_million_seeds_as_inf(tmp_path, capsys):
     out = tmp_path / "power.csv"
     run = _training_folder(tmp_path / "run")
@@ -762,6 +764,7 @@ def test_a_trial_downstream_of_a_changed_or_redone_trial_is_redone_and_said_so(t
     assert status == 0, err
 
 
+@pytest.mark.slow
 def test_an_effective_field_of_a_checkpoint_is_redone_when_the_file_changes(tmp_path, synthetic_root, capsys):
     from vggbench.measure.checkpoints import save_checkpoint
     from vggbench.models.arch import ModelSpec
@@ -1203,6 +1206,7 @@ def test_an_ascii_locale_and_a_path_that_is_not_ascii_end_in_no_traceback(tmp_pa
     assert "# The kernel-stacking claim: runé ü" in text and "Gerät…" in text
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_a_command_quietly(tmp_path):
     read, write = os.pipe()
     os.close(read)  # the reader is gone before anything is written: as `| head -1` once it has its line
@@ -1217,6 +1221,7 @@ def test_a_closed_pipe_ends_a_command_quietly(tmp_path):
     assert len(pd.read_csv(tmp_path / "static.csv")) == 3 and len(pd.read_csv(tmp_path / "layers.csv")) > 3
 
 
+@pytest.mark.slow
 def test_no_home_no_usable_temporary_folder_or_a_deleted_working_folder_end_in_one_line(tmp_path):
     out = tmp_path / "static.csv"
     static = ["static", "--arch", "vgg11", "--ratio", "64", "--out", str(out)]
@@ -1402,6 +1407,7 @@ def _sparse(size: int):
     return make
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("make", "message"),
     [

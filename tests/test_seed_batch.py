@@ -43,6 +43,7 @@ def test_a_group_holds_each_seeds_initial_weights_and_gives_them_back(batch_norm
         assert torch.allclose(together[index], alone, atol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("variant", "seeds"), [("stack", (0, 1)), ("dilated", (0, 1, 2, 3)), ("depthwise", (0, 1, 2, 3))]
 )
@@ -67,12 +68,14 @@ def _fields(config: TrainConfig) -> dict:
     return {name: getattr(config, name) for name in config.__dataclass_fields__}
 
 
+@pytest.mark.slow
 def test_a_group_is_deterministic_on_the_cpu(dataset):
     first, _ = train.train_seeds(SMALL, _config(), (4, 7), dataset)
     second, _ = train.train_seeds(SMALL, _config(), (4, 7), dataset)
     assert [[row[key] for key in UNTIMED] for row in first] == [[row[key] for key in UNTIMED] for row in second]
 
 
+@pytest.mark.slow
 def test_one_seed_is_the_plain_path(dataset, monkeypatch):
     def no_group(*args):
         raise AssertionError("one seed must not be trained as a group")
@@ -96,6 +99,7 @@ def test_the_training_flops_are_counted_and_the_forward_count_is_fvcores():
         assert 2 * step_flops(spec, "infer") < step_flops(spec, "train") <= 3 * step_flops(spec, "infer")
 
 
+@pytest.mark.slow
 def test_lanes_train_at_once_and_each_gives_what_its_seeds_give_alone(dataset):
     # Two lanes of one seed each, one intra-op thread per lane: each lane does exactly the arithmetic of
     # a lone one-thread run of its seed, so the numbers are equal, not merely close.
@@ -114,6 +118,7 @@ def test_more_lanes_than_threads_is_refused():
     assert _config(threads=1).seed_lanes == 1 and _config(threads=2).seed_lanes == 2  # the CPU default, capped
 
 
+@pytest.mark.slow
 def test_with_subset_per_seed_each_seed_trains_on_its_own_draw_alone_or_grouped(dataset):
     # The subset comes from the seed's own stream: a seed grouped with others trains on the images it trains
     # on alone, so the grouped run still follows the lone one (to rounding, as above).

@@ -12,6 +12,8 @@ from vggbench.engine.config import load_config
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import FAILED, RunDir
 
+pytestmark = pytest.mark.slow  # each test runs studies
+
 
 @pytest.fixture
 def trained(monkeypatch):

@@ -55,6 +55,7 @@ def _run(tmp_path, monkeypatch, tiny_study, means, fails=(), **keys) -> tuple[pd
     return directory.table("train"), directory.table("claim"), lines
 
 
+@pytest.mark.slow
 def test_a_large_difference_stops_at_the_first_look_that_crosses(tmp_path, monkeypatch, tiny_study):
     train, claims, lines = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
     assert sorted(train["seed"].unique()) == [0, 1, 2]  # one round of three seeds per arm, then no more
@@ -69,6 +70,7 @@ def test_a_large_difference_stops_at_the_first_look_that_crosses(tmp_path, monke
     assert row["seeds_variant"] == row["seeds_baseline"] == 3
 
 
+@pytest.mark.slow
 def test_no_difference_runs_to_max_seeds(tmp_path, monkeypatch, tiny_study):
     # A margin too narrow for equivalence: nothing can decide it, so every round runs.
     means = {"stack": 0.8, "single": 0.8}
@@ -82,6 +84,7 @@ def test_no_difference_runs_to_max_seeds(tmp_path, monkeypatch, tiny_study):
     assert row["mde"] > 0 and "no boundary crossed by the last look" in row["note"]
 
 
+@pytest.mark.slow
 def test_a_failed_run_in_the_last_round_does_not_hold_back_the_last_look(tmp_path, monkeypatch, tiny_study):
     # The rounds train seeds, not survivors: a look takes the first n_k seeds trained, the failed left out.
     means = {"stack": 0.8, "single": 0.8}

@@ -66,10 +66,28 @@ def test_row_is_complete_and_consistent(mode):
     assert (row["device"], row["device_name"], row["threads"]) == ("cpu", vggbench.measure.hardware.cpu_model(), 1)
 
 
-def test_bf16_and_channels_last_on_cpu():
-    row = speed.measure(_spec("single"), _setup(precision="bf16", channels_last=True))
-    assert (row["precision"], row["channels_last"], row["error"]) == ("bf16", True, None)
-    assert row["img_per_s"] > 0
+@pytest.mark.parametrize(
+    ("precision", "channels_last", "dtype"), [("fp32", False, torch.float32), ("bf16", True, torch.bfloat16)]
+)
+def test_bf16_and_channels_last_on_cpu_are_what_the_timed_steps_run(monkeypatch, precision, channels_last, dtype):
+    # Every conv's output, in every step timed, in the precision and memory format asked for.
+    ran, build = set(), speed.build_spec
+
+    def build_watched(spec):
+        model = build(spec)
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.Conv2d):
+                layer.register_forward_hook(
+                    lambda layer, inputs, output: ran.add(
+                        (output.dtype, output.is_contiguous(memory_format=torch.channels_last))
+                    )
+                )
+        return model
+
+    monkeypatch.setattr(speed, "build_spec", build_watched)
+    row = speed.measure(_spec("single"), _setup(precision=precision, channels_last=channels_last))
+    assert (row["precision"], row["channels_last"], row["error"]) == (precision, channels_last, None)
+    assert ran == {(dtype, channels_last)}
 
 
 def test_training_step_changes_the_weights():
@@ -86,6 +104,7 @@ def test_inference_step_leaves_the_model_in_eval_mode():
     assert not model.training
 
 
+@pytest.mark.slow
 def test_paired_table_shape_and_interval():
     specs = [_spec(v) for v in ["stack", "single", "linear-stack"]]
     rows = speed.paired(specs, _setup(min_time_s=0.0), min_pairs=12, rebuilds=3)
@@ -152,6 +171,7 @@ def test_out_of_memory_gives_an_error_row_and_retry_halves_the_batch(monkeypatch
     assert (retried["batch_size"], retried["requested_batch_size"]) == (2, 8)
 
 
+@pytest.mark.slow
 def test_cli_writes_rows_and_goes_on_after_oom(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(speed, "make_step", _out_of_memory_above(2))
     out = tmp_path / "speed.csv"
@@ -190,6 +210,7 @@ def test_cli_writes_rows_and_goes_on_after_oom(tmp_path, monkeypatch, capsys):
     assert "[4/4]" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_paired(tmp_path):
     out = tmp_path / "pairs.csv"
     argv = [

@@ -7,8 +7,8 @@ import pytest
 
 from vggbench.cli import main
 from vggbench.engine import study
-from vggbench.engine._store import Store
 from vggbench.engine.config import load_config
+from vggbench.engine.contract import Outcome, Trial
 from vggbench.engine.outputs import Outputs
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
@@ -65,6 +65,7 @@ def test_tiny_grid_writes_every_table(finished_run):
     assert meta["config"]["seeds"] == [0, 1] and meta["ended"] and meta["torch"] and meta["cpu_model"]
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_rows_without_duplicates(tmp_path, synthetic_root, tiny_study):
     with pytest.raises(Interrupted):
         _run(tmp_path, synthetic_root, tiny_study, stop_after=7)
@@ -146,6 +147,7 @@ def test_presets_plan_the_documented_grids():
     assert len(map_preset.models()) == 3 * 3 * 2 and map_preset.lr_schedule == "cosine"
 
 
+@pytest.mark.slow
 def test_cli_dry_run_and_bad_preset(capsys):
     assert main(["run", "--preset", "quick", "--dry-run", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
@@ -186,21 +188,55 @@ def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path,
 
 
 def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
-    tmp_path, synthetic_root, tiny_study, monkeypatch, capsys
+    tmp_path, tiny_study, finished_run, monkeypatch, capsys
 ):
+    # `vggbench run` hands the study its configuration and folder (runs/PRESET unless --out), then prints the
+    # finished run's summary, claim and report: here the run is finished_run's (the study is tested above), named
+    # as a folder in the working one.
     config = tmp_path / "tiny.toml"
     config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in tiny_study.items() if key != "device"))
-    monkeypatch.chdir(tmp_path)
-    assert main(["run", "--config", str(config), "--device", "cpu", "--data-root", str(synthetic_root)]) == 0
-    assert (tmp_path / "runs" / "quick" / "claim.md").is_file()
-    assert (tmp_path / "runs" / "quick" / "report.html").is_file()
+    asked = []
+
+    def run(config, run_dir, force, data_root, *_):
+        asked.append((run_dir, force, data_root, config.to_dict()))
+        return RunDir(finished_run.root.name, KINDS)
+
+    monkeypatch.setattr(study, "run", run)
+    monkeypatch.chdir(finished_run.root.parent)
+    for preset in ("quick", "claim"):
+        assert (
+            main(["run", "--preset", preset, "--config", str(config), "--device", "cpu", "--data-root", "FMNIST"]) == 0
+        )
+    assert [(run_dir, force, data_root) for run_dir, force, data_root, _ in asked] == [
+        ("runs/quick", False, "FMNIST"),
+        ("runs/claim", False, "FMNIST"),
+    ]
+    quick = asked[0][3]
+    assert quick == load_config("quick", config, device="cpu").to_dict() and quick["seeds"] == tiny_study["seeds"]
     out = capsys.readouterr().out
-    assert "Summary of runs/quick" in out and "The claim, part by part" in out and "fewer parameters" in out
-    assert "report: runs/quick/report.html" in out
+    name = finished_run.root.name
+    assert f"Summary of {name} (tables, claim.md, report.html and metadata.json there)" in out
+    assert "The claim, part by part" in out and "fewer parameters" in out
+    assert f"report: {name}/report.html" in out
     assert max(map(len, out.splitlines())) <= 120  # the terminal's tables fit; the CSVs keep every column
     assert main(["claim", str(tmp_path / "missing")]) == 2
     assert "holds none of static.csv" in capsys.readouterr().err
 
 
-def test_the_run_directory_and_a_commands_outputs_are_the_engines_stores(tmp_path):
-    assert isinstance(RunDir(tmp_path), Store) and isinstance(Outputs(KINDS["static"], None, None, 1), Store)
+@pytest.mark.parametrize("place", ["run directory", "single command"])
+def test_a_store_marks_a_recorded_trial_done_and_hands_a_later_trial_the_files_it_reads(tmp_path, place):
+    # What the engine asks of the place its results go (Store): a trial is done once recorded (those that need
+    # it may start), and a trial that reads files gets those that exist, by the names it reads them under. A run
+    # directory keeps a trial's files in its own folders; `vggbench train` saves its one checkpoint as the file
+    # --save-checkpoint names.
+    saved = tmp_path / "mine.pt"
+    store = (
+        RunDir(tmp_path / "run", KINDS) if place == "run directory" else Outputs(KINDS["train"], None, str(saved), 1)
+    )
+    checkpoint = "checkpoints/seed0.pt" if place == "run directory" else str(saved)
+    trained = Trial("train", None, "seed0")
+    assert not store.done("train", "seed0")
+    store.record(trained, Outcome(rows=[{"seed": 0}], files={"checkpoints/seed0.pt": b"weights"}))
+    assert store.done("train", "seed0") and not store.done("train", "seed1") and not store.done("erf", "seed0")
+    reader = Trial("erf", None, "of-seed0", needs=(("train", "seed0"),), reads=(checkpoint, str(tmp_path / "none.pt")))
+    assert store.inputs(reader) == {checkpoint: b"weights"}

@@ -30,6 +30,7 @@ def _config(**options):
     )
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(dataset):
     first, _ = train.train(SMALL, _config(), dataset)
     second, _ = train.train(SMALL, _config(), dataset)
@@ -39,6 +40,7 @@ def test_same_seed_same_numbers(dataset):
     assert other[-1]["train_loss"] != first[-1]["train_loss"]
 
 
+@pytest.mark.slow
 def test_loss_falls_and_rows_are_complete(dataset):
     single = vggbench.ModelSpec(SMALL.arch, "single", resolution=16)
     rows, model = train.train(single, _config(epochs=3, lr=3e-3), dataset)
@@ -53,6 +55,7 @@ def test_loss_falls_and_rows_are_complete(dataset):
     assert not model.training  # left in eval mode by the last evaluation
 
 
+@pytest.mark.slow
 def test_sgd_and_normalization(dataset):
     rows, _ = train.train(SMALL, _config(optimizer="sgd", lr=0.05, momentum=0.9, normalize=True, epochs=1), dataset)
     assert rows[0]["optimizer"] == "sgd" and rows[0]["train_loss"] > 0
@@ -88,6 +91,7 @@ def test_summary_over_seeds_counts_failed_runs_apart():
     assert summary["train_loop_img_per_s_median"] == 1.0 and "train_img_per_s_median" not in summary
 
 
+@pytest.mark.slow
 def test_checkpoint_round_trip_and_mismatch(dataset, tmp_path):
     _, model = train.train(SMALL, _config(epochs=1), dataset)
     path = tmp_path / "model.pt"
@@ -122,6 +126,7 @@ def test_planning_on_a_checkpoint_reads_its_spec_not_its_weights(tmp_path, monke
         checkpoints.checkpoint_spec(wrong)
 
 
+@pytest.mark.slow
 def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):
     out, summary = tmp_path / "train.csv", tmp_path / "summary.csv"
     argv = [
@@ -202,6 +207,7 @@ def test_bad_training_option_is_one_line_and_exit_2(argv, message, capsys):
     assert err.count("\n") == 1 and message in err
 
 
+@pytest.mark.slow
 def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synthetic_root, tmp_path):
     # One name per trial: the model's resolution is part of it, so 16 and 32 px each keep their file.
     model = ["--convs", "1", "1", "--widths", "8", "16", "--ratio", "1", "--resolution", "16", "32"]
@@ -214,6 +220,7 @@ def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synt
     assert resolutions == [16, 32]
 
 
+@pytest.mark.slow
 def test_the_failure_rule_marks_a_run_that_never_learns(dataset):
     single = vggbench.ModelSpec(SMALL.arch, "single", resolution=16)
     learns, _ = train.train(single, _config(epochs=3, lr=3e-3), dataset)
@@ -238,6 +245,7 @@ def test_each_seeds_training_subset_is_its_own_draw_from_the_whole_set():
     assert torch.equal(subsets(1000, (3,), whole)[0], torch.arange(1000))  # all images: nothing to draw
 
 
+@pytest.mark.slow
 def test_every_epoch_row_keeps_which_test_images_the_run_got_right(dataset):
     rows, model = train.train(SMALL, _config(), dataset)
     assert all(correctness.decode(row["test_correct"]).mean() == row["test_acc"] for row in rows)
