@@ -1,6 +1,7 @@
 """The study end to end on a tiny grid: every table, resume after an interruption, refusals."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -190,23 +191,27 @@ def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path,
 def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     tmp_path, tiny_study, finished_run, monkeypatch, capsys
 ):
-    # `vggbench run` hands the study its configuration and folder (runs/PRESET unless --out), then prints the
-    # finished run's summary, claim and report: here the run is finished_run's (the study is tested above), named
-    # as a folder in the working one.
+    # `vggbench run` hands the study its configuration and folder (runs/PRESET unless --out), writes the claim and
+    # the report from the tables the study left, then prints the summary, claim and report: here the tables are
+    # finished_run's (the study is tested above), copied as a folder in the working one.
     config = tmp_path / "tiny.toml"
     config.write_text("\n".join(f"{key} = {json.dumps(value)}" for key, value in tiny_study.items() if key != "device"))
+    name = finished_run.root.name
+    shutil.copytree(finished_run.root, tmp_path / "work" / name, ignore=shutil.ignore_patterns("claim.*", "*.html"))
     asked = []
 
     def run(config, run_dir, force, data_root, *_):
         asked.append((run_dir, force, data_root, config.to_dict()))
-        return RunDir(finished_run.root.name, KINDS)
+        return RunDir(name, KINDS)
 
     monkeypatch.setattr(study, "run", run)
-    monkeypatch.chdir(finished_run.root.parent)
+    monkeypatch.chdir(tmp_path / "work")
     for preset in ("quick", "claim"):
         assert (
             main(["run", "--preset", preset, "--config", str(config), "--device", "cpu", "--data-root", "FMNIST"]) == 0
         )
+    for made in ("claim.csv", "claim.md", "report.html"):
+        assert (tmp_path / "work" / name / made).read_bytes() == (finished_run.root / made).read_bytes(), made
     assert [(run_dir, force, data_root) for run_dir, force, data_root, _ in asked] == [
         ("runs/quick", False, "FMNIST"),
         ("runs/claim", False, "FMNIST"),
@@ -214,7 +219,6 @@ def test_cli_run_defaults_to_runs_preset_and_ends_with_claim_and_report(
     quick = asked[0][3]
     assert quick == load_config("quick", config, device="cpu").to_dict() and quick["seeds"] == tiny_study["seeds"]
     out = capsys.readouterr().out
-    name = finished_run.root.name
     assert f"Summary of {name} (tables, claim.md, report.html and metadata.json there)" in out
     assert "The claim, part by part" in out and "fewer parameters" in out
     assert f"report: {name}/report.html" in out
