@@ -33,7 +33,8 @@ RULES = {
 
 class StoppingRule(Protocol):
     """What the engine and the claim ask of a design's rule. Its class says whether it takes seeds in rounds
-    (SEQUENTIAL) and which design keys it reads besides max_seeds (KNOBS), and makes it (`of(design)`)."""
+    (SEQUENTIAL), which design keys it reads besides max_seeds (KNOBS) and what it does in a few words (SUMMARY, the
+    `design` key's help), and makes it (`of(design)`)."""
 
     looks: tuple[int, ...]  # seeds per arm at each look, increasing: a round of seeds before each
     alpha: float
@@ -60,7 +61,9 @@ class Design(Setup):
 
     GROUP = "design"
 
-    design: str = knob(FIXED, "fixed: one look; group-sequential: a look after each round", choices=tuple(RULE_MODULES))
+    design: str = knob(
+        FIXED, "; ".join(f"{name}: {rule.SUMMARY}" for name, rule in RULES.items()), choices=tuple(RULE_MODULES)
+    )
     seeds_per_round: int = knob(
         4, "seeds per arm added before each look (at least 2: a Welch test)", minimum=2, maximum=MAX_SEEDS
     )

@@ -125,6 +125,7 @@ class Plan:
     looks, the level at a look, a look's decisions (`decide`), and how notes and claim.md name it."""
 
     SEQUENTIAL: ClassVar[bool] = True  # takes seeds in rounds, a look after each
+    SUMMARY: ClassVar[str] = ""  # what the rule does, in a few words: the `design` knob's help for its name
     KNOBS: ClassVar[tuple[str, ...]] = ()  # the design keys it reads besides max_seeds (others are refused)
 
     looks: tuple[int, ...]
