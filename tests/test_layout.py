@@ -41,7 +41,9 @@ def _graph() -> dict[str, set[str]]:
     graph = {name: _imports(path, modules) - {name} for name, path in paths.items()}
     graph["vggbench.engine.registry"] |= {f"vggbench.engine.kinds.{name}" for name in KIND_MODULES}  # imported by name
     graph["vggbench.cli._main"] |= {f"vggbench.cli.commands.{name}" for name in COMMANDS}  # so are the commands
-    graph["vggbench.verdicts.designs"] |= {f"vggbench.verdicts.stopping.{name}" for name in RULE_MODULES.values()}
+    graph["vggbench.verdicts.designs"] |= {
+        f"vggbench.verdicts.stopping.{module}" for module, _ in RULE_MODULES.values()
+    }
     return graph
 
 

@@ -15,6 +15,7 @@ from vggbench.util.validate import InputError
 from vggbench.verdicts import sequential
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, POCOCK, Design
 from vggbench.verdicts.sequential import CONTINUE, Plan, boundaries, judge, replay
+from vggbench.verdicts.spending import SPENDING
 from vggbench.verdicts.train import accuracy_claims
 from vggbench.verdicts.vocabulary import INCONCLUSIVE, PRIMARY, SUPPORTED, adjust
 
@@ -49,10 +50,10 @@ def test_pocock_spending_is_close_to_pococks_constant():
     assert list(bounds) == sorted(bounds, reverse=True)
 
 
-@pytest.mark.parametrize("spending", sequential.SPENDING)
+@pytest.mark.parametrize("spending", SPENDING)
 def test_each_look_spends_its_share_of_alpha_and_alpha_in_all(spending):
     fractions = (0.25, 0.5, 0.75, 1.0)  # 4 seeds a round, 16 at most
-    spent = np.diff(sequential.SPENDING[spending](np.array(fractions), 0.05), prepend=0)
+    spent = np.diff(SPENDING[spending](np.array(fractions), 0.05), prepend=0)
     crossings = _first_crossings(fractions, boundaries(fractions, 0.05, spending))
     assert crossings == pytest.approx(spent, abs=2e-4)
     assert crossings.sum() == pytest.approx(0.05, abs=3e-4)

@@ -140,7 +140,10 @@ def test_the_design_key_names_a_rule_of_the_registry(tmp_path, monkeypatch, tiny
         def of(cls, design):
             return cls((design.seeds_per_round, design.max_seeds), design.spending)
 
-    monkeypatch.setitem(designs.RULES, "group-sequential", FirstAndLast)
+    registered = designs.rule_class
+    monkeypatch.setattr(
+        designs, "rule_class", lambda name: FirstAndLast if name == "group-sequential" else registered(name)
+    )
     assert isinstance(load_config(**{**tiny_study, **DESIGN}).design.rule, FirstAndLast)
     means = {"stack": 0.8, "single": 0.8}
     _, claims, lines = _run(tmp_path, monkeypatch, tiny_study, means, equivalence_margin=1e-4)

@@ -15,26 +15,29 @@ from typing import Protocol
 
 from vggbench.util.knobs import Setup, knob, refuse_ignored
 from vggbench.util.validate import InputError
-from vggbench.verdicts.sequential import OBRIEN_FLEMING, POCOCK
+from vggbench.verdicts.spending import OBRIEN_FLEMING, POCOCK
 
 FIXED, GROUP_SEQUENTIAL = "fixed", "group-sequential"
 MAX_SEEDS = 1000  # seeds per arm a design may plan: beyond, a typo rather than a study
 MAX_REPLAYS = 100_000  # replays per scenario of a design check (design_check): enough for a share to +-0.3%
 
-# The stopping rules, by the name the config's `design` gives them: their modules in vggbench/verdicts/stopping/.
+# The stopping rules, by the name the config's `design` gives them: (the module in vggbench/verdicts/stopping/ that
+# holds it, what it does in a few words: the `design` key's help). A rule is imported when a design uses it, not
+# here: rules compute with numpy and scipy, which `vggbench --help` does not wait for.
 RULE_MODULES = {
-    FIXED: "fixed",
-    GROUP_SEQUENTIAL: "group_sequential",
+    FIXED: ("fixed", "one look"),
+    GROUP_SEQUENTIAL: ("group_sequential", "a look after each round"),
 }
-RULES = {
-    name: importlib.import_module(f"vggbench.verdicts.stopping.{module}").RULE for name, module in RULE_MODULES.items()
-}
+
+
+def rule_class(name: str):
+    """The stopping rule (its class) that the design `name` names."""
+    return importlib.import_module(f"vggbench.verdicts.stopping.{RULE_MODULES[name][0]}").RULE
 
 
 class StoppingRule(Protocol):
     """What the engine and the claim ask of a design's rule. Its class says whether it takes seeds in rounds
-    (SEQUENTIAL), which design keys it reads besides max_seeds (KNOBS) and what it does in a few words (SUMMARY, the
-    `design` key's help), and makes it (`of(design)`)."""
+    (SEQUENTIAL) and which design keys it reads besides max_seeds (KNOBS), and makes it (`of(design)`)."""
 
     looks: tuple[int, ...]  # seeds per arm at each look, increasing: a round of seeds before each
     alpha: float
@@ -62,7 +65,9 @@ class Design(Setup):
     GROUP = "design"
 
     design: str = knob(
-        FIXED, "; ".join(f"{name}: {rule.SUMMARY}" for name, rule in RULES.items()), choices=tuple(RULE_MODULES)
+        FIXED,
+        "; ".join(f"{name}: {summary}" for name, (_, summary) in RULE_MODULES.items()),
+        choices=tuple(RULE_MODULES),
     )
     seeds_per_round: int = knob(
         4, "seeds per arm added before each look (at least 2: a Welch test)", minimum=2, maximum=MAX_SEEDS
@@ -77,18 +82,18 @@ class Design(Setup):
     @property
     def sequential(self) -> bool:
         """Whether the design takes seeds in rounds, a look after each."""
-        return RULES[self.design].SEQUENTIAL
+        return rule_class(self.design).SEQUENTIAL
 
     @property
     def rule(self) -> StoppingRule:
         """The stopping rule the design names, made from its keys."""
-        return RULES[self.design].of(self)
+        return rule_class(self.design).of(self)
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        reads = RULES[self.design].KNOBS
+        reads = rule_class(self.design).KNOBS
         for name in ("seeds_per_round", "spending"):
-            by = " or ".join(f"design={design!r}" for design, rule in RULES.items() if name in rule.KNOBS)
+            by = " or ".join(f"design={design!r}" for design in RULE_MODULES if name in rule_class(design).KNOBS)
             refuse_ignored(self, name, name in reads, "design", f"with {by}")
         if "seeds_per_round" in reads and self.seeds_per_round > self.max_seeds:
             raise InputError(

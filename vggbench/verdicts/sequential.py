@@ -44,26 +44,13 @@ import numpy as np
 from scipy import optimize, stats
 
 from vggbench.stats import hypothesis as tests
+from vggbench.verdicts.spending import OBRIEN_FLEMING, SPENDING
 from vggbench.verdicts.vocabulary import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED
 
-OBRIEN_FLEMING, POCOCK = "obrien-fleming", "pocock"
 CONTINUE = "continue"  # not decided yet: the comparison takes the next round of seeds
 DIFFERENT = (SUPPORTED, CONTRADICTED)
 _GRID = 401  # Simpson points over a look's continuation region: boundaries to ~1e-6 in z
 _Z_CAP = 9.0  # beyond this the normal tail (1e-19) is nothing: a boundary here means "no alpha spent"
-
-
-def obrien_fleming(t, alpha: float):
-    """Alpha spent by information fraction t (two-sided), O'Brien-Fleming type, alpha / 2 a side."""
-    return 4 * stats.norm.sf(stats.norm.isf(alpha / 4) / np.sqrt(t))
-
-
-def pocock(t, alpha: float):
-    """Alpha spent by information fraction t, Pocock type."""
-    return alpha * np.log1p((math.e - 1) * np.asarray(t, dtype=float))
-
-
-SPENDING = {OBRIEN_FLEMING: obrien_fleming, POCOCK: pocock}
 
 
 def _simpson_weights(points: int, width: float) -> np.ndarray:
@@ -125,7 +112,6 @@ class Plan:
     looks, the level at a look, a look's decisions (`decide`), and how notes and claim.md name it."""
 
     SEQUENTIAL: ClassVar[bool] = True  # takes seeds in rounds, a look after each
-    SUMMARY: ClassVar[str] = ""  # what the rule does, in a few words: the `design` knob's help for its name
     KNOBS: ClassVar[tuple[str, ...]] = ()  # the design keys it reads besides max_seeds (others are refused)
 
     looks: tuple[int, ...]

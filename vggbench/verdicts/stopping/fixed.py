@@ -11,7 +11,6 @@ from vggbench.verdicts.sequential import Plan
 @dataclass(frozen=True)
 class Fixed(Plan):
     SEQUENTIAL = False
-    SUMMARY = "one look"
 
     @classmethod
     def of(cls, design) -> Fixed:

@@ -11,7 +11,6 @@ from vggbench.verdicts.sequential import Plan
 @dataclass(frozen=True)
 class GroupSequential(Plan):
     KNOBS = ("seeds_per_round", "spending")
-    SUMMARY = "a look after each round"
 
     @classmethod
     def of(cls, design) -> GroupSequential:
