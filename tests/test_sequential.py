@@ -13,11 +13,12 @@ from vggbench.stats import hypothesis as stats_module
 from vggbench.stats.hypothesis import welch
 from vggbench.util.validate import InputError
 from vggbench.verdicts import sequential
+from vggbench.verdicts import train as train_verdicts
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, POCOCK, Design
 from vggbench.verdicts.sequential import CONTINUE, Plan, boundaries, judge, replay
 from vggbench.verdicts.spending import SPENDING
 from vggbench.verdicts.train import accuracy_claims
-from vggbench.verdicts.vocabulary import INCONCLUSIVE, PRIMARY, SUPPORTED, adjust
+from vggbench.verdicts.vocabulary import EQUIVALENT, INCONCLUSIVE, PRIMARY, SUPPORTED, adjust
 
 FIVE = (0.2, 0.4, 0.6, 0.8, 1.0)
 VERDICT_RUN = Path(__file__).parents[1] / "results" / "verdict-cpu-2026-11-28"
@@ -121,6 +122,44 @@ def test_holm_holds_each_open_comparison_to_its_share_at_a_look():
     family = {k: _arms(0.0, 4, seed=k) for k in range(3)}
     decisions = judge(plan, 2, family, 0.1)
     assert {decision.level for decision in decisions.values()} == {plan.level(2, 0.05 / 3)}
+
+
+def _arms_at(p_value: float, seeds: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two arms of the same spread (sd 1) whose Welch p-value is `p_value` (on 2 (seeds - 1) freedoms)."""
+    spread = np.linspace(-1, 1, seeds)
+    spread /= spread.std(ddof=1)
+    return stats.t.isf(p_value / 2, 2 * seeds - 2) * np.sqrt(2 / seeds) + spread, spread.copy()
+
+
+def test_a_row_rejected_at_a_later_holm_step_names_that_steps_level_and_the_statistic():
+    # Three comparisons at look 2 of (4, 8, 12): "first" crosses the boundary of alpha / 3, "second" misses it
+    # and crosses the one of alpha / 2 at Holm's second step; "same" differs by nothing, within a wide margin.
+    plan = Design(design=GROUP_SEQUENTIAL, seeds_per_round=4, max_seeds=12).rule
+    fractions = (1 / 3, 2 / 3, 1.0)
+    level = {m: sequential.nominal_levels(fractions, 0.05 / m, "obrien-fleming")[1] for m in (1, 2, 3)}
+    one_sided = sequential.nominal_levels(fractions, 0.05 / 3, "obrien-fleming", sides=1)[1]
+    family = {
+        "first": _arms_at(level[3] / 2, 8),
+        "second": _arms_at(np.sqrt(level[3] * level[2]), 8),
+        "same": _arms_at(1.0, 8),  # no difference at all
+    }
+    decisions = judge(plan, 2, family, margin=5.0)
+    first, second, same = (decisions[key] for key in family)
+    assert level[3] < second.p_value < level[2]  # the first boundary alone would not reject it
+    assert (first.verdict, first.level, first.step, first.steps) == (SUPPORTED, level[3], 1, 3)
+    assert (second.verdict, second.level, second.step, second.steps) == (SUPPORTED, level[2], 2, 3)
+    assert (same.verdict, same.level, same.step) == (EQUIVALENT, level[1], 3)  # the share left after two
+    assert (same.equivalence_level, same.equivalence_step, same.equivalence_steps) == (one_sided, 1, 3)
+    assert same.tost_p < one_sided
+    note = train_verdicts._sequential_columns(second, plan)["note"]
+    assert note.endswith(
+        f"p {second.p_value:.3g} crossed the boundary {level[2]:.3g} (Holm step 2 of 3 at look 2: alpha 0.05 / 2)"
+    )
+    columns = train_verdicts._sequential_columns(same, plan)
+    assert columns["note"].endswith(
+        f": TOST p {same.tost_p:.3g} crossed the boundary {one_sided:.3g} (Holm step 1 of 3 at look 2: alpha 0.05 / 3)"
+    )
+    assert (columns["nominal_level"], columns["equivalence_level"]) == (level[1], one_sided)
 
 
 def test_the_design_command_writes_its_table(tmp_path, capsys):

@@ -122,6 +122,15 @@ def test_each_look_is_judged_once_stored_and_read_by_the_claim(tmp_path, monkeyp
     pd.testing.assert_frame_equal(again, claims)
 
 
+def test_a_record_of_a_stale_format_is_judged_anew_from_the_rows(tmp_path, monkeypatch, tiny_study):
+    # Format 1 held each look's first Holm level, not the level each decision was tested at.
+    _, claims, _ = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
+    path = tmp_path / "run" / "decisions.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 1, "looks": [[{"level": 0.5}]]}))
+    again, _ = claim.report(tmp_path / "run")
+    pd.testing.assert_frame_equal(again, claims)
+
+
 def test_a_resumed_run_rewrites_stored_looks_its_rows_do_not_give(tmp_path, monkeypatch, tiny_study):
     _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
     path = tmp_path / "run" / "decisions.json"

@@ -16,7 +16,10 @@ from vggbench.verdicts.sequential import CONTINUE, Decision
 from vggbench.verdicts.train import comparison_key
 from vggbench.verdicts.vocabulary import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED
 
-DECISIONS_FORMAT = 1
+DECISIONS_FORMAT = 2
+# Records of these formats are judged anew from the rows: format 1 held each look's first Holm level, not the
+# level each decision was tested at.
+STALE_FORMATS = (1,)
 VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, CONTINUE)
 
 
@@ -58,7 +61,9 @@ def extends(record: dict, stored) -> bool:
 def recorded_decisions(record, design: Design, margin: float, where) -> dict | None:
     """The decisions a `decisions_record` read back from `where` holds, each comparison's latest, where they were
     judged under `design` and `margin`; None where under others (a claim asked for another margin judges the
-    rows itself). An InputError names `where` where it holds no such record."""
+    rows itself), or in a format of STALE_FORMATS. An InputError names `where` where it holds no such record."""
+    if isinstance(record, dict) and record.get("format") in STALE_FORMATS:
+        return None
     if (
         not isinstance(record, dict)
         or record.get("format") != DECISIONS_FORMAT

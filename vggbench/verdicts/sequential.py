@@ -14,10 +14,11 @@ of variance t_k - t_{k-1} (so corr(Z_i, Z_j) = sqrt(t_i / t_j)). They are comput
 the density of S_k over the continuation region, look by look (Armitage, McPherson & Rowe 1969, JRSS A
 132:235-244; Jennison & Turnbull ch. 19), on a Simpson grid.
 
-Few seeds: each look's statistic is a Welch t, not a z. Each boundary is turned into a nominal p-value,
-2 (1 - Phi(c_k)), and the look's Welch p-value is compared with it (the nominal-p approach to group-sequential
-t-tests; Jennison & Turnbull ch. 3 and 11 discuss it); `vggbench design` checks by simulation that the error
-rate holds at these sample sizes.
+Few seeds: each look's statistic is a t, not a z: the row's own test, counting the seeds and the test set's
+sampling on Satterthwaite's degrees of freedom where the runs kept per-image results (stats.with_test_images),
+else Welch's over the seeds. Each boundary is turned into a nominal p-value, 2 (1 - Phi(c_k)), and the look's
+p-value is compared with it (the nominal-p approach to group-sequential t-tests; Jennison & Turnbull ch. 3 and
+11 discuss it); `vggbench design` checks by simulation that the error rate holds at these sample sizes.
 
 Equivalence (TOST) has its own spending: each one-sided test at level alpha, as TOST does, against the
 boundaries of the same spending function at one-sided alpha (two-sided 2 alpha: the chance of crossing both
@@ -28,6 +29,7 @@ Holm over the family of comparisons, at every look, is the group-sequential Holm
 Stat. Biopharm. Res. 5:311-320): each hypothesis not yet rejected holds alpha / m' (m' of its family not yet
 rejected, over all looks so far), is tested against the boundary of that level, and a rejection passes its
 share on within the look (step-down). Difference and equivalence are two families, as in the fixed verdicts.
+Each decision keeps the level it was tested at (its Holm step's share, through the look's boundary) and the step.
 
 With one look the boundary is the fixed test's: the fixed design is the one-look case, today's verdict rules.
 """
@@ -148,27 +150,38 @@ class Decision:
     look: int  # 1-based
     seeds: int  # per arm at that look
     difference: float
-    p_value: float  # Welch, two-sided
+    p_value: float  # two-sided: seeds and test images crossed (stats.with_test_images), or Welch over seeds
     tost_p: float
-    level: float  # the nominal level p_value was held to there (Holm's share included)
-    equivalence_level: float  # the one-sided level tost_p was held to
+    level: float  # the nominal level p_value was tested at there: the look's boundary for its Holm step's share
+    equivalence_level: float  # the same for tost_p (each one-sided test)
+    step: int  # p_value's Holm step at that look (1: the smallest p; not rejected: where the step-down stopped)
+    steps: int  # the difference family's hypotheses not rejected when the look began (step 1 splits alpha by them)
+    equivalence_step: int  # the same for tost_p in the equivalence family
+    equivalence_steps: int
     mde: float = math.nan  # inconclusive: the smallest difference detectable at the last look's nominal level
 
 
-def _step_down(p_values: dict, holding: int, level) -> set:
-    """Maurer & Bretz's Holm at one look: the smallest p first, each against level(alpha / hypotheses left)."""
-    rejected = set()
-    for key in sorted((key for key in p_values if not math.isnan(p_values[key])), key=p_values.get):
-        if holding < 1 or not p_values[key] < level(holding):
-            break
-        rejected.add(key)
-        holding -= 1
-    return rejected
+def _step_down(p_values: dict, holding: int, level) -> tuple[dict, int]:
+    """Maurer & Bretz's Holm at one look over `holding` hypotheses: the smallest p first, step j against
+    level(j), the look's boundary for alpha / (holding - j + 1) (`_held_to`). Returns the rejected keys with the
+    step that rejected each, and the step where it stopped: the share every key not rejected holds (the one
+    tested there, and those behind it, whose larger p would fail it too)."""
+    ordered = sorted((key for key in p_values if not math.isnan(p_values[key])), key=p_values.get)
+    step = 1
+    while step <= min(len(ordered), holding) and p_values[ordered[step - 1]] < level(step):
+        step += 1
+    return {key: number for number, key in enumerate(ordered[: step - 1], start=1)}, step
+
+
+def _held_to(plan: Plan, look: int, holding: int, step: int, sides: int = 2) -> float:
+    """The nominal level of Holm step `step` of `holding` at look `look`: the boundary for alpha / (holding -
+    step + 1), the share a hypothesis holds once step - 1 of the family's are rejected."""
+    return plan.level(look, plan.alpha / (holding - step + 1), sides)
 
 
 def _test(variant, baseline, margin: float) -> tuple[float, float, float]:
-    """(difference, Welch p, TOST p) of two arms' accuracies; where each arm is its runs' per-image correctness
-    (runs x images), the test that counts the test set's sampling too (stats.with_test_images)."""
+    """(difference, p, TOST p) of two arms' accuracies by Welch's test; where each arm is its runs' per-image
+    correctness (runs x images), by the test that counts the test set's sampling too (stats.with_test_images)."""
     a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
     if a.ndim == 2:
         found = tests.with_test_images(a, b, margin)
@@ -187,11 +200,12 @@ def judge(plan: Plan, look: int, samples: Mapping[Hashable, tuple], margin: floa
     open_keys = [key for key in samples if earlier.get(key, None) is None or earlier[key].verdict == CONTINUE]
     found = {key: _test(*samples[key], margin) for key in open_keys}
     size = len(samples)
-    left = size - sum(decision.verdict in DIFFERENT for decision in earlier.values())
-    different = _step_down({key: found[key][1] for key in open_keys}, left, lambda m: plan.level(look, plan.alpha / m))
-    left_eq = size - sum(decision.verdict == EQUIVALENT for decision in earlier.values())
+    held = size - sum(decision.verdict in DIFFERENT for decision in earlier.values())
+    p_values = {key: found[key][1] for key in open_keys}
+    different, stop = _step_down(p_values, held, lambda step: _held_to(plan, look, held, step))
+    held_eq = size - sum(decision.verdict == EQUIVALENT for decision in earlier.values())
     rest = {key: found[key][2] for key in open_keys if key not in different}
-    equivalent = _step_down(rest, left_eq, lambda m: plan.level(look, plan.alpha / m, sides=1))
+    equivalent, stop_eq = _step_down(rest, held_eq, lambda step: _held_to(plan, look, held_eq, step, sides=1))
     last = look == len(plan.looks)
     decisions = dict(earlier)
     for key in open_keys:
@@ -200,8 +214,11 @@ def judge(plan: Plan, look: int, samples: Mapping[Hashable, tuple], margin: floa
             verdict = SUPPORTED if difference > 0 else CONTRADICTED
         else:
             verdict = EQUIVALENT if key in equivalent else (INCONCLUSIVE if last else CONTINUE)
-        level, level_eq = plan.level(look, plan.alpha / left), plan.level(look, plan.alpha / left_eq, sides=1)
-        decision = Decision(verdict, look, plan.looks[look - 1], difference, p_value, tost_p, level, level_eq)
+        step, step_eq = different.get(key, stop), equivalent.get(key, stop_eq)
+        levels = _held_to(plan, look, held, step), _held_to(plan, look, held_eq, step_eq, sides=1)
+        decision = Decision(
+            verdict, look, plan.looks[look - 1], difference, p_value, tost_p, *levels, step, held, step_eq, held_eq
+        )
         decisions[key] = _with_mde(decision, plan, *samples[key], margin) if verdict == INCONCLUSIVE else decision
     return decisions
 

@@ -298,23 +298,40 @@ def _first_seeds(rows: pd.DataFrame, kept: int) -> pd.DataFrame:
 
 
 def _sequential_columns(decision, plan) -> dict:
-    """The primary row's verdict from its decision, with the look, the boundary it was held to and a note."""
+    """The primary row's verdict from its decision, with the look, the levels it was tested at and a note naming
+    the statistic and the boundary it crossed (or the boundaries none crossed)."""
     looks = len(plan.looks)
     if decision is None:
         return {"sequential_verdict": INCONCLUSIVE, "looks": looks, "note": "fewer than two runs in an arm"}
     verdict = INCONCLUSIVE if decision.verdict == CONTINUE else decision.verdict
     spent = f"look {decision.look} of {looks} ({decision.seeds} seeds per arm, {plan.words})"
+    tested = (
+        f"p {decision.p_value:.3g} against the boundary {decision.level:.3g}, "
+        f"TOST p {decision.tost_p:.3g} against {decision.equivalence_level:.3g}"
+    )
     if decision.verdict == CONTINUE:
-        note = f"not decided yet: the run stopped after {spent}, before the design's next look"
+        note = f"not decided yet: the run stopped after {spent}, before the design's next look; {tested}"
     elif decision.verdict == INCONCLUSIVE:
-        note = f"no boundary crossed by the last look, {spent}"
+        note = f"no boundary crossed by the last look, {spent}: {tested}"
     else:
-        crossed = decision.p_value if decision.verdict != EQUIVALENT else decision.tost_p
-        level = decision.level if decision.verdict != EQUIVALENT else decision.equivalence_level
-        note = f"decided at {spent}: p {crossed:.3g} crossed the boundary {level:.3g}"
+        note = f"decided at {spent}: {_crossed(decision, plan.alpha)}"
     columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
     columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
     return {**columns, **({"mde": decision.mde} if decision.verdict == INCONCLUSIVE else {})}
+
+
+def _crossed(decision, alpha: float) -> str:
+    """Which statistic crossed which boundary: the Holm step of the look's step-down that rejected it, and the
+    share of alpha that step held."""
+    if decision.verdict == EQUIVALENT:
+        name, found, level = "TOST p", decision.tost_p, decision.equivalence_level
+        step, steps = decision.equivalence_step, decision.equivalence_steps
+    else:
+        name, found, level, step, steps = "p", decision.p_value, decision.level, decision.step, decision.steps
+    return (
+        f"{name} {found:.3g} crossed the boundary {level:.3g} (Holm step {step} of {steps} at look "
+        f"{decision.look}: alpha {alpha:g} / {steps - step + 1})"
+    )
 
 
 def trainability_claims(train: pd.DataFrame) -> list[dict]:

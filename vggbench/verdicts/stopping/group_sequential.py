@@ -23,9 +23,12 @@ class GroupSequential(Plan):
             f"{self.looks[0]} seeds per arm, up to {self.looks[-1]}, alpha spent across the looks by "
             f"Lan-DeMets {self.spending} spending, Holm within each look (Maurer & Bretz 2013); a comparison stops "
             "taking seeds at the look that decides it, and its primary row is judged there, on the seeds it had: "
-            "`look` of `looks`, the boundary as a nominal p-value (`nominal_level`, for TOST `equivalence_level`), "
-            "and the note. Its difference and interval are those of a fixed sample of that size: where a design "
-            "stops early they lean away from zero, so the verdict is the design's and the size is rough."
+            "`look` of `looks`; the level it was tested at, as a nominal p-value: the look's boundary for the share "
+            "of alpha its Holm step held (`nominal_level`, for TOST `equivalence_level`; a comparison not decided "
+            "holds the share of the step where the look's step-down stopped); and the note, which names the "
+            "statistic (p or TOST p), the boundary it crossed and the Holm step. Its difference and interval are "
+            "those of a fixed sample of that size: where a design stops early they lean away from zero, so the "
+            "verdict is the design's and the size is rough."
         )
 
 
