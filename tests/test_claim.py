@@ -1,6 +1,8 @@
 """Claim verdicts on hand-made tables, against statistics computed here by hand or with scipy directly."""
 
+import html
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -12,7 +14,7 @@ from vggbench.engine import registry
 from vggbench.engine.config import Rules
 from vggbench.engine.contract import Kind, Table
 from vggbench.models.schema import identity, spec_from_identity
-from vggbench.reporting import claim
+from vggbench.reporting import claim, page
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts import padding
@@ -564,6 +566,22 @@ def test_earlier_budgets_judge_the_seeds_of_the_look_that_decided_the_final_row(
     assert (earlier["seeds_variant"], earlier["seeds_baseline"]) == (3, 3) and "look 1" in earlier["note"]
     stack, single = arms["stack"][0][:3], arms["single"][0][:3]
     assert earlier["p_value"] == pytest.approx(scipy_stats.ttest_ind(stack, single, equal_var=False).pvalue)
+
+
+def test_claim_md_and_the_page_name_the_test_each_family_takes_under_its_design():
+    seeds = np.arange(6)
+    arms = {"stack": [0.5 + 0.001 * seeds, 0.9 + 0.002 * seeds], "single": [0.6 - 0.001 * seeds, 0.7 + 0.003 * seeds]}
+    tables = {"failures": pd.DataFrame(), "summary": pd.DataFrame(), "blocks": pd.DataFrame()}
+    for rules in (Rules(), Rules(design="group-sequential", seeds_per_round=3, max_seeds=6)):
+        table = claim.claim_table({"train": _curves(arms)}, rules)
+        page_text = re.sub("<[^>]+>", "", html.unescape(" ".join(page._claim_section(table))))
+        for said in (claim.markdown(table, tables, "run", rules).replace("`", ""), page_text):
+            assert "seeds and the test set's sampling" in said and "Satterthwaite's degrees of freedom" in said
+            assert "Welch's t-test over the seeds" in said and "Welch's t-test over the models' shares" in said
+            assert "Accuracy takes Welch's t-test" not in said and "accuracy: Welch's t-test" not in said
+            in_boundary = "Holm step's level within the look's spent boundary" in said
+            assert in_boundary == (rules.design == "group-sequential")
+            assert bool(re.search("p_value_holm( and tost_p_holm)? empty", said)) == in_boundary
 
 
 def test_earlier_budgets_fall_back_to_the_seeds_where_an_epoch_lacks_per_image_results():

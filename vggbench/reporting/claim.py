@@ -197,8 +197,9 @@ INTRO = (
     "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
     "accuracy difference each row could detect with 80% power at its spread. One multiplicity policy holds "
     "for every tested family (accuracy, trainability, effective field, speed, density): Holm over its primary "
-    "rows. Accuracy takes Welch's t-test, trainability Fisher's exact test, the effective field z-tests from "
-    "its bootstrap standard errors; speed and density hold bootstrap intervals, whose p-value is the normal "
+    "rows{sequential}. {accuracy_test} Trainability takes Fisher's exact test, the effective field Welch's "
+    "t-test over the models' shares (each model one value); speed and density hold bootstrap intervals, whose "
+    "p-value is the normal "
     "approximation on the log scale (the interval's log midpoint as the estimate, its half-width as 1.96 "
     "standard errors). The intervals shown are unadjusted 95% intervals. Parameters and MACs are exact counts "
     "(no test); the theoretical receptive field is equal by construction (no verdict). A hardware claim "
@@ -208,6 +209,27 @@ INTRO = (
     "configuration) are left out of the primary accuracy rows and counted in `failed_*` and in 'trains "
     "reliably'."
 )
+
+
+# The test the accuracy rows take (vggbench.verdicts.train, stats.with_test_images), as claim.md and report.html
+# say it; SEQUENTIAL_HOLM where a group-sequential design judges the final rows.
+ACCURACY_TEST = (
+    "Accuracy takes a t-test counting both the seeds and the test set's sampling (seeds and test images as crossed "
+    "random factors, on Satterthwaite's degrees of freedom; TOST on the same standard error), or Welch's t-test "
+    "over the seeds alone where a run kept no per-image results (`interval_method` says which); its "
+    "paired-by-data-order sensitivity rows a paired t-test over seeds, and batch norm x variant a "
+    "Welch-Satterthwaite contrast of the four arms."
+)
+SEQUENTIAL_HOLM = (
+    "the final accuracy rows under a group-sequential design hold Holm inside their boundaries instead, each "
+    "p-value (or TOST p) tested at its Holm step's level within the look's spent boundary (`nominal_level`, "
+    "`equivalence_level`), `p_value_holm` and `tost_p_holm` empty"
+)
+
+
+def sequential_rows(claims: pd.DataFrame) -> bool:
+    """Whether a group-sequential design judged some of `claims`' rows (they name the level they were tested at)."""
+    return "nominal_level" in claims and bool(claims["nominal_level"].notna().any())
 
 
 def _budget_section(claims: pd.DataFrame, summary: pd.DataFrame) -> list[str]:
@@ -282,7 +304,14 @@ def markdown(
     """claim.md: how verdicts are reached, which comparisons have kernels wider than their maps, the verdicts at a
     glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
     block."""
-    intro = INTRO.format(alpha=stats.ALPHA, accuracy=rules.equivalence_margin, erf=rules.erf_margin)
+    sequential = f" ({SEQUENTIAL_HOLM})" if rules.rule.SEQUENTIAL else ""
+    intro = INTRO.format(
+        alpha=stats.ALPHA,
+        accuracy=rules.equivalence_margin,
+        erf=rules.erf_margin,
+        sequential=sequential,
+        accuracy_test=ACCURACY_TEST,
+    )
     intro = " ".join(filter(None, [intro, rules.rule.describe()]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from vggbench.measure import noise
 from vggbench.reporting import terminal
-from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget
+from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget, sequential_rows
 from vggbench.verdicts import padding, vocabulary
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY, STACK
 
@@ -394,14 +394,28 @@ def _parts(claims: pd.DataFrame, several_resolutions: bool) -> list[str]:
 
 
 CLAIM_INTRO = (
-    "<p>Every verdict with its evidence, part by part, Holm-adjusted over each part's primary rows (accuracy: "
-    "Welch's t-test and its 95% interval, and two one-sided tests against the equivalence margin; speed: the "
-    "paired bootstrap interval of the time ratio; effective field: the difference of the shares; sensitivity rows: "
-    "numbers, no verdict; validity: the blocks whose map the rival's kernel overhangs; claim.md in the run "
-    "directory explains each). Every ratio is stack / rival and every difference stack - rival (3x3 against the "
-    "densest other kernel for density), in the part's unit; a row's details hold its p-values, effect sizes, "
-    "seeds, exact values and note, and say why an inconclusive verdict is one.</p>"
+    "Every verdict with its evidence, part by part, Holm-adjusted over each part's primary rows (accuracy: a "
+    "t-test counting both the seeds and the test set's sampling, crossed, on Satterthwaite's degrees of freedom, "
+    "or Welch's t-test over the seeds where a run kept no per-image results, as `interval_method` says, with its "
+    "95% interval and two one-sided tests against the equivalence margin{sequential}; trainability: Fisher's "
+    "exact test; effective field: Welch's t-test over the models' shares; speed and density: bootstrap "
+    "intervals of a ratio (speed: the paired time ratio); sensitivity rows: numbers, no verdict; validity: the "
+    "blocks whose map the rival's kernel overhangs; claim.md in the run directory explains each). Every ratio "
+    "is stack / rival and every difference stack - rival (3x3 against the densest other kernel for density), in "
+    "the part's unit; a row's details hold its p-values, effect sizes, seeds, exact values and note, and say why "
+    "an inconclusive verdict is one."
 )
+# Where a group-sequential design judged the final accuracy rows (vggbench.verdicts.sequential).
+SEQUENTIAL_ROWS = (
+    "; the final rows under a group-sequential design instead each tested at its Holm step's level within the "
+    "look's spent boundary (`nominal_level`, `equivalence_level`), `p_value_holm` empty"
+)
+
+
+def _claim_intro(claims: pd.DataFrame) -> str:
+    """CLAIM_INTRO, naming how the final accuracy rows are judged where a group-sequential design judged them."""
+    sequential = SEQUENTIAL_ROWS if sequential_rows(claims) else ""
+    return f"<p>{_with_code(CLAIM_INTRO.format(sequential=sequential))}</p>"
 
 
 def _with_code(text: str) -> str:
@@ -414,7 +428,7 @@ def _claim_section(claims: pd.DataFrame) -> list[str]:
         return []
     several = _several(claims, "resolution")
     earlier = at_earlier_budget(claims)
-    text = ["<h2>The claim, part by part</h2>", CLAIM_INTRO, *_parts(claims[~earlier], several)]
+    text = ["<h2>The claim, part by part</h2>", _claim_intro(claims), *_parts(claims[~earlier], several)]
     if earlier.any():
         text += ["<h2>Accuracy at earlier budgets</h2>", f"<p>{_with_code(EARLIER_BUDGETS)}</p>"]
         text += _parts(claims[earlier], several)
