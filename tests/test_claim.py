@@ -528,7 +528,7 @@ WIDE = {"arch": "vgg11", "ratio": 8, "resolution": 224}  # maps of 14 px and mor
 def test_an_arm_still_learning_at_its_last_epoch_is_flagged_with_its_gain():
     arms = {**PLATEAUED, "single": [[0.5, 0.52, 0.51], [0.69, 0.7, 0.71], [0.78, 0.79, 0.79]]}
     table = claim.claim_table({"train": _curves(arms, keys=WIDE)})
-    flag = "single still learning at its last epoch (test accuracy +0.087 over it, above 0.005)"
+    flag = "single still learning at its last epoch (mean test-accuracy gain +0.087, above the plateau gain 0.005)"
     assert (table.loc[table["baseline"] == "single", "validity"] == flag).all()
     # The rule the rows were judged with: a plateau gain of 0.1 holds the single kernel's +0.087 a plateau.
     loose = claim.claim_table({"train": _curves(arms, keys=WIDE).assign(plateau_gain=0.1)})
@@ -558,7 +558,8 @@ def test_a_flag_on_an_interaction_row_names_the_arm_by_its_batch_norm():
     table = claim.claim_table({"train": train})
     row = table[table["analysis"] == "interaction"].iloc[0]
     assert row["validity"] == (
-        "single without batch norm still learning at its last epoch (test accuracy +0.087 over it, above 0.005)"
+        "single without batch norm still learning at its last epoch (mean test-accuracy gain +0.087, above the "
+        "plateau gain 0.005)"
     )
 
 

@@ -132,8 +132,8 @@ def _training_flags(row: dict, arms: tuple[str, str], evidence: pd.DataFrame) ->
             name = _arm_name(arm, model, loose)
             if model["still_learning"]:
                 flags.append(
-                    f"{name} still learning at its last epoch (test accuracy {model['last_epoch_gain']:+.3f} over "
-                    f"it, above {model['plateau_gain']:g})"
+                    f"{name} still learning at its last epoch (mean test-accuracy gain "
+                    f"{model['last_epoch_gain']:+.3f}, above the plateau gain {model['plateau_gain']:g})"
                 )
             if model["at_chance"]:
                 flags.append(
