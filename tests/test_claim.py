@@ -15,7 +15,7 @@ from vggbench.models.schema import identity, spec_from_identity
 from vggbench.reporting import claim
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
-from vggbench.verdicts import padding, validity
+from vggbench.verdicts import flags, padding
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -482,7 +482,7 @@ def test_claim_md_names_the_flagged_comparisons_and_what_the_flags_mean(tmp_path
         "84% of its taps on zero padding in blocks 3, 4, 5 (8, 4 and 2 px), over 25%"
     )
     fits = "single-fits's 5x5 kernel puts 28% of its taps on zero padding in block 3 (8 px), over 25%"
-    sentence = validity.sentence(claims)
+    sentence = flags.sentence(claims)
     assert sentence.startswith(
         "Flagged comparisons (the validity column): vgg13 r8 at 32 px, stack against single: "
         f"{single}. vgg13 r8 at 32 px, stack against single-fits: {fits}. Flags describe and change no verdict."
@@ -490,7 +490,7 @@ def test_claim_md_names_the_flagged_comparisons_and_what_the_flags_mean(tmp_path
     assert sentence.count("stack against") == 2
     interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
     joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
-    assert validity.sentence(joined) == sentence  # it joins comparisons already named: not named again
+    assert flags.sentence(joined) == sentence  # it joins comparisons already named: not named again
     assert text.index(sentence) < text.index("At a glance")
     assert f"| {single} |" in text  # the flags in the part's table, beside the verdict
     written = pd.read_csv(tmp_path / "claim.csv")
@@ -507,14 +507,14 @@ def test_claim_md_names_the_flagged_comparisons_and_what_the_flags_mean(tmp_path
 def test_a_kernel_with_more_of_its_taps_on_padding_than_the_limit_is_flagged_in_either_arm():
     fits, stack = (vggbench.ModelSpec("vgg16", variant, ratio=8, resolution=32) for variant in ("single-fits", "stack"))
     flag = "single-fits's 7x7 kernel puts 38% of its taps on zero padding in block 3 (8 px), over 25%"
-    assert validity.padded_kernels(fits, stack) == flag  # it fits the 8 px map, yet pads
-    assert validity.padded_kernels(stack, fits) == ""  # the stack's 3x3 there: 16%; blocks 4, 5 the same in both
+    assert flags.padded_kernels(fits, stack) == flag  # it fits the 8 px map, yet pads
+    assert flags.padded_kernels(stack, fits) == ""  # the stack's 3x3 there: 16%; blocks 4, 5 the same in both
     # At 64 px block 3's map is 16 px: the 7x7 puts 20% of its taps there, under the limit; block 4's 8 px is over.
     wide = [vggbench.ModelSpec("vgg16", variant, ratio=8, resolution=64) for variant in ("single-fits", "stack")]
-    assert validity.padded_kernels(*wide) == flag.replace("block 3", "block 4")
+    assert flags.padded_kernels(*wide) == flag.replace("block 3", "block 4")
     # The same rule for every variant: the stack's own 3x3s where the rival's kernel differs.
     single = vggbench.ModelSpec("vgg16", "single", ratio=8, resolution=32)
-    assert validity.padded_kernels(stack, single) == (
+    assert flags.padded_kernels(stack, single) == (
         "stack's 3x3 kernel puts 31% and 56% of its taps on zero padding in blocks 4, 5 (4 and 2 px), over 25%"
     )
     table = claim.claim_table({"static": _static_of([fits, stack])})

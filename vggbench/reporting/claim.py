@@ -8,7 +8,7 @@ field; higher accuracy than the single kernel, and than the same stack without i
 inner ReLUs (more non-linearity helps); training as reliably; and faster steps. Other large-kernel
 variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is. Each row that
 compares two variants flags, beside its verdict, what its numbers rest on: kernels wider than their maps or mostly
-on padding, models still learning, runs at chance (`validity`, vggbench.verdicts.validity).
+on padding, models still learning, runs at chance (`validity`, vggbench.verdicts.flags).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from vggbench.measure import noise
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
-from vggbench.verdicts import validity
+from vggbench.verdicts import flags
 from vggbench.verdicts.decisions import recorded_decisions
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
 
@@ -98,9 +98,9 @@ def claim_table(
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
-    evidence = validity.training_evidence(given.get("train", pd.DataFrame()))
+    evidence = flags.training_evidence(given.get("train", pd.DataFrame()))
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
-        row["validity"] = validity.of_row(row, evidence) or np.nan
+        row["validity"] = flags.of_row(row, evidence) or np.nan
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -287,7 +287,7 @@ def markdown(
     intro = " ".join(filter(None, [intro, rules.rule.describe()]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
-    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(validity.sentence(parts)), ""]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(flags.sentence(parts)), ""]
     text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
     if not earlier.empty:
         text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]

@@ -22,7 +22,7 @@ import pandas as pd
 from vggbench.measure import noise
 from vggbench.reporting import terminal
 from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget
-from vggbench.verdicts import validity, vocabulary
+from vggbench.verdicts import flags, vocabulary
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY, STACK
 
 # The tables the page shows, besides the figures: the run's per-model summary, its claim, its failed trials and the
@@ -267,7 +267,7 @@ def _glance_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
     sentences = headline(claims)
-    flagged = validity.sentence(claims)
+    flagged = flags.sentence(claims)
     return [
         "<h2>The claim at a glance</h2>",
         '<ul class="headline" id="headline">',
@@ -398,7 +398,7 @@ CLAIM_INTRO = (
     "Welch's t-test and its 95% interval, and two one-sided tests against the equivalence margin; speed: the "
     "paired bootstrap interval of the time ratio; effective field: the difference of the shares; sensitivity rows: "
     "numbers, no verdict; validity: flags beside the verdict, each with its numbers (kernels wider than their maps or "
-    f"with more than {validity.PADDING_SHARE:.0%} of their taps on padding, models still learning, runs at chance); "
+    f"with more than {flags.PADDING_SHARE:.0%} of their taps on padding, models still learning, runs at chance); "
     "claim.md in the run "
     "directory explains each). Every ratio is stack / rival and every difference stack - rival (3x3 against the "
     "densest other kernel for density), in the part's unit; a row's details hold its p-values, effect sizes, "

@@ -285,7 +285,7 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
     import pandas as pd
 
     from vggbench.reporting.claim import at_earlier_budget
-    from vggbench.verdicts import validity
+    from vggbench.verdicts import flags
     from vggbench.verdicts.vocabulary import PRIMARY, STACK
 
     if claims.empty:
@@ -323,5 +323,5 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
         )
     ]
     notes = [f"(not shown here: {notes[0]}; {where} hold every row and column)"] if notes[0] else []
-    notes.append(validity.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
+    notes.append(flags.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
     return "\n\n".join([*blocks, *(wrapped(note, width) for note in notes if note)])

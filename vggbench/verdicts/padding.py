@@ -4,7 +4,7 @@ Each pool halves the map, so at a small input VGG's late blocks convolve tiny ma
 see 4x4 and 2x2. A 5x5 kernel there reaches past the map and multiplies zero padding (on the 2x2 map 21 of
 its 25 taps), so what the stack is compared with in those blocks is a padded kernel, not the large field the
 claim is about. Every claim row that compares the stack with a rival says in `validity` (beside the other
-flags of vggbench.verdicts.validity) which blocks the rival's kernel overhangs. Only blocks where the rival's
+flags of vggbench.verdicts.flags) which blocks the rival's kernel overhangs. Only blocks where the rival's
 kernel is wider than the stack's there count: a 3x3 on a 2 px map overhangs in both arms and tells them apart
 in nothing. The `single-fits` variant keeps the large kernel out of the blocks it would overhang. A row is judged
 at its models' own resolution, the one they were built and trained at, effective-field rows too, though their
