@@ -17,7 +17,7 @@ from vggbench.models.schema import identity, spec_from_identity
 from vggbench.reporting import claim, page
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
-from vggbench.verdicts import padding
+from vggbench.verdicts import flags, padding
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -433,7 +433,9 @@ def test_every_comparison_with_a_rival_says_where_its_kernel_overhangs_the_map()
     train = _train([0.9, 0.91], [0.8, 0.81], [0.8, 0.81], keys={"arch": "vgg13", "ratio": 8, "resolution": 32})
     table = claim.claim_table({"static": _static_of(specs), "train": train})
     primary = table[table["analysis"] == "primary"]
-    rows = primary.set_index(["claim", "arch", "resolution", "baseline"])["validity"]
+    cells = primary.set_index(["claim", "arch", "resolution", "baseline"])["validity"]
+    # The overhang's flag, among the cell's others (padding shares, training).
+    rows = cells.map(lambda cell: next((flag for flag in str(cell).split("; ") if "wider than the map" in flag), None))
     single = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
     assert rows[("fewer parameters", "vgg13", 32, "single")] == single
     assert rows[("higher accuracy", "vgg13", 32, "single")] == single  # a hand-made table's identity does too
@@ -472,29 +474,102 @@ def test_rows_that_name_no_model_get_no_validity():
     assert padding.of_row({"baseline": "single", "variant": "stack", "arch": "custom", "resolution": 32}) == ""
 
 
-def test_claim_md_says_which_comparisons_have_kernels_wider_than_their_maps(tmp_path):
+def test_claim_md_names_the_flagged_comparisons_and_what_the_flags_mean(tmp_path):
     specs = vggbench.grid(["vgg13"], ["stack", "single", "single-fits"], ratios=[8], resolutions=[32])
     _static_of(specs).to_csv(tmp_path / "static.csv", index=False)
     claims, text = claim.report(tmp_path)
-    flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
-    sentence = padding.sentence(claims)
-    assert sentence.startswith(
-        f"Kernels wider than their maps (the validity column): vgg13 r8 at 32 px, stack against single: {flag}."
+    single = (
+        "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px); stack's 3x3 kernel puts 31% and 56% "
+        "of its taps on zero padding in blocks 4, 5 (4 and 2 px), over 25%; single's 5x5 kernel puts 28%, 51% and "
+        "84% of its taps on zero padding in blocks 3, 4, 5 (8, 4 and 2 px), over 25%"
     )
-    assert "single-fits" in sentence and sentence.count("stack against") == 1
+    fits = "single-fits's 5x5 kernel puts 28% of its taps on zero padding in block 3 (8 px), over 25%"
+    sentence = flags.sentence(claims)
+    assert sentence.startswith(
+        "Flagged comparisons (the validity column): vgg13 r8 at 32 px, stack against single: "
+        f"{single}. vgg13 r8 at 32 px, stack against single-fits: {fits}. Flags describe and change no verdict."
+    )
+    assert sentence.count("stack against") == 2
     interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
     joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
-    assert padding.sentence(joined) == sentence  # it joins comparisons already named: not named again
+    assert flags.sentence(joined) == sentence  # it joins comparisons already named: not named again
     assert text.index(sentence) < text.index("At a glance")
-    assert f"| {flag} |" in text  # the flag in the part's table, beside its verdict
+    assert f"| {single} |" in text  # the flags in the part's table, beside the verdict
     written = pd.read_csv(tmp_path / "claim.csv")
-    assert list(written.loc[written["baseline"] == "single", "validity"]) == [flag, flag]
-    assert written.loc[written["baseline"] != "single", "validity"].isna().all()
+    assert list(written.loc[written["baseline"] == "single", "validity"]) == [single, single]
+    assert list(written.loc[written["baseline"] == "single-fits", "validity"]) == [fits, fits]
+    assert written.loc[written["variant"] == "all", "validity"].isna().all()  # the field's row compares no pair
     _static_of(vggbench.grid(["vgg13"], ["stack", "single"], ratios=[8], resolutions=[224])).to_csv(
         tmp_path / "static.csv", index=False
     )
     _, text = claim.report(tmp_path)
-    assert "No comparison of the stack with a rival has the rival's kernel wider than a block's input map." in text
+    assert "No comparison is flagged in the validity column. Flags describe and change no verdict." in text
+
+
+def test_a_kernel_with_more_of_its_taps_on_padding_than_the_limit_is_flagged_in_either_arm():
+    fits, stack = (vggbench.ModelSpec("vgg16", variant, ratio=8, resolution=32) for variant in ("single-fits", "stack"))
+    flag = "single-fits's 7x7 kernel puts 38% of its taps on zero padding in block 3 (8 px), over 25%"
+    assert flags.padded_kernels(fits, stack) == flag  # it fits the 8 px map, yet pads
+    assert flags.padded_kernels(stack, fits) == ""  # the stack's 3x3 there: 16%; blocks 4, 5 the same in both
+    # At 64 px block 3's map is 16 px: the 7x7 puts 20% of its taps there, under the limit; block 4's 8 px is over.
+    wide = [vggbench.ModelSpec("vgg16", variant, ratio=8, resolution=64) for variant in ("single-fits", "stack")]
+    assert flags.padded_kernels(*wide) == flag.replace("block 3", "block 4")
+    # The same rule for every variant: the stack's own 3x3s where the rival's kernel differs.
+    single = vggbench.ModelSpec("vgg16", "single", ratio=8, resolution=32)
+    assert flags.padded_kernels(stack, single) == (
+        "stack's 3x3 kernel puts 31% and 56% of its taps on zero padding in blocks 4, 5 (4 and 2 px), over 25%"
+    )
+    table = claim.claim_table({"static": _static_of([fits, stack])})
+    assert (table.loc[table["baseline"] == "single-fits", "validity"] == flag).all()
+
+
+PLATEAUED = {"stack": [[0.5, 0.52, 0.51], [0.79, 0.8, 0.81], [0.8, 0.802, 0.81]]}
+WIDE = {"arch": "vgg11", "ratio": 8, "resolution": 224}  # maps of 14 px and more: no kernel pads over the limit
+
+
+def test_an_arm_still_learning_at_its_last_epoch_is_flagged_with_its_gain():
+    arms = {**PLATEAUED, "single": [[0.5, 0.52, 0.51], [0.69, 0.7, 0.71], [0.78, 0.79, 0.79]]}
+    table = claim.claim_table({"train": _curves(arms, keys=WIDE)})
+    flag = "single still learning at its last epoch (mean test-accuracy gain +0.087, above the plateau gain 0.005)"
+    assert (table.loc[table["baseline"] == "single", "validity"] == flag).all()
+    # The rule the rows were judged with: a plateau gain of 0.1 holds the single kernel's +0.087 a plateau.
+    loose = claim.claim_table({"train": _curves(arms, keys=WIDE).assign(plateau_gain=0.1)})
+    assert loose["validity"].isna().all()
+
+
+def test_runs_at_chance_for_an_epoch_are_counted_per_arm():
+    # Two single-kernel runs at chance (at most 0.12 with ten classes), one in its first epoch, one in its second.
+    arms = {
+        "stack": [[0.5, 0.51, 0.49], *PLATEAUED["stack"]],
+        "single": [[0.11, 0.3, 0.13], [0.5, 0.12, 0.5], [0.795, 0.8, 0.8], [0.8, 0.801, 0.8]],
+    }
+    table = claim.claim_table({"train": _curves(arms, keys=WIDE)})
+    flag = "single: 2 of 3 runs at chance (test accuracy at most 0.12) for an epoch or more"
+    assert (table.loc[table["baseline"] == "single", "validity"] == flag).all()
+    # Chance is 1/classes: with 100 classes 0.11 and 0.12 are far above it (at most 0.03).
+    hundred = claim.claim_table({"train": _curves(arms, keys={**WIDE, "num_classes": 100})})
+    assert hundred["validity"].isna().all()
+
+
+def test_a_flag_on_an_interaction_row_names_the_arm_by_its_batch_norm():
+    learning = {**PLATEAUED, "single": [[0.5, 0.52, 0.51], [0.69, 0.7, 0.71], [0.78, 0.79, 0.79]]}
+    train = pd.concat(
+        [_curves(learning, keys={**WIDE, "batch_norm": False}), _curves(PLATEAUED | {"single": PLATEAUED["stack"]},
+                                                                        keys={**WIDE, "batch_norm": True})]
+    )  # fmt: skip
+    table = claim.claim_table({"train": train})
+    row = table[table["analysis"] == "interaction"].iloc[0]
+    assert row["validity"] == (
+        "single without batch norm still learning at its last epoch (mean test-accuracy gain +0.087, above the "
+        "plateau gain 0.005)"
+    )
+
+
+def test_a_clean_comparison_has_an_empty_validity():
+    arms = {**PLATEAUED, "single": PLATEAUED["stack"]}
+    specs = vggbench.grid(["vgg11"], ["stack", "single"], ratios=[8], resolutions=[224])
+    table = claim.claim_table({"static": _static_of(specs), "train": _curves(arms, keys=WIDE)})
+    assert table["baseline"].eq("single").sum() >= 4 and table["validity"].isna().all()
 
 
 def _curves(arms, keys=KEYS, failed=()):

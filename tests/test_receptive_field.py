@@ -7,7 +7,8 @@ import torchvision
 from torch import nn
 
 import vggbench
-from vggbench.measure._receptive_field import Window, padding_tap_share, receptive_field_px, walk
+from vggbench.measure._receptive_field import receptive_field_px, walk
+from vggbench.measure.taps import Window, padding_tap_share
 
 
 def _gradient_support(model: nn.Sequential, resolution: int) -> tuple[int, float, int]:

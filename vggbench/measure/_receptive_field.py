@@ -13,9 +13,7 @@ field (pixel i has its centre at i). Element-wise layers (ReLU, batch norm,
 dropout) leave all three unchanged. The walk stops at the first layer that is not
 spatial (Flatten, Linear): past it every unit sees the whole input.
 
-`padding_tap_share` says how much of a window lands on the zero border instead: on a
-map not much wider than the kernel (a 5x5 on the 2x2 map of VGG's last block at 32 px)
-most taps multiply padding, whatever the field says.
+`padding_tap_share` (vggbench.measure.taps) says how much of a window lands on the zero border instead.
 """
 
 from __future__ import annotations
@@ -24,21 +22,13 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from vggbench.measure.taps import Window
+
 # Layers that act on each pixel alone leave the receptive field as it is.
 _ELEMENTWISE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd, nn.Identity)
 _WINDOWED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 _FLAT = (nn.Flatten, nn.Linear, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 _WINDOW_ATTRS = ("kernel_size", "stride", "padding", "dilation")
-
-
-@dataclass(frozen=True)
-class Window:
-    """A square sliding window: what a layer does to the receptive field."""
-
-    kernel: int
-    stride: int
-    padding: int
-    dilation: int
 
 
 @dataclass(frozen=True)
@@ -84,23 +74,6 @@ def step(geometry: Geometry, win: Window) -> Geometry:
         jump_px=geometry.jump_px * win.stride,
         start_px=geometry.start_px + (span / 2 - win.padding) * geometry.jump_px,
     )
-
-
-def padding_tap_share(win: Window, side_px: int) -> float:
-    """The share of the window's taps that fall on zero padding, averaged over its output positions on a
-    side_px x side_px map.
-
-    Along one axis output i reads input i*stride - padding + t*dilation for t < kernel, a real pixel where that
-    lies in 0..side_px-1. The two axes are independent, so the real share of the square is the square of the
-    one-axis share: (real taps over all outputs)^2 / (outputs x kernel)^2.
-    """
-    outputs = (side_px + 2 * win.padding - (win.kernel - 1) * win.dilation - 1) // win.stride + 1
-    real = sum(
-        0 <= i * win.stride - win.padding + t * win.dilation < side_px
-        for i in range(outputs)
-        for t in range(win.kernel)
-    )
-    return 1 - (real / (outputs * win.kernel)) ** 2
 
 
 def walk(model: nn.Module, resolution: int) -> dict[str, tuple[Window, Geometry]]:

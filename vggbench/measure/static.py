@@ -26,7 +26,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench.measure._receptive_field import Geometry, Window, padding_tap_share, walk
+from vggbench.measure._receptive_field import Geometry, walk
+from vggbench.measure.taps import Window, padding_tap_share
 from vggbench.models.arch import VARIANTS, ModelSpec
 from vggbench.models.schema import identity
 from vggbench.models.vgg import VGG, build_spec

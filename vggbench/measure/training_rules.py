@@ -44,6 +44,22 @@ def failed(train: pd.DataFrame) -> pd.Series:
     return ~(train["train_loss"] <= FAILURE_LOSS_RATIO * np.log(classes))
 
 
+def final_runs(train: pd.DataFrame) -> pd.DataFrame:
+    """Each run's final-epoch row, with whether it `failed` and its test-accuracy gain over the last epoch
+    (`last_epoch_gain`, NaN after one epoch)."""
+    run = [*keys_in(train), "seed"]
+    train = train.assign(failed=failed(train))
+    before = train[train["epoch"] == train.groupby(run)["epoch"].transform("max") - 1].set_index(run)["test_acc"]
+    final = final_epoch(train).set_index(run)
+    return final.assign(last_epoch_gain=final["test_acc"] - before).reset_index()
+
+
+def plateau_gain(train: pd.DataFrame) -> float:
+    """The gain over the last epoch above which a model is still learning: the rows' `plateau_gain` (the rule
+    they were judged with), or the default for tables written before they carried it."""
+    return train["plateau_gain"].max() if "plateau_gain" in train else PLATEAU_GAIN
+
+
 def summarize(rows) -> pd.DataFrame:
     """Per model, over its seeds' runs at their final epoch: how many ran and how many failed; for those
     that did not fail, the test accuracy (mean, standard deviation, range) and its gain over the last
@@ -53,11 +69,7 @@ def summarize(rows) -> pd.DataFrame:
 
     table = pd.DataFrame(rows)
     keys = keys_in(table)
-    run = [*keys, "seed"]
-    table = table.assign(failed=failed(table))
-    before = table[table["epoch"] == table.groupby(run)["epoch"].transform("max") - 1].set_index(run)["test_acc"]
-    final = final_epoch(table).set_index(run)
-    final = final.assign(last_epoch_gain=final["test_acc"] - before).reset_index()  # NaN after one epoch
+    final = final_runs(table)
     counts = final.groupby(keys, sort=False).agg(
         epochs=("epoch", "max"),
         optimizer_steps=("optimizer_steps", "max"),
@@ -77,5 +89,4 @@ def summarize(rows) -> pd.DataFrame:
         )
     )
     summary = counts.join(accuracy).reset_index()
-    threshold = final["plateau_gain"].max() if "plateau_gain" in final else PLATEAU_GAIN
-    return summary.assign(still_learning=summary["last_epoch_gain"] > threshold)
+    return summary.assign(still_learning=summary["last_epoch_gain"] > plateau_gain(final))

@@ -7,8 +7,8 @@ MACs than the single large kernel; the same theoretical and effective receptive
 field; higher accuracy than the single kernel, and than the same stack without its
 inner ReLUs (more non-linearity helps); training as reliably; and faster steps. Other large-kernel
 variants (a dilated or depthwise kernel of the same field) are rivals as the single kernel is. Each row that
-compares the stack with a rival says whether the rival's kernel overhangs the maps it convolves
-(`validity`, vggbench.verdicts.padding).
+compares two variants flags, beside its verdict, what its numbers rest on: kernels wider than their maps or mostly
+on padding, models still learning, runs at chance (`validity`, vggbench.verdicts.flags).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from vggbench.measure import noise
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
-from vggbench.verdicts import padding
+from vggbench.verdicts import flags
 from vggbench.verdicts.decisions import recorded_decisions
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
 
@@ -98,8 +98,9 @@ def claim_table(
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
+    evidence = flags.training_evidence(given.get("train", pd.DataFrame()))
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
-        row["validity"] = padding.of_row(row) or np.nan
+        row["validity"] = flags.of_row(row, evidence) or np.nan
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -301,7 +302,7 @@ def at_earlier_budget(claims: pd.DataFrame) -> pd.Series:
 def markdown(
     claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
 ) -> str:
-    """claim.md: how verdicts are reached, which comparisons have kernels wider than their maps, the verdicts at a
+    """claim.md: how verdicts are reached, which comparisons are flagged (validity) and why, the verdicts at a
     glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
     block."""
     sequential = f" ({SEQUENTIAL_HOLM})" if rules.rule.SEQUENTIAL else ""
@@ -315,7 +316,7 @@ def markdown(
     intro = " ".join(filter(None, [intro, rules.rule.describe()]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
-    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(padding.sentence(parts)), ""]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(flags.sentence(parts)), ""]
     text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
     if not earlier.empty:
         text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]

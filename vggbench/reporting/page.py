@@ -22,7 +22,7 @@ import pandas as pd
 from vggbench.measure import noise
 from vggbench.reporting import terminal
 from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget, sequential_rows
-from vggbench.verdicts import padding, vocabulary
+from vggbench.verdicts import flags, vocabulary
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY, STACK
 
 # The tables the page shows, besides the figures: the run's per-model summary, its claim, its failed trials and the
@@ -267,7 +267,7 @@ def _glance_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
     sentences = headline(claims)
-    flagged = padding.sentence(claims)
+    flagged = flags.sentence(claims)
     return [
         "<h2>The claim at a glance</h2>",
         '<ul class="headline" id="headline">',
@@ -399,11 +399,12 @@ CLAIM_INTRO = (
     "or Welch's t-test over the seeds where a run kept no per-image results, as `interval_method` says, with its "
     "95% interval and two one-sided tests against the equivalence margin{sequential}; trainability: Fisher's "
     "exact test; effective field: Welch's t-test over the models' shares; speed and density: bootstrap "
-    "intervals of a ratio (speed: the paired time ratio); sensitivity rows: numbers, no verdict; validity: the "
-    "blocks whose map the rival's kernel overhangs; claim.md in the run directory explains each). Every ratio "
-    "is stack / rival and every difference stack - rival (3x3 against the densest other kernel for density), in "
-    "the part's unit; a row's details hold its p-values, effect sizes, seeds, exact values and note, and say why "
-    "an inconclusive verdict is one."
+    "intervals of a ratio (speed: the paired time ratio); sensitivity rows: numbers, no verdict; validity: flags "
+    "beside the verdict, each with its numbers (kernels wider than their maps or with more than {padding_share} of "
+    "their taps on padding, models still learning, runs at chance); claim.md in the run directory explains each). "
+    "Every ratio is stack / rival and every difference stack - rival (3x3 against the densest other kernel for "
+    "density), in the part's unit; a row's details hold its p-values, effect sizes, seeds, exact values and note, "
+    "and say why an inconclusive verdict is one."
 )
 # Where a group-sequential design judged the final accuracy rows (vggbench.verdicts.sequential).
 SEQUENTIAL_ROWS = (
@@ -415,7 +416,8 @@ SEQUENTIAL_ROWS = (
 def _claim_intro(claims: pd.DataFrame) -> str:
     """CLAIM_INTRO, naming how the final accuracy rows are judged where a group-sequential design judged them."""
     sequential = SEQUENTIAL_ROWS if sequential_rows(claims) else ""
-    return f"<p>{_with_code(CLAIM_INTRO.format(sequential=sequential))}</p>"
+    intro = CLAIM_INTRO.format(sequential=sequential, padding_share=f"{flags.PADDING_SHARE:.0%}")
+    return f"<p>{_with_code(intro)}</p>"
 
 
 def _with_code(text: str) -> str:

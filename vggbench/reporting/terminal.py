@@ -281,11 +281,11 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
     """The claim part by part: per part its unit and verdicts, then per primary row the condition, what is
     compared, the verdict, the values (variant vs baseline), the ratio or difference with its interval and the
     Holm-adjusted p-value. Sensitivity rows and the rows at earlier budgets are counted, not shown; the
-    comparisons with kernels wider than their maps are named once, below."""
+    flagged comparisons (validity) are named once, below."""
     import pandas as pd
 
     from vggbench.reporting.claim import at_earlier_budget
-    from vggbench.verdicts import padding
+    from vggbench.verdicts import flags
     from vggbench.verdicts.vocabulary import PRIMARY, STACK
 
     if claims.empty:
@@ -323,5 +323,5 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
         )
     ]
     notes = [f"(not shown here: {notes[0]}; {where} hold every row and column)"] if notes[0] else []
-    notes.append(padding.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
+    notes.append(flags.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
     return "\n\n".join([*blocks, *(wrapped(note, width) for note in notes if note)])

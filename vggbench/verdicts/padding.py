@@ -3,26 +3,21 @@
 Each pool halves the map, so at a small input VGG's late blocks convolve tiny maps: at 32 px, blocks 4 and 5
 see 4x4 and 2x2. A 5x5 kernel there reaches past the map and multiplies zero padding (on the 2x2 map 21 of
 its 25 taps), so what the stack is compared with in those blocks is a padded kernel, not the large field the
-claim is about. Every claim row that compares the stack with a rival carries `validity`: empty where fine,
-else which blocks the rival's kernel overhangs. Only blocks where the rival's kernel is wider than the stack's
-there count: a 3x3 on a 2 px map overhangs in both arms and tells them apart in nothing. The `single-fits`
-variant keeps the large kernel out of the blocks it would overhang. A row is judged at its models' own
-resolution, the one they were built and trained at, effective-field rows too, though their field is probed at a
-larger side.
+claim is about. Every claim row that compares the stack with a rival says in `validity` (beside the other
+flags of vggbench.verdicts.flags) which blocks the rival's kernel overhangs. Only blocks where the rival's
+kernel is wider than the stack's there count: a 3x3 on a 2 px map overhangs in both arms and tells them apart
+in nothing. The `single-fits` variant keeps the large kernel out of the blocks it would overhang. A row is judged
+at its models' own resolution, the one they were built and trained at, effective-field rows too, though their
+field is probed at a larger side.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-import pandas as pd
-
 from vggbench.models.arch import VARIANTS, Conv, ModelSpec
 from vggbench.models.schema import spec_from_identity
-from vggbench.verdicts.vocabulary import INTERACTION_ROW, STACK
-
-# How the sentence names a compared group, from the claim table's identity columns.
-NAMED_BY = ("arch", "ratio", "resolution", "batch_norm", "baseline")
+from vggbench.verdicts.vocabulary import STACK
 
 
 def overhangs(rival: ModelSpec) -> list[tuple[int, Conv, int]]:
@@ -38,19 +33,22 @@ def overhangs(rival: ModelSpec) -> list[tuple[int, Conv, int]]:
     return found
 
 
-def _kernel_words(conv: Conv) -> str:
+def kernel_words(conv: Conv) -> str:
     """'5x5 kernel', '5x5 depthwise kernel' or '3x3 kernel at dilation 2'."""
     depthwise = " depthwise" if conv.depthwise else ""
     dilated = f" at dilation {conv.dilation}" if conv.dilation > 1 else ""
     return f"{conv.kernel}x{conv.kernel}{depthwise} kernel{dilated}"
 
 
-def _where(places: list[tuple[int, int]]) -> str:
+def listed(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 1 else items)
+
+
+def in_blocks(places: list[tuple[int, int]]) -> str:
     """'blocks 4, 5 (4 and 2 px)' from (block, map side) pairs."""
     blocks = ", ".join(str(block) for block, _ in places)
-    sides = [str(side) for _, side in places]
-    sides_text = " and ".join([", ".join(sides[:-1]), sides[-1]] if len(sides) > 1 else sides)
-    return f"block{'s' if len(places) > 1 else ''} {blocks} ({sides_text} px)"
+    return f"block{'s' if len(places) > 1 else ''} {blocks} ({listed([str(side) for _, side in places])} px)"
 
 
 def flag(rival: ModelSpec) -> str:
@@ -58,8 +56,8 @@ def flag(rival: ModelSpec) -> str:
     size a clause of its own), or '' where its kernels fit their maps or are no wider than the stack's."""
     by_kernel: dict[str, list[tuple[int, int]]] = {}
     for block, conv, side in overhangs(rival):
-        by_kernel.setdefault(_kernel_words(conv), []).append((block, side))
-    clauses = [(words, _where(places)) for words, places in by_kernel.items()]
+        by_kernel.setdefault(kernel_words(conv), []).append((block, side))
+    clauses = [(words, in_blocks(places)) for words, places in by_kernel.items()]
     if not clauses:
         return ""
     (words, where), *others = clauses
@@ -76,31 +74,3 @@ def of_row(row: dict) -> str:
         return ""
     spec = spec_from_identity({**row, "variant": rival})
     return flag(spec) if spec else ""
-
-
-def _group_name(row: dict) -> str:
-    """'vgg13 r8 bn at 32 px, stack against single' (`:g`: a column that other kinds' rows leave empty reads
-    back from CSV as floats)."""
-    ratio = f" r{row['ratio']:g}" if pd.notna(row.get("ratio")) else ""
-    normed = " bn" if pd.notna(row.get("batch_norm")) and row["batch_norm"] else ""
-    return f"{row['arch']}{ratio}{normed} at {row['resolution']:g} px, stack against {row['baseline']}"
-
-
-def sentence(claims: pd.DataFrame) -> str:
-    """One sentence naming each flagged comparison with its flag, or saying there is none ('' for a claim table
-    made before `validity`, which cannot tell)."""
-    if "validity" not in claims:
-        return ""
-    flagged = claims.dropna(subset=["validity"])
-    if "analysis" in flagged:  # an interaction row joins two comparisons the sentence names already
-        flagged = flagged[flagged["analysis"] != INTERACTION_ROW]
-    if flagged.empty:
-        return "No comparison of the stack with a rival has the rival's kernel wider than a block's input map."
-    keys = [key for key in NAMED_BY if key in flagged]
-    comparisons = flagged[[*keys, "validity"]].drop_duplicates().to_dict("records")
-    named = "; ".join(f"{_group_name(row)}: {row['validity']}" for row in comparisons)
-    return (
-        f"Kernels wider than their maps (the validity column): {named}. There much of the rival's kernel "
-        "multiplies zero padding, so the comparison is partly between padded kernels, not receptive-field designs; "
-        "the single-fits variant (the large kernel only where the block's map holds it) compares without that."
-    )
