@@ -2,8 +2,10 @@
 
     RUN_DIR/.lock                     held by the run working in the folder (its pid and host)
     RUN_DIR/config.json               the configuration (refuses a run with another one; seeds may be added)
-    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end (and
-                                      `published` in a copy `vggbench publish` made, which no run may use)
+    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end, and
+                                      each sitting's (start, end, commit, config digest, design and accuracy
+                                      family: vggbench.engine.study.sitting_plan) (and `published` in a copy
+                                      `vggbench publish` made, which no run may use)
     RUN_DIR/decisions.json            under a sequential design, the accuracy comparisons each look decided
                                       (judged once per round by the engine, read by the claim)
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
