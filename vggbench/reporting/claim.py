@@ -415,4 +415,5 @@ def report(run_dir: str | Path | RunDir, **margins) -> tuple[pd.DataFrame, str]:
     text = markdown(claims, tables, root.name, chosen, trust, history_sentence(metadata))
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)
+    directory.record_writer(CLAIM_MD)
     return claims, text
