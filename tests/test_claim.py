@@ -691,9 +691,11 @@ def test_a_sitting_that_recorded_no_design_leaves_the_design_unknown_not_fixed()
     older = {"started": "2026-11-30T18:34:39+00:00", "ended": "2026-11-30T19:06:29+00:00", "git_commit": "89d73c1"}
     metadata = {"sittings": [older, _sitting()]}
     assert claim.history_sentence(metadata) == (
-        "The run sat 2 times, and sitting 1 recorded neither the design nor the family of its accuracy comparisons "
+        "The run sat 2 times, and sitting 1 recorded neither the design nor the family of the accuracy comparisons "
         "(older code): whether they changed between sittings is not known."
     )
+    both = claim.history_sentence({"sittings": [older, older]})
+    assert both.startswith("The run sat 2 times, and sittings 1, 2 recorded neither")
     rules = Rules(design="group-sequential", seeds_per_round=4, max_seeds=8)
     assert "design fixed before the run: a look" in claim.design_sentence(rules)
     said = claim.design_sentence(rules, claim.history_sentence(metadata))

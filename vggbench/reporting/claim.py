@@ -296,9 +296,10 @@ def history_sentence(metadata: dict) -> str:
     ]
     if unrecorded:
         return (
-            f"The run sat {len(sittings)} times, and sitting{'s' * (len(unrecorded) > 1)} {', '.join(unrecorded)} "
-            "recorded neither the design nor "
-            "the family of its accuracy comparisons (older code): whether they changed between sittings is not known."
+            f"The run sat {len(sittings)} times, and "
+            + (f"sitting {unrecorded[0]} " if len(unrecorded) == 1 else f"sittings {', '.join(unrecorded)} ")
+            + "recorded neither the design nor the family of the accuracy comparisons (older code): whether they "
+            "changed between sittings is not known."
         )
     pairs = enumerate(itertools.pairwise(sittings), start=1)
     changes = [
