@@ -754,3 +754,43 @@ def test_every_claim_row_names_its_unit_and_every_ratio_runs_stack_over_rival(fi
     assert (claims.loc[claims["claim"] == "3x3 is the densest", "variant"] == "3x3").all()
     compared = claims.dropna(subset=["difference", "baseline_value", "variant_value"])
     assert np.allclose(compared["difference"], compared["variant_value"] - compared["baseline_value"])
+
+
+def _sitting(design: dict | None = None, comparisons: list | None = None) -> dict:
+    """A sitting as metadata.json records it (vggbench.engine.study.sitting_plan), its design changed by `design`."""
+    base = {"design": "group-sequential", "seeds_per_round": 4, "max_seeds": 8, "equivalence_margin": 0.01}
+    family = ["vgg11-stack-r8-px32 vs single"] if comparisons is None else comparisons
+    return {"started": "2026-11-30T18:34:39+00:00", "design": {**base, **(design or {})}, "comparisons": family}
+
+
+def test_the_sittings_say_what_changed_of_the_design_and_family_between_which_sittings():
+    assert claim.history_sentence({}) == claim.history_sentence({"sittings": [_sitting()]}) == ""
+    assert claim.history_sentence({"sittings": [_sitting(), _sitting()]}) == ""  # resumed unchanged
+    grown = [f"vgg{depth}-stack-r8-px32 vs {rival}" for depth in (11, 13, 16) for rival in ("single", "dilated")]
+    sittings = [_sitting(), _sitting({"max_seeds": 16}), _sitting({"max_seeds": 16}, grown)]
+    assert claim.history_sentence({"sittings": sittings}) == (
+        "The design or the family of the accuracy comparisons changed between the run's sittings (metadata.json): "
+        "between sittings 1 and 2, max_seeds 8 to 16; between sittings 2 and 3, the family from 1 to 6 comparisons "
+        "(added: vgg11-stack-r8-px32 vs dilated, vgg13-stack-r8-px32 vs single, vgg13-stack-r8-px32 vs dilated, "
+        "vgg16-stack-r8-px32 vs single and 1 more)."
+    )
+    dropped = [_sitting(comparisons=grown[:2]), _sitting(comparisons=grown[:1])]
+    assert "the family from 2 to 1 comparisons (dropped: vgg11-stack-r8-px32 vs dilated)" in claim.history_sentence(
+        {"sittings": dropped}
+    )
+
+
+def test_a_sitting_that_recorded_no_design_leaves_the_design_unknown_not_fixed():
+    older = {"started": "2026-11-30T18:34:39+00:00", "ended": "2026-11-30T19:06:29+00:00", "git_commit": "89d73c1"}
+    metadata = {"sittings": [older, _sitting()]}
+    assert claim.history_sentence(metadata) == (
+        "The run sat 2 times, and sitting 1 recorded neither the design nor the family of the accuracy comparisons "
+        "(older code): whether they changed between sittings is not known."
+    )
+    both = claim.history_sentence({"sittings": [older, older]})
+    assert both.startswith("The run sat 2 times, and sittings 1, 2 recorded neither")
+    rules = Rules(design="group-sequential", seeds_per_round=4, max_seeds=8)
+    assert "design fixed before the run: a look" in claim.design_sentence(rules)
+    said = claim.design_sentence(rules, claim.history_sentence(metadata))
+    assert "fixed before the run" not in said and said.endswith("is not known.")
+    assert claim.design_sentence(Rules(), claim.history_sentence(metadata)).startswith("The run sat 2 times")

@@ -3,6 +3,7 @@
 import base64
 import html
 import io
+import json
 import math
 import re
 import shutil
@@ -105,6 +106,33 @@ def test_finishing_reads_each_table_once_and_writes_what_the_two_steps_write(tmp
     assert "claim.csv" in read and "train.csv" in read
     for name in ("claim.csv", "claim.md", "report.html", *(f"figures/{name}.png" for name in DRAWN)):
         assert (together / name).read_bytes() == (apart / name).read_bytes(), name
+
+
+def test_the_folder_records_which_vggbench_wrote_its_claim_and_report(tmp_path, finished_run):
+    from vggbench.util import version
+
+    written = json.loads((finished_run.root / "reports.json").read_text())
+    ended = json.loads((finished_run.root / "metadata.json").read_text())["ended"]
+    assert set(written) == {"claim.md", "report.html"}
+    for entry in written.values():
+        assert (entry["version"], entry["git_commit"]) == (version.package_version(), version.git_commit())
+        assert entry["written"] >= ended
+    run = tmp_path / "run"
+    shutil.copytree(finished_run.root, run)
+    (run / "reports.json").write_text("not JSON")  # damaged: started afresh, with what is written now
+    claim.report(run)
+    assert set(json.loads((run / "reports.json").read_text())) == {"claim.md"}
+
+
+def test_the_page_says_where_the_design_changed_between_sittings():
+    design = {"design": "group-sequential", "max_seeds": 8}
+    sittings = [{"design": design, "comparisons": ["a vs <b>"]}, {"design": design, "comparisons": []}]
+    said = html_page._history({"sittings": sittings})
+    assert said == [
+        "<p>The design or the family of the accuracy comparisons changed between the run&#x27;s sittings "
+        "(metadata.json): between sittings 1 and 2, the family from 1 to 0 comparisons (dropped: a vs &lt;b&gt;).</p>"
+    ]
+    assert html_page._history({"sittings": sittings[:1]}) == []
 
 
 def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():

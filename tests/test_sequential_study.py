@@ -162,3 +162,43 @@ def test_the_design_key_names_a_rule_of_the_registry(tmp_path, monkeypatch, tiny
     ]
     row = claims[(claims["claim"] == "higher accuracy") & (claims["analysis"] == "primary")].iloc[0]
     assert (row["look"], row["looks"], row["seeds_variant"]) == (2, 2, 9)
+
+
+def _claim_text(tmp_path) -> str:
+    return (tmp_path / "run" / "claim.md").read_text()
+
+
+def test_a_run_resumed_unchanged_keeps_its_design_fixed_before_the_run(tmp_path, monkeypatch, tiny_study):
+    means = {"stack": 0.9, "single": 0.5}
+    _run(tmp_path, monkeypatch, tiny_study, means)
+    _run(tmp_path, monkeypatch, tiny_study, means)
+    sittings = json.loads((tmp_path / "run" / "metadata.json").read_text())["sittings"]
+    assert len(sittings) == 2 and len({sitting["config_digest"] for sitting in sittings}) == 1
+    assert len(sittings[0]["config_digest"]) == 16 and sittings[0]["comparisons"] == ["vgg11-stack-r64-px32 vs single"]
+    assert sittings[0]["design"] == {
+        "design": "group-sequential",
+        "seeds_per_round": 3,
+        "spending": "obrien-fleming",
+        "max_seeds": 9,
+        "equivalence_margin": 0.01,
+    }
+    assert "a group-sequential design fixed before the run" in _claim_text(tmp_path)
+    assert "sittings" not in _claim_text(tmp_path)
+
+
+def test_a_run_resumed_with_a_grown_family_says_so_in_place_of_fixed_before_the_run(tmp_path, monkeypatch, tiny_study):
+    means = {"stack": 0.9, "single": 0.5, "linear-stack": 0.5}
+    _run(tmp_path, monkeypatch, tiny_study, means)
+    grown = load_config(**{**tiny_study, **DESIGN, "kinds": ["train"], "variants": ["stack", "single", "linear-stack"]})
+    study.run(grown, tmp_path / "run", force=True, report=lambda line: None)
+    write_reports(tmp_path / "run")
+    sittings = json.loads((tmp_path / "run" / "metadata.json").read_text())["sittings"]
+    assert sittings[0]["config_digest"] != sittings[1]["config_digest"]
+    text = _claim_text(tmp_path)
+    assert "fixed before the run" not in text
+    assert "a look after every 3 seeds per arm" in text  # the rule's sentence stays, without those words
+    assert (
+        "The design or the family of the accuracy comparisons changed between the run's sittings (metadata.json): "
+        "between sittings 1 and 2, the family from 1 to 2 comparisons (added: vgg11-stack-r64-px32 vs linear-stack)."
+    ) in text
+    assert "between sittings 1 and 2, the family from 1 to 2" in (tmp_path / "run" / "report.html").read_text()

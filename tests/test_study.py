@@ -171,11 +171,13 @@ def test_publish_copies_tables_reports_and_figures_and_indexes_the_run(tmp_path,
         "claim.csv",
         "metadata.json",
         "report.html",
+        "reports.json",
         "figures/erf_maps.svg",
         "erf_maps/vgg11-stack-r64-px32-trained.npy",
     } <= copied
     assert not any(name.startswith(("trials", "checkpoints")) for name in copied)
     assert (target / "report.html").read_bytes() == (finished_run.root / "report.html").read_bytes()
+    assert (target / "reports.json").read_bytes() == (finished_run.root / "reports.json").read_bytes()
     index = (results / "README.md").read_text()
     assert f"| `{target.name}/` | run |" in index
     publish(finished_run.root, results)  # publishing twice lists it once

@@ -2,8 +2,10 @@
 
     RUN_DIR/.lock                     held by the run working in the folder (its pid and host)
     RUN_DIR/config.json               the configuration (refuses a run with another one; seeds may be added)
-    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end (and
-                                      `published` in a copy `vggbench publish` made, which no run may use)
+    RUN_DIR/metadata.json             versions, device, threads, commit, configuration, start and end, and
+                                      each sitting's (start, end, commit, config digest, design and accuracy
+                                      family: vggbench.engine.study.sitting_plan) (and `published` in a copy
+                                      `vggbench publish` made, which no run may use)
     RUN_DIR/decisions.json            under a sequential design, the accuracy comparisons each look decided
                                       (judged once per round by the engine, read by the claim)
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
@@ -11,6 +13,8 @@
     RUN_DIR/erf_maps/MODEL-STATE.npy  effective-receptive-field maps
     RUN_DIR/NAME.csv                  the tables made from the trials (static, speed, train, summary, claim, ...)
     RUN_DIR/claim.md, figures/, report.html
+    RUN_DIR/reports.json              the vggbench version and commit that wrote claim.md (and claim.csv) and
+                                      report.html (and figures/), and when: maybe newer code than the sittings'
 
 A trial's file holds its rows (or its error), the fingerprint of what it ran under and
 the digests of the files it wrote. It marks the trial done only when all of that is
@@ -45,6 +49,7 @@ from vggbench.util.csvio import (
     write_text,
 )
 from vggbench.util.validate import InputError, printable, shown
+from vggbench.util.version import git_commit, package_version
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,9 +60,9 @@ TRIAL_FORMAT = 1
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
 DAMAGED = "damaged"  # whole, but naming files trials do not write, or rows not its trial's or out of range
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
-CLAIM_MD, REPORT = "claim.md", "report.html"
+CLAIM_MD, REPORT, REPORTS = "claim.md", "report.html", "reports.json"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
-PUBLISHED_FILES = (CLAIM_MD, REPORT, METADATA, CONFIG, DECISIONS)  # and every table
+PUBLISHED_FILES = (CLAIM_MD, REPORT, REPORTS, METADATA, CONFIG, DECISIONS)  # and every table
 PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
 INDEX_HEADING = "## Published runs"  # the results index's (README.md beside published folders) table's heading
 MAX_INPUT_BYTES = 2**33  # a checkpoint a trial reads: VGG-19's weights take 0.55 GB
@@ -327,6 +332,18 @@ class RunDir:
     def write_metadata(self, metadata: dict) -> None:
         write_text(self.root / METADATA, json.dumps(metadata, indent=2))
 
+    def record_writer(self, name: str) -> None:
+        """Record in REPORTS which vggbench (version, commit, '+changes' where its files differ from it) wrote the
+        report `name` (CLAIM_MD, REPORT) and when: a report made again later is made by code newer than the
+        sittings' commits. An unreadable record is started afresh: it only says who wrote what is there now."""
+        try:
+            record = read_json(self.own(REPORTS), follow=False) if self.has(REPORTS) else {}
+        except InputError:
+            record = {}
+        record = record if isinstance(record, dict) else {}
+        record[name] = {"version": package_version(), "git_commit": git_commit(), "written": now()}
+        write_text(self.root / REPORTS, json.dumps(record, indent=2))
+
     def decisions(self) -> object | None:
         """What decisions.json holds (vggbench.verdicts.decisions.decisions_record, not checked here); None where the
         run stored no look."""
@@ -386,7 +403,8 @@ class RunDir:
         return f"the results index {index} lists it" if listed else None
 
     def published(self) -> list[str]:
-        """What `vggbench publish` copies: every table, the reports, metadata, config, figures and ERF maps."""
+        """What `vggbench publish` copies: every table, the reports and their writers' record, metadata, config,
+        figures and ERF maps."""
         names = [path.name for path in sorted(self.root.glob("*.csv"))]
         names += [name for name in PUBLISHED_FILES if self.has(name)]
         for folder in PUBLISHED_FOLDERS:

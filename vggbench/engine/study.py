@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -34,11 +36,22 @@ from vggbench.engine.config import StudyConfig, run_config
 from vggbench.engine.contract import Outcome, Trial
 from vggbench.engine.executors import LocalExecutor, TrialLost
 from vggbench.engine.registry import KINDS
-from vggbench.engine.rundir import DAMAGED, DONE, FAILED, INCOMPLETE, MISSING, OTHER_CONFIG, RunDir, now
+from vggbench.engine.rundir import (
+    DAMAGED,
+    DONE,
+    FAILED,
+    INCOMPLETE,
+    MISSING,
+    OTHER_CONFIG,
+    RunDir,
+    now,
+    spec_key,
+)
 from vggbench.measure import data, memory, noise
 from vggbench.measure.hardware import Machine, device_name, environment
 from vggbench.models.schema import keys_in
 from vggbench.util.validate import InputError
+from vggbench.verdicts.vocabulary import STACK, rivals
 
 Report = Callable[[str], None]
 
@@ -323,7 +336,7 @@ def run(
         directory.adopt(config.to_dict(), force)
         if force:
             remove_unmade(directory, config, plan, report)
-        started, earlier = now(), _earlier_sittings(directory)
+        started, earlier, planned = now(), _earlier_sittings(directory), sitting_plan(config, plan)
         todo = _todo(directory, plan, report)
         check_memory(runs(todo))
         find_data(todo, data_root, report)
@@ -333,7 +346,8 @@ def run(
         def metadata(ended: str | None) -> dict:
             context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
             found = environment(config.machine)
-            sittings = [*earlier, {"started": started, "ended": ended, "git_commit": found.get("git_commit")}]
+            sitting = {"started": started, "ended": ended, "git_commit": found.get("git_commit"), **planned}
+            sittings = [*earlier, sitting]
             return {**found, **context, "sittings": sittings, "noise_probe": probed}
 
         try:
@@ -373,6 +387,30 @@ def _earlier_sittings(directory: RunDir) -> list[dict]:
     if isinstance(earlier.get("sittings"), list):
         return [sitting for sitting in earlier["sittings"] if isinstance(sitting, dict)]
     return [{key: earlier.get(key) for key in ("started", "ended", "git_commit")}] if earlier.get("started") else []
+
+
+def sitting_plan(config: StudyConfig, plan: list[Trial]) -> dict:
+    """What a sitting planned, as metadata.json's `sittings` records it beside its times and commit: the digest of
+    its config.json (`config_digest`), the design of its accuracy comparisons (`design`: the rule, the keys it
+    reads, the seeds per arm at most and the equivalence margin) and their family (`comparisons`). A run resumed
+    under another design or family (--force, seeds added) was not fixed before it ran: the claim says so from
+    these (vggbench.reporting.claim.history_sentence)."""
+    values = config.to_dict()
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    design = {"design": config.design.design} | {key: values[key] for key in type(config.design.rule).KNOBS}
+    design |= {"max_seeds": len(config.trained_seeds), "equivalence_margin": config.equivalence_margin}
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return {"config_digest": digest, "design": design, "comparisons": accuracy_family(plan)}
+
+
+def accuracy_family(plan: list[Trial]) -> list[str]:
+    """The accuracy comparisons `plan` trains for, as `vgg11-stack-r8-px32 vs single`: the stack against each
+    rival variant of its group (vggbench.verdicts.vocabulary.rivals), in the plan's order."""
+    variants: dict[str, dict[str, None]] = {}
+    for trial in plan:
+        if trial.kind == "train" and trial.spec is not None:
+            variants.setdefault(spec_key(trial.spec, STACK), {})[trial.spec.variant] = None
+    return [f"{group} vs {rival}" for group, found in variants.items() for rival in rivals(list(found))]
 
 
 def _execute_rounds(config: StudyConfig, plan, todo, executor, directory: RunDir, report: Report, rates) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import itertools
 import re
 from pathlib import Path
 
@@ -299,12 +300,83 @@ def at_earlier_budget(claims: pd.DataFrame) -> pd.Series:
     return claims.get("claim", pd.Series("", index=claims.index)).astype(str).str.endswith(EARLIER)
 
 
+FIXED_BEFORE = " fixed before the run"  # the stopping rule's words (its `describe`) that a changed design belies
+SHOWN_CHANGES = 4  # the comparisons a change of family names (the count says the rest)
+
+
+def history_sentence(metadata: dict) -> str:
+    """What metadata.json's sittings (vggbench.engine.study.sitting_plan) say of the design and the family of the
+    accuracy comparisons where the run sat more than once: what changed between which sittings, or that a sitting
+    recorded neither (older code) so nobody can tell; '' where every sitting planned the same or the run sat once."""
+    sittings = metadata.get("sittings") if isinstance(metadata.get("sittings"), list) else []
+    sittings = [sitting for sitting in sittings if isinstance(sitting, dict)]
+    if len(sittings) < 2:
+        return ""
+    unrecorded = [
+        str(number)
+        for number, sitting in enumerate(sittings, start=1)
+        if not (isinstance(sitting.get("design"), dict) and isinstance(sitting.get("comparisons"), list))
+    ]
+    if unrecorded:
+        return (
+            f"The run sat {len(sittings)} times, and "
+            + (f"sitting {unrecorded[0]} " if len(unrecorded) == 1 else f"sittings {', '.join(unrecorded)} ")
+            + "recorded neither the design nor the family of the accuracy comparisons (older code): whether they "
+            "changed between sittings is not known."
+        )
+    pairs = enumerate(itertools.pairwise(sittings), start=1)
+    changes = [
+        f"between sittings {number} and {number + 1}, {change}" for number, pair in pairs if (change := _changes(*pair))
+    ]
+    if not changes:
+        return ""
+    return (
+        "The design or the family of the accuracy comparisons changed between the run's sittings (metadata.json): "
+        f"{'; '.join(changes)}."
+    )
+
+
+def _changes(before: dict, after: dict) -> str:
+    """How the design and the family of the accuracy comparisons of the sitting `after` differ from `before`'s, in
+    words ('' where they do not)."""
+    old, new = before["design"], after["design"]
+    keys = dict.fromkeys([*old, *new])
+    parts = [f"{key} {old.get(key)} to {new.get(key)}" for key in keys if old.get(key) != new.get(key)]
+    was, now = [str(item) for item in before["comparisons"]], [str(item) for item in after["comparisons"]]
+    if set(was) != set(now):
+        moved = (
+            ("added", [item for item in now if item not in was]),
+            ("dropped", [item for item in was if item not in now]),
+        )
+        named = "; ".join(f"{word}: {_named(items)}" for word, items in moved if items)
+        parts.append(f"the family from {len(was)} to {len(now)} comparisons ({named})")
+    return ", ".join(parts)
+
+
+def _named(items: list[str]) -> str:
+    """The first SHOWN_CHANGES of `items`, and how many more."""
+    more = len(items) - SHOWN_CHANGES
+    return ", ".join(items[:SHOWN_CHANGES]) + (f" and {more} more" if more > 0 else "")
+
+
+def design_sentence(rules: Rules, history: str = "") -> str:
+    """How the accuracy rows were decided (the stopping rule's `describe`), then `history` (`history_sentence`):
+    where that says the design or family changed between sittings, without the rule's 'fixed before the run'."""
+    described = rules.rule.describe()
+    return " ".join(filter(None, [described.replace(FIXED_BEFORE, "") if history else described, history]))
+
+
 def markdown(
-    claims: pd.DataFrame, tables: dict[str, pd.DataFrame], name: str, rules: Rules, trust: list[str] = ()
+    claims: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    name: str,
+    rules: Rules,
+    trust: list[str] = (),
+    history: str = "",
 ) -> str:
-    """claim.md: how verdicts are reached, which comparisons are flagged (validity) and why, the verdicts at a
-    glance, failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by
-    block."""
+    """claim.md: how verdicts are reached (with what the sittings say of the design: `history`), which comparisons
+    are flagged (validity) and why, the verdicts at a glance, failed trials, the timings' trust, the budget, each
+    part, the accuracy at earlier budgets, block by block."""
     sequential = f" ({SEQUENTIAL_HOLM})" if rules.rule.SEQUENTIAL else ""
     intro = INTRO.format(
         alpha=stats.ALPHA,
@@ -313,7 +385,7 @@ def markdown(
         sequential=sequential,
         accuracy_test=ACCURACY_TEST,
     )
-    intro = " ".join(filter(None, [intro, rules.rule.describe()]))
+    intro = " ".join(filter(None, [intro, design_sentence(rules, _text(history))]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
     text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(flags.sentence(parts)), ""]
@@ -370,7 +442,9 @@ def report(run_dir: str | Path | RunDir, **margins) -> tuple[pd.DataFrame, str]:
     names = ("summary", "blocks", "failures")
     metadata = directory.metadata() if directory.has("metadata.json") else {}
     trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})
-    text = markdown(claims, {name: directory.table(name) for name in names}, root.name, chosen, trust)
+    tables = {name: directory.table(name) for name in names}
+    text = markdown(claims, tables, root.name, chosen, trust, history_sentence(metadata))
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)
+    directory.record_writer(CLAIM_MD)
     return claims, text

@@ -21,7 +21,7 @@ import pandas as pd
 
 from vggbench.measure import noise
 from vggbench.reporting import terminal
-from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget, sequential_rows
+from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget, history_sentence, sequential_rows
 from vggbench.verdicts import flags, vocabulary
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY, STACK
 
@@ -261,6 +261,12 @@ def _run_span(metadata: dict) -> str:
         f"Run from {sittings[0].get('started')} to {metadata.get('ended')} in {len(sittings)} sittings "
         f"(commits {', '.join(commits)}; the last from {metadata.get('started')})"
     )
+
+
+def _history(metadata: dict) -> list[str]:
+    """Where the design or the family of the accuracy comparisons changed between sittings, as claim.md says it."""
+    sentence = history_sentence(metadata)
+    return [f"<p>{html.escape(sentence)}</p>"] if sentence else []
 
 
 def _glance_section(claims: pd.DataFrame) -> list[str]:
@@ -532,6 +538,7 @@ def page(name: str, metadata: dict, tables: Mapping[str, pd.DataFrame], drawn: l
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(_run_span(metadata))}, commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, "
         f"torch {html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
+        *_history(metadata),
         *_glance_section(claims),
         *_failure_list(tables["failures"]),
         *_trust_section(metadata, tables),

@@ -53,6 +53,7 @@ def write(run_dir: str | Path | RunDir, tables: Mapping[str, pd.DataFrame] | Non
     )
     drawn = draw(directory, tables)
     directory.write_text(REPORT, page.page(directory.root.name, metadata, tables, drawn))
+    directory.record_writer(REPORT)
     return directory.path(REPORT)
 
 
