@@ -202,3 +202,16 @@ def test_a_run_resumed_with_a_grown_family_says_so_in_place_of_fixed_before_the_
         "between sittings 1 and 2, the family from 1 to 2 comparisons (added: vgg11-stack-r64-px32 vs linear-stack)."
     ) in text
     assert "between sittings 1 and 2, the family from 1 to 2" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_a_stored_record_unlike_the_rows_says_why_it_is_rewritten():
+    from vggbench.verdicts.decisions import unlike
+
+    record = {"format": 2, "design": {"design": "group-sequential"}, "equivalence_margin": 0.01, "looks": [[1], [2]]}
+    assert unlike(record, {**record, "looks": [[1]]}) is None  # an earlier sitting's looks, extended: kept
+    assert unlike(record, record) is None
+    assert unlike(record, {**record, "looks": [[3]]}) == "not the looks the trials' rows give (a trial redone since?)"
+    assert unlike(record, {**record, "equivalence_margin": 0.02}).startswith("judged under another design")
+    assert unlike(record, {**record, "design": {"design": "fixed"}}).startswith("judged under another design")
+    assert unlike(record, {**record, "format": 1}) == "written in format 1, not 2"
+    assert unlike(record, ["looks"]) == "not a record of decisions"

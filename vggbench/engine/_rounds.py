@@ -20,7 +20,7 @@ from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import DECISIONS
 from vggbench.models.schema import identity
 from vggbench.util.validate import InputError
-from vggbench.verdicts.decisions import decisions_record, extends
+from vggbench.verdicts.decisions import decisions_record, unlike
 from vggbench.verdicts.sequential import CONTINUE
 from vggbench.verdicts.train import comparison_key, decided_looks, final_runs
 from vggbench.verdicts.vocabulary import STACK, contrasts
@@ -48,7 +48,7 @@ def round_of(trial: Trial, config: StudyConfig) -> int:
 def judge(directory: RunDir, plan: list[Trial], config: StudyConfig, report) -> set[tuple]:
     """Judge the looks the training rows so far reach, store the decisions, and give the models they leave open
     (`undecided_models`). Where the stored looks are not those the rows give, the file is rewritten and
-    `report` says so."""
+    `report` says why (another configuration, an older format, or other rows)."""
     train = KINDS["train"].make_tables(directory.rows([trial for trial in plan if trial.kind == "train"]), config)
     train = train["train"]
     if train.empty or "test_acc" not in train or train["test_acc"].isna().all():
@@ -59,8 +59,8 @@ def judge(directory: RunDir, plan: list[Trial], config: StudyConfig, report) -> 
         stored = directory.decisions()
     except InputError:  # unreadable: judged again, as one that differs
         stored = False
-    if stored is not None and not extends(record, stored):
-        report(f"{directory.path(DECISIONS)}: not the looks the trials' rows give (a trial redone since?): rewritten")
+    if stored is not None and (why := unlike(record, stored)):
+        report(f"{directory.path(DECISIONS)}: {why}: rewritten")
     directory.write_decisions(record)
     return undecided_models(train, judged[-1] if judged else {})
 

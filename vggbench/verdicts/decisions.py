@@ -48,14 +48,20 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def extends(record: dict, stored) -> bool:
-    """Whether `record` (`decisions_record`'s) holds every look `stored` (a record read back, or anything) holds,
-    as it holds it: what judging a resumed run's rows again gives, where no row changed."""
+def unlike(record: dict, stored) -> str | None:
+    """Why `stored` (a record read back, or anything) is not the start of `record` (`decisions_record`'s: what
+    judging a resumed run's rows gives now), in words; None where `record` holds every look `stored` holds, as it
+    holds it (no row changed)."""
     if not isinstance(stored, dict) or not isinstance(stored.get("looks"), list):
-        return False
-    texts = [json.dumps(value, sort_keys=True) for value in ({**stored, "looks": []}, {**record, "looks": []})]
+        return "not a record of decisions"
+    if stored.get("format") != record["format"]:
+        return f"written in format {shown(stored.get('format'))}, not {record['format']}"
+    if any(stored.get(key) != record[key] for key in ("design", "equivalence_margin")):
+        return "judged under another design or equivalence margin (the configuration changed since?)"
     looks = [[json.dumps(look, sort_keys=True) for look in found["looks"]] for found in (stored, record)]
-    return texts[0] == texts[1] and looks[1][: len(looks[0])] == looks[0]
+    if looks[1][: len(looks[0])] != looks[0]:
+        return "not the looks the trials' rows give (a trial redone since?)"
+    return None
 
 
 def recorded_decisions(record, design: Design, margin: float, where) -> dict | None:
