@@ -32,3 +32,8 @@ class Figure:
     caption: str
     reads: tuple[str, ...]
     draw: Callable[[Sources], object]
+
+    @classmethod
+    def of_table(cls, name: str, title: str, caption: str, table: str, draw: Callable[[pd.DataFrame], object]):
+        """A figure drawn from one table alone, named once: `draw` gets that table."""
+        return cls(name, title, caption, (table,), lambda run: draw(run.tables[table]))

@@ -40,12 +40,12 @@ def time_ratios(pairs: pd.DataFrame):
 
 
 FIGURES = (
-    Figure(
+    Figure.of_table(
         "time_ratios",
         "Time ratios, paired",
         "Each paired timing: the variant's time per step over the stack's, with its 95% bootstrap interval "
         "over interleaved pairs; hollow markers missed the timing's precision target.",
-        reads=("pairs",),
-        draw=lambda run: time_ratios(run.tables["pairs"]),
+        "pairs",
+        time_ratios,
     ),
 )

@@ -77,11 +77,11 @@ def _label_throughput(axes, rows: pd.DataFrame, archs: list[str] | None, title: 
 
 
 FIGURES = (
-    Figure(
+    Figure.of_table(
         "throughput_vs_ratio",
         "Throughput against width ratio",
         "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
-        reads=("speed",),
-        draw=lambda run: throughput_vs_ratio(run.tables["speed"]),
+        "speed",
+        throughput_vs_ratio,
     ),
 )

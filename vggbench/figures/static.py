@@ -61,12 +61,12 @@ def _block_label(row) -> str:
 
 
 FIGURES = (
-    Figure(
+    Figure.of_table(
         "block_ratios",
         "Parameters and MACs, block by block",
         "Stack over single kernel, block by block, for parameters and MACs; the black mark is the "
         "textbook ratio for a block with as many input as output channels.",
-        reads=("blocks",),
-        draw=lambda run: block_ratios(run.tables["blocks"]),
+        "blocks",
+        block_ratios,
     ),
 )

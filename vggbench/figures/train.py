@@ -37,12 +37,12 @@ def learning_curves(train: pd.DataFrame):
 
 
 FIGURES = (
-    Figure(
+    Figure.of_table(
         "learning_curves",
         "Learning curves",
         "Test accuracy against optimizer steps, per variant: the mean over the runs that did not fail, with "
         "its 95% t interval as a band; a panel per group of models.",
-        reads=("train",),
-        draw=lambda run: learning_curves(run.tables["train"]),
+        "train",
+        learning_curves,
     ),
 )

@@ -153,29 +153,29 @@ def accuracy_budgets(claims: pd.DataFrame):
 
 
 FIGURES = (
-    Figure(
+    Figure.of_table(
         "forest",
         "Every comparison, difference and interval",
         "Each primary comparison of the stack with a rival, condition by condition: the difference "
         "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
         "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
-        reads=("claim",),
-        draw=lambda run: forest(run.tables["claim"]),
+        "claim",
+        forest,
     ),
-    Figure(
+    Figure.of_table(
         "accuracy_vs_macs",
         "Accuracy against compute",
         "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
-        reads=("summary",),
-        draw=lambda run: accuracy_vs_macs(run.tables["summary"]),
+        "summary",
+        accuracy_vs_macs,
     ),
-    Figure(
+    Figure.of_table(
         "accuracy_budgets",
         "Accuracy difference against the training budget",
         "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
         "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
         "is the equivalence margin.",
-        reads=("claim",),
-        draw=lambda run: accuracy_budgets(run.tables["claim"]),
+        "claim",
+        accuracy_budgets,
     ),
 )
