@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import torch
 
+import vggbench
 from vggbench.cli import main
 from vggbench.engine import registry
 
@@ -74,6 +75,14 @@ def test_a_resumed_run_keeps_the_record_of_its_earlier_sittings(tmp_path, small_
     assert len(sittings) == 2 and sittings[0]["started"] == first["started"]
     assert all(sitting["ended"] and sitting["git_commit"] == first["git_commit"] for sitting in sittings)
     assert "in 2 sittings" in (root / "report.html").read_text()
+    # The commit as git names it, marked where vggbench's files differ from it: a run from an edited checkout says so.
+    package = Path(vggbench.__file__).parent
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", *arguments], cwd=package, capture_output=True, text=True).stdout.strip()
+
+    head, edited = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    assert first["git_commit"] == ((head + ("+changes" if edited else "")) if head else None)  # None outside git
 
 
 @pytest.mark.parametrize(

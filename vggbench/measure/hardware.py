@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 import platform
 import resource
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from vggbench.util import validate
 from vggbench.util.knobs import Setup, knob
+from vggbench.util.version import git_commit
 
 MAX_THREADS = 4096  # on any machine (torch crashes on far larger counts)
 THREADS_PER_CORE = 4  # on this machine: more threads than 4 per core only share them
@@ -112,21 +112,6 @@ class ResidentPeak:
         self.increase_bytes = max(0, after - self._before)
 
 
-def _git_commit() -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            check=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip()
-
-
 def environment(machine: Machine) -> dict:
     """Versions, device, CPU model, threads and git commit: what every results folder records."""
     import fvcore
@@ -144,5 +129,5 @@ def environment(machine: Machine) -> dict:
         "device_name": device_name(machine.device),
         "cpu_model": cpu_model(),
         "threads": machine.threads,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),  # short, "+changes" where vggbench's files differ from it
     }
