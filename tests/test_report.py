@@ -473,6 +473,10 @@ def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
     assert html_page._run_span({**metadata, "sittings": sittings[1:]}) == (
         "Run from 2026-11-30T17:54:14+00:00 to 2026-11-30T18:06:25+00:00"
     )
+    unrecorded = [{**sittings[0], "started": None}, sittings[1]]  # older code kept only the latest sitting's times
+    assert html_page._run_span({**metadata, "sittings": unrecorded}).startswith(
+        "Run from a start not recorded to 2026-11-30T18:06:25+00:00 in 2 sittings"
+    )
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):

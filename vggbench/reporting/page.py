@@ -257,8 +257,9 @@ def _run_span(metadata: dict) -> str:
     if len(sittings) < 2:
         return f"Run from {metadata.get('started')} to {metadata.get('ended')}"
     commits = dict.fromkeys(str(sitting.get("git_commit"))[:7] for sitting in sittings)
+    first = sittings[0].get("started") or "a start not recorded"  # older code kept only the latest sitting
     return (
-        f"Run from {sittings[0].get('started')} to {metadata.get('ended')} in {len(sittings)} sittings "
+        f"Run from {first} to {metadata.get('ended')} in {len(sittings)} sittings "
         f"(commits {', '.join(commits)}; the last from {metadata.get('started')})"
     )
 
