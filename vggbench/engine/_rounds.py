@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import DECISIONS
-from vggbench.models.schema import identity
+from vggbench.models.schema import SCHEDULE, identity
 from vggbench.util.validate import InputError
 from vggbench.verdicts.decisions import decisions_record, unlike
 from vggbench.verdicts.sequential import CONTINUE
@@ -80,7 +80,7 @@ def still_needed(trial: Trial, models: set[tuple]) -> bool:
     """Whether `trial` is not a training trial, or trains one of `models` (from `undecided_models`)."""
     if trial.kind != "train":
         return True
-    described = identity(trial.spec)
+    described = {**identity(trial.spec), SCHEDULE: trial.setup.epochs}  # a budget's comparisons are its own
     return any(
         variant == described["variant"] and all(described.get(key) == value for key, value in base)
         for *base, variant in models

@@ -139,7 +139,15 @@ class TrainConfig(Machine):
 
     GROUP = "training"
 
-    epochs: int = knob(5, "passes over the training set", minimum=1, maximum=MAX_EPOCHS)
+    epochs: int = knob(
+        5,
+        "passes over the training set; several: each its own runs, the learning-rate schedule over that many "
+        "epochs (a budget axis: the claim compares the stack's lead between budgets)",
+        minimum=1,
+        maximum=MAX_EPOCHS,
+        axis=True,
+        one_as_value=True,
+    )
     batch_size: int = knob(64, "training batch size", minimum=1)
     lr: float = knob(1e-3, "learning rate", above=0, maximum=10)
     optimizer: str = knob("adam", "optimizer", choices=OPTIMIZERS)

@@ -239,6 +239,7 @@ class _Runs:
             "subset_per_seed": config.subset_per_seed and self.count < len(self.labels),
             "test_images": len(self.data.test_labels),
             "optimizer_steps": epoch * self._steps_per_epoch,
+            "schedule_epochs": config.epochs,  # the run's own schedule, whichever epoch the row reached
             "batch_size": config.batch_size,
             "seed_batch": len(self.seeds),
             "optimizer": config.optimizer,

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 ARCH = OneOf(ARCH_NAMES, "an architecture's name")  # the type of a table's `arch` column (Table.reads)
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
 MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
-GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")
+# A training run's schedule length, the budget axis (`epochs` as a list): runs of one model and seed with other
+# schedules are other runs, compared apart. Not the `epoch` a row reached, nor a model's identity.
+SCHEDULE = "schedule_epochs"
+RUN_KEYS = (*MODEL_KEYS, SCHEDULE)  # what tells runs of a seed apart, where a table has them
+GROUP_KEYS = tuple(key for key in RUN_KEYS if key != "variant")
 # The columns of a paired comparison, in the order the table shows them.
 PAIRED_COLUMNS = (
     "arch",
@@ -57,8 +61,8 @@ def identity(spec: ModelSpec) -> dict:
     }
 
 
-def keys_in(table: pd.DataFrame, keys=MODEL_KEYS) -> list[str]:
-    """The `keys` that `table` has (a hand-made table may carry fewer identity columns)."""
+def keys_in(table: pd.DataFrame, keys=RUN_KEYS) -> list[str]:
+    """The `keys` that `table` has (a hand-made table, or one of a kind without a schedule, carries fewer)."""
     return [key for key in keys if key in table]
 
 

@@ -43,6 +43,7 @@ COLUMNS = [
     "batch_norm",
     "device",
     "mode",
+    "schedule_epochs",
     "epoch",
     "optimizer_steps",
     "baseline",
@@ -219,8 +220,8 @@ ACCURACY_TEST = (
     "Accuracy takes a t-test counting both the seeds and the test set's sampling (seeds and test images as crossed "
     "random factors, on Satterthwaite's degrees of freedom; TOST on the same standard error), or Welch's t-test "
     "over the seeds alone where a run kept no per-image results (`interval_method` says which); its "
-    "paired-by-data-order sensitivity rows a paired t-test over seeds, and batch norm x variant a "
-    "Welch-Satterthwaite contrast of the four arms."
+    "paired-by-data-order sensitivity rows a paired t-test over seeds, and batch norm x variant and budget x "
+    "variant a Welch-Satterthwaite contrast of the four arms."
 )
 SEQUENTIAL_HOLM = (
     "the final accuracy rows under a group-sequential design hold Holm inside their boundaries instead, each "

@@ -39,6 +39,9 @@ class Knob:
     maximum: float | None = None  # largest allowed value
     repeats: bool = False  # a list whose entries may repeat (a plan, as convs per block); any other gives each once
     axis: bool | tuple = False  # the config key holds a list, the study plans a trial per value; a tuple: its default
+    # An axis whose config records one value as that value, not a list of one: the key was a single value before
+    # it was an axis (epochs), and a run's recorded config must read the same to resume.
+    one_as_value: bool = False
     metavar: str | None = None
     group: str | None = None  # command-line help group; None: the setup's GROUP
 
@@ -215,8 +218,14 @@ def settings(cls, values: Mapping[str, object]) -> dict[str, object]:
     for option in options(cls):
         if option.key is None:
             continue
-        result[option.key] = _axis_values(option, values) if option.knob.axis else getattr(made, option.name)
+        result[option.key] = _recorded_axis(option, values) if option.knob.axis else getattr(made, option.name)
     return result
+
+
+def _recorded_axis(option: Option, values: Mapping[str, object]):
+    """An axis's values as the config records them: a list, or its one value where the knob says so."""
+    entries = _axis_values(option, values)
+    return entries[0] if option.knob.one_as_value and len(entries) == 1 else entries
 
 
 def _axis_values(option: Option, values: Mapping[str, object]) -> tuple:

@@ -8,17 +8,24 @@ at an earlier budget" and "more non-linearity helps at an earlier budget": the c
 ends, and a stack that trails early and leads at the end (or the reverse) should not read as two verdicts on
 the same part in the counts at a glance. They are their own Holm family, on the runs and seeds the final rows
 judged, so they show when a verdict is reached without choosing what is compared after seeing it. Batch norm x
-variant is a number beside the verdicts: how much batch norm moves the stack's difference from a rival."""
+variant is a number beside the verdicts: how much batch norm moves the stack's difference from a rival.
+
+Budgets as an axis (`epochs` as a list: each its own runs and whole schedule, `schedule_epochs` in the rows) are
+groups of their own: each budget's comparisons are primary rows of the one accuracy family, and budget x variant,
+beside them like batch norm x variant, is how much the longer schedule moves the stack's difference. A trend
+over budgets, or over depths, is claimed only as such a stated contrast."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from vggbench.measure.training_rules import failed, final_epoch
-from vggbench.models.schema import keys_in
+from vggbench.models.schema import SCHEDULE, keys_in
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
@@ -212,54 +219,98 @@ def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> li
 
 
 INTERACTION = "batch norm x variant"
-# (stack - rival) with batch norm, less (stack - rival) without: the weights of the four arms in that order.
+BUDGET_INTERACTION = "budget x variant"
+# (stack - rival) at a factor's level, less (stack - rival) at its reference level: the weights of the four arms
+# in that order.
 INTERACTION_WEIGHTS = (1, -1, -1, 1)
+
+
+class Factor(NamedTuple):
+    """What an interaction row crosses with the variant: a group column, the level every other level is
+    compared with (from the column's values in the table), how a note names a level, and what the arms share."""
+
+    claim: str
+    column: str
+    reference: Callable[[pd.Series], object]
+    level: Callable[[object], str]
+    shared: str = ""
+
+
+# Batch norm: with against without. Budgets (`epochs` as a list, each its own schedule): each longer budget against
+# the shortest, so k budgets give k - 1 rows and none is judged twice. A seed draws the same initial weights, data
+# order, dropout and training images for one model at every budget (measure._train_setup), so a variant's arms at
+# two budgets are not independent, as `stats.contrast` takes them.
+FACTORS = (
+    Factor(INTERACTION, "batch_norm", lambda _: False, lambda normed: "with batch norm" if normed else "without"),
+    Factor(
+        BUDGET_INTERACTION,
+        SCHEDULE,
+        lambda budgets: budgets.min(),
+        lambda epochs: f"at {epochs} epoch{'s' if epochs != 1 else ''}",
+        "; a seed starts each variant from the same weights, data order and images at both budgets, which the "
+        "interval takes for independent arms: the shared seeds' covariance (likely positive, the same run "
+        "trained longer) is left out, so the interval is likely wider than it need be",
+    ),
+)
 
 
 def interaction_claims(
     train: pd.DataFrame, margin: float, design: Design | None = None, decisions: dict | None = None
 ) -> list[dict]:
-    """Batch norm x variant: where a group was trained with and without batch norm (all else equal), per
-    rival, whether batch norm changes the comparison, on the runs the two primary rows judged. Numbers beside
-    the verdicts, no verdict: the claim says nothing about batch norm."""
-    if train.empty or "test_acc" not in train or "batch_norm" not in train:
+    """Batch norm x variant and budget x variant: where a group was trained at two levels of a factor (with and
+    without batch norm, at two budgets), all else equal, per rival, whether the factor changes the comparison,
+    on the runs the two primary rows judged. Numbers beside the verdicts, no verdict: the claim says nothing
+    about batch norm, nor about how the stack's lead grows with the budget."""
+    if train.empty or "test_acc" not in train:
         return []
     judged = _judged(train, margin, design or Design(), decisions)
     judged = {comparison_key(found.base, found.rival): found for found, _ in judged}
     rows = []
-    for normed in judged.values():
-        plain = judged.get(comparison_key({**normed.base, "batch_norm": False}, normed.rival))
-        if normed.base["batch_norm"] and plain is not None:
-            rows.append(_interaction_row(normed, plain))
+    for factor in (factor for factor in FACTORS if factor.column in train):
+        reference = factor.reference(train[factor.column])
+        for found in judged.values():
+            other = judged.get(comparison_key({**found.base, factor.column: reference}, found.rival))
+            if found.base[factor.column] != reference and other is not None:
+                rows.append(_interaction_row(found, other, factor))
     return rows
 
 
-def _interaction_row(normed, plain) -> dict:
-    """The difference of the two differences at the final epoch, (stack - rival with batch norm) - (stack -
-    rival without), with its 95% interval: the four arms are different models, independent over seeds, so
-    Welch-Satterthwaite over their runs (stats.contrast), with the shared test set's sampling where every run
-    recorded per-image correctness."""
+def _interaction_row(found, reference, factor: Factor) -> dict:
+    """The difference of the two differences at the final epoch, (stack - rival at the factor's level of `found`)
+    - (stack - rival at its `reference` level), with its 95% interval: Welch-Satterthwaite over the four arms'
+    runs (stats.contrast), with the shared test set's sampling where every run recorded per-image correctness."""
     arms = [
-        rows[~rows["failed"]] for rows in (normed.stack_rows, normed.rival_rows, plain.stack_rows, plain.rival_rows)
+        rows[~rows["failed"]]
+        for rows in (found.stack_rows, found.rival_rows, reference.stack_rows, reference.rival_rows)
     ]
-    base = {key: value for key, value in normed.base.items() if key != "batch_norm"}
-    row = {"claim": INTERACTION, **base, "analysis": INTERACTION_ROW, "baseline": normed.rival, "variant": STACK}
+    level, other = (factor.level(contrast.base[factor.column]) for contrast in (found, reference))
+    base = {key: value for key, value in found.base.items() if key != factor.column}
+    row = {"claim": factor.claim, **base, "analysis": INTERACTION_ROW, "baseline": found.rival, "variant": STACK}
     row["unit"] = ACCURACY
-    row.update(estimand=_estimand(normed.group), **_budget(normed.group), verdict=math.nan)
+    row.update(_interaction_budget(found, reference, factor), verdict=math.nan)
     means = [arm["test_acc"].mean() for arm in arms]
-    with_bn, without = means[0] - means[1], means[2] - means[3]
+    at_level, at_reference = means[0] - means[1], means[2] - means[3]
     row["note"] = (
-        f"(stack - {normed.rival}) with batch norm {with_bn:+.4f} less without {without:+.4f}; runs per arm "
-        f"{', '.join(str(len(arm)) for arm in arms)} (stack and {normed.rival} with batch norm, then without), "
-        "runs that failed left out; numbers, no verdict"
+        f"(stack - {found.rival}) {level} {at_level:+.4f} less {other} {at_reference:+.4f}; runs per arm "
+        f"{', '.join(str(len(arm)) for arm in arms)} (stack and {found.rival} {level}, then {other}), "
+        f"runs that failed left out; numbers, no verdict{factor.shared}"
     )
     if min(map(len, arms)) < 2:
-        return {**row, "difference": with_bn - without, "note": f"{row['note']}; fewer than two runs in an arm"}
+        return {**row, "difference": at_level - at_reference, "note": f"{row['note']}; fewer than two runs in an arm"}
     tables = [_correctness(arm) for arm in arms]
     per_image = all(table is not None for table in tables)
-    found = stats.contrast(tables if per_image else [arm["test_acc"] for arm in arms], INTERACTION_WEIGHTS)
-    row.update(difference=found.value, ci_low=found.ci_low, ci_high=found.ci_high, p_value=found.p_value)
+    estimate = stats.contrast(tables if per_image else [arm["test_acc"] for arm in arms], INTERACTION_WEIGHTS)
+    row.update(difference=estimate.value, ci_low=estimate.ci_low, ci_high=estimate.ci_high, p_value=estimate.p_value)
     return {**row, "interval_method": INTERACTION_WITH_TEST_SET if per_image else INTERACTION_SEEDS_ONLY}
+
+
+def _interaction_budget(found, reference, factor: Factor) -> dict:
+    """What an interaction row compares at: the budget both comparisons share, or where the factor is the
+    budget, the end of each schedule (no one epoch)."""
+    if factor.column != SCHEDULE:
+        return {"estimand": _estimand(found.group), **_budget(found.group)}
+    ends = (f"{factor.level(contrast.base[SCHEDULE])}, {_estimand(contrast.group)}" for contrast in (found, reference))
+    return {"estimand": "the stack's difference from the rival {}; less {}".format(*ends)}
 
 
 def comparison_key(base: dict, rival: str) -> tuple:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = "supported", "contradicted", "equivalent", "inconclusive"
 NOT_REPRODUCED = "not reproduced on this device"
 PRIMARY = "primary"
-INTERACTION_ROW = "interaction"  # the analysis of a row that joins two comparisons (batch norm x variant)
+INTERACTION_ROW = "interaction"  # the analysis of a row that joins two comparisons (batch norm or budget x variant)
 STACK = "stack"
 # The stack without its inner ReLUs: it tests the non-linearity, not the large kernel, so it has the stack's
 # parameters, MACs and field by construction and is compared on accuracy and trainability only.

@@ -9,8 +9,9 @@ from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import TrainConfig
-from vggbench.models.schema import ARCH, NAME_KEYS, keys_in
+from vggbench.models.schema import ARCH, NAME_KEYS, SCHEDULE, keys_in
 from vggbench.util.csvio import INTEGER, NON_NEGATIVE, SHARE, TEXT
+from vggbench.util.knobs import as_list
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     *NAME_KEYS,
     "seed",
+    SCHEDULE,
     "epoch",
     "train_loss",
     "train_acc",
@@ -40,14 +42,27 @@ SUMMARY_COLUMNS = (
 )
 
 
-def trial_key(spec, seed: int) -> str:
-    """The key of the training trial of `spec` and `seed`, however the seeds are grouped to train."""
-    return f"{spec_key(spec)}-seed{seed}"
+def trial_key(spec, seed: int, budget: str = "") -> str:
+    """The key of the training trial of `spec` and `seed`, however the seeds are grouped to train; `budget` is
+    `_budget_part`'s: the first budget listed has none, so a run of one budget (and the effective field, which reads
+    the first budget's checkpoints) keeps the keys it had before `epochs` was an axis."""
+    return f"{spec_key(spec)}-seed{seed}{budget}"
 
 
-def checkpoint_of(spec, seed: int) -> str:
-    """The checkpoint of `spec` trained with `seed`."""
-    return checkpoint_file(trial_key(spec, seed))
+def checkpoint_of(spec, seed: int, budget: str = "") -> str:
+    """The checkpoint of `spec` trained with `seed` (at the budget `budget` names: see `trial_key`)."""
+    return checkpoint_file(trial_key(spec, seed, budget))
+
+
+def _budget_part(epochs: int, budgets) -> str:
+    """How a trial's key names its schedule of `epochs` among the run's `budgets` (the config's `epochs`)."""
+    return "" if epochs == as_list(budgets)[0] else f"-epochs{epochs}"
+
+
+def _budget_of(trial) -> str:
+    """The budget part of a training trial's key (or of a group's, `_together`)."""
+    named = f"-epochs{trial.setup.epochs}"
+    return named if trial.key.endswith(named) else ""
 
 
 class Train(Kind):
@@ -100,9 +115,17 @@ class Train(Kind):
 
     def plan(self, config) -> list[Trial]:
         # One trial per model and seed: what it runs under names no other seed, so adding seeds leaves it done.
-        # Under a sequential design the later seeds are planned but run only while a comparison needs them.
+        # Under a sequential design the later seeds are planned but run only while a comparison needs them. Each
+        # budget (`epochs`, an axis) is a setup of its own: its trials train a whole schedule of that length. The
+        # labels name no budget (its rows record it, `schedule_epochs`), so a run of one keeps its fingerprints.
         return [
-            Trial(self.name, spec, trial_key(spec, seed), setup, labels=(("seed", seed),))
+            Trial(
+                self.name,
+                spec,
+                trial_key(spec, seed, _budget_part(setup.epochs, config.epochs)),
+                setup,
+                (("seed", seed),),
+            )
             for seed in config.trained_seeds
             for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,))
             for spec in config.models()
@@ -130,7 +153,7 @@ class Train(Kind):
         """Each seed's rows and checkpoint."""
         parts = []
         for member in members:
-            seed, checkpoint = member.setup.seed, checkpoint_of(member.spec, member.setup.seed)
+            seed, checkpoint = member.setup.seed, checkpoint_file(member.key)
             rows = [row for row in outcome.rows if row["seed"] == seed]
             parts.append(Outcome(rows, {checkpoint: outcome.files[checkpoint]}))
         return parts
@@ -142,7 +165,7 @@ class Train(Kind):
         setup = trial.setup
         rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
         files = {
-            checkpoint_of(trial.spec, seed): checkpoint_bytes(model, trial.spec)
+            checkpoint_of(trial.spec, seed, _budget_of(trial)): checkpoint_bytes(model, trial.spec)
             for seed, model in zip(setup.trained_seeds, models, strict=True)
         }
         return Outcome(rows, files)
@@ -169,6 +192,10 @@ class Train(Kind):
         seeds gives them, whichever trials they came from."""
         if rows.empty:
             return {self.tables[0].name: rows}
+        budgets = as_list(config.epochs)
+        if len(budgets) == 1:  # rows written before they recorded their schedule, and failed trials' rows
+            rows = rows.assign(**{SCHEDULE: rows.get(SCHEDULE, budgets[0])}).fillna({SCHEDULE: budgets[0]})
+            rows[SCHEDULE] = rows[SCHEDULE].astype(int)
         seed_order = {seed: index for index, seed in enumerate(config.seeds)}
         order = rows.groupby(keys_in(rows), sort=False, dropna=False).ngroup().to_frame("model")
         order["epoch"] = rows.get("epoch", 0)  # a table of failed trials has no epochs
@@ -213,7 +240,7 @@ def _together(members: list[Trial]) -> Trial:
         return members[0]
     seeds = tuple(member.setup.seed for member in members)
     first = members[0]
-    key = f"{spec_key(first.spec)}-seeds{'_'.join(map(str, seeds))}"
+    key = f"{spec_key(first.spec)}-seeds{'_'.join(map(str, seeds))}{_budget_of(first)}"
     return dataclasses.replace(first, key=key, setup=dataclasses.replace(first.setup, seeds=seeds))
 
 
