@@ -61,6 +61,12 @@ def test_each_budget_is_its_own_trials_the_first_keeping_its_keys(tiny_study):
     assert all(key.endswith("-epochs15") for key in longer) and len(set(longer)) == 4
     groups = [run.key for run, _ in TRAIN.batch(trials)]
     assert len(groups) == len(set(groups)) == 4  # a model's seeds train together, each budget apart
+    # The family each sitting records (metadata.json) counts each budget's comparison; one budget names none.
+    family = ["vgg11-stack-r64-px32 at 5 epochs vs single", "vgg11-stack-r64-px32 at 15 epochs vs single"]
+    assert study.accuracy_family(trials) == family
+    assert study.accuracy_family(TRAIN.plan(load_config(**{**tiny_study, "epochs": 5}))) == [
+        "vgg11-stack-r64-px32 vs single"
+    ]
 
 
 @pytest.mark.parametrize(

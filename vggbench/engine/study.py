@@ -405,11 +405,14 @@ def sitting_plan(config: StudyConfig, plan: list[Trial]) -> dict:
 
 def accuracy_family(plan: list[Trial]) -> list[str]:
     """The accuracy comparisons `plan` trains for, as `vgg11-stack-r8-px32 vs single`: the stack against each
-    rival variant of its group (vggbench.verdicts.vocabulary.rivals), in the plan's order."""
+    rival variant of its group (vggbench.verdicts.vocabulary.rivals), in the plan's order; where it trains
+    several budgets, each budget's apart (`vgg11-stack-r8-px32 at 15 epochs vs single`)."""
+    training = [trial for trial in plan if trial.kind == "train" and trial.spec is not None]
+    several = len({trial.setup.epochs for trial in training}) > 1  # one budget: named as before budgets were an axis
     variants: dict[str, dict[str, None]] = {}
-    for trial in plan:
-        if trial.kind == "train" and trial.spec is not None:
-            variants.setdefault(spec_key(trial.spec, STACK), {})[trial.spec.variant] = None
+    for trial in training:
+        group = spec_key(trial.spec, STACK) + (f" at {trial.setup.epochs} epochs" if several else "")
+        variants.setdefault(group, {})[trial.spec.variant] = None
     return [f"{group} vs {rival}" for group, found in variants.items() for rival in rivals(list(found))]
 
 
