@@ -230,6 +230,9 @@ def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_
     assert (band.get_x(), band.get_width()) == pytest.approx((-1, 2))  # the margin, +-1 point
     assert [tick.get_text() for tick in field.get_yticklabels()] == ["vs single"]
     assert run_figures.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
+    budgets = [{**common, **rows[0], "schedule_epochs": epochs} for epochs in (5, 15)]  # epochs as an axis
+    (axes,) = run_figures.forest(pd.DataFrame(budgets)).axes
+    assert sorted(tick.get_text() for tick in axes.get_yticklabels()) == ["15 ep vs single", "5 ep vs single"]
 
 
 def test_time_ratios_draw_each_pair_with_its_interval_hollow_where_unstable():

@@ -36,6 +36,8 @@ def _comparison_label(row: pd.Series, varying: list[str]) -> str:
             parts.append(f"r{value:g}")
         elif column == "resolution":
             parts.append(f"{value:g}px")
+        elif column == "schedule_epochs":
+            parts.append(f"{value:g} ep")
         elif pd.notna(value):
             parts.append(str(value))
     return " ".join([*parts, f"vs {row['baseline']}"])
@@ -56,7 +58,7 @@ def forest(claims: pd.DataFrame):
     grid = figure.add_gridspec(len(parts), 1, height_ratios=[len(rows) + 2 for rows, _ in parts])
     for index, (rows, unit) in enumerate(parts):
         axes = figure.add_subplot(grid[index])
-        candidates = [c for c in ("arch", "ratio", "resolution", "batch_norm", "mode") if c in rows]
+        candidates = [c for c in ("arch", "ratio", "resolution", "batch_norm", "schedule_epochs", "mode") if c in rows]
         varying = [column for column in candidates if rows[column].nunique(dropna=False) > 1]
         positions = np.arange(len(rows))[::-1]
         margin = 100 * rows["margin"].dropna().max()
