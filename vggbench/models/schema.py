@@ -20,6 +20,10 @@ ARCH = OneOf(ARCH_NAMES, "an architecture's name")  # the type of a table's `arc
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
 MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
 GROUP_KEYS = tuple(key for key in MODEL_KEYS if key != "variant")
+# A row that stands for more models than its identity names says which (its `stands_for`): an untrained effective
+# field measured once for the models with and without batch norm, whose initial weights are the same
+# (vggbench.engine.kinds.erf says why).
+STANDS_FOR, BOTH_NORMS = "stands_for", "with and without batch norm"
 # The columns of a paired comparison, in the order the table shows them.
 PAIRED_COLUMNS = (
     "arch",

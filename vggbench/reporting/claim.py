@@ -27,6 +27,7 @@ from vggbench.engine.config import Rules, run_config
 from vggbench.engine.contract import Kind
 from vggbench.engine.rundir import CLAIM_MD, DECISIONS, RunDir
 from vggbench.measure import noise
+from vggbench.models.schema import STANDS_FOR
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
@@ -41,6 +42,7 @@ COLUMNS = [
     "ratio",
     "resolution",
     "batch_norm",
+    STANDS_FOR,  # what else a row stands for, where it stands for more than its identity names
     "device",
     "mode",
     "epoch",
