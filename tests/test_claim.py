@@ -409,6 +409,7 @@ def test_the_at_a_glance_counts_primary_verdicts_only():
         counted[name] = sum(int(part.rsplit(" ", 1)[1]) for part in counts.split(", "))
     judged = claims[(claims["analysis"] == "primary") & claims["verdict"].notna()]
     assert counted == judged["claim"].value_counts().to_dict()
+    assert list(counted) == list(judged["claim"].unique())  # in the order the parts are told
     assert "same receptive field" not in counted  # by construction, not a finding
     assert (claims["analysis"] != "primary").sum() >= 2  # sensitivity rows there, and not counted
 

@@ -171,10 +171,11 @@ def _block_section(blocks: pd.DataFrame) -> list[str]:
 
 
 def _glance(claims: pd.DataFrame) -> list[str]:
-    primary = claims[claims["analysis"] == PRIMARY]
-    if primary.empty:
+    judged = claims[(claims["analysis"] == PRIMARY) & claims["verdict"].notna()]
+    if judged.empty:
         return []
-    counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    counts = judged.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    counts = counts.reindex(judged["claim"].unique())  # the parts in the order told: unstack reorders them
     return [
         f"- {_text(claim)}: " + ", ".join(f"{_text(verdict)} {count}" for verdict, count in row.items() if count)
         for claim, row in counts.iterrows()
