@@ -278,3 +278,14 @@ def test_two_conditions_sharing_untrained_models_give_one_effective_field_row():
     # A condition alone is measured as itself, and its row stands for nothing else.
     (alone,) = study.trials(StudyConfig({**config, "kinds": ("erf",), "batch_norm": (True,)}))
     assert alone.key == "vgg11-stack-r8-px32-bn-untrained" and "stands_for" not in alone.identity()
+
+
+def test_the_map_of_a_row_standing_for_both_norms_says_so(tmp_path):
+    from vggbench.figures.erf import erf_maps
+
+    np.save(tmp_path / "map.npy", np.ones((8, 8)))
+    row = {"arch": "vgg11", "variant": "stack", "ratio": 8, "resolution": 32, "batch_norm": False, "trained": False}
+    row.update(erf_resolution=8, centre_px=3.5, erf_side_t50=6, erf_side_t99=8)
+    row["stands_for"] = "with and without batch norm"
+    figure = erf_maps(pd.DataFrame([row]), tmp_path, ["stack"], lambda model, state: "map.npy")
+    assert "stack, untrained, bn or not" in figure.axes[0].get_title()
