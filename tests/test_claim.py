@@ -409,8 +409,42 @@ def test_the_at_a_glance_counts_primary_verdicts_only():
         counted[name] = sum(int(part.rsplit(" ", 1)[1]) for part in counts.split(", "))
     judged = claims[(claims["analysis"] == "primary") & claims["verdict"].notna()]
     assert counted == judged["claim"].value_counts().to_dict()
+    assert list(counted) == list(judged["claim"].unique())  # in the order the parts are told
     assert "same receptive field" not in counted  # by construction, not a finding
     assert (claims["analysis"] != "primary").sum() >= 2  # sensitivity rows there, and not counted
+
+
+def _erf_rows(trained, batch_norm, stack, single):
+    return [
+        {**_erf_row(variant, shares), "trained": trained, "batch_norm": batch_norm}
+        for variant, shares in (("stack", stack), ("single", single))
+    ]
+
+
+def test_untrained_models_with_and_without_batch_norm_are_one_result():
+    # A table that measured the untrained models with and without batch norm apart (the same initial weights,
+    # their shares a hair apart) and the trained ones, which differ.
+    stack, single = 0.10 + 8 * SPREAD, 0.20 + 8 * SPREAD
+    rows = _erf_rows(False, False, stack, single) + _erf_rows(False, True, stack + 1e-5, single - 1e-5)
+    rows += _erf_rows(True, False, stack, single - 0.03) + _erf_rows(True, True, stack + 0.02, single - 0.03)
+    claims = claim.claim_table({"erf": pd.DataFrame(rows)})
+    shared = claims[claims["mode"] == "untrained"]
+    assert len(shared) == 1 and not shared["batch_norm"].iloc[0]
+    assert shared["stands_for"].iloc[0] == "with and without batch norm"
+    assert "one result for the models with and without batch norm" in shared["note"].iloc[0]
+    welch = scipy_stats.ttest_ind(stack, single, equal_var=False)  # the rows without batch norm
+    assert shared["p_value"].iloc[0] == pytest.approx(welch.pvalue)
+    # The widest difference, its p-value the smallest: Holm's factor is the family's size, three results, not four.
+    assert shared["p_value_holm"].iloc[0] == pytest.approx(3 * welch.pvalue)
+    trained = claims[claims["mode"] == "trained"]
+    assert sorted(trained["batch_norm"]) == [False, True] and trained["stands_for"].isna().all()
+    assert claim._glance(claims) == ["- same effective receptive field: contradicted 3"]
+    assert "contradicted in all 3 comparisons" in page.headline(claims)[0]
+    assert "untrained, with and without batch norm" in page.verdict_grid(claims)
+    # Where the untrained rival without batch norm is missing (its trial failed), both groups stay: the
+    # comparison with batch norm is the only one left to make.
+    apart = claim.claim_table({"erf": pd.DataFrame(rows[:1] + rows[2:4])})
+    assert list(apart["batch_norm"]) == [True] and apart["stands_for"].isna().all()
 
 
 def _static_of(specs):

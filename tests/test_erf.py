@@ -228,3 +228,64 @@ def test_the_untrained_field_takes_at_least_five_initialisations_the_trained_see
     assert many[0].setup.seeds == tuple(range(8))  # never fewer than the seeds every model trains
     two = study.trials(StudyConfig({**config, "kinds": ("erf",), "seeds": (5,), "erf_untrained_models": 2}))
     assert two[0].setup.seeds == (5, 0)
+
+
+def test_untrained_models_with_and_without_batch_norm_have_the_same_field():
+    # What measuring them once rests on: from one seed, the same conv weights; with eps = 0 batch norm at
+    # initialisation is the identity (in eval mode), so the maps are equal.
+    models = []
+    for batch_norm in (False, True):
+        torch.manual_seed(3)
+        models.append(vggbench.build("vgg11", "stack", ratio=8, resolution=32, batch_norm=batch_norm))
+    convs = [[layer for layer in model.modules() if isinstance(layer, nn.Conv2d)] for model in models]
+    assert all(torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias) for a, b in zip(*convs, strict=True))
+    for layer in models[1].modules():
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.eps = 0.0
+    images = torch.rand(2, 1, 160, 160)  # the side at which vgg11's field fits
+    plain, normed = (erf.contribution_map(model.features, images) for model in models)
+    assert plain.sum() > 0 and np.array_equal(plain, normed)
+
+
+def test_two_conditions_sharing_untrained_models_give_one_effective_field_row():
+    from types import SimpleNamespace
+
+    from vggbench.engine import study
+    from vggbench.engine.config import StudyConfig
+    from vggbench.engine.registry import KINDS
+
+    config = {
+        "kinds": ("erf", "train"),
+        "archs": ("vgg11",),
+        "variants": ("stack",),
+        "ratios": (8,),
+        "resolutions": (32,),
+        "batch_norm": (False, True),
+        "seeds": (0,),
+        "erf_images": 2,
+        "erf_untrained_models": 2,
+        "erf_resamples": 2,
+    }
+    trials = [trial for trial in study.trials(StudyConfig(config)) if trial.kind == "erf"]
+    keys = {"vgg11-stack-r8-px32-untrained", "vgg11-stack-r8-px32-trained", "vgg11-stack-r8-px32-bn-trained"}
+    assert {trial.key for trial in trials} == keys and KINDS["erf"].count(StudyConfig(config)) == 3
+    (shared,) = (trial for trial in trials if not trial.setup.trained)
+    images = torch.randint(0, 256, (2, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    outcome = KINDS["erf"].run(shared, {}, lambda: SimpleNamespace(test_images=images), None)
+    (row,) = outcome.rows
+    assert row["batch_norm"] is False and row["stands_for"] == "with and without batch norm"
+    assert KINDS["erf"].damage(shared, outcome.rows, None) is None  # the row its trial gives
+    # A condition alone is measured as itself, and its row stands for nothing else.
+    (alone,) = study.trials(StudyConfig({**config, "kinds": ("erf",), "batch_norm": (True,)}))
+    assert alone.key == "vgg11-stack-r8-px32-bn-untrained" and "stands_for" not in alone.identity()
+
+
+def test_the_map_of_a_row_standing_for_both_norms_says_so(tmp_path):
+    from vggbench.figures.erf import erf_maps
+
+    np.save(tmp_path / "map.npy", np.ones((8, 8)))
+    row = {"arch": "vgg11", "variant": "stack", "ratio": 8, "resolution": 32, "batch_norm": False, "trained": False}
+    row.update(erf_resolution=8, centre_px=3.5, erf_side_t50=6, erf_side_t99=8)
+    row["stands_for"] = "with and without batch norm"
+    figure = erf_maps(pd.DataFrame([row]), tmp_path, ["stack"], lambda model, state: "map.npy")
+    assert "stack, untrained, bn or not" in figure.axes[0].get_title()

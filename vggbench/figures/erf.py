@@ -11,6 +11,7 @@ import pandas as pd
 
 from vggbench.figures import look
 from vggbench.figures.figure import Figure
+from vggbench.models.schema import BOTH_NORMS, STANDS_FOR
 from vggbench.util.csvio import read_map
 
 ERF_STATES = ("untrained", "trained")
@@ -51,9 +52,10 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str], map_name: MapNa
                     continue
                 measured = match.iloc[0]
                 shown = f"{measured.get('erf_resolution', resolution):.0f}"
+                told = state + (", bn or not" if measured.get(STANDS_FOR) == BOTH_NORMS else "")  # one map for both
                 row.append(
                     ErfPanel(
-                        f"{arch} r{ratio}{' bn' if normed else ''}, {shown} px\n{variant}, {state}",
+                        f"{arch} r{ratio}{' bn' if normed else ''}, {shown} px\n{variant}, {told}",
                         read_map(path, follow=False),
                         float(measured["centre_px"]),
                         int(measured["erf_side_t50"]),

@@ -24,6 +24,10 @@ MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per
 SCHEDULE = "schedule_epochs"
 RUN_KEYS = (*MODEL_KEYS, SCHEDULE)  # what tells runs of a seed apart, where a table has them
 GROUP_KEYS = tuple(key for key in RUN_KEYS if key != "variant")
+# A row that stands for more models than its identity names says which (its `stands_for`): an untrained effective
+# field measured once for the models with and without batch norm, whose initial weights are the same
+# (vggbench.engine.kinds.erf says why).
+STANDS_FOR, BOTH_NORMS = "stands_for", "with and without batch norm"
 # The columns of a paired comparison, in the order the table shows them.
 PAIRED_COLUMNS = (
     "arch",

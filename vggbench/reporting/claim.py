@@ -27,6 +27,7 @@ from vggbench.engine.config import Rules, run_config
 from vggbench.engine.contract import Kind
 from vggbench.engine.rundir import CLAIM_MD, DECISIONS, RunDir
 from vggbench.measure import noise
+from vggbench.models.schema import STANDS_FOR
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
@@ -41,6 +42,7 @@ COLUMNS = [
     "ratio",
     "resolution",
     "batch_norm",
+    STANDS_FOR,  # what else a row stands for, where it stands for more than its identity names
     "device",
     "mode",
     "schedule_epochs",
@@ -170,10 +172,11 @@ def _block_section(blocks: pd.DataFrame) -> list[str]:
 
 
 def _glance(claims: pd.DataFrame) -> list[str]:
-    primary = claims[claims["analysis"] == PRIMARY]
-    if primary.empty:
+    judged = claims[(claims["analysis"] == PRIMARY) & claims["verdict"].notna()]
+    if judged.empty:
         return []
-    counts = primary.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    counts = judged.groupby("claim", sort=False)["verdict"].value_counts().unstack(fill_value=0)
+    counts = counts.reindex(judged["claim"].unique())  # the parts in the order told: unstack reorders them
     return [
         f"- {_text(claim)}: " + ", ".join(f"{_text(verdict)} {count}" for verdict, count in row.items() if count)
         for claim, row in counts.iterrows()

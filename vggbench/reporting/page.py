@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from vggbench.measure import noise
+from vggbench.models.schema import STANDS_FOR
 from vggbench.reporting import terminal
 from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget, history_sentence, sequential_rows
 from vggbench.verdicts import flags, vocabulary
@@ -133,8 +134,11 @@ def _model(row, several_resolutions: bool) -> str:
 
 
 def _where(row) -> str:
-    """Where a row was measured: device and mode ('cpu infer', 'untrained', 'cpu 32 channels, 14 px')."""
-    return " ".join(str(row[key]) for key in ("device", "mode") if not terminal.is_missing(row.get(key)))
+    """Where a row was measured: device and mode ('cpu infer', 'untrained', 'cpu 32 channels, 14 px'), and what
+    else it stands for ('untrained, with and without batch norm')."""
+    where = " ".join(str(row[key]) for key in ("device", "mode") if not terminal.is_missing(row.get(key)))
+    stands_for = row.get(STANDS_FOR)
+    return where + ("" if terminal.is_missing(stands_for) else f", {stands_for}")
 
 
 def _condition(row, several_resolutions: bool) -> str:

@@ -12,6 +12,10 @@ the note says so; with one model an arm has no spread and the row no test.
 RepLKNet's log10(1 + x) row stands beside only where it differs from the primary one:
 at these maps' scale (gradients far below 1) log10(1 + x) is nearly linear, and the row
 would repeat the primary one.
+
+One row per distinct result: the untrained models with and without batch norm are the
+same models (vggbench.engine.kinds.erf measures them once, in a row whose `stands_for` says
+so); a table that measured them apart (written before) is read as one result too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vggbench.models.schema import BOTH_NORMS, GROUP_KEYS, STANDS_FOR, keys_in
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts.vocabulary import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, PRIMARY, STACK, adjust, contrasts
 
@@ -58,7 +63,13 @@ def _judge(row: dict) -> str:
     return CONTRADICTED if row.get("p_value_holm", math.nan) < stats.ALPHA else INCONCLUSIVE
 
 
-def _note(stack: pd.Series, counts: tuple[int, int], replknet_same: bool) -> str:
+def _stands_for(stack: pd.Series, other: pd.Series) -> str | None:
+    """What else a comparison stands for: what both its rows do."""
+    stands_for = stack.get(STANDS_FOR)
+    return stands_for if isinstance(stands_for, str) and other.get(STANDS_FOR) == stands_for else None
+
+
+def _note(stack: pd.Series, counts: tuple[int, int], replknet_same: bool, stands_for: str | None) -> str:
     note = (
         f"share of the image holding half the input gradient (interpolated between square sides), measured at "
         f"{int(stack['erf_resolution'])} px for models trained at {int(stack['resolution'])} px; Welch's t over "
@@ -68,6 +79,11 @@ def _note(stack: pd.Series, counts: tuple[int, int], replknet_same: bool) -> str
         note += "; the theoretical field does not fit in the image at this side"
     if min(counts) < ENOUGH_MODELS:
         note += f" (the interval rests on fewer than {ENOUGH_MODELS} models per arm)"
+    if stands_for == BOTH_NORMS:
+        note += (
+            f"; one result for the models {BOTH_NORMS}: untrained, they have the same weights (batch norm at "
+            "initialisation only divides each conv's output by sqrt(1 + eps))"
+        )
     return note + ("; RepLKNet's log10(1 + x) gives the same shares" if replknet_same else "")
 
 
@@ -76,6 +92,7 @@ def _pair_rows(base: dict, rival: str, stack: pd.Series, other: pd.Series, margi
     head = {"claim": "same effective receptive field", **identity}
     head.update(mode="trained" if base["trained"] else "untrained", baseline=rival, variant=STACK, margin=margin)
     head["unit"] = UNIT
+    stands_for = head[STANDS_FOR] = _stands_for(stack, other)
     values = {prefix: (per_model(stack, prefix), per_model(other, prefix)) for _, prefix in ANALYSES}
     replknet_same = all(
         len(a) == len(b) and np.allclose(a, b, rtol=0, atol=SAME)
@@ -87,9 +104,30 @@ def _pair_rows(base: dict, rival: str, stack: pd.Series, other: pd.Series, margi
             continue
         arms = values[prefix]
         row = {**head, "analysis": analysis, "baseline_value": arms[1].mean(), "variant_value": arms[0].mean()}
-        note = _note(stack, (len(arms[0]), len(arms[1])), replknet_same)
+        note = _note(stack, (len(arms[0]), len(arms[1])), replknet_same, stands_for)
         rows.append({**row, **_same_field(*arms, margin), "note": note})
     return rows
+
+
+def one_row_per_result(erf: pd.DataFrame) -> pd.DataFrame:
+    """`erf` with the untrained models with and without batch norm as one result, where a table measured them
+    apart (the same models twice): the rows without batch norm stand for both, those with it go. Only where both
+    hold the same variants, so that no comparison is lost to a trial that failed on one side."""
+    if erf.empty or "batch_norm" not in erf:
+        return erf
+    keys = [key for key in keys_in(erf, GROUP_KEYS) if key != "batch_norm"] + ["erf_resolution"]
+    merged, dropped = [], []
+    for _, group in erf[~erf["trained"].astype(bool)].groupby(keys, sort=False, dropna=False):
+        normed = group["batch_norm"].astype(bool)
+        plain, normed = group[~normed], group[normed]
+        if len(plain) and set(plain["variant"]) == set(normed["variant"]):
+            merged += list(plain.index)
+            dropped += list(normed.index)
+    if not merged:
+        return erf
+    erf = erf.drop(index=dropped)
+    erf.loc[merged, STANDS_FOR] = BOTH_NORMS
+    return erf
 
 
 NEEDED = ("erf_share_t50", "erf_share_t50_per_model", "replknet_share_t50_per_model")
@@ -105,7 +143,7 @@ def claims(erf: pd.DataFrame, margin: float) -> list[dict]:
         note = f"not judged: erf.csv has no {', '.join(missing)} (a table written before per-model shares)"
         return [{"claim": "same effective receptive field", "analysis": PRIMARY, "verdict": math.nan, "note": note}]
     rows = []
-    measured = erf.dropna(subset=["erf_share_t50"])
+    measured = one_row_per_result(erf.dropna(subset=["erf_share_t50"]))
     for base, _, rival, stack_rows, rival_rows in contrasts(measured, "trained", "erf_resolution", linear=False):
         rows += _pair_rows(base, rival, stack_rows.iloc[0], rival_rows.iloc[0], margin)
     adjust(rows, judge=_judge)

@@ -1,5 +1,6 @@
 """Effective receptive field of each model, untrained (over several initialisations, the seeds' first) and
-trained (over the seeds' trained models, read from their checkpoints), or of given checkpoints."""
+trained (over the seeds' trained models, read from their checkpoints), or of given checkpoints. Untrained models
+with and without batch norm are the same models: measured once, in one row that says so (`_untrained`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from vggbench.engine.kinds.train import checkpoint_of, trial_key
 from vggbench.engine.rundir import ERF_MAPS, erf_map_name, model_key, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import RESAMPLES
-from vggbench.models.schema import ARCH, NAME_KEYS
+from vggbench.models.arch import ModelSpec
+from vggbench.models.schema import ARCH, BOTH_NORMS, NAME_KEYS, STANDS_FOR
 from vggbench.util.csvio import BOOLEAN, COUNT, INTEGER, NUMBER, TEXT
 from vggbench.util.knobs import Setup, knob, refuse_ignored
 from vggbench.util.validate import InputError
@@ -22,6 +24,7 @@ from vggbench.util.validate import InputError
 COLUMNS = (
     *NAME_KEYS,
     "trained",
+    STANDS_FOR,
     "erf_resolution",
     "rf_px",
     "erf_side_t50",
@@ -102,6 +105,26 @@ def _initialisations(first: tuple[int, ...], seeds: tuple[int, ...], setup: ErfS
     return tuple(chosen)
 
 
+def _untrained(models: list[ModelSpec]) -> list[tuple[ModelSpec, str | None]]:
+    """The models whose untrained field is measured, each with what else its row stands for: a model with batch
+    norm whose twin without it is in the study is not measured, its twin's row stands for both.
+
+    At initialisation batch norm (in eval mode: mean 0, variance 1, weight 1, bias 0) only divides each conv's
+    output by sqrt(1 + eps), and it draws no random numbers: from a seed the twins' convs get the same weights.
+    With eps = 0 their gradient maps are equal; with PyTorch's 1e-5 each conv's bias is divided once while the
+    signal below it was divided at every layer, so they differ slightly: in the map run of 2026-11-30 (vgg11, 13
+    and 16, measured apart) each model's share agreed with its twin's within 4e-4 (relative) but for one vgg16
+    stack model (2e-3), while the shares spread 3 to 8% between models.
+    """
+    measured = []
+    for spec in models:
+        if dataclasses.replace(spec, batch_norm=not spec.batch_norm) not in models:
+            measured.append((spec, None))
+        elif not spec.batch_norm:
+            measured.append((spec, BOTH_NORMS))
+    return measured
+
+
 def _digest(path: str) -> str:
     """The SHA-256 of the file at `path`, read in chunks."""
     digest = hashlib.sha256()
@@ -157,8 +180,8 @@ class Erf(Kind):
         sides = (False, True) if base.at_training_resolution else (False,)
         untrained = dataclasses.replace(base, seeds=_initialisations(config.first_seeds, config.seeds, base))
         plan = [
-            self._trial(spec, dataclasses.replace(untrained, at_training=at))
-            for spec in config.models()
+            self._trial(spec, dataclasses.replace(untrained, at_training=at), stands_for)
+            for spec, stands_for in _untrained(config.models())
             for at in sides
         ]
         if "train" in config.kinds:  # after training, from its checkpoints
@@ -174,10 +197,11 @@ class Erf(Kind):
         base = config.setups(ErfSetup, seeds=config.first_seeds)[0]
         if base.checkpoints:
             return len(base.checkpoints)
-        states = 2 if "train" in config.kinds else 1
-        return len(config.models()) * (2 if base.at_training_resolution else 1) * states
+        models = config.models()
+        trained = len(models) if "train" in config.kinds else 0
+        return (len(_untrained(models)) + trained) * (2 if base.at_training_resolution else 1)
 
-    def _trial(self, spec, setup: ErfSetup, **files) -> Trial:
+    def _trial(self, spec, setup: ErfSetup, stands_for: str | None = None, **files) -> Trial:
         from vggbench.measure import erf
 
         side = spec.resolution if setup.at_training else setup.resolution or erf.fitting_resolution(spec)
@@ -188,6 +212,7 @@ class Erf(Kind):
             )
         setup = dataclasses.replace(setup, resolution=side)
         labels = (("trained", setup.trained), *(("checkpoint", path) for path in setup.checkpoints or ()))
+        labels += ((STANDS_FOR, stands_for),) if stands_for else ()  # where set only: other fingerprints stay
         return Trial(self.name, spec, f"{spec_key(spec)}-{_state(setup)}", setup, labels, **files)
 
     def _of_checkpoint(self, path: str, base: ErfSetup) -> Trial:
@@ -213,8 +238,7 @@ class Erf(Kind):
             row, contribution = erf.measure_models(spec, models, images, True, setup.resamples)
         else:
             row, contribution = erf.measure_untrained(spec, images, setup.seeds, setup.resamples)
-        if setup.checkpoints:
-            row["checkpoint"] = setup.checkpoints[0]
+        row.update(trial.labels)  # its checkpoint, what else it stands for
         buffer = io.BytesIO()
         np.save(buffer, contribution)
         return Outcome([row], {f"{ERF_MAPS}/{erf_map_name(spec_key(spec), _state(setup))}": buffer.getvalue()})
