@@ -67,6 +67,7 @@ COLUMNS = [
     "hedges_g",
     "cohens_dz",
     "mde",
+    "mde_level",
     "seeds_baseline",
     "seeds_variant",
     "failed_baseline",
@@ -197,7 +198,9 @@ INTRO = (
     "(`p_value_holm`); equivalent where it lies within the stated margin (two one-sided tests, Holm-adjusted "
     "alike, `tost_p_holm`: accuracy against +-{accuracy}, effective field against +-{erf}); inconclusive "
     "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
-    "accuracy difference each row could detect with 80% power at its spread. One multiplicity policy holds "
+    "accuracy difference each row could detect with 80% power at its spread and at the level it was tested at "
+    "(`mde_level`: its Holm step's share of alpha, under a sequential design through its look's boundary; a "
+    "sensitivity row's alpha). One multiplicity policy holds "
     "for every tested family (accuracy, trainability, effective field, speed, density): Holm over its primary "
     "rows{sequential}. {accuracy_test} Trainability takes Fisher's exact test, the effective field Welch's "
     "t-test over the models' shares (each model one value); speed and density hold bootstrap intervals, whose "

@@ -302,6 +302,23 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
+def holm_levels(p_values, alpha: float = ALPHA) -> np.ndarray:
+    """The level each p-value is tested at in Holm's step-down at `alpha` (NaN stays NaN and is not counted):
+    alpha / (m - j + 1) for the one rejected at step j, and for every one not rejected the level of the step
+    where the step-down stopped (the share each of them holds). Where the adjusted p (`holm`) is below alpha,
+    the p-value is below its level."""
+    p = np.asarray(p_values, dtype=float)
+    levels = np.full_like(p, np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    size, step = len(order), 0
+    while step < size and p[order[step]] < alpha / (size - step):
+        levels[order[step]] = alpha / (size - step)
+        step += 1
+    levels[order[step:]] = alpha / (size - step) if step < size else np.nan
+    return levels
+
+
 def interval_p(low: float, high: float, null: float = 1.0, level: float = BOOTSTRAP_LEVEL) -> float:
     """The two-sided p-value of a ratio equal to `null`, from its `level` interval, by the normal approximation
     on the log scale: the interval's log midpoint is the estimate and its log half-width z standard errors. It

@@ -60,8 +60,29 @@ def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> 
     if min(len(variant), len(baseline)) < 2:
         return {**values, "note": "fewer than two runs in an arm"}
     result = method(variant, baseline, margin)
-    columns = ("ci_low", "ci_high", "p_value", "tost_p", "mde")
-    return {**values, **{column: getattr(result, column) for column in columns}, result.effect: result.effect_size}
+    columns = ("ci_low", "ci_high", "p_value", "tost_p")
+    sizes = (len(variant), 0) if result.effect == "cohens_dz" else (len(variant), len(baseline))  # paired: n pairs
+    found = {column: getattr(result, column) for column in columns}
+    return {**values, **found, result.effect: result.effect_size, _MDE_INPUTS: (result.sd, *sizes, result.df)}
+
+
+_MDE_INPUTS = "_mde_inputs"  # (sd, n1, n2, df) of a row's test, until `_with_mde` knows the level it is tested at
+
+
+def _with_mde(rows: list[dict]) -> None:
+    """Each row's `mde` at the level it is tested at, stated in `mde_level` so it can be recomputed: a sequential
+    primary row's `nominal_level` (its Holm step's share through its look's boundary), a fixed primary row's Holm
+    step, alpha / (m - j + 1) (stats.holm_levels: for a row not rejected, the step where the step-down stopped),
+    a sensitivity row's alpha (it is not tested)."""
+    primary = [row for row in rows if row["analysis"] == PRIMARY]
+    levels = stats.holm_levels([row.get("p_value", math.nan) for row in primary])
+    holm = dict(zip(map(id, primary), levels, strict=True))
+    for row in rows:
+        inputs = row.pop(_MDE_INPUTS, None)
+        level = row.get("nominal_level", math.nan)
+        level = holm.get(id(row), stats.ALPHA) if math.isnan(level) else level
+        if inputs is not None and not math.isnan(level):
+            row.update(mde=stats.mde(*inputs, alpha=level), mde_level=level)
 
 
 SEEDS_ONLY = "welch over seeds; no per-image correctness recorded, so test-set sampling is left out"
@@ -176,6 +197,7 @@ def accuracy_claims(
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
+    _with_mde(rows)
     return rows
 
 
@@ -195,6 +217,7 @@ def budget_claims(
     for contrast, decision in _judged(train, margin, design, decisions):
         rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
     adjust(rows)
+    _with_mde(rows)
     return rows
 
 
@@ -317,7 +340,7 @@ def _sequential_columns(decision, plan) -> dict:
         note = f"decided at {spent}: {_crossed(decision, plan.alpha)}"
     columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
     columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
-    return {**columns, **({"mde": decision.mde} if decision.verdict == INCONCLUSIVE else {})}
+    return columns  # its mde at nominal_level: `_with_mde`, from the row's own test
 
 
 def _crossed(decision, alpha: float) -> str:

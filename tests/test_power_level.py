@@ -1,0 +1,73 @@
+"""The smallest detectable difference (mde) and the seeds a study needs, at the level each comparison is tested at:
+its Holm step's share of alpha, under a sequential design through its look's boundary."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from vggbench.stats import hypothesis
+from vggbench.verdicts import sequential
+from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
+from vggbench.verdicts.sequential import INCONCLUSIVE, judge
+from vggbench.verdicts.train import accuracy_claims
+from vggbench.verdicts.vocabulary import PRIMARY, SUPPORTED
+
+
+def _power(effect: float, se: float, df: float, alpha: float) -> float:
+    """The power of a two-sided t-test at `alpha` against a true difference `effect`: the noncentral t's mass
+    beyond the two critical values (scipy directly, not stats.mde's search)."""
+    critical = stats.t.isf(alpha / 2, df)
+    return float(stats.nct.sf(critical, df, effect / se) + stats.nct.cdf(-critical, df, effect / se))
+
+
+def _arms_at(p_value: float, seeds: int, middle: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Two arms of the same spread (sd 0.01) whose Welch p-value is `p_value`, the variant ahead."""
+    spread = np.linspace(-1, 1, seeds)
+    spread *= 0.01 / spread.std(ddof=1)
+    shift = stats.t.isf(p_value / 2, 2 * seeds - 2) * 0.01 * math.sqrt(2 / seeds)
+    return middle + shift + spread, middle + spread
+
+
+def test_holm_levels_are_each_steps_share_and_the_stopping_steps_for_the_rest():
+    # m = 4 (NaN not counted): 0.01 < 0.05 / 4 is rejected at step 1; 0.03 > 0.05 / 3 stops the step-down at
+    # step 2, whose share every p-value not rejected holds.
+    levels = hypothesis.holm_levels([0.01, 0.04, 0.03, math.nan, 0.5])
+    assert levels[[0, 1, 2, 4]] == pytest.approx([0.05 / 4, 0.05 / 3, 0.05 / 3, 0.05 / 3])
+    assert math.isnan(levels[3])
+    assert hypothesis.holm_levels([0.001, 0.002], alpha=0.1) == pytest.approx([0.05, 0.1])  # both rejected
+
+
+def test_a_fixed_rows_mde_is_at_its_holm_step():
+    # Three groups, stack against single, 6 seeds: vgg11 far apart (rejected at Holm step 1, alpha / 3), vgg13 and
+    # vgg16 at p 0.04 and 0.3 (not rejected: step 2 stops at alpha / 2, the share both hold).
+    p_values = {"vgg11": 1e-6, "vgg13": 0.04, "vgg16": 0.3}
+    rows = []
+    for arch, p_value in p_values.items():
+        for variant, accuracies in zip(("stack", "single"), _arms_at(p_value, 6), strict=True):
+            for seed, accuracy in enumerate(accuracies):
+                keys = {"arch": arch, "ratio": 8, "resolution": 32, "batch_norm": False, "variant": variant}
+                rows.append({**keys, "seed": seed, "epoch": 1, "test_acc": accuracy, "train_loss": 0.4})
+    found = {row["arch"]: row for row in accuracy_claims(pd.DataFrame(rows), 0.001) if row["analysis"] == PRIMARY}
+    assert [found[arch]["mde_level"] for arch in p_values] == pytest.approx([0.05 / 3, 0.05 / 2, 0.05 / 2])
+    assert found["vgg11"]["verdict"] == SUPPORTED
+    se = 0.01 * math.sqrt(2 / 6)
+    for row in found.values():
+        assert _power(row["mde"], se, 10, row["mde_level"]) == pytest.approx(0.8, abs=1e-6)
+    at_alpha = hypothesis.welch(*_arms_at(0.3, 6), 0.001).mde
+    assert found["vgg16"]["mde"] > at_alpha * 1.1  # alpha / 2 asks for more than alpha did
+
+
+def test_a_sequential_decisions_mde_is_at_its_holm_steps_boundary():
+    # Three comparisons with no difference at the last of two looks: none rejected, each holds alpha / 3 there.
+    plan = Design(design=GROUP_SEQUENTIAL, seeds_per_round=5, max_seeds=10).rule
+    family = {key: _arms_at(p_value, 10) for key, p_value in (("a", 0.3), ("b", 0.5), ("c", 0.9))}
+    decisions = judge(plan, 2, family, margin=1e-4)
+    level = sequential.nominal_levels((0.5, 1.0), 0.05 / 3, plan.spending)[1]
+    se = 0.01 * math.sqrt(2 / 10)
+    for decision in decisions.values():
+        assert (decision.verdict, decision.level) == (INCONCLUSIVE, pytest.approx(level))
+        assert _power(decision.mde, se, 18, level) == pytest.approx(0.8, abs=1e-6)
+        assert _power(decision.mde, se, 18, plan.level(2, 0.05)) > 0.85  # the whole alpha's boundary: too lenient
