@@ -98,6 +98,7 @@ def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = OBRIE
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=1024)  # asked at every Holm step of every look: a design simulation asks thousands
 def nominal_levels(fractions: tuple[float, ...], alpha: float, spending: str, sides: int = 2) -> tuple[float, ...]:
     """The nominal p-value each look's test must reach: two-sided (`sides` 2) at total `alpha`, or one-sided
     at `alpha` (`sides` 1: each TOST test). One look at the whole information is the fixed test: `alpha`."""
