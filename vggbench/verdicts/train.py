@@ -12,6 +12,7 @@ variant is a number beside the verdicts: how much batch norm moves the stack's d
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -400,31 +401,26 @@ def accuracy_arms(train: pd.DataFrame):
 def power_table(train: pd.DataFrame, effect: float, margin: float, design: Design | None = None) -> pd.DataFrame:
     """Per group and accuracy contrast, from the runs that did not fail: the spread of one run, the seeds per
     arm now and the smallest difference they detect, and the seeds per arm needed to detect `effect` (80%
-    power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference; and what a
-    group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread."""
+    power, two-sided) and to show equivalence within +-margin where there is no difference; and what a
+    group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread.
+    Each at `level`, the first Holm step's share of alpha over the run's m accuracy comparisons (alpha / m: the
+    least a comparison is tested at, so the sizes are enough whatever its step), the sequential one through the
+    design's boundaries for that share."""
     design = design if design is not None and design.sequential else Design(design=GROUP_SEQUENTIAL)
-    plan = design.rule
+    arms = list(accuracy_arms(train))
+    level = stats.ALPHA / max(len(arms), 1)
+    plan = dataclasses.replace(design.rule, alpha=level)
     rows = []
-    for base, rival, stack, other in accuracy_arms(train):
+    for base, rival, stack, other in arms:
         sd = stats.welch(stack, other, margin).sd
         sequential = {"seeds_per_round": design.seeds_per_round, "max_seeds": design.max_seeds}
         sequential.update(expected_seeds(plan, sd, effect, margin))
-        rows.append(
-            {
-                "claim": accuracy_claim(rival),
-                **base,
-                "baseline": rival,
-                "variant": STACK,
-                "sd": sd,
-                "seeds_now": min(len(stack), len(other)),
-                "mde_now": stats.mde(sd, len(stack), len(other), len(stack) + len(other) - 2),
-                "effect": effect,
-                "seeds_needed": stats.seeds_needed(sd, effect),
-                "margin": margin,
-                "seeds_for_equivalence": stats.seeds_for_equivalence(sd, margin),
-                **sequential,
-            }
-        )
+        row = {"claim": accuracy_claim(rival), **base, "baseline": rival, "variant": STACK, "sd": sd}
+        row.update(comparisons=len(arms), level=level, seeds_now=min(len(stack), len(other)))
+        row["mde_now"] = stats.mde(sd, len(stack), len(other), len(stack) + len(other) - 2, alpha=level)
+        row.update(effect=effect, seeds_needed=stats.seeds_needed(sd, effect, alpha=level), margin=margin)
+        row["seeds_for_equivalence"] = stats.seeds_for_equivalence(sd, margin, alpha=level)  # each TOST side's
+        rows.append({**row, **sequential})
     return pd.DataFrame(rows)
 
 
