@@ -33,6 +33,7 @@ from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import flags
 from vggbench.verdicts.decisions import recorded_decisions
+from vggbench.verdicts.design_check import family_spreads, null_family
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
 
 COLUMNS = [
@@ -70,6 +71,7 @@ COLUMNS = [
     "hedges_g",
     "cohens_dz",
     "mde",
+    "mde_level",
     "seeds_baseline",
     "seeds_variant",
     "failed_baseline",
@@ -201,7 +203,9 @@ INTRO = (
     "(`p_value_holm`); equivalent where it lies within the stated margin (two one-sided tests, Holm-adjusted "
     "alike, `tost_p_holm`: accuracy against +-{accuracy}, effective field against +-{erf}); inconclusive "
     "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
-    "accuracy difference each row could detect with 80% power at its spread. One multiplicity policy holds "
+    "accuracy difference each row could detect with 80% power at its spread and at the level it was tested at "
+    "(`mde_level`: its Holm step's share of alpha, under a sequential design through its look's boundary; a "
+    "sensitivity row's alpha). One multiplicity policy holds "
     "for every tested family (accuracy, trainability, effective field, speed, density): Holm over its primary "
     "rows{sequential}. {accuracy_test} Trainability takes Fisher's exact test, the effective field Welch's "
     "t-test over the models' shares (each model one value); speed and density hold bootstrap intervals, whose "
@@ -370,6 +374,24 @@ def design_sentence(rules: Rules, history: str = "") -> str:
     return " ".join(filter(None, [described.replace(FIXED_BEFORE, "") if history else described, history]))
 
 
+def simulated_sentence(rules: Rules, train: pd.DataFrame) -> str:
+    """What a sequential design does under no difference to this run's family of accuracy comparisons, each at its
+    spread in the run (vggbench.verdicts.design_check.null_family): the family-wise type-I error and the seeds per
+    arm. '' under the fixed design, or where no comparison has two runs per arm."""
+    spreads = family_spreads(train) if rules.rule.SEQUENTIAL and not train.empty and "test_acc" in train else ()
+    if not spreads:
+        return ""
+    found = null_family(rules.rule, spreads, rules.equivalence_margin)
+    return (
+        f"Simulated with no difference in any of the family's {found['comparisons']} accuracy comparisons "
+        f"({found['replays']} studies of normal runs at each comparison's spread in this run, judged by these "
+        f"looks, this spending and Holm, seed {found['seed']}; `vggbench design --config`), the design's "
+        f"family-wise type-I error is {found['type1_error']:.3f} (95% interval {found['type1_ci_low']:.3f} to "
+        f"{found['type1_ci_high']:.3f}) against alpha {found['alpha']:g}, and a comparison takes "
+        f"{found['seeds_per_arm_mean']:.1f} seeds per arm on average, at most {found['seeds_per_arm_max']}."
+    )
+
+
 def markdown(
     claims: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
@@ -377,10 +399,11 @@ def markdown(
     rules: Rules,
     trust: list[str] = (),
     history: str = "",
+    simulated: str = "",
 ) -> str:
-    """claim.md: how verdicts are reached (with what the sittings say of the design: `history`), which comparisons
-    are flagged (validity) and why, the verdicts at a glance, failed trials, the timings' trust, the budget, each
-    part, the accuracy at earlier budgets, block by block."""
+    """claim.md: how verdicts are reached (with what the sittings say of the design: `history`, and what it does
+    under no difference: `simulated`), which comparisons are flagged (validity) and why, the verdicts at a glance,
+    failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by block."""
     sequential = f" ({SEQUENTIAL_HOLM})" if rules.rule.SEQUENTIAL else ""
     intro = INTRO.format(
         alpha=stats.ALPHA,
@@ -389,7 +412,7 @@ def markdown(
         sequential=sequential,
         accuracy_test=ACCURACY_TEST,
     )
-    intro = " ".join(filter(None, [intro, design_sentence(rules, _text(history))]))
+    intro = " ".join(filter(None, [intro, design_sentence(rules, _text(history)), simulated]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
     text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(flags.sentence(parts)), ""]
@@ -447,7 +470,8 @@ def report(run_dir: str | Path | RunDir, **margins) -> tuple[pd.DataFrame, str]:
     metadata = directory.metadata() if directory.has("metadata.json") else {}
     trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})
     tables = {name: directory.table(name) for name in names}
-    text = markdown(claims, tables, root.name, chosen, trust, history_sentence(metadata))
+    simulated = simulated_sentence(chosen, directory.table("train")) if "train" in {kind.name for kind in kinds} else ""
+    text = markdown(claims, tables, root.name, chosen, trust, history_sentence(metadata), simulated)
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)
     directory.record_writer(CLAIM_MD)

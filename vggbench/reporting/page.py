@@ -308,6 +308,7 @@ DETAILS = (
     "hedges_g",
     "cohens_dz",
     "mde",
+    "mde_level",
     "seeds_variant",
     "seeds_baseline",
     "failed_variant",

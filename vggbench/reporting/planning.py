@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from vggbench.engine import registry
-from vggbench.engine.config import Margins, run_config
+from vggbench.engine import registry, study
+from vggbench.engine.config import Margins, load_config, run_config
 from vggbench.engine.rundir import RunDir
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, at_most, number
-from vggbench.verdicts.design_check import design_table
+from vggbench.verdicts.design_check import FAMILY_REPLAYS, design_table, null_family
 from vggbench.verdicts.designs import FIXED, GROUP_SEQUENTIAL, MAX_REPLAYS, MAX_SEEDS, Design
 from vggbench.verdicts.train import power_table, unplanned
 
@@ -72,3 +72,21 @@ def designs(run_dir: str | Path, given: dict, replays: int, seed: int, fixed_see
     at_most("--fixed-seeds", seeds, MAX_SEEDS, "seeds per arm a design may plan")
     plans = {FIXED: Design(design=FIXED, max_seeds=seeds).rule, GROUP_SEQUENTIAL: sequential.rule}
     return Planned(design_table(run.train, plans, run.margin, replays, seed), run.root)
+
+
+def family_design(preset: str | None, toml_path: str | None, given: dict, sd: float, replays: int | None, seed: int):
+    """The design a configuration (a preset, then a TOML file's keys, then `given`) sets for its accuracy family,
+    simulated under no difference (verdicts.design_check.null_family) on the family its trials would train, every
+    comparison at one run's spread `sd`: one row, with the family-wise type-I error and the seeds per arm."""
+    number("--sd", sd, above=0, maximum=1)  # one run's spread of accuracy: a share
+    replays = FAMILY_REPLAYS if replays is None else replays
+    at_most("--replays", replays, MAX_REPLAYS, "each replay simulates the whole family")
+    config = load_config(preset, toml_path, **given)
+    family = study.accuracy_family(study.trials(config)) if "train" in config.kinds else []
+    if not family:
+        raise InputError(
+            f"the configuration trains no accuracy comparison (kinds: {', '.join(config.kinds) or 'none'}; variants: "
+            f"{', '.join(config.grid.variants)}): a family needs the train kind, the stack and a rival"
+        )
+    found = null_family(config.design.rule, (sd,) * len(family), config.equivalence_margin, replays, seed)
+    return pd.DataFrame([{"design": config.design.design, **found, "sd": sd}])

@@ -98,6 +98,7 @@ def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = OBRIE
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=1024)  # asked at every Holm step of every look: a design simulation asks thousands
 def nominal_levels(fractions: tuple[float, ...], alpha: float, spending: str, sides: int = 2) -> tuple[float, ...]:
     """The nominal p-value each look's test must reach: two-sided (`sides` 2) at total `alpha`, or one-sided
     at `alpha` (`sides` 1: each TOST test). One look at the whole information is the fixed test: `alpha`."""
@@ -158,7 +159,7 @@ class Decision:
     steps: int  # the difference family's hypotheses not rejected when the look began (step 1 splits alpha by them)
     equivalence_step: int  # the same for tost_p in the equivalence family
     equivalence_steps: int
-    mde: float = math.nan  # inconclusive: the smallest difference detectable at the last look's nominal level
+    mde: float = math.nan  # inconclusive: the smallest difference detectable at `level`, the last look's
 
 
 def _step_down(p_values: dict, holding: int, level) -> tuple[dict, int]:
@@ -226,8 +227,8 @@ def judge(plan: Plan, look: int, samples: Mapping[Hashable, tuple], margin: floa
 def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) -> Decision:
     two_way = np.ndim(variant) == 2  # per-image correctness: the spread counts the test set's sampling
     result = (tests.with_test_images if two_way else tests.welch)(variant, baseline, margin)
-    level = plan.level(decision.look, plan.alpha)
-    found = tests.mde(result.sd, len(variant), len(baseline), result.df, alpha=level)
+    # the level the row was tested at (its Holm step's share through the look's boundary), not the whole alpha's
+    found = tests.mde(result.sd, len(variant), len(baseline), result.df, alpha=decision.level)
     return Decision(**{**decision.__dict__, "mde": found})
 
 

@@ -17,6 +17,7 @@ over budgets, or over depths, is claimed only as such a stated contrast."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -67,8 +68,29 @@ def _compare(variant: pd.Series, baseline: pd.Series, margin: float, method) -> 
     if min(len(variant), len(baseline)) < 2:
         return {**values, "note": "fewer than two runs in an arm"}
     result = method(variant, baseline, margin)
-    columns = ("ci_low", "ci_high", "p_value", "tost_p", "mde")
-    return {**values, **{column: getattr(result, column) for column in columns}, result.effect: result.effect_size}
+    columns = ("ci_low", "ci_high", "p_value", "tost_p")
+    sizes = (len(variant), 0) if result.effect == "cohens_dz" else (len(variant), len(baseline))  # paired: n pairs
+    found = {column: getattr(result, column) for column in columns}
+    return {**values, **found, result.effect: result.effect_size, _MDE_INPUTS: (result.sd, *sizes, result.df)}
+
+
+_MDE_INPUTS = "_mde_inputs"  # (sd, n1, n2, df) of a row's test, until `_with_mde` knows the level it is tested at
+
+
+def _with_mde(rows: list[dict]) -> None:
+    """Each row's `mde` at the level it is tested at, stated in `mde_level` so it can be recomputed: a sequential
+    primary row's `nominal_level` (its Holm step's share through its look's boundary), a fixed primary row's Holm
+    step, alpha / (m - j + 1) (stats.holm_levels: for a row not rejected, the step where the step-down stopped),
+    a sensitivity row's alpha (it is not tested)."""
+    primary = [row for row in rows if row["analysis"] == PRIMARY]
+    levels = stats.holm_levels([row.get("p_value", math.nan) for row in primary])
+    holm = dict(zip(map(id, primary), levels, strict=True))
+    for row in rows:
+        inputs = row.pop(_MDE_INPUTS, None)
+        level = row.get("nominal_level", math.nan)
+        level = holm.get(id(row), stats.ALPHA) if math.isnan(level) else level
+        if inputs is not None and not math.isnan(level):
+            row.update(mde=stats.mde(*inputs, alpha=level), mde_level=level)
 
 
 SEEDS_ONLY = "welch over seeds; no per-image correctness recorded, so test-set sampling is left out"
@@ -183,6 +205,7 @@ def accuracy_claims(
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
+    _with_mde(rows)
     return rows
 
 
@@ -202,6 +225,7 @@ def budget_claims(
     for contrast, decision in _judged(train, margin, design, decisions):
         rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
     adjust(rows)
+    _with_mde(rows)
     return rows
 
 
@@ -368,7 +392,7 @@ def _sequential_columns(decision, plan) -> dict:
         note = f"decided at {spent}: {_crossed(decision, plan.alpha)}"
     columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
     columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
-    return {**columns, **({"mde": decision.mde} if decision.verdict == INCONCLUSIVE else {})}
+    return columns  # its mde at nominal_level: `_with_mde`, from the row's own test
 
 
 def _crossed(decision, alpha: float) -> str:
@@ -428,31 +452,26 @@ def accuracy_arms(train: pd.DataFrame):
 def power_table(train: pd.DataFrame, effect: float, margin: float, design: Design | None = None) -> pd.DataFrame:
     """Per group and accuracy contrast, from the runs that did not fail: the spread of one run, the seeds per
     arm now and the smallest difference they detect, and the seeds per arm needed to detect `effect` (80%
-    power, two-sided, ALPHA) and to show equivalence within +-margin where there is no difference; and what a
-    group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread."""
+    power, two-sided) and to show equivalence within +-margin where there is no difference; and what a
+    group-sequential `design` (default: 4 seeds a round, at most 24) would spend at that effect and spread.
+    Each at `level`, the first Holm step's share of alpha over the run's m accuracy comparisons (alpha / m: the
+    least a comparison is tested at, so the sizes are enough whatever its step), the sequential one through the
+    design's boundaries for that share."""
     design = design if design is not None and design.sequential else Design(design=GROUP_SEQUENTIAL)
-    plan = design.rule
+    arms = list(accuracy_arms(train))
+    level = stats.ALPHA / max(len(arms), 1)
+    plan = dataclasses.replace(design.rule, alpha=level)
     rows = []
-    for base, rival, stack, other in accuracy_arms(train):
+    for base, rival, stack, other in arms:
         sd = stats.welch(stack, other, margin).sd
         sequential = {"seeds_per_round": design.seeds_per_round, "max_seeds": design.max_seeds}
         sequential.update(expected_seeds(plan, sd, effect, margin))
-        rows.append(
-            {
-                "claim": accuracy_claim(rival),
-                **base,
-                "baseline": rival,
-                "variant": STACK,
-                "sd": sd,
-                "seeds_now": min(len(stack), len(other)),
-                "mde_now": stats.mde(sd, len(stack), len(other), len(stack) + len(other) - 2),
-                "effect": effect,
-                "seeds_needed": stats.seeds_needed(sd, effect),
-                "margin": margin,
-                "seeds_for_equivalence": stats.seeds_for_equivalence(sd, margin),
-                **sequential,
-            }
-        )
+        row = {"claim": accuracy_claim(rival), **base, "baseline": rival, "variant": STACK, "sd": sd}
+        row.update(comparisons=len(arms), level=level, seeds_now=min(len(stack), len(other)))
+        row["mde_now"] = stats.mde(sd, len(stack), len(other), len(stack) + len(other) - 2, alpha=level)
+        row.update(effect=effect, seeds_needed=stats.seeds_needed(sd, effect, alpha=level), margin=margin)
+        row["seeds_for_equivalence"] = stats.seeds_for_equivalence(sd, margin, alpha=level)  # each TOST side's
+        rows.append({**row, **sequential})
     return pd.DataFrame(rows)
 
 

@@ -10,7 +10,8 @@ from vggbench.cli._parsing import output_file, run_dir_parser
 from vggbench.cli._printing import emit
 from vggbench.util.validate import printable
 
-SHOWN = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "seeds_now", "mde_now"]
+SHOWN = ["claim", "arch", "ratio", "resolution", "batch_norm", "baseline", "variant", "sd", "level", "seeds_now"]
+SHOWN += ["mde_now"]
 SHOWN += ["effect", "seeds_needed", "margin", "seeds_for_equivalence", "sequential_seeds_mean"]
 SHOWN += ["sequential_seeds_max", "sequential_power"]
 
@@ -36,9 +37,12 @@ def run(args: argparse.Namespace) -> None:
     from vggbench.reporting import planning
 
     sized = planning.power(args.run_dir, args.effect, given(args))
+    first = sized.table.iloc[0]
     title = (
-        f"Seeds per arm for 80% power (alpha 0.05, two-sided), from {sized.root}; and what a group-sequential "
-        "design spends at that effect (sequential_*: 400 simulated studies)"
+        f"Seeds per arm for 80% power (two-sided) at level {first['level']:.3g}: alpha 0.05 / "
+        f"{first['comparisons']}, the first Holm step of the run's {first['comparisons']} accuracy comparisons, "
+        f"from {sized.root}; and what a group-sequential design spends at that effect with that share of alpha "
+        "(sequential_*: 400 simulated studies)"
     )
     emit(sized.table, args.out, SHOWN, title)
     if sized.left_out:
