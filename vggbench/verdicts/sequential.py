@@ -105,6 +105,7 @@ def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = OBRIE
     return tuple(found)
 
 
+@functools.lru_cache(maxsize=1024)  # the step-down asks each look's level for each share, look after look
 def nominal_levels(fractions: tuple[float, ...], alpha: float, spending: str, sides: int = 2) -> tuple[float, ...]:
     """The nominal p-value each look's test must reach: two-sided (`sides` 2) at total `alpha`, or one-sided
     at `alpha` (`sides` 1: each TOST test). One look at the whole information is the fixed test: `alpha`."""
@@ -195,7 +196,8 @@ def _next_rejection(p_values: dict, rejected: dict, step: int, level) -> tuple |
     where none crosses (a NaN p: not tested there, never crosses)."""
     remaining = {key: history for key, history in p_values.items() if key not in rejected}
     for look in range(max(map(len, remaining.values()), default=0), 0, -1):
-        crossing = [key for key, history in remaining.items() if history[look - 1] < level(step, look)]
+        bound = level(step, look)
+        crossing = [key for key, history in remaining.items() if history[look - 1] < bound]
         if crossing:
             return min(crossing, key=lambda key: remaining[key][look - 1]), look
     return None
