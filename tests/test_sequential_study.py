@@ -6,6 +6,7 @@ whose boundary it crosses, and no difference runs to max_seeds.
 """
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -19,10 +20,13 @@ from vggbench.engine.registry import KINDS
 from vggbench.models.schema import identity
 from vggbench.reporting import claim
 from vggbench.reporting.finish import write_reports
+from vggbench.util.validate import InputError
 from vggbench.verdicts import designs
 from vggbench.verdicts import train as train_verdicts
-from vggbench.verdicts.sequential import nominal_levels
+from vggbench.verdicts.decisions import decisions_record, recorded_decisions
+from vggbench.verdicts.sequential import looks_judged, nominal_levels
 from vggbench.verdicts.stopping.group_sequential import GroupSequential
+from vggbench.verdicts.train import comparison_key
 
 DESIGN = {"design": "group-sequential", "seeds_per_round": 3, "max_seeds": 9, "seeds": list(range(9))}
 
@@ -122,13 +126,41 @@ def test_each_look_is_judged_once_stored_and_read_by_the_claim(tmp_path, monkeyp
     pd.testing.assert_frame_equal(again, claims)
 
 
-def test_a_record_of_a_stale_format_is_judged_anew_from_the_rows(tmp_path, monkeypatch, tiny_study):
-    # Format 1 held each look's first Holm level, not the level each decision was tested at.
+@pytest.mark.parametrize("stale", [1, 2])
+def test_a_record_of_a_stale_format_is_judged_anew_from_the_rows(tmp_path, monkeypatch, tiny_study, stale):
+    # Format 1 held each look's first Holm level, not the level each decision was tested at; format 2 was judged
+    # without the retest of earlier looks (Maurer-Bretz recycling) and holds no earlier looks' statistics.
     _, claims, _ = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})
     path = tmp_path / "run" / "decisions.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), "format": 1, "looks": [[{"level": 0.5}]]}))
+    path.write_text(json.dumps({**json.loads(path.read_text()), "format": stale, "looks": [[{"level": 0.5}]]}))
     again, _ = claim.report(tmp_path / "run")
     pd.testing.assert_frame_equal(again, claims)
+    _, _, lines = _run(tmp_path, monkeypatch, tiny_study, {"stack": 0.9, "single": 0.5})  # resumed: rewritten
+    assert f"{path}: written in format {stale}, not 3: rewritten" in lines
+    assert json.loads(path.read_text())["format"] == 3
+
+
+def test_a_record_keeps_each_looks_statistics_for_the_retest():
+    # Three comparisons over the looks of (4, 8, 12) seeds: the decisions read back are those judged, each look's
+    # (difference, p, TOST p) with them; a history that does not reach its look is not a decision.
+    design = designs.Design(design="group-sequential", seeds_per_round=4, max_seeds=12)
+    rng = np.random.default_rng(0)
+    samples = {
+        comparison_key({"arch": "vgg11"}, rival): (rng.normal(shift, 1, 12), rng.normal(0, 1, 12))
+        for rival, shift in (("single", 2.0), ("linear-stack", 0.8), ("dilated", 0.0))
+    }
+    judged = looks_judged(design.rule, samples, 0.1)
+    record = json.loads(json.dumps(decisions_record(judged, design, 0.1)))
+    recorded = recorded_decisions(record, design, 0.1, "decisions.json")
+    np.testing.assert_equal(
+        {key: asdict(found) for key, found in recorded.items()},
+        {key: asdict(found) for key, found in judged[-1].items()},
+    )  # NaNs as equal: a decided comparison's mde
+    assert all(type(found.history[-1]) is tuple for found in recorded.values())  # as judging gives it
+    assert [len(found.history) for found in recorded.values()] == [found.look for found in recorded.values()]
+    record["looks"][-1][0]["history"].pop()
+    with pytest.raises(InputError, match=r"decisions\.json: look 3 holds .* not a decision: remove it to judge anew"):
+        recorded_decisions(record, design, 0.1, "decisions.json")
 
 
 def test_a_resumed_run_rewrites_stored_looks_its_rows_do_not_give(tmp_path, monkeypatch, tiny_study):

@@ -16,10 +16,11 @@ from vggbench.verdicts.sequential import CONTINUE, Decision
 from vggbench.verdicts.train import comparison_key
 from vggbench.verdicts.vocabulary import CONTRADICTED, EQUIVALENT, INCONCLUSIVE, SUPPORTED
 
-DECISIONS_FORMAT = 2
+DECISIONS_FORMAT = 3
 # Records of these formats are judged anew from the rows: format 1 held each look's first Holm level, not the
-# level each decision was tested at.
-STALE_FORMATS = (1,)
+# level each decision was tested at; format 2 was judged without retesting earlier looks at a share a rejection
+# raised (Maurer-Bretz recycling), and holds no earlier looks' statistics to say what a retest would find.
+STALE_FORMATS = (1, 2)
 VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, CONTINUE)
 
 
@@ -85,6 +86,7 @@ def recorded_decisions(record, design: Design, margin: float, where) -> dict | N
                 named = f"look {number} holds {shown(entry)}"
                 raise InputError(f"{where}: {named}, not a decision: remove it to judge anew")
             fields = {name: value for name, value in entry.items() if name not in ("group", "rival")}
+            fields["history"] = tuple(map(tuple, fields["history"]))  # JSON's lists, as judging gives it
             decisions[comparison_key(entry["group"], entry["rival"])] = Decision(**fields)
     return decisions
 
@@ -94,12 +96,16 @@ def _is_decision(entry, look: int) -> bool:
     fields = {field.name for field in dataclasses.fields(Decision)}
     if not isinstance(entry, dict) or set(entry) != {"group", "rival", *fields} or not isinstance(entry["group"], dict):
         return False
-    numbers = [entry[name] for name in fields - {"verdict", "look", "seeds"}]
+    history = entry["history"]
+    numbers = [entry[name] for name in fields - {"verdict", "look", "seeds", "history"}]
     counts = [entry["look"], entry["seeds"]]
     return (
         isinstance(entry["rival"], str)
         and entry["verdict"] in VERDICTS
         and entry["look"] == look
         and all(type(count) is int and count > 0 for count in counts)
-        and all(type(number) in (int, float) for number in numbers)
+        and isinstance(history, list)
+        and len(history) == look
+        and all(isinstance(found, list) and len(found) == 3 for found in history)
+        and all(type(number) in (int, float) for number in numbers + [value for found in history for value in found])
     )

@@ -31,6 +31,13 @@ rejected, over all looks so far), is tested against the boundary of that level, 
 share on within the look (step-down). Difference and equivalence are two families, as in the fixed verdicts.
 Each decision keeps the level it was tested at (its Holm step's share, through the look's boundary) and the step.
 
+A share passed on also reaches back (Maurer & Bretz's recycling): where the look's own p-values cross no more
+boundaries, each hypothesis still open is retested with its p-value at every earlier look it was tested at
+(open, with the seeds), against that look's boundary recomputed for its raised share (a larger alpha spends more
+at every look). One that crosses is rejected at this look, at the next Holm step, and passes its share on in
+turn, until none crosses. Its decision names the look whose p-value crossed (`crossed_look`), and every open
+decision carries each look's statistics (`history`) for the retests of the looks after it.
+
 With one look the boundary is the fixed test's: the fixed design is the one-look case, today's verdict rules.
 """
 
@@ -98,7 +105,7 @@ def boundaries(fractions: tuple[float, ...], alpha: float, spending: str = OBRIE
     return tuple(found)
 
 
-@functools.lru_cache(maxsize=1024)  # asked at every Holm step of every look: a design simulation asks thousands
+@functools.lru_cache(maxsize=1024)  # asked at every Holm step and retest of every look: a simulation asks thousands
 def nominal_levels(fractions: tuple[float, ...], alpha: float, spending: str, sides: int = 2) -> tuple[float, ...]:
     """The nominal p-value each look's test must reach: two-sided (`sides` 2) at total `alpha`, or one-sided
     at `alpha` (`sides` 1: each TOST test). One look at the whole information is the fixed test: `alpha`."""
@@ -159,19 +166,40 @@ class Decision:
     steps: int  # the difference family's hypotheses not rejected when the look began (step 1 splits alpha by them)
     equivalence_step: int  # the same for tost_p in the equivalence family
     equivalence_steps: int
-    mde: float = math.nan  # inconclusive: the smallest difference detectable at `level`, the last look's
+    # The look whose p (TOST p where equivalent) crossed `level`: `look`, or an earlier one retested at the share a
+    # rejection raised (Maurer-Bretz recycling); 0 where none crossed.
+    crossed_look: int = 0
+    # (difference, p, TOST p) at looks 1..`look`, NaNs at a look it was not tested at: what a later look retests.
+    history: tuple[tuple[float, float, float], ...] = ()
 
 
 def _step_down(p_values: dict, holding: int, level) -> tuple[dict, int]:
-    """Maurer & Bretz's Holm at one look over `holding` hypotheses: the smallest p first, step j against
-    level(j), the look's boundary for alpha / (holding - j + 1) (`_held_to`). Returns the rejected keys with the
-    step that rejected each, and the step where it stopped: the share every key not rejected holds (the one
-    tested there, and those behind it, whose larger p would fail it too)."""
-    ordered = sorted((key for key in p_values if not math.isnan(p_values[key])), key=p_values.get)
+    """Maurer & Bretz's Holm over `holding` hypotheses at the look each history in `p_values` (a key's p at looks
+    1..K, NaN where not tested) ends at: step j holds alpha / (holding - j + 1), tested through level(j, look), the
+    boundary of look `look` for that share (`_held_to`). Each step rejects one key (`_next_rejection`). Returns the
+    rejected keys with the step that rejected each and the look whose p crossed, and the step where it stopped:
+    the share every key not rejected holds."""
+    rejected: dict = {}
     step = 1
-    while step <= min(len(ordered), holding) and p_values[ordered[step - 1]] < level(step):
+    while step <= holding and (found := _next_rejection(p_values, rejected, step, level)):
+        key, look = found
+        rejected[key] = step, look
         step += 1
-    return {key: number for number, key in enumerate(ordered[: step - 1], start=1)}, step
+    return rejected, step
+
+
+def _next_rejection(p_values: dict, rejected: dict, step: int, level) -> tuple | None:
+    """The key that Holm step `step` rejects, with the look whose p crossed: the smallest p of the latest look
+    where it crosses the boundary for the step's share (the step-down within a look); else the smallest p at an
+    earlier look that crosses that look's boundary for the share, the latest such look first (the retest); None
+    where none crosses (a NaN p: not tested there, never crosses)."""
+    remaining = {key: history for key, history in p_values.items() if key not in rejected}
+    for look in range(max(map(len, remaining.values()), default=0), 0, -1):
+        bound = level(step, look)
+        crossing = [key for key, history in remaining.items() if history[look - 1] < bound]
+        if crossing:
+            return min(crossing, key=lambda key: remaining[key][look - 1]), look
+    return None
 
 
 def _held_to(plan: Plan, look: int, holding: int, step: int, sides: int = 2) -> float:
@@ -196,40 +224,38 @@ def _test(variant, baseline, margin: float) -> tuple[float, float, float]:
 def judge(plan: Plan, look: int, samples: Mapping[Hashable, tuple], margin: float, earlier=None) -> dict:
     """Every comparison of a family at look `look` (1-based): `samples` maps each to (variant values, baseline
     values), the seeds of this look; `earlier` is the previous look's answer, whose decided comparisons are
-    carried over untested. Returns a Decision per key; after the last look none is left to continue."""
+    carried over untested and whose open ones bring their earlier looks' statistics for the retest. Returns a
+    Decision per key; after the last look none is left to continue."""
     earlier = earlier or {}
     open_keys = [key for key in samples if earlier.get(key, None) is None or earlier[key].verdict == CONTINUE]
-    found = {key: _test(*samples[key], margin) for key in open_keys}
+    histories = {key: _history(earlier.get(key), look, _test(*samples[key], margin)) for key in open_keys}
     size = len(samples)
     held = size - sum(decision.verdict in DIFFERENT for decision in earlier.values())
-    p_values = {key: found[key][1] for key in open_keys}
-    different, stop = _step_down(p_values, held, lambda step: _held_to(plan, look, held, step))
+    p_values = {key: [p for _, p, _ in history] for key, history in histories.items()}
+    different, stop = _step_down(p_values, held, lambda step, at: _held_to(plan, at, held, step))
     held_eq = size - sum(decision.verdict == EQUIVALENT for decision in earlier.values())
-    rest = {key: found[key][2] for key in open_keys if key not in different}
-    equivalent, stop_eq = _step_down(rest, held_eq, lambda step: _held_to(plan, look, held_eq, step, sides=1))
+    rest = {key: [tost_p for *_, tost_p in history] for key, history in histories.items() if key not in different}
+    equivalent, stop_eq = _step_down(rest, held_eq, lambda step, at: _held_to(plan, at, held_eq, step, sides=1))
     last = look == len(plan.looks)
     decisions = dict(earlier)
-    for key in open_keys:
-        difference, p_value, tost_p = found[key]
-        if key in different:
-            verdict = SUPPORTED if difference > 0 else CONTRADICTED
+    for key, history in histories.items():
+        (step, at), (step_eq, at_eq) = different.get(key, (stop, look)), equivalent.get(key, (stop_eq, look))
+        if key in different:  # the direction the crossing look's difference took
+            verdict, crossed = SUPPORTED if history[at - 1][0] > 0 else CONTRADICTED, at
         else:
             verdict = EQUIVALENT if key in equivalent else (INCONCLUSIVE if last else CONTINUE)
-        step, step_eq = different.get(key, stop), equivalent.get(key, stop_eq)
-        levels = _held_to(plan, look, held, step), _held_to(plan, look, held_eq, step_eq, sides=1)
-        decision = Decision(
-            verdict, look, plan.looks[look - 1], difference, p_value, tost_p, *levels, step, held, step_eq, held_eq
-        )
-        decisions[key] = _with_mde(decision, plan, *samples[key], margin) if verdict == INCONCLUSIVE else decision
+            crossed = at_eq if key in equivalent else 0
+        levels = _held_to(plan, at, held, step), _held_to(plan, at_eq, held_eq, step_eq, sides=1)
+        tested = (verdict, look, plan.looks[look - 1], *history[-1], *levels, step, held, step_eq, held_eq)
+        decisions[key] = Decision(*tested, crossed_look=crossed, history=history)
     return decisions
 
 
-def _with_mde(decision: Decision, plan: Plan, variant, baseline, margin: float) -> Decision:
-    two_way = np.ndim(variant) == 2  # per-image correctness: the spread counts the test set's sampling
-    result = (tests.with_test_images if two_way else tests.welch)(variant, baseline, margin)
-    # the level the row was tested at (its Holm step's share through the look's boundary), not the whole alpha's
-    found = tests.mde(result.sd, len(variant), len(baseline), result.df, alpha=decision.level)
-    return Decision(**{**decision.__dict__, "mde": found})
+def _history(before: Decision | None, look: int, found: tuple) -> tuple:
+    """A comparison's (difference, p, TOST p) at looks 1..`look`: those its decision at the previous look carried
+    (none where it had none), NaNs for the looks it was not tested at, then this look's `found`."""
+    kept = before.history if before is not None else ()
+    return (*kept, *[(math.nan,) * 3] * (look - 1 - len(kept)), tuple(map(float, found)))
 
 
 def replay(plan: Plan, samples: Mapping[Hashable, tuple], margin: float) -> dict:

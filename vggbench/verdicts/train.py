@@ -397,16 +397,22 @@ def _sequential_columns(decision, plan) -> dict:
 
 def _crossed(decision, alpha: float) -> str:
     """Which statistic crossed which boundary: the Holm step of the look's step-down that rejected it, and the
-    share of alpha that step held."""
+    share of alpha that step held; where it was an earlier look's statistic, retested at that share (Maurer-Bretz
+    recycling), that look too."""
     if decision.verdict == EQUIVALENT:
-        name, found, level = "TOST p", decision.tost_p, decision.equivalence_level
+        name, column, level = "TOST p", 2, decision.equivalence_level
         step, steps = decision.equivalence_step, decision.equivalence_steps
     else:
-        name, found, level, step, steps = "p", decision.p_value, decision.level, decision.step, decision.steps
-    return (
-        f"{name} {found:.3g} crossed the boundary {level:.3g} (Holm step {step} of {steps} at look "
-        f"{decision.look}: alpha {alpha:g} / {steps - step + 1})"
-    )
+        name, column, level, step, steps = "p", 1, decision.level, decision.step, decision.steps
+    found = f"{name} {decision.history[decision.crossed_look - 1][column]:.3g}"
+    held = f"Holm step {step} of {steps}"
+    share = f"alpha {alpha:g} / {steps - step + 1}"
+    if decision.crossed_look != decision.look:
+        return (
+            f"{found} at look {decision.crossed_look} crossed the boundary {level:.3g} for {share} when retested at "
+            f"look {decision.look} ({held}, Maurer-Bretz recycling)"
+        )
+    return f"{found} crossed the boundary {level:.3g} ({held} at look {decision.look}: {share})"
 
 
 def trainability_claims(train: pd.DataFrame) -> list[dict]:
