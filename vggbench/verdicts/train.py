@@ -13,7 +13,14 @@ variant is a number beside the verdicts: how much batch norm moves the stack's d
 Budgets as an axis (`epochs` as a list: each its own runs and whole schedule, `schedule_epochs` in the rows) are
 groups of their own: each budget's comparisons are primary rows of the one accuracy family, and budget x variant,
 beside them like batch norm x variant, is how much the longer schedule moves the stack's difference. A trend
-over budgets, or over depths, is claimed only as such a stated contrast."""
+over budgets, or over depths, is claimed only as such a stated contrast.
+
+Recipes (`recipe` in the rows, schema.RECIPE): where a group of models trained at its arms' chosen recipes (tuned on
+validation images, tuning.json), every family here (the final rows, the sequential design's looks, earlier budgets,
+interactions, trainability and the power of each contrast) judges those runs, and a note on each row says that its
+arms trained at their own recipes. Where the group also trained at the config's shared recipe, those runs' final
+comparisons stand beside as sensitivity rows (SHARED_RECIPE), with no verdict. A table without `recipe`, or with
+shared runs alone, is judged as before."""
 
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from vggbench.measure.training_rules import failed, final_epoch
-from vggbench.models.schema import SCHEDULE, keys_in
+from vggbench.models.schema import GROUP_KEYS, RECIPE, SCHEDULE, TUNED, keys_in
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
@@ -36,6 +43,7 @@ from vggbench.verdicts.vocabulary import (
     INCONCLUSIVE,
     INTERACTION_ROW,
     PRIMARY,
+    SHARED_RECIPE,
     STACK,
     accuracy_claim,
     adjust,
@@ -158,6 +166,52 @@ def final_runs(train: pd.DataFrame) -> pd.DataFrame:
     return final.assign(failed=failed(final))
 
 
+def _shared_beside_tuned(train: pd.DataFrame) -> pd.Series:
+    """Which rows are of runs at the shared recipe in a group of models (the variants compared, at one budget)
+    that also trained at its arms' chosen recipes."""
+    if RECIPE not in train:
+        return pd.Series(False, index=train.index)
+    tuned = train[RECIPE].eq(TUNED)
+    group = [train[key] for key in keys_in(train, GROUP_KEYS) if key != RECIPE]
+    return ~tuned & tuned.groupby(group, sort=False, dropna=False).transform("any")
+
+
+def at_chosen_recipes(train: pd.DataFrame) -> pd.DataFrame:
+    """The rows the verdicts judge: a group's runs at its arms' chosen (tuned) recipes where it has them, else its
+    runs at the shared recipe (a table without `recipe` is all shared, and judged whole)."""
+    return train[~_shared_beside_tuned(train)]
+
+
+def judged_runs(train: pd.DataFrame) -> pd.DataFrame:
+    """`final_runs` of the runs the verdicts judge (`at_chosen_recipes`)."""
+    return final_runs(at_chosen_recipes(train))
+
+
+TUNED_NOTE = "each arm trained at its own chosen recipe (tuning.json), which may differ between the arms"
+SHARED_NOTE = "runs at the config's shared recipe, every seed trained at it: numbers beside the chosen recipes' rows"
+
+
+def _with_recipe_notes(rows: list[dict]) -> list[dict]:
+    """Each row whose arms trained at their chosen recipes says so in its note: they may differ."""
+    for row in rows:
+        if row.get(RECIPE) == TUNED:
+            note = row.get("note")
+            row["note"] = "; ".join(filter(None, (note if isinstance(note, str) else "", TUNED_NOTE)))
+    return rows
+
+
+def _shared_recipe_rows(train: pd.DataFrame, margin: float) -> list[dict]:
+    """The final comparisons again on the runs at the shared recipe of the groups that trained at their chosen
+    recipes too: the primary analysis's numbers (failed runs left out, every seed), as a sensitivity row."""
+    beside = train[_shared_beside_tuned(train)]
+    rows = []
+    for base, group, rival, stack, other in contrasts(final_runs(beside)) if not beside.empty else ():
+        found = _accuracy_rows(accuracy_claim(rival), base, stack, other, margin)[0]
+        note = "; ".join(filter(None, (found.get("note"), SHARED_NOTE)))
+        rows.append({**found, "analysis": SHARED_RECIPE, "estimand": _estimand(group), **_budget(group), "note": note})
+    return rows
+
+
 def rows_of(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """The rows of `table` (any epoch) that belong to `runs` (rows naming a model and a seed)."""
     keys = [*keys_in(table), "seed"]
@@ -170,7 +224,7 @@ def _judged(train: pd.DataFrame, margin: float, design: Design, decisions: dict 
     `decisions`: those the run's rounds stored, or None to judge them here from the rows."""
     if decisions is None:
         decisions = sequential_decisions(train, design, margin) if design.sequential else {}
-    for contrast in contrasts(final_runs(train)):
+    for contrast in contrasts(judged_runs(train)):
         decision = decisions.get(comparison_key(contrast.base, contrast.rival))
         if decision is not None:
             contrast = contrast._replace(
@@ -201,12 +255,13 @@ def accuracy_claims(
         rows += [{**row, "estimand": _estimand(group), **_budget(group), "design": design.design} for row in found]
         if design.sequential:
             rows[-len(found)].update(_sequential_columns(decision, design.rule))
+    rows += _shared_recipe_rows(train, margin)
     adjust(rows)
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
     _with_mde(rows)
-    return rows
+    return _with_recipe_notes(rows)
 
 
 def budget_claims(
@@ -226,7 +281,7 @@ def budget_claims(
         rows += [{**row, "design": design.design} for row in _budget_rows(contrast, decision, earlier, margin)]
     adjust(rows)
     _with_mde(rows)
-    return rows
+    return _with_recipe_notes(rows)
 
 
 def _budget_rows(contrast, decision, earlier: pd.DataFrame, margin: float) -> list[dict]:
@@ -289,14 +344,14 @@ def interaction_claims(
         return []
     judged = _judged(train, margin, design or Design(), decisions)
     judged = {comparison_key(found.base, found.rival): found for found, _ in judged}
-    rows = []
+    rows, judged_rows = [], at_chosen_recipes(train)  # a factor's reference level is among the runs judged
     for factor in (factor for factor in FACTORS if factor.column in train):
-        reference = factor.reference(train[factor.column])
+        reference = factor.reference(judged_rows[factor.column])
         for found in judged.values():
             other = judged.get(comparison_key({**found.base, factor.column: reference}, found.rival))
             if found.base[factor.column] != reference and other is not None:
                 rows.append(_interaction_row(found, other, factor))
-    return rows
+    return _with_recipe_notes(rows)
 
 
 def _interaction_row(found, reference, factor: Factor) -> dict:
@@ -354,7 +409,7 @@ def decided_looks(train: pd.DataFrame, design: Design, margin: float) -> list[di
     each. A look takes the first n_k seeds trained, failed runs among them marked NaN (the rounds train seeds,
     not survivors)."""
     samples = {}
-    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+    for base, _, rival, stack_rows, rival_rows in contrasts(judged_runs(train)):
         stack, other = (rows.sort_values("seed") for rows in (stack_rows, rival_rows))
         if min((~stack["failed"]).sum(), (~other["failed"]).sum()) < 2:
             continue
@@ -420,7 +475,7 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
     if train.empty or "test_acc" not in train:
         return []
     rows = []
-    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+    for base, _, rival, stack_rows, rival_rows in contrasts(judged_runs(train)):
         stack, other = stack_rows["failed"], rival_rows["failed"]
         counts = {"failed_variant": int(stack.sum()), "failed_baseline": int(other.sum())}
         counts.update(seeds_variant=len(stack), seeds_baseline=len(other))
@@ -432,7 +487,7 @@ def trainability_claims(train: pd.DataFrame) -> list[dict]:
         difference = shares["variant_value"] - shares["baseline_value"]  # stack - rival: below 0, it fails less
         rows.append({**row, **counts, **shares, "difference": difference, "p_value": p_value, "note": note})
     adjust(rows, columns=("p_value",), judge=lambda row: decide(row, _fails_less))
-    return rows
+    return _with_recipe_notes(rows)
 
 
 def _fails_less(row: dict) -> bool:
@@ -443,7 +498,7 @@ def _fails_less(row: dict) -> bool:
 def _arm_rows(train: pd.DataFrame):
     """Per group and accuracy contrast with two runs or more in each arm: (the group's identity, the rival,
     the stack's final rows, the rival's), runs that failed left out, in seed order."""
-    for base, _, rival, stack_rows, rival_rows in contrasts(final_runs(train)):
+    for base, _, rival, stack_rows, rival_rows in contrasts(judged_runs(train)):
         stack, other = (rows[~rows["failed"]].sort_values("seed") for rows in (stack_rows, rival_rows))
         if min(len(stack), len(other)) >= 2:
             yield base, rival, stack, other
@@ -495,7 +550,7 @@ def unplanned(train: pd.DataFrame) -> str:
     """Why `power_table` sizes none, or not every, accuracy contrast of `train`, in words, with what to do: per
     contrast left out, how many runs of each arm did not fail (it needs MIN_RUNS_PER_ARM of each); or that no
     model was trained both as the stack and as a rival. Empty where every contrast is sized."""
-    final = final_runs(train) if not train.empty and "test_acc" in train else pd.DataFrame()
+    final = judged_runs(train) if not train.empty and "test_acc" in train else pd.DataFrame()
     found, short = False, []
     for base, _, rival, stack_rows, rival_rows in contrasts(final) if not final.empty else ():
         found = True

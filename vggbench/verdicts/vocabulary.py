@@ -38,6 +38,9 @@ SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE = "supported", "contradicted",
 NOT_REPRODUCED = "not reproduced on this device"
 PRIMARY = "primary"
 INTERACTION_ROW = "interaction"  # the analysis of a row that joins two comparisons (batch norm or budget x variant)
+# The analysis of an accuracy row on the runs at the config's shared recipe, where its arms also trained at their
+# own chosen (tuned) recipes: those judge, these stand beside (vggbench.verdicts.train).
+SHARED_RECIPE = "at the shared recipe (sensitivity)"
 STACK = "stack"
 # The stack without its inner ReLUs: it tests the non-linearity, not the large kernel, so it has the stack's
 # parameters, MACs and field by construction and is compared on accuracy and trainability only.
