@@ -28,10 +28,11 @@ from vggbench.engine.contract import Kind
 from vggbench.engine.rundir import CLAIM_MD, DECISIONS, RunDir
 from vggbench.measure import noise
 from vggbench.models.schema import STANDS_FOR
+from vggbench.reporting import recipes
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
-from vggbench.verdicts import flags
+from vggbench.verdicts import flags, robustness
 from vggbench.verdicts.decisions import recorded_decisions
 from vggbench.verdicts.design_check import family_spreads, null_family
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
@@ -99,7 +100,8 @@ def claim_table(
 ) -> pd.DataFrame:
     """One row per part of the claim, group of models (and device and mode where they matter) and analysis,
     with its evidence and verdict: the verdicts of `kinds` (default: every registered kind) on `tables` (the
-    run's tables by name; a kind whose tables are missing judges empty ones)."""
+    run's tables by name; a kind whose tables are missing judges empty ones), then the learning-rate windows of
+    the run's recipe search (`tuning`, where it has one: verdicts.robustness)."""
     rules = rules or Rules()
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
@@ -107,6 +109,8 @@ def claim_table(
     evidence = flags.training_evidence(given.get("train", pd.DataFrame()))
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
         row["validity"] = flags.of_row(row, evidence) or np.nan
+    # No validity for the windows: they rest on the search's validation runs, not on the training runs flags read.
+    rows += robustness.window_claims(tables.get("tuning", pd.DataFrame()))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 
@@ -308,6 +312,21 @@ def at_earlier_budget(claims: pd.DataFrame) -> pd.Series:
     return claims.get("claim", pd.Series("", index=claims.index)).astype(str).str.endswith(EARLIER)
 
 
+def _recipe_section(claims: pd.DataFrame, tuning: dict | None) -> list[str]:
+    """The recipe each arm's verdict seeds trained at and the search that chose it (tuning.json), the arms'
+    learning-rate windows, and whether rows at the shared recipe stand beside. Nothing where the run searched none."""
+    windows = claims[claims["claim"] == robustness.LR_WINDOW]
+    if tuning is None and windows.empty:
+        return []
+    text = ["## Recipes", ""]
+    if tuning is not None:
+        chosen = recipes.chosen_table(tuning)
+        text += [_text(recipes.search_sentence(tuning)), ""] + ([_markdown(chosen), ""] if not chosen.empty else [])
+    if recipes.shared_beside(claims):
+        text += [recipes.SHARED_SENTENCE, ""]
+    return text + _part_sections(windows)
+
+
 FIXED_BEFORE = " fixed before the run"  # the stopping rule's words (its `describe`) that a changed design belies
 SHOWN_CHANGES = 4  # the comparisons a change of family names (the count says the rest)
 
@@ -400,10 +419,12 @@ def markdown(
     trust: list[str] = (),
     history: str = "",
     simulated: str = "",
+    tuning: dict | None = None,
 ) -> str:
     """claim.md: how verdicts are reached (with what the sittings say of the design: `history`, and what it does
     under no difference: `simulated`), which comparisons are flagged (validity) and why, the verdicts at a glance,
-    failed trials, the timings' trust, the budget, each part, the accuracy at earlier budgets, block by block."""
+    failed trials, the timings' trust, the budget, the recipes (`tuning`: tuning.json's record, None where the
+    run searched none), each part, the accuracy at earlier budgets, block by block."""
     sequential = f" ({SEQUENTIAL_HOLM})" if rules.rule.SEQUENTIAL else ""
     intro = INTRO.format(
         alpha=stats.ALPHA,
@@ -415,12 +436,13 @@ def markdown(
     intro = " ".join(filter(None, [intro, design_sentence(rules, _text(history)), simulated]))
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
+    parts = parts[parts["claim"] != robustness.LR_WINDOW]  # told with the recipes
     text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(flags.sentence(parts)), ""]
     text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
     if not earlier.empty:
         text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]
     text += [*_failure_section(tables["failures"]), *_timing_section(trust)]
-    text += _budget_section(parts, tables["summary"])
+    text += [*_budget_section(parts, tables["summary"]), *_recipe_section(claims, tuning)]
     text += ["## The parts", "", *_part_sections(parts), *_earlier_section(earlier), *_block_section(tables["blocks"])]
     return "\n".join(text)
 
@@ -463,15 +485,15 @@ def report(run_dir: str | Path | RunDir, **margins) -> tuple[pd.DataFrame, str]:
     config = run_config(directory, missing_ok=True)
     chosen = _with_decisions(directory, Rules(**knobs.settings(Rules, {**config, **margins})))
     kinds = _kinds_that_ran(directory, config)
-    claims = claim_table(
-        {table.name: directory.table(table.name) for kind in kinds for table in kind.tables}, chosen, kinds
-    )
+    judged = {table.name: directory.table(table.name) for kind in kinds for table in kind.tables}
+    claims = claim_table({"tuning": directory.table("tuning"), **judged}, chosen, kinds)
     names = ("summary", "blocks", "failures")
     metadata = directory.metadata() if directory.has("metadata.json") else {}
     trust = noise.trust_sentences(metadata, {name: directory.table(name) for name in noise.TIMED_TABLES})
     tables = {name: directory.table(name) for name in names}
     simulated = simulated_sentence(chosen, directory.table("train")) if "train" in {kind.name for kind in kinds} else ""
-    text = markdown(claims, tables, root.name, chosen, trust, history_sentence(metadata), simulated)
+    history = history_sentence(metadata)
+    text = markdown(claims, tables, root.name, chosen, trust, history, simulated, recipes.read(directory))
     directory.write_table("claim", claims)
     directory.write_text(CLAIM_MD, text)
     directory.record_writer(CLAIM_MD)

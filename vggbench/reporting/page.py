@@ -21,7 +21,7 @@ import pandas as pd
 
 from vggbench.measure import noise
 from vggbench.models.schema import STANDS_FOR
-from vggbench.reporting import terminal
+from vggbench.reporting import recipes, terminal
 from vggbench.reporting.claim import EARLIER_BUDGETS, at_earlier_budget, history_sentence, sequential_rows
 from vggbench.verdicts import flags, vocabulary
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY, STACK
@@ -519,6 +519,19 @@ def _trust_section(metadata: dict, tables: Mapping[str, pd.DataFrame]) -> list[s
     return ["<h2>How far the timings can be trusted</h2>", *(f"<p>{html.escape(line)}</p>" for line in trust)]
 
 
+def _recipe_section(tuning: dict | None, claims: pd.DataFrame) -> list[str]:
+    """The recipe each arm chose and the search that chose it, as claim.md tells them; nothing without a search."""
+    if tuning is None:
+        return []
+    chosen = recipes.chosen_table(tuning)
+    return [
+        "<h2>Recipes</h2>",
+        f"<p>{html.escape(recipes.search_sentence(tuning))}</p>",
+        *([f'<div class="wide" id="recipes">{_html_table(chosen)}</div>'] if not chosen.empty else []),
+        *([f"<p>{_with_code(recipes.SHARED_SENTENCE)}</p>"] if recipes.shared_beside(claims) else []),
+    ]
+
+
 def _metadata_section(metadata: dict) -> list[str]:
     config = metadata.get("config", {})
     facts = [
@@ -535,9 +548,11 @@ def _metadata_section(metadata: dict) -> list[str]:
     ]
 
 
-def page(name: str, metadata: dict, tables: Mapping[str, pd.DataFrame], drawn: list[Drawn]) -> str:
-    """report.html of the run folder called `name`, from its metadata, its `tables` by name (those of TABLES) and its
-    `drawn` figures."""
+def page(
+    name: str, metadata: dict, tables: Mapping[str, pd.DataFrame], drawn: list[Drawn], tuning: dict | None = None
+) -> str:
+    """report.html of the run folder called `name`, from its metadata, its `tables` by name (those of TABLES), its
+    `drawn` figures and its recipe search (`tuning`: tuning.json's record, None where it searched none)."""
     summary, claims = tables["summary"], tables["claim"]
     title = f"vggbench: {name} on {metadata.get('device_name', 'unknown device')}"
     body = [
@@ -548,6 +563,7 @@ def page(name: str, metadata: dict, tables: Mapping[str, pd.DataFrame], drawn: l
         *_glance_section(claims),
         *_failure_list(tables["failures"]),
         *_trust_section(metadata, tables),
+        *_recipe_section(tuning, claims),
         *_figure_section(drawn),
         *_claim_section(claims),
         *_summary_section(summary),

@@ -18,7 +18,7 @@ from vggbench.engine.contract import Kind
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import FIGURES, REPORT, RunDir
 from vggbench.figures.figure import Figure, Sources
-from vggbench.reporting import page, run_figures
+from vggbench.reporting import page, recipes, run_figures
 from vggbench.reporting.page import Drawn
 from vggbench.util.csvio import write_bytes
 from vggbench.util.validate import InputError
@@ -52,7 +52,7 @@ def write(run_dir: str | Path | RunDir, tables: Mapping[str, pd.DataFrame] | Non
         directory, tables or {}, [*page.TABLES, *(name for figure in catalogue() for name in figure.reads)]
     )
     drawn = draw(directory, tables)
-    directory.write_text(REPORT, page.page(directory.root.name, metadata, tables, drawn))
+    directory.write_text(REPORT, page.page(directory.root.name, metadata, tables, drawn, recipes.read(directory)))
     directory.record_writer(REPORT)
     return directory.path(REPORT)
 
