@@ -33,11 +33,11 @@ from vggbench.models.arch import ModelSpec
 from vggbench.reporting import claim, report, run_figures
 from vggbench.reporting import page as html_page
 
-# Every figure of a report in the page's order, as the report and the kinds declare them; the tiny run (one epoch)
-# draws all but those over the training budget.
+# Every figure of a report in the page's order, as the report and the kinds declare them; the tiny run (one epoch,
+# no recipe search) draws all but those over the training budget and the search's.
 FIGURES = [figure.name for figure in report.catalogue()]
 ONE_EPOCH = ("accuracy_budgets", "learning_curves")
-DRAWN = [name for name in FIGURES if name not in ONE_EPOCH]
+DRAWN = [name for name in FIGURES if name not in (*ONE_EPOCH, "lr_sensitivity")]
 
 
 class _Elements(HTMLParser):
@@ -62,7 +62,7 @@ def test_each_figure_has_its_own_name_and_a_kinds_figures_read_its_own_tables():
     for kind in KINDS.values():
         assert {name for figure in kind.figures() for name in figure.reads} <= {table.name for table in kind.tables}
     own = {name for figure in run_figures.FIGURES for name in figure.reads}
-    assert own == {"claim", "summary"}  # the report's own figures span the kinds
+    assert own == {"claim", "summary", "tuning"}  # the report's own figures span the kinds, and the recipe search
 
 
 def test_every_figure_is_written_as_a_drawn_png_and_an_svg(finished_run):
@@ -492,9 +492,9 @@ def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, 
     assert main(["report", str(run)]) == 0
     assert f"report: {run / 'report.html'}" in capsys.readouterr().out
     page = (run / "report.html").read_text()
-    # Not drawn: the forest (no claim table), accuracy against MACs and the effective field (no data), and the two
-    # figures over the budget (one epoch: no earlier budget).
-    undrawn = {"forest", "accuracy_vs_macs", "erf_maps", *ONE_EPOCH}
+    # Not drawn: the forest (no claim table), accuracy against MACs and the effective field (no data), the two
+    # figures over the budget (one epoch: no earlier budget) and the learning rates' (no recipe search).
+    undrawn = {"forest", "accuracy_vs_macs", "erf_maps", "lr_sensitivity", *ONE_EPOCH}
     drawn = [name for name in FIGURES if name not in undrawn]
     assert page.count("<img ") == len(drawn) and page.count("Not drawn: the run has no data for it.") == len(undrawn)
     assert sorted(path.name for path in (run / "figures").iterdir()) == sorted(

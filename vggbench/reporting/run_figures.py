@@ -1,6 +1,7 @@
-"""The report's own figures, those of the run as a whole: every comparison of claim.csv (the forest), the
-accuracy at each training budget, and accuracy against compute from summary.csv (training's and the static
-count's columns). Each kind's figures are its own (vggbench.figures, `Kind.figures`)."""
+"""The report's own figures, those of the run as a whole: every comparison of claim.csv (the forest), the recipe
+search's validation accuracy against the learning rate (vggbench.figures.tuning), the accuracy at each training
+budget, and accuracy against compute from summary.csv (training's and the static count's columns). Each kind's
+figures are its own (vggbench.figures, `Kind.figures`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from vggbench.figures import look
 from vggbench.figures.figure import Figure
+from vggbench.figures.tuning import LR_SENSITIVITY
 from vggbench.reporting.claim import at_earlier_budget
 from vggbench.verdicts.vocabulary import ACCURACY, NON_LINEARITY, PRIMARY
 
@@ -164,6 +166,7 @@ FIGURES = (
         "claim",
         forest,
     ),
+    LR_SENSITIVITY,  # beside the forest: whether the verdicts there rest on rates each arm tolerates
     Figure.of_table(
         "accuracy_vs_macs",
         "Accuracy against compute",
