@@ -22,7 +22,10 @@ MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per
 # A training run's schedule length, the budget axis (`epochs` as a list): runs of one model and seed with other
 # schedules are other runs, compared apart. Not the `epoch` a row reached, nor a model's identity.
 SCHEDULE = "schedule_epochs"
-RUN_KEYS = (*MODEL_KEYS, SCHEDULE)  # what tells runs of a seed apart, where a table has them
+# The recipe a training run trained: "shared" (the config's; rows without the column are), or "tuned" (its arm's
+# own, chosen by tuning): runs of one model and seed at both are other runs, compared apart.
+RECIPE = "recipe"
+RUN_KEYS = (*MODEL_KEYS, SCHEDULE, RECIPE)  # what tells runs of a seed apart, where a table has them
 GROUP_KEYS = tuple(key for key in RUN_KEYS if key != "variant")
 # A row that stands for more models than its identity names says which (its `stands_for`): an untrained effective
 # field measured once for the models with and without batch norm, whose initial weights are the same
