@@ -158,6 +158,30 @@ def test_a_run_killed_mid_tuning_resumes_to_the_same_candidates_and_choice(
     assert (tmp_path / "cut" / "tuning.json").read_text() == (tmp_path / "whole" / "tuning.json").read_text()
 
 
+@pytest.mark.slow
+def test_tuning_shared_trains_the_verdict_seeds_at_both_recipes(tmp_path, monkeypatch, tiny_study, synthetic_root):
+    keys = {"seeds": [0, 1], "tune_candidates": 2, "tune_per_round": 2, "tuning_shared": True}
+    stand_in, _ = _run(tmp_path, monkeypatch, tiny_study, synthetic_root, **keys)
+    rows = pd.read_csv(tmp_path / "train.csv")
+    chosen = json.loads((tmp_path / "tuning.json").read_text())["arms"]
+    for variant in PEAKS:
+        own = rows[(rows["variant"] == variant) & (rows["epoch"] == EPOCHS)]
+        tuned_lr = chosen[f"vgg11-{variant}-r64-px32"]["recipe"]["lr"]
+        assert dict(zip(own["recipe"], own["lr"], strict=False)) == {"tuned": tuned_lr, "shared": 1e-3}
+        for seed in (0, 1):  # each recipe's model kept apart
+            assert (tmp_path / f"checkpoints/vgg11-{variant}-r64-px32-seed{seed}-tuned.pt").is_file()
+            assert (tmp_path / f"checkpoints/vgg11-{variant}-r64-px32-seed{seed}.pt").is_file()
+    assert not list(tmp_path.glob("checkpoints/*candidate*"))  # a candidate keeps none
+    assert len([call for call in stand_in.calls if call[0] == "test"]) == 4  # 2 arms x 2 recipes, seeds together
+    # The same folder without tuning (--force): its shared runs are done; the tuning's files are gone.
+    lines: list[str] = []
+    untuned = load_config(**{**tiny_study, "kinds": ["train"], "seeds": [0, 1], "epochs": EPOCHS, "lr": 1e-3})
+    study.run(untuned, tmp_path, force=True, data_root=str(synthetic_root), report=lines.append)
+    assert not any((tmp_path / name).exists() for name in ("tuning.csv", "tuning.json", "tuning.db"))
+    assert "4 trials, 4 already done, 0 to run" in lines
+    assert set(pd.read_csv(tmp_path / "train.csv")) >= {"lr"} and "recipe" not in pd.read_csv(tmp_path / "train.csv")
+
+
 @pytest.mark.parametrize(
     ("keys", "message"),
     [

@@ -173,12 +173,17 @@ class RunDir:
         unmade = [name for name in trials if name not in planned]
         kept = {output for name in trials if name in planned for output in self._outputs(name)}
         names = [*unmade, *sorted({output for name in unmade for output in self._outputs(name)} - kept)]
-        removed = [name for name in [*names, *(f"{table}.csv" for table in sorted(tables))] if self._owned(name)]
-        for name in removed:
-            (self.root / name).unlink()
+        removed = self.remove_files([*names, *(f"{table}.csv" for table in sorted(tables))])
         for folder in {(self.root / name).parent for name in removed if name.startswith(f"{TRIALS}/")}:
             with contextlib.suppress(OSError):  # kept where it holds other files
                 folder.rmdir()
+        return removed
+
+    def remove_files(self, names: list[str]) -> list[str]:
+        """Remove those of `names` that are regular files of the run itself (none through a link); give them."""
+        removed = [name for name in names if self._owned(name)]
+        for name in removed:
+            (self.root / name).unlink()
         return removed
 
     def _outputs(self, name: str) -> set[str]:

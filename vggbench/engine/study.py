@@ -47,6 +47,8 @@ from vggbench.engine.rundir import (
     INCOMPLETE,
     MISSING,
     OTHER_CONFIG,
+    TUNING_DB,
+    TUNING_JSON,
     RunDir,
     now,
     spec_key,
@@ -389,7 +391,9 @@ def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], rep
     (adopted with --force) does not make, and say so in one line: the tables and the claim then describe this
     configuration's run only."""
     made = {table.name for name in config.kinds for table in KINDS[name].tables}
+    made -= set() if config.tuning.enabled else {tuning.TUNING.name}
     removed = directory.remove_unmade(plan, {table.name for kind in KINDS.values() for table in kind.tables} - made)
+    removed += [] if config.tuning.enabled else directory.remove_files([TUNING_JSON, TUNING_DB])
     if removed:
         tables = [name for name in removed if "/" not in name]
         folders = collections.Counter(name.split("/")[0] + "/" for name in removed if "/" in name)
