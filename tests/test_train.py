@@ -258,6 +258,16 @@ def test_every_epoch_row_keeps_which_test_images_the_run_got_right(dataset):
     assert (right[:200] == expected).mean() >= 0.99  # batched apart from the trainer's: a rare tie may flip
 
 
+def test_a_tuning_candidate_never_evaluates_the_test_set(dataset, monkeypatch):
+    def no_test_set(self):
+        raise AssertionError("a tuning candidate evaluated the test set")
+
+    monkeypatch.setattr(train._Runs, "evaluate", no_test_set)
+    rows, _ = train.train_seeds(SMALL, _config(epochs=1), (0, 1), dataset, test_set=False)
+    assert [row["seed"] for row in rows] == [0, 1]
+    assert all(math.isnan(row["test_acc"]) and "test_correct" not in row for row in rows)
+
+
 def test_correctness_survives_its_text_form():
     bits = np.random.default_rng(0).random(13) < 0.5  # not a whole number of bytes
     assert np.array_equal(correctness.decode(correctness.encode(bits)), bits)

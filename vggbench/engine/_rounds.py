@@ -16,9 +16,10 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING
 
+from vggbench.engine.kinds.train import recipe_of
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import DECISIONS
-from vggbench.models.schema import SCHEDULE, identity
+from vggbench.models.schema import RECIPE, SCHEDULE, identity
 from vggbench.util.validate import InputError
 from vggbench.verdicts.decisions import decisions_record, unlike
 from vggbench.verdicts.sequential import CONTINUE
@@ -80,7 +81,8 @@ def still_needed(trial: Trial, models: set[tuple]) -> bool:
     """Whether `trial` is not a training trial, or trains one of `models` (from `undecided_models`)."""
     if trial.kind != "train":
         return True
-    described = {**identity(trial.spec), SCHEDULE: trial.setup.epochs}  # a budget's comparisons are its own
+    # A budget's comparisons are its own, and a recipe's (tuned or shared) too.
+    described = {**identity(trial.spec), SCHEDULE: trial.setup.epochs, RECIPE: recipe_of(trial)}
     return any(
         variant == described["variant"] and all(described.get(key) == value for key, value in base)
         for *base, variant in models

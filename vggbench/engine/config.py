@@ -8,6 +8,7 @@ key or a bad value stops the run before anything starts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import CONFIG, RunDir
+from vggbench.engine.tuning import Tuning
 from vggbench.measure.hardware import Machine
 from vggbench.measure.setups import MODES
 from vggbench.models.arch import Grid, ModelSpec
@@ -84,7 +86,7 @@ class Rules(Design, Margins):
     decisions: dict | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
-CORE = (Scope, Grid, Machine, Margins, Design)
+CORE = (Scope, Grid, Machine, Margins, Design, Tuning)
 
 # The claim presets' condition and budget: ratio 8, 32 px, batch norm off and on, 5 epochs of each seed's own
 # 20,000 images, seeds in rounds until each comparison is decided.
@@ -199,7 +201,8 @@ def refuse_unknown(values: Mapping[str, object], source: str | None = None) -> N
 class StudyConfig:
     """A checked configuration: every key of every kind is checked, selected or not; `values` holds every key
     of the core and of the selected kinds, defaults filled in and the machine resolved (what config.json
-    records). Its keys read as attributes: `config.seeds`, `config.epochs`."""
+    records; the tuning keys only where it tunes). Its keys read as attributes: `config.seeds`, `config.epochs`.
+    `recipes` holds each arm's chosen recipe once tuning chose them (`with_recipes`), else None."""
 
     def __init__(self, values: Mapping[str, object]) -> None:
         refuse_unknown(values)
@@ -210,11 +213,15 @@ class StudyConfig:
         self.machine, self.grid, self.design = Machine(**machine), Grid(**grid), Design(**design)
         self.values: dict[str, object] = {**scope, **grid, **machine, **margins, **design}
         self._check_design()
+        self.tuning, self.recipes = Tuning(**knobs.settings(Tuning, values)), None
+        if self.tuning.enabled:  # recorded only then: the config.json of a run that does not tune stays as it was
+            self.values.update(knobs.settings(Tuning, values))
         # Every kind's keys are checked, whether it runs or not; those of the kinds that run are kept.
         setups = {name: knobs.settings(kind.setup, resolved) for name, kind in KINDS.items() if kind.setup is not None}
         self.values["kinds"] = self._select(scope["kinds"])
         for name in self.kinds:
             self.values.update(setups.get(name, {}))
+        self.tuning.check(self)
 
     def _check_design(self) -> None:
         if self.design.sequential and len(self.seeds) < self.design.max_seeds:
@@ -252,6 +259,13 @@ class StudyConfig:
         if name in values:
             return values[name]
         raise AttributeError(f"the configuration has no key {name!r}")
+
+    def with_recipes(self, recipes: dict[str, dict]) -> StudyConfig:
+        """This configuration with each arm's chosen recipe (arm name -> {knob: value}): its training trials are
+        planned at them."""
+        tuned = copy.copy(self)
+        tuned.recipes = recipes
+        return tuned
 
     def models(self) -> list[ModelSpec]:
         return self.grid.models()

@@ -210,10 +210,14 @@ class Kind:
         if error or not self.tables:
             return None
         try:
-            self.tables[0].checked(pd.DataFrame(rows), "it", rows=True)
+            self.row_table(trial).checked(pd.DataFrame(rows), "it", rows=True)
         except InputError as refused:
             return str(refused)
         return None
+
+    def row_table(self, trial: Trial) -> Table:
+        """The table whose declaration `trial`'s rows are checked against (default: the kind's first)."""
+        return self.tables[0]
 
     def make_tables(self, rows: pd.DataFrame, config) -> dict[str, pd.DataFrame]:
         """The kind's tables from its rows, which may be none (default: the rows as its one table)."""

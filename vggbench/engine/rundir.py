@@ -6,6 +6,8 @@
                                       each sitting's (start, end, commit, config digest, design and accuracy
                                       family: vggbench.engine.study.sitting_plan) (and `published` in a copy
                                       `vggbench publish` made, which no run may use)
+    RUN_DIR/tuning.json, tuning.csv   with tuning, the search and each arm's chosen recipe; every candidate's rows
+    RUN_DIR/tuning.db                 the same search as Optuna's studies (SQLite; made anew by every sitting)
     RUN_DIR/decisions.json            under a sequential design, the accuracy comparisons each look decided
                                       (judged once per round by the engine, read by the claim)
     RUN_DIR/trials/KIND/KEY.json      one file per finished trial, written atomically, last
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CONFIG, METADATA, LOCK, DECISIONS = "config.json", "metadata.json", ".lock", "decisions.json"
+TUNING_JSON, TUNING_DB = "tuning.json", "tuning.db"
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
@@ -62,7 +65,7 @@ DAMAGED = "damaged"  # whole, but naming files trials do not write, or rows not 
 TRIALS, CHECKPOINTS, ERF_MAPS, FIGURES = "trials", "checkpoints", "erf_maps", "figures"
 CLAIM_MD, REPORT, REPORTS = "claim.md", "report.html", "reports.json"
 PUBLISHED_FOLDERS = (FIGURES, ERF_MAPS)  # not the checkpoints, nor the per-trial files
-PUBLISHED_FILES = (CLAIM_MD, REPORT, REPORTS, METADATA, CONFIG, DECISIONS)  # and every table
+PUBLISHED_FILES = (CLAIM_MD, REPORT, REPORTS, METADATA, CONFIG, DECISIONS, TUNING_JSON)  # and every table
 PUBLISHED = "published"  # metadata.json's key in a folder `vggbench publish` made: where and when
 INDEX_HEADING = "## Published runs"  # the results index's (README.md beside published folders) table's heading
 MAX_INPUT_BYTES = 2**33  # a checkpoint a trial reads: VGG-19's weights take 0.55 GB
@@ -170,12 +173,17 @@ class RunDir:
         unmade = [name for name in trials if name not in planned]
         kept = {output for name in trials if name in planned for output in self._outputs(name)}
         names = [*unmade, *sorted({output for name in unmade for output in self._outputs(name)} - kept)]
-        removed = [name for name in [*names, *(f"{table}.csv" for table in sorted(tables))] if self._owned(name)]
-        for name in removed:
-            (self.root / name).unlink()
+        removed = self.remove_files([*names, *(f"{table}.csv" for table in sorted(tables))])
         for folder in {(self.root / name).parent for name in removed if name.startswith(f"{TRIALS}/")}:
             with contextlib.suppress(OSError):  # kept where it holds other files
                 folder.rmdir()
+        return removed
+
+    def remove_files(self, names: list[str]) -> list[str]:
+        """Remove those of `names` that are regular files of the run itself (none through a link); give them."""
+        removed = [name for name in names if self._owned(name)]
+        for name in removed:
+            (self.root / name).unlink()
         return removed
 
     def _outputs(self, name: str) -> set[str]:

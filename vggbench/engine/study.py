@@ -1,5 +1,8 @@
 """The study engine: plan a configuration's trials, run them on an executor, and finish the run.
 
+    tune      where the config tunes, each arm's recipe first, in rounds of candidates that run as training
+              trials on the same executor (vggbench.engine.tuning); the training trials are then planned at
+              the chosen recipes
     plan      every selected kind's trials (`trials`)
     execute   speed trials first, one at a time with nothing else in flight; then every
               other trial as soon as the trials whose files it reads are done, batched as
@@ -30,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from vggbench.engine import _rounds as rounds
+from vggbench.engine import tuning
 from vggbench.engine._estimate import Rates, measure_rates
 from vggbench.engine._store import Store
 from vggbench.engine.config import StudyConfig, run_config
@@ -43,6 +47,8 @@ from vggbench.engine.rundir import (
     INCOMPLETE,
     MISSING,
     OTHER_CONFIG,
+    TUNING_DB,
+    TUNING_JSON,
     RunDir,
     now,
     spec_key,
@@ -88,8 +94,10 @@ MAX_TRIALS = 10_000  # the trials a run plans without --large: planning a larger
 
 
 def count(config: StudyConfig) -> dict[str, int]:
-    """How many trials each selected kind plans, counted without planning them."""
-    return {name: KINDS[name].count(config) for name in config.kinds}
+    """How many trials each selected kind plans, counted without planning them (and the tuning candidates')."""
+    counts = {name: KINDS[name].count(config) for name in config.kinds}
+    candidates = len(tuning.arms(config)) * len(config.tune_seeds) if config.tuning.enabled else 0
+    return counts | ({"tuning": candidates * config.tuning.tune_candidates} if candidates else {})
 
 
 def check_size(counts: dict[str, int], large: bool) -> None:
@@ -143,7 +151,7 @@ def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | N
     a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so. A grid
     above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`."""
     check_size(counts or count(config), large)
-    plan = trials(config)
+    plan = tuning.placeholders(config) + trials(config)  # the candidates at the config's recipe: their cost
     batched = runs(plan)
     needs = [memory.Need.of(*KINDS[run.kind].memory(run), f"{run.kind} {run.key}") for run in batched]
     too_big = {run.spec for run, need in zip(batched, needs, strict=True) if not need.fits}
@@ -334,12 +342,16 @@ def run(
         if not force:  # the folder's configuration, checked as every reader of a run checks it
             run_config(directory, missing_ok=True)
         directory.adopt(config.to_dict(), force)
+        candidates = tuning.placeholders(config)  # before they are asked: their keys, and their models' costs
         if force:
-            remove_unmade(directory, config, plan, report)
+            remove_unmade(directory, config, candidates + plan, report)
         started, earlier, planned = now(), _earlier_sittings(directory), sitting_plan(config, plan)
-        todo = _todo(directory, plan, report)
-        check_memory(runs(todo))
-        find_data(todo, data_root, report)
+        if config.tuning.enabled:  # its recipes not chosen yet: the trials with no file, by key
+            ahead = [trial for trial in candidates + plan if not directory.done(trial.kind, trial.key)]
+        else:
+            ahead = _todo(directory, plan, report)
+        check_memory(runs(ahead))
+        find_data(ahead, data_root, report)
         probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
         described = executor.start(config.machine, data_root, report)
 
@@ -352,7 +364,12 @@ def run(
 
         try:
             directory.write_metadata(metadata(None))
-            rates = measure_rates(runs(todo), config.machine.device, config.machine.threads)
+            rates = measure_rates(runs(ahead), config.machine.device, config.machine.threads)
+            todo = ahead
+            if config.tuning.enabled:
+                config = tuning.tune(config, directory, _runner(executor, directory, report, rates), report)
+                plan = trials(config)
+                todo = _todo(directory, plan, report)
             if config.design.sequential:
                 _execute_rounds(config, plan, todo, executor, directory, report, rates)
             else:
@@ -364,12 +381,19 @@ def run(
         return directory
 
 
+def _runner(executor, directory: RunDir, report: Report, rates: Rates) -> Callable[[list[Trial]], None]:
+    """What runs a tuning round's trials: `execute` on the run's executor, each reported."""
+    return lambda todo: execute(todo, executor, directory, Progress(todo, report, rates))
+
+
 def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], report: Report) -> None:
     """Remove from `directory` the trials, their checkpoints and maps, and the tables of kinds that `config`
     (adopted with --force) does not make, and say so in one line: the tables and the claim then describe this
     configuration's run only."""
     made = {table.name for name in config.kinds for table in KINDS[name].tables}
+    made -= set() if config.tuning.enabled else {tuning.TUNING.name}
     removed = directory.remove_unmade(plan, {table.name for kind in KINDS.values() for table in kind.tables} - made)
+    removed += [] if config.tuning.enabled else directory.remove_files([TUNING_JSON, TUNING_DB])
     if removed:
         tables = [name for name in removed if "/" not in name]
         folders = collections.Counter(name.split("/")[0] + "/" for name in removed if "/" in name)
@@ -495,4 +519,6 @@ def finish_folder(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Finish a run directory on its own (after a finish was cut short): its config.json, planned here once."""
     directory = RunDir(run_dir, KINDS)
     config = StudyConfig(run_config(directory))
+    if config.tuning.enabled:
+        config = config.with_recipes(tuning.recorded_recipes(directory))
     return finish(directory, config, trials(config))

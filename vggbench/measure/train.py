@@ -11,6 +11,7 @@ device as uint8 and each batch is scaled and resized there.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -124,8 +125,9 @@ class _Runs:
     """The runs of one model for some seeds, trained together: the network, its optimizer, each seed's data
     order and dropout stream, and the data on the device."""
 
-    def __init__(self, spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report) -> None:
+    def __init__(self, spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report, test_set=True) -> None:
         self.spec, self.config, self.seeds, self.report = spec, config, tuple(seeds), report
+        self.test_set = test_set  # False: a tuning candidate, which the test set must not inform
         models = train_setup.initial_models(spec, self.seeds)
         self.net = (_Lone if len(models) == 1 else _Group)(spec, models, config)
         self.format = train_setup.memory_format(config)
@@ -212,14 +214,18 @@ class _Runs:
         start = time.perf_counter()
         loss_sums, correct, data_s, compute_s = self._train_pass(epoch)
         train_s = time.perf_counter() - start
-        test_acc, right = self.evaluate()
-        right = right.cpu().numpy()  # each image's outcome at every epoch: the intervals of each budget's verdict
+        if self.test_set:
+            test_acc, right = self.evaluate()
+            right = right.cpu().numpy()  # each image's outcome at every epoch: the intervals of each budget's verdict
+        else:
+            test_acc, right = [math.nan] * len(self.seeds), [None] * len(self.seeds)
         shared = self._shared(epoch, train_s, time.perf_counter() - start, data_s, compute_s)
         rows = []
         for seed, loss, hits, images, accuracy in zip(self.seeds, loss_sums, correct, right, test_acc, strict=True):
             row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / self.count}
             row.update(train_acc=hits / self.count, test_acc=accuracy, **shared)
-            row["test_correct"] = correctness.encode(images)
+            if images is not None:
+                row["test_correct"] = correctness.encode(images)
             row["failed"] = is_failure(row["train_loss"], self.spec.num_classes, self.config.failure_loss_ratio)
             rows.append(row)
             self._report(row)
@@ -257,11 +263,11 @@ class _Runs:
 
     def _report(self, row: dict) -> None:
         if self.report is not None:
-            spec = self.spec
+            spec, tested = self.spec, f"test acc {row['test_acc']:.3f}, " if self.test_set else ""
             self.report(
                 f"{spec.arch.name} {spec.variant} ratio {spec.ratio} seed {row['seed']} epoch {row['epoch']}/"
                 f"{self.config.epochs}: loss {row['train_loss']:.4f}, train acc {row['train_acc']:.3f}, "
-                f"test acc {row['test_acc']:.3f}, {row['epoch_s']:.1f} s"
+                f"{tested}{row['epoch_s']:.1f} s"
             )
 
 
@@ -271,12 +277,15 @@ def _lanes(seeds: tuple[int, ...], config: TrainConfig) -> list[tuple[int, ...]]
     return [seeds[start : start + size] for start in range(0, len(seeds), size)]
 
 
-def _in_lanes(spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report) -> tuple[list, int]:
+def _in_lanes(
+    spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report, test_set: bool = True
+) -> tuple[list, int]:
     """A _Runs per lane, made in seed order in this thread (each seed's initial weights as alone), and the
     intra-op threads of each lane."""
     lanes = _lanes(tuple(seeds), config)
     step_flops(spec, "train")  # counted once, here: the counting mode must not run in two threads at once
-    return [_Runs(spec, config, lane, data, report) for lane in lanes], max(1, config.threads // len(lanes))
+    made = [_Runs(spec, config, lane, data, report, test_set) for lane in lanes]
+    return made, max(1, config.threads // len(lanes))
 
 
 def _lane_pool(lanes: int, threads: int) -> ThreadPoolExecutor:
@@ -302,10 +311,16 @@ def training_step(spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIS
 
 
 def train_seeds(
-    spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report: Reporter | None = None
+    spec: ModelSpec,
+    config: TrainConfig,
+    seeds,
+    data: FashionMNIST,
+    report: Reporter | None = None,
+    test_set: bool = True,
 ) -> tuple[list[dict], list[VGG]]:
     """Train one model for each of `seeds`, together (one seed: the plain path): rows per seed and epoch,
-    and the trained models in seed order.
+    and the trained models in seed order. Without `test_set` (a tuning candidate) the test images are never
+    evaluated: the rows' test_acc is NaN.
 
     The seeds train in lanes (threads) at once, each lane's seeds as one network. Deterministic on the CPU
     for given seeds, thread count and settings: a seed fixes its model's initial weights, its data order
@@ -314,7 +329,7 @@ def train_seeds(
     torch.backends.cudnn.benchmark = True
     previous_threads = torch.get_num_threads()
     try:
-        runs, threads = _in_lanes(spec, config, seeds, data, report)
+        runs, threads = _in_lanes(spec, config, seeds, data, report, test_set)
         torch.set_num_threads(threads)
         epochs = range(1, config.epochs + 1)
 

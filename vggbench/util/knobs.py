@@ -144,6 +144,13 @@ def _check_entry(value, option: Option, entry: bool = False) -> None:
         raise _refuse(option, value, f"choose one of {allowed(meta.choices)}{did_you_mean(value, meta.choices)}", entry)
 
 
+def check_value(cls, key: str, value) -> None:
+    """Check `value` as one value of config key `key` of setup class `cls` (an InputError names the key and what is
+    allowed): a value a setup will be made with later, as a search space's."""
+    (option,) = [option for option in options(cls) if option.key == key]
+    _check_entry(value, option)
+
+
 def check(setup) -> None:
     """Check every knob of `setup`; an InputError names the first bad value and what is allowed."""
     for option in options(type(setup)):

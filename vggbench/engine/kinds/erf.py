@@ -11,7 +11,7 @@ import itertools
 from dataclasses import dataclass
 
 from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
-from vggbench.engine.kinds.train import checkpoint_of, trial_key
+from vggbench.engine.kinds.train import checkpoint_of, checkpoint_part, trial_key
 from vggbench.engine.rundir import ERF_MAPS, erf_map_name, model_key, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import RESAMPLES
@@ -186,8 +186,9 @@ class Erf(Kind):
         ]
         if "train" in config.kinds:  # after training, from its checkpoints
             for spec in config.models():
-                needs = tuple(("train", trial_key(spec, seed)) for seed in config.first_seeds)
-                reads = tuple(checkpoint_of(spec, seed) for seed in config.first_seeds)
+                part = checkpoint_part(config)  # with tuning alone, the tuned models
+                needs = tuple(("train", trial_key(spec, seed, part)) for seed in config.first_seeds)
+                reads = tuple(checkpoint_of(spec, seed, part) for seed in config.first_seeds)
                 for at in sides:
                     trained = dataclasses.replace(base, trained=True, at_training=at)
                     plan.append(self._trial(spec, trained, needs=needs, reads=reads))

@@ -1,16 +1,22 @@
-"""Training on Fashion-MNIST: per-epoch loss, accuracy and time, one trial per model and seed."""
+"""Training on Fashion-MNIST: per-epoch loss, accuracy and time, one trial per model and seed.
+
+A training trial trains one recipe (its `recipe` label, vggbench.engine.tuning says how they are chosen): the
+config's own (SHARED: no label, the keys and files of runs before tuning), its arm's chosen one (TUNED, keyed
+...-tuned) or a tuning candidate's (CANDIDATE, keyed ...-candidateN: evaluated on validation images only, no
+checkpoint kept)."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING, ClassVar
 
 from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import TrainConfig
-from vggbench.models.schema import ARCH, NAME_KEYS, SCHEDULE, keys_in
-from vggbench.util.csvio import INTEGER, NON_NEGATIVE, SHARE, TEXT
+from vggbench.models.schema import ARCH, MODEL_KEYS, NAME_KEYS, RECIPE, SCHEDULE, SHARED, TUNED, keys_in
+from vggbench.util.csvio import BOOLEAN, INTEGER, NON_NEGATIVE, NUMBER, SHARE, TEXT
 from vggbench.util.knobs import as_list
 
 if TYPE_CHECKING:
@@ -44,7 +50,7 @@ SUMMARY_COLUMNS = (
 
 def trial_key(spec, seed: int, budget: str = "") -> str:
     """The key of the training trial of `spec` and `seed`, however the seeds are grouped to train; `budget` is
-    `_budget_part`'s: the first budget listed has none, so a run of one budget (and the effective field, which reads
+    `budget_part`'s: the first budget listed has none, so a run of one budget (and the effective field, which reads
     the first budget's checkpoints) keeps the keys it had before `epochs` was an axis."""
     return f"{spec_key(spec)}-seed{seed}{budget}"
 
@@ -54,15 +60,78 @@ def checkpoint_of(spec, seed: int, budget: str = "") -> str:
     return checkpoint_file(trial_key(spec, seed, budget))
 
 
-def _budget_part(epochs: int, budgets) -> str:
+def budget_part(epochs: int, budgets) -> str:
     """How a trial's key names its schedule of `epochs` among the run's `budgets` (the config's `epochs`)."""
     return "" if epochs == as_list(budgets)[0] else f"-epochs{epochs}"
 
 
-def _budget_of(trial) -> str:
-    """The budget part of a training trial's key (or of a group's, `_together`)."""
-    named = f"-epochs{trial.setup.epochs}"
-    return named if trial.key.endswith(named) else ""
+def _tail(trial) -> str:
+    """What a training trial's key (or its group's, `_together`) names after its seeds: its budget and recipe."""
+    seeds = trial.setup.trained_seeds
+    named = f"-seed{seeds[0]}" if len(seeds) == 1 else f"-seeds{'_'.join(map(str, seeds))}"
+    return trial.key[len(spec_key(trial.spec) + named) :]
+
+
+CANDIDATE = "candidate"  # the recipe of a tuning candidate's trial, beside schema.SHARED and TUNED (module docstring)
+
+
+def arm_name(spec, budget: str) -> str:
+    """How tuning names an arm, a model at one budget (`budget`: `budget_part`'s): vgg11-stack-r8-px32-bn."""
+    return f"{spec_key(spec)}{budget}"
+
+
+def recipe_of(trial) -> str:
+    return dict(trial.labels).get("recipe", SHARED)
+
+
+def training_trial(spec, setup: TrainConfig, seed: int, budget: str, recipe: str = SHARED, candidate=None) -> Trial:
+    """The trial that trains `spec` with `seed` at `setup` (which holds the recipe), keyed and labelled by which
+    recipe that is (a candidate's by its number, 0-based in ask order)."""
+    part = {SHARED: "", TUNED: "-tuned", CANDIDATE: f"-candidate{candidate}"}[recipe]
+    labels = (("seed", seed),) + ((("recipe", recipe),) if recipe != SHARED else ())
+    labels += (("candidate", candidate),) if recipe == CANDIDATE else ()
+    setup = dataclasses.replace(setup, seed=seed, seeds=(seed,))
+    return Trial("train", spec, trial_key(spec, seed, budget + part), setup, labels)
+
+
+def verdict_recipes(config) -> tuple[str, ...]:
+    """The recipes the verdict seeds train: the config's, or with tuning each arm's chosen (and the config's as
+    well where `tuning_shared`)."""
+    if not config.tuning.enabled:
+        return (SHARED,)
+    return (TUNED, SHARED) if config.tuning.tuning_shared else (TUNED,)
+
+
+def checkpoint_part(config) -> str:
+    """The key part of the first budget's training trials whose checkpoints other kinds read (the effective
+    field): the config's recipe where the run trains it, else the tuned one."""
+    return "" if SHARED in verdict_recipes(config) else "-tuned"
+
+
+# Every tuning candidate's rows, one per arm, candidate, seed and epoch (vggbench.engine.tuning writes it): the
+# candidate's recipe values (a column per searched knob, between `candidate` and `seed`), its validation accuracy,
+# and the candidate's own `pruned`, `objective` (the mean over its seeds of val_acc at the last epoch it reached)
+# and `chosen`.
+TUNING = Table(
+    "tuning",
+    "Tuning candidates per arm",
+    (*MODEL_KEYS, SCHEDULE, "candidate", "seed", "epoch", "val_acc", "train_loss", "pruned", "objective", "chosen"),
+    reads=(
+        ("arch", ARCH),
+        ("variant", TEXT),
+        (SCHEDULE, INTEGER),
+        ("candidate", INTEGER),
+        ("seed", INTEGER),
+        ("epoch", INTEGER),
+        ("val_acc", SHARE),
+        ("pruned", BOOLEAN),
+        ("objective", NUMBER),
+        ("chosen", BOOLEAN),
+    ),
+    on_request=True,
+)
+# A candidate trial's rows: trained, evaluated on validation images only (no test accuracy).
+CANDIDATE_ROWS = Table("candidate", "A tuning candidate's rows", COLUMNS, required=("train_loss", "train_acc"))
 
 
 class Train(Kind):
@@ -86,6 +155,7 @@ class Train(Kind):
             ),
             required=("train_loss", "train_acc", "test_acc"),  # but where the run diverged, which failed marks
         ),
+        TUNING,
     )
     summary_table = Table(
         "summary",
@@ -118,22 +188,21 @@ class Train(Kind):
         # Under a sequential design the later seeds are planned but run only while a comparison needs them. Each
         # budget (`epochs`, an axis) is a setup of its own: its trials train a whole schedule of that length. The
         # labels name no budget (its rows record it, `schedule_epochs`), so a run of one keeps its fingerprints.
-        return [
-            Trial(
-                self.name,
-                spec,
-                trial_key(spec, seed, _budget_part(setup.epochs, config.epochs)),
-                setup,
-                (("seed", seed),),
-            )
-            for seed in config.trained_seeds
-            for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,))
-            for spec in config.models()
-        ]
+        # A tuned trial trains its arm's chosen recipe (`config.recipes`; before tuning, the config's stands in).
+        plan = []
+        for seed in config.trained_seeds:
+            for setup in config.setups(TrainConfig, seed=seed, seeds=(seed,)):
+                budget = budget_part(setup.epochs, config.epochs)
+                for spec in config.models():
+                    for recipe in verdict_recipes(config):
+                        tuned = recipe == TUNED and config.recipes is not None
+                        chosen = config.recipes[arm_name(spec, budget)] if tuned else {}
+                        plan.append(training_trial(spec, dataclasses.replace(setup, **chosen), seed, budget, recipe))
+        return plan
 
     def count(self, config) -> int:
         setups = len(config.setups(TrainConfig, seed=config.trained_seeds[0], seeds=config.trained_seeds[:1]))
-        return len(config.trained_seeds) * setups * len(config.models())
+        return len(config.trained_seeds) * setups * len(config.models()) * len(verdict_recipes(config))
 
     def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
         """The seeds still to train of each model, `seed_batch` at a time in the order planned: each group one
@@ -141,7 +210,8 @@ class Train(Kind):
         open_groups: dict[tuple, list[Trial]] = {}  # by model and setup but the seed: the group still filling
         groups: list[list[Trial]] = []
         for trial in todo:
-            alike = (trial.spec, dataclasses.replace(trial.setup, seed=0, seeds=()))
+            recipe = tuple(label for label in trial.labels if label[0] != "seed")  # a tuned run may equal a shared
+            alike = (trial.spec, dataclasses.replace(trial.setup, seed=0, seeds=()), recipe)
             group = open_groups.get(alike)
             if group is None or len(group) == trial.setup.seed_batch:
                 group = open_groups[alike] = []
@@ -150,22 +220,26 @@ class Train(Kind):
         return [(_together(group), group) for group in groups]
 
     def split(self, outcome: Outcome, members: list[Trial]) -> list[Outcome]:
-        """Each seed's rows and checkpoint."""
+        """Each seed's rows, with its trial's labels (its recipe, a candidate's number), and checkpoint."""
         parts = []
         for member in members:
             seed, checkpoint = member.setup.seed, checkpoint_file(member.key)
-            rows = [row for row in outcome.rows if row["seed"] == seed]
-            parts.append(Outcome(rows, {checkpoint: outcome.files[checkpoint]}))
+            rows = [{**row, **dict(member.labels)} for row in outcome.rows if row["seed"] == seed]
+            kept = {} if recipe_of(member) == CANDIDATE else {checkpoint: outcome.files[checkpoint]}
+            parts.append(Outcome(rows, kept))
         return parts
 
     def run(self, trial, inputs, load_data, report) -> Outcome:
         from vggbench.measure import train
         from vggbench.measure.checkpoints import checkpoint_bytes
 
-        setup = trial.setup
-        rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, load_data(), report)
+        setup, candidate = trial.setup, recipe_of(trial) == CANDIDATE
+        data = load_data()
+        rows, models = train.train_seeds(trial.spec, setup, setup.trained_seeds, data, report, test_set=not candidate)
+        if candidate:  # chosen on its rows alone: no checkpoint kept
+            return Outcome(rows)
         files = {
-            checkpoint_of(trial.spec, seed, _budget_of(trial)): checkpoint_bytes(model, trial.spec)
+            checkpoint_of(trial.spec, seed, _tail(trial)): checkpoint_bytes(model, trial.spec)
             for seed, model in zip(setup.trained_seeds, models, strict=True)
         }
         return Outcome(rows, files)
@@ -196,6 +270,8 @@ class Train(Kind):
         if len(budgets) == 1:  # rows written before they recorded their schedule, and failed trials' rows
             rows = rows.assign(**{SCHEDULE: rows.get(SCHEDULE, budgets[0])}).fillna({SCHEDULE: budgets[0]})
             rows[SCHEDULE] = rows[SCHEDULE].astype(int)
+        if RECIPE in rows:  # a tuned run's: the rows of the config's recipe carry no label
+            rows[RECIPE] = rows[RECIPE].fillna(SHARED)
         seed_order = {seed: index for index, seed in enumerate(config.seeds)}
         order = rows.groupby(keys_in(rows), sort=False, dropna=False).ngroup().to_frame("model")
         order["epoch"] = rows.get("epoch", 0)  # a table of failed trials has no epochs
@@ -207,8 +283,15 @@ class Train(Kind):
         """A row per epoch, in order."""
         return [{**trial.identity(), "epoch": epoch} for epoch in range(1, trial.setup.epochs + 1)]
 
+    def row_table(self, trial) -> Table:
+        """A tuning candidate's rows have no test accuracy: they are checked as such."""
+        return CANDIDATE_ROWS if recipe_of(trial) == CANDIDATE else self.tables[0]
+
     def describe(self, rows) -> str:
-        return f"test acc {rows[-1]['test_acc']:.3f} after {rows[-1]['epoch']} epoch(s)"
+        last = rows[-1]
+        tested = last.get("recipe") != CANDIDATE  # a candidate is evaluated on validation images only
+        measured = f"test acc {last['test_acc']:.3f}" if tested else f"val acc {last.get('val_acc', math.nan):.3f}"
+        return f"{measured} after {last['epoch']} epoch(s)"
 
     def summarize(self, rows: pd.DataFrame) -> pd.DataFrame | None:
         from vggbench.measure.training_rules import summarize
@@ -240,7 +323,7 @@ def _together(members: list[Trial]) -> Trial:
         return members[0]
     seeds = tuple(member.setup.seed for member in members)
     first = members[0]
-    key = f"{spec_key(first.spec)}-seeds{'_'.join(map(str, seeds))}{_budget_of(first)}"
+    key = f"{spec_key(first.spec)}-seeds{'_'.join(map(str, seeds))}{_tail(first)}"
     return dataclasses.replace(first, key=key, setup=dataclasses.replace(first.setup, seeds=seeds))
 
 

@@ -1,0 +1,396 @@
+"""Equal-budget tuning per arm: each arm's recipe is chosen on validation images before its verdict seeds train.
+
+How tuning flows (vggbench.engine.study.run, where tune_candidates is above 0):
+
+    arms      every model of the grid at every budget (`epochs`) is an arm; each gets an Optuna study of its own,
+              all with the same space, sampler and sampler seed, candidates, seeds per candidate and epochs
+    rounds    each round every arm asks `tune_per_round` candidates; a candidate trains its recipe once per
+              tuning seed as ordinary training trials (content-keyed, KEY-candidateN, on any executor), evaluated
+              on validation images only, never the test set; its objective, the mean over its seeds of the
+              validation accuracy at the last epoch it reached, is told back to its arm's study
+    choice    each arm's best candidate (the first asked of equal ones): tuning.json holds the choices and the
+              search, tuning.csv every candidate's rows
+    verdict   the training trials are planned at each arm's chosen recipe (recipe "tuned", KEY-tuned), and the
+              fixed or sequential design runs on them as in any run (`tuning_shared`: the config's recipe too)
+
+A resumed run replays: the studies are made anew, asked in the same order and told the objectives read back from
+the finished candidates' trial files (only the missing candidates train), so a run killed at any point asks the
+same candidates and chooses the same recipes. Optuna's storage (RUN_DIR/tuning.db, or `tune_storage`) mirrors the
+replay for Optuna's own tools; nothing is read back from it. Pruning is not implemented: every candidate trains its
+whole budget (`pruned` is false throughout).
+
+`config` below is a vggbench.engine.config.StudyConfig, which imports this module for its Tuning keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vggbench.engine.kinds.train import CANDIDATE, TUNING, arm_name, budget_part, training_trial
+from vggbench.engine.rundir import DONE, TUNING_DB, TUNING_JSON, RunDir
+from vggbench.measure.setups import TrainConfig
+from vggbench.models.arch import ModelSpec
+from vggbench.models.schema import SCHEDULE, identity
+from vggbench.util import knobs
+from vggbench.util.csvio import read_json
+from vggbench.util.knobs import Setup, knob, refuse_ignored
+from vggbench.util.validate import MAX_SEED, InputError, did_you_mean, shown
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from vggbench.engine.contract import Trial
+
+# The TrainConfig knobs a search may vary: the recipe, not the budget, the data or the machine (those that
+# TrainConfig has: `init` where it is a knob).
+RECIPE_KNOBS = ("lr", "optimizer", "momentum", "weight_decay", "lr_schedule", "batch_size", "normalize", "init")
+# A knob that TrainConfig refuses unless another has a value: asked only of the candidates that give it that value.
+APPLIES_ONLY = {"momentum": ("optimizer", "sgd")}
+MAX_CANDIDATES = 1000  # candidates per arm: beyond, a typo rather than a search
+SAMPLER = "TPESampler"  # Optuna's default sampler, seeded: random for its first 10 candidates, then TPE
+OBJECTIVE = "mean over the candidate's seeds of val_acc at the last epoch it reached"
+_RANGE = re.compile(r"(log|uniform)\(\s*([^,()\s]+)\s*,\s*([^,()\s]+)\s*\)")
+_FORMS = "KNOB=log(LOW,HIGH), KNOB=uniform(LOW,HIGH) or KNOB=A|B|..."
+
+
+def recipe_options() -> dict[str, knobs.Option]:
+    """The recipe knobs TrainConfig has, by config key (each the field's name)."""
+    return {option.key: option for option in knobs.options(TrainConfig) if option.key in RECIPE_KNOBS}
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched knob: a float range (log-uniform or uniform), or a list of values."""
+
+    key: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple = ()
+
+    def suggest(self, trial) -> object:
+        """The value an Optuna trial asks for this knob."""
+        if self.choices:
+            return trial.suggest_categorical(self.key, self.choices)
+        return trial.suggest_float(self.key, self.low, self.high, log=self.log)
+
+    def described(self) -> dict:
+        """As tuning.json records it: {"log": [low, high]}, {"uniform": [low, high]} or {"choices": [...]}."""
+        if self.choices:
+            return {"choices": list(self.choices)}
+        return {"log" if self.log else "uniform": [self.low, self.high]}
+
+
+def dimension(entry: str) -> Dimension:
+    """A tune_space entry (`_FORMS`) as a Dimension, its values checked as the knob checks them."""
+    key, equals, text = (part.strip() for part in entry.partition("="))
+    if not equals or not text:
+        raise InputError(f"tune_space entry {shown(entry)} is not allowed: write {_FORMS}")
+    options = recipe_options()
+    if key not in options:
+        raise InputError(
+            f"tune_space entry {shown(entry)} is not allowed: {shown(key)} is no recipe knob"
+            f"{did_you_mean(key, options)}: choose from {', '.join(options)}"
+        )
+    option, found = options[key], _RANGE.fullmatch(text)
+    if found is None:
+        choices = tuple(_value(option, part.strip(), entry) for part in text.split("|"))
+        if len(set(choices)) < len(choices):
+            raise InputError(f"tune_space entry {shown(entry)} is not allowed: give each value once")
+        return Dimension(key, choices=choices)
+    if option.kind is not float:
+        raise InputError(f"tune_space entry {shown(entry)} is not allowed: {key} takes a list of values, A|B|...")
+    low, high = (_value(option, part, entry) for part in found.group(2, 3))
+    log = found.group(1) == "log"
+    if not low < high or (log and low <= 0):
+        raise InputError(f"tune_space entry {shown(entry)} is not allowed: give LOW < HIGH" + (", LOW > 0" * log))
+    return Dimension(key, float(low), float(high), log)
+
+
+def _value(option: knobs.Option, text: str, entry: str) -> object:
+    """`text` as a value of the knob `option`, checked as the knob checks its values."""
+    words = {"true": True, "false": False}
+    try:
+        value = words[text.lower()] if option.kind is bool else option.kind(text)
+    except (KeyError, ValueError):
+        value = text  # refused below, by the knob's own words
+    try:
+        knobs.check_value(TrainConfig, option.key, value)
+    except InputError as error:
+        raise InputError(f"tune_space entry {shown(entry)}: {error}") from None
+    return value
+
+
+@dataclass(frozen=True)
+class Tuning(Setup):
+    """The search each arm's recipe is chosen by, the same for every arm (module docstring)."""
+
+    GROUP = "tuning"
+
+    tune_candidates: int = knob(
+        0,
+        "recipes each arm (a model at a budget) tries before its verdict seeds train at the best of them, judged on "
+        "validation accuracy; 0: no tuning, every arm trains the config's recipe",
+        minimum=0,
+        maximum=MAX_CANDIDATES,
+        flags=None,
+    )
+    tune_seeds: tuple[int, ...] | None = knob(
+        None,
+        "the seeds each candidate trains, none of them a verdict seed (`seeds`)",
+        minimum=0,
+        maximum=MAX_SEED,
+        flags=None,
+    )
+    tune_space: tuple[str, ...] | None = knob(
+        None,
+        f"the searched recipe knobs, an entry each: {_FORMS} (as lr=log(1e-4,1e-1), optimizer=adam|sgd); the "
+        "knobs not searched keep the config's values",
+        flags=None,
+    )
+    tune_per_round: int = knob(
+        1, "candidates each arm asks before the results of any of them are told", minimum=1, flags=None
+    )
+    tune_sampler_seed: int = knob(0, f"the seed of each arm's sampler (Optuna's {SAMPLER})", minimum=0, flags=None)
+    tune_storage: str | None = knob(
+        None,
+        f"an Optuna storage URL the studies are also written to (default: sqlite:///RUN_DIR/{TUNING_DB})",
+        flags=None,
+    )
+    tuning_shared: bool = knob(
+        False, "train the verdict seeds at the config's recipe as well (recipe `shared`, beside `tuned`)", flags=None
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("tune_seeds", "tune_space", "tune_storage", "tuning_shared"):
+            refuse_ignored(self, name, self.enabled, "tune_candidates", "with tune_candidates above 0")
+        if self.enabled and not (self.tune_seeds and self.tune_space):
+            raise InputError("tune_candidates above 0 needs tune_seeds (seeds of its own) and tune_space (a knob each)")
+        keys = [entry.key for entry in self.space]
+        if len(set(keys)) < len(keys):
+            raise InputError(f"tune_space names a knob twice ({', '.join(keys)}): give each knob once")
+
+    @property
+    def enabled(self) -> bool:
+        return self.tune_candidates > 0
+
+    @property
+    def space(self) -> tuple[Dimension, ...]:
+        """The searched knobs, in the order they are asked: a knob that applies only with another's value last."""
+        dimensions = [dimension(entry) for entry in self.tune_space or ()]
+        return tuple(sorted(dimensions, key=lambda entry: entry.key in APPLIES_ONLY))
+
+    def check(self, config) -> None:
+        """Refuse a search the study cannot run: without training, on the verdict's seeds, with no validation
+        images, or a knob that applies with none of the values searched or set."""
+        if not self.enabled:
+            return
+        if "train" not in config.kinds:
+            raise InputError("tune_candidates above 0 trains candidates: the kinds must include train")
+        shared = sorted(set(self.tune_seeds) & set(config.seeds))
+        if shared:
+            raise InputError(f"tune_seeds and seeds share {shown(shared)}: the verdict's seeds must not tune it")
+        if config.values.get("validation_images") == 0:
+            raise InputError("tune_candidates above 0 chooses on validation images: set validation_images above 0")
+        searched = {entry.key: entry.choices or (None,) for entry in self.space}
+        for key, (other, value) in APPLIES_ONLY.items():
+            if key in searched and value not in searched.get(other, (config.values.get(other),)):
+                raise InputError(f"tune_space searches {key}, which applies only with {other}={value!r}: search it")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A model at one budget, tuned as one."""
+
+    spec: ModelSpec
+    setup: TrainConfig  # at the config's recipe
+    budget: str  # its trials' key part (vggbench.engine.kinds.train.budget_part)
+
+    @property
+    def name(self) -> str:
+        return arm_name(self.spec, self.budget)
+
+    def identity(self) -> dict:
+        return {**identity(self.spec), SCHEDULE: self.setup.epochs}
+
+    def trials(self, number: int, recipe: dict, seeds) -> list[Trial]:
+        """Candidate `number`'s trials, one per tuning seed, at `recipe` (field: value)."""
+        setup = dataclasses.replace(self.setup, **recipe)
+        return [training_trial(self.spec, setup, seed, self.budget, CANDIDATE, number) for seed in seeds]
+
+
+def arms(config) -> list[Arm]:
+    return [
+        Arm(spec, setup, budget_part(setup.epochs, config.epochs))
+        for setup in config.setups(TrainConfig)
+        for spec in config.models()
+    ]
+
+
+def placeholders(config) -> list[Trial]:
+    """Every candidate's trials at the config's recipe: what a dry run counts and times, and what --force keeps
+    (by key) before the candidates are asked."""
+    if not config.tuning.enabled:
+        return []
+    numbers = range(config.tuning.tune_candidates)
+    return [trial for arm in arms(config) for number in numbers for trial in arm.trials(number, {}, config.tune_seeds)]
+
+
+@dataclass
+class Candidate:
+    arm: Arm
+    number: int
+    recipe: dict  # each searched knob's value (one that does not apply: the config's)
+    trials: list[Trial]
+    asked: object  # its Optuna trial
+    objective: float = math.nan
+
+
+def _ask(study, arm: Arm, number: int, tuning: Tuning) -> Candidate:
+    asked, recipe = study.ask(), {}
+    for entry in tuning.space:
+        other, value = APPLIES_ONLY.get(entry.key, (None, None))
+        applies = other is None or recipe.get(other, getattr(arm.setup, other)) == value
+        recipe[entry.key] = entry.suggest(asked) if applies else getattr(arm.setup, entry.key)
+    return Candidate(arm, number, recipe, arm.trials(number, recipe, tuning.tune_seeds), asked)
+
+
+def objective(rows: pd.DataFrame) -> float:
+    """The mean over a candidate's seeds of val_acc at the last epoch each reached; NaN where none has one."""
+    if rows.empty or "val_acc" not in rows or "epoch" not in rows:
+        return math.nan
+    last = rows.dropna(subset=["epoch"]).sort_values("epoch").groupby("seed").tail(1)
+    return float(last["val_acc"].mean()) if last["val_acc"].notna().any() else math.nan
+
+
+def _studies(config, directory: RunDir, names: list[str]) -> dict[str, object]:
+    """A fresh Optuna study per arm in the storage (the run's tuning.db, replaced; or tune_storage's, where
+    this run's studies are deleted first)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = config.tuning.tune_storage
+    if url is None:
+        directory.path(TUNING_DB).unlink(missing_ok=True)
+        url = f"sqlite:///{directory.path(TUNING_DB).resolve()}"
+    prefix = "" if config.tuning.tune_storage is None else f"{directory.root.resolve()}/"  # a shared database's
+    storage = optuna.storages.RDBStorage(url)
+    known = {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
+    studies = {}
+    for name in names:
+        if prefix + name in known:
+            optuna.delete_study(study_name=prefix + name, storage=storage)
+        sampler = optuna.samplers.TPESampler(seed=config.tuning.tune_sampler_seed)
+        studies[name] = optuna.create_study(
+            storage=storage, sampler=sampler, study_name=prefix + name, direction="maximize"
+        )
+    return studies
+
+
+def tune(config, directory: RunDir, run_trials: Callable[[list], None], report):
+    """Tune every arm in rounds (module docstring), training the candidates not done with `run_trials`; write
+    tuning.csv and tuning.json; give `config` with each arm's chosen recipe (StudyConfig.with_recipes)."""
+    tuning, every = config.tuning, arms(config)
+    studies = _studies(config, directory, [arm.name for arm in every])
+    candidates: list[Candidate] = []
+    rounds = -(-tuning.tune_candidates // tuning.tune_per_round)
+    for number in range(rounds):
+        first = number * tuning.tune_per_round
+        asked = range(first, min(first + tuning.tune_per_round, tuning.tune_candidates))
+        new = [_ask(studies[arm.name], arm, index, tuning) for arm in every for index in asked]
+        todo = [trial for candidate in new for trial in candidate.trials if directory.status(trial) != DONE]
+        report(
+            f"tuning round {number + 1} of {rounds}: candidate(s) {asked.start}-{asked.stop - 1} of "
+            f"{len(every)} arm(s), {len(todo)} of their {sum(len(c.trials) for c in new)} trials to run"
+        )
+        run_trials(todo)
+        for candidate in new:
+            candidate.objective = objective(directory.rows(candidate.trials))
+            study = studies[candidate.arm.name]
+            if math.isnan(candidate.objective):
+                study.tell(candidate.asked, state=_failed())
+            else:
+                study.tell(candidate.asked, candidate.objective)
+        candidates += new
+    chosen = {arm.name: _best(arm, candidates) for arm in every}
+    write_tuning(directory, config, candidates, chosen)
+    for arm in every:
+        best = chosen[arm.name]
+        report(f"tuning {arm.name}: candidate {best.number}, {_words(best.recipe)}, val acc {best.objective:.4f}")
+    return config.with_recipes({name: best.recipe for name, best in chosen.items()})
+
+
+def _failed():
+    import optuna
+
+    return optuna.trial.TrialState.FAIL
+
+
+def _words(recipe: dict) -> str:
+    return ", ".join(
+        f"{key} {value:.3g}" if isinstance(value, float) else f"{key} {value}" for key, value in recipe.items()
+    )
+
+
+def _best(arm: Arm, candidates: list[Candidate]) -> Candidate:
+    """The arm's candidate of the highest objective, the first asked of equal ones."""
+    own = [candidate for candidate in candidates if candidate.arm == arm and not math.isnan(candidate.objective)]
+    if not own:
+        raise InputError(
+            f"tuning {arm.name}: no candidate has a validation accuracy (val_acc) to choose by: every candidate "
+            "failed, or the trainer records none"
+        )
+    return max(own, key=lambda candidate: (candidate.objective, -candidate.number))
+
+
+def write_tuning(directory: RunDir, config, candidates: list[Candidate], chosen: dict) -> None:
+    """tuning.csv (every candidate's rows, TUNING) and tuning.json (the search, and each arm's choice)."""
+    import pandas as pd
+
+    rows = []
+    for candidate in candidates:
+        own = {**candidate.arm.identity(), "candidate": candidate.number, **candidate.recipe}
+        verdict = {"pruned": False, "objective": candidate.objective, "chosen": chosen[candidate.arm.name] is candidate}
+        for row in directory.rows(candidate.trials).to_dict("records"):
+            measured = {key: row.get(key, math.nan) for key in ("seed", "epoch", "val_acc", "train_loss")}
+            rows.append({**own, **measured, **verdict})
+    columns = [*TUNING.columns[: TUNING.columns.index("seed")]]
+    columns[columns.index("candidate") + 1 : columns.index("candidate") + 1] = [e.key for e in config.tuning.space]
+    columns += list(TUNING.columns[TUNING.columns.index("seed") :])
+    directory.write_table(TUNING.name, pd.DataFrame(rows, columns=columns))
+    directory.write_text(TUNING_JSON, json.dumps(tuning_record(config, chosen), indent=1))
+
+
+def tuning_record(config, chosen: dict) -> dict:
+    """What tuning.json holds: the search every arm had, and each arm's chosen candidate."""
+    tuning = config.tuning
+    search = {
+        "sampler": SAMPLER,
+        "sampler_seed": tuning.tune_sampler_seed,
+        "candidates": tuning.tune_candidates,
+        "per_round": tuning.tune_per_round,
+        "seeds": list(tuning.tune_seeds),
+        "space": {entry.key: entry.described() for entry in tuning.space},
+        "objective": OBJECTIVE,
+        "pruner": "none",
+    }
+    arms_chosen = {
+        name: {**best.arm.identity(), "candidate": best.number, "recipe": best.recipe, "objective": best.objective}
+        for name, best in chosen.items()
+    }
+    return {"format": 1, "search": search, "arms": arms_chosen}
+
+
+def recorded_recipes(directory: RunDir) -> dict[str, dict]:
+    """Each arm's chosen recipe as the run's tuning.json records it (a run finished again on its own)."""
+    if not directory.has(TUNING_JSON):
+        raise InputError(f"{directory.path(TUNING_JSON)} is missing: run `vggbench run` with this folder to tune")
+    record = read_json(directory.own(TUNING_JSON), follow=False)
+    return {name: arm["recipe"] for name, arm in record["arms"].items()}
