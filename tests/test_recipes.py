@@ -142,26 +142,41 @@ def test_the_window_row_compares_the_stacks_width_with_the_rivals_and_gives_no_v
     assert "linear-stack: no window, 1 candidate(s) of 2 searched finished with an objective" in linear["note"]
 
 
-RECORD = {
+RECORD = {  # as vggbench.engine.tuning.tuning_record writes it
+    "format": 1,
     "search": {
         "sampler": "TPESampler",
         "sampler_seed": 7,
-        "candidates_per_arm": 6,
-        "seeds_per_candidate": 2,
-        "space": {"lr": {"log_uniform": [1e-4, 1e-1]}, "optimizer": ["adam", "sgd"]},
-        "pruning": "median rule after epoch 1",
+        "candidates": 6,
+        "per_round": 2,
+        "seeds": [100, 101],
+        "space": {"lr": {"log": [1e-4, 1e-1]}, "optimizer": {"choices": ["adam", "sgd"]}},
+        "objective": "mean validation accuracy at the last epoch",
+        "pruner": "median rule after epoch 1",
     },
-    "arms": [
-        {**KEYS, "variant": "stack", "candidate": 2, "recipe": {"lr": 3e-3, "optimizer": "sgd"}, "objective": 0.91},
-        {**KEYS, "variant": "single", "candidate": 1, "recipe": {"lr": 1e-3, "optimizer": "adam"}, "objective": 0.88},
-    ],
+    "arms": {
+        "vgg11-stack": {
+            **KEYS,
+            "variant": "stack",
+            "candidate": 2,
+            "recipe": {"lr": 3e-3, "optimizer": "sgd"},
+            "objective": 0.91,
+        },
+        "vgg11-single": {
+            **KEYS,
+            "variant": "single",
+            "candidate": 1,
+            "recipe": {"lr": 1e-3, "optimizer": "adam"},
+            "objective": 0.88,
+        },
+    },
 }
 SEARCH_SENTENCE = (
     "Every arm's recipe was chosen by the same search, on validation images only (the verdicts are on the test "
     "set): the TPESampler sampler (seed 7) tried 6 candidates per arm, each trained on 2 seeds the verdicts do "
-    "not use, over lr log_uniform [0.0001, 0.1]; optimizer [adam, sgd]; pruning: median rule after epoch 1. A "
-    "candidate's objective is the mean over its seeds of validation accuracy at the last epoch it reached; each "
-    "arm's chosen candidate is its best."
+    "not use ([100, 101]), over lr log [0.0001, 0.1]; optimizer choices [adam, sgd]; pruning: median rule after "
+    "epoch 1. A candidate's objective is the mean over its seeds of validation accuracy at the last epoch it "
+    "reached; each arm's chosen candidate is its best."
 )
 
 

@@ -1,11 +1,13 @@
 """The recipes a run's search chose (tuning.json in the run directory), as claim.md and report.html tell them: per
 arm the recipe and its validation objective, and a sentence on the search that chose it.
 
-tuning.json, as read here:
-    {"search": {"sampler": ..., "sampler_seed": ..., "candidates_per_arm": ..., "seeds_per_candidate": ...,
-                "space": {KEY: its range or choices, ...}, "pruning": a rule or null},
-     "arms": [{MODEL_KEYS..., "schedule_epochs": ..., "candidate": ..., "recipe": {KEY: value, ...},
-               "objective": ...}, ...]}
+tuning.json, as vggbench.engine.tuning.tuning_record writes it:
+    {"format": 1,
+     "search": {"sampler": ..., "sampler_seed": ..., "candidates": per arm, "per_round": ..., "seeds": [...],
+                "space": {KEY: {"log" | "uniform": [low, high]} or {"choices": [...]}, ...}, "objective": ...,
+                "pruner": a rule or "none"},
+     "arms": {ARM NAME: {MODEL_KEYS..., "schedule_epochs": ..., "candidate": ..., "recipe": {KEY: value, ...},
+                         "objective": ...}, ...}}
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def read(directory: RunDir) -> dict | None:
     if not directory.has(TUNING_JSON):
         return None
     record = read_json(directory.own(TUNING_JSON), follow=False)
-    if not isinstance(record, dict) or not isinstance(record.get("arms", []), list):
+    if not isinstance(record, dict) or not isinstance(record.get("arms", {}), dict):
         raise InputError(f"{directory.path(TUNING_JSON)} is not a recipe search's record: no list of arms")
     return record
 
@@ -43,7 +45,7 @@ def read(directory: RunDir) -> dict | None:
 def chosen_table(record: dict) -> pd.DataFrame:
     """Per arm: its identity, the chosen candidate, each recipe value and its validation objective."""
     rows = []
-    for arm in record.get("arms", []):
+    for arm in record.get("arms", {}).values():
         named = {key: arm[key] for key in SHOWN_KEYS if key in arm}
         recipe = arm.get("recipe", {})
         rows.append({**named, "candidate": arm.get("candidate"), **recipe, "objective": arm.get("objective")})
@@ -65,12 +67,14 @@ def search_sentence(record: dict) -> str:
     space and the pruning rule, on validation images only."""
     search = record.get("search", {})
     space = "; ".join(f"{key} {_words(value)}" for key, value in search.get("space", {}).items()) or "not recorded"
-    pruning = search.get("pruning")
+    pruning = search.get("pruner") if search.get("pruner") != "none" else None
+    seeds = search.get("seeds")
     return (
         f"Every arm's recipe was chosen by the same search, on validation images only (the verdicts are on the test "
         f"set): the {search.get('sampler', 'unrecorded')} sampler (seed {search.get('sampler_seed', 'unrecorded')}) "
-        f"tried {search.get('candidates_per_arm', 'an unrecorded number of')} candidates per arm, each trained on "
-        f"{search.get('seeds_per_candidate', 'an unrecorded number of')} seeds the verdicts do not use, over "
+        f"tried {search.get('candidates', 'an unrecorded number of')} candidates per arm, each trained on "
+        f"{len(seeds) if isinstance(seeds, list) else 'an unrecorded number of'} seeds the verdicts do not use "
+        f"({_words(seeds) if isinstance(seeds, list) else 'not recorded'}), over "
         f"{space}; {f'pruning: {_words(pruning)}' if pruning else 'no candidate pruned early'}. A candidate's "
         "objective is the mean over its seeds of validation accuracy at the last epoch it reached; each arm's chosen "
         "candidate is its best."
