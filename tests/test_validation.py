@@ -54,7 +54,8 @@ def test_the_split_is_the_same_for_every_run_and_a_smaller_one_lies_within():
 
 
 def test_train_limit_above_the_images_left_is_refused():
-    with pytest.raises(InputError, match=r"train_limit=55000 is not allowed with validation_images=10000: it must be at most 50,000"):
+    refused = "train_limit=55000 is not allowed with validation_images=10000: it must be at most 50,000"
+    with pytest.raises(InputError, match=refused):
         TrainConfig(train_limit=55_000, **CPU)
     assert TrainConfig(train_limit=50_000, **CPU).training_pool == 50_000
     assert TrainConfig(train_limit=60_000, validation_images=0, **CPU).train_limit == 60_000
