@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import vggbench
-from vggbench.engine.config import load_config, run_config
+from vggbench.engine.config import StudyConfig, load_config, run_config
 from vggbench.engine.rundir import RunDir
 from vggbench.measure import _train_setup as train_setup
 from vggbench.measure import train, validation
@@ -144,6 +144,9 @@ def test_a_config_recorded_before_the_knobs_reads_as_what_it_ran(tmp_path):
     config = run_config(RunDir(copy))
     assert (config["validation_images"], config["init"]) == (0, "default")
     assert {key: config[key] for key in recorded} == recorded
+    with pytest.raises(InputError, match=r"another configuration \(differs in validation_images\)"):
+        RunDir(copy).adopt(StudyConfig({**config, "validation_images": 10_000}).to_dict(), force=False)
+    RunDir(copy).adopt(StudyConfig(config).to_dict(), force=False)  # resumed as it ran
     (tmp_path / "speed").mkdir()
     (tmp_path / "speed" / "config.json").write_text(json.dumps({"kinds": ["static"]}))  # trained nothing
     assert "validation_images" not in RunDir(tmp_path / "speed").stored_config()
