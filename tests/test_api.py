@@ -125,9 +125,13 @@ def test_the_speed_of_any_module_is_timed_as_the_speed_kind_times(mode):
 @pytest.mark.slow
 def test_training_and_the_effective_field_from_python():
     spec = vggbench.ModelSpec("vgg11", "stack", ratio=16, resolution=32, batch_norm=True)
-    data = vggbench.synthetic_data(train_images=96, test_images=32)
-    result = vggbench.train(spec, seeds=(3, 1), data=data, epochs=1, batch_size=32, threads=1, seed_batch=1)
+    data = vggbench.synthetic_data(train_images=128, test_images=32)
+    settings = {"epochs": 1, "batch_size": 32, "threads": 1, "seed_batch": 1}
+    result = vggbench.train(spec, seeds=(3, 1), data=data, validation_images=32, **settings)  # 96 left to train on
     assert list(result.table["seed"]) == [3, 1] and (result.table["optimizer_steps"] == 3).all()
+    assert (result.table["validation_images"] == 32).all() and result.table["val_acc"].between(0, 1).all()
+    with pytest.raises(InputError, match="validation_images=10000 is not allowed with a data set of 128 training"):
+        vggbench.train(spec, data=data, **settings)  # the default split holds out more than these stand-in images
     assert len(result.summary) == 1 and result.summary.loc[0, "seeds"] == 2 and len(result.models) == 2
     row, mean_map = vggbench.erf(spec, result.models, images=4, resolution=64, data=data, resamples=10)
     assert row["trained"] and row["models"] == 2 and row["images"] == 4 and mean_map.shape == (64, 64)

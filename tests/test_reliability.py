@@ -1330,9 +1330,10 @@ def test_a_kind_listed_twice_is_refused_before_a_run_starts_and_a_plan_may_repea
     [
         ({"momentum": 0.9}, {"optimizer": "sgd"}, "momentum=0.9 is not allowed with optimizer='adam': it applies only"),
         (
-            {"subset_per_seed": True, "train_limit": 60_000},
+            {"subset_per_seed": True, "train_limit": 50_000},  # all 60,000 but the 10,000 held out for validation
             {"train_limit": 1000},
-            "subset_per_seed=True is not allowed with train_limit=60000: it applies only with a train_limit below",
+            "subset_per_seed=True is not allowed with train_limit=50000: it applies only with a train_limit below "
+            "50,000",
         ),
         (
             {"seeds_per_round": 3},

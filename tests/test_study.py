@@ -13,6 +13,7 @@ from vggbench.engine.contract import Outcome, Trial
 from vggbench.engine.outputs import Outputs
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
+from vggbench.measure import validation
 from vggbench.reporting.publish import publish
 
 TABLES = ["static", "blocks", "layers", "speed", "pairs", "train", "erf", "density", "summary"]
@@ -64,6 +65,9 @@ def test_tiny_grid_writes_every_table(finished_run):
     assert len(list((root / "erf_maps").glob("*.npy"))) == 4 and len(list((root / "checkpoints").glob("*.pt"))) == 4
     meta = json.loads((root / "metadata.json").read_text())
     assert meta["config"]["seeds"] == [0, 1] and meta["ended"] and meta["torch"] and meta["cpu_model"]
+    assert meta["validation_split"] == validation.record(10_000)  # the default split, held out by every seed
+    train = pd.read_csv(root / "train.csv")
+    assert train["val_acc"].between(0, 1).all() and (train["validation_images"] == 10_000).all()
 
 
 @pytest.mark.slow

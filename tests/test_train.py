@@ -233,15 +233,16 @@ def test_the_failure_rule_marks_a_run_that_never_learns(dataset):
 def test_each_seeds_training_subset_is_its_own_draw_from_the_whole_set():
     from vggbench.measure._train_setup import subsets
 
-    config = TrainConfig(train_limit=100, subset_per_seed=True, device="cpu", threads=1)
+    # Without a validation split: tests/test_validation.py holds one out.
+    config = TrainConfig(train_limit=100, subset_per_seed=True, validation_images=0, device="cpu", threads=1)
     first, second = subsets(1000, (3, 4), config)
     for subset in (first, second):
         assert len(subset) == 100 and len(set(subset.tolist())) == 100 and 0 <= subset.min() <= subset.max() < 1000
     assert set(first.tolist()) != set(second.tolist()) and first.max() >= 100  # not the first 100
     assert torch.equal(subsets(1000, (5, 3), config)[1], first)  # a seed's draw does not depend on its group
-    plain = TrainConfig(train_limit=100, device="cpu", threads=1)
+    plain = TrainConfig(train_limit=100, validation_images=0, device="cpu", threads=1)
     assert all(torch.equal(subset, torch.arange(100)) for subset in subsets(1000, (3, 4), plain))
-    whole = TrainConfig(train_limit=5000, subset_per_seed=True, device="cpu", threads=1)
+    whole = TrainConfig(train_limit=5000, subset_per_seed=True, validation_images=0, device="cpu", threads=1)
     assert torch.equal(subsets(1000, (3,), whole)[0], torch.arange(1000))  # all images: nothing to draw
 
 

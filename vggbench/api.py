@@ -221,9 +221,10 @@ def train(
     Fashion-MNIST, from `data_root` as `load_data` finds it); `report` (e.g. print) gets a line per epoch.
 
     `settings` are `vggbench train`'s settings by name (default: the book's recipe, from d2l.ai's VGG chapter):
-    epochs, batch_size, lr, optimizer, lr_schedule, momentum, weight_decay, train_limit, subset_per_seed,
-    normalize, failure_loss_ratio, plateau_gain, channels_last, precision, compile, seed_batch, seed_lanes,
-    device, threads. Seeds train `seed_batch` at a time; a seed's numbers are the same alone or grouped."""
+    epochs, batch_size, lr, optimizer, lr_schedule, momentum, weight_decay, init, validation_images, train_limit,
+    subset_per_seed, normalize, failure_loss_ratio, plateau_gain, channels_last, precision, compile, seed_batch,
+    seed_lanes, device, threads. Seeds train `seed_batch` at a time; a seed's numbers are the same alone or grouped.
+    `validation_images` (default 10,000) of `data`'s training images are held out: fewer than it has."""
     import pandas as pd
 
     from vggbench.measure import data as fashion

@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 CONFIG, METADATA, LOCK, DECISIONS = "config.json", "metadata.json", ".lock", "decisions.json"
 TUNING_JSON, TUNING_DB = "tuning.json", "tuning.db"
+# Training keys added after runs were recorded, with what the code before them did: a config.json without one
+# (results/ before issue 35) reads as that run ran, with no validation split and PyTorch's initialisation.
+ADDED_TRAINING_KEYS = {"validation_images": 0, "init": "default"}
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
@@ -326,6 +329,8 @@ class RunDir:
         config = read_json(self.own(CONFIG), MAX_CONFIG_BYTES, follow=False)
         if not isinstance(config, dict):
             raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
+        if "epochs" in config:  # a run that trained: written before a key of ADDED_TRAINING_KEYS, it ran without it
+            config = {**ADDED_TRAINING_KEYS, **config}
         return config
 
     def metadata(self) -> dict:

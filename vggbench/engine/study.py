@@ -355,8 +355,11 @@ def run(
         probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
         described = executor.start(config.machine, data_root, report)
 
+        split = validation_split(config)
+
         def metadata(ended: str | None) -> dict:
             context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
+            context |= {"validation_split": split} if split else {}
             found = environment(config.machine)
             sitting = {"started": started, "ended": ended, "git_commit": found.get("git_commit"), **planned}
             sittings = [*earlier, sitting]
@@ -384,6 +387,16 @@ def run(
 def _runner(executor, directory: RunDir, report: Report, rates: Rates) -> Callable[[list[Trial]], None]:
     """What runs a tuning round's trials: `execute` on the run's executor, each reported."""
     return lambda todo: execute(todo, executor, directory, Progress(todo, report, rates))
+
+
+def validation_split(config: StudyConfig) -> dict | None:
+    """The training images the run holds out for validation, as metadata.json records them (its size, the seed
+    of the draw and a digest of the indices: vggbench.measure.validation.record); None where it trains nothing."""
+    if "train" not in config.kinds:
+        return None
+    from vggbench.measure import validation  # here: it imports torch, which planning a run does not need
+
+    return validation.record(config.validation_images)
 
 
 def remove_unmade(directory: RunDir, config: StudyConfig, plan: list[Trial], report: Report) -> None:

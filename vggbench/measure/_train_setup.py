@@ -12,17 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from vggbench.measure import validation
 from vggbench.measure.setups import TrainConfig
 from vggbench.models.arch import ModelSpec
-from vggbench.models.vgg import VGG, build_spec
+from vggbench.models.vgg import VGG, build_spec, initialize
 
 
-def initial_models(spec: ModelSpec, seeds: tuple[int, ...]) -> list[VGG]:
-    """A model per seed, each with the initial weights a lone run of that seed would have."""
+def initial_models(spec: ModelSpec, seeds: tuple[int, ...], init: str) -> list[VGG]:
+    """A model per seed, each with the initial weights (by scheme `init`) a lone run of that seed would have."""
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
-        models.append(build_spec(spec))
+        models.append(initialize(build_spec(spec), init))
     return models
 
 
@@ -77,14 +78,16 @@ def streams(seeds: tuple[int, ...], device: str) -> tuple[list[torch.Generator],
 
 
 def subsets(total: int, seeds: tuple[int, ...], config: TrainConfig) -> list[torch.Tensor]:
-    """Each seed's training images, as indices into the `total` training images: the first `train_limit`, or
-    with `subset_per_seed` (and a limit below `total`) `train_limit` drawn without replacement from them all
-    by the seed's own stream, so that a seed's subset is the same alone or in a group."""
-    count = min(config.train_limit or total, total)
-    if not config.subset_per_seed or count == total:
-        return [torch.arange(count)] * len(seeds)
+    """Each seed's training images, as indices into the `total` training images, none of those held out for
+    validation (vggbench.measure.validation): the first `train_limit` of the rest, or with `subset_per_seed` (and a
+    limit below the rest) `train_limit` drawn without replacement from the rest by the seed's own stream, so that a
+    seed's subset is the same alone or in a group."""
+    rest = validation.split(total, config.validation_images)[1]
+    count = min(config.train_limit or len(rest), len(rest))
+    if not config.subset_per_seed or count == len(rest):
+        return [rest[:count]] * len(seeds)
     draws = [torch.Generator().manual_seed(_stream_seed(seed, 2)) for seed in seeds]
-    return [torch.randperm(total, generator=draw)[:count].sort().values for draw in draws]
+    return [rest[torch.randperm(len(rest), generator=draw)[:count].sort().values] for draw in draws]
 
 
 def normalization(images: torch.Tensor, normalize: bool) -> tuple[float | None, float | None]:

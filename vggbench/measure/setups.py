@@ -23,6 +23,7 @@ MAX_EPOCHS = 10_000  # the most epochs a run may ask for: more is a typo, not a 
 MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typo, not a measurement
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "linear")
+INITS = ("default", "kaiming", "xavier")  # what each does: vggbench.models.vgg.initialize
 # The fast path per device, chosen by measurement (bench/test_train_settings.py; README, "Training speed").
 DEVICE_DEFAULTS = {
     "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4, "seed_lanes": 2},
@@ -157,19 +158,36 @@ class TrainConfig(Machine):
         "optimizer steps along a half cosine or a straight line",
         choices=LR_SCHEDULES,
     )
-    momentum: float = knob(0.0, "SGD momentum", minimum=0, maximum=1)
-    weight_decay: float = knob(0.0, "L2 weight decay", minimum=0, maximum=1)
+    momentum: float = knob(0.0, "SGD momentum (the VGG paper's: 0.9)", minimum=0, maximum=1)
+    weight_decay: float = knob(0.0, "L2 weight decay (the VGG paper's: 5e-4)", minimum=0, maximum=1)
+    init: str = knob(
+        "default",
+        "initial weights: default (PyTorch's layers as built, the book's VGG chapter), kaiming (torchvision's VGG: "
+        "convs Kaiming-normal fan-out, linear layers normal(0, 0.01), biases 0) or xavier (Glorot and Bengio "
+        "2010, as the VGG paper notes: weights uniform, biases 0)",
+        choices=INITS,
+    )
+    validation_images: int = knob(
+        10_000,
+        "hold out this many training images, the same ones in every run (a fixed draw), from every seed's "
+        "training, and report accuracy on them each epoch (val_acc), for choosing recipes apart from the test set; "
+        "10,000 doubles each epoch's evaluation (0: no split, val_acc empty)",
+        minimum=0,
+        maximum=COUNTS["train"] - 1,
+        metavar="N",
+    )
     train_limit: int | None = knob(
         None,
-        "train on the first N training images only (default: all 60,000)",
+        "train on the first N training images not held out for validation only (default: all of them, 60,000 "
+        "less validation_images)",
         minimum=1,
         maximum=COUNTS["train"],
         metavar="N",
     )
     subset_per_seed: bool = knob(
         False,
-        "where train_limit is below the training set, draw each seed's train_limit images from the whole set with "
-        "a stream of that seed (default: every seed trains on the first train_limit)",
+        "where train_limit is below the training images not held out, draw each seed's train_limit images from them "
+        "all with a stream of that seed (default: every seed trains on the first train_limit)",
     )
     normalize: bool = knob(False, "subtract the training pixels' mean and divide by their std (the book does not)")
     failure_loss_ratio: float = knob(
@@ -226,8 +244,19 @@ class TrainConfig(Machine):
         if self.precision == "fp16" and self.device != "cuda":
             raise InputError(f"precision='fp16' is not allowed on device={shown(self.device)}: use fp32 or bf16 there")
         refuse_ignored(self, "momentum", self.optimizer == "sgd", "optimizer", "with optimizer='sgd'")
-        limited, below = (self.train_limit or COUNTS["train"]) < COUNTS["train"], f"below {COUNTS['train']:,}"
+        pool = self.training_pool
+        if (self.train_limit or 0) > pool:
+            raise InputError(
+                f"train_limit={self.train_limit} is not allowed with validation_images={self.validation_images}: it "
+                f"must be at most {pool:,}, the training images not held out (60,000 less validation_images)"
+            )
+        limited, below = (self.train_limit or pool) < pool, f"below {pool:,}"
         refuse_ignored(self, "subset_per_seed", limited, "train_limit", f"with a train_limit {below} training images")
+
+    @property
+    def training_pool(self) -> int:
+        """How many of Fashion-MNIST's training images a seed may train on: those not held out for validation."""
+        return COUNTS["train"] - self.validation_images
 
     @property
     def trained_seeds(self) -> tuple[int, ...]:

@@ -4,13 +4,15 @@ which the time estimates and bench/ time). What a run sets up before its first s
 train_setup; saving and loading trained models, in checkpoints.
 
 The defaults are the book's recipe (Adam, lr 0.001, batch 64, 5 epochs, mean
-cross-entropy). Unlike the book's loop, the test set is evaluated once per epoch, in
-eval mode without gradients, on the model's device; the whole data set stays on the
-device as uint8 and each batch is scaled and resized there.
+cross-entropy). Unlike the book's loop, the test set, and the training images held out for
+validation (vggbench.measure.validation), are evaluated once per epoch, in eval mode without
+gradients, on the model's device; the whole data set stays on the device as uint8 and each
+batch is scaled and resized there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -21,6 +23,7 @@ import torch
 from torch import nn
 
 from vggbench.measure import _train_setup as train_setup
+from vggbench.measure import validation
 from vggbench.measure._seedgroup import SeedGroup, seeded_dropout
 from vggbench.measure.data import FashionMNIST, prepare
 from vggbench.measure.flops import step_flops
@@ -128,7 +131,7 @@ class _Runs:
     def __init__(self, spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIST, report, test_set=True) -> None:
         self.spec, self.config, self.seeds, self.report = spec, config, tuple(seeds), report
         self.test_set = test_set  # False: a tuning candidate, which the test set must not inform
-        models = train_setup.initial_models(spec, self.seeds)
+        models = train_setup.initial_models(spec, self.seeds, config.init)
         self.net = (_Lone if len(models) == 1 else _Group)(spec, models, config)
         self.format = train_setup.memory_format(config)
         self.net.module.to(config.device, memory_format=self.format)
@@ -139,7 +142,9 @@ class _Runs:
         self.images, self.labels = self.data.train_images, self.data.train_labels
         subsets = train_setup.subsets(len(self.labels), self.seeds, config)
         self.subsets = [subset.to(config.device) for subset in subsets]  # each seed's training images
-        self.count = len(subsets[0])
+        self.count, self.rest = len(subsets[0]), len(self.labels) - config.validation_images
+        held = validation.split(len(self.labels), config.validation_images)[0].to(config.device)
+        self.held_images, self.held_labels = self.images[held], self.labels[held]  # no seed trains on them
         self.schedule = train_setup.scheduler(self.optimizer, config, config.epochs * self._steps_per_epoch)
         self.norms = [train_setup.normalization(self.images[subset], config.normalize) for subset in self.subsets]
 
@@ -195,11 +200,10 @@ class _Runs:
             bar.close()
         return (loss_sums.tolist(), correct.tolist(), *split.totals())
 
-    def evaluate(self) -> tuple[list[float], torch.Tensor]:
-        """Each seed's test accuracy, and whether it got each test image right (seeds x images), in eval mode
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[list[float], torch.Tensor]:
+        """Each seed's accuracy on `images`, and whether it got each one right (seeds x images), in eval mode
         without gradients."""
         self.net.module.eval()
-        images, labels = self.data.test_images, self.data.test_labels
         hits = []
         with torch.inference_mode(), train_setup.autocast(self.config):
             for start in range(0, len(labels), EVAL_BATCH):
@@ -209,21 +213,29 @@ class _Runs:
         right = torch.cat(hits, dim=1)
         return [count / len(labels) for count in right.sum(dim=1).tolist()], right
 
+    def _validation_accuracy(self) -> list[float]:
+        """Each seed's accuracy on the held-out training images (NaN without a validation split)."""
+        if not len(self.held_labels):
+            return [math.nan] * len(self.seeds)
+        return self.evaluate(self.held_images, self.held_labels)[0]
+
     def epoch(self, epoch: int) -> list[dict]:
         """One epoch for every seed: a row per seed."""
         start = time.perf_counter()
         loss_sums, correct, data_s, compute_s = self._train_pass(epoch)
         train_s = time.perf_counter() - start
         if self.test_set:
-            test_acc, right = self.evaluate()
+            test_acc, right = self.evaluate(self.data.test_images, self.data.test_labels)
             right = right.cpu().numpy()  # each image's outcome at every epoch: the intervals of each budget's verdict
         else:
             test_acc, right = [math.nan] * len(self.seeds), [None] * len(self.seeds)
+        val_acc = self._validation_accuracy()
         shared = self._shared(epoch, train_s, time.perf_counter() - start, data_s, compute_s)
         rows = []
-        for seed, loss, hits, images, accuracy in zip(self.seeds, loss_sums, correct, right, test_acc, strict=True):
+        outcomes = zip(self.seeds, loss_sums, correct, right, test_acc, val_acc, strict=True)
+        for seed, loss, hits, images, accuracy, validated in outcomes:
             row = {**identity(self.spec), "seed": seed, "epoch": epoch, "train_loss": loss / self.count}
-            row.update(train_acc=hits / self.count, test_acc=accuracy, **shared)
+            row.update(train_acc=hits / self.count, test_acc=accuracy, val_acc=validated, **shared)
             if images is not None:
                 row["test_correct"] = correctness.encode(images)
             row["failed"] = is_failure(row["train_loss"], self.spec.num_classes, self.config.failure_loss_ratio)
@@ -242,7 +254,8 @@ class _Runs:
             "data_s": data_s,
             "compute_s": compute_s,
             "train_images": self.count,
-            "subset_per_seed": config.subset_per_seed and self.count < len(self.labels),
+            "subset_per_seed": config.subset_per_seed and self.count < self.rest,
+            "validation_images": len(self.held_labels),
             "test_images": len(self.data.test_labels),
             "optimizer_steps": epoch * self._steps_per_epoch,
             "schedule_epochs": config.epochs,  # the run's own schedule, whichever epoch the row reached
@@ -251,6 +264,9 @@ class _Runs:
             "optimizer": config.optimizer,
             "lr": config.lr,
             "lr_schedule": config.lr_schedule,
+            "momentum": config.momentum,
+            "weight_decay": config.weight_decay,
+            "init": config.init,
             "precision": config.precision,
             "channels_last": config.channels_last,
             "compiled": config.compile,
@@ -267,7 +283,7 @@ class _Runs:
             self.report(
                 f"{spec.arch.name} {spec.variant} ratio {spec.ratio} seed {row['seed']} epoch {row['epoch']}/"
                 f"{self.config.epochs}: loss {row['train_loss']:.4f}, train acc {row['train_acc']:.3f}, "
-                f"{tested}{row['epoch_s']:.1f} s"
+                f"{tested}val acc {row['val_acc']:.3f}, {row['epoch_s']:.1f} s"
             )
 
 
@@ -298,6 +314,7 @@ def training_step(spec: ModelSpec, config: TrainConfig, seeds, data: FashionMNIS
     images of the training set, for every seed), to time settings against each other: the step a training
     run repeats."""
     torch.backends.cudnn.benchmark = True
+    config = dataclasses.replace(config, validation_images=0)  # its batches are fixed: none to hold out
     runs, threads = _in_lanes(spec, config, seeds, data, None)
     steps = []
     for run in runs:

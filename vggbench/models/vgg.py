@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from vggbench.models.arch import VARIANTS, ArchSpec, Conv, ModelSpec, conv_channels
+from vggbench.util.validate import one_of
 
 
 def _conv_layers(in_channels: int, out_channels: int, plan, batch_norm: bool) -> list[nn.Module]:
@@ -68,6 +69,39 @@ class VGG(nn.Sequential):
     def features(self) -> nn.Sequential:
         """The blocks as one module (sharing their layers): the net without its head."""
         return nn.Sequential(*self.blocks)
+
+
+def initialize(model: nn.Module, scheme: str) -> nn.Module:
+    """`model`, its weights drawn again in place by `scheme` from torch's global generator (seeded by the caller):
+
+    default   as PyTorch's layers are built (left as they are): conv and linear weights Kaiming-uniform with
+              a=sqrt(5), biases uniform in +-1/sqrt(fan_in); what the book's VGG chapter trains.
+    kaiming   torchvision's VGG (its `_initialize_weights`): conv weights Kaiming-normal over fan-out with ReLU's
+              gain, std sqrt(2 / fan_out), fan_out = out_channels x kernel area (He et al. 2015); linear weights
+              normal(0, 0.01); biases 0; batch norm weight 1, bias 0.
+    xavier    Glorot and Bengio (2010)'s normalised initialisation, which the VGG paper names for training its
+              deep nets from scratch: conv and linear weights uniform in +-sqrt(6 / (fan_in + fan_out)); biases 0,
+              as both papers set them (the book's later editions, d2l's `init_cnn`, draw the weights alike but
+              leave the biases at PyTorch's default); batch norm weight 1, bias 0.
+
+    Fans are torch's (nn.init): a conv's fan_in is in_channels / groups x kernel area."""
+    one_of("init", scheme, ("default", "kaiming", "xavier"))  # as TrainConfig.init (setups.INITS) allows
+    if scheme == "default":
+        return model
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            if scheme == "xavier":
+                nn.init.xavier_uniform_(layer.weight)
+            elif isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            else:
+                nn.init.normal_(layer.weight, 0, 0.01)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.ones_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return model
 
 
 def vgg_block(num_convs: int, in_channels: int, out_channels: int) -> nn.Sequential:

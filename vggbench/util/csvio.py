@@ -251,8 +251,9 @@ TYPED_WHERE_PRESENT = {
     **dict.fromkeys(("step_ms_ci_low", "step_ms_ci_high", "gflops_ci_low", "gflops_ci_high"), POSITIVE),
     **dict.fromkeys(("epoch_s", "train_s", "compute_s", "train_img_per_s"), POSITIVE),
     **dict.fromkeys(("step_ms_iqr", "data_s", "train_loss"), NON_NEGATIVE),
-    **dict.fromkeys(("train_acc", "test_acc"), SHARE),
+    **dict.fromkeys(("train_acc", "test_acc", "val_acc"), SHARE),
     **dict.fromkeys(("params", "conv_params", "fc_params", "macs", "flops", "macs_real", "rf_px"), WHOLE),
+    "validation_images": WHOLE,
     **dict.fromkeys(("train_images", "test_images", "optimizer_steps", "pairs", "erf_resolution"), COUNT),
     **dict.fromkeys(("erf_share_t50_per_model", "replknet_share_t50_per_model"), NUMBERS),
 }

@@ -30,6 +30,7 @@ COLUMNS = (
     "train_loss",
     "train_acc",
     "test_acc",
+    "val_acc",
     "epoch_s",
     "train_img_per_s",
     "data_s",
@@ -175,8 +176,8 @@ class Train(Kind):
     description = (
         "Train each model on Fashion-MNIST (by default the book's recipe, from d2l.ai's VGG chapter: vgg11 stack, "
         "ratio 8, 224 px, Adam, lr 0.001, batch 64, 5 epochs) and report, per seed and epoch, the mean training "
-        "loss, training and test accuracy and time; then mean and standard deviation of the final test accuracy "
-        "over seeds."
+        "loss, training, validation (training images held out) and test accuracy and time; then mean and standard "
+        "deviation of the final test accuracy over seeds."
     )
     command_defaults: ClassVar[dict[str, object]] = {"variants": ("stack",)}  # alone, the book's recipe
 
@@ -248,8 +249,9 @@ class Train(Kind):
         from vggbench.measure.flops import step_flops
 
         setup, spec = trial.setup, trial.spec
-        images = min(setup.train_limit or data.COUNTS["train"], data.COUNTS["train"])
-        flops = step_flops(spec, "train") * images + step_flops(spec, "infer") * data.COUNTS["test"]
+        images = setup.train_limit or setup.training_pool
+        evaluated = data.COUNTS["test"] + setup.validation_images
+        flops = step_flops(spec, "train") * images + step_flops(spec, "infer") * evaluated
         return len(setup.trained_seeds) * setup.epochs * flops / (gflops * 1e9)
 
     def memory(self, trial):
