@@ -260,13 +260,20 @@ def test_every_epoch_row_keeps_which_test_images_the_run_got_right(dataset):
 
 
 def test_a_tuning_candidate_never_evaluates_the_test_set(dataset, monkeypatch):
-    def no_test_set(self):
-        raise AssertionError("a tuning candidate evaluated the test set")
+    evaluate, evaluated = train._Runs.evaluate, []
 
-    monkeypatch.setattr(train._Runs, "evaluate", no_test_set)
-    rows, _ = train.train_seeds(SMALL, _config(epochs=1), (0, 1), dataset, test_set=False)
-    assert [row["seed"] for row in rows] == [0, 1]
+    def validation_only(self, images, labels):
+        if images is self.data.test_images:
+            raise AssertionError("a tuning candidate evaluated the test set")
+        evaluated.append(len(labels))
+        return evaluate(self, images, labels)
+
+    monkeypatch.setattr(train._Runs, "evaluate", validation_only)
+    config = _config(epochs=1, validation_images=100, train_limit=200)
+    rows, _ = train.train_seeds(SMALL, config, (0, 1), dataset, test_set=False)
+    assert [row["seed"] for row in rows] == [0, 1] and evaluated == [100]  # the held-out images, once an epoch
     assert all(math.isnan(row["test_acc"]) and "test_correct" not in row for row in rows)
+    assert all(0 <= row["val_acc"] <= 1 for row in rows)
 
 
 def test_correctness_survives_its_text_form():
