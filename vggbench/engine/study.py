@@ -346,15 +346,11 @@ def run(
         if force:
             remove_unmade(directory, config, candidates + plan, report)
         started, earlier, planned = now(), _earlier_sittings(directory), sitting_plan(config, plan)
-        if config.tuning.enabled:  # its recipes not chosen yet: the trials with no file, by key
-            ahead = [trial for trial in candidates + plan if not directory.done(trial.kind, trial.key)]
-        else:
-            ahead = _todo(directory, plan, report)
+        ahead = _ahead(config, directory, candidates, plan, report)
         check_memory(runs(ahead))
         find_data(ahead, data_root, report)
         probed = take_probe(config, report)  # before the executor starts (Ray's start-up keeps the cores busy)
         described = executor.start(config.machine, data_root, report)
-
         split = validation_split(config)
 
         def metadata(ended: str | None) -> dict:
@@ -382,6 +378,14 @@ def run(
         directory.write_metadata(metadata(now()))
         finish(directory, config, plan)
         return directory
+
+
+def _ahead(config: StudyConfig, directory: RunDir, candidates: list[Trial], plan: list[Trial], report) -> list:
+    """The trials this sitting may run, as memory, data and rates are checked for: those not done, or where a
+    search will choose the recipes, the candidates and planned trials with no file yet (by key)."""
+    if config.tuning.enabled:
+        return [trial for trial in candidates + plan if not directory.done(trial.kind, trial.key)]
+    return _todo(directory, plan, report)
 
 
 def _runner(executor, directory: RunDir, report: Report, rates: Rates) -> Callable[[list[Trial]], None]:
