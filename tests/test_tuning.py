@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vggbench.engine import study
+from vggbench.engine import study, tuning
 from vggbench.engine.config import load_config
 from vggbench.measure import train
 from vggbench.models.schema import SCHEDULE, identity
@@ -222,3 +222,20 @@ def test_a_search_over_optimizers_asks_momentum_of_sgd_candidates_only(tiny_stud
     ]
     # No tuning, no tuning keys in config.json: the runs made before tuning resume as they were.
     assert not any(key.startswith("tun") for key in load_config(**tiny_study).to_dict())
+
+
+def test_the_tuned_map_gives_every_arm_the_same_search_on_seeds_the_verdict_does_not_use():
+    config = load_config("tuned-map")
+    arms = tuning.arms(config)
+    # vgg11/13/16 x stack, single-fits x batch norm off and on, one budget: 12 arms, 12 candidates of 1 seed each.
+    assert len(arms) == 12 and {arm.spec.variant for arm in arms} == {"stack", "single-fits"}
+    assert study.count(config) == {"static": 12, "train": 12 * 15, "tuning": 12 * 12}
+    assert not set(config.tune_seeds) & set(config.seeds)
+    space = {entry.key: entry.described() for entry in config.tuning.space}
+    assert space == {
+        "optimizer": {"choices": ["adam", "sgd"]},
+        "lr": {"log": [1e-4, 1e-1]},
+        "momentum": {"choices": [0.9]},
+        "init": {"choices": ["default", "kaiming"]},
+    }
+    assert config.validation_images == 10_000 and config.design.sequential

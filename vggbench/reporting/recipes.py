@@ -62,6 +62,13 @@ def _words(value) -> str:
     return str(value)
 
 
+def _count(seeds, noun: str) -> str:
+    """'1 seed', '2 seeds', or 'an unrecorded number of seeds' where the record holds no list."""
+    if not isinstance(seeds, list):
+        return f"an unrecorded number of {noun}s"
+    return f"{len(seeds)} {noun}" + ("s" if len(seeds) != 1 else "")
+
+
 def search_sentence(record: dict) -> str:
     """How the recipes were chosen: the sampler and its seed, the candidates per arm and seeds per candidate, the
     space and the pruning rule, on validation images only."""
@@ -73,7 +80,7 @@ def search_sentence(record: dict) -> str:
         f"Every arm's recipe was chosen by the same search, on validation images only (the verdicts are on the test "
         f"set): the {search.get('sampler', 'unrecorded')} sampler (seed {search.get('sampler_seed', 'unrecorded')}) "
         f"tried {search.get('candidates', 'an unrecorded number of')} candidates per arm, each trained on "
-        f"{len(seeds) if isinstance(seeds, list) else 'an unrecorded number of'} seeds the verdicts do not use "
+        f"{_count(seeds, 'seed')} the verdicts do not use "
         f"({_words(seeds) if isinstance(seeds, list) else 'not recorded'}), over "
         f"{space}; {f'pruning: {_words(pruning)}' if pruning else 'no candidate pruned early'}. A candidate's "
         "objective is the mean over its seeds of validation accuracy at the last epoch it reached; each arm's chosen "
