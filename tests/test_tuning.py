@@ -209,6 +209,10 @@ def test_median_pruning_stops_the_candidates_below_the_median_of_earlier_rounds(
         assert database.execute("select count(*) from trial_intermediate_values").fetchone()[0] > 0
     assert any(line.endswith(" candidates pruned") for line in lines)
     assert "pruning: median after epoch 1 on" in (tmp_path / "claim.md").read_text()
+    # Run again: a pruned candidate's shorter trial file is done, not damaged; nothing trains, the same choices.
+    again, _ = _run(tmp_path, monkeypatch, tiny_study, synthetic_root, **keys)
+    assert again.calls == []
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "tuning.csv"), table)
 
 
 @pytest.mark.slow
