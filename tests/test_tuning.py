@@ -11,11 +11,16 @@ candidate's pruning thresholds say, as the trainer does.
 import hashlib
 import json
 import math
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_STUDY
 
 from vggbench.engine import study, tuning
 from vggbench.engine.config import load_config
@@ -164,6 +169,63 @@ def test_a_run_killed_mid_tuning_resumes_to_the_same_candidates_and_choice(
             pd.read_csv(tmp_path / "cut" / name).drop(columns=["epoch_s"], errors="ignore"),
             pd.read_csv(tmp_path / "whole" / name).drop(columns=["epoch_s"], errors="ignore"),
         )
+    assert (tmp_path / "cut" / "tuning.json").read_text() == (tmp_path / "whole" / "tuning.json").read_text()
+
+
+# `vggbench run` in a process of its own, its A/A noise probe as short as the tests' (conftest.short_noise_probe).
+RUN_IN_A_PROCESS = (
+    "import sys; from vggbench.measure import speed; speed.PROBE_PAIRS, speed.PROBE_REBUILDS = 4, 2; "
+    "from vggbench.cli import main; sys.exit(main(['run', *sys.argv[1:]]))"
+)
+KILLED_CONFIG = {  # real training, tiny: 1 arm, 4 candidates of 2 epochs in 2 rounds, pruned by the median
+    **{key: TINY_STUDY[key] for key in ("archs", "ratios", "resolutions", "batch_size", "device")},
+    **{
+        "variants": ["stack"],
+        "kinds": ["train"],
+        "seeds": [0],
+        "epochs": 2,
+        "train_limit": 256,
+        "validation_images": 500,
+        "threads": 1,
+    },
+    **{"failure_loss_ratio": 1.1, "tune_candidates": 4, "tune_per_round": 2, "tune_seeds": [100]},
+    **{"tune_space": ["lr=log(1e-4,1e-1)"], "tune_prune": "median"},
+}
+
+
+def _toml(values: dict) -> str:
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in values.items())  # JSON's lists are TOML's
+
+
+@pytest.mark.slow
+def test_a_run_killed_by_sigkill_mid_tuning_resumes_to_the_same_candidates_and_choice(tmp_path, synthetic_root):
+    (tmp_path / "tiny.toml").write_text(_toml(KILLED_CONFIG))
+
+    def command(folder: str) -> list[str]:
+        options = ["--config", str(tmp_path / "tiny.toml"), "--data-root", str(synthetic_root)]
+        return [sys.executable, "-c", RUN_IN_A_PROCESS, *options, "--out", str(tmp_path / folder)]
+
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    whole = subprocess.Popen(command("whole"), **quiet)  # the uninterrupted run, beside the one killed
+    cut = subprocess.Popen(command("cut"), **quiet)
+    trials = tmp_path / "cut" / "trials" / "train"
+    deadline = time.monotonic() + 120
+    while not list(trials.glob("*-candidate2.json")):  # the second round's first candidate: a pruned one's trial
+        assert cut.poll() is None and time.monotonic() < deadline, "the run ended before its second round"
+        time.sleep(0.01)
+    cut.send_signal(signal.SIGKILL)
+    assert cut.wait() == -signal.SIGKILL
+    done = len(list(trials.glob("*-candidate*.json")))
+    assert done == 3 and not (tmp_path / "cut" / "tuning.json").exists()  # killed mid-tuning, in the second round
+    resumed = subprocess.run(command("cut"), capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "tuning round 1 of 2: candidate(s) 0-1 of 1 arm(s), 0 of their 2 trials to run" in resumed.stderr
+    assert "tuning round 2 of 2: candidate(s) 2-3 of 1 arm(s), 1 of their 2 trials to run" in resumed.stderr
+    assert whole.wait(timeout=120) == 0
+    # The same candidates (recipes, in order), the same rows, pruning and choices: training is deterministic here.
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "cut" / "tuning.csv"), pd.read_csv(tmp_path / "whole" / "tuning.csv")
+    )
     assert (tmp_path / "cut" / "tuning.json").read_text() == (tmp_path / "whole" / "tuning.json").read_text()
 
 
