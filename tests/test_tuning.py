@@ -20,7 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_STUDY
+from conftest import TINY_TUNING
 
 from vggbench.engine import study, tuning
 from vggbench.engine.config import load_config
@@ -177,20 +177,6 @@ RUN_IN_A_PROCESS = (
     "import sys; from vggbench.measure import speed; speed.PROBE_PAIRS, speed.PROBE_REBUILDS = 4, 2; "
     "from vggbench.cli import main; sys.exit(main(['run', *sys.argv[1:]]))"
 )
-KILLED_CONFIG = {  # real training, tiny: 1 arm, 4 candidates of 2 epochs in 2 rounds, pruned by the median
-    **{key: TINY_STUDY[key] for key in ("archs", "ratios", "resolutions", "batch_size", "device")},
-    **{
-        "variants": ["stack"],
-        "kinds": ["train"],
-        "seeds": [0],
-        "epochs": 2,
-        "train_limit": 256,
-        "validation_images": 500,
-        "threads": 1,
-    },
-    **{"failure_loss_ratio": 1.1, "tune_candidates": 4, "tune_per_round": 2, "tune_seeds": [100]},
-    **{"tune_space": ["lr=log(1e-4,1e-1)"], "tune_prune": "median"},
-}
 
 
 def _toml(values: dict) -> str:
@@ -199,7 +185,7 @@ def _toml(values: dict) -> str:
 
 @pytest.mark.slow
 def test_a_run_killed_by_sigkill_mid_tuning_resumes_to_the_same_candidates_and_choice(tmp_path, synthetic_root):
-    (tmp_path / "tiny.toml").write_text(_toml(KILLED_CONFIG))
+    (tmp_path / "tiny.toml").write_text(_toml(TINY_TUNING))
 
     def command(folder: str) -> list[str]:
         options = ["--config", str(tmp_path / "tiny.toml"), "--data-root", str(synthetic_root)]
@@ -210,7 +196,7 @@ def test_a_run_killed_by_sigkill_mid_tuning_resumes_to_the_same_candidates_and_c
     cut = subprocess.Popen(command("cut"), **quiet)
     trials = tmp_path / "cut" / "trials" / "train"
     deadline = time.monotonic() + 120
-    while not list(trials.glob("*-candidate2.json")):  # the second round's first candidate: a pruned one's trial
+    while not list(trials.glob("*-candidate2.json")):  # the second round's first candidate, with thresholds
         assert cut.poll() is None and time.monotonic() < deadline, "the run ended before its second round"
         time.sleep(0.01)
     cut.send_signal(signal.SIGKILL)
@@ -227,6 +213,7 @@ def test_a_run_killed_by_sigkill_mid_tuning_resumes_to_the_same_candidates_and_c
         pd.read_csv(tmp_path / "cut" / "tuning.csv"), pd.read_csv(tmp_path / "whole" / "tuning.csv")
     )
     assert (tmp_path / "cut" / "tuning.json").read_text() == (tmp_path / "whole" / "tuning.json").read_text()
+    assert pd.read_csv(tmp_path / "whole" / "tuning.csv")["pruned"].any()  # this config's curves prune in round 2
 
 
 @pytest.mark.slow
