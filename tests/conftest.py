@@ -94,6 +94,26 @@ TINY_STUDY = {
     "threads": 1,
 }
 
+# A tiny tuning run of real training: 1 arm, 4 candidates of 2 epochs in 2 rounds, pruned by the median. With batch
+# norm at ratio 16 it learns within 2 epochs at some of the learning rates asked (not all: some are pruned).
+TINY_TUNING = {
+    **{key: TINY_STUDY[key] for key in ("archs", "resolutions", "batch_size", "device", "threads")},
+    "variants": ["stack"],
+    "ratios": [16],
+    "batch_norm": [True],
+    "kinds": ["train"],
+    "seeds": [0],
+    "epochs": 2,
+    "train_limit": 512,
+    "validation_images": 500,
+    "failure_loss_ratio": 1.1,
+    "tune_candidates": 4,
+    "tune_per_round": 2,
+    "tune_seeds": [100],
+    "tune_space": ["lr=log(1e-4,1e-1)"],
+    "tune_prune": "median",
+}
+
 
 @pytest.fixture(autouse=True)
 def short_noise_probe(monkeypatch):

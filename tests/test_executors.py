@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import TINY_TUNING
 
 from vggbench.cli import main
 from vggbench.engine import study
@@ -148,6 +149,19 @@ def test_a_driver_stopped_midway_resumes_like_a_local_run(
     train = pd.read_csv(directory.root / "train.csv")
     assert len(train) == 4 and not train.duplicated(["variant", "seed", "epoch"]).any()
     _assert_same_deterministic_columns(directory.root, finished_run.root)
+
+
+def test_a_tuning_run_on_ray_asks_prunes_and_chooses_as_a_local_run(tmp_path, synthetic_root, ray_cluster):
+    # The candidates train as Ray tasks (their pruning thresholds travel in their setups): the same rows, pruning
+    # and choices as in this process.
+    config, lines = load_config(**TINY_TUNING), []
+    for name, executor in (("local", None), ("ray", RayExecutor())):
+        study.run(config, tmp_path / name, data_root=str(synthetic_root), report=lines.append, executor=executor)
+    local, on_ray = (pd.read_csv(tmp_path / name / "tuning.csv") for name in ("local", "ray"))
+    pd.testing.assert_frame_equal(on_ray, local)
+    assert local["pruned"].any()  # a second-round candidate stopped on its worker
+    assert (tmp_path / "ray" / "tuning.json").read_text() == (tmp_path / "local" / "tuning.json").read_text()
+    assert any(line.startswith("tuning round 2 of 2") for line in lines)
 
 
 def test_without_ray_the_executor_is_a_clear_error_naming_the_extra(tmp_path, tiny_study, monkeypatch, capsys):

@@ -65,7 +65,7 @@ def test_seeds_trained_together_follow_their_lone_runs(dataset, variant, seeds):
 
 
 def _fields(config: TrainConfig) -> dict:
-    return {name: getattr(config, name) for name in config.__dataclass_fields__}
+    return {field.name: getattr(config, field.name) for field in dataclasses.fields(config)}
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from vggbench.engine.config import StudyConfig
 from vggbench.measure import _train_setup as train_setup
 from vggbench.measure import checkpoints, train, training_rules
 from vggbench.measure.data import prepare
-from vggbench.measure.setups import TrainConfig
+from vggbench.measure.setups import CandidateConfig, TrainConfig
 from vggbench.models.arch import spec_to_dict
 from vggbench.stats import correctness
 from vggbench.util.validate import InputError
@@ -274,6 +274,22 @@ def test_a_tuning_candidate_never_evaluates_the_test_set(dataset, monkeypatch):
     assert [row["seed"] for row in rows] == [0, 1] and evaluated == [100]  # the held-out images, once an epoch
     assert all(math.isnan(row["test_acc"]) and "test_correct" not in row for row in rows)
     assert all(0 <= row["val_acc"] <= 1 for row in rows)
+
+
+@pytest.mark.slow
+def test_a_pruned_candidate_stops_after_the_first_epoch_below_its_threshold(dataset):
+    # Two lanes of one seed each: the rule reads the mean of the seeds trained together, after each epoch.
+    config = _config(epochs=3, validation_images=100, train_limit=200, threads=2, seed_lanes=2)
+    above = CandidateConfig.of(config, (math.nan, 0.0))  # NaN: no threshold; never below 0: on to the end
+    whole, _ = train.train_seeds(SMALL, above, (0, 1), dataset, test_set=False)
+    assert [row["epoch"] for row in whole] == [1, 1, 2, 2, 3, 3]
+    means = [np.mean([row["val_acc"] for row in whole if row["epoch"] == epoch]) for epoch in (1, 2)]
+    # Epoch 1 just above its threshold (it goes on), epoch 2 just below its threshold (it stops there).
+    pruned = CandidateConfig.of(config, (means[0] - 0.01, means[1] + 0.01))
+    rows, _ = train.train_seeds(SMALL, pruned, (0, 1), dataset, test_set=False)
+    assert [(row["epoch"], row["seed"]) for row in rows] == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    untimed = [{k: v for k, v in row.items() if k not in TIMES} for row in rows]
+    assert untimed == [{k: v for k, v in row.items() if k not in TIMES} for row in whole[:4]]
 
 
 def test_correctness_survives_its_text_form():

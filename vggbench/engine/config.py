@@ -235,7 +235,7 @@ class StudyConfig:
         self._check_design()
         self.tuning, self.recipes = Tuning(**knobs.settings(Tuning, values)), None
         if self.tuning.enabled:  # recorded only then: the config.json of a run that does not tune stays as it was
-            self.values.update(knobs.settings(Tuning, values))
+            self.values.update(self.tuning.recorded())
         # Every kind's keys are checked, whether it runs or not; those of the kinds that run are kept.
         setups = {name: knobs.settings(kind.setup, resolved) for name, kind in KINDS.items() if kind.setup is not None}
         self.values["kinds"] = self._select(scope["kinds"])

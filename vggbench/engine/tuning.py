@@ -8,16 +8,25 @@ How tuning flows (vggbench.engine.study.run, where tune_candidates is above 0):
               tuning seed as ordinary training trials (content-keyed, KEY-candidateN, on any executor), evaluated
               on validation images only, never the test set; its objective, the mean over its seeds of the
               validation accuracy at the last epoch it reached, is told back to its arm's study
-    choice    each arm's best candidate (the first asked of equal ones): tuning.json holds the choices and the
-              search, tuning.csv every candidate's rows
+    pruning   optional (`tune_prune`, "none" by default): Optuna's MedianPruner rule, made deterministic. When a
+              round's candidates are asked, each arm's threshold per epoch is the median, over its finished (not
+              pruned) candidates of earlier rounds, of their validation accuracy there (the mean over their seeds),
+              for each epoch from `tune_prune_after` to the one before its last; a candidate's trials carry them
+              (CandidateConfig: content-keyed) and stop training after the first epoch where the mean over the
+              seeds trained together falls below it. So the first round is never pruned, nor a candidate at its
+              last epoch; a pruned candidate's rows end where it stopped, it is told to its study as PRUNED (its
+              epochs reported to Optuna), and it is never chosen, its objective being of fewer epochs
+    choice    each arm's best finished candidate (the first asked of equal ones): tuning.json holds the choices and
+              the search, tuning.csv every candidate's rows
     verdict   the training trials are planned at each arm's chosen recipe (recipe "tuned", KEY-tuned), and the
               fixed or sequential design runs on them as in any run (`tuning_shared`: the config's recipe too)
 
 A resumed run replays: the studies are made anew, asked in the same order and told the objectives read back from
 the finished candidates' trial files (only the missing candidates train), so a run killed at any point asks the
 same candidates and chooses the same recipes. Optuna's storage (RUN_DIR/tuning.db, or `tune_storage`) mirrors the
-replay for Optuna's own tools; nothing is read back from it. Pruning is not implemented: every candidate trains its
-whole budget (`pruned` is false throughout).
+replay for Optuna's own tools; nothing is read back from it. The thresholds, too, are computed from the trial files,
+so a resumed run plans the same candidate trials (and fingerprints). Without pruning, a candidate's setup is a plain
+TrainConfig and config.json records no pruning keys: runs tuned before pruning existed resume as they ran.
 
 `config` below is a vggbench.engine.config.StudyConfig, which imports this module for its Tuning keys.
 """
@@ -28,13 +37,14 @@ import dataclasses
 import json
 import math
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vggbench.engine.kinds.train import CANDIDATE, TUNING, arm_name, budget_part, training_trial
 from vggbench.engine.rundir import DONE, TUNING_DB, TUNING_JSON, RunDir
-from vggbench.measure.setups import TrainConfig
+from vggbench.measure.setups import CandidateConfig, TrainConfig
 from vggbench.models.arch import ModelSpec
 from vggbench.models.schema import SCHEDULE, identity
 from vggbench.util import knobs
@@ -57,6 +67,8 @@ SAMPLER = "TPESampler"  # Optuna's default sampler, seeded: random for its first
 OBJECTIVE = "mean over the candidate's seeds of val_acc at the last epoch it reached"
 _RANGE = re.compile(r"(log|uniform)\(\s*([^,()\s]+)\s*,\s*([^,()\s]+)\s*\)")
 _FORMS = "KNOB=log(LOW,HIGH), KNOB=uniform(LOW,HIGH) or KNOB=A|B|..."
+PRUNERS = ("none", "median")
+PRUNING_KEYS = ("tune_prune", "tune_prune_after")  # recorded in config.json only where the run prunes
 
 
 def recipe_options() -> dict[str, knobs.Option]:
@@ -166,11 +178,24 @@ class Tuning(Setup):
     tuning_shared: bool = knob(
         False, "train the verdict seeds at the config's recipe as well (recipe `shared`, beside `tuned`)", flags=None
     )
+    tune_prune: str = knob(
+        "none",
+        "an early-stopping rule for candidates on validation accuracy: none, or median (Optuna's MedianPruner, "
+        "made deterministic): from the second round on, a candidate stops after an epoch (tune_prune_after or "
+        "later, before its last) where its validation accuracy is below the median of its arm's unpruned "
+        "candidates of earlier rounds there; a pruned candidate is never chosen",
+        choices=PRUNERS,
+        flags=None,
+    )
+    tune_prune_after: int = knob(
+        1, "the first epoch after which tune_prune may stop a candidate (a warm-up)", minimum=1, flags=None
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("tune_seeds", "tune_space", "tune_storage", "tuning_shared"):
+        for name in ("tune_seeds", "tune_space", "tune_storage", "tuning_shared", "tune_prune"):
             refuse_ignored(self, name, self.enabled, "tune_candidates", "with tune_candidates above 0")
+        refuse_ignored(self, "tune_prune_after", self.prunes, "tune_prune", "with tune_prune='median'")
         if self.enabled and not (self.tune_seeds and self.tune_space):
             raise InputError("tune_candidates above 0 needs tune_seeds (seeds of its own) and tune_space (a knob each)")
         keys = [entry.key for entry in self.space]
@@ -180,6 +205,16 @@ class Tuning(Setup):
     @property
     def enabled(self) -> bool:
         return self.tune_candidates > 0
+
+    @property
+    def prunes(self) -> bool:
+        return self.tune_prune != "none"
+
+    def recorded(self) -> dict:
+        """The keys config.json records of a run that tunes: the pruning keys only where it prunes (module
+        docstring)."""
+        keys = [option for option in knobs.options(Tuning) if self.prunes or option.key not in PRUNING_KEYS]
+        return {option.key: getattr(self, option.name) for option in keys}
 
     @property
     def space(self) -> tuple[Dimension, ...]:
@@ -199,6 +234,12 @@ class Tuning(Setup):
             raise InputError(f"tune_seeds and seeds share {shown(shared)}: the verdict's seeds must not tune it")
         if config.values.get("validation_images") == 0:
             raise InputError("tune_candidates above 0 chooses on validation images: set validation_images above 0")
+        longest = max(knobs.as_list(config.epochs))
+        if self.prunes and self.tune_prune_after >= longest:
+            raise InputError(
+                f"tune_prune_after={self.tune_prune_after} leaves no epoch to stop a candidate at with epochs="
+                f"{longest}: a candidate may stop only before its last epoch (set it below {longest})"
+            )
         searched = {entry.key: entry.choices or (None,) for entry in self.space}
         for key, (other, value) in APPLIES_ONLY.items():
             if key in searched and value not in searched.get(other, (config.values.get(other),)):
@@ -220,9 +261,11 @@ class Arm:
     def identity(self) -> dict:
         return {**identity(self.spec), SCHEDULE: self.setup.epochs}
 
-    def trials(self, number: int, recipe: dict, seeds) -> list[Trial]:
-        """Candidate `number`'s trials, one per tuning seed, at `recipe` (field: value)."""
+    def trials(self, number: int, recipe: dict, seeds, prune_below: tuple[float, ...] = ()) -> list[Trial]:
+        """Candidate `number`'s trials, one per tuning seed, at `recipe` (field: value), stopping below
+        `prune_below` (per epoch: `thresholds`)."""
         setup = dataclasses.replace(self.setup, **recipe)
+        setup = CandidateConfig.of(setup, prune_below) if prune_below else setup
         return [training_trial(self.spec, setup, seed, self.budget, CANDIDATE, number) for seed in seeds]
 
 
@@ -251,15 +294,44 @@ class Candidate:
     trials: list[Trial]
     asked: object  # its Optuna trial
     objective: float = math.nan
+    curve: dict[int, float] = dataclasses.field(default_factory=dict)  # epoch: val_acc, the mean over its seeds
+    pruned: bool = False  # its rows end before its schedule's last epoch
+
+    @property
+    def finished(self) -> bool:
+        """Not pruned, with an objective: a candidate that may be chosen and sets the pruning thresholds."""
+        return not self.pruned and not math.isnan(self.objective)
 
 
-def _ask(study, arm: Arm, number: int, tuning: Tuning) -> Candidate:
+def _ask(study, arm: Arm, number: int, tuning: Tuning, prune_below: tuple[float, ...]) -> Candidate:
     asked, recipe = study.ask(), {}
     for entry in tuning.space:
         other, value = APPLIES_ONLY.get(entry.key, (None, None))
         applies = other is None or recipe.get(other, getattr(arm.setup, other)) == value
         recipe[entry.key] = entry.suggest(asked) if applies else getattr(arm.setup, entry.key)
-    return Candidate(arm, number, recipe, arm.trials(number, recipe, tuning.tune_seeds), asked)
+    return Candidate(arm, number, recipe, arm.trials(number, recipe, tuning.tune_seeds, prune_below), asked)
+
+
+def thresholds(arm: Arm, earlier: list[Candidate], tuning: Tuning) -> tuple[float, ...]:
+    """The pruning rule's threshold per epoch (epoch 1 first) for `arm`'s next candidates: for each epoch from
+    tune_prune_after to the one before the last, the median over the arm's finished candidates in `earlier` of
+    their validation accuracy there, NaN before; () where there is none (no rule, or no finished candidate yet)."""
+    curves = [candidate.curve for candidate in earlier if candidate.arm == arm and candidate.finished]
+    if not tuning.prunes or not curves:
+        return ()
+    found = tuple(
+        statistics.median(curve[epoch] for curve in curves) if epoch >= tuning.tune_prune_after else math.nan
+        for epoch in range(1, arm.setup.epochs)
+    )
+    return found if not all(map(math.isnan, found)) else ()
+
+
+def curve(rows: pd.DataFrame) -> dict[int, float]:
+    """A candidate's validation accuracy per epoch it reached, the mean over its seeds (none without rows)."""
+    if rows.empty or "val_acc" not in rows or "epoch" not in rows:
+        return {}
+    means = rows.dropna(subset=["epoch"]).groupby("epoch")["val_acc"].mean()
+    return {int(epoch): float(value) for epoch, value in means.items()}
 
 
 def objective(rows: pd.DataFrame) -> float:
@@ -304,7 +376,8 @@ def tune(config, directory: RunDir, run_trials: Callable[[list], None], report):
     for number in range(rounds):
         first = number * tuning.tune_per_round
         asked = range(first, min(first + tuning.tune_per_round, tuning.tune_candidates))
-        new = [_ask(studies[arm.name], arm, index, tuning) for arm in every for index in asked]
+        below = {arm.name: thresholds(arm, candidates, tuning) for arm in every}
+        new = [_ask(studies[arm.name], arm, index, tuning, below[arm.name]) for arm in every for index in asked]
         todo = [trial for candidate in new for trial in candidate.trials if directory.status(trial) != DONE]
         report(
             f"tuning round {number + 1} of {rounds}: candidate(s) {asked.start}-{asked.stop - 1} of "
@@ -312,25 +385,34 @@ def tune(config, directory: RunDir, run_trials: Callable[[list], None], report):
         )
         run_trials(todo)
         for candidate in new:
-            candidate.objective = objective(directory.rows(candidate.trials))
-            study = studies[candidate.arm.name]
-            if math.isnan(candidate.objective):
-                study.tell(candidate.asked, state=_failed())
-            else:
-                study.tell(candidate.asked, candidate.objective)
+            _tell(studies[candidate.arm.name], candidate, directory.rows(candidate.trials))
         candidates += new
     chosen = {arm.name: _best(arm, candidates) for arm in every}
     write_tuning(directory, config, candidates, chosen)
     for arm in every:
-        best = chosen[arm.name]
-        report(f"tuning {arm.name}: candidate {best.number}, {_words(best.recipe)}, val acc {best.objective:.4f}")
+        best, own = chosen[arm.name], [candidate for candidate in candidates if candidate.arm == arm]
+        pruned = f", {sum(c.pruned for c in own)} of {len(own)} candidates pruned" if tuning.prunes else ""
+        report(
+            f"tuning {arm.name}: candidate {best.number}, {_words(best.recipe)}, val acc {best.objective:.4f}{pruned}"
+        )
     return config.with_recipes({name: best.recipe for name, best in chosen.items()})
 
 
-def _failed():
-    import optuna
+def _tell(study, candidate: Candidate, rows: pd.DataFrame) -> None:
+    """Read a trained candidate's result from its rows and tell it to its arm's study: failed (no objective),
+    pruned (with its epochs reported, Optuna's record of where it stopped) or complete."""
+    from optuna.trial import TrialState
 
-    return optuna.trial.TrialState.FAIL
+    candidate.objective, candidate.curve = objective(rows), curve(rows)
+    candidate.pruned = bool(candidate.curve) and max(candidate.curve) < candidate.arm.setup.epochs
+    for epoch, value in candidate.curve.items():
+        candidate.asked.report(value, epoch)
+    if math.isnan(candidate.objective):
+        study.tell(candidate.asked, state=TrialState.FAIL)
+    elif candidate.pruned:
+        study.tell(candidate.asked, state=TrialState.PRUNED)
+    else:
+        study.tell(candidate.asked, candidate.objective)
 
 
 def _words(recipe: dict) -> str:
@@ -340,12 +422,13 @@ def _words(recipe: dict) -> str:
 
 
 def _best(arm: Arm, candidates: list[Candidate]) -> Candidate:
-    """The arm's candidate of the highest objective, the first asked of equal ones."""
-    own = [candidate for candidate in candidates if candidate.arm == arm and not math.isnan(candidate.objective)]
+    """The arm's finished candidate of the highest objective, the first asked of equal ones: a pruned one's
+    objective is of fewer epochs, never compared with a finished one's."""
+    own = [candidate for candidate in candidates if candidate.arm == arm and candidate.finished]
     if not own:
         raise InputError(
-            f"tuning {arm.name}: no candidate has a validation accuracy (val_acc) to choose by: every candidate "
-            "failed, or the trainer records none"
+            f"tuning {arm.name}: no finished candidate has a validation accuracy (val_acc) to choose by: every "
+            "candidate failed, or the trainer records none"
         )
     return max(own, key=lambda candidate: (candidate.objective, -candidate.number))
 
@@ -357,7 +440,11 @@ def write_tuning(directory: RunDir, config, candidates: list[Candidate], chosen:
     rows = []
     for candidate in candidates:
         own = {**candidate.arm.identity(), "candidate": candidate.number, **candidate.recipe}
-        verdict = {"pruned": False, "objective": candidate.objective, "chosen": chosen[candidate.arm.name] is candidate}
+        verdict = {
+            "pruned": candidate.pruned,
+            "objective": candidate.objective,
+            "chosen": chosen[candidate.arm.name] is candidate,
+        }
         for row in directory.rows(candidate.trials).to_dict("records"):
             measured = {key: row.get(key, math.nan) for key in ("seed", "epoch", "val_acc", "train_loss")}
             rows.append({**own, **measured, **verdict})
@@ -379,13 +466,24 @@ def tuning_record(config, chosen: dict) -> dict:
         "seeds": list(tuning.tune_seeds),
         "space": {entry.key: entry.described() for entry in tuning.space},
         "objective": OBJECTIVE,
-        "pruner": "none",
+        "pruner": _pruner(tuning),
     }
     arms_chosen = {
         name: {**best.arm.identity(), "candidate": best.number, "recipe": best.recipe, "objective": best.objective}
         for name, best in chosen.items()
     }
     return {"format": 1, "search": search, "arms": arms_chosen}
+
+
+def _pruner(tuning: Tuning) -> str:
+    """The pruning rule as tuning.json (and claim.md) says it: "none" where there is none."""
+    if not tuning.prunes:
+        return "none"
+    return (
+        f"median after epoch {tuning.tune_prune_after} on: from the second round, a candidate stopped after the "
+        "first epoch (before its last) where its validation accuracy was below the median of its arm's unpruned "
+        "candidates of earlier rounds there; a pruned candidate is never chosen"
+    )
 
 
 def recorded_recipes(directory: RunDir) -> dict[str, dict]:

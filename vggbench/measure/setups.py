@@ -9,7 +9,9 @@ when a setup is made, and for the columns of a timed row.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 from vggbench.measure.data import COUNTS
 from vggbench.measure.hardware import Machine, device_name
@@ -230,6 +232,9 @@ class TrainConfig(Machine):
     # Set per trial: its seed, or the seeds it trains together.
     seed: int = knob(0, "random seed: weights, shuffling, dropout", key=NOT_A_KEY, flags=None, minimum=0)
     seeds: tuple[int, ...] = ()
+    # No pruning thresholds: a class attribute, not a field, so that a setup's fields (its trials' fingerprints)
+    # stay those of runs made before pruning; a pruned tuning candidate's are CandidateConfig's field.
+    prune_below: ClassVar[tuple[float, ...]] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -262,3 +267,22 @@ class TrainConfig(Machine):
     def trained_seeds(self) -> tuple[int, ...]:
         """The seeds this setup trains: its group, or its one seed."""
         return self.seeds or (self.seed,)
+
+    def stops_after(self, epoch: int, val_acc: float) -> bool:
+        """Whether the run stops after `epoch` (from 1) with validation accuracy `val_acc` there: below that
+        epoch's pruning threshold (CandidateConfig; never where either is NaN)."""
+        return epoch <= len(self.prune_below) and val_acc < self.prune_below[epoch - 1]
+
+
+@dataclass(frozen=True)
+class CandidateConfig(TrainConfig):
+    """A tuning candidate's training under a pruning rule (vggbench.engine.tuning): TrainConfig and, per epoch,
+    the validation accuracy below which its run stops after that epoch. A class of its own, made only where a
+    candidate has a threshold, so that every other trial's setup (and fingerprint) keeps TrainConfig's fields."""
+
+    prune_below: tuple[float, ...] = ()  # epoch 1 first; NaN, or past its end: the run goes on
+
+    @classmethod
+    def of(cls, setup: TrainConfig, prune_below) -> CandidateConfig:
+        fields = {field.name: getattr(setup, field.name) for field in dataclasses.fields(TrainConfig)}
+        return cls(**fields, prune_below=tuple(prune_below))

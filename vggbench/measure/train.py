@@ -12,8 +12,10 @@ batch is scaled and resized there.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -337,10 +339,12 @@ def train_seeds(
 ) -> tuple[list[dict], list[VGG]]:
     """Train one model for each of `seeds`, together (one seed: the plain path): rows per seed and epoch,
     and the trained models in seed order. Without `test_set` (a tuning candidate) the test images are never
-    evaluated: the rows' test_acc is NaN.
+    evaluated: the rows' test_acc is NaN. A tuning candidate under a pruning rule (`config.prune_below`) stops
+    after the first epoch where the mean of its seeds' validation accuracy is below that epoch's threshold: the
+    seeds trained together stop together, their rows end there.
 
-    The seeds train in lanes (threads) at once, each lane's seeds as one network. Deterministic on the CPU
-    for given seeds, thread count and settings: a seed fixes its model's initial weights, its data order
+    The seeds train in lanes (threads) at once, each lane's seeds as one network, an epoch at a time. Deterministic
+    on the CPU for given seeds, thread count and settings: a seed fixes its model's initial weights, its data order
     and its dropout masks, and a lane's result does not depend on the other lanes.
     """
     torch.backends.cudnn.benchmark = True
@@ -348,18 +352,17 @@ def train_seeds(
     try:
         runs, threads = _in_lanes(spec, config, seeds, data, report, test_set)
         torch.set_num_threads(threads)
-        epochs = range(1, config.epochs + 1)
-
-        def whole(run: _Runs) -> list[dict]:
-            return [row for epoch in epochs for row in run.epoch(epoch)]
-
-        if len(runs) == 1:
-            by_lane = [whole(runs[0])]
-        else:
-            with _lane_pool(len(runs), threads) as pool:
-                by_lane = list(pool.map(whole, runs))
+        rows: list[dict] = []
+        with contextlib.ExitStack() as stack:
+            pool = stack.enter_context(_lane_pool(len(runs), threads)) if len(runs) > 1 else None
+            for epoch in range(1, config.epochs + 1):
+                lanes = pool.map(_Runs.epoch, runs, [epoch] * len(runs)) if pool else [runs[0].epoch(epoch)]
+                reached = [row for lane in lanes for row in lane]
+                rows += reached
+                if config.stops_after(epoch, statistics.fmean(row["val_acc"] for row in reached)):
+                    break
         order = {seed: index for index, seed in enumerate(seeds)}
-        rows = sorted((row for lane in by_lane for row in lane), key=lambda row: (row["epoch"], order[row["seed"]]))
+        rows.sort(key=lambda row: (row["epoch"], order[row["seed"]]))
         for row in rows:
             row["seed_lanes"] = len(runs)
         return rows, [model.cpu() for run in runs for model in run.net.models()]

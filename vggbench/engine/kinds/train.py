@@ -3,7 +3,7 @@
 A training trial trains one recipe (its `recipe` label, vggbench.engine.tuning says how they are chosen): the
 config's own (SHARED: no label, the keys and files of runs before tuning), its arm's chosen one (TUNED, keyed
 ...-tuned) or a tuning candidate's (CANDIDATE, keyed ...-candidateN: evaluated on validation images only, no
-checkpoint kept)."""
+checkpoint kept, stopped early where its pruning thresholds say: CandidateConfig)."""
 
 from __future__ import annotations
 
@@ -284,6 +284,13 @@ class Train(Kind):
     def rows_for(self, trial) -> list[dict]:
         """A row per epoch, in order."""
         return [{**trial.identity(), "epoch": epoch} for epoch in range(1, trial.setup.epochs + 1)]
+
+    def damage(self, trial, rows, error) -> str | None:
+        """A candidate under a pruning rule may have stopped early: its rows are checked as those of the epochs it
+        reached (the rule reads its group's mean, which one seed's file cannot tell)."""
+        if trial.setup.prune_below and not error and 0 < len(rows) < trial.setup.epochs:
+            trial = dataclasses.replace(trial, setup=dataclasses.replace(trial.setup, epochs=len(rows)))
+        return super().damage(trial, rows, error)
 
     def row_table(self, trial) -> Table:
         """A tuning candidate's rows have no test accuracy: they are checked as such."""
