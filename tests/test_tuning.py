@@ -11,6 +11,7 @@ candidate's pruning thresholds say, as the trainer does.
 import hashlib
 import json
 import math
+import re
 import signal
 import sqlite3
 import subprocess
@@ -393,3 +394,11 @@ def test_without_pruning_the_tuned_map_keeps_the_fingerprints_earlier_code_gave(
     pruning = load_config("tuned-map", device="cpu", threads=2, tune_prune="median")
     assert tuning.thresholds(tuning.arms(pruning)[0], [], pruning.tuning) == ()
     assert not set(tuning.PRUNING_KEYS) & set(config.to_dict()) and set(tuning.PRUNING_KEYS) <= set(pruning.to_dict())
+
+
+@pytest.mark.parametrize("url", ["notaurl://x", "postgresql+nosuchdriver://user@host/name"])
+def test_a_storage_url_optuna_cannot_open_is_named_not_a_traceback(url):
+    import optuna
+
+    with pytest.raises(InputError, match=f"tune_storage='{re.escape(url)}' cannot be opened as an Optuna storage"):
+        tuning._storage(optuna, url)

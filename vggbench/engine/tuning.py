@@ -353,7 +353,7 @@ def _studies(config, directory: RunDir, names: list[str]) -> dict[str, object]:
         directory.path(TUNING_DB).unlink(missing_ok=True)
         url = f"sqlite:///{directory.path(TUNING_DB).resolve()}"
     prefix = "" if config.tuning.tune_storage is None else f"{directory.root.resolve()}/"  # a shared database's
-    storage = optuna.storages.RDBStorage(url)
+    storage = _storage(optuna, url)
     known = {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
     studies = {}
     for name in names:
@@ -364,6 +364,20 @@ def _studies(config, directory: RunDir, names: list[str]) -> dict[str, object]:
             storage=storage, sampler=sampler, study_name=prefix + name, direction="maximize"
         )
     return studies
+
+
+def _storage(optuna, url: str):
+    """Optuna's database at `url`; a URL it cannot open (no such dialect, its driver not installed, no database
+    there) is the user's to fix, said in one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return optuna.storages.RDBStorage(url)
+    except (SQLAlchemyError, ImportError) as error:
+        raise InputError(
+            f"tune_storage={shown(url)} cannot be opened as an Optuna storage: {error} (give a database URL such as "
+            "sqlite:///tuning.db or postgresql://user@host/name, with its driver installed)"
+        ) from None
 
 
 def tune(config, directory: RunDir, run_trials: Callable[[list], None], report):
