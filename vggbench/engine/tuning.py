@@ -296,6 +296,7 @@ class Candidate:
     objective: float = math.nan
     curve: dict[int, float] = dataclasses.field(default_factory=dict)  # epoch: val_acc, the mean over its seeds
     pruned: bool = False  # its rows end before its schedule's last epoch
+    rows: list[dict] = dataclasses.field(default_factory=list)  # its trials' rows, read once when it is told
 
     @property
     def finished(self) -> bool:
@@ -417,7 +418,7 @@ def _tell(study, candidate: Candidate, rows: pd.DataFrame) -> None:
     pruned (with its epochs reported, Optuna's record of where it stopped) or complete."""
     from optuna.trial import TrialState
 
-    candidate.objective, candidate.curve = objective(rows), curve(rows)
+    candidate.objective, candidate.curve, candidate.rows = objective(rows), curve(rows), rows.to_dict("records")
     candidate.pruned = bool(candidate.curve) and max(candidate.curve) < candidate.arm.setup.epochs
     for epoch, value in candidate.curve.items():
         candidate.asked.report(value, epoch)
@@ -459,7 +460,7 @@ def write_tuning(directory: RunDir, config, candidates: list[Candidate], chosen:
             "objective": candidate.objective,
             "chosen": chosen[candidate.arm.name] is candidate,
         }
-        for row in directory.rows(candidate.trials).to_dict("records"):
+        for row in candidate.rows:
             measured = {key: row.get(key, math.nan) for key in ("seed", "epoch", "val_acc", "train_loss")}
             rows.append({**own, **measured, **verdict})
     columns = [*TUNING.columns[: TUNING.columns.index("seed")]]
