@@ -7,29 +7,42 @@ run of convolutions and a 2x2 max-pool, then `fc` (flatten and three linear laye
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from vggbench.models.arch import VARIANTS, ArchSpec, Conv, ModelSpec, conv_channels
 from vggbench.util.validate import one_of
 
 
-def _conv_layers(in_channels: int, out_channels: int, plan, batch_norm: bool) -> list[nn.Module]:
-    """Conv layers for one block; `plan` lists its convs (`vggbench.models.arch.Conv`)."""
+def conv_layers(
+    in_channels: int,
+    out_channels: int,
+    plan,
+    batch_norm: bool,
+    bias: bool = True,
+    activation: Callable[[], nn.Module] = nn.ReLU,
+) -> list[nn.Module]:
+    """Conv layers for one block; `plan` lists its convs (`vggbench.models.arch.Conv`). VGG's are built with the
+    defaults; `bias` and `activation` (called once per conv whose `relu` is set) let a twin of another net
+    (`vggbench.models.twins`) keep that net's choices."""
     layers: list[nn.Module] = []
     for conv, conv_in, conv_out, groups in conv_channels(plan, in_channels, out_channels):
         layers.append(
-            nn.Conv2d(conv_in, conv_out, conv.kernel, padding=conv.padding, dilation=conv.dilation, groups=groups)
+            nn.Conv2d(
+                conv_in, conv_out, conv.kernel, padding=conv.padding, dilation=conv.dilation, groups=groups, bias=bias
+            )
         )
         if batch_norm:
             layers.append(nn.BatchNorm2d(conv_out))
         if conv.relu:
-            layers.append(nn.ReLU())
+            layers.append(activation())
     return layers
 
 
 def _block(in_channels: int, out_channels: int, plan, batch_norm: bool = False) -> nn.Sequential:
     pool = nn.MaxPool2d(kernel_size=2, stride=2)  # halves height and width
-    return nn.Sequential(*_conv_layers(in_channels, out_channels, plan, batch_norm), pool)
+    return nn.Sequential(*conv_layers(in_channels, out_channels, plan, batch_norm), pool)
 
 
 def _head(fc_features: int, fc_hidden_units: int, num_classes: int) -> nn.Sequential:
