@@ -295,7 +295,12 @@ class StudyConfig:
         return knobs.expand(cls, self.values, fixed)
 
     def to_dict(self) -> dict:
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in self.values.items()}
+        """The values as config.json holds them: lists for tuples, a block's per-conv widths too."""
+        return {key: _plain(value) for key, value in self.values.items()}
+
+
+def _plain(value):
+    return [_plain(entry) for entry in value] if isinstance(value, tuple) else value
 
 
 def load_config(preset: str | None = None, toml_path: str | Path | None = None, **overrides) -> StudyConfig:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vggbench.engine.contract import Kind, Outcome, Trial
-from vggbench.models.arch import ModelSpec
+from vggbench.models.arch import HEAD_DEFAULTS, ModelSpec
 from vggbench.util.csvio import (
     FILE,
     MAX_CONFIG_BYTES,
@@ -61,6 +61,8 @@ TUNING_JSON, TUNING_DB = "tuning.json", "tuning.db"
 # Training keys added after runs were recorded, with what the code before them did: a config.json without one
 # (results/ before issue 35) reads as that run ran, with no validation split and PyTorch's initialisation.
 ADDED_TRAINING_KEYS = {"validation_images": 0, "init": "default"}
+# Model keys added after runs were recorded (issue 36), at what every model had before them: VGG's head.
+ADDED_MODEL_KEYS = HEAD_DEFAULTS
 TRIAL_FORMAT = 1
 # What a trial's file says of it.
 DONE, FAILED, MISSING, INCOMPLETE, OTHER_CONFIG = "done", "failed", "missing", "incomplete or corrupt", "stale"
@@ -331,7 +333,7 @@ class RunDir:
             raise InputError(f"{path} is not a configuration: it holds {type(config).__name__}, not keys and values")
         if "epochs" in config:  # a run that trained: written before a key of ADDED_TRAINING_KEYS, it ran without it
             config = {**ADDED_TRAINING_KEYS, **config}
-        return config
+        return {**ADDED_MODEL_KEYS, **config}  # every run has models: one written before the head keys had VGG's
 
     def metadata(self) -> dict:
         path = self.root / METADATA

@@ -75,15 +75,20 @@ class SeedGroup(nn.Module):
             blocks.append(nn.Sequential(*(_grouped(parts) for parts in zip(*same_block, strict=True))))
         self.features = nn.Sequential(*blocks)
         self.weights, self.biases, self.head = nn.ParameterList(), nn.ParameterList(), []
+        pools = []  # a gap head's pooling, which acts on each channel alone: on the K groups' maps at once
         for layers in zip(*[model.head for model in models], strict=True):
+            if isinstance(layers[0], nn.AdaptiveAvgPool2d):
+                pools.append(layers[0])
+                continue
             if isinstance(layers[0], nn.Linear):
                 self.weights.append(nn.Parameter(torch.stack([layer.weight.detach() for layer in layers])))
                 self.biases.append(nn.Parameter(torch.stack([layer.bias.detach() for layer in layers])))
             self.head.append(layers[0])
+        self.pool = nn.Sequential(*pools)
 
     def forward(self, images: torch.Tensor, dropouts: list[torch.Generator] | None = None) -> torch.Tensor:
         """Logits (K, B, classes) of images (B, K x channels, H, W): group k is seed k's batch."""
-        features = self.features(images)
+        features = self.pool(self.features(images))
         values = features.reshape(features.shape[0], self.count, -1).transpose(0, 1)  # (K, B, features)
         linear = 0
         for layer in self.head:

@@ -70,7 +70,7 @@ def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool) -> tuple
     return spec, saved["state_dict"]
 
 
-SPEC_KEYS = tuple(spec_to_dict(ModelSpec("vgg11")))
+SPEC_KEYS = (*spec_to_dict(ModelSpec("vgg11")), "head", "dropout")  # the last two only where not the defaults
 
 
 def _first_line(error: Exception) -> str:

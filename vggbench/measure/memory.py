@@ -37,7 +37,7 @@ def _counts(spec: ModelSpec, resolution: int | None) -> tuple[int, int, int]:
     side, parameters, values, widest = resolution or spec.resolution, 0, 0, 0
     per_output = 3 if spec.batch_norm else 2  # a conv's output, its norm's, its ReLU's (where it has one)
     for block in range(spec.arch.num_blocks):
-        convs = _runs(spec.block_plan(block), *spec.block_channels(block))
+        convs = _runs(spec.block_plan(block), spec.block_channels(block)[0], spec.block_widths(block))
         channels = convs[-1][0][2]
         for (conv, conv_in, conv_out, groups), repeats in convs:
             taps = conv.kernel * conv.kernel
@@ -47,16 +47,19 @@ def _counts(spec: ModelSpec, resolution: int | None) -> tuple[int, int, int]:
             widest = max(widest, conv_in * taps * side * side)
         side //= 2
         values += channels * side * side  # the pool
-    hidden = spec.fc_hidden_units
+    hidden = spec.fc_hidden_units  # 0 for the gap head: its one linear layer maps the pooled channels to classes
     parameters += spec.fc_features * hidden + hidden + hidden * hidden + hidden + hidden * spec.num_classes
-    parameters += spec.num_classes
-    values += 2 * hidden * 3 + spec.num_classes
+    parameters += spec.num_classes + (0 if hidden else spec.fc_features * spec.num_classes)
+    values += 2 * hidden * 3 + spec.num_classes + (0 if hidden else spec.fc_features)  # gap: the pooled channels
     return parameters, values, widest
 
 
-def _runs(plan, in_channels: int, out_channels: int) -> list[tuple[tuple, int]]:
+def _runs(plan, in_channels: int, out_channels) -> list[tuple[tuple, int]]:
     """The convs of a block's `plan` with their channels (as `conv_channels` gives them), each run of equal
-    convs with equal channels as one entry and its length."""
+    convs with equal channels as one entry and its length. Per-conv widths (a tuple) were listed by hand, one
+    per conv: those convs are taken one by one."""
+    if isinstance(out_channels, tuple):
+        return [(conv, 1) for conv in conv_channels(plan, in_channels, out_channels)]
     runs: list[tuple[tuple, int]] = []
     for conv, repeats in ((conv, len(list(run))) for conv, run in itertools.groupby(plan)):
         (first,) = conv_channels([conv], in_channels, out_channels)  # fed the previous conv's output

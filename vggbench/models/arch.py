@@ -28,6 +28,13 @@ MAX_SIDE = 2**16  # pixels of an image's or a kernel's side; far beyond, torch's
 MAX_UNITS = 2**24  # channels, units or classes of a layer
 MAX_CONVS = 1_000_000  # convs in one block: a plan beyond is a typo (the memory estimate refuses far fewer)
 FC_HIDDEN = 4096
+# The classifier heads: VGG's, and the global average pooling of later nets (NiN, ResNet) that small CNNs use.
+HEADS = {
+    "fc": "VGG's: flatten, then Linear-ReLU-Dropout twice (fc_hidden units, divided by the ratio) and a Linear",
+    "gap": "global average pooling, flatten and one Linear from the last width to the classes",
+}
+# A head's defaults: a spec's dict, config.json and the identity name these values only where they differ.
+HEAD_DEFAULTS = {"head": "fc", "fc_hidden": FC_HIDDEN, "dropout": 0.5}
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,17 @@ class Conv:
         return self.kernel**2 / channels if self.depthwise else self.kernel**2
 
 
-def conv_channels(plan, in_channels: int, out_channels: int) -> list[tuple[Conv, int, int, int]]:
+def conv_channels(plan, in_channels: int, out_channels) -> list[tuple[Conv, int, int, int]]:
     """Each conv of a block's `plan` with its (input channels, output channels, groups): each conv is fed
-    the previous one's output, the first the block's input."""
+    the previous one's output, the first the block's input. `out_channels` is the block's width, or its widths
+    one per stacked conv: a plan with a dense conv per width (the stack) takes them in order, one that replaces
+    them by fewer convs (a single kernel) maps to the last."""
+    widths = out_channels if isinstance(out_channels, tuple) else (out_channels,)
+    dense = sum(not conv.depthwise for conv in plan)
+    outs = iter(widths if dense == len(widths) else (widths[-1],) * dense)
     convs = []
     for conv in plan:
-        conv_in, conv_out, groups = conv.channels(in_channels, out_channels)
+        conv_in, conv_out, groups = conv.channels(in_channels, in_channels if conv.depthwise else next(outs))
         convs.append((conv, conv_in, conv_out, groups))
         in_channels = conv_out
     return convs
@@ -137,15 +149,51 @@ def variants_help() -> str:
     return "; ".join(f"{name} = {plan.__doc__}" for name, plan in VARIANTS.items())
 
 
+def _block_widths(widths, convs_per_block) -> tuple:
+    """`widths` as ArchSpec keeps them: per block an int where all its convs share a width, else a tuple of one
+    width per conv. A block's entry is an int (every conv) or a list of one int per conv."""
+    kept = []
+    for block, (entry, count) in enumerate(zip(widths, convs_per_block, strict=True), start=1):
+        if not isinstance(entry, (list, tuple)):
+            at_most("widths entry", entry, MAX_UNITS, "channels a conv may have")
+            kept.append(entry)
+            continue
+        if len(entry) != count:
+            raise InputError(
+                f"widths entry={shown(list(entry))} is not allowed: block {block} has {count} conv(s), so give one "
+                f"width (every conv) or a list of {count} (one per conv)"
+            )
+        for width in entry:
+            at_most("widths entry", width, MAX_UNITS, "channels a conv may have")
+        kept.append(entry[0] if len(set(entry)) == 1 else tuple(entry))
+    return tuple(kept)
+
+
+def last_width(entry) -> int:
+    """A block's output channels: its width, or its last conv's."""
+    return entry[-1] if isinstance(entry, tuple) else entry
+
+
+def joined_widths(widths, blocks: str = "-") -> str:
+    """Widths as the identity ('16/32-64') or, `blocks` a space, the command line ('16/32 64') writes them: a
+    block's per-conv widths joined by '/'."""
+    return blocks.join("/".join(map(str, entry)) if isinstance(entry, tuple) else str(entry) for entry in widths)
+
+
 @dataclass(frozen=True)
 class ArchSpec:
-    """The convolutional plan before any width ratio: convs per block and widths."""
+    """The architecture before any width ratio: convs per block, their widths, and the classifier head.
+
+    A block's width is an int (every conv) or a tuple of one per conv; a block whose convs share a width is
+    kept as an int, so that equal plans compare equal however they were written."""
 
     name: str
     convs_per_block: tuple[int, ...]
-    widths: tuple[int, ...]
+    widths: tuple
     kernel: int = 3
     fc_hidden: int = FC_HIDDEN
+    head: str = "fc"
+    dropout: float = 0.5
 
     def __post_init__(self) -> None:
         one_of("arch", self.name, ARCH_NAMES)  # a preset's, or custom's: checkpoints and tables read no other
@@ -160,33 +208,58 @@ class ArchSpec:
             )
         for count in self.convs_per_block:
             at_most("convs_per_block entry", count, MAX_CONVS, "convs a block may have")
-        for width in self.widths:
-            at_most("widths entry", width, MAX_UNITS, "channels a block may have")
+        object.__setattr__(self, "widths", _block_widths(self.widths, self.convs_per_block))
         if isinstance(self.kernel, bool) or not isinstance(self.kernel, int) or self.kernel < 1 or self.kernel % 2 == 0:
             raise InputError(
                 f"kernel={shown(self.kernel)} is not allowed: it must be an odd integer >= 1 (1, 3, 5, ...)"
             )
         at_most("kernel", self.kernel, MAX_SIDE, "pixels a kernel's side may span")
+        self._check_head()
+
+    def _check_head(self) -> None:
+        if self.head not in HEADS:
+            described = "; ".join(f"{name} = {text}" for name, text in HEADS.items())
+            raise InputError(
+                f"head={shown(self.head)} is not allowed: choose one of {allowed(HEADS)} ({described})"
+                f"{did_you_mean(self.head, HEADS)}"
+            )
         at_most("fc_hidden", self.fc_hidden, MAX_UNITS, "units a layer may have")
+        dropout = self.dropout
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise InputError(
+                f"dropout={shown(dropout)} is not allowed: it must be a number >= 0 and < 1 (the share of the fc "
+                "head's hidden units each training step drops)"
+            )
+        object.__setattr__(self, "dropout", float(dropout))  # 0 and 0.0 are one head
+        if self.head != "fc":  # the gap head has no hidden layer: a hidden width or a dropout would be ignored
+            for key in ("fc_hidden", "dropout"):
+                if getattr(self, key) != HEAD_DEFAULTS[key]:
+                    raise InputError(
+                        f"{key}={shown(getattr(self, key))} is not allowed with head={self.head!r}: it applies only "
+                        f"with head='fc' (leave it at {HEAD_DEFAULTS[key]!r})"
+                    )
 
     @property
     def num_blocks(self) -> int:
         return len(self.convs_per_block)
 
 
-def preset(name: str) -> ArchSpec:
-    """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19)."""
+def preset(name: str, *, head: str = "fc", fc_hidden: int = FC_HIDDEN, dropout: float = 0.5) -> ArchSpec:
+    """The VGG paper's configuration `name` (vgg11, vgg13, vgg16 or vgg19), with VGG's head unless told."""
     if name not in PRESET_CONVS:
         raise InputError(
             f"arch={shown(name)} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
             f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
         )
-    return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS)
+    return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS, head=head, fc_hidden=fc_hidden, dropout=dropout)
 
 
-def custom(convs_per_block, widths, kernel: int = 3, fc_hidden: int = FC_HIDDEN) -> ArchSpec:
-    """A user-defined architecture: one entry of `convs_per_block` and `widths` per block."""
-    return ArchSpec(CUSTOM, tuple(convs_per_block), tuple(widths), kernel, fc_hidden)
+def custom(
+    convs_per_block, widths, kernel: int = 3, fc_hidden: int = FC_HIDDEN, head: str = "fc", dropout: float = 0.5
+) -> ArchSpec:
+    """A user-defined architecture: one entry of `convs_per_block` and `widths` per block; a width is an int
+    (every conv of the block) or a list of one per conv, e.g. widths=((16, 32), (64, 64))."""
+    return ArchSpec(CUSTOM, tuple(convs_per_block), tuple(widths), kernel, fc_hidden, head, dropout)
 
 
 @dataclass(frozen=True)
@@ -200,7 +273,9 @@ class ModelSpec:
     num_classes: int = 10
     resolution: int = 224
     batch_norm: bool = False
-    # Derived and checked in __post_init__.
+    # Derived and checked in __post_init__: the widths after the ratio, per block as the arch gives them
+    # (`conv_widths`) and each block's output (`widths`); the fc head's hidden units (0: the gap head has none).
+    conv_widths: tuple = field(init=False)
     widths: tuple[int, ...] = field(init=False)
     fc_hidden_units: int = field(init=False)
 
@@ -218,21 +293,29 @@ class ModelSpec:
         at_most("num_classes", self.num_classes, MAX_UNITS, "units a layer may have")
         if not isinstance(self.batch_norm, bool):
             raise InputError(f"batch_norm={shown(self.batch_norm)} is not allowed: it must be True or False")
-        widths = tuple(w // self.ratio for w in self.arch.widths)
-        hidden = self.arch.fc_hidden // self.ratio
-        if min(widths) < 1 or hidden < 1:
-            largest = min(min(self.arch.widths), self.arch.fc_hidden)
+        arch = self.arch
+        conv_widths = tuple(
+            tuple(width // self.ratio for width in entry) if isinstance(entry, tuple) else entry // self.ratio
+            for entry in arch.widths
+        )
+        given = [width for entry in arch.widths for width in (entry if isinstance(entry, tuple) else (entry,))]
+        fc = arch.head == "fc"
+        hidden = arch.fc_hidden // self.ratio if fc else 0
+        if min(given) // self.ratio < 1 or (fc and hidden < 1):
+            largest = min(given + [arch.fc_hidden] * fc)
+            head = f", fc hidden {arch.fc_hidden}" if fc else ""
             raise InputError(
-                f"ratio={self.ratio} is not allowed for {self.arch.name}: it leaves a width below 1 "
-                f"(widths {self.arch.widths}, fc hidden {self.arch.fc_hidden}); the largest allowed ratio is {largest}"
+                f"ratio={self.ratio} is not allowed for {arch.name}: it leaves a width below 1 "
+                f"(widths {joined_widths(arch.widths, ' ')}{head}); the largest allowed ratio is {largest}"
             )
         at_most("resolution", self.resolution, MAX_SIDE, "pixels an image's side may span")
         if self.resolution < self.min_resolution:
             raise InputError(
-                f"resolution={self.resolution} is not allowed for {self.arch.name}: "
-                f"{self.arch.num_blocks} 2x2 poolings need at least {self.min_resolution} pixels"
+                f"resolution={self.resolution} is not allowed for {arch.name}: "
+                f"{arch.num_blocks} 2x2 poolings need at least {self.min_resolution} pixels"
             )
-        object.__setattr__(self, "widths", widths)
+        object.__setattr__(self, "conv_widths", _block_widths(conv_widths, arch.convs_per_block))
+        object.__setattr__(self, "widths", tuple(map(last_width, conv_widths)))
         object.__setattr__(self, "fc_hidden_units", hidden)
 
     @property
@@ -246,7 +329,8 @@ class ModelSpec:
 
     @property
     def fc_features(self) -> int:
-        return self.widths[-1] * self.feature_px**2
+        """The head's input features: the last map flattened, or its channels where the gap head pools it."""
+        return self.widths[-1] * (self.feature_px**2 if self.arch.head == "fc" else 1)
 
     def block_plan(self, block: int) -> tuple[Conv, ...]:
         """The convolutions of block `block` (0-based)."""
@@ -260,6 +344,11 @@ class ModelSpec:
         """(input channels, output channels) of block `block` (0-based)."""
         in_channels = self.in_channels if block == 0 else self.widths[block - 1]
         return in_channels, self.widths[block]
+
+    def block_widths(self, block: int):
+        """The output widths of block `block`'s convs (0-based): one int (every conv), or one per stacked conv,
+        as `conv_channels` takes them."""
+        return self.conv_widths[block]
 
 
 def grid(
@@ -315,8 +404,11 @@ class Grid(Setup):
         flags=("--variant",),
         choices=tuple(VARIANTS),
     )
-    ratios: tuple[int, ...] = knob(
-        (8,), "width divisor(s): every conv width and the FC hidden width (4096) are divided by it", flags=("--ratio",)
+    ratios: tuple[int, ...] | None = knob(
+        None,
+        "width divisor(s): every conv width and the fc head's hidden width (--fc-hidden) are divided by it; "
+        "default 8 for the VGG presets (the book's small net), 1 for custom widths (taken as given)",
+        flags=("--ratio",),
     )
     resolutions: tuple[int, ...] = knob(
         (224,), "input side(s) in pixels; at least 2**blocks (32 for the VGG presets)", flags=("--resolution",)
@@ -328,12 +420,20 @@ class Grid(Setup):
         "BatchNorm after each conv (as torchvision's *_bn): --batch-norm alone means true; --batch-norm false "
         "true crosses both with the grid",
     )
+    head: str = knob(
+        HEAD_DEFAULTS["head"],
+        "the classifier after the blocks: " + "; ".join(f"{name} = {text}" for name, text in HEADS.items()),
+        choices=tuple(HEADS),
+    )
+    fc_hidden: int = knob(HEAD_DEFAULTS["fc_hidden"], "hidden units of each of the fc head's two hidden layers")
+    dropout: float = knob(HEAD_DEFAULTS["dropout"], "the fc head's dropout probability, >= 0 and < 1")
     convs: tuple[int, ...] | None = knob(
         None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP, repeats=True
     )
-    widths: tuple[int, ...] | None = knob(
+    widths: tuple[int | tuple[int, ...], ...] | None = knob(
         None,
-        "output channels per block before --ratio, e.g. 64 128 256 512 512",
+        "output channels per block before --ratio, e.g. 64 128 256 512 512; a block's convs may differ, joined "
+        "by '/' (16/32 64/64; in TOML [[16, 32], [64, 64]])",
         metavar="C",
         group=CUSTOM_GROUP,
         repeats=True,
@@ -348,24 +448,58 @@ class Grid(Setup):
         if self.archs is None:
             object.__setattr__(self, "archs", (CUSTOM,) if given_custom else ("vgg11",))
         if CUSTOM in self.archs and (self.convs is None or self.widths is None):
-            raise InputError("--arch custom needs --convs and --widths (one number per block each)")
+            raise InputError("--arch custom needs --convs and --widths (one entry per block each)")
         if given_custom and CUSTOM not in self.archs:
             raise InputError("--convs, --widths and --kernel describe --arch custom; add 'custom' to --arch")
+        if self.ratios is None:  # explicit widths are taken as given; the presets are the book's small net
+            if CUSTOM in self.archs and len(self.archs) > 1:
+                raise InputError(
+                    f"--arch {' '.join(self.archs)} needs --ratio (ratios in a config): the default is 8 for the "
+                    "VGG presets and 1 for custom widths, and this grid has both"
+                )
+            object.__setattr__(self, "ratios", (1,) if CUSTOM in self.archs else (8,))
         self.models()  # every combination must make a valid model
 
+    def _head(self) -> dict:
+        return {"head": self.head, "fc_hidden": self.fc_hidden, "dropout": self.dropout}
+
     def models(self) -> list[ModelSpec]:
-        archs = [custom(self.convs, self.widths, self.kernel or 3) if arch == CUSTOM else arch for arch in self.archs]
+        archs = [
+            custom(self.convs, self.widths, self.kernel or 3, **self._head())
+            if arch == CUSTOM
+            else preset(arch, **self._head())
+            for arch in self.archs
+        ]
         return grid(
             archs, self.variants, self.ratios, self.resolutions, self.in_channels, self.num_classes, self.batch_norm
         )
 
+    def ratio_note(self) -> str | None:
+        """What custom widths become at the ratios above 1, in one line (the command line says it, never
+        silently); None where they stay as given."""
+        if CUSTOM not in self.archs or all(ratio == 1 for ratio in self.ratios):
+            return None
+        given = custom(self.convs, self.widths, self.kernel or 3, **self._head())
+        divided = [
+            f"{joined_widths(ModelSpec(given, ratio=ratio, resolution=2**given.num_blocks).conv_widths, ' ')} at "
+            f"ratio {ratio}"
+            for ratio in self.ratios
+            if ratio > 1
+        ]
+        return (
+            f"widths {joined_widths(given.widths, ' ')} become {', '.join(divided)} (every width divided by the "
+            "ratio; ratio 1 keeps them as given)"
+        )
+
 
 def spec_to_dict(spec: ModelSpec) -> dict:
-    """A ModelSpec as plain values (for checkpoints that torch.load(weights_only=True) can read)."""
-    return {
+    """A ModelSpec as plain values (for checkpoints that torch.load(weights_only=True) can read). `head` and
+    `dropout` are there only where they differ from their defaults, so that a default model's dict, and every
+    digest of it (a trial's fingerprint), stays as it was before heads were a choice."""
+    values = {
         "arch": spec.arch.name,
         "convs_per_block": list(spec.arch.convs_per_block),
-        "widths": list(spec.arch.widths),
+        "widths": [list(entry) if isinstance(entry, tuple) else entry for entry in spec.arch.widths],
         "kernel": spec.arch.kernel,
         "fc_hidden": spec.arch.fc_hidden,
         "variant": spec.variant,
@@ -375,18 +509,26 @@ def spec_to_dict(spec: ModelSpec) -> dict:
         "resolution": spec.resolution,
         "batch_norm": spec.batch_norm,
     }
+    values.update({key: getattr(spec.arch, key) for key in ("head", "dropout") if _changed(spec.arch, key)})
+    return values
+
+
+def _changed(arch: ArchSpec, key: str) -> bool:
+    return getattr(arch, key) != HEAD_DEFAULTS[key]
 
 
 def spec_from_dict(values: dict) -> ModelSpec:
-    """The ModelSpec `values` describe (as spec_to_dict gives them). A preset's name must come with the preset's
-    plan, so that no model is labelled with another's name."""
-    arch = ArchSpec(values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"])
+    """The ModelSpec `values` describe (as spec_to_dict gives them; no head or dropout: the defaults). A preset's
+    name must come with the preset's plan, so that no model is labelled with another's name; its head may be any."""
+    head = {key: values.get(key, HEAD_DEFAULTS[key]) for key in ("head", "dropout")}
+    arch = ArchSpec(
+        values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"], **head
+    )
     if arch.name != CUSTOM:
-        named = preset(arch.name)
+        named = preset(arch.name, head=arch.head, fc_hidden=arch.fc_hidden, dropout=arch.dropout)
         if arch != named:
             theirs, ours = (
-                f"convs {list(plan.convs_per_block)}, widths {list(plan.widths)}, kernel {plan.kernel}, "
-                f"fc_hidden {plan.fc_hidden}"
+                f"convs {list(plan.convs_per_block)}, widths [{joined_widths(plan.widths, ', ')}], kernel {plan.kernel}"
                 for plan in (arch, named)
             )
             raise InputError(f"arch={shown(arch.name)} is not allowed with {theirs}: {arch.name} is {ours}")

@@ -8,17 +8,28 @@ on MODEL_KEYS; GROUP_KEYS are the same without the variant, which the claim comp
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
-from vggbench.models.arch import ARCH_NAMES, PRESET_CONVS, ArchSpec, ModelSpec
+from vggbench.models.arch import (
+    ARCH_NAMES,
+    FC_HIDDEN,
+    HEAD_DEFAULTS,
+    PRESET_CONVS,
+    ArchSpec,
+    ModelSpec,
+    joined_widths,
+    preset,
+)
 from vggbench.util.csvio import OneOf
+from vggbench.util.validate import InputError, shown
 
 if TYPE_CHECKING:
     import pandas as pd
 
 ARCH = OneOf(ARCH_NAMES, "an architecture's name")  # the type of a table's `arch` column (Table.reads)
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
-MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel")
+MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel", "head")
 # A training run's schedule length, the budget axis (`epochs` as a list): runs of one model and seed with other
 # schedules are other runs, compared apart. Not the `epoch` a row reached, nor a model's identity.
 SCHEDULE = "schedule_epochs"
@@ -63,9 +74,35 @@ def identity(spec: ModelSpec) -> dict:
         "num_classes": spec.num_classes,
         "batch_norm": spec.batch_norm,
         "convs_per_block": "-".join(map(str, spec.arch.convs_per_block)),
-        "widths": "-".join(map(str, spec.widths)),
+        "widths": joined_widths(spec.conv_widths),
         "kernel": spec.arch.kernel,
+        "head": head_name(spec),
     }
+
+
+def head_name(spec: ModelSpec) -> str:
+    """The identity's `head`, of the head as built: 'gap'; 'fc' for VGG's (4096 units divided by the ratio,
+    dropout 0.5), the column a table made before heads were a choice lacks; else 'fc' with its hidden units
+    (after the ratio, as the widths) and '-d' its dropout where not 0.5: 'fc256', 'fc-d0.2', 'fc256-d0.0'."""
+    if spec.arch.head != "fc":
+        return spec.arch.head
+    units = "" if spec.fc_hidden_units == FC_HIDDEN // spec.ratio else str(spec.fc_hidden_units)
+    dropout = "" if spec.arch.dropout == HEAD_DEFAULTS["dropout"] else f"-d{spec.arch.dropout!r}"
+    return f"fc{units}{dropout}"
+
+
+def _head_options(name, ratio: int) -> dict:
+    """The ArchSpec head options that `head_name` wrote as `name` (absent, NaN: the default head)."""
+    if not _given(name):
+        return {}
+    if name == "gap":
+        return {"head": "gap"}
+    found = re.fullmatch(r"fc(\d*)(?:-d(.+))?", str(name))
+    if found is None:
+        raise InputError(f"head={shown(name)} is not allowed in a table: it names gap, fc, or fc256-d0.2 and the like")
+    units, dropout = found.groups()
+    options = {"head": "fc"} | ({"fc_hidden": int(units) * ratio} if units else {})
+    return options | ({"dropout": float(dropout)} if dropout else {})
 
 
 def keys_in(table: pd.DataFrame, keys=RUN_KEYS) -> list[str]:
@@ -82,20 +119,28 @@ def _numbers(joined) -> list[int]:
     return [int(part) for part in str(joined).split("-")]
 
 
+def _widths(joined, ratio: int) -> list:
+    """'16/32-64' as [(16, 32), 64], times `ratio`: the identity's widths are after the ratio, and times it
+    they divide back to themselves."""
+    blocks = [[int(width) * ratio for width in block.split("/")] for block in str(joined).split("-")]
+    return [block[0] if len(block) == 1 else tuple(block) for block in blocks]
+
+
 def spec_from_identity(row: dict) -> ModelSpec | None:
     """The model a row's identity columns name, or None where they name none (no arch or resolution, or a custom
-    arch without convs_per_block, widths and kernel). Columns a hand-made table leaves out take ModelSpec's
-    defaults; the FC head, which no identity column records, is the default one."""
+    arch without convs_per_block, widths and kernel). Columns a hand-made table (or one made before heads were a
+    choice, without `head`) leaves out take ModelSpec's defaults."""
     if not (_given(row.get("arch")) and _given(row.get("resolution"))):
         return None
     ratio = int(row["ratio"]) if _given(row.get("ratio")) else 1
-    arch = row["arch"]
-    if arch not in PRESET_CONVS:
+    arch, head = row["arch"], _head_options(row.get("head"), ratio)
+    if arch in PRESET_CONVS:
+        arch = preset(arch, **head)
+    else:
         if not all(_given(row.get(key)) for key in ("convs_per_block", "widths", "kernel")):
             return None
-        # The identity's widths are after the ratio: times it, they divide back to themselves.
-        widths = [width * ratio for width in _numbers(row["widths"])]
-        arch = ArchSpec(arch, _numbers(row["convs_per_block"]), widths, int(row["kernel"]))
+        widths = _widths(row["widths"], ratio)
+        arch = ArchSpec(arch, _numbers(row["convs_per_block"]), widths, int(row["kernel"]), **head)
     options = {key: int(row[key]) for key in ("in_channels", "num_classes") if _given(row.get(key))}
     if _given(row.get("batch_norm")):
         options["batch_norm"] = bool(row["batch_norm"])

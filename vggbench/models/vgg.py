@@ -1,7 +1,8 @@
 """Turn specifications into modules: the book's `vgg_block`/`vgg` (d2l.ai's VGG chapter), and `build`.
 
 All models are a `VGG`, laid out as the book's net: `vgg_block_1` ... `vgg_block_N`, each a
-run of convolutions and a 2x2 max-pool, then `fc` (flatten and three linear layers). A
+run of convolutions and a 2x2 max-pool, then `fc`, the head (VGG's three linear layers, or global average
+pooling and one). A
 `VGG` names its parts, `blocks` and `head`, so that no code needs to parse layer names.
 """
 
@@ -17,14 +18,15 @@ from vggbench.util.validate import one_of
 
 def conv_layers(
     in_channels: int,
-    out_channels: int,
+    out_channels: int | tuple[int, ...],
     plan,
     batch_norm: bool,
     bias: bool = True,
     activation: Callable[[], nn.Module] = nn.ReLU,
 ) -> list[nn.Module]:
-    """Conv layers for one block; `plan` lists its convs (`vggbench.models.arch.Conv`). VGG's are built with the
-    defaults; `bias` and `activation` (called once per conv whose `relu` is set) let a twin of another net
+    """Conv layers for one block; `plan` lists its convs (`vggbench.models.arch.Conv`), `out_channels` is the
+    block's width or one per stacked conv (`vggbench.models.arch.conv_channels` maps them). VGG's are built with
+    the defaults; `bias` and `activation` (called once per conv whose `relu` is set) let a twin of another net
     (`vggbench.models.twins`) keep that net's choices."""
     layers: list[nn.Module] = []
     for conv, conv_in, conv_out, groups in conv_channels(plan, in_channels, out_channels):
@@ -40,22 +42,27 @@ def conv_layers(
     return layers
 
 
-def _block(in_channels: int, out_channels: int, plan, batch_norm: bool = False) -> nn.Sequential:
+def _block(in_channels: int, out_channels: int | tuple[int, ...], plan, batch_norm: bool = False) -> nn.Sequential:
     pool = nn.MaxPool2d(kernel_size=2, stride=2)  # halves height and width
     return nn.Sequential(*conv_layers(in_channels, out_channels, plan, batch_norm), pool)
 
 
-def _head(fc_features: int, fc_hidden_units: int, num_classes: int) -> nn.Sequential:
+def _head(fc_features: int, fc_hidden_units: int, num_classes: int, dropout: float = 0.5) -> nn.Sequential:
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(fc_features, fc_hidden_units),
         nn.ReLU(),
-        nn.Dropout(0.5),
+        nn.Dropout(dropout),
         nn.Linear(fc_hidden_units, fc_hidden_units),
         nn.ReLU(),
-        nn.Dropout(0.5),
+        nn.Dropout(dropout),
         nn.Linear(fc_hidden_units, num_classes),
     )
+
+
+def _gap_head(channels: int, num_classes: int) -> nn.Sequential:
+    """Global average pooling: each channel of the last map averaged to one number, then one linear layer."""
+    return nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
 
 
 class VGG(nn.Sequential):
@@ -75,7 +82,7 @@ class VGG(nn.Sequential):
 
     @property
     def head(self) -> nn.Sequential:
-        """The fully connected head: flatten and three linear layers."""
+        """The head: flatten and three linear layers (fc), or global average pooling, flatten and one (gap)."""
         return self[-1]
 
     @property
@@ -149,9 +156,11 @@ def build_spec(spec: ModelSpec) -> VGG:
     """The module for a validated `ModelSpec`."""
     blocks = []
     for index in range(spec.arch.num_blocks):
-        in_channels, out_channels = spec.block_channels(index)
-        blocks.append(_block(in_channels, out_channels, spec.block_plan(index), spec.batch_norm))
-    return VGG(blocks, _head(spec.fc_features, spec.fc_hidden_units, spec.num_classes))
+        in_channels = spec.block_channels(index)[0]
+        blocks.append(_block(in_channels, spec.block_widths(index), spec.block_plan(index), spec.batch_norm))
+    if spec.arch.head == "gap":
+        return VGG(blocks, _gap_head(spec.fc_features, spec.num_classes))
+    return VGG(blocks, _head(spec.fc_features, spec.fc_hidden_units, spec.num_classes, spec.arch.dropout))
 
 
 def build(
@@ -165,10 +174,12 @@ def build(
 ) -> VGG:
     """Build a VGG variant.
 
-    arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom`.
+    arch: "vgg11", "vgg13", "vgg16", "vgg19", or an `ArchSpec` from `vggbench.custom` (or `vggbench.preset`,
+    which takes another head: head="gap", or fc_hidden and dropout).
     variant: a name of `vggbench.VARIANTS`, e.g. "stack" (n 3x3 convs, ReLU after each, as published);
     each variant's function there describes it in its docstring (`vggbench.models.arch.variants_help()`).
-    ratio: divides every conv width and the FC hidden width, as the book does.
+    ratio: divides every conv width and the FC hidden width, as the book does with 8; 1 (the default) builds
+    the model as written (`build("vgg11")` has torchvision's vgg11 features).
     Raises ValueError naming the parameter, the bad value and what is allowed.
     """
     spec = ModelSpec(arch, variant, ratio, in_channels, num_classes, resolution, batch_norm)

@@ -61,6 +61,7 @@ class Option:
     kind: type  # int, float, str or bool (of each entry, for lists)
     is_list: bool  # a tuple field, or an axis
     optional: bool  # None is allowed
+    nested: bool  # an entry may be a list of `kind` too (a block's widths, one per conv)
     default: object  # dataclasses.MISSING where a factory gives it
 
     @property
@@ -70,15 +71,18 @@ class Option:
         return self.knob.flags or ("--" + self.name.replace("_", "-"),)
 
 
-def _unpack(annotation) -> tuple[type, bool, bool]:
-    """(entry type, is a tuple, allows None) of a field annotation such as `tuple[int, ...] | None`."""
+def _unpack(annotation) -> tuple[type, bool, bool, bool]:
+    """(entry type, is a tuple, allows None, an entry may be a tuple of the type) of a field annotation such as
+    `tuple[int, ...] | None` or `tuple[int | tuple[int, ...], ...]`."""
     arguments = typing.get_args(annotation)
     optional = type(None) in arguments
     if optional:
         annotation = next(argument for argument in arguments if argument is not type(None))
     if typing.get_origin(annotation) is tuple:
-        return typing.get_args(annotation)[0], True, optional
-    return annotation, False, optional
+        entry = typing.get_args(annotation)[0]
+        kinds = typing.get_args(entry)  # of `int | tuple[int, ...]`: (int, tuple[int, ...])
+        return (kinds[0] if kinds else entry), True, optional, bool(kinds)
+    return annotation, False, optional, False
 
 
 @functools.cache
@@ -90,10 +94,10 @@ def options(cls) -> tuple[Option, ...]:
         if "knob" not in field.metadata:
             continue
         meta: Knob = field.metadata["knob"]
-        kind, is_tuple, optional = _unpack(hints[field.name])
+        kind, is_tuple, optional, nested = _unpack(hints[field.name])
         default = field.default
         key = field.name if meta.key == "" else meta.key
-        found.append(Option(field.name, key, meta, kind, is_tuple or meta.axis, optional, default))
+        found.append(Option(field.name, key, meta, kind, is_tuple or meta.axis, optional, nested, default))
     return tuple(found)
 
 
@@ -106,7 +110,8 @@ def _must_be(option: Option) -> str:
         bounds.append(f"> {_bound(option.knob.above)}")
     if option.knob.maximum is not None:
         bounds.append(f"<= {_bound(option.knob.maximum)}")
-    return " ".join([words, " and ".join(bounds)]).strip()
+    must = " ".join([words, " and ".join(bounds)]).strip()
+    return f"{must}, or a non-empty list of such" if option.nested else must
 
 
 def _bound(value: float) -> str:
@@ -126,6 +131,12 @@ def _refuse(option: Option, value, why: str, entry: bool = False) -> InputError:
 
 
 def _check_entry(value, option: Option, entry: bool = False) -> None:
+    if option.nested and isinstance(value, (list, tuple)):
+        if not value or any(isinstance(part, (list, tuple)) for part in value):
+            raise _refuse(option, list(value), f"it must be {_must_be(option)}", entry)
+        for part in value:
+            _check_entry(part, dataclasses.replace(option, nested=False), entry)
+        return
     kind, meta = option.kind, option.knob
     right_type = {
         bool: isinstance(value, bool),
@@ -199,7 +210,10 @@ class Setup:
         for option in options(type(self)):
             value = getattr(self, option.name)
             if option.is_list and not option.knob.axis and value is not None:
-                object.__setattr__(self, option.name, as_list(value))
+                entries = as_list(value)
+                if option.nested:  # an entry's list (from TOML) as a tuple: setups are hashable
+                    entries = tuple(tuple(entry) if isinstance(entry, list) else entry for entry in entries)
+                object.__setattr__(self, option.name, entries)
         check(self)
 
 
