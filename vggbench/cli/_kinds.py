@@ -29,6 +29,8 @@ def _measure(args: argparse.Namespace) -> None:
     if kind.models_from and values.get(kind.models_from):
         _refuse_model_options(args, given(args))
     config = StudyConfig(values)
+    if note := config.grid.ratio_note():
+        progress(note)
     save_to = getattr(args, _dest(kind.files.flag)) if kind.files else None
     rows = outputs.measure(config, args.out, save_to, getattr(args, "data_root", None), progress)
     tables = kind.make_tables(rows, config) if not rows.empty else {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from vggbench.cli._parsing import integer
+from vggbench.cli._parsing import integer, integers
 from vggbench.util import knobs
 from vggbench.util.validate import shown
 
@@ -59,7 +59,7 @@ def add_knobs(parser: argparse.ArgumentParser, cls, defaults: dict | None = None
             on = default is True or option.optional
             settings["action"] = argparse.BooleanOptionalAction if on else "store_true"
         else:
-            settings["type"] = {int: integer, float: float, str: str}[option.kind]
+            settings["type"] = integers if option.nested else {int: integer, float: float, str: str}[option.kind]
             settings.update(nargs="+" if option.is_list else None, choices=option.knob.choices)
             name = option.flags[0].lstrip("-").replace("-", "_").upper()
             settings["metavar"] = option.knob.metavar or (None if option.knob.choices else name)

@@ -38,6 +38,12 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid integer value: {shown(text)}") from None
 
 
+def integers(text: str) -> int | tuple[int, ...]:
+    """An entry that is one integer, or several joined by '/' (a block's widths, one per conv: 16/32)."""
+    parts = tuple(integer(part) for part in text.split("/"))
+    return parts[0] if len(parts) == 1 else parts
+
+
 def path(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"invalid path: {shown(text)} (give a file or folder name)")

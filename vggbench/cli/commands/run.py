@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from vggbench.reporting.finish import write_reports
 
     config = load_config(args.preset, args.config, **given(args))
+    if note := config.grid.ratio_note():
+        progress(note)
     _executor_options(args)
     if args.dry_run:
         counts = study.count(config)  # told at once: the estimates below calibrate on every model first
