@@ -274,3 +274,25 @@ def test_a_run_recorded_before_the_head_keys_resumes_as_it_was(tmp_path):
     directory = RunDir(tmp_path)
     assert run_config(directory) == recorded
     directory.adopt(recorded, force=False)  # the same configuration: no --force needed
+
+
+def test_a_trial_file_written_before_heads_were_a_choice_counts_as_done(tmp_path):
+    """Rows written by earlier code lack the `head` column: they are VGG's head, done, not redone."""
+    from vggbench.engine import study
+    from vggbench.engine.registry import KINDS
+    from vggbench.engine.rundir import DONE
+
+    config = load_config(archs=["vgg11"], resolutions=[32], variants=["stack"], kinds=["static"], threads=1)
+    study.run(config, tmp_path, report=lambda _: None)
+    (path,) = (tmp_path / "trials" / "static").glob("*.json")
+    envelope = json.loads(path.read_text())
+    for row in envelope["rows"]:
+        del row["head"]
+    path.write_text(json.dumps(envelope))
+    directory = RunDir(tmp_path, KINDS)
+    (trial,) = KINDS["static"].plan(config)
+    assert directory.status(trial) == DONE
+    written = path.read_text()
+    study.run(config, tmp_path, report=lambda _: None)
+    assert path.read_text() == written  # not measured again
+    assert set(pd.read_csv(tmp_path / "static.csv")["head"]) == {"fc"}

@@ -132,6 +132,9 @@ class RunDir:
         fields = {"format": int, "fingerprint": str, "rows": list, "files": dict}
         if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), t) for k, t in fields.items()):
             return None
+        for row in envelope["rows"]:  # a model's row written before heads were a choice: VGG's head, unnamed
+            if isinstance(row, dict) and "arch" in row:
+                row.setdefault("head", HEAD_DEFAULTS["head"])
         return envelope
 
     def status(self, trial: Trial) -> str:
