@@ -303,17 +303,26 @@ def _plain(value):
     return [_plain(entry) for entry in value] if isinstance(value, tuple) else value
 
 
+# Keys that describe a user's own net (`--arch custom`), and the preset keys that describe the preset's: a file or
+# option giving the first makes the preset's models and width ratio not apply unless it gives them too.
+OWN_NET_KEYS = ("convs", "widths", "kernel")
+PRESET_NET_KEYS = ("archs", "ratios")
+
+
 def load_config(preset: str | None = None, toml_path: str | Path | None = None, **overrides) -> StudyConfig:
     """A preset, then the TOML file's keys, then explicit overrides (None: not given)."""
     values: dict = {}
     if preset is not None:
         one_of("preset", preset, PRESETS)
         values.update(PRESETS[preset])
+    given = {}
     if toml_path is not None:
-        from_file = _read_toml(Path(toml_path))
-        refuse_unknown(from_file, f"config file {toml_path}")
-        values.update(from_file)
-    values.update({key: value for key, value in overrides.items() if value is not None})
+        given = _read_toml(Path(toml_path))
+        refuse_unknown(given, f"config file {toml_path}")
+    given.update({key: value for key, value in overrides.items() if value is not None})
+    if any(key in given for key in OWN_NET_KEYS):  # the user's own net replaces the preset's VGGs, and their ratio
+        values = {key: value for key, value in values.items() if key not in PRESET_NET_KEYS or key in given}
+    values.update(given)
     return StudyConfig(values)
 
 
