@@ -290,6 +290,19 @@ class StudyConfig:
     def models(self) -> list[ModelSpec]:
         return self.grid.models()
 
+    def notes(self) -> list[str]:
+        """What a run of this configuration does that its keys do not say, told once before it runs: a factory's
+        twins, chain by chain, and its seeds trained one at a time."""
+        if self.grid.factory is None:
+            return []
+        notes = [note] if (note := self.grid.factory_note()) else []
+        if "train" in self.kinds and self.seed_batch > 1:
+            notes.append(
+                f"{self.grid.factory}: its models train one seed at a time (seed_batch={self.seed_batch} groups the "
+                "seeds of VGGs only, whose layers vggbench knows); their rows say seed_batch 1"
+            )
+        return notes
+
     def setups(self, cls, **fixed) -> list:
         """The setups of class `cls` this configuration describes: one per combination of its axes."""
         return knobs.expand(cls, self.values, fixed)

@@ -62,6 +62,8 @@ def measure(
     (name,) = config.kinds
     config.machine.check_available(report)
     plan = study.trials(config)
+    for note in config.notes():
+        report(note)
     study.check_memory(study.runs(plan))
     study.find_data(plan, data_root, report)
     outputs = Outputs(KINDS[name], out, save_to, len(plan))

@@ -83,7 +83,10 @@ def model_key(arch: str, variant: str, ratio: int, resolution: int, batch_norm: 
 
 
 def spec_key(spec: ModelSpec, variant: str | None = None) -> str:
-    return model_key(spec.arch.name, variant or spec.variant, spec.ratio, spec.resolution, spec.batch_norm)
+    """model_key of `spec`; a factory's 'package.module:function' as package.module.function (no ':' in a file's
+    name)."""
+    arch = spec.arch.name.replace(":", ".")
+    return model_key(arch, variant or spec.variant, spec.ratio, spec.resolution, spec.batch_norm)
 
 
 def now() -> str:

@@ -341,7 +341,10 @@ def run(
     with directory.hold(report):
         if not force:  # the folder's configuration, checked as every reader of a run checks it
             run_config(directory, missing_ok=True)
+            check_factory_source(directory, config)
         directory.adopt(config.to_dict(), force)
+        for note in config.notes():
+            report(note)
         candidates = tuning.placeholders(config)  # before they are asked: their keys, and their models' costs
         if force:
             remove_unmade(directory, config, candidates + plan, report)
@@ -355,6 +358,7 @@ def run(
 
         def metadata(ended: str | None) -> dict:
             context = {"config": config.to_dict(), "executor": described, "started": started, "ended": ended}
+            context |= {FACTORY: factory_identity(config)} if config.grid.factory else {}
             context |= {"validation_split": split} if split else {}
             found = environment(config.machine)
             sitting = {"started": started, "ended": ended, "git_commit": found.get("git_commit"), **planned}
@@ -378,6 +382,27 @@ def run(
         directory.write_metadata(metadata(now()))
         finish(directory, config, plan)
         return directory
+
+
+FACTORY = "factory"  # metadata.json's record of a factory's identity: its target and the digest of its source
+
+
+def factory_identity(config: StudyConfig) -> dict:
+    """The identity of the configuration's factory, as metadata.json records it."""
+    arch = config.models()[0].arch
+    return {"target": arch.target, "source_sha256": arch.source_sha256}
+
+
+def check_factory_source(directory: RunDir, config: StudyConfig) -> None:
+    """Refuse to go on with a run of a factory whose source changed since the run recorded it (its trials ran the
+    function as it was): --force redoes them."""
+    recorded = directory.metadata().get(FACTORY) if config.grid.factory else None
+    if isinstance(recorded, dict) and recorded != factory_identity(config):
+        was, now_is = recorded.get("source_sha256", "?")[:12], factory_identity(config)["source_sha256"][:12]
+        raise InputError(
+            f"{directory.root} holds a run of factory {recorded.get('target')} whose source changed since (sha256 "
+            f"{was} then, {now_is} now): restore the source, use another RUN_DIR, or --force to redo its trials"
+        )
 
 
 def _ahead(config: StudyConfig, directory: RunDir, candidates: list[Trial], plan: list[Trial], report) -> list:

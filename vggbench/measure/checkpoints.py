@@ -70,7 +70,8 @@ def _read_checkpoint(source: str | Path | bytes, name: str, mmap: bool) -> tuple
     return spec, saved["state_dict"]
 
 
-SPEC_KEYS = (*spec_to_dict(ModelSpec("vgg11")), "head", "dropout")  # the last two only where not the defaults
+# head and dropout only where not the defaults; source_sha256 only for a factory's model
+SPEC_KEYS = (*spec_to_dict(ModelSpec("vgg11")), "head", "dropout", "source_sha256")
 
 
 def _first_line(error: Exception) -> str:

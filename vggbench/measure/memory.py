@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from vggbench.models.arch import ModelSpec, conv_channels
+from vggbench.models.arch import FactoryArch, ModelSpec, conv_channels
+from vggbench.models.vgg import build_spec
 from vggbench.util.validate import InputError
 
 BYTES_PER_VALUE = 4
@@ -34,6 +35,8 @@ def _counts(spec: ModelSpec, resolution: int | None) -> tuple[int, int, int]:
     """(parameters, output values, largest conv workspace) for one image; runs of identical convs (a stack) are
     counted once and multiplied. The workspace is the largest buffer a conv unfolds its input into (im2col:
     input channels x kernel taps x output positions), the working memory a direct convolution takes."""
+    if isinstance(spec.arch, FactoryArch):
+        return _built_counts(spec)
     side, parameters, values, widest = resolution or spec.resolution, 0, 0, 0
     per_output = 3 if spec.batch_norm else 2  # a conv's output, its norm's, its ReLU's (where it has one)
     for block in range(spec.arch.num_blocks):
@@ -52,6 +55,29 @@ def _counts(spec: ModelSpec, resolution: int | None) -> tuple[int, int, int]:
     parameters += spec.num_classes + (0 if hidden else spec.fc_features * spec.num_classes)
     values += 2 * hidden * 3 + spec.num_classes + (0 if hidden else spec.fc_features)  # gap: the pooled channels
     return parameters, values, widest
+
+
+def _built_counts(spec: ModelSpec) -> tuple[int, int, int]:
+    """`_counts` of a model whose plan vggbench does not know (a factory's): its parameters, and its leaf layers'
+    outputs and largest conv workspace on one image, from one forward pass on the meta device (no memory taken)."""
+    with torch.device("meta"):
+        model = build_spec(spec).eval()
+    values, widest = [0], [0]
+
+    def count(layer, inputs, output) -> None:
+        if isinstance(output, torch.Tensor):
+            values[0] += output[0].numel()
+        if isinstance(layer, torch.nn.Conv2d):
+            taps = layer.kernel_size[0] * layer.kernel_size[1]
+            widest[0] = max(widest[0], layer.in_channels // layer.groups * taps * output[0, 0].numel())
+
+    leaves = [layer for layer in model.modules() if next(layer.children(), None) is None]
+    handles = [layer.register_forward_hook(count) for layer in leaves]
+    with torch.no_grad():
+        model(torch.zeros(1, spec.in_channels, spec.resolution, spec.resolution, device="meta"))
+    for handle in handles:
+        handle.remove()
+    return sum(tensor.numel() for tensor in model.parameters()), values[0], widest[0]
 
 
 def _runs(plan, in_channels: int, out_channels) -> list[tuple[tuple, int]]:

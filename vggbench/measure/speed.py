@@ -38,7 +38,7 @@ from vggbench.measure.flops import step_flops
 from vggbench.measure.hardware import ResidentPeak
 from vggbench.measure.noise import CpuShare, Probe, contended, idle_cores, usable_cores
 from vggbench.measure.setups import SpeedSetup
-from vggbench.measure.static import analyze
+from vggbench.measure.static import model_row
 from vggbench.models.arch import ModelSpec
 from vggbench.models.schema import PAIRED_COLUMNS, identity
 from vggbench.models.vgg import build_spec
@@ -305,7 +305,7 @@ def measure(spec: ModelSpec, setup: SpeedSetup) -> dict:
         row,
         lambda: make_step(spec, setup)[0],
         setup,
-        lambda: analyze(spec).macs[""],
+        lambda: model_row(spec)["macs"],
         lambda: step_flops(spec, setup.mode),  # counted by torch, the backward pass's included
     )
 

@@ -28,7 +28,7 @@ from torch import nn
 
 from vggbench.measure._receptive_field import Geometry, walk
 from vggbench.measure.taps import Window, padding_tap_share
-from vggbench.models.arch import VARIANTS, ModelSpec
+from vggbench.models.arch import VARIANTS, FactoryArch, ModelSpec
 from vggbench.models.schema import identity
 from vggbench.models.vgg import VGG, build_spec
 from vggbench.util.validate import InputError
@@ -129,10 +129,26 @@ def analyze(spec: ModelSpec) -> Analysis:
 
 def flops_per_image(spec: ModelSpec) -> int:
     """FLOPs (2 x MACs) of one image's forward pass."""
-    return 2 * analyze(spec).macs[""]
+    return model_row(spec)["flops"]
+
+
+# Why a factory's model has no theoretical field here: `walk` follows leaves in registration order, as a VGG runs them.
+FACTORY_RF = (
+    "not computed: the receptive-field walk follows layers in the order a VGG runs them, which a factory's net need not"
+)
+
+
+def _factory_row(spec: ModelSpec) -> dict:
+    """A factory's model: its parameters and MACs, counted as a VGG's are; no per-block parts, no field."""
+    model = build_spec(spec).eval()
+    macs = _fvcore_macs(model, spec)[""]
+    params = sum(tensor.numel() for tensor in model.parameters())
+    return {**identity(spec), "params": params, "macs": macs, "flops": 2 * macs, "rf_px": None, "rf_note": FACTORY_RF}
 
 
 def model_row(spec: ModelSpec) -> dict:
+    if isinstance(spec.arch, FactoryArch):
+        return _factory_row(spec)
     cost = analyze(spec)
     conv_params = sum(cost.params[name] for name in cost.block_names)
     return {

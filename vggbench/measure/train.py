@@ -108,6 +108,24 @@ class _Lone:
         return [self.module]
 
 
+class _Whole:
+    """A model that is no VGG (a factory's): called as it is, one seed, its dropout drawing from torch's generator
+    (seeded with the seed before the model was built)."""
+
+    def __init__(self, spec: ModelSpec, models: list[nn.Module], config: TrainConfig) -> None:
+        self.module = models[0]
+        self.forward = torch.compile(self.module) if config.compile else self.module
+
+    def inputs(self, batches: list[torch.Tensor]) -> torch.Tensor:
+        return batches[0]
+
+    def logits(self, images: torch.Tensor, dropouts: list[torch.Generator]) -> torch.Tensor:
+        return self.forward(images)[None]
+
+    def models(self) -> list[nn.Module]:
+        return [self.module]
+
+
 class _Group:
     """K models trained together as one SeedGroup: seed k's images are channels k of the input."""
 
@@ -134,7 +152,10 @@ class _Runs:
         self.spec, self.config, self.seeds, self.report = spec, config, tuple(seeds), report
         self.test_set = test_set  # False: a tuning candidate, which the test set must not inform
         models = train_setup.initial_models(spec, self.seeds, config.init)
-        self.net = (_Lone if len(models) == 1 else _Group)(spec, models, config)
+        net = _Whole if not isinstance(models[0], VGG) else _Lone if len(models) == 1 else _Group
+        if net is _Whole and len(models) > 1:
+            raise ValueError("a factory's model trains one seed at a time (Train.batch groups none)")
+        self.net = net(spec, models, config)
         self.format = train_setup.memory_format(config)
         self.net.module.to(config.device, memory_format=self.format)
         self.optimizer = train_setup.optimizer(self.net.module, config)

@@ -8,6 +8,7 @@ with one clear InputError (a ValueError) before any tensor is allocated.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from vggbench.util.knobs import Setup, knob
@@ -262,11 +263,38 @@ def custom(
     return ArchSpec(CUSTOM, tuple(convs_per_block), tuple(widths), kernel, fc_hidden, head, dropout)
 
 
+_TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
+def is_target(value) -> bool:
+    """Whether `value` is written as a factory is ('package.module:function'), whether or not it imports."""
+    return isinstance(value, str) and _TARGET.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class FactoryArch:
+    """A net a user's function builds (`vggbench.models.factory`): `target` is 'package.module:function', called as
+    function((channels, height, width), num_classes); `source_sha256` is the digest of the file defining it, so that
+    a result of the function as it was is never taken for one of the function as it is. Its variants are its
+    torch.fx twins; it has no blocks or head vggbench knows (`num_blocks` 0: per-block code has nothing to do)."""
+
+    target: str
+    source_sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.target
+
+    @property
+    def num_blocks(self) -> int:
+        return 0
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A fully specified model: architecture, kernel variant, width ratio and I/O shape."""
+    """A fully specified model: architecture (a VGG's, or a factory's), kernel variant, width ratio and I/O shape."""
 
-    arch: ArchSpec
+    arch: ArchSpec | FactoryArch
     variant: str = "stack"
     ratio: int = 1
     in_channels: int = 1
@@ -282,6 +310,9 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if isinstance(self.arch, str):
             object.__setattr__(self, "arch", preset(self.arch))
+        if isinstance(self.arch, FactoryArch):
+            self._check_factory()
+            return
         if not isinstance(self.arch, ArchSpec):
             raise InputError(
                 f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}) or an "
@@ -317,6 +348,23 @@ class ModelSpec:
         object.__setattr__(self, "conv_widths", _block_widths(conv_widths, arch.convs_per_block))
         object.__setattr__(self, "widths", tuple(map(last_width, conv_widths)))
         object.__setattr__(self, "fc_hidden_units", hidden)
+
+    def _check_factory(self) -> None:
+        """A factory builds the whole net: no width ratio or batch norm of vggbench's applies to it."""
+        one_of("variant", self.variant, VARIANTS)
+        at_most("in_channels", self.in_channels, MAX_UNITS, "channels an input may have")
+        at_most("num_classes", self.num_classes, MAX_UNITS, "units a layer may have")
+        at_most("resolution", self.resolution, MAX_SIDE, "pixels an image's side may span")
+        for key, kept in (("ratio", 1), ("batch_norm", False)):
+            value = getattr(self, key)
+            if value != kept or type(value) is not type(kept):
+                raise InputError(
+                    f"{key}={shown(value)} is not allowed for factory {self.arch.target}: the factory "
+                    f"builds the whole net (leave {key} at {kept!r})"
+                )
+        for name in ("conv_widths", "widths"):
+            object.__setattr__(self, name, ())
+        object.__setattr__(self, "fc_hidden_units", 0)
 
     @property
     def min_resolution(self) -> int:
@@ -441,9 +489,19 @@ class Grid(Setup):
     kernel: int | None = knob(
         None, "odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1", group=CUSTOM_GROUP
     )
+    factory: str | None = knob(
+        None,
+        "a net of your own in place of a VGG: 'package.module:function' (the current directory searched first), "
+        "called as function((in_channels, resolution, resolution), num_classes), returning an nn.Module; its "
+        "variants are its torch.fx twins (stack: the net as built)",
+        metavar="MODULE:FUNCTION",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.factory is not None:
+            self._check_factory()
+            return
         given_custom = any(value is not None for value in (self.convs, self.widths, self.kernel))
         if self.archs is None:
             object.__setattr__(self, "archs", (CUSTOM,) if given_custom else ("vgg11",))
@@ -460,10 +518,38 @@ class Grid(Setup):
             object.__setattr__(self, "ratios", (1,) if CUSTOM in self.archs else (8,))
         self.models()  # every combination must make a valid model
 
+    def _check_factory(self) -> None:
+        """A factory builds the whole net: the keys that describe a VGG's are refused, in one line."""
+        from vggbench.models.factory import chain_table
+
+        given = [key for key in ("archs", "convs", "widths", "kernel") if getattr(self, key) is not None]
+        given += [key for key, value in HEAD_DEFAULTS.items() if getattr(self, key) != value]
+        given += ["ratios"] * any(ratio != 1 for ratio in self.ratios or ())
+        given += ["batch_norm"] * any(self.batch_norm)
+        if given:
+            raise InputError(
+                f"{', '.join(given)} cannot be given with factory={shown(self.factory)}: the factory builds the whole "
+                "net (resolutions, in_channels, num_classes and variants apply to it; batch norm is its own)"
+            )
+        object.__setattr__(self, "ratios", (1,))
+        chain_table(self.models())  # every variant must rewrite some chain of the net
+
+    def factory_note(self) -> str | None:
+        """What the factory's twins rewrote and left, chain by chain, to print before they are built; None without
+        a factory."""
+        from vggbench.models.factory import chain_table
+
+        return chain_table(self.models()) if self.factory is not None else None
+
     def _head(self) -> dict:
         return {"head": self.head, "fc_hidden": self.fc_hidden, "dropout": self.dropout}
 
     def models(self) -> list[ModelSpec]:
+        if self.factory is not None:
+            from vggbench.models.factory import factory_arch
+
+            arch = factory_arch(self.factory)
+            return grid([arch], self.variants, (1,), self.resolutions, self.in_channels, self.num_classes)
         archs = [
             custom(self.convs, self.widths, self.kernel or 3, **self._head())
             if arch == CUSTOM
@@ -477,7 +563,7 @@ class Grid(Setup):
     def ratio_note(self) -> str | None:
         """What custom widths become at the ratios above 1, in one line (the command line says it, never
         silently); None where they stay as given."""
-        if CUSTOM not in self.archs or all(ratio == 1 for ratio in self.ratios):
+        if self.factory is not None or CUSTOM not in self.archs or all(ratio == 1 for ratio in self.ratios):
             return None
         given = custom(self.convs, self.widths, self.kernel or 3, **self._head())
         divided = [
@@ -495,7 +581,11 @@ class Grid(Setup):
 def spec_to_dict(spec: ModelSpec) -> dict:
     """A ModelSpec as plain values (for checkpoints that torch.load(weights_only=True) can read). `head` and
     `dropout` are there only where they differ from their defaults, so that a default model's dict, and every
-    digest of it (a trial's fingerprint), stays as it was before heads were a choice."""
+    digest of it (a trial's fingerprint), stays as it was before heads were a choice. A factory's names its function
+    and the digest of its source, and none of a VGG's plan."""
+    if isinstance(spec.arch, FactoryArch):
+        shape = {key: getattr(spec, key) for key in ("variant", "in_channels", "num_classes", "resolution")}
+        return {"arch": spec.arch.target, "source_sha256": spec.arch.source_sha256, **shape}
     values = {
         "arch": spec.arch.name,
         "convs_per_block": list(spec.arch.convs_per_block),
@@ -520,6 +610,9 @@ def _changed(arch: ArchSpec, key: str) -> bool:
 def spec_from_dict(values: dict) -> ModelSpec:
     """The ModelSpec `values` describe (as spec_to_dict gives them; no head or dropout: the defaults). A preset's
     name must come with the preset's plan, so that no model is labelled with another's name; its head may be any."""
+    if "source_sha256" in values:
+        shape = {key: values[key] for key in ("variant", "in_channels", "num_classes", "resolution")}
+        return ModelSpec(FactoryArch(values["arch"], values["source_sha256"]), **shape)
     head = {key: values.get(key, HEAD_DEFAULTS[key]) for key in ("head", "dropout")}
     arch = ArchSpec(
         values["arch"], values["convs_per_block"], values["widths"], values["kernel"], values["fc_hidden"], **head

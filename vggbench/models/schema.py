@@ -17,7 +17,9 @@ from vggbench.models.arch import (
     HEAD_DEFAULTS,
     PRESET_CONVS,
     ArchSpec,
+    FactoryArch,
     ModelSpec,
+    is_target,
     joined_widths,
     preset,
 )
@@ -27,9 +29,18 @@ from vggbench.util.validate import InputError, shown
 if TYPE_CHECKING:
     import pandas as pd
 
-ARCH = OneOf(ARCH_NAMES, "an architecture's name")  # the type of a table's `arch` column (Table.reads)
+
+class _Arch(OneOf):
+    """The type of a table's `arch` column: an architecture's name, or a factory's ('package.module:function')."""
+
+    def accepts(self, value) -> bool:
+        return value in self or is_target(value)
+
+
+ARCH = _Arch(ARCH_NAMES, "an architecture's name or a factory (package.module:function)")  # (Table.reads)
 NAME_KEYS = ("arch", "variant", "ratio", "resolution")  # how the terminal names a model; rows carry all MODEL_KEYS
-MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", "convs_per_block", "widths", "kernel", "head")
+_PLAN_KEYS = ("convs_per_block", "widths", "kernel", "head")  # a VGG's plan and head
+MODEL_KEYS = (*NAME_KEYS, "in_channels", "num_classes", "batch_norm", *_PLAN_KEYS)
 # A training run's schedule length, the budget axis (`epochs` as a list): runs of one model and seed with other
 # schedules are other runs, compared apart. Not the `epoch` a row reached, nor a model's identity.
 SCHEDULE = "schedule_epochs"
@@ -64,7 +75,11 @@ PAIRED_COLUMNS = (
 
 
 def identity(spec: ModelSpec) -> dict:
-    """The columns that identify a model, on every row of every table."""
+    """The columns that identify a model, on every row of every table; a factory's model has no plan or head of
+    vggbench's: those columns are empty."""
+    if isinstance(spec.arch, FactoryArch):
+        shape = {key: getattr(spec, key) for key in ("variant", "ratio", "resolution", "in_channels", "num_classes")}
+        return {"arch": spec.arch.target, **shape, "batch_norm": False, **dict.fromkeys(_PLAN_KEYS)}
     return {
         "arch": spec.arch.name,
         "variant": spec.variant,
@@ -106,8 +121,9 @@ def _head_options(name, ratio: int) -> dict:
 
 
 def keys_in(table: pd.DataFrame, keys=RUN_KEYS) -> list[str]:
-    """The `keys` that `table` has (a hand-made table, or one of a kind without a schedule, carries fewer)."""
-    return [key for key in keys if key in table]
+    """The `keys` that `table` has (a hand-made table, or one of a kind without a schedule, carries fewer), but for
+    those it leaves empty (a factory's models have no plan): rows grouped on them would be dropped."""
+    return [key for key in keys if key in table and (table.empty or table[key].notna().any())]
 
 
 def _given(value) -> bool:

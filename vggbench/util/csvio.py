@@ -232,6 +232,9 @@ class OneOf(tuple):
     def __str__(self) -> str:
         return f"{self.what} ({', '.join(self[:-1])} or {self[-1]})"
 
+    def accepts(self, value) -> bool:
+        return value in self
+
 
 _RANGES = {
     POSITIVE: (0, math.inf),
@@ -339,7 +342,7 @@ def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path, failed
     if kind == TEXT:
         return values
     if isinstance(kind, OneOf):
-        bad = given & ~values.isin(kind)
+        bad = given & ~values.map(kind.accepts)
         typed = values
     elif kind == BOOLEAN:
         if pd.api.types.is_bool_dtype(values):

@@ -53,6 +53,8 @@ def claims(static: pd.DataFrame) -> list[dict]:
                 values = {"baseline_value": other, "variant_value": stack, "unit": unit, "ratio_value": stack / other}
                 rows.append({"claim": claim, **common, **values, "verdict": _count_verdict(stack, other)})
         fields = by_variant["rf_px"]
+        if fields.isna().all():  # a factory's net: its field is not computed (the static table's rf_note says why)
+            continue
         rows.append(
             {
                 "claim": "same receptive field",

@@ -121,8 +121,12 @@ class Static(Kind):
         return f"{rows[0]['params']:,} params, {rows[0]['macs']:,} MACs"
 
     def make_tables(self, rows, config) -> dict[str, pd.DataFrame]:
+        import pandas as pd
+
         from vggbench.measure import static
 
+        if config.grid.factory is not None:  # a factory's net has no blocks or walked layers of vggbench's
+            return {"static": rows, "blocks": pd.DataFrame(), "layers": pd.DataFrame()}
         models = config.models()
         return {"static": rows, "blocks": static.block_table(models), "layers": static.layer_table(models)}
 

@@ -15,6 +15,7 @@ from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import TrainConfig
+from vggbench.models.arch import FactoryArch
 from vggbench.models.schema import ARCH, MODEL_KEYS, NAME_KEYS, RECIPE, SCHEDULE, SHARED, TUNED, keys_in
 from vggbench.util.csvio import BOOLEAN, INTEGER, NON_NEGATIVE, NUMBER, SHARE, TEXT
 from vggbench.util.knobs import as_list
@@ -207,14 +208,16 @@ class Train(Kind):
 
     def batch(self, todo: list[Trial]) -> list[tuple[Trial, list[Trial]]]:
         """The seeds still to train of each model, `seed_batch` at a time in the order planned: each group one
-        trial (keyed ...-seeds0_1) that trains its seeds together."""
+        trial (keyed ...-seeds0_1) that trains its seeds together. A factory's model trains one seed at a time:
+        grouping seeds (SeedGroup) needs a VGG's layers."""
         open_groups: dict[tuple, list[Trial]] = {}  # by model and setup but the seed: the group still filling
         groups: list[list[Trial]] = []
         for trial in todo:
             recipe = tuple(label for label in trial.labels if label[0] != "seed")  # a tuned run may equal a shared
             alike = (trial.spec, dataclasses.replace(trial.setup, seed=0, seeds=()), recipe)
             group = open_groups.get(alike)
-            if group is None or len(group) == trial.setup.seed_batch:
+            size = 1 if isinstance(trial.spec.arch, FactoryArch) else trial.setup.seed_batch
+            if group is None or len(group) == size:
                 group = open_groups[alike] = []
                 groups.append(group)
             group.append(trial)

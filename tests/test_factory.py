@@ -1,0 +1,193 @@
+"""Any module through the kinds (issue 36): a net a user's factory builds, 'package.module:function', studied as a VGG
+is (static, train, claim), resumed, refused once its source changed, and refused in one line where it cannot be
+built; VGGs' fingerprints stay as they were."""
+
+import json
+import sys
+
+import pytest
+import torch
+
+from vggbench.api import load_run
+from vggbench.engine import study
+from vggbench.engine.config import load_config
+from vggbench.engine.contract import Trial
+from vggbench.measure.checkpoints import load_checkpoint
+from vggbench.models.arch import ModelSpec, spec_to_dict
+from vggbench.models.schema import identity
+from vggbench.reporting.finish import write_reports
+from vggbench.util.validate import InputError
+
+# Two blocks of two 3x3 convs, global average pooling: `single` puts one 5x5 in place of each pair.
+SOURCE = """
+from torch import nn
+
+
+def build(input_shape, num_classes):
+    channels = input_shape[0]
+    return nn.Sequential(
+        nn.Conv2d(channels, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, num_classes),
+    )
+
+
+def one_conv(input_shape, num_classes):
+    return nn.Sequential(nn.Conv2d(input_shape[0], 4, 3, padding=1), nn.Flatten(), nn.LazyLinear(num_classes))
+
+
+def broken(input_shape, num_classes):
+    raise RuntimeError("no GPU here")
+
+
+def no_module(input_shape, num_classes):
+    return 42
+"""
+STUDY = {
+    "factory": "user_nets:build",
+    "variants": ["stack", "single"],
+    "resolutions": [16],
+    "seeds": [0, 1],
+    "epochs": 2,
+    "batch_size": 32,
+    "lr": 0.01,
+    "train_limit": 256,
+    "validation_images": 100,
+    "failure_loss_ratio": 1.1,
+    "kinds": ["static", "train"],
+    "device": "cpu",
+    "threads": 1,
+}
+
+
+@pytest.fixture
+def user_nets(tmp_path, monkeypatch):
+    """The factory's module, written into tmp_path and importable as user_nets; returns its path."""
+    folder = tmp_path / "code"
+    folder.mkdir()
+    path = folder / "user_nets.py"
+    path.write_text(SOURCE)
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "user_nets", raising=False)
+    return path
+
+
+def _trial_files(root) -> dict:
+    return {path.relative_to(root): path.read_bytes() for path in sorted((root / "trials").rglob("*.json"))}
+
+
+def test_a_factory_study_runs_static_train_and_claim_and_resumes_with_its_trial_files_unchanged(
+    user_nets, tmp_path, synthetic_root
+):
+    progress: list[str] = []
+    root = tmp_path / "run"
+    study.run(load_config(**STUDY), root, data_root=str(synthetic_root), report=progress.append)
+    assert any("single at 16 px" in line for line in progress)  # the twins' chain table
+    assert any("one seed at a time" in line for line in progress)
+    run = load_run(root)
+    static = run.static.set_index("variant")
+    assert static.loc["stack", "params"] == 8 * 9 + 8 + 8 * 8 * 9 + 8 + 8 * 16 * 9 + 16 + 16 * 16 * 9 + 16 + 170
+    assert static.loc["single", "params"] < static.loc["stack", "params"]
+    assert static["rf_px"].isna().all() and static["rf_note"].str.startswith("not computed").all()
+    assert set(run.train["arch"]) == {"user_nets:build"} and set(run.train["seed_batch"]) == {1}
+    assert run.train[["convs_per_block", "widths", "kernel", "head"]].isna().all().all()
+    metadata = json.loads((root / "metadata.json").read_text())
+    assert metadata["factory"]["target"] == "user_nets:build" and len(metadata["factory"]["source_sha256"]) == 64
+    write_reports(root)
+    claim = load_run(root).claim
+    parts = set(claim.loc[claim["baseline"] == "single", "claim"])
+    assert {"fewer parameters", "fewer MACs", "higher accuracy"} <= parts
+
+    before = _trial_files(root)
+    again: list[str] = []
+    study.run(load_config(**STUDY), root, data_root=str(synthetic_root), report=again.append)
+    assert "6 trials, 6 already done, 0 to run" in again
+    assert _trial_files(root) == before
+
+
+def test_a_run_whose_factory_source_changed_is_refused_in_one_line_and_force_redoes_it(
+    user_nets, tmp_path, synthetic_root
+):
+    config = {**STUDY, "kinds": ["static"]}
+    root = tmp_path / "run"
+    study.run(load_config(**config), root, report=lambda line: None)
+    user_nets.write_text(SOURCE.replace("Conv2d(16, 16, 3, padding=1)", "Conv2d(16, 16, 3, padding=1, bias=False)"))
+    with pytest.raises(InputError, match="factory user_nets:build whose source changed since") as refused:
+        study.run(load_config(**config), root, report=lambda line: None)
+    assert "\n" not in str(refused.value) and "--force" in str(refused.value)
+    progress: list[str] = []
+    study.run(load_config(**config), root, force=True, report=progress.append)
+    assert any("2 made under another config" in line for line in progress)
+
+
+def test_a_checkpoint_of_a_factory_model_reloads_through_the_factory_and_is_refused_once_its_source_changed(
+    user_nets, tmp_path, synthetic_root
+):
+    root = tmp_path / "run"
+    config = {**STUDY, "kinds": ["train"], "seeds": [0], "variants": ["single"], "epochs": 1}
+    study.run(load_config(**config), root, data_root=str(synthetic_root), report=lambda line: None)
+    (checkpoint,) = (root / "checkpoints").iterdir()
+    model, spec = load_checkpoint(checkpoint)
+    assert spec == load_config(**config).models()[0]
+    assert model(torch.zeros(2, 1, 16, 16)).shape == (2, 10)
+    user_nets.write_text(SOURCE + "\n# edited\n")
+    with pytest.raises(InputError, match="factory user_nets:build's source changed"):
+        load_checkpoint(checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("factory", "says"),
+    [
+        ("user_nets", "it is not written as package.module:function"),
+        ("no_such_module_here:build", "module no_such_module_here cannot be imported: ModuleNotFoundError"),
+        ("user_nets:missing", "module user_nets has no function missing"),
+        ("user_nets:broken", "calling it with (1, 16, 16), 10 raises RuntimeError: no GPU here"),
+        ("user_nets:no_module", "calling it with (1, 16, 16), 10 returns int"),
+    ],
+)
+def test_a_factory_that_cannot_be_used_is_refused_in_one_line(user_nets, factory, says):
+    with pytest.raises(InputError) as refused:
+        load_config(**{**STUDY, "factory": factory})
+    message = str(refused.value)
+    assert says in message and f"factory={factory!r}" in message and "\n" not in message
+
+
+def test_vgg_keys_and_a_variant_that_changes_nothing_are_refused_with_a_factory(user_nets):
+    with pytest.raises(InputError, match="archs, head, ratios cannot be given with factory='user_nets:build'"):
+        load_config(**{**STUDY, "archs": ["vgg11"], "head": "gap", "ratios": [2]})
+    with pytest.raises(InputError, match="batch_norm cannot be given"):
+        load_config(**{**STUDY, "batch_norm": [True]})
+    with pytest.raises(InputError, match="single changes nothing in user_nets:one_conv at 16 px: one conv"):
+        load_config(**{**STUDY, "factory": "user_nets:one_conv"})
+
+
+def test_the_current_directory_is_searched_first_as_python_m_does(monkeypatch):
+    monkeypatch.chdir(__file__.rsplit("/tests/", 1)[0])
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if entry not in ("", ".")])
+    (stack, single) = load_config(**{**STUDY, "factory": "examples.small_cnn:build"}).models()
+    assert identity(stack)["arch"] == "examples.small_cnn:build" and single.variant == "single"
+
+
+def test_a_vgg_spec_dict_and_trial_fingerprint_are_unchanged_and_a_factory_fingerprint_names_its_source(user_nets):
+    vgg = ModelSpec("vgg11", ratio=8, resolution=32)
+    assert spec_to_dict(vgg) == {
+        "arch": "vgg11",
+        "convs_per_block": [1, 1, 2, 2, 2],
+        "widths": [64, 128, 256, 512, 512],
+        "kernel": 3,
+        "fc_hidden": 4096,
+        "variant": "stack",
+        "ratio": 8,
+        "in_channels": 1,
+        "num_classes": 10,
+        "resolution": 32,
+        "batch_norm": False,
+    }
+    assert Trial("static", vgg, "vgg11-stack-r8-px32").fingerprint == "f91459dfa411792c"  # as before factories
+    (spec, _) = load_config(**STUDY).models()
+    described = spec_to_dict(spec)
+    assert described["arch"] == "user_nets:build" and described["source_sha256"] == spec.arch.source_sha256
+    before = Trial("static", spec, "k").fingerprint
+    user_nets.write_text(SOURCE + "\n# edited\n")
+    (edited, _) = load_config(**STUDY).models()
+    assert Trial("static", edited, "k").fingerprint != before
