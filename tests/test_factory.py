@@ -191,3 +191,20 @@ def test_a_vgg_spec_dict_and_trial_fingerprint_are_unchanged_and_a_factory_finge
     user_nets.write_text(SOURCE + "\n# edited\n")
     (edited, _) = load_config(**STUDY).models()
     assert Trial("static", edited, "k").fingerprint != before
+
+
+def test_a_factory_is_timed_alone_and_paired_is_estimated_by_the_dry_run_and_refused_by_erf(user_nets, tmp_path):
+    timing = {"speed_modes": ["infer"], "speed_batch_size": 2, "speed_min_time_s": 0.0, "speed_max_time_s": 0.0}
+    config = {**STUDY, **timing, "kinds": ["speed", "pairs"], "pairs": 4, "rebuilds": 2}
+    study.run(load_config(**config), tmp_path / "run", report=lambda line: None)
+    run = load_run(tmp_path / "run")
+    assert set(run.speed["variant"]) == {"stack", "single"} and (run.speed["img_per_s"] > 0).all()
+    (pair,) = run.pairs.to_dict("records")
+    assert pair["arch"] == "user_nets:build" and pair["variant"] == "single" and pair["time_ratio_median"] > 0
+    planned = study.dry_run(load_config(**{**config, "kinds": ["static", "train", "speed"]}))
+    assert (
+        planned.table["estimate_s"].notna().all() and "train user_nets.build-stack-r1-px16-seed0" in planned.lines()[2]
+    )
+    with pytest.raises(InputError, match="erf cannot measure factory user_nets:build"):
+        load_config(**{**STUDY, "kinds": ["erf"]})
+    assert "erf" not in load_config(**{**STUDY, "kinds": None}).kinds  # left out where no kinds are named

@@ -172,6 +172,12 @@ class Erf(Kind):
 
     def check(self, config) -> None:
         data.check_fits(config.in_channels)
+        if config.grid.factory is not None:
+            raise InputError(
+                f"erf cannot measure factory {config.grid.factory}: it takes the input gradient of the central unit "
+                "of a VGG's last feature map, before its head, and places it by the theoretical field, neither of "
+                "which vggbench can find in any net (leave erf out of kinds)"
+            )
 
     def plan(self, config) -> list[Trial]:
         base = config.setups(ErfSetup, seeds=config.first_seeds)[0]  # the seeds every model trains
