@@ -295,11 +295,11 @@ def _shapes(model: nn.Module | ModelSpec) -> dict:
     """The shapes of a model's weights by name (of `spec`'s model where given a ModelSpec, built without storage)."""
     import torch
 
-    from vggbench.models.vgg import build_spec
+    from vggbench.models.factory import build_model
 
     if isinstance(model, ModelSpec):
         with torch.device("meta"):
-            model = build_spec(model)
+            model = build_model(model)
     return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
 
 

@@ -233,6 +233,10 @@ class StudyConfig:
         self.machine, self.grid, self.design = Machine(**machine), Grid(**grid), Design(**design)
         self.values: dict[str, object] = {**scope, **grid, **machine, **margins, **design}
         self._check_design()
+        if self.grid.factory is not None:  # every variant must rewrite some chain of the factory's net
+            from vggbench.models.factory import chain_table
+
+            chain_table(self.models())
         self.tuning, self.recipes = Tuning(**knobs.settings(Tuning, values)), None
         if self.tuning.enabled:  # recorded only then: the config.json of a run that does not tune stays as it was
             self.values.update(self.tuning.recorded())
@@ -295,7 +299,9 @@ class StudyConfig:
         twins, chain by chain, and its seeds trained one at a time."""
         if self.grid.factory is None:
             return []
-        notes = [note] if (note := self.grid.factory_note()) else []
+        from vggbench.models.factory import chain_table
+
+        notes = [note] if (note := chain_table(self.models())) else []
         if "train" in self.kinds and self.seed_batch > 1:
             notes.append(
                 f"{self.grid.factory}: its models train one seed at a time (seed_batch={self.seed_batch} groups the "

@@ -339,12 +339,7 @@ def run(
     plan = trials(config)  # before the folder is touched: planning checks what the trials will read
     directory = RunDir(run_dir, KINDS)
     with directory.hold(report):
-        if not force:  # the folder's configuration, checked as every reader of a run checks it
-            run_config(directory, missing_ok=True)
-            check_factory_source(directory, config)
-        directory.adopt(config.to_dict(), force)
-        for note in config.notes():
-            report(note)
+        _adopt(directory, config, force, report)
         candidates = tuning.placeholders(config)  # before they are asked: their keys, and their models' costs
         if force:
             remove_unmade(directory, config, candidates + plan, report)
@@ -382,6 +377,17 @@ def run(
         directory.write_metadata(metadata(now()))
         finish(directory, config, plan)
         return directory
+
+
+def _adopt(directory: RunDir, config: StudyConfig, force: bool, report: Report) -> None:
+    """Make the folder the run of `config`, refusing one of another configuration or of a factory's other source
+    unless `force`; then say what the configuration does that its keys do not (StudyConfig.notes)."""
+    if not force:  # the folder's configuration, checked as every reader of a run checks it
+        run_config(directory, missing_ok=True)
+        check_factory_source(directory, config)
+    directory.adopt(config.to_dict(), force)
+    for note in config.notes():
+        report(note)
 
 
 FACTORY = "factory"  # metadata.json's record of a factory's identity: its target and the digest of its source

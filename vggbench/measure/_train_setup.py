@@ -15,7 +15,8 @@ from torch import nn
 from vggbench.measure import validation
 from vggbench.measure.setups import TrainConfig
 from vggbench.models.arch import ModelSpec
-from vggbench.models.vgg import VGG, build_spec, initialize
+from vggbench.models.factory import build_model
+from vggbench.models.vgg import VGG, initialize
 
 
 def initial_models(spec: ModelSpec, seeds: tuple[int, ...], init: str) -> list[VGG]:
@@ -23,7 +24,7 @@ def initial_models(spec: ModelSpec, seeds: tuple[int, ...], init: str) -> list[V
     models = []
     for seed in seeds:
         torch.manual_seed(seed)
-        models.append(initialize(build_spec(spec), init))
+        models.append(initialize(build_model(spec), init))
     return models
 
 

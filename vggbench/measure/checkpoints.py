@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from vggbench.models.arch import ModelSpec, spec_from_dict, spec_to_dict
-from vggbench.models.vgg import VGG, build_spec
+from vggbench.models.factory import build_model
+from vggbench.models.vgg import VGG
 from vggbench.util.csvio import write_bytes
 from vggbench.util.validate import InputError, shown
 
@@ -111,7 +112,7 @@ def _checked(source: str | Path | bytes, spec: ModelSpec | None, mmap: bool) -> 
         )
         raise InputError(f"{name} does not match the requested model: it has {differences}")
     with torch.device("meta"):  # shapes only, until they are known to match
-        model = build_spec(saved_spec)
+        model = build_model(saved_spec)
     expected = {key: tuple(value.shape) for key, value in model.state_dict().items()}
     found = {key: tuple(value.shape) for key, value in state.items() if isinstance(value, torch.Tensor)}
     if found != expected:

@@ -34,8 +34,9 @@ from torch import nn
 from vggbench.measure._receptive_field import walk
 from vggbench.measure.setups import RESAMPLES
 from vggbench.models.arch import ModelSpec
+from vggbench.models.factory import build_model
 from vggbench.models.schema import identity
-from vggbench.models.vgg import VGG, build_spec
+from vggbench.models.vgg import VGG
 from vggbench.util.validate import InputError
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
@@ -85,7 +86,7 @@ def fitting_resolution(spec: ModelSpec) -> int:
     """The smallest input side, a multiple of 2**blocks, at which the central unit's theoretical field lies
     inside the image."""
     with torch.device("meta"):
-        model = build_spec(spec)
+        model = build_model(spec)
     side = spec.min_resolution
     while True:
         geometry = _last_geometry(model, side)
@@ -257,5 +258,5 @@ def measure_untrained(spec: ModelSpec, images: torch.Tensor, init_seeds=(0,), re
     models = []
     for seed in init_seeds:
         torch.manual_seed(seed)
-        models.append(build_spec(spec))
+        models.append(build_model(spec))
     return measure_models(spec, models, images, trained=False, resamples=resamples)

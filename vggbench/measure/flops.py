@@ -16,14 +16,14 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vggbench.models.arch import ModelSpec
-from vggbench.models.vgg import build_spec
+from vggbench.models.factory import build_model
 
 
 @functools.cache
 def step_flops(spec: ModelSpec, mode: str) -> int:
     """FLOPs of one image: its forward pass (`infer`), or forward, loss and backward (`train`)."""
     with torch.device("meta"):
-        model = build_spec(spec).train(mode == "train")
+        model = build_model(spec).train(mode == "train")
         images = torch.zeros(1, spec.in_channels, spec.resolution, spec.resolution)
         labels = torch.zeros(1, dtype=torch.long)
     with FlopCounterMode(display=False) as counter:

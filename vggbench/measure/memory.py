@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from vggbench.models.arch import FactoryArch, ModelSpec, conv_channels
-from vggbench.models.vgg import build_spec
+from vggbench.models.factory import build_model
 from vggbench.util.validate import InputError
 
 BYTES_PER_VALUE = 4
@@ -61,7 +61,7 @@ def _built_counts(spec: ModelSpec) -> tuple[int, int, int]:
     """`_counts` of a model whose plan vggbench does not know (a factory's): its parameters, and its leaf layers'
     outputs and largest conv workspace on one image, from one forward pass on the meta device (no memory taken)."""
     with torch.device("meta"):
-        model = build_spec(spec).eval()
+        model = build_model(spec).eval()
     values, widest = [0], [0]
 
     def count(layer, inputs, output) -> None:

@@ -40,8 +40,8 @@ from vggbench.measure.noise import CpuShare, Probe, contended, idle_cores, usabl
 from vggbench.measure.setups import SpeedSetup
 from vggbench.measure.static import model_row
 from vggbench.models.arch import ModelSpec
+from vggbench.models.factory import build_model
 from vggbench.models.schema import PAIRED_COLUMNS, identity
-from vggbench.models.vgg import build_spec
 from vggbench.stats import hypothesis as stats
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -86,7 +86,7 @@ def make_step(spec: ModelSpec, setup: SpeedSetup) -> tuple[Callable[[], None], n
     torch.backends.cudnn.benchmark = setup.cudnn_benchmark
     device = torch.device(setup.device)
     with device:  # initialise the weights where they will live
-        model = build_spec(spec)
+        model = build_model(spec)
     shape = (setup.batch_size, spec.in_channels, spec.resolution, spec.resolution)
     images = torch.rand(shape, device=device)
     labels = torch.randint(0, spec.num_classes, (setup.batch_size,), device=device)

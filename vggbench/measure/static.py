@@ -29,8 +29,9 @@ from torch import nn
 from vggbench.measure._receptive_field import Geometry, walk
 from vggbench.measure.taps import Window, padding_tap_share
 from vggbench.models.arch import VARIANTS, FactoryArch, ModelSpec
+from vggbench.models.factory import build_model
 from vggbench.models.schema import identity
-from vggbench.models.vgg import VGG, build_spec
+from vggbench.models.vgg import VGG
 from vggbench.util.validate import InputError
 
 
@@ -55,7 +56,7 @@ class Analysis:
 def _blank_model(spec: ModelSpec) -> VGG:
     """The model with zeroed weights: counting needs shapes, not a random init."""
     with torch.device("meta"):
-        model = build_spec(spec)
+        model = build_model(spec)
     model = model.to_empty(device="cpu").eval()
     with torch.no_grad():
         for tensor in model.parameters():
@@ -140,7 +141,7 @@ FACTORY_RF = (
 
 def _factory_row(spec: ModelSpec) -> dict:
     """A factory's model: its parameters and MACs, counted as a VGG's are; no per-block parts, no field."""
-    model = build_spec(spec).eval()
+    model = build_model(spec).eval()
     macs = _fvcore_macs(model, spec)[""]
     params = sum(tensor.numel() for tensor in model.parameters())
     return {**identity(spec), "params": params, "macs": macs, "flops": 2 * macs, "rf_px": None, "rf_note": FACTORY_RF}

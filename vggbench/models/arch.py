@@ -8,9 +8,9 @@ with one clear InputError (a ValueError) before any tensor is allocated.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from vggbench.models._source import source_sha256
 from vggbench.util.knobs import Setup, knob
 from vggbench.util.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int, shown
 
@@ -263,14 +263,6 @@ def custom(
     return ArchSpec(CUSTOM, tuple(convs_per_block), tuple(widths), kernel, fc_hidden, head, dropout)
 
 
-_TARGET = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
-
-
-def is_target(value) -> bool:
-    """Whether `value` is written as a factory is ('package.module:function'), whether or not it imports."""
-    return isinstance(value, str) and _TARGET.fullmatch(value) is not None
-
-
 @dataclass(frozen=True)
 class FactoryArch:
     """A net a user's function builds (`vggbench.models.factory`): `target` is 'package.module:function', called as
@@ -520,8 +512,6 @@ class Grid(Setup):
 
     def _check_factory(self) -> None:
         """A factory builds the whole net: the keys that describe a VGG's are refused, in one line."""
-        from vggbench.models.factory import chain_table
-
         given = [key for key in ("archs", "convs", "widths", "kernel") if getattr(self, key) is not None]
         given += [key for key, value in HEAD_DEFAULTS.items() if getattr(self, key) != value]
         given += ["ratios"] * any(ratio != 1 for ratio in self.ratios or ())
@@ -532,23 +522,14 @@ class Grid(Setup):
                 "net (resolutions, in_channels, num_classes and variants apply to it; batch norm is its own)"
             )
         object.__setattr__(self, "ratios", (1,))
-        chain_table(self.models())  # every variant must rewrite some chain of the net
-
-    def factory_note(self) -> str | None:
-        """What the factory's twins rewrote and left, chain by chain, to print before they are built; None without
-        a factory."""
-        from vggbench.models.factory import chain_table
-
-        return chain_table(self.models()) if self.factory is not None else None
+        self.models()  # the factory must import and have a source file (the configuration builds its twins)
 
     def _head(self) -> dict:
         return {"head": self.head, "fc_hidden": self.fc_hidden, "dropout": self.dropout}
 
     def models(self) -> list[ModelSpec]:
         if self.factory is not None:
-            from vggbench.models.factory import factory_arch
-
-            arch = factory_arch(self.factory)
+            arch = FactoryArch(self.factory, source_sha256(self.factory))
             return grid([arch], self.variants, (1,), self.resolutions, self.in_channels, self.num_classes)
         archs = [
             custom(self.convs, self.widths, self.kernel or 3, **self._head())

@@ -11,6 +11,7 @@ import math
 import re
 from typing import TYPE_CHECKING
 
+from vggbench.models._source import is_target
 from vggbench.models.arch import (
     ARCH_NAMES,
     FC_HIDDEN,
@@ -19,7 +20,6 @@ from vggbench.models.arch import (
     ArchSpec,
     FactoryArch,
     ModelSpec,
-    is_target,
     joined_widths,
     preset,
 )

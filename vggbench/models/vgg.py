@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from vggbench.models.arch import VARIANTS, ArchSpec, Conv, FactoryArch, ModelSpec, conv_channels
+from vggbench.models.arch import VARIANTS, ArchSpec, Conv, ModelSpec, conv_channels
 from vggbench.util.validate import one_of
 
 
@@ -152,12 +152,8 @@ def variant_block(
     return _block(in_channels, out_channels, VARIANTS[variant](num_convs, kernel, side), batch_norm)
 
 
-def build_spec(spec: ModelSpec) -> nn.Module:
-    """The module for a validated `ModelSpec`: a VGG, or the net (or twin) a factory builds."""
-    if isinstance(spec.arch, FactoryArch):
-        from vggbench.models.factory import build_factory  # it builds twins, which build layers here
-
-        return build_factory(spec)
+def build_spec(spec: ModelSpec) -> VGG:
+    """The module for a validated VGG's `ModelSpec` (any spec's: vggbench.models.factory.build_model)."""
     blocks = []
     for index in range(spec.arch.num_blocks):
         in_channels = spec.block_channels(index)[0]
