@@ -71,7 +71,7 @@ def test_row_is_complete_and_consistent(mode):
 )
 def test_bf16_and_channels_last_on_cpu_are_what_the_timed_steps_run(monkeypatch, precision, channels_last, dtype):
     # Every conv's output, in every step timed, in the precision and memory format asked for.
-    ran, build = set(), speed.build_spec
+    ran, build = set(), speed.build_model
 
     def build_watched(spec):
         model = build(spec)
@@ -84,7 +84,7 @@ def test_bf16_and_channels_last_on_cpu_are_what_the_timed_steps_run(monkeypatch,
                 )
         return model
 
-    monkeypatch.setattr(speed, "build_spec", build_watched)
+    monkeypatch.setattr(speed, "build_model", build_watched)
     row = speed.measure(_spec("single"), _setup(precision=precision, channels_last=channels_last))
     assert (row["precision"], row["channels_last"], row["error"]) == (precision, channels_last, None)
     assert ran == {(dtype, channels_last)}
