@@ -66,3 +66,5 @@ def test_the_preset_keeps_its_models_only_where_no_own_net_is_described():
     assert [model.widths for model in halved.models()] == [(4, 8)] * len(halved.variants)
     both = load_config("quick", convs=[1, 1, 1, 1, 1], widths=[8] * 5, archs=["vgg11", "custom"], ratios=[8])
     assert {model.arch.name for model in both.models()} == {"vgg11", "custom"}
+    with_factory = load_config("quick", factory="examples.small_cnn:build")
+    assert (with_factory.archs, with_factory.ratios) == (None, (1,))

@@ -322,9 +322,10 @@ def _plain(value):
     return [_plain(entry) for entry in value] if isinstance(value, tuple) else value
 
 
-# Keys that describe a user's own net (`--arch custom`), and the preset keys that describe the preset's: a file or
-# option giving the first makes the preset's models and width ratio not apply unless it gives them too.
-OWN_NET_KEYS = ("convs", "widths", "kernel")
+# Keys that describe a user's own net (`--arch custom`, or a factory), and the preset keys that describe the
+# preset's: a file or option giving the first makes the preset's models and width ratio not apply unless it gives
+# them too.
+OWN_NET_KEYS = ("convs", "widths", "kernel", "factory")
 PRESET_NET_KEYS = ("archs", "ratios")
 
 

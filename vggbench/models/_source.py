@@ -44,6 +44,23 @@ def _current_directory_first():
                 sys.path.remove(here)
 
 
+# The digest of the source each factory module was last imported from in this process: a module whose file has
+# changed since is imported again, so that the code run is the code the run's fingerprints name.
+_IMPORTED: dict[str, str] = {}
+
+
+def _current(module):
+    """`module`, imported again where its source file changed since this process imported it."""
+    path = getattr(module, "__file__", None)
+    if not path or not Path(path).is_file():
+        return module
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    if _IMPORTED.setdefault(module.__name__, digest) != digest:
+        module = importlib.reload(module)
+        _IMPORTED[module.__name__] = digest
+    return module
+
+
 def function(target):
     """The function `target` names, imported; an InputError in one line where it cannot be."""
     if not is_target(target):
@@ -51,7 +68,7 @@ def function(target):
     module_name, name = target.split(":")
     try:
         with _current_directory_first():
-            module = importlib.import_module(module_name)
+            module = _current(importlib.import_module(module_name))
     except Exception as error:  # the module's own code runs: whatever it raises
         first = next(iter(str(error).strip().splitlines()), "")
         raise refuse(target, f"module {module_name} cannot be imported: {type(error).__name__}: {first}") from None
