@@ -1,19 +1,27 @@
 """Any module through the kinds (issue 36): a net a user's factory builds, 'package.module:function', studied as a VGG
-is (static, train, claim), resumed, refused once its source changed, and refused in one line where it cannot be
-built; VGGs' fingerprints stay as they were."""
+is (static, train, erf, claim), resumed, refused once its source changed, and refused in one line where it cannot be
+built; VGGs' fingerprints stay as they were. Its theoretical field, followed along its traced graph, against VGG's walk
+and fields computed by hand (a small CNN, ResNet-18)."""
 
 import json
 import sys
 
 import pytest
 import torch
+import torchvision
+from torch import nn
 
+import vggbench
 from vggbench.api import load_run
 from vggbench.engine import study
 from vggbench.engine.config import load_config
 from vggbench.engine.contract import Trial
+from vggbench.measure import erf as effective
+from vggbench.measure._receptive_field import Geometry, walk
 from vggbench.measure.checkpoints import load_checkpoint
+from vggbench.measure.feature_map import feature_graph, field
 from vggbench.models.arch import ModelSpec, spec_to_dict
+from vggbench.models.factory import build_model
 from vggbench.models.schema import identity
 from vggbench.reporting.finish import write_reports
 from vggbench.util.validate import InputError
@@ -34,6 +42,14 @@ def build(input_shape, num_classes):
 
 def one_conv(input_shape, num_classes):
     return nn.Sequential(nn.Conv2d(input_shape[0], 4, 3, padding=1), nn.Flatten(), nn.LazyLinear(num_classes))
+
+
+def upsampled(input_shape, num_classes):
+    channels = input_shape[0]
+    return nn.Sequential(
+        nn.Conv2d(channels, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+        nn.Upsample(scale_factor=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, num_classes),
+    )
 
 
 def broken(input_shape, num_classes):
@@ -88,7 +104,7 @@ def test_a_factory_study_runs_static_train_and_claim_and_resumes_with_its_trial_
     static = run.static.set_index("variant")
     assert static.loc["stack", "params"] == 8 * 9 + 8 + 8 * 8 * 9 + 8 + 8 * 16 * 9 + 16 + 16 * 16 * 9 + 16 + 170
     assert static.loc["single", "params"] < static.loc["stack", "params"]
-    assert static["rf_px"].isna().all() and static["rf_note"].str.startswith("not computed").all()
+    assert (static["rf_px"] == 16).all()  # both variants' fields: see test_the_field_of_a_small_cnn_...
     assert set(run.train["arch"]) == {"user_nets:build"} and set(run.train["seed_batch"]) == {1}
     assert run.train[["convs_per_block", "widths", "kernel", "head"]].isna().all().all()
     metadata = json.loads((root / "metadata.json").read_text())
@@ -97,6 +113,8 @@ def test_a_factory_study_runs_static_train_and_claim_and_resumes_with_its_trial_
     claim = load_run(root).claim
     parts = set(claim.loc[claim["baseline"] == "single", "claim"])
     assert {"fewer parameters", "fewer MACs", "higher accuracy"} <= parts
+    (field,) = claim.loc[claim["claim"] == "same receptive field"].to_dict("records")
+    assert field["baseline_value"] == field["variant_value"] == 16 and field["note"].startswith("equal by construction")
 
     before = _trial_files(root)
     again: list[str] = []
@@ -196,7 +214,7 @@ def test_a_vgg_spec_dict_and_trial_fingerprint_are_unchanged_and_a_factory_finge
     assert Trial("static", edited, "k").fingerprint != before
 
 
-def test_a_factory_is_timed_alone_and_paired_is_estimated_by_the_dry_run_and_refused_by_erf(user_nets, tmp_path):
+def test_a_factory_is_timed_alone_and_paired_and_is_estimated_by_the_dry_run(user_nets, tmp_path):
     timing = {"speed_modes": ["infer"], "speed_batch_size": 2, "speed_min_time_s": 0.0, "speed_max_time_s": 0.0}
     config = {**STUDY, **timing, "kinds": ["speed", "pairs"], "pairs": 4, "rebuilds": 2}
     study.run(load_config(**config), tmp_path / "run", report=lambda line: None)
@@ -208,6 +226,105 @@ def test_a_factory_is_timed_alone_and_paired_is_estimated_by_the_dry_run_and_ref
     assert (
         planned.table["estimate_s"].notna().all() and "train user_nets.build-stack-r1-px16-seed0" in planned.lines()[2]
     )
-    with pytest.raises(InputError, match="erf cannot measure factory user_nets:build"):
-        load_config(**{**STUDY, "kinds": ["erf"]})
-    assert "erf" not in load_config(**{**STUDY, "kinds": None}).kinds  # left out where no kinds are named
+
+
+# The effective field of a factory's net: its feature map's units placed by the theoretical field, as a VGG's are.
+ERF_STUDY = {**STUDY, "kinds": ["static", "train", "erf"], "epochs": 1}
+ERF_STUDY |= {"erf_images": 16, "erf_untrained_models": 2, "erf_resamples": 20}
+
+
+def test_a_factory_study_measures_the_effective_field_untrained_and_trained_in_a_vgg_s_columns(
+    user_nets, tmp_path, synthetic_root
+):
+    root = tmp_path / "run"
+    study.run(load_config(**ERF_STUDY), root, data_root=str(synthetic_root), report=lambda line: None)
+    write_reports(root)
+    run = load_run(root)
+    erf = run.erf
+    assert sorted(zip(erf["variant"], erf["trained"], strict=True)) == [
+        ("single", False),
+        ("single", True),
+        ("stack", False),
+        ("stack", True),
+    ]
+    # A 16 px field, units 4 px apart from 1.5: the central unit of a 20 px image's 5 x 5 map sees 9.5 +- 7.5, the
+    # first side, a multiple of 4, at which that lies inside the image.
+    assert (erf["erf_resolution"] == 20).all() and (erf["rf_px"] == 16).all() and (erf["centre_px"] == 9.5).all()
+    assert (erf["erf_share_t50_models"] == 2).all() and erf["erf_share_t50"].between(0, 1).all()
+    assert len(list((root / "erf_maps").glob("*.npy"))) == 4
+    vgg = ModelSpec("vgg11", ratio=64, resolution=32)
+    images = torch.rand(4, 1, 32, 32)
+    (vgg_row, _) = effective.measure_untrained(vgg, images, (0, 1), resamples=5)
+    assert set(vgg_row) <= set(erf.columns)  # the same figures, where a VGG's own columns stay empty
+    claim = load_run(root).claim
+    compared = claim.loc[(claim["claim"] == "same effective receptive field") & (claim["baseline"] == "single")]
+    assert set(compared["mode"]) == {"trained", "untrained"}
+
+
+def test_erf_and_the_static_field_say_which_node_of_a_factory_s_net_they_cannot_follow(user_nets, tmp_path):
+    config = {**STUDY, "factory": "user_nets:upsampled"}
+    with pytest.raises(InputError, match="erf cannot measure user_nets:upsampled stack") as refused:
+        load_config(**{**config, "kinds": ["erf"]})
+    assert "node _4 (Upsample) cannot be followed" in str(refused.value) and "\n" not in str(refused.value)
+    assert "erf" not in load_config(**{**config, "kinds": None}).kinds  # left out where no kinds are named
+    assert "erf" in load_config(**{**STUDY, "kinds": None}).kinds
+    study.run(load_config(**{**config, "kinds": ["static"]}), tmp_path / "run", report=lambda line: None)
+    write_reports(tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    assert run.static["rf_px"].isna().all()
+    assert run.static["rf_note"].str.startswith("not computed: node _4 (Upsample) cannot be followed").all()
+    assert "same receptive field" not in set(run.claim["claim"])
+
+
+def _vgg_field(spec):
+    model, side = vggbench.build_spec(spec), spec.resolution
+    return list(walk(model, side).values())[-1][1], feature_graph(model, (1, side, side))
+
+
+@pytest.mark.parametrize("variant", ["stack", "single"])
+def test_the_field_of_a_traced_vgg_is_the_one_its_walk_gives(variant):
+    walked, features = _vgg_field(ModelSpec("vgg11", variant=variant, ratio=8, resolution=32))
+    assert field(features, 32) == walked  # its last pool leaves 1 x 1: the walk's last layer
+    assert field(features, 64) == _vgg_field(ModelSpec("vgg11", variant=variant, ratio=8, resolution=64))[0]
+
+
+def test_the_field_of_a_small_cnn_is_computed_by_hand_and_its_cut_graph_is_the_net_before_global_pooling(user_nets):
+    import user_nets as nets
+
+    net = nets.build((1, 16, 16), 10).eval()
+    features = feature_graph(net, (1, 16, 16))
+    # Two 3x3 convs: 3, 5 px; 2x2 pool: 6 px, units 2 px apart; two 3x3 convs: 6 + 2 x 2 + 2 x 2 = 14 px; 2x2 pool:
+    # 14 + 1 x 2 = 16 px, units 4 px apart. The first unit's centre: 0, 0 + 0.5 (first pool), 0.5 + 0.5 x 2 = 1.5.
+    assert field(features, 16) == Geometry(out_px=4, rf_px=16, jump_px=4, start_px=1.5)
+    image = torch.rand(2, 1, 16, 16)
+    assert torch.equal(features(image), net[:10](image))
+    # Its single twin: 5x5 (5 px), pool (6 px), 5x5 (6 + 4 x 2 = 14 px), pool (16 px).
+    twin = build_model(load_config(**STUDY).models()[1])
+    assert field(feature_graph(twin, (1, 16, 16)), 16).rf_px == 16
+
+
+def test_the_field_of_resnet_18_is_computed_by_hand_through_its_residual_joins():
+    net = torchvision.models.resnet18(num_classes=10)
+    stem_and_stage_1 = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1)
+    # 7x7 stride 2 (7 px, units 2 apart); 3x3 max-pool stride 2 (7 + 2 x 2 = 11 px, 4 apart); layer1's four 3x3 convs
+    # (11 + 4 x 2 x 4 = 43 px), each block's add joining its input's smaller field, centred alike (start 0).
+    assert field(feature_graph(stem_and_stage_1, (3, 64, 64)), 64) == Geometry(16, 43, 4, 0.0)
+    # Each later stage: a 3x3 stride-2 conv (+2 x jump) and three 3x3 convs at twice the jump (+3 x 2 x 2 jump); its
+    # 1x1 stride-2 shortcut keeps the smaller field: 43 + 8 + 48 = 99, 99 + 16 + 96 = 211, 211 + 32 + 192 = 435.
+    assert field(feature_graph(net, (3, 64, 64)), 64) == Geometry(2, 435, 32, 0.0)  # before its global pooling
+
+
+class _Strides(nn.Module):
+    """Two branches of one 16 px map, both 16 px: one a stride-1 conv, one a stride-2 conv padded back to 16 px."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.near, self.far = nn.Conv2d(1, 4, 1), nn.Conv2d(1, 4, 1, stride=2, padding=8)
+
+    def forward(self, image):
+        return self.near(image) + self.far(image)
+
+
+def test_a_join_of_maps_whose_units_lie_apart_differently_is_not_followed():
+    with pytest.raises(ValueError, match=r"node add \(add\) cannot be followed: it joins maps of sides \[16\] px "):
+        field(feature_graph(_Strides(), (1, 16, 16)), 16)

@@ -1,8 +1,9 @@
 """Effective receptive field (Luo et al. 2016), measured as RepLKNet (2022) does.
 
-The gradient of the central unit of the last feature map (summed over channels)
-with respect to the input, negative parts clamped to zero, summed over input
-channels and averaged over images: a map of how much each pixel drives that unit.
+The gradient of the central unit of the last feature map (summed over channels; a
+factory's net is cut at its feature map, vggbench.measure.feature_map) with respect
+to the input, negative parts clamped to zero, summed over input channels and
+averaged over images: a map of how much each pixel drives that unit.
 From it, for each threshold t, the side of the smallest square centred on the
 unit's theoretical field that holds t of the total contribution.
 
@@ -24,6 +25,7 @@ which takes log10(1 + x) of the mean map and divides by its maximum before the s
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -31,12 +33,12 @@ import torch
 from scipy import stats as scipy_stats
 from torch import nn
 
-from vggbench.measure._receptive_field import walk
+from vggbench.measure._receptive_field import Geometry, walk
+from vggbench.measure.feature_map import feature_graph, field
 from vggbench.measure.setups import RESAMPLES
-from vggbench.models.arch import ModelSpec
+from vggbench.models.arch import FactoryArch, ModelSpec
 from vggbench.models.factory import build_model
 from vggbench.models.schema import identity
-from vggbench.models.vgg import VGG
 from vggbench.util.validate import InputError
 
 THRESHOLDS = (0.2, 0.3, 0.5, 0.99)
@@ -68,6 +70,20 @@ def _last_geometry(model: nn.Module, resolution: int):
     return list(walk(model, resolution).values())[-1][1]
 
 
+def features_of(spec: ModelSpec, model: nn.Module) -> nn.Module:
+    """The part of `model` whose output is its last feature map: a VGG's `features`, a factory's net cut there."""
+    if isinstance(spec.arch, FactoryArch):
+        return feature_graph(model, (spec.in_channels, spec.resolution, spec.resolution))
+    return model.features
+
+
+def _geometry(spec: ModelSpec, model: nn.Module, resolution: int) -> Geometry:
+    """The geometry of a unit of `model`'s last feature map on a `resolution` px input."""
+    if isinstance(spec.arch, FactoryArch):
+        return field(features_of(spec, model), resolution)
+    return _last_geometry(model, resolution)
+
+
 def central_unit_centre(model: nn.Module, resolution: int) -> float:
     """Input-pixel coordinate (row = column) of the centre of the central unit's theoretical field."""
     return _centre(_last_geometry(model, resolution))
@@ -83,17 +99,23 @@ def covering_side(centre: float, size: int) -> int:
 
 
 def fitting_resolution(spec: ModelSpec) -> int:
-    """The smallest input side, a multiple of 2**blocks, at which the central unit's theoretical field lies
-    inside the image."""
+    """The smallest input side, a multiple of 2**blocks (a factory's: of its feature map's jump), at which the
+    central unit's theoretical field lies inside the image."""
     with torch.device("meta"):
         model = build_model(spec)
-    side = spec.min_resolution
+    if isinstance(spec.arch, FactoryArch):
+        features = features_of(spec, model)
+        geometry_at = functools.partial(field, features)
+        multiple = geometry_at(spec.resolution).jump_px
+    else:
+        geometry_at, multiple = functools.partial(_last_geometry, model), spec.min_resolution
+    side = multiple
     while True:
-        geometry = _last_geometry(model, side)
+        geometry = geometry_at(side)
         half = (geometry.rf_px - 1) / 2
-        if _centre(geometry) - half >= 0 and _centre(geometry) + half <= side - 1:
+        if geometry.out_px >= 1 and _centre(geometry) - half >= 0 and _centre(geometry) + half <= side - 1:
             return side
-        side += spec.min_resolution
+        side += multiple
 
 
 def _held(maps: np.ndarray, centre: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -216,7 +238,7 @@ def erf_row(spec: ModelSpec, maps: np.ndarray, model: nn.Module, trained: bool, 
     """One table row from per-image maps of one or more models of `spec`, shape (models, images, H, W)."""
     size = maps.shape[-1]
     mean = maps.mean(axis=(0, 1))
-    geometry = _last_geometry(model, size)
+    geometry = _geometry(spec, model, size)
     centre, rf_px = _centre(geometry), geometry.rf_px
     resampled = _bootstrap_means(maps, resamples)
     # A resample may draw only images no pixel of which drives the unit (dead ReLUs): it has no squares.
@@ -247,9 +269,11 @@ def erf_row(spec: ModelSpec, maps: np.ndarray, model: nn.Module, trained: bool, 
     return row
 
 
-def measure_models(spec: ModelSpec, models: list[VGG], images: torch.Tensor, trained: bool, resamples: int = RESAMPLES):
+def measure_models(
+    spec: ModelSpec, models: list[nn.Module], images: torch.Tensor, trained: bool, resamples: int = RESAMPLES
+):
     """ERF of one or more models of `spec` on `images` (at any side): the row and the mean map."""
-    maps = np.stack([contribution_maps(model.features, images) for model in models])
+    maps = np.stack([contribution_maps(features_of(spec, model), images) for model in models])
     return erf_row(spec, maps, models[0], trained, resamples), maps.mean(axis=(0, 1))
 
 

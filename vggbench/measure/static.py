@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from vggbench.measure._receptive_field import Geometry, walk
+from vggbench.measure.feature_map import feature_graph, field
 from vggbench.measure.taps import Window, padding_tap_share
 from vggbench.models.arch import VARIANTS, FactoryArch, ModelSpec
 from vggbench.models.factory import build_model
@@ -133,18 +134,18 @@ def flops_per_image(spec: ModelSpec) -> int:
     return model_row(spec)["flops"]
 
 
-# Why a factory's model has no theoretical field here: `walk` follows leaves in registration order, as a VGG runs them.
-FACTORY_RF = (
-    "not computed: the receptive-field walk follows layers in the order a VGG runs them, which a factory's net need not"
-)
-
-
 def _factory_row(spec: ModelSpec) -> dict:
-    """A factory's model: its parameters and MACs, counted as a VGG's are; no per-block parts, no field."""
+    """A factory's model: its parameters and MACs, counted as a VGG's are, and the field of its feature map's units
+    (vggbench.measure.feature_map), or why it has none; no per-block parts."""
     model = build_model(spec).eval()
     macs = _fvcore_macs(model, spec)[""]
     params = sum(tensor.numel() for tensor in model.parameters())
-    return {**identity(spec), "params": params, "macs": macs, "flops": 2 * macs, "rf_px": None, "rf_note": FACTORY_RF}
+    row = {**identity(spec), "params": params, "macs": macs, "flops": 2 * macs}
+    try:
+        graph = feature_graph(model, (spec.in_channels, spec.resolution, spec.resolution))
+        return {**row, "rf_px": field(graph, spec.resolution).rf_px}
+    except ValueError as error:  # a node the walk cannot follow
+        return {**row, "rf_px": None, "rf_note": f"not computed: {error}"}
 
 
 def model_row(spec: ModelSpec) -> dict:

@@ -170,7 +170,7 @@ def _fault(node: fx.Node, conv: nn.Conv2d, calls: Counter) -> str:
     return f"conv {node.target} {' and '.join(problems)}" if problems else ""
 
 
-def _activation(node: fx.Node, modules: dict[str, nn.Module]) -> nn.Module | None:
+def activation_of(node: fx.Node, modules: dict[str, nn.Module]) -> nn.Module | None:
     """The elementwise activation `node` computes, as a module, or None where it is none a chain may hold."""
     if node.op == "call_module":
         module = modules[node.target]
@@ -196,7 +196,7 @@ def _follow(conv: fx.Node, modules: dict[str, nn.Module]) -> _Link:
         norm = user
         user = _only_user(norm)
     if user is not None and user.args[:1] == (norm or conv,):
-        activation_module = _activation(user, modules)
+        activation_module = activation_of(user, modules)
         activation = user if activation_module is not None else None
     return _Link(conv, norm, activation, activation_module)
 
@@ -306,7 +306,7 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def _traced(module: nn.Module, input_shape) -> fx.GraphModule:
+def traced(module: nn.Module, input_shape) -> fx.GraphModule:
     """A traced copy of `module`, each node's output shape recorded for a batch of one `input_shape` image."""
     if not isinstance(module, nn.Module):
         raise InputError(f"module={type(module).__name__} is not allowed: give a torch.nn.Module")
@@ -354,7 +354,7 @@ def find_chains(module: nn.Module, input_shape) -> tuple[Chain, ...]:
     and the convs that can be in none, in the order they run. Nothing is rewritten: a chain's reason is '' where
     it has two convs or more, else says which variants would replace its one conv."""
     chains = []
-    for found in _analyse(_traced(module, input_shape)):
+    for found in _analyse(traced(module, input_shape)):
         chain = found.chain
         if not chain.left and chain.num_convs == 1:
             stack = VARIANTS["stack"](1, chain.kernel, chain.side_px)
@@ -396,7 +396,7 @@ def twin(module: nn.Module, input_shape, variant: str) -> Twin:
     the layers `variant` builds in a VGG block of n kxk convs on the chain's input map. `module` is not changed;
     the twin is a torch.fx.GraphModule, in the same training mode, on the same device."""
     one_of("variant", variant, VARIANTS)
-    graph_module = _traced(module, input_shape)
+    graph_module = traced(module, input_shape)
     chains = []
     for found in _analyse(graph_module):
         chain = found.chain

@@ -53,7 +53,7 @@ def claims(static: pd.DataFrame) -> list[dict]:
                 values = {"baseline_value": other, "variant_value": stack, "unit": unit, "ratio_value": stack / other}
                 rows.append({"claim": claim, **common, **values, "verdict": _count_verdict(stack, other)})
         fields = by_variant["rf_px"]
-        if fields.isna().all():  # a factory's net: its field is not computed (the static table's rf_note says why)
+        if fields.isna().any():  # a factory's net whose field cannot be followed (the static table's rf_note says why)
             continue
         rows.append(
             {

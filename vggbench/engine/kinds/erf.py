@@ -15,7 +15,7 @@ from vggbench.engine.kinds.train import checkpoint_of, checkpoint_part, trial_ke
 from vggbench.engine.rundir import ERF_MAPS, erf_map_name, model_key, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import RESAMPLES
-from vggbench.models.arch import ModelSpec
+from vggbench.models.arch import FactoryArch, ModelSpec
 from vggbench.models.schema import ARCH, BOTH_NORMS, NAME_KEYS, STANDS_FOR
 from vggbench.util.csvio import BOOLEAN, COUNT, INTEGER, NUMBER, TEXT
 from vggbench.util.knobs import Setup, knob, refuse_ignored
@@ -118,7 +118,11 @@ def _untrained(models: list[ModelSpec]) -> list[tuple[ModelSpec, str | None]]:
     """
     measured = []
     for spec in models:
-        if dataclasses.replace(spec, batch_norm=not spec.batch_norm) not in models:
+        # A factory's model has no twin with batch norm: the factory builds the whole net.
+        if (
+            isinstance(spec.arch, FactoryArch)
+            or dataclasses.replace(spec, batch_norm=not spec.batch_norm) not in models
+        ):
             measured.append((spec, None))
         elif not spec.batch_norm:
             measured.append((spec, BOTH_NORMS))
@@ -172,12 +176,18 @@ class Erf(Kind):
 
     def check(self, config) -> None:
         data.check_fits(config.in_channels)
-        if config.grid.factory is not None:
-            raise InputError(
-                f"erf cannot measure factory {config.grid.factory}: it takes the input gradient of the central unit "
-                "of a VGG's last feature map, before its head, and places it by the theoretical field, neither of "
-                "which vggbench can find in any net (leave erf out of kinds)"
-            )
+        if config.grid.factory is None:
+            return
+        from vggbench.measure import erf
+
+        for spec in config.models():  # the central unit is placed by the theoretical field: it must be followed
+            try:
+                erf.fitting_resolution(spec)
+            except ValueError as error:
+                raise InputError(
+                    f"erf cannot measure {spec.arch.target} {spec.variant}: the field of its feature map's units is "
+                    f"not known ({error}; leave erf out of kinds)"
+                ) from None
 
     def plan(self, config) -> list[Trial]:
         base = config.setups(ErfSetup, seeds=config.first_seeds)[0]  # the seeds every model trains
