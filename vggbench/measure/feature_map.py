@@ -21,14 +21,13 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from vggbench.measure._receptive_field import Geometry, step, window
-from vggbench.models.twins import activation_of, traced
+from vggbench.models.twins import activation_of, output_shape, traced
 
 # Functions that pool as the module of the same name and arguments does.
 _POOLS = {F.max_pool2d: nn.MaxPool2d, F.avg_pool2d: nn.AvgPool2d}
 # Functions and tensor methods that combine their inputs value by value, or act on each value alone.
 _ELEMENTWISE_FUNCTIONS = (
     operator.add,
-    operator.iadd,
     operator.sub,
     operator.mul,
     operator.truediv,
@@ -41,11 +40,6 @@ _ELEMENTWISE_FUNCTIONS = (
 )
 _ELEMENTWISE_METHODS = {"add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "contiguous", "clone"}
 _CHANNELS = (1, -3)  # the channel dimension of an (N, C, H, W) map
-
-
-def _shape(node: fx.Node) -> torch.Size | None:
-    meta = node.meta.get("tensor_meta")
-    return meta.shape if hasattr(meta, "shape") else None
 
 
 def _ancestors(node: fx.Node) -> set[fx.Node]:
@@ -100,7 +94,7 @@ def _layer(node: fx.Node, modules: dict[str, nn.Module]) -> nn.Module | None:
 def _is_map(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     """Whether `node` outputs a 4-D map with both sides > 1, or one a layer the walk steps made (a VGG's last pool
     may leave 1 x 1), which no global pooling is."""
-    shape = _shape(node)
+    shape = output_shape(node)
     if node.op == "output" or shape is None or len(shape) != 4:
         return False
     layer = _layer(node, modules) if node.op != "placeholder" else None
@@ -154,7 +148,7 @@ def field(graph_module: fx.GraphModule, resolution: int) -> Geometry:
             fields[node] = Geometry(out_px=resolution, rf_px=1, jump_px=1, start_px=0.0)
             continue
         inputs = [fields[each] for each in node.all_input_nodes if each in fields]
-        if not inputs or _shape(node) is None:
+        if not inputs or output_shape(node) is None:
             continue  # a constant, or no tensor (a size): no field of its own
         found = _field(node, inputs, modules)
         if isinstance(found, str):
@@ -162,5 +156,7 @@ def field(graph_module: fx.GraphModule, resolution: int) -> Geometry:
         fields[node] = found
     (feature_map,) = output.args
     if feature_map not in fields:
-        raise ValueError(f"node {feature_map.name} ({_op(feature_map, modules)}) cannot be followed: it is no tensor")
+        raise ValueError(
+            f"node {feature_map.name} ({_op(feature_map, modules)}) cannot be followed: it does not depend on the image"
+        )
     return fields[feature_map]

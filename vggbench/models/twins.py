@@ -201,14 +201,14 @@ def _follow(conv: fx.Node, modules: dict[str, nn.Module]) -> _Link:
     return _Link(conv, norm, activation, activation_module)
 
 
-def _shape(node: fx.Node) -> torch.Size | None:
+def output_shape(node: fx.Node) -> torch.Size | None:
     """The shape ShapeProp recorded for `node`'s output (None where it is no tensor)."""
     meta = node.meta.get("tensor_meta")
     return meta.shape if hasattr(meta, "shape") else None
 
 
 def _side(conv: fx.Node) -> int:
-    return min(_shape(conv.args[0])[-2:])
+    return min(output_shape(conv.args[0])[-2:])
 
 
 def _readers(link: _Link, links: dict[fx.Node, _Link]) -> tuple[list[fx.Node], str]:
@@ -222,7 +222,8 @@ def _readers(link: _Link, links: dict[fx.Node, _Link]) -> tuple[list[fx.Node], s
     if user is None or user in links:
         return [user] if user is not None else [], ""
     after = _only_user(user)
-    if after not in links or _shape(user) != _shape(end):  # a layer that resizes the map (a pool) ends a block
+    # A layer that resizes the map (a pool) ends a block.
+    if after not in links or output_shape(user) != output_shape(end):
         return [], ""
     return [after], (
         f"{_label(user)} sits between conv {link.conv.target} and conv {after.target} "
