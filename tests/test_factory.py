@@ -4,6 +4,7 @@ built; VGGs' fingerprints stay as they were. Its theoretical field, followed alo
 and fields computed by hand (a small CNN, ResNet-18)."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -328,3 +329,15 @@ class _Strides(nn.Module):
 def test_a_join_of_maps_whose_units_lie_apart_differently_is_not_followed():
     with pytest.raises(ValueError, match=r"node add \(add\) cannot be followed: it joins maps of sides \[16\] px "):
         field(feature_graph(_Strides(), (1, 16, 16)), 16)
+
+
+def test_the_python_api_takes_a_factory_by_name_in_a_model_spec(user_nets):
+    import vggbench
+
+    spec = ModelSpec("user_nets:build", "single", resolution=16)
+    assert spec == load_config(**STUDY).models()[1]  # the model the config names
+    data = vggbench.synthetic_data(train_images=300, test_images=100)
+    trained = vggbench.train(spec, seeds=(0,), data=data, epochs=1, validation_images=100, batch_size=32, threads=1)
+    assert list(trained.table["arch"]) == ["user_nets:build"] and len(trained.models) == 1
+    with pytest.raises(InputError, match=re.escape("factory's 'package.module:function'")):
+        ModelSpec("user_nets")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vggbench.models._source import source_sha256
+from vggbench.models._source import is_target, source_sha256
 from vggbench.util.knobs import Setup, knob
 from vggbench.util.validate import InputError, allowed, at_most, did_you_mean, one_of, positive_int, shown
 
@@ -250,7 +250,8 @@ def preset(name: str, *, head: str = "fc", fc_hidden: int = FC_HIDDEN, dropout: 
     if name not in PRESET_CONVS:
         raise InputError(
             f"arch={shown(name)} is not allowed: choose one of {allowed(PRESET_CONVS)}, "
-            f"or give a custom ArchSpec (convs per block and widths){did_you_mean(name, PRESET_CONVS)}"
+            f"a custom ArchSpec (convs per block and widths) or a factory's 'package.module:function'"
+            f"{did_you_mean(name, PRESET_CONVS)}"
         )
     return ArchSpec(name, PRESET_CONVS[name], VGG_WIDTHS, head=head, fc_hidden=fc_hidden, dropout=dropout)
 
@@ -300,15 +301,16 @@ class ModelSpec:
     fc_hidden_units: int = field(init=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.arch, str):
-            object.__setattr__(self, "arch", preset(self.arch))
+        if isinstance(self.arch, str):  # a preset's name, or a factory's 'package.module:function'
+            named = FactoryArch(self.arch, source_sha256(self.arch)) if is_target(self.arch) else preset(self.arch)
+            object.__setattr__(self, "arch", named)
         if isinstance(self.arch, FactoryArch):
             self._check_factory()
             return
         if not isinstance(self.arch, ArchSpec):
             raise InputError(
-                f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}) or an "
-                "ArchSpec (vggbench.custom)"
+                f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}), an "
+                "ArchSpec (vggbench.custom) or a factory's 'package.module:function'"
             )
         one_of("variant", self.variant, VARIANTS)
         positive_int("ratio", self.ratio)
