@@ -341,3 +341,55 @@ def test_the_python_api_takes_a_factory_by_name_in_a_model_spec(user_nets):
     assert list(trained.table["arch"]) == ["user_nets:build"] and len(trained.models) == 1
     with pytest.raises(InputError, match=re.escape("factory's 'package.module:function'")):
         ModelSpec("user_nets")
+
+
+def test_the_python_api_takes_a_module_object_or_a_function_and_trains_each_seed_from_its_own_draw(user_nets):
+    import user_nets as written
+
+    data = vggbench.synthetic_data(train_images=300, test_images=100)
+    module = written.build((1, 16, 16), 10)
+    before = {name: tensor.clone() for name, tensor in module.state_dict().items()}
+    settings = {"seeds": (0, 1), "data": data, "epochs": 1, "validation_images": 100, "batch_size": 32, "threads": 1}
+    trained = {
+        given: vggbench.train(ModelSpec(arch, "single", resolution=16), **settings)
+        for given, arch in (("name", "user_nets:build"), ("function", written.build), ("module", module))
+    }
+    # Two seeds in one call: a factory's model trains one seed at a time (no SeedGroup for it), as in a run.
+    assert [len(result.models) for result in trained.values()] == [2, 2, 2]
+    # A module is copied per seed and its layers reset after the seed is set: torch draws the weights in the order
+    # the layers were made, so each seed starts where the factory called after that seed starts.
+    columns = ["seed", "epoch", "train_loss", "val_acc", "test_acc"]
+    for given in ("function", "module"):
+        assert trained[given].table[columns].equals(trained["name"].table[columns])
+    first, second = (next(model.parameters()) for model in trained["module"].models)
+    assert not torch.equal(first, second)  # the seeds' own draws
+    assert set(trained["module"].table["arch"]) == {"torch.nn.modules.container.Sequential object"}
+    assert all(torch.equal(before[name], tensor) for name, tensor in module.state_dict().items())  # left as it was
+    # The trained models' effective field, as erf measures a VGG's: the same numbers from either spec.
+    rows = [
+        vggbench.erf(ModelSpec(arch, "single", resolution=16), trained[given].models, images=8, resamples=20, data=data)
+        for given, arch in (("name", "user_nets:build"), ("module", module))
+    ]
+    assert rows[0][0]["erf_share_t50"] == rows[1][0]["erf_share_t50"]
+    with pytest.raises(InputError, match=r"give user_nets:build's trained models"):
+        vggbench.erf(ModelSpec("user_nets:build", resolution=16), [42], data=data)
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.scale = nn.Parameter(torch.ones(1))  # no layer of its own draws it again
+
+    def forward(self, images):
+        return (self.conv(images) * self.scale).mean(dim=(2, 3))
+
+
+def test_a_module_object_whose_parameter_no_layer_resets_is_refused_and_a_bare_module_is_pointed_to_model_spec():
+    data = vggbench.synthetic_data(train_images=300, test_images=100)
+    with pytest.raises(InputError, match=r"_Scaled's parameter scale cannot be drawn again for each seed"):
+        vggbench.train(ModelSpec(_Scaled(), resolution=16), data=data, epochs=1, validation_images=100)
+    with pytest.raises(InputError, match=re.escape("for a module or function: ModelSpec(it, resolution=28)")):
+        vggbench.train(_Scaled(), data=data)
+    with pytest.raises(InputError, match="cannot be saved or fingerprinted: give its factory by name"):
+        spec_to_dict(ModelSpec(_Scaled(), resolution=16))

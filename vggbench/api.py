@@ -1,12 +1,13 @@
 """vggbench's Python API beyond building models: read a run's tables, measure any `nn.Module` as the kinds
-measure vggbench's models, and train vggbench's models or measure their effective receptive field. Every name
+measure vggbench's models, and train any CNN (a VGG, or a module or function of one's own in a ModelSpec) or measure
+its effective receptive field. Every name
 here is also `vggbench.NAME`; the README's "Python API" section shows them at work.
 
     load_run(path)                          a run directory or published folder: tables, config, metadata
     measure_static(model, input_shape)      parameters and MACs of any module (fvcore, one image)
     measure_speed(model, input_shape, ...)  its speed, timed and summarised as `vggbench speed` does
-    train(spec, ...)                        train a vggbench model on Fashion-MNIST (or given data)
-    erf(spec, models=None, ...)             the effective receptive field of a vggbench model
+    train(spec, ...)                        train the model of a ModelSpec on Fashion-MNIST (or given data)
+    erf(spec, models=None, ...)             its effective receptive field, trained or untrained
     load_data(...), synthetic_data(...)     Fashion-MNIST, or stand-in images of its shape
 
 Bad values raise `vggbench.util.validate.InputError` (a ValueError) naming the value and what is allowed. Torch is
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from vggbench.engine.rundir import CLAIM_MD, REPORT, RunDir
-from vggbench.models.arch import ModelSpec
+from vggbench.models.arch import FactoryArch, ModelSpec
 from vggbench.util import knobs
 from vggbench.util.csvio import read_bytes
 from vggbench.util.validate import MAX_SEED, InputError, at_most, did_you_mean, shown
@@ -223,8 +224,13 @@ def train(
     `settings` are `vggbench train`'s settings by name (default: the book's recipe, from d2l.ai's VGG chapter):
     epochs, batch_size, lr, optimizer, lr_schedule, momentum, weight_decay, init, validation_images, train_limit,
     subset_per_seed, normalize, failure_loss_ratio, plateau_gain, channels_last, precision, compile, seed_batch,
-    seed_lanes, device, threads. Seeds train `seed_batch` at a time; a seed's numbers are the same alone or grouped.
-    `validation_images` (default 10,000) of `data`'s training images are held out: fewer than it has."""
+    seed_lanes, device, threads. Seeds train `seed_batch` at a time (a factory's model: one at a time); a seed's
+    numbers are the same alone or grouped. `validation_images` (default 10,000) of `data`'s training images are held
+    out: fewer than it has.
+
+    Any CNN trains through its ModelSpec: `ModelSpec(module_or_function, variant, resolution=28)`, where a function
+    is called as a factory is, once per seed after the seed is set, and a module is copied for each seed with its
+    parameters drawn again (reset_parameters). Its variants other than the stack are its torch.fx twins."""
     import pandas as pd
 
     from vggbench.measure import data as fashion
@@ -232,8 +238,7 @@ def train(
     from vggbench.measure.train import train_seeds
     from vggbench.measure.training_rules import summarize
 
-    if not isinstance(spec, ModelSpec):
-        raise InputError(f"spec={type(spec).__name__} is not allowed: train needs a vggbench.ModelSpec")
+    _check_spec(spec, "train")
     if report is not None and not callable(report):
         raise InputError(f"report={type(report).__name__} is not allowed: give a function of one line (e.g. print)")
     seeds = _seeds(seeds)
@@ -245,12 +250,20 @@ def train(
     fashion.check_fits(spec.in_channels, spec.num_classes)
     data = _data(data, data_root, "train_images", "test_images")
     rows, models = [], []
-    for start in range(0, len(seeds), config.seed_batch):
-        found, trained = train_seeds(spec, config, seeds[start : start + config.seed_batch], data, report)
+    together = config.seeds_together(spec)
+    for start in range(0, len(seeds), together):
+        found, trained = train_seeds(spec, config, seeds[start : start + together], data, report)
         rows += found
         models += trained
     table = pd.DataFrame(rows).sort_values(["epoch", "seed"], key=_in_order(seeds), kind="stable")
     return Training(table.reset_index(drop=True), summarize(table), models)
+
+
+def _check_spec(spec, verb: str) -> None:
+    if isinstance(spec, ModelSpec):
+        return
+    hint = " (for a module or function: ModelSpec(it, resolution=28))" if callable(spec) else ""
+    raise InputError(f"spec={type(spec).__name__} is not allowed: {verb} needs a vggbench.ModelSpec{hint}")
 
 
 def _setup(cls, **arguments):
@@ -320,8 +333,9 @@ def erf(
     data: FashionMNIST | None = None,
     data_root: str | Path | None = None,
 ) -> tuple[dict, np.ndarray]:
-    """The effective receptive field of the model `spec` describes, as `vggbench erf` measures it: of `models`
-    (trained vggbench models of that spec, e.g. `train(...).models`), or, without them, of fresh models
+    """The effective receptive field of the model `spec` describes (a VGG, or any CNN as `train` takes it), as
+    `vggbench erf` measures it: of `models` (trained models of that spec, e.g. `train(spec).models`), or, without
+    them, of fresh models
     initialised with each of `seeds` (untrained). Over the first `images` test images of `data` (default:
     Fashion-MNIST), resized to `resolution` (default: the smallest side at which the whole theoretical field
     fits), with `resamples` bootstrap draws for the intervals.
@@ -330,18 +344,20 @@ def erf(
     the unit of `erf_share_t50`'s interval: give at least 2 (5 is the study's default)."""
     import dataclasses
 
+    from torch import nn
+
     from vggbench.engine.kinds.erf import ErfSetup
     from vggbench.measure import data as fashion
     from vggbench.measure import erf as effective
     from vggbench.measure.memory import check_fits, needed_bytes
     from vggbench.models.vgg import VGG
 
-    if not isinstance(spec, ModelSpec):
-        raise InputError(f"spec={type(spec).__name__} is not allowed: erf needs a vggbench.ModelSpec (the models')")
+    _check_spec(spec, "erf")
     if models is not None and (not isinstance(models, Sequence) or not models):
         raise InputError("models is not allowed: give a non-empty list of models, or None for fresh ones")
-    if models is not None and not all(isinstance(model, VGG) for model in models):
-        raise InputError("erf measures vggbench's own models (VGG, from vggbench.build or train): give those")
+    kind = nn.Module if isinstance(spec.arch, FactoryArch) else VGG
+    if models is not None and not all(isinstance(model, kind) for model in models):
+        raise InputError(f"models is not allowed: give {spec.arch.name}'s trained models (e.g. train(spec).models)")
     expected = _shapes(spec) if models is not None else None  # the spec's model built once, without storage
     if models is not None and any(_shapes(model) != expected for model in models):
         raise InputError("models is not allowed: its models' weights do not have the shapes of spec's model")

@@ -16,6 +16,7 @@ from typing import ClassVar
 from vggbench.measure.data import COUNTS
 from vggbench.measure.hardware import Machine, device_name
 from vggbench.measure.training_rules import FAILURE_LOSS_RATIO, PLATEAU_GAIN
+from vggbench.models.arch import FactoryArch, ModelSpec
 from vggbench.util.knobs import NOT_A_KEY, knob, refuse_ignored
 from vggbench.util.validate import InputError, shown
 
@@ -267,6 +268,11 @@ class TrainConfig(Machine):
     def trained_seeds(self) -> tuple[int, ...]:
         """The seeds this setup trains: its group, or its one seed."""
         return self.seeds or (self.seed,)
+
+    def seeds_together(self, spec: ModelSpec) -> int:
+        """How many seeds of `spec`'s model train as one network: seed_batch, or 1 for a factory's model (grouping
+        seeds, SeedGroup, needs a VGG's layers)."""
+        return 1 if isinstance(spec.arch, FactoryArch) else self.seed_batch
 
     def stops_after(self, epoch: int, val_acc: float) -> bool:
         """Whether the run stops after `epoch` (from 1) with validation accuracy `val_acc` there: below that

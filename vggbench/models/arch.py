@@ -284,10 +284,27 @@ class FactoryArch:
 
 
 @dataclass(frozen=True)
+class ObjectArch(FactoryArch):
+    """A net built from a Python object in this process (the Python API's; a run's configuration names factories):
+    `make` is a function called as a factory is, or an nn.Module, copied for each model with its parameters reset
+    (so that each seed starts from its own initial weights). `target` names it in tables ('module:function', or the
+    module's class with ' object'); `source_sha256` is empty: an object has no file whose digest a run could keep."""
+
+    make: object = None
+
+    @classmethod
+    def of(cls, made) -> ObjectArch:
+        if callable(getattr(made, "state_dict", None)):  # an nn.Module (torch is imported where there is one)
+            kind = type(made)
+            return cls(f"{kind.__module__}.{kind.__qualname__} object", "", made)
+        return cls(f"{getattr(made, '__module__', '?')}:{getattr(made, '__qualname__', type(made).__name__)}", "", made)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A fully specified model: architecture (a VGG's, or a factory's), kernel variant, width ratio and I/O shape."""
 
-    arch: ArchSpec | FactoryArch
+    arch: ArchSpec | FactoryArch  # given as these, a preset's or factory's name, or a function or nn.Module
     variant: str = "stack"
     ratio: int = 1
     in_channels: int = 1
@@ -304,13 +321,16 @@ class ModelSpec:
         if isinstance(self.arch, str):  # a preset's name, or a factory's 'package.module:function'
             named = FactoryArch(self.arch, source_sha256(self.arch)) if is_target(self.arch) else preset(self.arch)
             object.__setattr__(self, "arch", named)
+        elif callable(self.arch) and not isinstance(self.arch, (ArchSpec, FactoryArch)):  # a function or module
+            object.__setattr__(self, "arch", ObjectArch.of(self.arch))
         if isinstance(self.arch, FactoryArch):
             self._check_factory()
             return
         if not isinstance(self.arch, ArchSpec):
             raise InputError(
                 f"arch={type(self.arch).__name__} is not allowed: give a name ({allowed(PRESET_CONVS)}), an "
-                "ArchSpec (vggbench.custom) or a factory's 'package.module:function'"
+                "ArchSpec (vggbench.custom), a factory's 'package.module:function', the function itself or an "
+                "nn.Module"
             )
         one_of("variant", self.variant, VARIANTS)
         positive_int("ratio", self.ratio)
@@ -566,6 +586,8 @@ def spec_to_dict(spec: ModelSpec) -> dict:
     `dropout` are there only where they differ from their defaults, so that a default model's dict, and every
     digest of it (a trial's fingerprint), stays as it was before heads were a choice. A factory's names its function
     and the digest of its source, and none of a VGG's plan."""
+    if isinstance(spec.arch, ObjectArch):
+        raise InputError(f"{spec.arch.target} cannot be saved or fingerprinted: give its factory by name instead")
     if isinstance(spec.arch, FactoryArch):
         shape = {key: getattr(spec, key) for key in ("variant", "in_channels", "num_classes", "resolution")}
         return {"arch": spec.arch.target, "source_sha256": spec.arch.source_sha256, **shape}

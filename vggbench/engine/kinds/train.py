@@ -15,7 +15,6 @@ from vggbench.engine.contract import Files, Kind, Outcome, Table, Trial
 from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import TrainConfig
-from vggbench.models.arch import FactoryArch
 from vggbench.models.schema import ARCH, MODEL_KEYS, NAME_KEYS, RECIPE, SCHEDULE, SHARED, TUNED, keys_in
 from vggbench.util.csvio import BOOLEAN, INTEGER, NON_NEGATIVE, NUMBER, SHARE, TEXT
 from vggbench.util.knobs import as_list
@@ -216,7 +215,7 @@ class Train(Kind):
             recipe = tuple(label for label in trial.labels if label[0] != "seed")  # a tuned run may equal a shared
             alike = (trial.spec, dataclasses.replace(trial.setup, seed=0, seeds=()), recipe)
             group = open_groups.get(alike)
-            size = 1 if isinstance(trial.spec.arch, FactoryArch) else trial.setup.seed_batch
+            size = trial.setup.seeds_together(trial.spec)
             if group is None or len(group) == size:
                 group = open_groups[alike] = []
                 groups.append(group)
