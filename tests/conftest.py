@@ -35,6 +35,22 @@ def synthetic_split(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images, labels
 
 
+def hand_built_cnn(kernels, widths, in_channels: int = 1, batch_norm: bool = False) -> torch.nn.Sequential:
+    """A small CNN written out layer by layer, as tests' independent expectation of what vggbench builds: per block
+    of `kernels` (a list per block), each conv (to the next of `widths`, padded to keep the side) followed by its
+    batch norm if asked and a ReLU, then a 2x2 max-pool; then global average pooling and one linear layer to 10."""
+    nn = torch.nn
+    layers, channels, widths = [], in_channels, iter(widths)
+    for block in kernels:
+        for kernel in block:
+            width = next(widths)
+            layers += [nn.Conv2d(channels, width, kernel, padding=kernel // 2)]
+            layers += [nn.BatchNorm2d(width)] * batch_norm + [nn.ReLU()]
+            channels = width
+        layers.append(nn.MaxPool2d(2))
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
+
+
 def write_dataset(folder: Path, compress: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for split, count, seed in (("train", 60_000, 1), ("test", 10_000, 2)):

@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 import torch
+from conftest import hand_built_cnn
 from torch import nn
 
 import vggbench
@@ -32,25 +33,6 @@ SMALL_CNN = vggbench.custom(convs_per_block=(2, 2), widths=((16, 32), (64, 64)),
 CUSTOM_ARGS = ["static", "--convs", "2", "2", "--widths", "16/32", "64/64", "--head", "gap", "--resolution", "28"]
 
 
-def _written_out() -> nn.Sequential:
-    """The stack model written out by hand, layer by layer."""
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(64, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(64, 10),
-    )
-
-
 def _layers(model: nn.Module) -> list[str]:
     return [repr(layer) for layer in model.modules() if next(layer.children(), None) is None]
 
@@ -67,7 +49,7 @@ def test_the_small_cnn_from_a_toml_file_is_the_model_written_out_and_its_single_
     model = vggbench.build_spec(stack)
     params = 1 * 16 * 9 + 16 + 16 * 32 * 9 + 32 + 32 * 64 * 9 + 64 + 64 * 64 * 9 + 64 + 64 * 10 + 10
     assert params == 60_874 == sum(p.numel() for p in model.parameters()) == shapes(stack)[0]
-    assert _layers(model) == _layers(_written_out())
+    assert _layers(model) == _layers(hand_built_cnn([[3, 3], [3, 3]], [16, 32, 64, 64]))
     convs = [(16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,), (64, 32, 3, 3), (64,), (64, 64, 3, 3), (64,)]
     assert _shapes(model) == [*convs, (10, 64), (10,)]
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)

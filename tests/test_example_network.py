@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from conftest import TINY_STUDY
-from torch import nn
+from conftest import TINY_STUDY, hand_built_cnn
 
 from vggbench.engine import study
 from vggbench.engine.config import load_config
@@ -16,19 +15,6 @@ from vggbench.reporting.finish import write_reports
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "your-network.toml"
 
 
-def _hand_built(kernels: list[int], widths: list[int]) -> nn.Sequential:
-    """The example's net written out: each conv with batch norm and ReLU, a 2x2 max-pool after each block of
-    `kernels` (per block), global average pooling and one linear layer to 10 classes."""
-    layers, channels, at = [], 1, 0
-    for block in kernels:
-        for kernel in block:
-            layers += [nn.Conv2d(channels, widths[at], kernel, padding=kernel // 2), nn.BatchNorm2d(widths[at])]
-            layers.append(nn.ReLU())
-            channels, at = widths[at], at + 1
-        layers.append(nn.MaxPool2d(2))
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
-
-
 def test_the_example_describes_the_users_net_whatever_the_preset_under_it():
     for preset in ("quick", None):  # `vggbench run --config` puts it over quick, the default preset
         config = load_config(preset, EXAMPLE)
@@ -36,8 +22,9 @@ def test_the_example_describes_the_users_net_whatever_the_preset_under_it():
         stack, single = config.models()
         assert (stack.variant, single.variant) == ("stack", "single")
     count = {model.variant: sum(p.numel() for p in build_spec(model).parameters()) for model in config.models()}
-    stack_net = _hand_built([[3, 3], [3, 3]], [16, 32, 64, 64])
-    single_net = _hand_built([[5], [5]], [32, 64])  # each pair's field, 5 px, from the block's input to its last width
+    stack_net = hand_built_cnn([[3, 3], [3, 3]], [16, 32, 64, 64], batch_norm=True)
+    # Each pair's field, 5 px, in one conv from the block's input to the block's last width.
+    single_net = hand_built_cnn([[5], [5]], [32, 64], batch_norm=True)
     assert count == {
         "stack": sum(p.numel() for p in stack_net.parameters()),
         "single": sum(p.numel() for p in single_net.parameters()),

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from conftest import hand_built_cnn
 from torch import nn
 
 import vggbench
@@ -142,37 +143,13 @@ def test_every_twin_of_resnet18_runs(resnet18, variant):
 
 
 def _small_cnn(in_channels: int = 1) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(64, 64, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(64, 10),
-    )
+    return hand_built_cnn([[3, 3], [3, 3]], [16, 32, 64, 64], in_channels)
 
 
 def test_small_cnn_single_twin_is_the_hand_built_large_kernel_net():
     original = _small_cnn()
     result = twin(original, (1, 16, 16), "single")
-    by_hand = nn.Sequential(
-        nn.Conv2d(1, 32, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(64, 10),
-    )
+    by_hand = hand_built_cnn([[5], [5]], [32, 64])
     convs = [layer for layer in _layers(result.module) if isinstance(layer, nn.Conv2d)]
     assert [tuple(conv.weight.shape) for conv in convs] == [(32, 1, 5, 5), (64, 32, 5, 5)]
     assert [_described(layer) for layer in _layers(result.module)] == [_described(layer) for layer in by_hand]
