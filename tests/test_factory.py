@@ -331,6 +331,25 @@ def test_a_join_of_maps_whose_units_lie_apart_differently_is_not_followed():
         field(feature_graph(_Strides(), (1, 16, 16)), 16)
 
 
+@pytest.mark.parametrize(
+    ("norm", "followed"),
+    [
+        (nn.LocalResponseNorm(2), True),  # mixes channels at each pixel
+        (nn.GroupNorm(2, 4), False),  # its statistics span the map
+        (nn.InstanceNorm2d(4), False),
+        (nn.LayerNorm([4, 8, 8]), False),
+    ],
+)
+def test_a_norm_is_followed_where_it_acts_on_each_pixel_and_named_where_its_statistics_span_the_map(norm, followed):
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), norm, nn.Conv2d(4, 4, 3, padding=1), nn.Flatten())
+    features = feature_graph(net, (1, 8, 8))
+    if followed:
+        assert field(features, 8).rf_px == 5  # two 3x3 convs, as without the norm
+        return
+    with pytest.raises(ValueError, match=rf"{type(norm).__name__} normalises with statistics over the whole map"):
+        field(features, 8)
+
+
 def test_the_python_api_takes_a_factory_by_name_in_a_model_spec(user_nets):
     import vggbench
 

@@ -24,8 +24,11 @@ from torch import nn
 
 from vggbench.measure.taps import Window
 
-# Layers that act on each pixel alone leave the receptive field as it is.
-_ELEMENTWISE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd, nn.Identity)
+# Layers that act on each pixel alone leave the receptive field as it is (batch norm as it infers: a fixed affine map
+# per channel; local response norm mixes channels, not pixels).
+_ELEMENTWISE = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd, nn.Identity, nn.LocalResponseNorm)
+# Norms whose statistics, even as they infer, are taken over the map: each unit depends on every pixel of it.
+_MAP_STATISTICS = (nn.GroupNorm, nn.LayerNorm, nn.modules.instancenorm._InstanceNorm)
 _WINDOWED = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
 _FLAT = (nn.Flatten, nn.Linear, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 _WINDOW_ATTRS = ("kernel_size", "stride", "padding", "dilation")
@@ -62,6 +65,11 @@ def window(module: nn.Module) -> Window | None:
         return Window(1, 1, 0, 1)
     if isinstance(module, _FLAT):
         return None
+    if isinstance(module, _MAP_STATISTICS):
+        raise ValueError(
+            f"{type(module).__name__} normalises with statistics over the whole map, so each of its units depends on "
+            "every pixel: no window bounds its field"
+        )
     raise ValueError(f"layer type {type(module).__name__} is not supported by the receptive field walk")
 
 
