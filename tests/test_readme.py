@@ -100,3 +100,13 @@ def test_quickstart_runs_as_written(tmp_path, synthetic_root):
     claim = pd.read_csv(run / "claim.csv")
     assert {"fewer parameters", "higher accuracy", "faster"} <= set(claim["claim"])
     assert "stack" in result.stdout and "single" in result.stdout  # the claim printed by the last command
+
+
+def test_the_api_reference_documents_every_public_name():
+    import vggbench
+
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^::: [\w.]*\.(\w+)$", page, re.M))
+    api_names = {name for name in vggbench.__all__ if vggbench._ON_FIRST_USE.get(name) == "vggbench.api"}
+    assert "::: vggbench.api" in page  # the API module whole: its names need no line of their own
+    assert set(vggbench.__all__) - api_names <= documented
