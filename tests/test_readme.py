@@ -83,12 +83,13 @@ def test_the_command_reference_holds_every_command_help():
 
 
 @pytest.mark.slow
-def test_quickstart_runs_as_written(tmp_path, synthetic_root):
+def test_quickstart_runs_as_written(tmp_path, request):
     """Each quickstart command, run in a fresh folder with the repository's examples, ends well and leaves what
     the README says; the real data set where it is installed, else a synthetic one of its shape."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
-    real = data.files_in(data.DEBIAN_ROOT) is not None
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VGGBENCH_DATA": str(data.DEBIAN_ROOT if real else synthetic_root)}
+    real = data.files_in(data.DEBIAN_ROOT) is not None  # the synthetic set is written only where it is needed
+    root = data.DEBIAN_ROOT if real else request.getfixturevalue("synthetic_root")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VGGBENCH_DATA": str(root)}
     for command in _quickstart():
         words = shlex.split(command)
         program = [sys.executable, "-m", "vggbench"] if words[0] == "vggbench" else [sys.executable]

@@ -31,9 +31,9 @@ def _default(option) -> str:
     """A knob's default as a TOML file would write it; where it is a list of axis values, that list."""
     value = option.knob.axis if isinstance(option.knob.axis, tuple) else option.default
     if value is dataclasses.MISSING:
-        return "(computed)"
+        return "computed: see what it sets"
     if value is None:
-        return "none (see its help)"
+        return "unset: see what it sets"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     if isinstance(value, tuple):
