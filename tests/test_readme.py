@@ -47,6 +47,14 @@ def test_readme_links_resolve_and_name_every_docs_page():
     assert pages <= set(links)
 
 
+def test_every_finding_quotes_a_published_table():
+    findings = re.findall(r"^- (.*?)(?=^- |\Z)", _section("Findings so far"), re.M | re.S)
+    assert findings
+    for finding in findings:
+        quoted = re.findall(r"`(results/[^`]+)`", finding)
+        assert quoted and all((ROOT / path).is_file() for path in quoted), finding
+
+
 def test_quickstart_has_five_commands_at_the_smallest_settings():
     commands = _quickstart()
     assert len(commands) == 5

@@ -72,7 +72,8 @@ def config_keys_page() -> str:
         lines.append("| --- | --- | --- | --- | --- |")
         for option in fresh:
             flags = ", ".join(f"`{flag}`" for flag in option.flags) or "(config only)"
-            cells = (f"`{option.key}`", _default(option), _allowed(option), option.knob.help, flags)
+            # Help is written for argparse, which formats it with %: a literal percent sign is doubled there.
+            cells = (f"`{option.key}`", _default(option), _allowed(option), option.knob.help.replace("%%", "%"), flags)
             lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
         lines.append("")
     return "\n".join(lines)
