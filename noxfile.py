@@ -1,4 +1,4 @@
-"""Sessions: `nox -s bench` (the main job), `nox -s tests`, `nox -s lint`.
+"""Sessions: `nox -s bench` (the main job), `nox -s tests`, `nox -s lint`, `nox -s docs`.
 
 Virtual environments are reused: installing torch takes minutes and gigabytes.
 """
@@ -79,6 +79,14 @@ def _ensure_data(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", "-qq", "dataset-fashion-mnist", external=True)
     else:
         session.warn(f"Fashion-MNIST is not in {DEBIAN_DATA}: vggbench will try torchvision's download")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site from docs/ into build/docs/ with --strict: a broken link, a missing anchor or
+    a reference to a name the code no longer has fails the build. Its reference pages are made from the code."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

@@ -1,7 +1,7 @@
 """vggbench's Python API beyond building models: read a run's tables, measure any `nn.Module` as the kinds
 measure vggbench's models, and train any CNN (a VGG, or a module or function of one's own in a ModelSpec) or measure
 its effective receptive field. Every name
-here is also `vggbench.NAME`; the README's "Python API" section shows them at work.
+here is also `vggbench.NAME`; the documentation's "Python API" page (docs/api.md) shows them at work.
 
     load_run(path)                          a run directory or published folder: tables, config, metadata
     measure_static(model, input_shape)      parameters and MACs of any module (fvcore, one image)

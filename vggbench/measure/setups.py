@@ -27,7 +27,7 @@ MAX_TIMED_S = 3600  # the longest a timing may be asked to last: longer is a typ
 OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine", "linear")
 INITS = ("default", "kaiming", "xavier")  # what each does: vggbench.models.vgg.initialize
-# The fast path per device, chosen by measurement (bench/test_train_settings.py; README, "Training speed").
+# The fast path per device, chosen by measurement (bench/test_train_settings.py; docs/measuring.md, "Training speed").
 DEVICE_DEFAULTS = {
     "cpu": {"channels_last": True, "precision": "fp32", "seed_batch": 4, "seed_lanes": 2},
     "cuda": {"channels_last": False, "precision": "fp32", "seed_batch": 1, "seed_lanes": 1},
