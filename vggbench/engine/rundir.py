@@ -313,8 +313,15 @@ class RunDir:
     def adopt(self, config: dict, force: bool) -> None:
         """Make the folder the run of `config` (its plain values), or refuse one made with another. Seeds added
         to the folder's are no other configuration: each seed's trials are its own, so the new ones run."""
-        path = self.root / CONFIG
-        if path.is_file() and not force:
+        if not force:
+            self.check_same_config(config)
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_text(self.root / CONFIG, json.dumps(config, indent=2))
+
+    def check_same_config(self, config: dict) -> None:
+        """Refuse a folder holding a run made with another configuration than `config` (its plain values); one
+        without config.json, or with fewer seeds, is no other."""
+        if (self.root / CONFIG).is_file():
             existing = self.stored_config()
             changed = sorted(key for key in config.keys() | existing.keys() if existing.get(key) != config.get(key))
             if changed and not (changed == ["seeds"] and _grown(existing.get("seeds"), config.get("seeds"))):
@@ -322,8 +329,6 @@ class RunDir:
                     f"{self.root} holds a run with another configuration (differs in "
                     f"{', '.join(changed)}): use another RUN_DIR, or --force to reuse it"
                 )
-        self.root.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(config, indent=2))
 
     def stored_config(self, missing_ok: bool = False) -> dict:
         """The run's configuration as config.json holds it: keys and values, not yet checked against the kinds

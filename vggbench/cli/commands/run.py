@@ -40,7 +40,12 @@ def add(commands) -> argparse.ArgumentParser:
         action="store_true",
         help="reuse a RUN_DIR made with another configuration, removing the trials and tables it no longer makes",
     )
-    run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the trials and estimate the time of those RUN_DIR does not hold done yet (a RUN_DIR of another "
+        "configuration is refused, as the run refuses it); run nothing and write nothing",
+    )
     run.add_argument(
         "--large",
         action="store_true",
@@ -69,17 +74,16 @@ def run(args: argparse.Namespace) -> int:
     if note := config.grid.ratio_note():
         progress(note)
     _executor_options(args)
+    run_dir = args.out or f"runs/{args.preset}"
     if args.dry_run:
         counts = study.count(config)  # told at once: the estimates below calibrate on every model first
         by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
         print(f"{sum(counts.values()):,} trials planned ({by_kind}); estimating their time...", flush=True)
-        plan = study.dry_run(config, args.large, counts)
+        plan = study.dry_run(config, args.large, counts, run_dir, args.force)
         print(readable(plan.table))
         print("\n".join(plan.lines()))
         return
-    directory = study.run(
-        config, args.out or f"runs/{args.preset}", args.force, args.data_root, progress, _executor(args), args.large
-    )
+    directory = study.run(config, run_dir, args.force, args.data_root, progress, _executor(args), args.large)
     page = write_reports(directory.root)
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")
