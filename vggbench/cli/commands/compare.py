@@ -24,8 +24,8 @@ def add(commands) -> argparse.ArgumentParser:
         "slower, with a 95% interval from both runs' noise. A row either run flagged stable=False (its "
         "interval missed its target, or other processes took its cores) is named, and where it is slower it is "
         "set aside rather than counted, unless --include-unstable. Exits with status 4 where some counted "
-        "interval lies above 1 + --threshold (a significant slowdown beyond it), else 0. Writes nothing unless "
-        "--out names a file.",
+        "interval lies above 1 + --threshold (a significant slowdown beyond it), else 0. It writes nothing but "
+        "the file --out names (overwritten).",
     )
     parser.add_argument("run_a", metavar="RUN_A", type=path, help="the reference: a run directory or published folder")
     parser.add_argument("run_b", metavar="RUN_B", type=path, help="the run checked against RUN_A")
@@ -46,7 +46,7 @@ def add(commands) -> argparse.ArgumentParser:
         "--out",
         metavar="FILE.csv",
         type=output_file,
-        help="also write the compared rows as CSV, overwriting FILE.csv (default: none written)",
+        help="also write the compared rows as CSV, overwriting FILE.csv (default: printed, not written)",
     )
     return parser
 

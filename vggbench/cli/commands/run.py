@@ -25,7 +25,12 @@ def add(commands) -> argparse.ArgumentParser:
         description="Run a grid of trials (arch x variant x ratio x resolution x seed) into RUN_DIR: static "
         "cost once per model, speed per model and mode, paired speed per model and mode, training per seed, "
         "the effective receptive field per model untrained and trained. Each finished trial is saved at once; "
-        "rerunning with the same RUN_DIR skips finished trials. Ends with claim.md and report.html.",
+        "rerunning with the same RUN_DIR skips finished trials. It writes into RUN_DIR only: config.json, "
+        "metadata.json, trials/ (with checkpoints/ and erf_maps/ where they train or measure fields), a table per "
+        "kind (static.csv, speed.csv, train.csv, ...), summary.csv, failures.csv, decisions.json and tuning.json "
+        "where the design or a search makes them, then claim.csv, claim.md, figures/, report.html and "
+        "reports.json; every table and report is overwritten at the end of each sitting. The configuration keys "
+        "(a TOML file's, for --config) are listed in the documentation (docs/configuration.md).",
     )
     run.add_argument(
         "--preset",
@@ -33,8 +38,19 @@ def add(commands) -> argparse.ArgumentParser:
         default="quick",
         help="; ".join(f"{name}: {summary}" for name, summary in PRESET_SUMMARIES.items()) + " (default: quick)",
     )
-    run.add_argument("--config", metavar="FILE.toml", type=path, help="TOML file whose keys override the preset's")
-    run.add_argument("--out", metavar="RUN_DIR", type=output_folder, help="the run directory (default: runs/PRESET)")
+    run.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        type=path,
+        help="TOML file whose keys override the preset's: see the configuration keys in the documentation "
+        "(docs/configuration.md) (default: none, the preset as it is)",
+    )
+    run.add_argument(
+        "--out",
+        metavar="RUN_DIR",
+        type=output_folder,
+        help="the run directory, made if missing, resumed if it holds this configuration's run (default: runs/PRESET)",
+    )
     run.add_argument(
         "--force",
         action="store_true",
