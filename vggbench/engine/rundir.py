@@ -266,17 +266,9 @@ class RunDir:
     @contextlib.contextmanager
     def hold(self, report: Callable[[str], None]) -> Iterator[None]:
         """Hold the folder's lock while a run works in it; a second run is refused, naming the holder. A lock
-        whose holder is no longer running on this host is stale: it is reported and taken over. A published
-        folder, a folder inside one, or a results folder (one holding the index) is refused before anything is
-        written in it."""
-        root = self.root.resolve()
-        for folder in (root, *root.parents):
-            published = RunDir(folder).published_as()
-            if published:
-                inside = "" if folder == root else f" lies inside {folder}, which"
-                raise InputError(f"{self.root}{inside} is a published folder ({published}): run into another folder")
-        if any(line.rstrip() == INDEX_HEADING for line in _small_text(root / "README.md").splitlines()):
-            raise InputError(f"{self.root} holds a results index (README.md): publish runs there; run elsewhere")
+        whose holder is no longer running on this host is stale: it is reported and taken over. A folder a run
+        may not write in (`check_runnable`) is refused before anything is written in it."""
+        self.check_runnable()
         self.root.mkdir(parents=True, exist_ok=True)
         path, mine = self.root / LOCK, _holder()
         while True:
@@ -302,6 +294,18 @@ class RunDir:
             yield
         finally:
             path.unlink(missing_ok=True)
+
+    def check_runnable(self) -> None:
+        """Refuse, as a run's folder, a published folder, a folder inside one, or a results folder (one holding the
+        index): what a run checks before it writes there, and its dry run before it reads there."""
+        root = self.root.resolve()
+        for folder in (root, *root.parents):
+            published = RunDir(folder).published_as()
+            if published:
+                inside = "" if folder == root else f" lies inside {folder}, which"
+                raise InputError(f"{self.root}{inside} is a published folder ({published}): run into another folder")
+        if any(line.rstrip() == INDEX_HEADING for line in _small_text(root / "README.md").splitlines()):
+            raise InputError(f"{self.root} holds a results index (README.md): publish runs there; run elsewhere")
 
     def in_use(self) -> str | None:
         """Who holds the folder's lock, in words, where a running process does; None where none does (no lock,

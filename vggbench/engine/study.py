@@ -163,13 +163,15 @@ def dry_run(
     a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so. A grid
     above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`.
 
-    Where `run_dir` is a folder, it is read as the run would read it, and left as it is: a run of another
-    configuration there is refused as the run refuses it (unless `force`), and the trials done there are counted
-    and not estimated."""
+    `run_dir` is read as the run would read it, and left as it is: a folder the run may not write in (a published
+    one) or a run of another configuration there (unless `force`) is refused as the run refuses it, and the
+    trials done there are counted and not estimated."""
     check_size(counts or count(config), large)
     candidates, planned = tuning.placeholders(config), trials(config)  # the candidates at the config's recipe
     plan, folder = candidates + planned, []
     ahead = plan
+    if run_dir is not None:
+        RunDir(run_dir).check_runnable()
     if run_dir is not None and Path(run_dir).is_dir():
         directory = RunDir(run_dir, KINDS)
         check_folder(directory, config, force)
