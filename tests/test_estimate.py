@@ -110,3 +110,15 @@ def test_a_dry_run_refuses_another_configuration_as_the_run_does(tmp_path, tiny_
     forced: list[str] = []
     study.run(other, root, force=True, report=forced.append)
     assert "2 trials, 0 already done, 2 to run" in forced
+
+
+def test_a_dry_run_of_a_search_counts_its_candidates_and_trials_in_the_folder(tmp_path, quick_rates):
+    from conftest import TINY_TUNING
+
+    root = tmp_path / "run"
+    root.mkdir()  # an empty folder: nothing done yet, nothing refused
+    plan = study.dry_run(load_config(**TINY_TUNING), run_dir=root)
+    # 4 candidates of the one arm on its tuning seed, then the arm's one training trial at the recipe chosen.
+    assert plan.table["trial"].str.rsplit("-", n=1).str[1].tolist() == [*(f"candidate{n}" for n in range(4)), "tuned"]
+    assert f"{root}: 5 trials, 0 already done, 5 to run" in plan.lines()
+    assert not plan.table["done"].any() and list(root.iterdir()) == []

@@ -170,10 +170,10 @@ def dry_run(
     candidates, planned = tuning.placeholders(config), trials(config)  # the candidates at the config's recipe
     plan, folder = candidates + planned, []
     ahead = plan
-    if run_dir is not None:
-        RunDir(run_dir).check_runnable()
-    if run_dir is not None and Path(run_dir).is_dir():
-        directory = RunDir(run_dir, KINDS)
+    directory = None if run_dir is None else RunDir(run_dir, KINDS)
+    if directory is not None:
+        directory.check_runnable()
+    if directory is not None and directory.root.is_dir():
         check_folder(directory, config, force)
         ahead = _ahead(config, directory, candidates, planned, lambda line: folder.append(f"{directory.root}: {line}"))
         if config.tuning.enabled:  # _ahead says what is done only where no search chooses the recipes
