@@ -142,6 +142,23 @@ def short_noise_probe(monkeypatch):
 
 
 @pytest.fixture
+def quick_rates(monkeypatch):
+    """The dry run's calibration (a few training steps of each model: minutes for the paper preset's 224 px
+    models on a CPU) replaced by fixed rates; the runs it was asked to time are kept."""
+    from vggbench.engine import study
+    from vggbench.engine._estimate import Rates
+
+    asked = []
+
+    def rates(runs, device, threads):
+        asked.extend(runs)
+        return Rates({run.spec: 10.0 for run in runs if run.spec is not None}, 50.0)
+
+    monkeypatch.setattr(study, "measure_rates", rates)
+    return asked
+
+
+@pytest.fixture
 def tiny_study() -> dict:
     """The keys of a tiny study configuration (a fresh copy: change it freely)."""
     return dict(TINY_STUDY)

@@ -186,6 +186,100 @@ def test_help_explains_every_option():
     }
 
 
+def _commands() -> dict[str, argparse.ArgumentParser]:
+    parser = make_parser()
+    (commands,) = (action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return {"vggbench": parser, **commands.choices}
+
+
+def _help(command: str, option: str) -> str:
+    (action,) = (action for action in _commands()[command]._actions if option in action.option_strings)
+    return action.help
+
+
+def test_every_option_shows_its_default_in_one_style():
+    # Every option that takes a value, or may be turned off (--x/--no-x), says in its help what holds without it,
+    # as "(default: ...)"; a plain flag (and --help, --version) is off unless given.
+    for name, command in _commands().items():
+        for action in command._actions:
+            flag = action.nargs == 0 and not isinstance(action, argparse.BooleanOptionalAction)
+            if not action.option_strings or flag:
+                assert action.default in (False, None, argparse.SUPPRESS), (name, action.option_strings)
+                continue
+            assert "(default: " in action.help, (name, action.option_strings)
+            if action.default not in (None, argparse.SUPPRESS):  # argparse holds it: shown as it is
+                assert f"(default: {action.default})" in action.help, (name, action.option_strings)
+
+
+@pytest.mark.parametrize(
+    ("command", "option", "default"),
+    [
+        ("train", "--variant", "stack single linear-stack"),  # the comparison, as every other command's
+        ("static", "--variant", "stack single linear-stack"),
+        ("train", "--momentum", "0.0"),  # a zero is a default, not an absent one
+        ("train", "--weight-decay", "0.0"),
+        ("train", "--seeds", "0"),
+        ("density", "--min-time", "0.0"),
+        ("static", "--batch-norm", "False"),
+        ("run", "--preset", "quick"),
+        ("compare", "--threshold", "0.05"),
+        ("static", "--out", "printed, not written"),
+        ("erf", "--save-maps", "not saved"),
+    ],
+)
+def test_a_default_is_shown_as_it_applies(command, option, default):
+    assert f"(default: {default})" in _help(command, option)
+
+
+def test_train_compares_the_stack_with_its_rivals_unless_told_otherwise(monkeypatch):
+    from vggbench.engine import outputs
+
+    planned = {}
+
+    def measure(config, *args):
+        planned[config.kinds[0]] = config.grid.variants
+        return pd.DataFrame()
+
+    monkeypatch.setattr(outputs, "measure", measure)
+    assert main(["train", "--device", "cpu"]) == 0 and main(["static"]) == 0
+    assert planned["train"] == planned["static"] == ("stack", "single", "linear-stack")
+
+
+def test_every_command_says_what_it_writes():
+    commands = _commands()
+    descriptions = {name: command.description for name, command in commands.items()}
+    assert "claim.csv and claim.md are overwritten" in descriptions["claim"]
+    assert "report.html and the figures in figures/ (PNG and SVG) are overwritten" in descriptions["report"]
+    for file in (
+        "config.json",
+        "metadata.json",
+        "trials/",
+        "claim.md",
+        "report.html",
+        "overwritten at the end of each sitting",
+    ):
+        assert file in descriptions["run"], file
+    assert "RESULTS/README.md, which is rewritten" in descriptions["publish"]
+    for name in ("compare", "power", "design"):
+        assert "writes nothing but the file --out names (overwritten)" in descriptions[name], name
+        assert "overwriting FILE.csv (default: printed, not written)" in _help(name, "--out"), name
+    for name in ("static", "speed", "train", "erf", "density"):
+        assert "the files its output options name (each overwritten)" in descriptions[name], name
+
+
+def test_run_help_points_to_the_configuration_keys(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps the text
+    assert "see the configuration keys in the documentation (docs/configuration.md)" in out
+
+
+def test_power_offers_only_the_accuracy_margin():
+    options = {option for action in _commands()["power"]._actions for option in action.option_strings}
+    assert "--equivalence-margin" in options and "--erf-margin" not in options  # power sizes accuracy contrasts
+    assert "--erf-margin" in {option for action in _commands()["claim"]._actions for option in action.option_strings}
+
+
 @pytest.mark.slow
 def test_error_in_a_real_process_has_no_traceback():
     result = subprocess.run(

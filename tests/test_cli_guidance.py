@@ -148,23 +148,6 @@ def test_power_says_when_no_rival_was_trained(tmp_path, capsys):
     )
 
 
-@pytest.fixture
-def quick_rates(monkeypatch):
-    """The dry run's calibration (a few training steps of each model: minutes for the paper preset's 224 px
-    models on a CPU) replaced by fixed rates; the runs it was asked to time are kept."""
-    from vggbench.engine import study
-    from vggbench.engine._estimate import Rates
-
-    asked = []
-
-    def rates(runs, device, threads):
-        asked.extend(runs)
-        return Rates({run.spec: 10.0 for run in runs if run.spec is not None}, 50.0)
-
-    monkeypatch.setattr(study, "measure_rates", rates)
-    return asked
-
-
 def test_the_paper_presets_dry_run_states_the_device_and_memory_on_a_cpu(quick_rates, capsys):
     assert main(["run", "--preset", "paper", "--dry-run", "--device", "cpu"]) == 0
     lines = capsys.readouterr().out.splitlines()

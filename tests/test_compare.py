@@ -201,6 +201,61 @@ def test_a_published_folder_against_itself_is_all_ones():
     assert (rows["b_vs_a"] == 1).all() and not rows["slower"].any()
 
 
+def test_flagged_rows_are_named_and_set_aside_not_counted(tmp_path, capsys):
+    # Both runs timed on a loaded machine: every row flagged, one 43.5x slower in B, with narrow intervals.
+    a = run_dir(tmp_path / "a", speed=speed_rows().assign(stable=False))
+    b = run_dir(tmp_path / "b", speed=speed_rows({("stack", "train"): 43.5}).assign(stable=False))
+    result = compare(a, b)
+    assert result.regressions.empty
+    (aside,) = result.set_aside.itertuples()
+    assert (aside.variant, aside.mode, aside.b_vs_a) == ("stack", "train", pytest.approx(43.5))
+    assert result.rows["slower"].sum() == 1 and not result.rows["regression"].any()
+    assert not result.rows["stable_a"].any() and not result.rows["stable_b"].any()
+    note = next(note for note in result.notes if "flagged stable=False" in note)
+    assert note.startswith("speed: 4 of 4 compared row(s) flagged stable=False (A 4, B 4; columns stable_a, stable_b)")
+    assert "1 of them slower beyond the threshold, set aside, not counted as regressions" in note
+    assert "variant=stack ratio=8 resolution=32 mode=train batch_size=64: 43.500 (flagged in A and B)" in note
+
+    assert main(["compare", a, b]) == 0
+    captured = capsys.readouterr()
+    assert "not counted as regressions (--include-unstable counts them)" in captured.out
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith("vggbench compare: 1 row(s) slower beyond the threshold not counted")
+    assert "mode=train batch_size=64: 43.500 [" in captured.err and "(flagged stable=False in A and B)" in captured.err
+
+
+def test_include_unstable_counts_flagged_rows_and_says_they_are_flagged(tmp_path, capsys):
+    a = run_dir(tmp_path / "a", speed=speed_rows().assign(stable=True))
+    b = run_dir(tmp_path / "b", speed=speed_rows({("stack", "train"): 43.5}).assign(stable=[True, False, True, True]))
+    assert compare(a, b, include_unstable=True).regressions["variant"].tolist() == ["stack"]
+    assert main(["compare", a, b, "--include-unstable"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("vggbench compare: 1 regression(s)")
+    assert "mode=train batch_size=64: 43.500 [" in err and "(flagged stable=False in B)" in err
+
+
+def test_a_stable_slowdown_is_counted_beside_a_flagged_one_set_aside(tmp_path, capsys):
+    a = run_dir(tmp_path / "a", speed=speed_rows().assign(stable=True))
+    slower = {("stack", "infer"): 1.5, ("stack", "train"): 1.5}
+    b = run_dir(tmp_path / "b", speed=speed_rows(slower).assign(stable=[True, False, True, True]))  # stack/train
+    result = compare(a, b)
+    assert result.regressions[["variant", "mode"]].values.tolist() == [["stack", "infer"]]
+    assert result.set_aside[["variant", "mode"]].values.tolist() == [["stack", "train"]]
+    assert main(["compare", a, b]) == 4
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and "1 row(s) slower beyond the threshold not counted" in lines[0]
+    assert lines[1].startswith("vggbench compare: 1 regression(s)") and "mode=infer" in lines[1]
+
+
+def test_rows_from_before_the_flag_are_counted_and_flag_nothing(tmp_path):
+    # speed_rows has no `stable` column, as tables written before the flag.
+    a = run_dir(tmp_path / "a", speed=speed_rows())
+    b = run_dir(tmp_path / "b", speed=speed_rows({("stack", "train"): 1.5}))
+    result = compare(a, b)
+    assert len(result.regressions) == 1 and result.set_aside.empty
+    assert result.rows["stable_a"].isna().all() and not any("stable=False" in note for note in result.notes)
+
+
 def test_help_explains_the_options(capsys):
     for argv in (["--help"], ["compare", "--help"]):
         with pytest.raises(SystemExit) as stop:
@@ -209,3 +264,4 @@ def test_help_explains_the_options(capsys):
     out = capsys.readouterr().out
     assert "compare" in out and "RUN_A" in out and "RUN_B" in out
     assert "--threshold THRESHOLD" in out and "(default: 0.05)" in out and "--out FILE.csv" in out
+    assert "--include-unstable" in out

@@ -1034,6 +1034,7 @@ def test_a_published_folder_is_refused_as_a_runs_output(
     argv = ["run", "--config", str(config), "--out", str(published), "--data-root", str(synthetic_root), *force]
     err = _refused(argv, capsys)
     assert f"{published} is a published folder (" in err and "run into another folder" in err
+    assert _refused([*argv, "--dry-run"], capsys) == err  # the dry run refuses it as the run does
     assert {path: path.read_bytes() for path in published.rglob("*") if path.is_file()} == before  # untouched
 
 
@@ -1050,6 +1051,8 @@ def test_a_folder_inside_a_published_one_or_a_results_folder_is_refused_as_a_run
     err = _refused(["run", "--config", str(config), "--out", str(out), "--data-root", str(synthetic_root)], capsys)
     said = f"lies inside {published}, which is a published folder" if where == "inside" else "holds a results index"
     assert said in err and sorted(results.rglob("*")) == before  # nothing written
+    dry = ["run", "--config", str(config), "--out", str(out), "--dry-run"]
+    assert _refused(dry, capsys) == err and sorted(results.rglob("*")) == before
 
 
 def test_publish_refuses_a_run_that_a_live_process_holds(tmp_path, finished_run, capsys):

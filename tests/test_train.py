@@ -210,7 +210,21 @@ def test_bad_training_option_is_one_line_and_exit_2(argv, message, capsys):
 @pytest.mark.slow
 def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synthetic_root, tmp_path):
     # One name per trial: the model's resolution is part of it, so 16 and 32 px each keep their file.
-    model = ["--convs", "1", "1", "--widths", "8", "16", "--ratio", "1", "--resolution", "16", "32"]
+    model = [
+        "--convs",
+        "1",
+        "1",
+        "--widths",
+        "8",
+        "16",
+        "--ratio",
+        "1",
+        "--resolution",
+        "16",
+        "32",
+        "--variant",
+        "stack",
+    ]
     recipe = ["--epochs", "1", "--train-limit", "64", "--device", "cpu", "--threads", "1"]
     saved = ["--data-root", str(synthetic_root), "--save-checkpoint", str(tmp_path / "ck.pt")]
     assert main(["train", *model, *recipe, *saved]) == 0

@@ -25,7 +25,7 @@ def _measure(args: argparse.Namespace) -> None:
     kind = next((KINDS[name] for name in args.alternatives if getattr(args, _dest(KINDS[name].switch[0]))), None)
     kind = kind or KINDS[args.kind]
     _refuse_idle_options(args, kind, [KINDS[name] for name in (args.kind, *args.alternatives)])
-    values = {**KINDS[args.kind].command_defaults, **given(args), "kinds": (kind.name,)}
+    values = {**given(args), "kinds": (kind.name,)}
     if kind.models_from and values.get(kind.models_from):
         _refuse_model_options(args, given(args))
     config = StudyConfig(values)
@@ -75,6 +75,7 @@ def _refuse_model_options(args: argparse.Namespace, values: dict) -> None:
 
 
 def _output_options(parser, kinds) -> None:
+    """The options naming the files a kind's command writes (each overwritten): its tables' and its files'."""
     output = parser.add_argument_group("output")
     flags: set[str] = set()
     for kind in kinds:
@@ -82,11 +83,14 @@ def _output_options(parser, kinds) -> None:
             if table.flag not in flags:
                 flags.add(table.flag)
                 extra = {"nargs": "?", "const": STDOUT} if table.on_request else {}
-                output.add_argument(table.flag, metavar="FILE.csv", type=output_file, help=table.help, **extra)
+                default = "not shown" if table.on_request else "printed, not written"
+                text = f"{table.help} (default: {default})"
+                output.add_argument(table.flag, metavar="FILE.csv", type=output_file, help=text, **extra)
         if kind.files and kind.files.flag not in flags:
             flags.add(kind.files.flag)
             saves = output_file if kind.files.one_file else output_folder
-            output.add_argument(kind.files.flag, metavar=kind.files.metavar, type=saves, help=kind.files.help)
+            text = f"{kind.files.help} (default: not saved)"
+            output.add_argument(kind.files.flag, metavar=kind.files.metavar, type=saves, help=text)
 
 
 def _add_kind_command(commands, primary, alternatives: list) -> None:
@@ -95,13 +99,14 @@ def _add_kind_command(commands, primary, alternatives: list) -> None:
     from vggbench.models.arch import Grid
 
     kinds = [primary, *alternatives]
-    parser = commands.add_parser(primary.name, help=primary.help, description=primary.description)
+    writes = " Its results go to the terminal, and to the files its output options name (each overwritten)."
+    parser = commands.add_parser(primary.name, help=primary.help, description=primary.description + writes)
     seen: set[str] = set()
-    keys = add_knobs(parser, Grid, primary.command_defaults, seen) if primary.uses_models else []
+    keys = add_knobs(parser, Grid, seen) if primary.uses_models else []
     if any(kind.uses_seeds for kind in kinds):
-        keys += add_knobs(parser, Scope, primary.command_defaults, seen)
+        keys += add_knobs(parser, Scope, seen)
     for kind in kinds:
-        keys += add_knobs(parser, kind.setup, primary.command_defaults, seen) if kind.setup else []
+        keys += add_knobs(parser, kind.setup, seen) if kind.setup else []
     groups = {group.title: group for group in parser._action_groups}
     for kind in alternatives:
         flag, text = kind.switch

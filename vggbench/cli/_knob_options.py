@@ -26,17 +26,18 @@ class _Switches(argparse.Action):
 
 
 def _shown(value) -> str | None:
-    """A default as the help shows it; None where there is none to show."""
-    if value in (None, False, (False,), dataclasses.MISSING):
+    """A default as the help shows it; None where there is none to show (a knob whose help says what its absence
+    means, or a flag, off unless given). Compared by identity: 0 and (0,) equal False but are shown."""
+    if value is None or value is False or value is dataclasses.MISSING:
         return None
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def add_knobs(parser: argparse.ArgumentParser, cls, defaults: dict | None = None, seen: set | None = None) -> list[str]:
+def add_knobs(parser: argparse.ArgumentParser, cls, seen: set | None = None) -> list[str]:
     """Add the command-line options of setup class `cls` (those not in `seen`); returns their destinations.
 
     Options default to argparse.SUPPRESS: a value not given stays absent, and the setup's
-    default (or the command's, from `defaults`) applies.
+    default applies (the one the help shows).
     """
     groups = {group.title: group for group in parser._action_groups}
     added = []
@@ -45,7 +46,7 @@ def add_knobs(parser: argparse.ArgumentParser, cls, defaults: dict | None = None
         if not option.flags or (seen is not None and dest in seen):
             continue
         axis_default = option.knob.axis if isinstance(option.knob.axis, tuple) else None
-        default = (defaults or {}).get(dest, axis_default or option.default)
+        default = axis_default or option.default
         title = option.knob.group or cls.GROUP
         if title not in groups:
             groups[title] = parser.add_argument_group(title)

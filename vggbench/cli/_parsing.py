@@ -76,7 +76,7 @@ def data_root_option(parser: argparse.ArgumentParser) -> None:
         "--data-root",
         metavar="DIR",
         type=path,
-        help="folder with the four Fashion-MNIST IDX files (else VGGBENCH_DATA, the user cache, "
+        help="folder with the four Fashion-MNIST IDX files (default: VGGBENCH_DATA, else the user cache, "
         "Debian's dataset-fashion-mnist, then torchvision's download)",
     )
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from vggbench.models.arch import ModelSpec, spec_to_dict
 from vggbench.models.schema import identity
@@ -141,7 +141,6 @@ class Kind:
     switch: tuple[str, str] | None = None  # (flag, help): it runs under another kind's command when given
     help: str = ""
     description: str = ""
-    command_defaults: ClassVar[dict[str, object]] = {}  # its command's values that differ from the knobs' defaults
 
     def check(self, config) -> None:
         """Raise ValueError where `config` asks for this kind but it cannot run (default: it always can)."""

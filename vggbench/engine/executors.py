@@ -95,7 +95,7 @@ class RayOptions(Setup):
 
     address: str | None = knob(
         None,
-        "the Ray cluster to join (as for ray.init, e.g. auto or HOST:6379); default: start one on this machine",
+        "the Ray cluster to join (as for ray.init, e.g. auto or HOST:6379) (default: start one on this machine)",
         key=NOT_A_KEY,
         flags=("--ray-address",),
         metavar="ADDRESS",

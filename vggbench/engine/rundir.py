@@ -266,17 +266,9 @@ class RunDir:
     @contextlib.contextmanager
     def hold(self, report: Callable[[str], None]) -> Iterator[None]:
         """Hold the folder's lock while a run works in it; a second run is refused, naming the holder. A lock
-        whose holder is no longer running on this host is stale: it is reported and taken over. A published
-        folder, a folder inside one, or a results folder (one holding the index) is refused before anything is
-        written in it."""
-        root = self.root.resolve()
-        for folder in (root, *root.parents):
-            published = RunDir(folder).published_as()
-            if published:
-                inside = "" if folder == root else f" lies inside {folder}, which"
-                raise InputError(f"{self.root}{inside} is a published folder ({published}): run into another folder")
-        if any(line.rstrip() == INDEX_HEADING for line in _small_text(root / "README.md").splitlines()):
-            raise InputError(f"{self.root} holds a results index (README.md): publish runs there; run elsewhere")
+        whose holder is no longer running on this host is stale: it is reported and taken over. A folder a run
+        may not write in (`check_runnable`) is refused before anything is written in it."""
+        self.check_runnable()
         self.root.mkdir(parents=True, exist_ok=True)
         path, mine = self.root / LOCK, _holder()
         while True:
@@ -303,6 +295,18 @@ class RunDir:
         finally:
             path.unlink(missing_ok=True)
 
+    def check_runnable(self) -> None:
+        """Refuse, as a run's folder, a published folder, a folder inside one, or a results folder (one holding the
+        index): what a run checks before it writes there, and its dry run before it reads there."""
+        root = self.root.resolve()
+        for folder in (root, *root.parents):
+            published = RunDir(folder).published_as()
+            if published:
+                inside = "" if folder == root else f" lies inside {folder}, which"
+                raise InputError(f"{self.root}{inside} is a published folder ({published}): run into another folder")
+        if any(line.rstrip() == INDEX_HEADING for line in _small_text(root / "README.md").splitlines()):
+            raise InputError(f"{self.root} holds a results index (README.md): publish runs there; run elsewhere")
+
     def in_use(self) -> str | None:
         """Who holds the folder's lock, in words, where a running process does; None where none does (no lock,
         a stale one, or one vggbench did not write)."""
@@ -313,8 +317,15 @@ class RunDir:
     def adopt(self, config: dict, force: bool) -> None:
         """Make the folder the run of `config` (its plain values), or refuse one made with another. Seeds added
         to the folder's are no other configuration: each seed's trials are its own, so the new ones run."""
-        path = self.root / CONFIG
-        if path.is_file() and not force:
+        if not force:
+            self.check_same_config(config)
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_text(self.root / CONFIG, json.dumps(config, indent=2))
+
+    def check_same_config(self, config: dict) -> None:
+        """Refuse a folder holding a run made with another configuration than `config` (its plain values); one
+        without config.json, or with fewer seeds, is no other."""
+        if (self.root / CONFIG).is_file():
             existing = self.stored_config()
             changed = sorted(key for key in config.keys() | existing.keys() if existing.get(key) != config.get(key))
             if changed and not (changed == ["seeds"] and _grown(existing.get("seeds"), config.get("seeds"))):
@@ -322,8 +333,6 @@ class RunDir:
                     f"{self.root} holds a run with another configuration (differs in "
                     f"{', '.join(changed)}): use another RUN_DIR, or --force to reuse it"
                 )
-        self.root.mkdir(parents=True, exist_ok=True)
-        write_text(path, json.dumps(config, indent=2))
 
     def stored_config(self, missing_ok: bool = False) -> dict:
         """The run's configuration as config.json holds it: keys and values, not yet checked against the kinds

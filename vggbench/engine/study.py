@@ -120,19 +120,25 @@ def estimates(plan: list[Trial], rates: Rates) -> dict[Trial, float]:
 class DryRun:
     """A plan with its time estimates, and what it needs of the machine: what `vggbench run --dry-run` shows."""
 
-    table: pd.DataFrame  # per trial: kind, trial, estimate_s (NaN: not estimated here)
+    table: pd.DataFrame  # per trial: kind, trial, done (in the run folder already), estimate_s (NaN: not estimated)
     machine: Machine  # the device and threads the plan runs on
-    memory: list[memory.Need]  # per device, its largest run's need, and what this machine has there
+    memory: list[memory.Need]  # per device, its largest run's need (of the trials to run), and what this machine has
     sequential: bool  # the later rounds run only while a comparison is undecided
-    not_estimated: str  # why some trials have no estimate; '' where every one has
+    not_estimated: str  # why some trials to run have no estimate; '' where every one has
+    folder: list[str] = dataclasses.field(default_factory=list)  # what the run folder holds, as the run says it
 
     def lines(self) -> list[str]:
-        """The trials' count and time, the device, and each device's memory need, in words."""
-        estimated = self.table["estimate_s"].notna()
-        total, device = self.table.loc[estimated, "estimate_s"].sum(), self.machine.device
+        """What the folder holds, the trials' count and the time of those to run, the device, and each device's
+        memory need, in words."""
+        todo = self.table[~self.table["done"]]
+        estimated = todo["estimate_s"].notna()
+        total, device = todo.loc[estimated, "estimate_s"].sum(), self.machine.device
         count = ("at most " if self.sequential else "") + f"{len(self.table)} trials"
-        time = f"about {total / 60:.0f} min ({total:.0f} s) on {device}"
-        if estimated.all():
+        scope = f" for the {len(todo)} to run" if len(todo) < len(self.table) else ""
+        time = f"about {total / 60:.0f} min ({total:.0f} s) on {device}{scope}"
+        if todo.empty:
+            time = "none to run"
+        elif estimated.all():
             time += ", estimated from a few timed training steps of each model on this machine, as it is loaded now"
         elif estimated.any():
             time += f" for the {estimated.sum()} estimated; {(~estimated).sum()} not estimated: {self.not_estimated}"
@@ -142,17 +148,39 @@ class DryRun:
             where = f"device: {device} ({device_name(device)}), {self.machine.threads} threads"
         else:
             where = f"device: {device}, which this machine does not have (no CUDA GPU): the plan is shown for it"
-        return [f"{count}, {time}", where, *(need.sentence() for need in self.memory)]
+        return [*self.folder, f"{count}, {time}", where, *(need.sentence() for need in self.memory)]
 
 
-def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | None = None) -> DryRun:
+def dry_run(
+    config: StudyConfig,
+    large: bool = False,
+    counts: dict[str, int] | None = None,
+    run_dir: str | Path | None = None,
+    force: bool = False,
+) -> DryRun:
     """The trials with an estimate of each one's time, calibrated by a few training steps of each model, and
     the memory the largest run needs on each device. It works on any machine: a device this machine lacks, or
     a run that does not fit in its memory, leaves the trials concerned without an estimate, and says so. A grid
-    above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`."""
+    above MAX_TRIALS (`counts`: by `count`, where the caller has them) is refused unless `large`.
+
+    `run_dir` is read as the run would read it, and left as it is: a folder the run may not write in (a published
+    one) or a run of another configuration there (unless `force`) is refused as the run refuses it, and the
+    trials done there are counted and not estimated."""
     check_size(counts or count(config), large)
-    plan = tuning.placeholders(config) + trials(config)  # the candidates at the config's recipe: their cost
-    batched = runs(plan)
+    candidates, planned = tuning.placeholders(config), trials(config)  # the candidates at the config's recipe
+    plan, folder = candidates + planned, []
+    ahead = plan
+    directory = None if run_dir is None else RunDir(run_dir, KINDS)
+    if directory is not None:
+        directory.check_runnable()
+    if directory is not None and directory.root.is_dir():
+        check_folder(directory, config, force)
+        ahead = _ahead(config, directory, candidates, planned, lambda line: folder.append(f"{directory.root}: {line}"))
+        if config.tuning.enabled:  # _ahead says what is done only where no search chooses the recipes
+            done = len(plan) - len(ahead)
+            folder.append(f"{directory.root}: {len(plan)} trials, {done} already done, {len(ahead)} to run")
+    to_run = {(trial.kind, trial.key) for trial in ahead}
+    batched = runs(ahead)
     needs = [memory.Need.of(*KINDS[run.kind].memory(run), f"{run.kind} {run.key}") for run in batched]
     too_big = {run.spec for run, need in zip(batched, needs, strict=True) if not need.fits}
     timed = [run for run, need in zip(batched, needs, strict=True) if need.fits and run.spec not in too_big]
@@ -166,12 +194,13 @@ def dry_run(config: StudyConfig, large: bool = False, counts: dict[str, int] | N
             why = "their models' runs need more memory than this machine has (below)"
     rows = []
     for trial in plan:
+        done = (trial.kind, trial.key) not in to_run
         known = rates is not None and (trial.spec in rates.by_model or (trial.spec is None and rates.other > 0))
-        seconds = KINDS[trial.kind].estimate_s(trial, rates.of(trial)) if known else math.nan
-        rows.append({"kind": trial.kind, "trial": trial.key, "estimate_s": seconds})
-    table = pd.DataFrame(rows, columns=["kind", "trial", "estimate_s"])
+        seconds = KINDS[trial.kind].estimate_s(trial, rates.of(trial)) if known and not done else math.nan
+        rows.append({"kind": trial.kind, "trial": trial.key, "done": done, "estimate_s": seconds})
+    table = pd.DataFrame(rows, columns=["kind", "trial", "done", "estimate_s"])
     needs.sort(key=lambda need: need.device != device)  # the plan's device first
-    return DryRun(table, config.machine, memory.largest(needs), config.design.sequential, why)
+    return DryRun(table, config.machine, memory.largest(needs), config.design.sequential, why, folder)
 
 
 class Progress:
@@ -379,13 +408,20 @@ def run(
         return directory
 
 
-def _adopt(directory: RunDir, config: StudyConfig, force: bool, report: Report) -> None:
-    """Make the folder the run of `config`, refusing one of another configuration or of a factory's other source
-    unless `force`; then say what the configuration does that its keys do not (StudyConfig.notes)."""
+def check_folder(directory: RunDir, config: StudyConfig, force: bool) -> None:
+    """Refuse a folder holding a run of another configuration or of a factory's other source, unless `force`: what
+    a run checks before it touches the folder, and its dry run before it counts the trials done there."""
     if not force:  # the folder's configuration, checked as every reader of a run checks it
         run_config(directory, missing_ok=True)
         check_factory_source(directory, config)
-    directory.adopt(config.to_dict(), force)
+        directory.check_same_config(config.to_dict())
+
+
+def _adopt(directory: RunDir, config: StudyConfig, force: bool, report: Report) -> None:
+    """Make the folder the run of `config`, refusing one of another configuration or of a factory's other source
+    unless `force`; then say what the configuration does that its keys do not (StudyConfig.notes)."""
+    check_folder(directory, config, force)
+    directory.adopt(config.to_dict(), force=True)  # checked above
     for note in config.notes():
         report(note)
 

@@ -454,8 +454,8 @@ class Grid(Setup):
 
     archs: tuple[str, ...] | None = knob(
         None,
-        "VGG configuration(s) of the VGG paper, or 'custom' (see --convs/--widths); "
-        "default: vgg11, or custom when --convs is given",
+        "VGG configuration(s) of the VGG paper, or 'custom' (see --convs/--widths) "
+        "(default: vgg11, or custom when --convs is given)",
         flags=("--arch",),
         choices=(*PRESET_CONVS, CUSTOM),
     )
@@ -468,8 +468,8 @@ class Grid(Setup):
     )
     ratios: tuple[int, ...] | None = knob(
         None,
-        "width divisor(s): every conv width and the fc head's hidden width (--fc-hidden) are divided by it; "
-        "default 8 for the VGG presets (the book's small net), 1 for custom widths (taken as given)",
+        "width divisor(s): every conv width and the fc head's hidden width (--fc-hidden) are divided by it "
+        "(default: 8 for the VGG presets, the book's small net; 1 for custom widths, taken as given)",
         flags=("--ratio",),
     )
     resolutions: tuple[int, ...] = knob(
@@ -490,24 +490,28 @@ class Grid(Setup):
     fc_hidden: int = knob(HEAD_DEFAULTS["fc_hidden"], "hidden units of each of the fc head's two hidden layers")
     dropout: float = knob(HEAD_DEFAULTS["dropout"], "the fc head's dropout probability, >= 0 and < 1")
     convs: tuple[int, ...] | None = knob(
-        None, "convs per block, one number per block, e.g. 1 1 2 2 2", metavar="N", group=CUSTOM_GROUP, repeats=True
+        None,
+        "convs per block, one number per block, e.g. 1 1 2 2 2 (default: --arch's)",
+        metavar="N",
+        group=CUSTOM_GROUP,
+        repeats=True,
     )
     widths: tuple[int | tuple[int, ...], ...] | None = knob(
         None,
         "output channels per block before --ratio, e.g. 64 128 256 512 512; a block's convs may differ, joined "
-        "by '/' (16/32 64/64; in TOML [[16, 32], [64, 64]])",
+        "by '/' (16/32 64/64; in TOML [[16, 32], [64, 64]]) (default: --arch's)",
         metavar="C",
         group=CUSTOM_GROUP,
         repeats=True,
     )
     kernel: int | None = knob(
-        None, "odd kernel side of the stacked convs (default 3); single uses n*(kernel-1)+1", group=CUSTOM_GROUP
+        None, "odd kernel side of the stacked convs; single uses n*(kernel-1)+1 (default: 3)", group=CUSTOM_GROUP
     )
     factory: str | None = knob(
         None,
         "a net of your own in place of a VGG: 'package.module:function' (the current directory searched first), "
         "called as function((in_channels, resolution, resolution), num_classes), returning an nn.Module; its "
-        "variants are its torch.fx twins (stack: the net as built)",
+        "variants are its torch.fx twins (stack: the net as built) (default: none, a VGG of --arch)",
         metavar="MODULE:FUNCTION",
     )
 

@@ -8,8 +8,11 @@ runs), and the two are combined as independent,
 
     ln ratio +- z * sqrt(se_a^2 + se_b^2),  z = 1.96.
 
-A row is a regression when its whole interval lies above 1 + threshold: B is slower, by
-more than the threshold, beyond the noise of both runs.
+A row is `slower` when its whole interval lies above 1 + threshold: B is slower, by more
+than the threshold, beyond the noise of both runs. It is a regression unless a side's row is
+flagged stable=False (its interval missed its target, or other processes took its cores):
+such an interval may understate the noise, so a flagged pair is named and set aside, not
+counted, unless the caller includes the flagged rows.
 
 pandas and numpy are imported inside the functions: the command line reads THRESHOLD and
 the help from here without loading them.
@@ -36,7 +39,18 @@ IQR_PER_SD = 1.349
 # What metadata.json says of the machine and software; runs that differ in these are compared all the same.
 MACHINE_KEYS = ("device_name", "cpu_model", "threads", "torch")
 SETUP_KEYS = ("mode", "device", "batch_size", "precision", "channels_last", "compiled")
-RESULT_COLUMNS = ("value_a", "value_b", "b_vs_a", "ci_low", "ci_high", "se_source", "slower")
+RESULT_COLUMNS = (
+    "value_a",
+    "value_b",
+    "b_vs_a",
+    "ci_low",
+    "ci_high",
+    "slower",
+    "regression",
+    "stable_a",
+    "stable_b",
+    "se_source",
+)
 FROM_INTERVAL, FROM_IQR, NO_SE = "ci", "iqr", "none"
 
 
@@ -126,7 +140,12 @@ class Comparison:
 
     @property
     def regressions(self) -> pd.DataFrame:
-        return self.rows[self.rows["slower"].astype(bool)]
+        return self.rows[self.rows["regression"].astype(bool)]
+
+    @property
+    def set_aside(self) -> pd.DataFrame:
+        """The rows slower beyond the threshold but not counted: a side was flagged stable=False."""
+        return self.rows[self.rows["slower"].astype(bool) & ~self.rows["regression"].astype(bool)]
 
 
 def shown(rows: pd.DataFrame, measure: Measure) -> list[str]:
@@ -170,8 +189,29 @@ def _read(root: str | Path, measure: Measure) -> pd.DataFrame:
     return table
 
 
-def compare_table(a: pd.DataFrame, b: pd.DataFrame, measure: Measure, threshold: float) -> Comparison:
-    """The rows of one table that both runs hold, compared; the rest counted in the notes."""
+def flagged_in(row) -> str:
+    """Which run flagged a compared row stable=False: 'A', 'B', 'A and B', or '' (neither, or unknown: a table
+    from before the flag)."""
+    import pandas as pd
+
+    flags = [row[f"stable_{run.lower()}"] for run in "AB"]
+    return " and ".join(run for run, flag in zip("AB", flags, strict=True) if not pd.isna(flag) and not flag)
+
+
+def _stable(table: pd.DataFrame) -> pd.Series:
+    """A table's `stable` flags as True, False or missing (a table from before the flag has none)."""
+    import pandas as pd
+
+    if "stable" not in table:
+        return pd.Series(pd.NA, index=table.index, dtype="boolean")
+    return table["stable"].astype("boolean")
+
+
+def compare_table(
+    a: pd.DataFrame, b: pd.DataFrame, measure: Measure, threshold: float, include_unstable: bool = False
+) -> Comparison:
+    """The rows of one table that both runs hold, compared; the rest counted in the notes. A slower row that
+    either run flagged stable=False is a regression only with `include_unstable`; the notes name such rows."""
     import pandas as pd
 
     keys = [key for key in measure.keys if key in a and key in b]
@@ -182,7 +222,7 @@ def compare_table(a: pd.DataFrame, b: pd.DataFrame, measure: Measure, threshold:
     sides = []
     for table in (a, b):
         se, source = log_se(table, measure)
-        sides.append(table[keys].assign(value=table[measure.value], se=se, source=source))
+        sides.append(table[keys].assign(value=table[measure.value], se=se, source=source, stable=_stable(table)))
     joined = pd.merge(*sides, on=keys, how="outer", suffixes=("_a", "_b"), indicator=True, sort=False)
     for side, run in (("left_only", "A"), ("right_only", "B")):
         alone = joined[joined["_merge"] == side]
@@ -208,9 +248,40 @@ def compare_table(a: pd.DataFrame, b: pd.DataFrame, measure: Measure, threshold:
         ci_low=low,
         ci_high=high,
         se_source=both["source_a"].where(same, "A " + both["source_a"] + ", B " + both["source_b"]),
+        stable_a=both["stable_a"],
+        stable_b=both["stable_b"],
         slower=low > 1 + threshold,
     )
-    return Comparison(rows.reset_index(drop=True), notes)
+    flagged = rows["stable_a"].eq(False).fillna(False) | rows["stable_b"].eq(False).fillna(False)
+    rows["regression"] = rows["slower"] & (include_unstable | ~flagged)
+    rows = rows.reset_index(drop=True)
+    if flagged.any():
+        notes.append(_flagged_note(rows[flagged.to_numpy()], len(rows), measure, include_unstable))
+    return Comparison(rows, notes)
+
+
+def _flagged_note(flagged: pd.DataFrame, compared: int, measure: Measure, include_unstable: bool) -> str:
+    """What the reader must know of the rows either run flagged stable=False: how many, in which run, and each
+    one slower beyond the threshold by name, counted as a regression or set aside."""
+    by_run = ", ".join(f"{run} {int(flagged[f'stable_{run.lower()}'].eq(False).sum())}" for run in "AB")
+    note = (
+        f"{measure.table}: {len(flagged)} of {compared} compared row(s) flagged stable=False ({by_run}; columns "
+        "stable_a, stable_b), whose intervals may understate the noise"
+    )
+    slower = flagged[flagged["slower"]]
+    if slower.empty:
+        return note + "; none of them is slower beyond the threshold"
+    columns = shown(slower, measure)
+    named = "; ".join(
+        f"{label(row, measure.table, columns)}: {row['b_vs_a']:.3f} (flagged in {flagged_in(row)})"
+        for _, row in slower.iterrows()
+    )
+    if include_unstable:
+        return note + f"; {len(slower)} of them slower beyond the threshold, counted as regressions: {named}"
+    return (
+        note + f"; {len(slower)} of them slower beyond the threshold, set aside, not counted as regressions "
+        f"(--include-unstable counts them): {named}"
+    )
 
 
 def machine_notes(root_a: str | Path, root_b: str | Path) -> list[str]:
@@ -232,9 +303,13 @@ def machine_notes(root_a: str | Path, root_b: str | Path) -> list[str]:
     return [f"the runs differ in {'; '.join(differ)}: compared all the same, read the ratios with that in mind"]
 
 
-def compare(root_a: str | Path, root_b: str | Path, threshold: float = THRESHOLD) -> Comparison:
+def compare(
+    root_a: str | Path, root_b: str | Path, threshold: float = THRESHOLD, include_unstable: bool = False
+) -> Comparison:
     """Every measurement run B shares with run A (speed, pairs, density), as a ratio above 1 where B is slower,
-    with its 95% interval; `slower` where the interval's lower end is above 1 + threshold."""
+    with its 95% interval; `slower` where the interval's lower end is above 1 + threshold, and a `regression`
+    where it is slower and neither run flagged the row stable=False (or, with `include_unstable`, wherever it is
+    slower)."""
     import pandas as pd
 
     check_threshold(threshold)
@@ -255,7 +330,7 @@ def compare(root_a: str | Path, root_b: str | Path, threshold: float = THRESHOLD
             else:
                 absent.append(f"{measure.table}.csv")
             continue
-        part = compare_table(a, b, measure, threshold)
+        part = compare_table(a, b, measure, threshold, include_unstable)
         parts.append(part.rows.assign(table=measure.table))
         notes += part.notes
     if absent:
@@ -269,17 +344,34 @@ def compare(root_a: str | Path, root_b: str | Path, threshold: float = THRESHOLD
     return Comparison(rows[["table", *identity, *RESULT_COLUMNS]], notes)
 
 
-def summary(comparison: Comparison, threshold: float) -> str:
-    """One line naming the regressions: each row, its ratio and its interval."""
+def _named(rows: pd.DataFrame) -> list[str]:
+    """Each row by name, with its ratio, its interval and the run that flagged it stable=False (if any)."""
     named = []
     for measure in measures():
-        rows = comparison.regressions[comparison.regressions["table"] == measure.table]
-        columns = shown(rows, measure)
-        named += [
-            f"{label(row, measure.table, columns)}: {row['b_vs_a']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-            for _, row in rows.iterrows()
-        ]
+        part = rows[rows["table"] == measure.table]
+        columns = shown(part, measure)
+        for _, row in part.iterrows():
+            flagged = flagged_in(row)
+            named.append(
+                f"{label(row, measure.table, columns)}: {row['b_vs_a']:.3f} [{row['ci_low']:.3f}, "
+                f"{row['ci_high']:.3f}]" + (f" (flagged stable=False in {flagged})" if flagged else "")
+            )
+    return named
+
+
+def summary(comparison: Comparison, threshold: float) -> str:
+    """One line naming the regressions: each row, its ratio and its interval."""
+    named = _named(comparison.regressions)
     return (
         f"{len(named)} regression(s), B slower than A by more than {threshold * 100:g}% beyond the noise (95% interval "
         f"above {1 + threshold:g}): {'; '.join(named)}"
+    )
+
+
+def set_aside_summary(comparison: Comparison) -> str:
+    """One line naming the rows slower beyond the threshold that were not counted, a run having flagged them."""
+    named = _named(comparison.set_aside)
+    return (
+        f"{len(named)} row(s) slower beyond the threshold not counted as regressions, flagged stable=False (their "
+        f"intervals may understate the noise; --include-unstable counts them): {'; '.join(named)}"
     )

@@ -13,7 +13,11 @@ def add(commands) -> argparse.ArgumentParser:
     from vggbench.engine.config import Margins
 
     text = "verdicts on each part of the claim (claim.md, claim.csv) from a run directory's tables"
-    parser = run_dir_parser(commands, "claim", text)
+    what = (
+        "Verdicts on each part of the claim from a run directory's tables, printed and written into RUN_DIR: "
+        "claim.csv and claim.md are overwritten, and reports.json records which vggbench wrote them."
+    )
+    parser = run_dir_parser(commands, "claim", text, what)
     parser.set_defaults(knob_keys=add_knobs(parser, Margins))
     return parser
 

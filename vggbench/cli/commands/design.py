@@ -32,21 +32,29 @@ def add(commands) -> argparse.ArgumentParser:
         "Clopper-Pearson 95% interval) and with the observed one (the power, and the seeds per arm used). With "
         "--config or --preset instead, simulate the design that configuration sets on the family of accuracy "
         "comparisons it would train, every one with no difference (normal runs at --sd), judged by its looks, "
-        "spending and Holm: the family-wise type-I error and the seeds per arm."
+        "spending and Holm: the family-wise type-I error and the seeds per arm. It writes nothing but the file "
+        "--out names (overwritten)."
     )
     parser = commands.add_parser("design", help=text, description=what)
     parser.add_argument(
         "run_dir", metavar="RUN_DIR", nargs="?", type=path, help="a directory written by `vggbench run`"
     )
-    parser.add_argument("--preset", choices=list(PRESETS), help="simulate this preset's design and family (no run)")
     parser.add_argument(
-        "--config", metavar="FILE.toml", type=path, help="simulate this TOML file's design and family (over --preset)"
+        "--preset",
+        choices=list(PRESETS),
+        help="simulate this preset's design and family (no run) (default: none, RUN_DIR is replayed)",
+    )
+    parser.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        type=path,
+        help="simulate this TOML file's design and family, its keys over --preset's (default: none)",
     )
     parser.add_argument(
         "--sd",
         type=float,
         help=f"with --config or --preset: one run's spread of accuracy, > 0 and <= 1, in every comparison (it sets "
-        f"how soon the equivalence margin is shown; default: {DEFAULT_SD})",
+        f"how soon the equivalence margin is shown) (default: {DEFAULT_SD})",
     )
     not_options = {"design", "erf_margin"}  # both designs are replayed; no field is compared
     keys = add_knobs(parser, Design, seen=not_options) + add_knobs(parser, Margins, seen=not_options)
@@ -60,7 +68,12 @@ def add(commands) -> argparse.ArgumentParser:
         "or --preset)",
     )
     parser.add_argument("--seed", type=integer, default=0, help="the simulation's random seed (default: 0)")
-    parser.add_argument("--out", metavar="FILE.csv", type=output_file, help="also write the table as CSV")
+    parser.add_argument(
+        "--out",
+        metavar="FILE.csv",
+        type=output_file,
+        help="also write the table as CSV, overwriting FILE.csv (default: printed, not written)",
+    )
     parser.set_defaults(knob_keys=keys)
     return parser
 

@@ -20,8 +20,13 @@ def add(commands) -> argparse.ArgumentParser:
     from vggbench.engine.config import Margins
 
     text = "seeds per arm needed to decide each accuracy contrast, from a run's observed spread"
-    parser = run_dir_parser(commands, "power", text)
-    parser.set_defaults(knob_keys=add_knobs(parser, Margins))
+    what = (
+        "Seeds per arm needed to decide each accuracy contrast, from a run's observed spread. Reads RUN_DIR, "
+        "writes nothing there; the table is printed, and it writes nothing but the file --out names (overwritten)."
+    )
+    parser = run_dir_parser(commands, "power", text, what)
+    # The effective-field margin sizes nothing here: power sizes accuracy contrasts only.
+    parser.set_defaults(knob_keys=add_knobs(parser, Margins, seen={"erf_margin"}))
     parser.add_argument(
         "--effect",
         type=float,
@@ -29,7 +34,12 @@ def add(commands) -> argparse.ArgumentParser:
         help="the accuracy difference to detect, > 0 and <= 1 (default: 0.01); a size above a "
         "million seeds per arm shows as inf",
     )
-    parser.add_argument("--out", metavar="FILE.csv", type=output_file, help="also write the table as CSV")
+    parser.add_argument(
+        "--out",
+        metavar="FILE.csv",
+        type=output_file,
+        help="also write the table as CSV, overwriting FILE.csv (default: printed, not written)",
+    )
     return parser
 
 

@@ -10,7 +10,12 @@ from vggbench.cli._printing import progress
 
 def add(commands) -> argparse.ArgumentParser:
     text = "copy a finished run's tables, reports and figures into results/ and index it"
-    parser = run_dir_parser(commands, "publish", text)
+    what = (
+        "Copy a finished run's tables, reports and figures into the folder RESULTS/RUN-DEVICE-DATE (an earlier "
+        "publication of that name is replaced as a whole), and list it in RESULTS/README.md, which is rewritten. "
+        "RUN_DIR is not written."
+    )
+    parser = run_dir_parser(commands, "publish", text, what)
     parser.add_argument(
         "--results",
         default="results",

@@ -25,7 +25,12 @@ def add(commands) -> argparse.ArgumentParser:
         description="Run a grid of trials (arch x variant x ratio x resolution x seed) into RUN_DIR: static "
         "cost once per model, speed per model and mode, paired speed per model and mode, training per seed, "
         "the effective receptive field per model untrained and trained. Each finished trial is saved at once; "
-        "rerunning with the same RUN_DIR skips finished trials. Ends with claim.md and report.html.",
+        "rerunning with the same RUN_DIR skips finished trials. It writes into RUN_DIR only: config.json, "
+        "metadata.json, trials/ (with checkpoints/ and erf_maps/ where they train or measure fields), a table per "
+        "kind (static.csv, speed.csv, train.csv, ...), summary.csv, failures.csv, decisions.json and tuning.json "
+        "where the design or a search makes them, then claim.csv, claim.md, figures/, report.html and "
+        "reports.json; every table and report is overwritten at the end of each sitting. The configuration keys "
+        "(a TOML file's, for --config) are listed in the documentation (docs/configuration.md).",
     )
     run.add_argument(
         "--preset",
@@ -33,14 +38,30 @@ def add(commands) -> argparse.ArgumentParser:
         default="quick",
         help="; ".join(f"{name}: {summary}" for name, summary in PRESET_SUMMARIES.items()) + " (default: quick)",
     )
-    run.add_argument("--config", metavar="FILE.toml", type=path, help="TOML file whose keys override the preset's")
-    run.add_argument("--out", metavar="RUN_DIR", type=output_folder, help="the run directory (default: runs/PRESET)")
+    run.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        type=path,
+        help="TOML file whose keys override the preset's: see the configuration keys in the documentation "
+        "(docs/configuration.md) (default: none, the preset as it is)",
+    )
+    run.add_argument(
+        "--out",
+        metavar="RUN_DIR",
+        type=output_folder,
+        help="the run directory, made if missing, resumed if it holds this configuration's run (default: runs/PRESET)",
+    )
     run.add_argument(
         "--force",
         action="store_true",
         help="reuse a RUN_DIR made with another configuration, removing the trials and tables it no longer makes",
     )
-    run.add_argument("--dry-run", action="store_true", help="list the trials and estimate their time; run nothing")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the trials and estimate the time of those RUN_DIR does not hold done yet (a RUN_DIR of another "
+        "configuration is refused, as the run refuses it); run nothing and write nothing",
+    )
     run.add_argument(
         "--large",
         action="store_true",
@@ -69,17 +90,16 @@ def run(args: argparse.Namespace) -> int:
     if note := config.grid.ratio_note():
         progress(note)
     _executor_options(args)
+    run_dir = args.out or f"runs/{args.preset}"
     if args.dry_run:
         counts = study.count(config)  # told at once: the estimates below calibrate on every model first
         by_kind = ", ".join(f"{name} {number:,}" for name, number in counts.items())
         print(f"{sum(counts.values()):,} trials planned ({by_kind}); estimating their time...", flush=True)
-        plan = study.dry_run(config, args.large, counts)
+        plan = study.dry_run(config, args.large, counts, run_dir, args.force)
         print(readable(plan.table))
         print("\n".join(plan.lines()))
         return
-    directory = study.run(
-        config, args.out or f"runs/{args.preset}", args.force, args.data_root, progress, _executor(args), args.large
-    )
+    directory = study.run(config, run_dir, args.force, args.data_root, progress, _executor(args), args.large)
     page = write_reports(directory.root)
     print(f"Summary of {directory.root} (tables, claim.md, report.html and metadata.json there)")
     print(terminal.summary_text(directory.table("summary"), "summary.csv") + "\n")

@@ -80,7 +80,8 @@ class ErfSetup(Setup):
     )
     checkpoints: tuple[str, ...] | None = knob(
         None,
-        "measure these trained models (from vggbench train --save-checkpoint) instead",
+        "measure these trained models (from vggbench train --save-checkpoint) instead (default: none, the models of "
+        "the model options, untrained)",
         key="erf_checkpoints",
         flags=("--checkpoint",),
         metavar="PATH",
