@@ -24,13 +24,14 @@ import pandas as pd
 
 from vggbench.engine import registry
 from vggbench.engine.config import Rules, run_config
-from vggbench.engine.contract import Kind
+from vggbench.engine.contract import Kind, Table
 from vggbench.engine.rundir import CLAIM_MD, DECISIONS, RunDir
 from vggbench.measure import noise
 from vggbench.models.schema import STANDS_FOR
 from vggbench.reporting import recipes
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
+from vggbench.util.csvio import COUNT, NUMBER, WHOLE
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import flags, robustness
 from vggbench.verdicts.decisions import recorded_decisions
@@ -84,6 +85,20 @@ COLUMNS = [
     "note",
 ]
 # The terminal shows a few of these, part by part (vggbench.reporting.terminal.claim_text); claim.csv has them all.
+# Their types, as claim.csv reads back (vggbench.load_run): a column most rows leave empty keeps its type.
+TABLE = Table(
+    "claim",
+    "The claim, part by part",
+    tuple(COLUMNS),
+    types=(
+        *((column, WHOLE) for column in ("seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant")),
+        *((column, COUNT) for column in ("schedule_epochs", "look", "looks")),
+        *((column, NUMBER) for column in ("baseline_value", "variant_value", "difference", "ratio_value")),
+        *((column, NUMBER) for column in ("p_value", "p_value_holm", "tost_p", "tost_p_holm", "margin")),
+        *((column, NUMBER) for column in ("nominal_level", "equivalence_level", "mde", "mde_level")),
+        *((column, NUMBER) for column in ("hedges_g", "cohens_dz")),
+    ),
+)
 
 
 # The order the parts are told in: cost, fields, accuracy and trainability, speed, density; a kind not named
