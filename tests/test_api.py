@@ -88,7 +88,7 @@ def test_a_runs_tables_read_back_with_the_dtypes_their_kinds_declare(finished_ru
                 checked[name] += 1
     assert {"static", "train", "summary", "claim"} <= set(checked)
     assert run.train["batch_norm"].dtype == bool and run.summary["failed"].dtype == "int64"  # a count, there
-    assert run.claim["seeds_variant"].dtype.kind == "i"
+    assert run.claim["seeds_variant"].dtype.kind == "i" and run.claim["significant_holm"].dtype.kind == "b"
 
 
 def test_blank_booleans_and_integers_read_back_nullable_and_an_older_claim_still_loads(tmp_path):
@@ -100,7 +100,7 @@ def test_blank_booleans_and_integers_read_back_nullable_and_an_older_claim_still
     assert run.claim["look"].sum() == 3
     # A published claim of older code (no significant_holm) with rows of no model: its batch_norm is boolean too.
     published = vggbench.load_run(ROOT / "results" / "map-cpu-2026-11-30").claim
-    assert str(published["batch_norm"].dtype) == "boolean"
+    assert str(published["batch_norm"].dtype) == "boolean" and "significant_holm" not in published
     assert published["batch_norm"].isna().any() and published["ratio"].dtype == "int64"
     write_csv(claims.assign(batch_norm=["True", "maybe", None]), tmp_path / "claim.csv")
     with pytest.raises(InputError, match=r"claim\.csv has 'maybe' in column batch_norm \(line 3\)"):

@@ -31,7 +31,7 @@ from vggbench.models.schema import STANDS_FOR
 from vggbench.reporting import recipes
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
-from vggbench.util.csvio import COUNT, NUMBER, WHOLE
+from vggbench.util.csvio import BOOLEAN, COUNT, NUMBER, WHOLE
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import flags, robustness
 from vggbench.verdicts.decisions import recorded_decisions
@@ -64,6 +64,8 @@ COLUMNS = [
     "p_value_holm",
     "tost_p",
     "tost_p_holm",
+    "significant_holm",
+    "equivalent_holm",
     "design",
     "look",
     "looks",
@@ -97,6 +99,7 @@ TABLE = Table(
         *((column, NUMBER) for column in ("p_value", "p_value_holm", "tost_p", "tost_p_holm", "margin")),
         *((column, NUMBER) for column in ("nominal_level", "equivalence_level", "mde", "mde_level")),
         *((column, NUMBER) for column in ("hedges_g", "cohens_dz")),
+        *((column, BOOLEAN) for column in ("significant_holm", "equivalent_holm")),
     ),
 )
 
@@ -219,8 +222,9 @@ def _part_sections(claims: pd.DataFrame) -> list[str]:
 INTRO = (
     "Verdicts from the tables in this folder. A verdict is supported or contradicted where the difference is "
     "in the claim's favour or against it at {alpha} after Holm's adjustment over the part's primary rows "
-    "(`p_value_holm`); equivalent where it lies within the stated margin (two one-sided tests, Holm-adjusted "
-    "alike, `tost_p_holm`: accuracy against +-{accuracy}, effective field against +-{erf}); inconclusive "
+    "(`p_value_holm`; the decision in `significant_holm`); equivalent where it lies within the stated margin (two "
+    "one-sided tests, Holm-adjusted alike, `tost_p_holm` and `equivalent_holm`: accuracy against +-{accuracy}, "
+    "effective field against +-{erf}); inconclusive "
     "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
     "accuracy difference each row could detect with 80% power at its spread and at the level it was tested at "
     "(`mde_level`: its Holm step's share of alpha, under a sequential design through its look's boundary; a "
@@ -252,7 +256,8 @@ ACCURACY_TEST = (
 SEQUENTIAL_HOLM = (
     "the final accuracy rows under a group-sequential design hold Holm inside their boundaries instead, each "
     "p-value (or TOST p) tested at its Holm step's level within the look's spent boundary (`nominal_level`, "
-    "`equivalence_level`), `p_value_holm` and `tost_p_holm` empty"
+    "`equivalence_level`), `p_value_holm` and `tost_p_holm` empty: `significant_holm` and `equivalent_holm` hold "
+    "every tested row's adjusted decision, under either design"
 )
 
 

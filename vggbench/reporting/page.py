@@ -304,6 +304,8 @@ DETAILS = (
     "p_value_holm",
     "tost_p",
     "tost_p_holm",
+    "significant_holm",
+    "equivalent_holm",
     "margin",
     "hedges_g",
     "cohens_dz",
@@ -421,7 +423,8 @@ CLAIM_INTRO = (
 # Where a group-sequential design judged the final accuracy rows (vggbench.verdicts.sequential).
 SEQUENTIAL_ROWS = (
     "; the final rows under a group-sequential design instead each tested at its Holm step's level within the "
-    "look's spent boundary (`nominal_level`, `equivalence_level`), `p_value_holm` empty"
+    "look's spent boundary (`nominal_level`, `equivalence_level`), `p_value_holm` empty and the decision in "
+    "`significant_holm` (`equivalent_holm` for equivalence), as every tested row has it"
 )
 
 

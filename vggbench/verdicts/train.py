@@ -39,12 +39,15 @@ from vggbench.stats import hypothesis as stats
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
 from vggbench.verdicts.sequential import CONTINUE, expected_seeds, looks_judged
 from vggbench.verdicts.vocabulary import (
+    CONTRADICTED,
+    DECIDED,
     EQUIVALENT,
     INCONCLUSIVE,
     INTERACTION_ROW,
     PRIMARY,
     SHARED_RECIPE,
     STACK,
+    SUPPORTED,
     accuracy_claim,
     adjust,
     contrasts,
@@ -260,6 +263,7 @@ def accuracy_claims(
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
+            row.update(_sequential_decided(row))
     _with_mde(rows)
     return _with_recipe_notes(rows)
 
@@ -448,6 +452,16 @@ def _sequential_columns(decision, plan) -> dict:
     columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
     columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
     return columns  # its mde at nominal_level: `_with_mde`, from the row's own test
+
+
+def _sequential_decided(row: dict) -> dict:
+    """A sequential row's DECIDED columns from its decision: a difference where a p crossed its boundary, else
+    equivalence where a TOST p did (the design tests equivalence only where no difference was found); empty where
+    no look judged it (`look` empty: too few runs)."""
+    if math.isnan(row.get("look", math.nan)):
+        return dict.fromkeys(DECIDED.values(), math.nan)
+    different = row["verdict"] in (SUPPORTED, CONTRADICTED)
+    return {DECIDED["p_value"]: different, DECIDED["tost_p"]: row["verdict"] == EQUIVALENT}
 
 
 def _crossed(decision, alpha: float) -> str:
