@@ -18,6 +18,7 @@ from vggbench.reporting import claim, page
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts import flags, padding
+from vggbench.verdicts.train import recipe_note
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -862,3 +863,35 @@ def test_every_tested_row_holds_its_adjusted_decision_in_a_column_whatever_the_d
     assert seq_final["p_value_holm"].isna().all() and seq_final["significant_holm"].notna().all()
     assert (seq_final["significant_holm"] == seq_final["verdict"].isin(["supported", "contradicted"])).all()
     assert (seq_final["equivalent_holm"] == seq_final["verdict"].eq("equivalent")).all()
+
+
+def test_a_comparison_of_arms_trained_with_different_recipes_says_how_in_its_note():
+    seeds = np.arange(4)
+    train = _curves(
+        {"stack": [0.6 + 0.01 * seeds, 0.9 + 0.01 * seeds], "single": [0.6 - 0.01 * seeds, 0.8 + seeds / 50]}
+    )
+    same = train.assign(optimizer="adam", lr=0.001, momentum=0.9, batch_size=64)
+    # The single kernel trained at a higher rate and with SGD; its momentum differs too, which SGD reads.
+    other = same.assign(
+        lr=np.where(same["variant"] == "single", 0.01, 0.001),
+        optimizer=np.where(same["variant"] == "single", "sgd", "adam"),
+        momentum=np.where(same["variant"] == "single", 0.8, 0.9),
+    )
+    alike, unlike = (claim.claim_table({"train": table}) for table in (same, other))
+    trained = ["higher accuracy", "higher accuracy at an earlier budget", "trains reliably"]
+    assert not alike["note"].fillna("").str.contains("different recipes").any()
+    for part in trained:
+        for _, row in unlike[unlike["claim"] == part].iterrows():
+            assert (
+                "the arms trained with different recipes (lr 0.001 for stack, 0.01 for single; optimizer adam for "
+                "stack, sgd for single; momentum 0.9 for stack, 0.8 for single)"
+            ) in row["note"], (part, row["note"])
+    # Momentum is named only where an arm's optimizer reads it.
+    adam = same.assign(momentum=np.where(same["variant"] == "single", 0.8, 0.9))
+    assert not claim.claim_table({"train": adam})["note"].fillna("").str.contains("different recipes").any()
+    # The effective field of the trained models says it too; the untrained field and exact counts depend on no recipe.
+    compared = {**KEYS, "variant": "stack", "baseline": "single"}
+    field = recipe_note({**compared, "mode": "trained", "unit": "share of image"}, other)
+    assert field.startswith("the arms trained with different recipes (lr 0.001 for stack, 0.01 for single;")
+    assert recipe_note({**compared, "mode": "untrained", "unit": "share of image"}, other) == ""
+    assert recipe_note({**compared, "unit": "params"}, other) == ""

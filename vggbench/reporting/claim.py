@@ -34,6 +34,7 @@ from vggbench.util import knobs
 from vggbench.util.csvio import BOOLEAN, COUNT, NUMBER, WHOLE
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import flags, robustness
+from vggbench.verdicts import train as train_verdicts
 from vggbench.verdicts.decisions import recorded_decisions
 from vggbench.verdicts.design_check import family_spreads, null_family
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
@@ -124,9 +125,12 @@ def claim_table(
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
-    evidence = flags.training_evidence(given.get("train", pd.DataFrame()))
+    train = given.get("train", pd.DataFrame())
+    evidence = flags.training_evidence(train)
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
         row["validity"] = flags.of_row(row, evidence) or np.nan
+        note = row.get("note") if isinstance(row.get("note"), str) else ""
+        row["note"] = "; ".join(filter(None, [note, train_verdicts.recipe_note(row, train)])) or np.nan
     # No validity for the windows: they rest on the search's validation runs, not on the training runs flags read.
     rows += robustness.window_claims(tables.get("tuning", pd.DataFrame()))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
