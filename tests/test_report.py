@@ -223,11 +223,13 @@ def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_
     top_down = sorted(accuracy.get_yticklabels(), key=lambda tick: -tick.get_position()[1])
     assert [tick.get_text() for tick in top_down] == ["no bn vs single", "bn vs single"]  # the table's order
     intervals = {tuple(line.get_xdata()): line.get_color() for line in accuracy.lines if len(line.get_xdata()) == 2}
-    assert intervals[(-3.0, -1.0)] == run_figures.VERDICT_COLOURS["contradicted"]
-    assert intervals[(-0.4, 0.8)] == run_figures.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
+    # In claim.csv's unit (a share from 0 to 1), as the tables of claim.md and report.html give the same rows.
+    assert intervals[(-0.03, -0.01)] == run_figures.VERDICT_COLOURS["contradicted"]
+    assert intervals[(-0.004, 0.008)] == run_figures.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
     assert len(intervals) == 3  # the zero line, and the two primary rows
     (band,) = [patch for patch in accuracy.patches if isinstance(patch, Rectangle)]
-    assert (band.get_x(), band.get_width()) == pytest.approx((-1, 2))  # the margin, +-1 point
+    assert (band.get_x(), band.get_width()) == pytest.approx((-0.01, 0.02))  # the margin, +-0.01
+    assert accuracy.get_xlabel() == "stack - rival, test accuracy (0 to 1)"
     assert [tick.get_text() for tick in field.get_yticklabels()] == ["vs single"]
     assert run_figures.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
     budgets = [{**common, **rows[0], "schedule_epochs": epochs} for epochs in (5, 15)]  # epochs as an axis
@@ -540,12 +542,14 @@ def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin
     rows = claims[claims["claim"].str.startswith("higher accuracy") & (claims["analysis"] == "primary")]
     rows = rows.sort_values("optimizer_steps")
     assert list(line.get_xdata()) == [100, 200]
-    assert np.allclose(line.get_ydata(), 100 * rows["difference"])  # -10 points after one epoch, +6.67 after two
+    # In claim.csv's unit, as the tables beside the figure: -0.10 after one epoch, +0.0667 after two.
+    assert np.allclose(line.get_ydata(), rows["difference"]) and np.allclose(line.get_ydata(), [-0.1, 0.2 / 3])
     (band,) = [patch for patch in axes.collections if patch.get_label() == "95% interval"]
     low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
-    assert (low, high) == pytest.approx((100 * rows["ci_low"].min(), 100 * rows["ci_high"].max()))
+    assert (low, high) == pytest.approx((rows["ci_low"].min(), rows["ci_high"].max()))
     (margin,) = [patch for patch in axes.patches if "equivalent" in patch.get_label()]
-    assert margin.get_y() == pytest.approx(-2) and margin.get_height() == pytest.approx(4)
+    assert margin.get_y() == pytest.approx(-0.02) and margin.get_height() == pytest.approx(0.04)
+    assert axes.figure.get_supylabel() == "test accuracy, stack - rival (0 to 1)"
 
 
 def test_learning_curves_show_each_variants_mean_with_its_t_interval():
