@@ -14,13 +14,15 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_STUDY
 from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import Rectangle
 from PIL import Image
 from scipy import stats as scipy_stats
 
 from vggbench.cli import main
-from vggbench.engine.config import Rules
+from vggbench.engine import study
+from vggbench.engine.config import Rules, load_config
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
 from vggbench.figures import pairs as pairs_figures
@@ -472,16 +474,46 @@ def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
     ]
     metadata = {"started": sittings[1]["started"], "ended": sittings[1]["ended"], "sittings": sittings}
     assert html_page._run_span(metadata) == (
-        "Run from 2026-11-30T15:08:00+00:00 to 2026-11-30T18:06:25+00:00 in 2 sittings (commits 0671c66, "
-        "fffcb39; the last from 2026-11-30T17:54:14+00:00)"
+        "Run from 2026-11-30 15:08:00 UTC to 2026-11-30 18:06:25 UTC in 2 sittings (commits 0671c66, fffcb39), "
+        "12 min of running in the 1 of them that recorded their start and end; sitting 1 recorded no end (interrupted)"
     )
     assert html_page._run_span({**metadata, "sittings": sittings[1:]}) == (
-        "Run from 2026-11-30T17:54:14+00:00 to 2026-11-30T18:06:25+00:00"
+        "Run from 2026-11-30 17:54:14 UTC to 2026-11-30 18:06:25 UTC, 12 min of running"
     )
-    unrecorded = [{**sittings[0], "started": None}, sittings[1]]  # older code kept only the latest sitting's times
-    assert html_page._run_span({**metadata, "sittings": unrecorded}).startswith(
-        "Run from a start not recorded to 2026-11-30T18:06:25+00:00 in 2 sittings"
+    # Older code kept only the latest sitting's times; a record reconstructed later says what is known instead.
+    said = "start and end not recorded (2 h 49 min over both sittings)"
+    unrecorded = [{**sittings[0], "started": None, "reconstructed": said}, sittings[1]]
+    assert html_page._run_span({**metadata, "sittings": unrecorded}) == (
+        "Run from a start not recorded to 2026-11-30 18:06:25 UTC in 2 sittings (commits 0671c66, fffcb39), 12 min "
+        f"of running in the 1 of them that recorded their start and end; sitting 1 recorded no start or end ({said})"
     )
+    assert html_page._run_span({"started": sittings[1]["started"], "ended": None}) == (
+        "Run from 2026-11-30 17:54:14 UTC, with no end recorded (interrupted, or still running)"
+    )
+
+
+@pytest.mark.slow
+def test_the_run_line_of_a_run_resumed_in_two_sittings_spans_both(tmp_path, synthetic_root, monkeypatch):
+    # Each sitting takes the times its clock gives: 10:00 to 10:05, then, resumed with a seed added, 12:00 to 12:30.
+    clock = iter(["2026-12-01T10:00:00+00:00", "2026-12-01T10:05:00+00:00"])
+    monkeypatch.setattr(study, "now", lambda: next(clock))
+    config = {**TINY_STUDY, "kinds": ["static", "train"], "seeds": [0]}
+    study.run(load_config(**config), tmp_path / "run", data_root=str(synthetic_root), report=lambda line: None)
+    clock = iter(["2026-12-01T12:00:00+00:00", "2026-12-01T12:30:00+00:00"])
+    study.run(
+        load_config(**{**config, "seeds": [0, 1]}),
+        tmp_path / "run",
+        data_root=str(synthetic_root),
+        report=lambda line: None,
+    )
+    metadata = json.loads((tmp_path / "run" / "metadata.json").read_text())
+    assert [sitting["started"][11:16] for sitting in metadata["sittings"]] == ["10:00", "12:00"]
+    assert metadata["started"] == "2026-12-01T12:00:00+00:00"  # the latest sitting's, as metadata.json keeps it
+    report.write(tmp_path / "run")
+    text = (tmp_path / "run" / "report.html").read_text()
+    assert "Run from 2026-12-01 10:00:00 UTC to 2026-12-01 12:30:00 UTC in 2 sittings (commits " in text
+    assert "35 min of running in all" in text  # 5 min and 30 min, not the 2 h 30 min between them
+    assert '<td class="text">started (last sitting)</td>' in text
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):
