@@ -15,6 +15,10 @@ import torch
 from torch import nn
 
 import vggbench
+from vggbench.engine.registry import KINDS
+from vggbench.reporting import claim
+from vggbench.util import csvio
+from vggbench.util.csvio import write_csv
 from vggbench.util.validate import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +62,49 @@ def test_load_run_leaves_missing_tables_empty_and_refuses_what_is_no_run(tmp_pat
     empty.mkdir()
     with pytest.raises(InputError, match=r"holds neither config\.json nor a table"):
         vggbench.load_run(empty)
+
+
+# What each declared type reads back as (csvio's types, ranges aside).
+DTYPE_OF = {
+    **dict.fromkeys((csvio.BOOLEAN,), pd.api.types.is_bool_dtype),
+    **dict.fromkeys((csvio.INTEGER, csvio.COUNT, csvio.WHOLE), pd.api.types.is_integer_dtype),
+    **dict.fromkeys((csvio.NUMBER, csvio.POSITIVE, csvio.NON_NEGATIVE, csvio.SHARE), pd.api.types.is_float_dtype),
+}
+
+
+def _declared() -> dict[str, dict[str, str]]:
+    """Each table's column types, as each kind (and the claim) declares them."""
+    tables = [claim.TABLE, *(table for kind in KINDS.values() for table in (*kind.tables, kind.summary_table) if table)]
+    return {table.name: table.schema for table in tables}
+
+
+def test_a_runs_tables_read_back_with_the_dtypes_their_kinds_declare(finished_run):
+    run = vggbench.load_run(finished_run.root)
+    declared, checked = _declared(), collections.Counter()
+    for name in run.names:
+        for column, kind in declared.get(name, {}).items():
+            if column in run[name] and kind in DTYPE_OF:
+                assert DTYPE_OF[kind](run[name][column]), (name, column, kind, run[name][column].dtype)
+                checked[name] += 1
+    assert {"static", "train", "summary", "claim"} <= set(checked)
+    assert run.train["batch_norm"].dtype == bool and run.summary["failed"].dtype == "int64"  # a count, there
+    assert run.claim["seeds_variant"].dtype.kind == "i" and run.claim["significant_holm"].dtype.kind == "b"
+
+
+def test_blank_booleans_and_integers_read_back_nullable_and_an_older_claim_still_loads(tmp_path):
+    claims = pd.DataFrame({"claim": ["a", "b", "c"], "batch_norm": [True, False, None], "look": [3, None, None]})
+    write_csv(claims, tmp_path / "claim.csv")
+    run = vggbench.load_run(tmp_path)
+    assert str(run.claim["batch_norm"].dtype) == "boolean" and str(run.claim["look"].dtype) == "Int64"
+    assert list(run.claim[run.claim["batch_norm"]]["claim"]) == ["a"]  # a filter leaves the blank row out
+    assert run.claim["look"].sum() == 3
+    # A published claim of older code (no significant_holm) with rows of no model: its batch_norm is boolean too.
+    published = vggbench.load_run(ROOT / "results" / "map-cpu-2026-11-30").claim
+    assert str(published["batch_norm"].dtype) == "boolean" and "significant_holm" not in published
+    assert published["batch_norm"].isna().any() and published["ratio"].dtype == "int64"
+    write_csv(claims.assign(batch_norm=["True", "maybe", None]), tmp_path / "claim.csv")
+    with pytest.raises(InputError, match=r"claim\.csv has 'maybe' in column batch_norm \(line 3\)"):
+        vggbench.load_run(tmp_path)
 
 
 def _small_conv_net() -> nn.Sequential:

@@ -18,6 +18,7 @@ from vggbench.reporting import claim, page
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts import flags, padding
+from vggbench.verdicts.train import recipe_note
 
 KEYS = {"arch": "vgg11", "ratio": 8, "resolution": 32}
 
@@ -834,3 +835,63 @@ def test_a_sitting_that_recorded_no_design_leaves_the_design_unknown_not_fixed()
     said = claim.design_sentence(rules, claim.history_sentence(metadata))
     assert "fixed before the run" not in said and said.endswith("is not known.")
     assert claim.design_sentence(Rules(), claim.history_sentence(metadata)).startswith("The run sat 2 times")
+
+
+def test_every_tested_row_holds_its_adjusted_decision_in_a_column_whatever_the_design():
+    # The stack leads single by 10 points and trails linear-stack by 0.1 +- 0.1: decided against single, not against
+    # linear-stack, under both designs (the sequential one at its first look of 4 seeds per arm).
+    seeds = np.arange(8)
+    arms = {
+        "stack": [0.9 + 0.001 * seeds],
+        "single": [0.8 - 0.001 * seeds],
+        "linear-stack": [0.9 + 0.002 * (seeds % 2)],
+    }
+    fixed = claim.claim_table({"train": _curves(arms)}, Rules())
+    sequential = claim.claim_table({"train": _curves(arms)}, Rules(design="group-sequential", seeds_per_round=4))
+    for table in (fixed, sequential):
+        final = table[(table["claim"] == "higher accuracy") & (table["analysis"] == "primary")].set_index("baseline")
+        assert final.loc["single", "verdict"] == "supported" and final.loc["single", "significant_holm"] is True
+        assert final.loc["single", "equivalent_holm"] is False
+        # A user who filters on the column finds the decided rows, whatever the design judged them by.
+        decided = table[table["significant_holm"].eq(True)]
+        assert set(decided["verdict"]) == {"supported"} and "single" in set(decided["baseline"])
+        sensitivity = table[table["analysis"] != "primary"]
+        assert sensitivity[["significant_holm", "equivalent_holm"]].isna().all().all()  # not tested: no decision
+    fixed_final = fixed[(fixed["analysis"] == "primary") & fixed["p_value_holm"].notna()]
+    assert (fixed_final["significant_holm"] == (fixed_final["p_value_holm"] < 0.05)).all()
+    seq_final = sequential[(sequential["claim"] == "higher accuracy") & (sequential["analysis"] == "primary")]
+    assert seq_final["p_value_holm"].isna().all() and seq_final["significant_holm"].notna().all()
+    assert (seq_final["significant_holm"] == seq_final["verdict"].isin(["supported", "contradicted"])).all()
+    assert (seq_final["equivalent_holm"] == seq_final["verdict"].eq("equivalent")).all()
+
+
+def test_a_comparison_of_arms_trained_with_different_recipes_says_how_in_its_note():
+    seeds = np.arange(4)
+    train = _curves(
+        {"stack": [0.6 + 0.01 * seeds, 0.9 + 0.01 * seeds], "single": [0.6 - 0.01 * seeds, 0.8 + seeds / 50]}
+    )
+    same = train.assign(optimizer="adam", lr=0.001, momentum=0.9, batch_size=64)
+    # The single kernel trained at a higher rate and with SGD; its momentum differs too, which SGD reads.
+    other = same.assign(
+        lr=np.where(same["variant"] == "single", 0.01, 0.001),
+        optimizer=np.where(same["variant"] == "single", "sgd", "adam"),
+        momentum=np.where(same["variant"] == "single", 0.8, 0.9),
+    )
+    alike, unlike = (claim.claim_table({"train": table}) for table in (same, other))
+    trained = ["higher accuracy", "higher accuracy at an earlier budget", "trains reliably"]
+    assert not alike["note"].fillna("").str.contains("different recipes").any()
+    for part in trained:
+        for _, row in unlike[unlike["claim"] == part].iterrows():
+            assert (
+                "the arms trained with different recipes (lr 0.001 for stack, 0.01 for single; optimizer adam for "
+                "stack, sgd for single; momentum 0.9 for stack, 0.8 for single)"
+            ) in row["note"], (part, row["note"])
+    # Momentum is named only where an arm's optimizer reads it.
+    adam = same.assign(momentum=np.where(same["variant"] == "single", 0.8, 0.9))
+    assert not claim.claim_table({"train": adam})["note"].fillna("").str.contains("different recipes").any()
+    # The effective field of the trained models says it too; the untrained field and exact counts depend on no recipe.
+    compared = {**KEYS, "variant": "stack", "baseline": "single"}
+    field = recipe_note({**compared, "mode": "trained", "unit": "share of image"}, other)
+    assert field.startswith("the arms trained with different recipes (lr 0.001 for stack, 0.01 for single;")
+    assert recipe_note({**compared, "mode": "untrained", "unit": "share of image"}, other) == ""
+    assert recipe_note({**compared, "unit": "params"}, other) == ""

@@ -14,13 +14,15 @@ from html.parser import HTMLParser
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import TINY_STUDY
 from matplotlib.container import ErrorbarContainer
 from matplotlib.patches import Rectangle
 from PIL import Image
 from scipy import stats as scipy_stats
 
 from vggbench.cli import main
-from vggbench.engine.config import Rules
+from vggbench.engine import study
+from vggbench.engine.config import Rules, load_config
 from vggbench.engine.registry import KINDS
 from vggbench.engine.rundir import RunDir
 from vggbench.figures import pairs as pairs_figures
@@ -223,11 +225,13 @@ def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_
     top_down = sorted(accuracy.get_yticklabels(), key=lambda tick: -tick.get_position()[1])
     assert [tick.get_text() for tick in top_down] == ["no bn vs single", "bn vs single"]  # the table's order
     intervals = {tuple(line.get_xdata()): line.get_color() for line in accuracy.lines if len(line.get_xdata()) == 2}
-    assert intervals[(-3.0, -1.0)] == run_figures.VERDICT_COLOURS["contradicted"]
-    assert intervals[(-0.4, 0.8)] == run_figures.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
+    # In claim.csv's unit (a share from 0 to 1), as the tables of claim.md and report.html give the same rows.
+    assert intervals[(-0.03, -0.01)] == run_figures.VERDICT_COLOURS["contradicted"]
+    assert intervals[(-0.004, 0.008)] == run_figures.VERDICT_COLOURS["equivalent"]  # the sensitivity row is not drawn
     assert len(intervals) == 3  # the zero line, and the two primary rows
     (band,) = [patch for patch in accuracy.patches if isinstance(patch, Rectangle)]
-    assert (band.get_x(), band.get_width()) == pytest.approx((-1, 2))  # the margin, +-1 point
+    assert (band.get_x(), band.get_width()) == pytest.approx((-0.01, 0.02))  # the margin, +-0.01
+    assert accuracy.get_xlabel() == "stack - rival, test accuracy (0 to 1)"
     assert [tick.get_text() for tick in field.get_yticklabels()] == ["vs single"]
     assert run_figures.forest(pd.DataFrame([{**common, **rows[-1]}])) is None  # nothing to draw: no figure
     budgets = [{**common, **rows[0], "schedule_epochs": epochs} for epochs in (5, 15)]  # epochs as an axis
@@ -470,16 +474,46 @@ def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
     ]
     metadata = {"started": sittings[1]["started"], "ended": sittings[1]["ended"], "sittings": sittings}
     assert html_page._run_span(metadata) == (
-        "Run from 2026-11-30T15:08:00+00:00 to 2026-11-30T18:06:25+00:00 in 2 sittings (commits 0671c66, "
-        "fffcb39; the last from 2026-11-30T17:54:14+00:00)"
+        "Run from 2026-11-30 15:08:00 UTC to 2026-11-30 18:06:25 UTC in 2 sittings (commits 0671c66, fffcb39), "
+        "12 min of running in the 1 of them that recorded their start and end; sitting 1 recorded no end (interrupted)"
     )
     assert html_page._run_span({**metadata, "sittings": sittings[1:]}) == (
-        "Run from 2026-11-30T17:54:14+00:00 to 2026-11-30T18:06:25+00:00"
+        "Run from 2026-11-30 17:54:14 UTC to 2026-11-30 18:06:25 UTC, 12 min of running"
     )
-    unrecorded = [{**sittings[0], "started": None}, sittings[1]]  # older code kept only the latest sitting's times
-    assert html_page._run_span({**metadata, "sittings": unrecorded}).startswith(
-        "Run from a start not recorded to 2026-11-30T18:06:25+00:00 in 2 sittings"
+    # Older code kept only the latest sitting's times; a record reconstructed later says what is known instead.
+    said = "start and end not recorded (2 h 49 min over both sittings)"
+    unrecorded = [{**sittings[0], "started": None, "reconstructed": said}, sittings[1]]
+    assert html_page._run_span({**metadata, "sittings": unrecorded}) == (
+        "Run from a start not recorded to 2026-11-30 18:06:25 UTC in 2 sittings (commits 0671c66, fffcb39), 12 min "
+        f"of running in the 1 of them that recorded their start and end; sitting 1 recorded no start or end ({said})"
     )
+    assert html_page._run_span({"started": sittings[1]["started"], "ended": None}) == (
+        "Run from 2026-11-30 17:54:14 UTC, with no end recorded (interrupted, or still running)"
+    )
+
+
+@pytest.mark.slow
+def test_the_run_line_of_a_run_resumed_in_two_sittings_spans_both(tmp_path, synthetic_root, monkeypatch):
+    # Each sitting takes the times its clock gives: 10:00 to 10:05, then, resumed with a seed added, 12:00 to 12:30.
+    clock = iter(["2026-12-01T10:00:00+00:00", "2026-12-01T10:05:00+00:00"])
+    monkeypatch.setattr(study, "now", lambda: next(clock))
+    config = {**TINY_STUDY, "kinds": ["static", "train"], "seeds": [0]}
+    study.run(load_config(**config), tmp_path / "run", data_root=str(synthetic_root), report=lambda line: None)
+    clock = iter(["2026-12-01T12:00:00+00:00", "2026-12-01T12:30:00+00:00"])
+    study.run(
+        load_config(**{**config, "seeds": [0, 1]}),
+        tmp_path / "run",
+        data_root=str(synthetic_root),
+        report=lambda line: None,
+    )
+    metadata = json.loads((tmp_path / "run" / "metadata.json").read_text())
+    assert [sitting["started"][11:16] for sitting in metadata["sittings"]] == ["10:00", "12:00"]
+    assert metadata["started"] == "2026-12-01T12:00:00+00:00"  # the latest sitting's, as metadata.json keeps it
+    report.write(tmp_path / "run")
+    text = (tmp_path / "run" / "report.html").read_text()
+    assert "Run from 2026-12-01 10:00:00 UTC to 2026-12-01 12:30:00 UTC in 2 sittings (commits " in text
+    assert "35 min of running in all" in text  # 5 min and 30 min, not the 2 h 30 min between them
+    assert '<td class="text">started (last sitting)</td>' in text
 
 
 def test_a_run_without_accuracy_or_erf_still_gets_a_page_that_says_so(tmp_path, finished_run, capsys):
@@ -540,12 +574,14 @@ def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin
     rows = claims[claims["claim"].str.startswith("higher accuracy") & (claims["analysis"] == "primary")]
     rows = rows.sort_values("optimizer_steps")
     assert list(line.get_xdata()) == [100, 200]
-    assert np.allclose(line.get_ydata(), 100 * rows["difference"])  # -10 points after one epoch, +6.67 after two
+    # In claim.csv's unit, as the tables beside the figure: -0.10 after one epoch, +0.0667 after two.
+    assert np.allclose(line.get_ydata(), rows["difference"]) and np.allclose(line.get_ydata(), [-0.1, 0.2 / 3])
     (band,) = [patch for patch in axes.collections if patch.get_label() == "95% interval"]
     low, high = band.get_paths()[0].vertices[:, 1].min(), band.get_paths()[0].vertices[:, 1].max()
-    assert (low, high) == pytest.approx((100 * rows["ci_low"].min(), 100 * rows["ci_high"].max()))
+    assert (low, high) == pytest.approx((rows["ci_low"].min(), rows["ci_high"].max()))
     (margin,) = [patch for patch in axes.patches if "equivalent" in patch.get_label()]
-    assert margin.get_y() == pytest.approx(-2) and margin.get_height() == pytest.approx(4)
+    assert margin.get_y() == pytest.approx(-0.02) and margin.get_height() == pytest.approx(0.04)
+    assert axes.figure.get_supylabel() == "test accuracy, stack - rival (0 to 1)"
 
 
 def test_learning_curves_show_each_variants_mean_with_its_t_interval():

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from vggbench.engine.rundir import CLAIM_MD, REPORT, RunDir
 from vggbench.models.arch import FactoryArch, ModelSpec
 from vggbench.util import knobs
-from vggbench.util.csvio import read_bytes
+from vggbench.util.csvio import read_bytes, with_dtypes
 from vggbench.util.validate import MAX_SEED, InputError, at_most, did_you_mean, shown
 
 if TYPE_CHECKING:
@@ -45,7 +45,11 @@ class Run:
 
     `tables` holds each name of TABLES, an empty DataFrame where the run has no such table (a kind it did not
     run, or a folder published before the table existed), and any other NAME.csv of the folder under its
-    NAME. A table reads as `run["train"]`, `run.train` or `run.tables["train"]`. `config` is config.json
+    NAME. A table reads as `run["train"]`, `run.train` or `run.tables["train"]`. Each column its table declares a
+    type for (Table.schema) reads back as written: booleans as bool, integers as int64, numbers as float64; a
+    boolean or integer column that some rows leave empty as pandas' nullable `boolean` or `Int64` (a filter on
+    one, as `run.claim[run.claim["batch_norm"]]`, leaves the empty rows out). A folder of older code lacks some
+    columns: they are simply not there. `config` is config.json
     (every key of the run, defaults included; {} where the folder has none) and `metadata` is
     metadata.json (versions, device, CPU, threads, git commit, start and end; {} where it has none).
     """
@@ -98,11 +102,24 @@ def load_run(path: str | Path) -> Run:
     if not directory.root.is_dir():
         raise InputError(f"{directory.root} is not a folder: give a run directory or a published folder")
     others = sorted(found.stem for found in directory.root.glob("*.csv") if found.stem not in TABLES)
-    tables = {name: directory.table(name, checked=False) for name in (*TABLES, *others)}  # as the files have them
+    schemas = _schemas()
+    tables = {
+        name: with_dtypes(directory.table(name, checked=False), directory.path(f"{name}.csv"), schemas.get(name, {}))
+        for name in (*TABLES, *others)
+    }
     config = run_config(directory, missing_ok=True)
     if not config and all(table.empty for table in tables.values()):
         raise InputError(f"{directory.root} holds neither config.json nor a table: is it a vggbench run?")
     return Run(directory.root, tables, config, directory.metadata())
+
+
+def _schemas() -> dict[str, dict[str, str]]:
+    """Each table's column types by its name, as the kinds (and the claim) declare them (Table.schema)."""
+    from vggbench.engine.registry import KINDS
+    from vggbench.reporting.claim import TABLE
+
+    declared = [TABLE, *(table for kind in KINDS.values() for table in (*kind.tables, kind.summary_table) if table)]
+    return {table.name: table.schema for table in declared}
 
 
 def measure_static(model: nn.Module, input_shape: Sequence[int]) -> dict:

@@ -97,6 +97,16 @@ class Table:
     reads: tuple[tuple[str, str], ...] = ()  # (column, type: csvio.NUMBER, ...) the claim and the report read
     required: tuple[str, ...] = ()  # the columns every row fills but a failed trial's (one with an error)
     ordered: tuple[tuple[str, ...], ...] = ()  # columns whose values never decrease along a row (low, median, high)
+    # (column, type) of other columns, which a table may lack (older code) and a row leave empty: the dtypes they
+    # read back as (`schema`), beside csvio.TYPED_WHERE_PRESENT, whose type for the column they replace
+    types: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def schema(self) -> dict[str, str]:
+        """The type of every column the table declares (csvio.with_dtypes reads a table back by them)."""
+        from vggbench.util.csvio import TYPED_WHERE_PRESENT
+
+        return {**TYPED_WHERE_PRESENT, **dict(self.types), **dict(self.reads)}
 
     def checked(self, table: pd.DataFrame, path, rows: bool = False) -> pd.DataFrame:
         """`table`, read from `path`, once every column it is read for is there, of its type and in its range, and

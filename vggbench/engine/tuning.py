@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 
 from vggbench.engine.kinds.train import CANDIDATE, TUNING, arm_name, budget_part, training_trial
 from vggbench.engine.rundir import DONE, TUNING_DB, TUNING_JSON, RunDir
-from vggbench.measure.setups import CandidateConfig, TrainConfig
+from vggbench.measure.setups import RECIPE_KNOBS, CandidateConfig, TrainConfig
 from vggbench.models.arch import ModelSpec
 from vggbench.models.schema import SCHEDULE, identity
 from vggbench.util import knobs
@@ -57,9 +57,6 @@ if TYPE_CHECKING:
 
     from vggbench.engine.contract import Trial
 
-# The TrainConfig knobs a search may vary: the recipe, not the budget, the data or the machine (those that
-# TrainConfig has: `init` where it is a knob).
-RECIPE_KNOBS = ("lr", "optimizer", "momentum", "weight_decay", "lr_schedule", "batch_size", "normalize", "init")
 # A knob that TrainConfig refuses unless another has a value: asked only of the candidates that give it that value.
 APPLIES_ONLY = {"momentum": ("optimizer", "sgd")}
 MAX_CANDIDATES = 1000  # candidates per arm: beyond, a typo rather than a search

@@ -137,6 +137,12 @@ class SpeedSetup(Machine):
         }
 
 
+# The TrainConfig knobs that make a training recipe, which a search may vary (vggbench.engine.tuning) and the claim
+# compares between arms (vggbench.verdicts.train.recipe_note): not the budget, the data or the machine (those that
+# TrainConfig has: `init` where it is a knob).
+RECIPE_KNOBS = ("lr", "optimizer", "momentum", "weight_decay", "lr_schedule", "batch_size", "normalize", "init")
+
+
 @dataclass(frozen=True)
 class TrainConfig(Machine):
     """How to train; validated when made. The defaults are the book's recipe (d2l.ai's VGG chapter)."""

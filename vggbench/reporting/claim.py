@@ -24,15 +24,17 @@ import pandas as pd
 
 from vggbench.engine import registry
 from vggbench.engine.config import Rules, run_config
-from vggbench.engine.contract import Kind
+from vggbench.engine.contract import Kind, Table
 from vggbench.engine.rundir import CLAIM_MD, DECISIONS, RunDir
 from vggbench.measure import noise
 from vggbench.models.schema import STANDS_FOR
 from vggbench.reporting import recipes
 from vggbench.stats import hypothesis as stats
 from vggbench.util import knobs
+from vggbench.util.csvio import BOOLEAN, COUNT, NUMBER, WHOLE
 from vggbench.util.validate import InputError, printable
 from vggbench.verdicts import flags, robustness
+from vggbench.verdicts import train as train_verdicts
 from vggbench.verdicts.decisions import recorded_decisions
 from vggbench.verdicts.design_check import family_spreads, null_family
 from vggbench.verdicts.vocabulary import EARLIER, PRIMARY
@@ -63,6 +65,8 @@ COLUMNS = [
     "p_value_holm",
     "tost_p",
     "tost_p_holm",
+    "significant_holm",
+    "equivalent_holm",
     "design",
     "look",
     "looks",
@@ -84,6 +88,21 @@ COLUMNS = [
     "note",
 ]
 # The terminal shows a few of these, part by part (vggbench.reporting.terminal.claim_text); claim.csv has them all.
+# Their types, as claim.csv reads back (vggbench.load_run): a column most rows leave empty keeps its type.
+TABLE = Table(
+    "claim",
+    "The claim, part by part",
+    tuple(COLUMNS),
+    types=(
+        *((column, WHOLE) for column in ("seeds_baseline", "seeds_variant", "failed_baseline", "failed_variant")),
+        *((column, COUNT) for column in ("schedule_epochs", "look", "looks")),
+        *((column, NUMBER) for column in ("baseline_value", "variant_value", "difference", "ratio_value")),
+        *((column, NUMBER) for column in ("p_value", "p_value_holm", "tost_p", "tost_p_holm", "margin")),
+        *((column, NUMBER) for column in ("nominal_level", "equivalence_level", "mde", "mde_level")),
+        *((column, NUMBER) for column in ("hedges_g", "cohens_dz")),
+        *((column, BOOLEAN) for column in ("significant_holm", "equivalent_holm")),
+    ),
+)
 
 
 # The order the parts are told in: cost, fields, accuracy and trainability, speed, density; a kind not named
@@ -106,9 +125,12 @@ def claim_table(
     kinds = _in_order(registry.KINDS.values() if kinds is None else kinds)
     given = {table.name: pd.DataFrame() for kind in kinds for table in kind.tables} | dict(tables)
     rows = [row for kind in kinds for row in kind.judge(given, rules)]
-    evidence = flags.training_evidence(given.get("train", pd.DataFrame()))
+    train = given.get("train", pd.DataFrame())
+    evidence = flags.training_evidence(train)
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
         row["validity"] = flags.of_row(row, evidence) or np.nan
+        note = row.get("note") if isinstance(row.get("note"), str) else ""
+        row["note"] = "; ".join(filter(None, [note, train_verdicts.recipe_note(row, train)])) or np.nan
     # No validity for the windows: they rest on the search's validation runs, not on the training runs flags read.
     rows += robustness.window_claims(tables.get("tuning", pd.DataFrame()))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
@@ -204,8 +226,9 @@ def _part_sections(claims: pd.DataFrame) -> list[str]:
 INTRO = (
     "Verdicts from the tables in this folder. A verdict is supported or contradicted where the difference is "
     "in the claim's favour or against it at {alpha} after Holm's adjustment over the part's primary rows "
-    "(`p_value_holm`); equivalent where it lies within the stated margin (two one-sided tests, Holm-adjusted "
-    "alike, `tost_p_holm`: accuracy against +-{accuracy}, effective field against +-{erf}); inconclusive "
+    "(`p_value_holm`; the decision in `significant_holm`); equivalent where it lies within the stated margin (two "
+    "one-sided tests, Holm-adjusted alike, `tost_p_holm` and `equivalent_holm`: accuracy against +-{accuracy}, "
+    "effective field against +-{erf}); inconclusive "
     "otherwise, which means the run could not decide, not that there is no difference: `mde` is the smallest "
     "accuracy difference each row could detect with 80% power at its spread and at the level it was tested at "
     "(`mde_level`: its Holm step's share of alpha, under a sequential design through its look's boundary; a "
@@ -237,7 +260,8 @@ ACCURACY_TEST = (
 SEQUENTIAL_HOLM = (
     "the final accuracy rows under a group-sequential design hold Holm inside their boundaries instead, each "
     "p-value (or TOST p) tested at its Holm step's level within the look's spent boundary (`nominal_level`, "
-    "`equivalence_level`), `p_value_holm` and `tost_p_holm` empty"
+    "`equivalence_level`), `p_value_holm` and `tost_p_holm` empty: `significant_holm` and `equivalent_holm` hold "
+    "every tested row's adjusted decision, under either design"
 )
 
 

@@ -15,6 +15,7 @@ import numbers
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -254,18 +255,63 @@ def verdict_grid(claims: pd.DataFrame) -> str:
     )
 
 
-def _run_span(metadata: dict) -> str:
-    """When the run ran: from its first sitting's start to its end, with the sittings and their commits where
-    it was resumed."""
+def _sittings(metadata: dict) -> list[dict]:
+    """The run's sittings as metadata.json records them (vggbench.engine.study), oldest first; a run of older code,
+    which kept only its latest sitting's times, as that one sitting."""
     sittings = [sitting for sitting in metadata.get("sittings") or [] if isinstance(sitting, dict)]
-    if len(sittings) < 2:
-        return f"Run from {metadata.get('started')} to {metadata.get('ended')}"
-    commits = dict.fromkeys(str(sitting.get("git_commit"))[:7] for sitting in sittings)
-    first = sittings[0].get("started") or "a start not recorded"  # older code kept only the latest sitting
-    return (
-        f"Run from {first} to {metadata.get('ended')} in {len(sittings)} sittings "
-        f"(commits {', '.join(commits)}; the last from {metadata.get('started')})"
-    )
+    return sittings or [{key: metadata.get(key) for key in ("started", "ended", "git_commit")}]
+
+
+def _moment(stamp) -> datetime | None:
+    """A time metadata.json records (ISO 8601, with its offset from UTC), or None where it holds none or none
+    readable."""
+    try:
+        moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.utcoffset() is not None else None
+
+
+def _at(stamp) -> str:
+    """A recorded time as the page says it: '2026-11-30 17:54:14 UTC' (the text as recorded where it is no time)."""
+    moment = _moment(stamp)
+    return str(stamp) if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float) -> str:
+    """'2 h 49 min', '12 min', '40 s'."""
+    minutes = round(seconds / 60)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+
+
+def _run_span(metadata: dict) -> str:
+    """When the run ran, over every sitting: its first sitting's start, its last sitting's end and how many
+    sittings (with their commits), and how long they ran in all; a sitting that recorded no start or end is named
+    (with what its record says instead, where it was reconstructed)."""
+    sittings = _sittings(metadata)
+    first, last = sittings[0].get("started"), sittings[-1].get("ended")
+    line = f"Run from {_at(first) if first else 'a start not recorded'}"
+    line += f" to {_at(last)}" if last else ", with no end recorded (interrupted, or still running)"
+    if len(sittings) > 1:
+        commits = dict.fromkeys(str(sitting.get("git_commit"))[:7] for sitting in sittings)
+        line += f" in {len(sittings)} sittings (commits {', '.join(commits)})"
+    spans = [(_moment(sitting.get("started")), _moment(sitting.get("ended"))) for sitting in sittings]
+    timed = [(end - start).total_seconds() for start, end in spans if start and end]
+    untimed = []
+    for number, (sitting, (start, end)) in enumerate(zip(sittings, spans, strict=True), start=1):
+        missing = [word for word, moment in (("start", start), ("end", end)) if moment is None]
+        if not missing or (number == len(sittings) and missing == ["end"]):  # the last's: said above
+            continue
+        said = sitting.get("reconstructed")
+        why = f" ({said})" if isinstance(said, str) else " (interrupted)" if missing == ["end"] else ""
+        untimed.append(f"sitting {number} recorded no {' or '.join(missing)}{why}")
+    if timed:
+        whole = len(timed) == len(sittings)
+        line += f", {_duration(sum(timed))} of running" + (" in all" if whole and len(sittings) > 1 else "")
+        line += "" if whole else f" in the {len(timed)} of them that recorded their start and end"
+    return line + "".join(f"; {words}" for words in untimed)
 
 
 def _history(metadata: dict) -> list[str]:
@@ -304,6 +350,8 @@ DETAILS = (
     "p_value_holm",
     "tost_p",
     "tost_p_holm",
+    "significant_holm",
+    "equivalent_holm",
     "margin",
     "hedges_g",
     "cohens_dz",
@@ -421,7 +469,8 @@ CLAIM_INTRO = (
 # Where a group-sequential design judged the final accuracy rows (vggbench.verdicts.sequential).
 SEQUENTIAL_ROWS = (
     "; the final rows under a group-sequential design instead each tested at its Holm step's level within the "
-    "look's spent boundary (`nominal_level`, `equivalence_level`), `p_value_holm` empty"
+    "look's spent boundary (`nominal_level`, `equivalence_level`), `p_value_holm` empty and the decision in "
+    "`significant_holm` (`equivalent_holm` for equivalence), as every tested row has it"
 )
 
 
@@ -532,10 +581,17 @@ def _recipe_section(tuning: dict | None, claims: pd.DataFrame) -> list[str]:
     ]
 
 
+LAST_SITTING = ("started", "ended")  # metadata.json's times of the latest sitting only
+
+
 def _metadata_section(metadata: dict) -> list[str]:
     config = metadata.get("config", {})
+    several = len(_sittings(metadata)) > 1  # then `started` and `ended` are the last sitting's (the run line's span)
     facts = [
-        [_cell(key, numeric=False), _cell(str(value), numeric=False)]
+        [
+            _cell(f"{key} (last sitting)" if several and key in LAST_SITTING else key, numeric=False),
+            _cell(str(value), numeric=False),
+        ]
         for key, value in metadata.items()
         if key != "config"
     ]

@@ -14,10 +14,11 @@ from vggbench.figures.tuning import LR_SENSITIVITY
 from vggbench.reporting.claim import at_earlier_budget
 from vggbench.verdicts.vocabulary import ACCURACY, NON_LINEARITY, PRIMARY
 
-# The families a forest plot shows: their claims, and the unit their differences are drawn in (x 100).
+# The families a forest plot shows: their claims, and the unit their differences are drawn in, claim.csv's (a
+# share from 0 to 1, as the tables of claim.md and report.html give it).
 FOREST_PARTS = (
-    (("higher accuracy", "more non-linearity helps"), "stack - rival, test accuracy (points)"),
-    (("same effective receptive field",), "stack - rival, share of the image holding half the gradient (points)"),
+    (("higher accuracy", "more non-linearity helps"), "stack - rival, test accuracy (0 to 1)"),
+    (("same effective receptive field",), "stack - rival, share of the image holding half the gradient (0 to 1)"),
 )
 VERDICT_COLOURS = {
     "supported": "#2ca02c",
@@ -63,14 +64,14 @@ def forest(claims: pd.DataFrame):
         candidates = [c for c in ("arch", "ratio", "resolution", "batch_norm", "schedule_epochs", "mode") if c in rows]
         varying = [column for column in candidates if rows[column].nunique(dropna=False) > 1]
         positions = np.arange(len(rows))[::-1]
-        margin = 100 * rows["margin"].dropna().max()
+        margin = rows["margin"].dropna().max()
         axes.axvspan(-margin, margin, color="#dddddd", alpha=0.6, lw=0)
         axes.axvline(0, color="black", lw=0.8)
         for position, row in zip(positions, (row for _, row in rows.iterrows()), strict=True):
             colour = VERDICT_COLOURS.get(row["verdict"], "#7f7f7f")
-            low, high = 100 * row["ci_low"], 100 * row["ci_high"]
+            low, high = row["ci_low"], row["ci_high"]
             axes.plot([low, high], [position, position], color=colour, lw=2, solid_capstyle="butt")
-            axes.plot(100 * row["difference"], position, "o", color=colour, ms=5)
+            axes.plot(row["difference"], position, "o", color=colour, ms=5)
         axes.set_yticks(positions, [_comparison_label(row, varying) for _, row in rows.iterrows()], fontsize=7)
         axes.set_xlabel(unit, fontsize=8)
         axes.grid(True, axis="x", alpha=0.3)
@@ -131,7 +132,7 @@ def accuracy_vs_macs(summary: pd.DataFrame):
 
 
 def accuracy_budgets(claims: pd.DataFrame):
-    """The stack's accuracy difference from each rival, in points, against optimizer steps, one panel per
+    """The stack's accuracy difference from each rival (0 to 1, as claim.csv) against optimizer steps, one panel per
     comparison: each budget's claim row (the earlier budgets' and the final one) with its 95% interval as a
     band, the equivalence margin shaded and zero marked. None without rows at earlier budgets."""
     if claims.empty or "optimizer_steps" not in claims or not at_earlier_budget(claims).any():
@@ -147,13 +148,13 @@ def accuracy_budgets(claims: pd.DataFrame):
         first, steps = panel.iloc[0], panel["optimizer_steps"]
         axes = add(index, f"{look.model_label(first, several_resolutions)}: stack - {first['baseline']}")
         colour, marker = look.style(first["baseline"], variants)
-        margin = 100 * panel["margin"].max()
-        axes.axhspan(-margin, margin, color="#d9e6f7", linewidth=0, label=f"±{margin:g} points: equivalent")
+        margin = panel["margin"].max()
+        axes.axhspan(-margin, margin, color="#d9e6f7", linewidth=0, label=f"±{margin:g}: equivalent")
         axes.axhline(0, color="black", linewidth=0.8)
-        band = (100 * panel["ci_low"], 100 * panel["ci_high"])
+        band = (panel["ci_low"], panel["ci_high"])
         axes.fill_between(steps, *band, color=colour, alpha=0.25, linewidth=0, label="95% interval")
-        axes.plot(steps, 100 * panel["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
-    return look.label_panels(figure, "optimizer steps", "test accuracy, stack - rival (points)")
+        axes.plot(steps, panel["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
+    return look.label_panels(figure, "optimizer steps", "test accuracy, stack - rival (0 to 1)")
 
 
 FIGURES = (
@@ -161,8 +162,9 @@ FIGURES = (
         "forest",
         "Every comparison, difference and interval",
         "Each primary comparison of the stack with a rival, condition by condition: the difference "
-        "(stack - rival, x 100) with its 95% interval, coloured by its verdict; the shaded band is the "
-        "equivalence margin. Top: accuracy; below: the effective field (a smaller share is a smaller field).",
+        "(stack - rival, as claim.csv gives it: a share from 0 to 1) with its 95% interval, coloured by its "
+        "verdict; the shaded band is the equivalence margin. Top: accuracy; below: the effective field (a smaller "
+        "share is a smaller field).",
         "claim",
         forest,
     ),
@@ -177,9 +179,9 @@ FIGURES = (
     Figure.of_table(
         "accuracy_budgets",
         "Accuracy difference against the training budget",
-        "The stack's test accuracy minus each rival's, in points, against optimizer steps: each budget's row "
-        "of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale blue band "
-        "is the equivalence margin.",
+        "The stack's test accuracy minus each rival's (0 to 1, as claim.csv), against optimizer steps: each "
+        "budget's row of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale "
+        "blue band is the equivalence margin.",
         "claim",
         accuracy_budgets,
     ),

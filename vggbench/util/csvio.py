@@ -373,6 +373,33 @@ def _typed(table: pd.DataFrame, column: str, kind: str, path: str | Path, failed
     return typed
 
 
+# Each type's kind of value, without its range: what a table reads back as (with_dtypes).
+_BASE_TYPES = {POSITIVE: NUMBER, NON_NEGATIVE: NUMBER, SHARE: NUMBER, COUNT: INTEGER, WHOLE: INTEGER}
+
+
+def with_dtypes(table: pd.DataFrame, path: str | Path, schema: dict[str, str]) -> pd.DataFrame:
+    """`table` (read from `path`) with each column `schema` types (column -> type) as it was written: booleans as
+    bool, integers as int64 and numbers as float64; where a row leaves a boolean or an integer empty, as pandas'
+    nullable boolean or Int64 (a CSV reader would make them object and float64). Columns `schema` does not name
+    stay as read, and so do their ranges: a value not of its column's type is an InputError (check_columns's)."""
+    import numpy as np
+
+    typed = table.copy()
+    never_failed, where = np.zeros(len(table), dtype=bool), (lambda line: f"line {line + 2}")
+    for column in table.columns:
+        kind = _BASE_TYPES.get(schema.get(column), schema.get(column))
+        if kind not in (BOOLEAN, INTEGER, NUMBER):
+            continue
+        values = _typed(table, column, kind, path, never_failed, where)
+        if kind == NUMBER:
+            typed[column] = values.astype("float64")
+        elif kind == BOOLEAN:
+            typed[column] = values.astype("bool" if values.notna().all() else "boolean")
+        else:
+            typed[column] = values.astype("int64" if values.notna().all() else "Int64")
+    return typed
+
+
 def _numbers(value) -> bool:
     """Whether a cell holds numbers joined by ';' (nan allowed), as per-model columns do."""
     try:

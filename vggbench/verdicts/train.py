@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from vggbench.measure.setups import RECIPE_KNOBS
 from vggbench.measure.training_rules import failed, final_epoch
 from vggbench.models.schema import GROUP_KEYS, RECIPE, SCHEDULE, TUNED, keys_in
 from vggbench.stats import correctness
@@ -39,12 +40,15 @@ from vggbench.stats import hypothesis as stats
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
 from vggbench.verdicts.sequential import CONTINUE, expected_seeds, looks_judged
 from vggbench.verdicts.vocabulary import (
+    CONTRADICTED,
+    DECIDED,
     EQUIVALENT,
     INCONCLUSIVE,
     INTERACTION_ROW,
     PRIMARY,
     SHARED_RECIPE,
     STACK,
+    SUPPORTED,
     accuracy_claim,
     adjust,
     contrasts,
@@ -200,6 +204,43 @@ def _with_recipe_notes(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def recipe_note(row: dict, train: pd.DataFrame) -> str:
+    """Where a claim row compares trained arms (its accuracy, its trainability, their interactions, their trained
+    effective fields) whose runs in `train` trained with different recipes (the recipe knobs train.csv records,
+    RECIPE_KNOBS; momentum only where an arm's optimizer is SGD, the one that reads it), which knobs differ and how,
+    in words; '' where the arms trained alike, or the row compares no trained arms. The arms are the row's variant
+    and baseline in the group its identity names."""
+    trained = row.get("unit") in (ACCURACY, FAILED_SHARE) or row.get("mode") == "trained"
+    if not trained or train.empty or "variant" not in train:
+        return ""
+    runs = train
+    for key in (key for key in GROUP_KEYS if key in train and _given(row.get(key))):
+        runs = runs[runs[key] == row[key]]
+    arms = [runs[runs["variant"] == row.get(arm)] for arm in ("variant", "baseline")]
+    if any(arm.empty for arm in arms):
+        return ""
+    differ = []
+    with_momentum = "optimizer" not in train or any(arm["optimizer"].eq("sgd").any() for arm in arms)
+    for knob in (knob for knob in RECIPE_KNOBS if knob in train and (knob != "momentum" or with_momentum)):
+        values = [sorted(set(arm[knob].dropna()), key=str) for arm in arms]
+        if values[0] != values[1]:
+            differ.append(
+                f"{knob} {_values(values[0])} for {row['variant']}, {_values(values[1])} for {row['baseline']}"
+            )
+    if not differ:
+        return ""
+    return f"the arms trained with different recipes ({'; '.join(differ)}): the difference is the recipes' as well"
+
+
+def _given(value) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def _values(found: list) -> str:
+    """A knob's values in an arm, as a note names them: '0.001', 'adam or sgd', 'none'."""
+    return " or ".join(f"{value:g}" if isinstance(value, float) else str(value) for value in found) or "none"
+
+
 def _shared_recipe_rows(train: pd.DataFrame, margin: float) -> list[dict]:
     """The final comparisons again on the runs at the shared recipe of the groups that trained at their chosen
     recipes too: the primary analysis's numbers (failed runs left out, every seed), as a sensitivity row."""
@@ -260,6 +301,7 @@ def accuracy_claims(
     for row in rows:
         if "sequential_verdict" in row:  # Holm is in its boundary (Maurer & Bretz), not in adjusted p-values
             row.update(verdict=row.pop("sequential_verdict"), p_value_holm=math.nan, tost_p_holm=math.nan)
+            row.update(_sequential_decided(row))
     _with_mde(rows)
     return _with_recipe_notes(rows)
 
@@ -448,6 +490,16 @@ def _sequential_columns(decision, plan) -> dict:
     columns = {"sequential_verdict": verdict, "look": decision.look, "looks": looks, "note": note}
     columns.update(nominal_level=decision.level, equivalence_level=decision.equivalence_level)
     return columns  # its mde at nominal_level: `_with_mde`, from the row's own test
+
+
+def _sequential_decided(row: dict) -> dict:
+    """A sequential row's DECIDED columns from its decision: a difference where a p crossed its boundary, else
+    equivalence where a TOST p did (the design tests equivalence only where no difference was found); empty where
+    no look judged it (`look` empty: too few runs)."""
+    if math.isnan(row.get("look", math.nan)):
+        return dict.fromkeys(DECIDED.values(), math.nan)
+    different = row["verdict"] in (SUPPORTED, CONTRADICTED)
+    return {DECIDED["p_value"]: different, DECIDED["tost_p"]: row["verdict"] == EQUIVALENT}
 
 
 def _crossed(decision, alpha: float) -> str:

@@ -105,13 +105,21 @@ def decide(row: dict, favours=favours_difference) -> str:
     return INCONCLUSIVE
 
 
+# The adjusted decision of each test, a column of its own (True, False; empty where the row was not tested): the
+# Holm-adjusted p below ALPHA, or under a group-sequential design the p that crossed its boundary (verdicts.train).
+# A user filters on it whatever the design; a sequential row has no adjusted p-value.
+DECIDED = {"p_value": "significant_holm", "tost_p": "equivalent_holm"}
+
+
 def adjust(rows: list[dict], columns=("p_value", "tost_p"), judge=decide) -> None:
-    """Holm over the primary rows of one family (each of `columns` gets its `_holm` twin), and each primary
-    row's verdict from them by `judge`; a sensitivity row gets no verdict (NaN): its numbers stand beside."""
+    """Holm over the primary rows of one family (each of `columns` gets its `_holm` twin and its DECIDED column),
+    and each primary row's verdict from them by `judge`; a sensitivity row gets no verdict (NaN): its numbers
+    stand beside."""
     primary = [row for row in rows if row["analysis"] == PRIMARY]
     for column in columns:
         for row, adjusted in zip(primary, stats.holm([row.get(column, math.nan) for row in primary]), strict=True):
             row[f"{column}_holm"] = adjusted
+            row[DECIDED[column]] = math.nan if math.isnan(adjusted) else bool(adjusted < stats.ALPHA)
     for row in rows:
         row["verdict"] = judge(row) if row["analysis"] == PRIMARY else math.nan
 

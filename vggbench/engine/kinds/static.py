@@ -97,6 +97,12 @@ class Static(Kind):
             help="also show the per-layer table (window, output side, receptive field, jump, start); "
             "with FILE.csv also write it",
             on_request=True,
+            # empty where a layer has none (a pooling layer's channels, the head's block): integers all the same
+            types=(
+                *((column, WHOLE) for column in ("block", "layer_in_channels", "layer_out_channels", "padding_px")),
+                *((column, WHOLE) for column in ("kernel_px", "stride_px", "dilation", "out_px", "jump_px")),
+                ("start_px", NUMBER),
+            ),
         ),
     )
     help = "parameters, MACs/FLOPs and theoretical receptive field of each model"

@@ -16,7 +16,7 @@ from vggbench.engine.rundir import CHECKPOINTS, checkpoint_file, spec_key
 from vggbench.measure import data
 from vggbench.measure.setups import TrainConfig
 from vggbench.models.schema import ARCH, MODEL_KEYS, NAME_KEYS, RECIPE, SCHEDULE, SHARED, TUNED, keys_in
-from vggbench.util.csvio import BOOLEAN, INTEGER, NON_NEGATIVE, NUMBER, SHARE, TEXT
+from vggbench.util.csvio import BOOLEAN, COUNT, INTEGER, NON_NEGATIVE, NUMBER, SHARE, TEXT, WHOLE
 from vggbench.util.knobs import as_list
 
 if TYPE_CHECKING:
@@ -164,6 +164,13 @@ class Train(Kind):
         SUMMARY_COLUMNS,
         flag="--summary",
         help="the summary over seeds as CSV",
+        types=(
+            ("epochs", COUNT),
+            *((column, WHOLE) for column in ("seeds", "failed")),  # failed: a count here, not train.csv's flag
+            *((column, NUMBER) for column in ("test_acc_mean", "test_acc_std", "test_acc_min", "test_acc_max")),
+            ("last_epoch_gain", NUMBER),
+            ("still_learning", BOOLEAN),
+        ),
     )
     files = Files(
         CHECKPOINTS,
