@@ -75,6 +75,8 @@ def _draw_erf_grid(rows: list[list[ErfPanel | str]]):
 
     columns = len(rows[0])
     figure = look.new_figure(2.0 * columns, 2.3 * len(rows))
+    # Square maps: the constrained layout would size each cell before squaring it and push the titles off the top.
+    figure.set_layout_engine("compressed")
     for row_index, row in enumerate(rows):
         for column_index, panel in enumerate(row):
             axes = figure.add_subplot(len(rows), columns, row_index * columns + column_index + 1)
