@@ -134,19 +134,18 @@ def _drawn(run, tables) -> dict:
 
 
 def _labels(figure) -> list[Text]:
-    """The texts of a figure that a reader reads, tick labels aside (matplotlib lays those out itself)."""
-    ticks = {
-        id(label)
-        for axes in figure.axes
-        for axis in (axes.xaxis, axes.yaxis)
-        for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]
-        for label in (tick.label1, tick.label2)
-    }
-    return [
-        text
-        for text in figure.findobj(Text)
-        if text.get_visible() and text.get_text().strip() and id(text) not in ticks
-    ]
+    """Every text of a figure a reader reads: titles, axis labels, annotations, legends, and the tick labels of
+    the ticks within each axis's view (matplotlib keeps others, undrawn)."""
+    ticks, shown = set(), []
+    for axes in figure.axes:
+        for index, axis in enumerate((axes.xaxis, axes.yaxis)):
+            low, high = sorted(axis.get_view_interval())
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                ticks.update((id(tick.label1), id(tick.label2)))
+            for label in axis.get_ticklabels(which="both"):
+                shown += [label] if low <= label.get_position()[index] <= high else []
+    texts = [text for text in figure.findobj(Text) if id(text) not in ticks] + shown
+    return [text for text in texts if text.get_visible() and text.get_text().strip()]
 
 
 def _overlap(one, other) -> float:

@@ -95,6 +95,22 @@ def say(axes, sentence: str) -> None:
     axes.text(0.5, 0.5, textwrap.fill(sentence, 28), transform=axes.transAxes, ha="center", va="center", fontsize=8)
 
 
+def plain_log_ticks(axes) -> None:
+    """The x axis of `axes` on a log scale, its ticks written as plain numbers (0.3, 2, 40) and the ticks between
+    powers of ten labelled only as far as they fit: all of them over less than 0.4 of a decade, a few (2, 3, 4,
+    6) over less than one, none over more (matplotlib's LogFormatter's rule)."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def __call__(self, x, pos=None):
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(Plain(labelOnlyBase=False))
+    axes.xaxis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+    axes.tick_params(axis="x", which="minor", labelsize=7)
+
+
 def clipped(values, low: float, high: float):
     """`values` held to the possible range [low, high] (an accuracy to 0..1): an interval that runs past what
     can happen says no more than one that stops there, and draws an axis that misleads."""
