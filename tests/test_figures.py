@@ -4,6 +4,7 @@ against what such data can say: axes within the possible range, log axes near th
 data or a sentence saying why it has none, no label clipped or overlapping another, no legend over the data."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,8 @@ def thin_noisy_run(run) -> dict[str, pd.DataFrame]:
         [{**MODEL, "mode": "infer", "variant": variant, "time_ratio_median": 1.1, "ci_low": 0.2, "ci_high": 8.0,
           "stable": False} for variant in VARIANTS[1:]]
     )  # fmt: skip
-    with pytest.warns(RuntimeWarning):  # scipy: single's accuracies are all alike
+    with warnings.catch_warnings():  # scipy's precision warning: single's accuracies are all alike
+        warnings.simplefilter("ignore", RuntimeWarning)
         claims = claim.claim_table({"train": train})
     return {
         "summary": summary,
@@ -161,12 +163,17 @@ def _in_data(artist, axes) -> bool:
     return artist.get_transform() == axes.transData  # not a line across the axes (axhline) nor a span
 
 
+def _finite(chunks) -> np.ndarray:
+    """(x, y) points from arrays of them, in one array, those with a NaN or an infinity left out."""
+    points = np.concatenate([np.asarray(chunk, dtype=float).reshape(-1, 2) for chunk in chunks] or [np.empty((0, 2))])
+    return points[np.isfinite(points).all(axis=1)]
+
+
 def _data(axes) -> tuple[np.ndarray, np.ndarray]:
     """Every x and y the axes drew in data coordinates: its lines' points, its bands' and bars' vertices."""
     points = [line.get_xydata() for line in axes.lines if _in_data(line, axes)]
     points += [path.vertices for shape in axes.collections if _in_data(shape, axes) for path in shape.get_paths()]
-    points = np.concatenate([np.asarray(chunk, dtype=float).reshape(-1, 2) for chunk in points] or [np.empty((0, 2))])
-    points = points[np.isfinite(points).all(axis=1)]
+    points = _finite(points)
     return points[:, 0], points[:, 1]
 
 
@@ -210,13 +217,11 @@ def test_accuracy_axes_stay_within_the_possible_range(thin):
 def _points(axes) -> np.ndarray:
     """The measured points the axes marks (its lines with markers), in data coordinates: not their bars' caps."""
     caps = {id(cap) for bars in axes.containers if isinstance(bars, ErrorbarContainer) for cap in bars.lines[1]}
-    marked = [
+    return _finite(
         line.get_xydata()
         for line in axes.lines
         if _in_data(line, axes) and line.get_marker() not in NO_MARKER and id(line) not in caps
-    ]
-    points = np.concatenate([np.asarray(chunk, dtype=float).reshape(-1, 2) for chunk in marked] or [np.empty((0, 2))])
-    return points[np.isfinite(points).all(axis=1)]
+    )
 
 
 def test_log_axes_stay_within_a_decade_of_the_points_and_hold_nothing_below_zero(thin):

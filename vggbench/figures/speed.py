@@ -29,7 +29,7 @@ def throughput_vs_ratio(speed: pd.DataFrame):
     archs = sorted(table["arch"].unique())
     by_arch = table["ratio"].nunique() == 1
     several_resolutions = table["resolution"].nunique() > 1
-    figure = look.new_figure(4.6 * len(panels) + 1.6, 4.0)
+    figure = look.new_figure(4.6 * len(panels) + 1.6, 4.0)  # 1.6 in for the legend beside the panels
     for index, ((device_name, mode), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
         lines = rows.groupby(["arch", "variant", "resolution", "batch_norm"])

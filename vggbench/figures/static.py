@@ -25,7 +25,8 @@ def block_ratios(blocks: pd.DataFrame):
     panels = list(single.groupby(["arch", "ratio", "batch_norm"], sort=True))
     columns = min(len(panels), look.PANELS_PER_ROW)
     grid_rows = -(-len(panels) // columns)
-    figure = look.new_figure(max(4.0, 1.1 * single["block"].max()) * columns + 1.4, 4.0 * grid_rows)
+    legend_in = 1.4  # the legend's room beside the panels
+    figure = look.new_figure(max(4.0, 1.1 * single["block"].max()) * columns + legend_in, 4.0 * grid_rows)
     for index, ((arch, ratio, normed), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(grid_rows, columns, index)
         positions = np.arange(len(rows))

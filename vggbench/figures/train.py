@@ -15,8 +15,8 @@ from vggbench.verdicts.train import final_runs, rows_of
 def learning_curves(train: pd.DataFrame):
     """Test accuracy against optimizer steps, one panel per group of models and a line per variant: the mean
     over the runs that did not fail (by the final epoch's rule) with its 95% t interval as a band, held to 0..1.
-    A variant whose every run failed is named under its panel's title instead. None where the runs recorded one
-    epoch."""
+    A variant whose every run failed is named under its panel's title instead, and a panel whose every run
+    failed says so. None where the runs recorded one epoch."""
     needed = {"test_acc", "optimizer_steps", "epoch"}
     if not needed <= set(train.columns) or train["epoch"].nunique() < 2:
         return None
