@@ -286,7 +286,7 @@ def test_block_bars_show_the_textbook_ratio_where_in_equals_out():
     assert "2x 3x3 | 5x5" in axes.get_xticklabels()[4].get_text()
 
 
-def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_path):
+def test_erf_panels_draw_the_measured_squares_and_say_why_a_map_is_missing(tmp_path):
     maps = tmp_path / "erf_maps"
     maps.mkdir()
     contribution = np.zeros((16, 16))
@@ -304,7 +304,7 @@ def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_p
                 "erf_side_t50": 4,
                 "erf_side_t99": 4,
             },
-            # measured, but its map was not saved: a blank panel, not a crash
+            # measured, but its map was not saved: a panel that says so, not a crash
             {
                 "arch": "vgg11",
                 "variant": "single",
@@ -323,6 +323,8 @@ def test_erf_panels_draw_the_measured_squares_and_leave_missing_maps_blank(tmp_p
     squares = [(patch.get_xy(), patch.get_width()) for patch in stack.patches]
     assert squares == [((5.5, 5.5), 4), ((5.5, 5.5), 4)]  # pixels 6..9 span 5.5..9.5
     assert not single.axison and not single.images and not any(axes.images for axes in trained)
+    said = [" ".join(axes.texts[0].get_text().split()) for axes in (single, trained[0])]  # unwrapped
+    assert said == ["No map: single, untrained: its map was not saved.", "No map: stack, trained: not measured."]
     assert declared.draw(Sources({"erf": erf.iloc[0:0]}, {"variants": ["stack"]}, lambda name: tmp_path / name)) is None
 
 

@@ -30,14 +30,14 @@ class ErfPanel:
 
 def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str], map_name: MapName):
     """Contribution maps side by side: one row per model, one column per variant and state, from the files in
-    `maps` as `map_name` names them.
+    `maps` as `map_name` names them; a model's panel without a map says why (not measured, or not saved).
 
     Colour follows the square root of the contribution, each map scaled to its own maximum;
     the dashed and dotted squares hold 50% and 99% of it.
     """
     if erf.empty or "erf_side_t50" not in erf:
         return None
-    rows: list[list[ErfPanel | None]] = []
+    rows: list[list[ErfPanel | str]] = []  # a panel, or the sentence that stands where it has no map
     erf = erf.assign(batch_norm=erf.get("batch_norm", False))
     for (arch, ratio, resolution, normed), group in erf.dropna(subset=["erf_side_t50"]).groupby(
         ["arch", "ratio", "resolution", "batch_norm"], sort=True
@@ -48,7 +48,7 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str], map_name: MapNa
                 match = group[(group["variant"] == variant) & (group["trained"] == (state == "trained"))]
                 path = maps / map_name((arch, variant, ratio, resolution, normed), state)
                 if match.empty or not path.is_file():
-                    row.append(None)
+                    row.append(f"{variant}, {state}: " + ("not measured." if match.empty else "its map was not saved."))
                     continue
                 measured = match.iloc[0]
                 shown = f"{measured.get('erf_resolution', resolution):.0f}"
@@ -62,26 +62,29 @@ def erf_maps(erf: pd.DataFrame, maps: Path, variants: list[str], map_name: MapNa
                         int(measured["erf_side_t99"]),
                     )
                 )
-        if any(row):
+        if any(isinstance(panel, ErfPanel) for panel in row):
             rows.append(row)
     if not rows:
         return None
     return _draw_erf_grid(rows)
 
 
-def _draw_erf_grid(rows: list[list[ErfPanel | None]]):
+def _draw_erf_grid(rows: list[list[ErfPanel | str]]):
     from matplotlib.colors import PowerNorm
     from matplotlib.patches import Rectangle
 
     columns = len(rows[0])
     figure = look.new_figure(2.0 * columns, 2.3 * len(rows))
+    # Square maps: the constrained layout would size each cell before squaring it and push the titles off the top.
+    figure.set_layout_engine("compressed")
     for row_index, row in enumerate(rows):
         for column_index, panel in enumerate(row):
             axes = figure.add_subplot(len(rows), columns, row_index * columns + column_index + 1)
             axes.set_xticks([])
             axes.set_yticks([])
-            if panel is None:
+            if isinstance(panel, str):
                 axes.set_axis_off()
+                look.say(axes, f"No map: {panel}")
                 continue
             peak = panel.contribution.max()
             axes.imshow(panel.contribution, cmap="magma", norm=PowerNorm(0.5, vmin=0, vmax=peak if peak > 0 else 1))

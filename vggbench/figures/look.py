@@ -6,6 +6,9 @@ matplotlib is used through `Figure` objects, never pyplot: no display, no global
 
 from __future__ import annotations
 
+import textwrap
+
+import numpy as np
 import pandas as pd
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
@@ -54,7 +57,8 @@ def panels(count: int):
 
     def add(index: int, title: str):
         axes = figure.add_subplot(rows, columns, index)
-        axes.set_title(title, fontsize=9)
+        # Lines of at most 44 characters: beside its neighbour's, a longer title would run into it.
+        axes.set_title("\n".join(textwrap.fill(line, 44) for line in title.split("\n")), fontsize=9)
         axes.tick_params(labelsize=7)
         axes.grid(True, alpha=0.3)
         return axes
@@ -63,8 +67,112 @@ def panels(count: int):
 
 
 def label_panels(figure, x_label: str, y_label: str):
-    """One label per axis for the whole figure, and the first panel's legend for all (the panels alike)."""
+    """One label per axis for the whole figure (keep `y_label` short or break it: a one-row figure is 2.5 in
+    tall), and one legend for all panels beside them."""
     figure.supxlabel(x_label, fontsize=9)
     figure.supylabel(y_label, fontsize=9)
-    figure.axes[0].legend(fontsize=6)
+    return legend_outside(figure)
+
+
+def legend_outside(figure):
+    """One legend for the whole figure, right of its panels so that it hides no data: each label once, in the
+    order the panels first drew it."""
+    handles = {}
+    for axes in figure.axes:
+        for handle, label in zip(*axes.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        figure.legend(handles.values(), handles.keys(), loc="outside right upper", fontsize=7, frameon=False)
     return figure
+
+
+def say(axes, sentence: str) -> None:
+    """A panel left without data, its place taken by the sentence that says why (never an empty frame)."""
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.grid(False)
+    # Lines of at most 28 characters stay inside the narrowest panel (an effective-field map's, 2 in at 8 pt).
+    axes.text(0.5, 0.5, textwrap.fill(sentence, 28), transform=axes.transAxes, ha="center", va="center", fontsize=8)
+
+
+def plain_log_ticks(axes) -> None:
+    """The x axis of `axes` on a log scale, its ticks written as plain numbers (0.3, 2, 40) and the ticks between
+    powers of ten labelled only as far as they fit: all of them over less than 0.4 of a decade, a few (2, 3, 4,
+    6) over less than one, none over more (matplotlib's LogFormatter's rule)."""
+    from matplotlib.ticker import LogFormatter
+
+    class Plain(LogFormatter):
+        def __call__(self, x, pos=None):
+            return f"{x:g}" if super().__call__(x, pos) else ""
+
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(Plain(labelOnlyBase=False))
+    axes.xaxis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+    axes.tick_params(axis="x", which="minor", labelsize=7)
+
+
+def clipped(values, low: float, high: float):
+    """`values` held to the possible range [low, high] (an accuracy to 0..1): an interval that runs past what
+    can happen says no more than one that stops there, and draws an axis that misleads."""
+    return np.clip(np.asarray(values, dtype=float), low, high)
+
+
+# Where a point's label may go, in points from the point, tried in this order: right of it, then left, a line
+# higher or lower each time; a label set off from its point keeps a thin line to it.
+LABEL_OFFSETS_PT = [(side, rise) for rise in (0, 9, -9, 18, -18, 27, -27, 36, -36) for side in (6, -6)]
+
+
+def label_points(axes, labels: list[tuple[str, float, float]]) -> None:
+    """Each (text, x, y) of `labels` written beside its point at the first place (LABEL_OFFSETS_PT) where it stays
+    inside the axes and overlaps no label written before it and no drawn marker or error bar; where none is free,
+    at the place that overlaps least. The figure is laid out first: what overlaps is measured on the page."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = axes.figure
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    taken = _drawn_extents(axes, renderer)
+    for text, x, y in labels:
+        grey = {"arrowstyle": "-", "color": "#aaaaaa", "lw": 0.5, "shrinkA": 0, "shrinkB": 3}
+        note = axes.annotate(
+            text, (x, y), LABEL_OFFSETS_PT[0], textcoords="offset points", va="center", fontsize=7, arrowprops=grey
+        )
+
+        def place(offset, note=note):
+            note.set_position(offset)
+            note.set_horizontalalignment("left" if offset[0] > 0 else "right")
+            return note.get_window_extent(renderer)
+
+        costs = []
+        for offset in LABEL_OFFSETS_PT:
+            box = place(offset)
+            beyond = box.width * box.height - _overlap(box, axes.bbox)  # the part outside the axes
+            costs.append(beyond + sum(_overlap(box, other) for other in taken))
+            if costs[-1] == 0:
+                break
+        taken.append(place(LABEL_OFFSETS_PT[costs.index(min(costs))]))
+
+
+def _drawn_extents(axes, renderer) -> list:
+    """The boxes of what `axes` has drawn that a label must not cover: each marker, and each error bar (a line,
+    widened by a pixel on each side)."""
+    from matplotlib.transforms import Bbox
+
+    boxes = []
+    for line in axes.lines:
+        if line.get_marker() in (None, "", "None", "none"):
+            continue
+        half = line.get_markersize() / 2 * renderer.points_to_pixels(1)
+        for x, y in line.get_transform().transform(line.get_xydata()):
+            boxes.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
+    for collection in axes.collections:
+        for segment in getattr(collection, "get_segments", list)():
+            ends = collection.get_transform().transform(segment)
+            boxes.append(Bbox.from_extents(*(ends.min(0) - 1), *(ends.max(0) + 1)))
+    return boxes
+
+
+def _overlap(one, other) -> float:
+    width = min(one.x1, other.x1) - max(one.x0, other.x0)
+    height = min(one.y1, other.y1) - max(one.y0, other.y0)
+    return max(width, 0) * max(height, 0)

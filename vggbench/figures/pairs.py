@@ -29,10 +29,7 @@ def time_ratios(pairs: pd.DataFrame):
     labels = [f"{row.arch} r{row.ratio:g} {row.resolution:g}px {row.mode}: {row.variant}" for row in rows.itertuples()]
     axes.set_yticks(positions, labels, fontsize=7)
     axes.axvline(1, color="black", lw=0.8)
-    axes.set_xscale("log")
-    axes.xaxis.set_major_formatter("{x:g}")
-    axes.xaxis.set_minor_formatter("{x:g}")
-    axes.tick_params(axis="x", which="minor", labelsize=7)
+    look.plain_log_ticks(axes)
     axes.set_xlabel("time per step, variant / stack (log; below 1: faster)")
     axes.set_ylim(-1, len(rows))
     axes.grid(True, axis="x", alpha=0.3)

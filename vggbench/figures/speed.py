@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from vggbench.figures import look
@@ -12,18 +14,22 @@ def throughput_vs_ratio(speed: pd.DataFrame):
     """Images per second against width ratio: one panel per device and mode, one line per arch and variant;
     where the run has one width ratio, against the architecture instead (a line over one x value says nothing).
 
-    Error bars span the step time's interquartile range, turned into images per second.
+    Error bars span the 95% interval of the median step time (step_ms_ci_low..step_ms_ci_high), turned into
+    images per second: positive, so that the log axis holds them whatever the spread. A table written before it
+    had the interval draws its points without bars.
     """
     if "img_per_s" not in speed or speed["img_per_s"].isna().all():
         return None
     table = speed.dropna(subset=["img_per_s"])
     table = table.assign(batch_norm=table.get("batch_norm", False))
+    for end in ("step_ms_ci_low", "step_ms_ci_high"):
+        table = table.assign(**{end: table.get(end, math.nan)})
     panels = list(table.groupby(["device_name", "mode"], sort=True))
     variants = look.ordered(table["variant"])
     archs = sorted(table["arch"].unique())
     by_arch = table["ratio"].nunique() == 1
     several_resolutions = table["resolution"].nunique() > 1
-    figure = look.new_figure(4.6 * len(panels), 4.0)
+    figure = look.new_figure(4.6 * len(panels) + 1.6, 4.0)  # 1.6 in for the legend beside the panels
     for index, ((device_name, mode), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, len(panels), index)
         lines = rows.groupby(["arch", "variant", "resolution", "batch_norm"])
@@ -31,13 +37,12 @@ def throughput_vs_ratio(speed: pd.DataFrame):
         for arch, variant, resolution, normed in keys:
             by_ratio = (
                 lines.get_group((arch, variant, resolution, normed))
-                .groupby("ratio", as_index=False)[["step_ms_median", "step_ms_iqr", "batch_size"]]
+                .groupby("ratio", as_index=False)[["step_ms_median", "step_ms_ci_low", "step_ms_ci_high", "batch_size"]]
                 .median()
             )
             to_img_per_s = 1000 * by_ratio["batch_size"]
             median = to_img_per_s / by_ratio["step_ms_median"]
-            low = to_img_per_s / (by_ratio["step_ms_median"] + by_ratio["step_ms_iqr"] / 2)
-            high = to_img_per_s / (by_ratio["step_ms_median"] - by_ratio["step_ms_iqr"] / 2).clip(lower=1e-9)
+            low, high = to_img_per_s / by_ratio["step_ms_ci_high"], to_img_per_s / by_ratio["step_ms_ci_low"]
             colour, marker = look.style(variant, variants)
             label = f"{variant}" if by_arch else f"{arch} {variant}"
             label += (" bn" if normed else "") + (f" {resolution}px" if several_resolutions else "")
@@ -47,15 +52,15 @@ def throughput_vs_ratio(speed: pd.DataFrame):
             axes.errorbar(
                 where,
                 median,
-                yerr=[median - low, high - median],
+                yerr=None if low.isna().all() else [median - low, high - median],
                 color=colour,
                 marker=marker,
                 linestyle="none" if by_arch else look.ARCH_LINESTYLES[archs.index(arch) % len(look.ARCH_LINESTYLES)],
                 capsize=3,
-                label=label if not by_arch or arch == archs[0] else None,
+                label=label,
             )
         _label_throughput(axes, rows, archs if by_arch else None, f"{device_name}, {mode}")
-    return figure
+    return look.legend_outside(figure)
 
 
 def _label_throughput(axes, rows: pd.DataFrame, archs: list[str] | None, title: str) -> None:
@@ -73,14 +78,14 @@ def _label_throughput(axes, rows: pd.DataFrame, archs: list[str] | None, title: 
     axes.set_ylabel("images per second (log scale)")
     axes.set_title(f"{title}, batch {batch}", fontsize=10)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize=7)
 
 
 FIGURES = (
     Figure.of_table(
         "throughput_vs_ratio",
         "Throughput against width ratio",
-        "Throughput against width ratio, per device and mode; error bars span the step time's interquartile range.",
+        "Throughput against width ratio, per device and mode; error bars span the 95% interval of the median step "
+        "time.",
         "speed",
         throughput_vs_ratio,
     ),

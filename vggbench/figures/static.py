@@ -25,7 +25,8 @@ def block_ratios(blocks: pd.DataFrame):
     panels = list(single.groupby(["arch", "ratio", "batch_norm"], sort=True))
     columns = min(len(panels), look.PANELS_PER_ROW)
     grid_rows = -(-len(panels) // columns)
-    figure = look.new_figure(max(4.0, 1.1 * single["block"].max()) * columns, 4.0 * grid_rows)
+    legend_in = 1.4  # the legend's room beside the panels
+    figure = look.new_figure(max(4.0, 1.1 * single["block"].max()) * columns + legend_in, 4.0 * grid_rows)
     for index, ((arch, ratio, normed), rows) in enumerate(panels, start=1):
         axes = figure.add_subplot(grid_rows, columns, index)
         positions = np.arange(len(rows))
@@ -44,8 +45,7 @@ def block_ratios(blocks: pd.DataFrame):
         axes.set_xticks(positions, labels=[_block_label(row) for row in rows.itertuples()], fontsize=7)
         axes.set_ylabel("stack / single")
         axes.set_title(f"{arch}, width ratio {ratio}" + (", batch norm" if normed else ""), fontsize=10)
-        axes.legend(fontsize=7, loc="lower left")
-    return figure
+    return look.legend_outside(figure)
 
 
 def _block_label(row) -> str:

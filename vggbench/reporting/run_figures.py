@@ -69,7 +69,7 @@ def forest(claims: pd.DataFrame):
         axes.axvline(0, color="black", lw=0.8)
         for position, row in zip(positions, (row for _, row in rows.iterrows()), strict=True):
             colour = VERDICT_COLOURS.get(row["verdict"], "#7f7f7f")
-            low, high = row["ci_low"], row["ci_high"]
+            low, high = look.clipped(row[["ci_low", "ci_high"]], -1, 1)  # shares differ by 1 at most
             axes.plot([low, high], [position, position], color=colour, lw=2, solid_capstyle="butt")
             axes.plot(row["difference"], position, "o", color=colour, ms=5)
         axes.set_yticks(positions, [_comparison_label(row, varying) for _, row in rows.iterrows()], fontsize=7)
@@ -88,53 +88,44 @@ def _verdict_handle(word: str, colour: str):
 
 
 def accuracy_vs_macs(summary: pd.DataFrame):
-    """Final test accuracy (mean, error bar one std over seeds) against MACs per image, one marker per variant."""
+    """Final test accuracy (mean, error bar one std over seeds, held to 0..1) against MACs per image, one marker
+    per variant; a thin line joins the variants of a model, named once beside them where no other label is."""
     if not {"test_acc_mean", "macs"} <= set(summary.columns) or summary["test_acc_mean"].isna().all():
         return None  # no accuracy, or no static counts (a run without the static kind)
-    table = summary.dropna(subset=["test_acc_mean"])
+    table = summary.dropna(subset=["test_acc_mean"]).assign(mmacs=lambda rows: rows["macs"] / 1e6)
     variants = look.ordered(table["variant"])
     several_resolutions = table["resolution"].nunique() > 1
-    figure = look.new_figure(6.4, 4.2)
+    figure = look.new_figure(7.4, 4.2)  # 6.4 in for the axes, 1 in for the legend beside them
     axes = figure.add_subplot()
     for variant in variants:
         rows = table[table["variant"] == variant]
         colour, marker = look.style(variant, variants)
-        axes.errorbar(
-            rows["macs"] / 1e6,
-            rows["test_acc_mean"],
-            yerr=rows["test_acc_std"].fillna(0),
-            fmt=marker,
-            color=colour,
-            capsize=3,
-            label=variant,
-        )
-        for row in rows.itertuples():
-            axes.annotate(
-                look.model_label(row, several_resolutions),
-                (row.macs / 1e6, row.test_acc_mean),
-                textcoords="offset points",
-                xytext=(5, 4),
-                fontsize=7,
-                color=colour,
-            )
+        mean, spread = rows["test_acc_mean"], rows["test_acc_std"].fillna(0)
+        below, above = mean - look.clipped(mean - spread, 0, 1), look.clipped(mean + spread, 0, 1) - mean
+        axes.errorbar(rows["mmacs"], mean, yerr=[below, above], fmt=marker, color=colour, capsize=3, label=variant)
+    models = table.assign(model=[look.model_label(row, several_resolutions) for row in table.itertuples()])
+    labels = []
+    for model, rows in models.groupby("model", sort=True):
+        rows = rows.sort_values("mmacs")
+        axes.plot(rows["mmacs"], rows["test_acc_mean"], color="#bbbbbb", linewidth=0.8, zorder=0)
+        labels.append((model, rows["mmacs"].iloc[-1], rows["test_acc_mean"].iloc[-1]))
     seeds = ", ".join(str(int(count)) for count in sorted(table["seeds"].unique()))
     epochs = ", ".join(str(int(count)) for count in sorted(table["epochs"].unique()))
-    axes.set_xscale("log")
-    axes.xaxis.set_major_formatter("{x:g}")
-    axes.xaxis.set_minor_formatter("{x:g}")
-    axes.tick_params(axis="x", which="minor", labelsize=7)
+    look.plain_log_ticks(axes)
     axes.set_xlabel("MACs per image (millions, log scale)")
     axes.set_ylabel(f"final test accuracy\n(mean ± std over {seeds} seeds)")
     axes.set_title(f"Accuracy against compute after {epochs} epoch(s)")
     axes.grid(True, alpha=0.3)
-    axes.legend(title="variant")
+    look.legend_outside(figure)
+    look.label_points(axes, labels)
     return figure
 
 
 def accuracy_budgets(claims: pd.DataFrame):
     """The stack's accuracy difference from each rival (0 to 1, as claim.csv) against optimizer steps, one panel per
     comparison: each budget's claim row (the earlier budgets' and the final one) with its 95% interval as a
-    band, the equivalence margin shaded and zero marked. None without rows at earlier budgets."""
+    band held to the possible -1..1, the equivalence margin shaded and zero marked; a comparison without a
+    difference at any budget says why in its panel. None without rows at earlier budgets."""
     if claims.empty or "optimizer_steps" not in claims or not at_earlier_budget(claims).any():
         return None
     final = claims["claim"].isin([ACCURACY, NON_LINEARITY]) & (claims["analysis"] == PRIMARY)
@@ -145,16 +136,33 @@ def accuracy_budgets(claims: pd.DataFrame):
     variants = look.ordered(rows["baseline"])
     figure, add = look.panels(len(panels))
     for index, panel in enumerate(panels, start=1):
-        first, steps = panel.iloc[0], panel["optimizer_steps"]
+        first = panel.iloc[0]
         axes = add(index, f"{look.model_label(first, several_resolutions)}: stack - {first['baseline']}")
+        drawn = panel.dropna(subset=["difference"])
+        if drawn.empty:
+            look.say(axes, _no_difference(first))
+            continue
         colour, marker = look.style(first["baseline"], variants)
         margin = panel["margin"].max()
         axes.axhspan(-margin, margin, color="#d9e6f7", linewidth=0, label=f"±{margin:g}: equivalent")
         axes.axhline(0, color="black", linewidth=0.8)
-        band = (panel["ci_low"], panel["ci_high"])
+        band = (look.clipped(drawn[end], -1, 1) for end in ("ci_low", "ci_high"))
+        steps = drawn["optimizer_steps"]
         axes.fill_between(steps, *band, color=colour, alpha=0.25, linewidth=0, label="95% interval")
-        axes.plot(steps, panel["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
-    return look.label_panels(figure, "optimizer steps", "test accuracy, stack - rival (0 to 1)")
+        axes.plot(steps, drawn["difference"], color=colour, marker=marker, markersize=4, label="stack - rival")
+    return look.label_panels(figure, "optimizer steps", "test accuracy, stack - rival\n(0 to 1)")
+
+
+def _no_difference(row: pd.Series) -> str:
+    """Why a comparison has no difference at any budget: an arm without a run that did not fail, or its note."""
+    arms = (("stack", "variant"), (row["baseline"], "baseline"))
+    for arm, side in arms:
+        if row.get(f"seeds_{side}") == 0:
+            failed = row.get(f"failed_{side}")
+            counted = f" ({failed:.0f} runs)" if pd.notna(failed) else ""
+            return f"No difference at any budget: every run of {arm} failed{counted}."
+    note = row.get("note")
+    return f"No difference at any budget ({note})." if isinstance(note, str) else "No difference at any budget."
 
 
 FIGURES = (
@@ -162,9 +170,9 @@ FIGURES = (
         "forest",
         "Every comparison, difference and interval",
         "Each primary comparison of the stack with a rival, condition by condition: the difference "
-        "(stack - rival, as claim.csv gives it: a share from 0 to 1) with its 95% interval, coloured by its "
-        "verdict; the shaded band is the equivalence margin. Top: accuracy; below: the effective field (a smaller "
-        "share is a smaller field).",
+        "(stack - rival, as claim.csv gives it: a share from 0 to 1) with its 95% interval (held to the possible "
+        "-1..1), coloured by its verdict; the shaded band is the equivalence margin. Top: accuracy; below: the "
+        "effective field (a smaller share is a smaller field).",
         "claim",
         forest,
     ),
@@ -172,7 +180,8 @@ FIGURES = (
     Figure.of_table(
         "accuracy_vs_macs",
         "Accuracy against compute",
-        "Final test accuracy against MACs per image; error bars are one standard deviation over seeds.",
+        "Final test accuracy against MACs per image; error bars are one standard deviation over seeds (held to "
+        "0..1); a grey line joins the variants of one model, named beside them.",
         "summary",
         accuracy_vs_macs,
     ),
@@ -180,8 +189,8 @@ FIGURES = (
         "accuracy_budgets",
         "Accuracy difference against the training budget",
         "The stack's test accuracy minus each rival's (0 to 1, as claim.csv), against optimizer steps: each "
-        "budget's row of claim.csv (the earlier budgets' and the final one), its 95% interval as a band; the pale "
-        "blue band is the equivalence margin.",
+        "budget's row of claim.csv (the earlier budgets' and the final one), its 95% interval as a band (held to the "
+        "possible -1..1); the pale blue band is the equivalence margin.",
         "claim",
         accuracy_budgets,
     ),
