@@ -3,6 +3,7 @@
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -271,7 +272,9 @@ def test_run_help_points_to_the_configuration_keys(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps the text
-    assert "see the configuration keys in the documentation (docs/configuration.md)" in out
+    assert "see the Config keys page of the documentation (reference/config-keys)" in out
+    site = (Path(__file__).resolve().parents[1] / "mkdocs.yml").read_text()
+    assert "Config keys: reference/config-keys.md" in site  # the page the help names is the site's
 
 
 def test_power_offers_only_the_accuracy_margin():

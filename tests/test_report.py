@@ -583,7 +583,7 @@ def test_the_budget_figure_shows_each_budgets_difference_interval_and_the_margin
     assert (low, high) == pytest.approx((rows["ci_low"].min(), rows["ci_high"].max()))
     (margin,) = [patch for patch in axes.patches if "equivalent" in patch.get_label()]
     assert margin.get_y() == pytest.approx(-0.02) and margin.get_height() == pytest.approx(0.04)
-    assert axes.figure.get_supylabel() == "test accuracy, stack - rival (0 to 1)"
+    assert axes.figure.get_supylabel() == "test accuracy, stack - rival\n(0 to 1)"  # broken so that it is not clipped
 
 
 def test_learning_curves_show_each_variants_mean_with_its_t_interval():

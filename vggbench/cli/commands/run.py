@@ -12,6 +12,18 @@ from vggbench.util import knobs
 from vggbench.util.validate import InputError, printable
 
 FAILED_TRIALS = 3  # the exit status of a run that finished with failed trials
+DESCRIPTION = (
+    "Run a grid of trials (arch x variant x ratio x resolution x seed) into RUN_DIR: static "
+    "cost once per model, speed per model and mode, paired speed per model and mode, training per seed, "
+    "the effective receptive field per model untrained and trained. Each finished trial is saved at once; "
+    "rerunning with the same RUN_DIR skips finished trials. It writes into RUN_DIR only: config.json, "
+    "metadata.json, trials/ (with checkpoints/ and erf_maps/ where they train or measure fields), a table per "
+    "kind (static.csv, speed.csv, train.csv, ...), summary.csv, failures.csv, decisions.json and tuning.json "
+    "where the design or a search makes them, then claim.csv, claim.md, figures/, report.html and "
+    "reports.json; every table and report is overwritten at the end of each sitting. The configuration keys "
+    "(a TOML file's, for --config) are listed on the Config keys page of the documentation "
+    "(reference/config-keys, built by nox -s docs)."
+)
 
 
 def add(commands) -> argparse.ArgumentParser:
@@ -22,15 +34,7 @@ def add(commands) -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         help="run the study: static cost, speed, paired speed, training and effective field over a grid, resumable",
-        description="Run a grid of trials (arch x variant x ratio x resolution x seed) into RUN_DIR: static "
-        "cost once per model, speed per model and mode, paired speed per model and mode, training per seed, "
-        "the effective receptive field per model untrained and trained. Each finished trial is saved at once; "
-        "rerunning with the same RUN_DIR skips finished trials. It writes into RUN_DIR only: config.json, "
-        "metadata.json, trials/ (with checkpoints/ and erf_maps/ where they train or measure fields), a table per "
-        "kind (static.csv, speed.csv, train.csv, ...), summary.csv, failures.csv, decisions.json and tuning.json "
-        "where the design or a search makes them, then claim.csv, claim.md, figures/, report.html and "
-        "reports.json; every table and report is overwritten at the end of each sitting. The configuration keys "
-        "(a TOML file's, for --config) are listed in the documentation (docs/configuration.md).",
+        description=DESCRIPTION,
     )
     run.add_argument(
         "--preset",
@@ -42,8 +46,8 @@ def add(commands) -> argparse.ArgumentParser:
         "--config",
         metavar="FILE.toml",
         type=path,
-        help="TOML file whose keys override the preset's: see the configuration keys in the documentation "
-        "(docs/configuration.md) (default: none, the preset as it is)",
+        help="TOML file whose keys override the preset's: see the Config keys page of the documentation "
+        "(reference/config-keys) (default: none, the preset as it is)",
     )
     run.add_argument(
         "--out",
