@@ -167,7 +167,10 @@ def _drawn_extents(axes, renderer) -> list:
             boxes.append(Bbox.from_extents(x - half, y - half, x + half, y + half))
     for collection in axes.collections:
         for segment in getattr(collection, "get_segments", list)():
-            ends = collection.get_transform().transform(segment)
+            ends = collection.get_transform().transform(segment) if len(segment) else np.empty((0, 2))
+            ends = ends[np.isfinite(ends).all(axis=1)]
+            if not len(ends):  # a bar of no run left (a NaN spread, a lone failed seed) draws nothing
+                continue
             boxes.append(Bbox.from_extents(*(ends.min(0) - 1), *(ends.max(0) + 1)))
     return boxes
 
