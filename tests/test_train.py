@@ -126,19 +126,16 @@ def test_planning_on_a_checkpoint_reads_its_spec_not_its_weights(tmp_path, monke
         checkpoints.checkpoint_spec(wrong)
 
 
+# A custom net of two one-conv blocks, 8 and 16 wide, as written on the command line.
+TINY_CUSTOM = ["--convs", "1", "1", "--widths", "8", "16", "--ratio", "1"]
+
+
 @pytest.mark.slow
 def test_cli_trains_writes_rows_summary_and_checkpoints(synthetic_root, tmp_path, capsys):
     out, summary = tmp_path / "train.csv", tmp_path / "summary.csv"
     argv = [
         "train",
-        "--convs",
-        "1",
-        "1",
-        "--widths",
-        "8",
-        "16",
-        "--ratio",
-        "1",
+        *TINY_CUSTOM,
         "--resolution",
         "16",
         "--variant",
@@ -211,14 +208,7 @@ def test_bad_training_option_is_one_line_and_exit_2(argv, message, capsys):
 def test_cli_checkpoints_of_several_resolutions_do_not_overwrite_each_other(synthetic_root, tmp_path):
     # One name per trial: the model's resolution is part of it, so 16 and 32 px each keep their file.
     model = [
-        "--convs",
-        "1",
-        "1",
-        "--widths",
-        "8",
-        "16",
-        "--ratio",
-        "1",
+        *TINY_CUSTOM,
         "--resolution",
         "16",
         "32",

@@ -108,7 +108,7 @@ def head_name(spec: ModelSpec) -> str:
 
 def _head_options(name, ratio: int) -> dict:
     """The ArchSpec head options that `head_name` wrote as `name` (absent, NaN: the default head)."""
-    if not _given(name):
+    if not given(name):
         return {}
     if name == "gap":
         return {"head": "gap"}
@@ -126,7 +126,8 @@ def keys_in(table: pd.DataFrame, keys=RUN_KEYS) -> list[str]:
     return [key for key in keys if key in table and (table.empty or table[key].notna().any())]
 
 
-def _given(value) -> bool:
+def given(value) -> bool:
+    """Whether a table's cell holds a value: not None, not NaN (an empty CSV cell)."""
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
@@ -146,18 +147,18 @@ def spec_from_identity(row: dict) -> ModelSpec | None:
     """The model a row's identity columns name, or None where they name none (no arch or resolution, or a custom
     arch without convs_per_block, widths and kernel). Columns a hand-made table (or one made before heads were a
     choice, without `head`) leaves out take ModelSpec's defaults."""
-    if not (_given(row.get("arch")) and _given(row.get("resolution"))):
+    if not (given(row.get("arch")) and given(row.get("resolution"))):
         return None
-    ratio = int(row["ratio"]) if _given(row.get("ratio")) else 1
+    ratio = int(row["ratio"]) if given(row.get("ratio")) else 1
     arch, head = row["arch"], _head_options(row.get("head"), ratio)
     if arch in PRESET_CONVS:
         arch = preset(arch, **head)
     else:
-        if not all(_given(row.get(key)) for key in ("convs_per_block", "widths", "kernel")):
+        if not all(given(row.get(key)) for key in ("convs_per_block", "widths", "kernel")):
             return None
         widths = _widths(row["widths"], ratio)
         arch = ArchSpec(arch, _numbers(row["convs_per_block"]), widths, int(row["kernel"]), **head)
-    options = {key: int(row[key]) for key in ("in_channels", "num_classes") if _given(row.get(key))}
-    if _given(row.get("batch_norm")):
+    options = {key: int(row[key]) for key in ("in_channels", "num_classes") if given(row.get(key))}
+    if given(row.get("batch_norm")):
         options["batch_norm"] = bool(row["batch_norm"])
     return ModelSpec(arch, row.get("variant", "stack"), ratio, resolution=int(row["resolution"]), **options)

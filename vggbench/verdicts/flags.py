@@ -18,7 +18,7 @@ import pandas as pd
 from vggbench.measure import training_rules
 from vggbench.measure.taps import Window, padding_tap_share
 from vggbench.models.arch import VARIANTS, Conv, ModelSpec
-from vggbench.models.schema import GROUP_KEYS, keys_in, spec_from_identity
+from vggbench.models.schema import GROUP_KEYS, given, keys_in, spec_from_identity
 from vggbench.verdicts import padding
 from vggbench.verdicts.vocabulary import INTERACTION_ROW, STACK
 
@@ -33,10 +33,6 @@ CHANCE_MARGIN = 0.02
 
 # How the sentence names a compared group, from the claim table's identity columns.
 NAMED_BY = ("arch", "ratio", "resolution", "batch_norm", "variant", "baseline")
-
-
-def _given(value) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value))
 
 
 def _arms(row: dict) -> tuple[str, str] | None:
@@ -124,9 +120,9 @@ def _training_flags(row: dict, arms: tuple[str, str], evidence: pd.DataFrame) ->
         return []
     models = evidence.reset_index()
     keys = [key for key in GROUP_KEYS if key in models]
-    for key in (key for key in keys if _given(row.get(key))):
+    for key in (key for key in keys if given(row.get(key))):
         models = models[models[key] == row[key]]
-    loose = [key for key in keys if not _given(row.get(key)) and models[key].nunique() > 1]
+    loose = [key for key in keys if not given(row.get(key)) and models[key].nunique() > 1]
     flags = []
     for arm in arms:
         for model in models[models["variant"] == arm].to_dict("records"):

@@ -34,7 +34,7 @@ import pandas as pd
 
 from vggbench.measure.setups import RECIPE_KNOBS
 from vggbench.measure.training_rules import failed, final_epoch
-from vggbench.models.schema import GROUP_KEYS, RECIPE, SCHEDULE, TUNED, keys_in
+from vggbench.models.schema import GROUP_KEYS, RECIPE, SCHEDULE, TUNED, given, keys_in
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts.designs import GROUP_SEQUENTIAL, Design
@@ -214,7 +214,7 @@ def recipe_note(row: dict, train: pd.DataFrame) -> str:
     if not trained or train.empty or "variant" not in train:
         return ""
     runs = train
-    for key in (key for key in GROUP_KEYS if key in train and _given(row.get(key))):
+    for key in (key for key in GROUP_KEYS if key in train and given(row.get(key))):
         runs = runs[runs[key] == row[key]]
     arms = [runs[runs["variant"] == row.get(arm)] for arm in ("variant", "baseline")]
     if any(arm.empty for arm in arms):
@@ -230,10 +230,6 @@ def recipe_note(row: dict, train: pd.DataFrame) -> str:
     if not differ:
         return ""
     return f"the arms trained with different recipes ({'; '.join(differ)}): the difference is the recipes' as well"
-
-
-def _given(value) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 def _values(found: list) -> str:
