@@ -226,24 +226,45 @@ NORMED_SEARCH = {
 }
 
 
-def test_the_lr_figure_draws_a_panel_per_norm_a_line_per_variant_and_rings_the_chosen():
+def test_the_lr_figure_draws_a_panel_per_norm_a_line_per_variant_and_optimizer_and_rings_the_chosen():
     figure = lr_sensitivity(_tuning(NORMED_SEARCH))
     assert len(figure.axes) == 2 and len(figure.legends) == 1  # the legend is the figure's, beside the panels
+    markers = {"adam": "o", "sgd": "s"}  # in the order the optimizers first appear, by learning rate
     for axes, normed in zip(figure.axes, (False, True), strict=True):
         assert axes.get_xscale() == "log" and axes.get_ylim() == (0, 1)
-        lines = {line.get_label(): line for line in axes.get_lines() if not line.get_label().startswith("_")}
+        drawn = [line for line in axes.get_lines() if line.get_label() != "chosen recipe"]
         variants = {variant for variant, bn in NORMED_SEARCH if bn is normed}
-        assert set(lines) == variants | {"chosen recipe"}
-        for variant in variants:
-            found = NORMED_SEARCH[variant, normed]
-            finished = sorted((lr, objective) for lr, _, objective, pruned in found if not pruned)
-            assert list(zip(lines[variant].get_xdata(), lines[variant].get_ydata(), strict=True)) == finished
+        assert {line.get_label() for line in drawn} - {f"_{variant}" for variant in variants} == variants
+        found = {
+            (variant, markers[optimizer]): sorted(
+                (lr, objective)
+                for lr, named, objective, pruned in NORMED_SEARCH[variant, normed]
+                if named == optimizer and not pruned
+            )
+            for variant in variants
+            for optimizer in markers
+        }
+        lines = {
+            (line.get_label().lstrip("_"), line.get_marker()): list(zip(*line.get_data(), strict=True))
+            for line in drawn
+        }
+        assert lines == {key: points for key, points in found.items() if points}  # never across optimizers
         rings = [line for line in axes.get_lines() if line.get_label() == "chosen recipe"]
         best = {variant: max(o for *_, o, p in NORMED_SEARCH[variant, normed] if not p) for variant in variants}
         assert sorted(float(ring.get_ydata()[0]) for ring in rings) == sorted(best.values())
-    sgd = [line for line in figure.axes[0].get_lines() if line.get_label() == "_sgd"]
-    assert sgd and all(line.get_marker() == "s" for line in sgd)  # an optimizer's own marker
     assert lr_sensitivity(pd.DataFrame()) is None
+
+
+def test_the_lr_figure_draws_a_line_style_per_other_searched_knob():
+    tuning = _tuning(SEARCH)
+    tuning["init"] = (tuning["candidate"] % 2).map({0: "default", 1: "kaiming"})
+    tuning["momentum"] = tuning["optimizer"].map({"sgd": 0.9, "adam": 0.0})  # as a search writes it
+    figure = lr_sensitivity(tuning)
+    styles = {line.get_linestyle() for line in figure.axes[0].get_lines() if line.get_label() != "chosen recipe"}
+    assert styles == {"-", "--"}
+    legend = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert "init default" in legend and "init kaiming" in legend
+    assert not any("momentum" in label for label in legend)  # set by the optimizer, not searched within one
 
 
 def test_the_report_draws_the_lr_figure_beside_the_forest(tmp_path):
