@@ -58,6 +58,26 @@ def test_the_tuned_runs_are_judged_and_the_shared_ones_stand_beside_without_a_ve
         assert (row["seeds_variant"], row["seeds_baseline"]) == (3, 3) and "own chosen recipe" in row["note"]
 
 
+def _primary_notes(train: pd.DataFrame) -> pd.Series:
+    table = claim.claim_table({"train": train})
+    return table[table["analysis"] == "primary"].set_index("claim")["note"]
+
+
+def test_a_tuned_row_says_once_whether_its_arms_recipes_differ():
+    tuned = _runs("tuned", TUNED_STACK, TUNED_SINGLE)
+    notes = _primary_notes(tuned.assign(lr=tuned["variant"].map({"stack": 3e-3, "single": 1e-3}), optimizer="adam"))
+    for part in ("higher accuracy", "trains reliably"):
+        assert notes[part].count("recipe") == 2  # "own chosen recipe" and "the recipes' as well", in one clause
+        assert (
+            "own chosen recipe (tuning.json), and the two differ (lr 0.003 for stack, 0.001 for single)" in notes[part]
+        )
+        assert "may differ" not in notes[part] and "the arms trained with different recipes" not in notes[part]
+    alike = _primary_notes(tuned.assign(lr=1e-3, optimizer="adam"))
+    assert "own chosen recipe (tuning.json), the same for both arms" in alike["higher accuracy"]
+    # A table that records no recipe knob cannot say: the row keeps "may differ".
+    assert train_verdicts.TUNED_NOTE in _primary_notes(tuned)["higher accuracy"]
+
+
 def test_the_sequential_looks_judge_the_tuned_runs():
     design = Design(design="group-sequential", seeds_per_round=3, max_seeds=6)
     decisions = train_verdicts.sequential_decisions(_both(), design, 0.01)

@@ -130,7 +130,7 @@ def claim_table(
     for row in rows:  # while the rows hold every identity column the kinds grouped by (a custom arch's plan)
         row["validity"] = flags.of_row(row, evidence) or np.nan
         note = row.get("note") if isinstance(row.get("note"), str) else ""
-        row["note"] = "; ".join(filter(None, [note, train_verdicts.recipe_note(row, train)])) or np.nan
+        row["note"] = train_verdicts.with_recipe_note(note, row, train) or np.nan
     # No validity for the windows: they rest on the search's validation runs, not on the training runs flags read.
     rows += robustness.window_claims(tables.get("tuning", pd.DataFrame()))
     return pd.DataFrame(rows).reindex(columns=COLUMNS)

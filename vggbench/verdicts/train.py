@@ -204,32 +204,59 @@ def _with_recipe_notes(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def recipe_note(row: dict, train: pd.DataFrame) -> str:
+def _differing(row: dict, train: pd.DataFrame) -> list[str] | None:
     """Where a claim row compares trained arms (its accuracy, its trainability, their interactions, their trained
-    effective fields) whose runs in `train` trained with different recipes (the recipe knobs train.csv records,
-    RECIPE_KNOBS; momentum only where an arm's optimizer is SGD, the one that reads it), which knobs differ and how,
-    in words; '' where the arms trained alike, or the row compares no trained arms. The arms are the row's variant
-    and baseline in the group its identity names."""
+    effective fields), the recipe knobs train.csv records (RECIPE_KNOBS; momentum only where an arm's optimizer is
+    SGD, the one that reads it) whose values differ between the arms' runs in `train`, each in words ([] where they
+    trained alike); None where the row compares no trained arms. The arms are the row's variant and baseline in the
+    group its identity names."""
     trained = row.get("unit") in (ACCURACY, FAILED_SHARE) or row.get("mode") == "trained"
     if not trained or train.empty or "variant" not in train:
-        return ""
+        return None
     runs = train
     for key in (key for key in GROUP_KEYS if key in train and given(row.get(key))):
         runs = runs[runs[key] == row[key]]
     arms = [runs[runs["variant"] == row.get(arm)] for arm in ("variant", "baseline")]
     if any(arm.empty for arm in arms):
-        return ""
-    differ = []
+        return None
     with_momentum = "optimizer" not in train or any(arm["optimizer"].eq("sgd").any() for arm in arms)
-    for knob in (knob for knob in RECIPE_KNOBS if knob in train and (knob != "momentum" or with_momentum)):
+    knobs = [knob for knob in RECIPE_KNOBS if knob in train and (knob != "momentum" or with_momentum)]
+    if not knobs:
+        return None  # a table that records no recipe says nothing of whether the arms' differ
+    differ = []
+    for knob in knobs:
         values = [sorted(set(arm[knob].dropna()), key=str) for arm in arms]
         if values[0] != values[1]:
             differ.append(
                 f"{knob} {_values(values[0])} for {row['variant']}, {_values(values[1])} for {row['baseline']}"
             )
+    return differ
+
+
+def recipe_note(row: dict, train: pd.DataFrame) -> str:
+    """Where a claim row compares trained arms whose runs in `train` trained with different recipes, which knobs
+    differ and how, in words (`_differing`); '' where the arms trained alike, or the row compares no trained arms."""
+    differ = _differing(row, train)
     if not differ:
         return ""
     return f"the arms trained with different recipes ({'; '.join(differ)}): the difference is the recipes' as well"
+
+
+def with_recipe_note(note: str, row: dict, train: pd.DataFrame) -> str:
+    """`note` with what `train` says of the compared arms' recipes. A row at chosen recipes (TUNED_NOTE: they may
+    differ) says in its place whether they did; any other row gains `recipe_note` where the recipes differ."""
+    if TUNED_NOTE not in note:
+        return "; ".join(filter(None, [note, recipe_note(row, train)]))
+    differ = _differing(row, train)
+    if differ is None:
+        return note
+    chosen = TUNED_NOTE.split(",")[0]  # "each arm trained at its own chosen recipe (tuning.json)"
+    said = (
+        f"{chosen}, the same for both arms"
+        if not differ
+        else (f"{chosen}, and the two differ ({'; '.join(differ)}): the difference is the recipes' as well")
+    )
+    return note.replace(TUNED_NOTE, said)
 
 
 def _values(found: list) -> str:
