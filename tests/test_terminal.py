@@ -94,3 +94,10 @@ def test_an_inconclusive_row_says_why():
         "difference these runs detect: 0.021"
     )
     assert vocabulary.reason({**row, "verdict": "supported"}) == ""
+    # Two seeds at a small Holm level: the t quantile on one degree of freedom puts mde past any accuracy difference.
+    hopeless = {**row, "mde": 4.3}
+    assert vocabulary.reason(hopeless, brief=True) == "TOST p 0.3, mde 4.3 (beyond any possible)"
+    assert vocabulary.reason(hopeless).endswith(
+        "the smallest difference these runs detect, 4.3, is beyond any possible one (1)"
+    )
+    assert "beyond" not in vocabulary.reason({**row, "mde": 1.5, "analysis": "interaction"})  # differences of two

@@ -129,6 +129,12 @@ def _value(row, key: str) -> float:
     return math.nan if value is None or isinstance(value, str) else float(value)
 
 
+def _possible(row) -> float:
+    """The largest difference a row's `mde` could be of: 1 between two shares (accuracy, share of the image), 2
+    between two differences of shares (an interaction)."""
+    return 2.0 if row.get("analysis") == INTERACTION_ROW else 1.0
+
+
 def reason(row, brief: bool = False) -> str:
     """Why a primary row (a dict or a claim.csv row) is inconclusive, in one line: no test (too few runs that
     did not fail), the sequential design's own account (its note), or neither test passing, with the
@@ -153,16 +159,20 @@ def reason(row, brief: bool = False) -> str:
     p_value, tost_p, margin = _value(row, "p_value_holm"), _value(row, "tost_p_holm"), _value(row, "margin")
     if math.isnan(p_value):
         return "no test" if brief or not note else f"no test: {note}"
-    mde = _value(row, "mde")
+    mde, possible = _value(row, "mde"), _possible(row)
     none_failed = "no run failed in either arm" in note
     if brief:
         parts = [f"TOST p {tost_p:.2g}" if not math.isnan(tost_p) else f"p {p_value:.2g}"]
-        parts += [f"mde {mde:.2g}"] if not math.isnan(mde) else []
+        parts += (
+            [f"mde {mde:.2g}" + (" (beyond any possible)" if mde > possible else "")] if not math.isnan(mde) else []
+        )
         return ", ".join([*parts, *(["no run failed"] if none_failed else [])])
     parts = [f"no difference at {stats.ALPHA:g} after Holm (p {p_value:.2g})"]
     if not math.isnan(tost_p):
         parts.append(f"no equivalence within ±{margin:g} (TOST p {tost_p:.2g})")
-    if not math.isnan(mde):
+    if mde > possible:  # these runs could detect no difference that can happen
+        parts.append(f"the smallest difference these runs detect, {mde:.2g}, is beyond any possible one ({possible:g})")
+    elif not math.isnan(mde):
         parts.append(f"the smallest difference these runs detect: {mde:.2g}")
     if none_failed:
         parts.append("no run failed in either arm")
