@@ -532,7 +532,12 @@ def test_claim_md_names_the_flagged_comparisons_and_what_the_flags_mean(tmp_path
     interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
     joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
     assert flags.sentence(joined) == sentence  # it joins comparisons already named: not named again
-    assert text.index(sentence) < text.index("At a glance")
+    assert flags.flagged(claims) == [
+        f"vgg16 r8 at 32 px, stack against single: {single}",
+        f"vgg16 r8 at 32 px, stack against single-fits: {fits}",
+    ]
+    listed = f"{flags.FLAGGED}\n\n- vgg16 r8 at 32 px, stack against single: {single}\n"  # claim.md: a list
+    assert listed in text and text.index(listed) < text.index(flags.rules()) < text.index("At a glance")
     assert f"| {single} |" in text  # the flags in the part's table, beside the verdict
     written = pd.read_csv(tmp_path / "claim.csv")
     assert list(written.loc[written["baseline"] == "single", "validity"]) == [single, single]

@@ -356,7 +356,8 @@ def test_the_page_embeds_every_figure_and_needs_nothing_from_outside(finished_ru
     # (the cell's first flag; others follow it, the padding shares and whatever the tiny training left).
     flag = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px); "
     shown = html.unescape(page)
-    assert f"Flagged comparisons (the validity column): vgg11 r64 at 32 px, stack against single: {flag}" in shown
+    assert "Flagged comparisons (the validity column):</p>" in shown  # then one list item per comparison
+    assert f'<ul id="flags"><li>vgg11 r64 at 32 px, stack against single: {flag}' in shown
     assert "<dt>validity</dt>" in page and f"<dd>{flag}" in shown  # behind each row's details
 
 
@@ -467,6 +468,12 @@ def test_the_verdict_grid_colours_each_comparison_by_part_and_model():
     # A cell of one verdict takes its colour whole, however tall the row's wrapped label makes it.
     page = html_page.verdict_grid(_claim_rows())
     assert '<td class="supported"><div class="supported"' in page and '<td><div class="supported"' in page
+    # Two rivals for one part: each row names its rival, kept on one line ("single-fits" never split at its hyphen).
+    claims = _claim_rows()
+    fits = claims[claims["claim"] == "higher accuracy"].assign(baseline="single-fits")
+    two = html_page.verdict_grid(pd.concat([claims, fits], ignore_index=True))
+    assert 'higher accuracy <span class="whole">vs single-fits</span></th>' in two
+    assert 'higher accuracy <span class="whole">vs single</span></th>' in two
 
 
 def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
@@ -487,8 +494,10 @@ def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
     unrecorded = [{**sittings[0], "started": None, "reconstructed": said}, sittings[1]]
     assert html_page._run_span({**metadata, "sittings": unrecorded}) == (
         "Run from a start not recorded to 2026-11-30 18:06:25 UTC in 2 sittings (commits 0671c66, fffcb39), 12 min "
-        f"of running in the 1 of them that recorded their start and end; sitting 1 recorded no start or end ({said})"
+        "of running in the 1 of them that recorded their start and end; sitting 1 recorded no start or end (see below)"
     )
+    assert html_page._reconstructed({"sittings": unrecorded}) == f" Sitting 1's record, completed later: {said}."
+    assert html_page._reconstructed(metadata) == ""
     assert html_page._run_span({"started": sittings[1]["started"], "ended": None}) == (
         "Run from 2026-11-30 17:54:14 UTC, with no end recorded (interrupted, or still running)"
     )

@@ -461,7 +461,7 @@ def markdown(
     at_earlier = at_earlier_budget(claims)
     parts, earlier = claims[~at_earlier], claims[at_earlier]
     parts = parts[parts["claim"] != robustness.LR_WINDOW]  # told with the recipes
-    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", _text(flags.sentence(parts)), ""]
+    text = [f"# The kernel-stacking claim: {_text(name)}", "", intro, "", *_flag_section(parts)]
     text += ["At a glance (primary rows per verdict):", "", *_glance(parts), ""]
     if not earlier.empty:
         text += ["At earlier budgets (their own family, not counted above):", "", *_glance(earlier), ""]
@@ -469,6 +469,17 @@ def markdown(
     text += [*_budget_section(parts, tables["summary"]), *_recipe_section(claims, tuning)]
     text += ["## The parts", "", *_part_sections(parts), *_earlier_section(earlier), *_block_section(tables["blocks"])]
     return "\n".join(text)
+
+
+def _flag_section(claims: pd.DataFrame) -> list[str]:
+    """The flagged comparisons as a list, one per line, and what the flags mean (nothing for a claim table made
+    before `validity`)."""
+    found = flags.flagged(claims)
+    if found is None:
+        return []
+    if not found:
+        return [f"{flags.NONE_FLAGGED} {flags.rules()}", ""]
+    return [flags.FLAGGED, "", *(f"- {_text(comparison)}" for comparison in found), "", flags.rules(), ""]
 
 
 def _kinds_that_ran(directory: RunDir, config: dict) -> list[Kind]:

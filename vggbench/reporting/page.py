@@ -54,7 +54,8 @@ td { max-width: 32em; overflow-wrap: anywhere; }
 ul.headline { font-size: 1.05em; line-height: 1.5; padding-left: 1.2em; }
 ul.headline .claimed { color: #555; font-size: 0.9em; }
 table.grid td { text-align: center; padding: 0; }
-table.grid td > div { padding: 0.15em 0.5em; white-space: nowrap; }
+table.grid td > div { padding: 0.15em 0.5em; }
+table.grid td, table.grid th { overflow-wrap: normal; } .whole { white-space: nowrap; }
 table.grid td > div + div { border-top: 1px solid #fff; }
 table.grid th { text-align: center; } table.grid th.part, table.grid th.text { text-align: left; }
 table.grid th.part { font-weight: normal; }
@@ -235,7 +236,9 @@ def verdict_grid(claims: pd.DataFrame) -> str:
     head = '<th class="text">part of the claim</th>' + "".join(f"<th>{html.escape(model)}</th>" for model in models)
     body = []
     for part in parts:
-        row = [f'<th class="part">{html.escape(part)}</th>']
+        claimed, _, rival = part.partition(" vs ")  # the rival's name kept on one line: "single-fits" whole
+        named = html.escape(claimed) + (f' <span class="whole">vs {html.escape(rival)}</span>' if rival else "")
+        row = [f'<th class="part">{named}</th>']
         for model in models:
             entries = cells.get((part, model), [])
             inner = "".join(
@@ -289,7 +292,7 @@ def _duration(seconds: float) -> str:
 def _run_span(metadata: dict) -> str:
     """When the run ran, over every sitting: its first sitting's start, its last sitting's end and how many
     sittings (with their commits), and how long they ran in all; a sitting that recorded no start or end is named
-    (with what its record says instead, where it was reconstructed)."""
+    (`_reconstructed` says what its record says instead, where it was completed later)."""
     sittings = _sittings(metadata)
     first, last = sittings[0].get("started"), sittings[-1].get("ended")
     line = f"Run from {_at(first) if first else 'a start not recorded'}"
@@ -304,14 +307,24 @@ def _run_span(metadata: dict) -> str:
         missing = [word for word, moment in (("start", start), ("end", end)) if moment is None]
         if not missing or (number == len(sittings) and missing == ["end"]):  # the last's: said above
             continue
-        said = sitting.get("reconstructed")
-        why = f" ({said})" if isinstance(said, str) else " (interrupted)" if missing == ["end"] else ""
+        said = isinstance(sitting.get("reconstructed"), str)
+        why = " (see below)" if said else " (interrupted)" if missing == ["end"] else ""
         untimed.append(f"sitting {number} recorded no {' or '.join(missing)}{why}")
     if timed:
         whole = len(timed) == len(sittings)
         line += f", {_duration(sum(timed))} of running" + (" in all" if whole and len(sittings) > 1 else "")
         line += "" if whole else f" in the {len(timed)} of them that recorded their start and end"
     return line + "".join(f"; {words}" for words in untimed)
+
+
+def _reconstructed(metadata: dict) -> str:
+    """What the records of sittings that ran before their times were kept say instead, completed later: one
+    sentence each ('' where there are none)."""
+    return "".join(
+        f" Sitting {number}'s record, completed later: {sitting['reconstructed']}."
+        for number, sitting in enumerate(_sittings(metadata), start=1)
+        if isinstance(sitting.get("reconstructed"), str)
+    )
 
 
 def _history(metadata: dict) -> list[str]:
@@ -324,7 +337,6 @@ def _glance_section(claims: pd.DataFrame) -> list[str]:
     if claims.empty:
         return ["<h2>The claim at a glance</h2>", "<p>No claim table: run `vggbench claim RUN_DIR` first.</p>"]
     sentences = headline(claims)
-    flagged = flags.sentence(claims)
     return [
         "<h2>The claim at a glance</h2>",
         '<ul class="headline" id="headline">',
@@ -333,7 +345,23 @@ def _glance_section(claims: pd.DataFrame) -> list[str]:
         "<p>Each primary comparison's verdict, by part and model (sensitivity rows and earlier budgets are in the "
         "tables below; a cell's colour is its verdict):</p>",
         verdict_grid(claims),
-        *([f"<p>{html.escape(flagged)}</p>"] if flagged else []),
+        *_flag_list(claims),
+    ]
+
+
+def _flag_list(claims: pd.DataFrame) -> list[str]:
+    """The flagged comparisons, a list item each, and what the flags mean (nothing for a claim table made before
+    `validity`)."""
+    found = flags.flagged(claims)
+    if found is None:
+        return []
+    if not found:
+        return [f"<p>{html.escape(flags.NONE_FLAGGED)} {html.escape(flags.rules())}</p>"]
+    items = "".join(f"<li>{html.escape(comparison)}</li>" for comparison in found)
+    return [
+        f"<p>{html.escape(flags.FLAGGED)}</p>",
+        f'<ul id="flags">{items}</ul>',
+        f"<p>{html.escape(flags.rules())}</p>",
     ]
 
 
@@ -614,7 +642,8 @@ def page(
     body = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(_run_span(metadata))}, commit <code>{html.escape(str(metadata.get('git_commit')))}</code>, "
-        f"torch {html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads.</p>",
+        f"torch {html.escape(str(metadata.get('torch')))}, {html.escape(str(metadata.get('threads')))} threads."
+        f"{html.escape(_reconstructed(metadata))}</p>",
         *_history(metadata),
         *_glance_section(claims),
         *_failure_list(tables["failures"]),

@@ -169,18 +169,32 @@ def _group_name(row: dict) -> str:
     return f"{row['arch']}{ratio}{normed} at {row['resolution']:g} px, {compared}"
 
 
-def sentence(claims: pd.DataFrame) -> str:
-    """The flagged comparisons, each named once with its flags, and what the flags mean; or that none is flagged
-    ('' for a claim table made before `validity`, which cannot tell)."""
+FLAGGED = "Flagged comparisons (the validity column):"
+NONE_FLAGGED = "No comparison is flagged in the validity column."
+
+
+def rules() -> str:
+    """What the flags mean, and that they change no verdict."""
+    return RULES.format(share=PADDING_SHARE, chance=CHANCE_MARGIN)
+
+
+def flagged(claims: pd.DataFrame) -> list[str] | None:
+    """Each flagged comparison named once with its flags ('vgg16 r8 at 32 px, stack against single: <flags>'): []
+    where none is flagged, None for a claim table made before `validity` (which cannot tell)."""
     if "validity" not in claims:
+        return None
+    found = claims.dropna(subset=["validity"])
+    if "analysis" in found:  # an interaction row joins two comparisons named already
+        found = found[found["analysis"] != INTERACTION_ROW]
+    keys = [key for key in NAMED_BY if key in found]
+    comparisons = found[[*keys, "validity"]].drop_duplicates().to_dict("records")
+    return [f"{_group_name(row)}: {row['validity']}" for row in comparisons]  # a cell joins its flags by ;
+
+
+def sentence(claims: pd.DataFrame) -> str:
+    """`flagged` and `rules` as one paragraph ('' for a claim table made before `validity`)."""
+    found = flagged(claims)
+    if found is None:
         return ""
-    rules = RULES.format(share=PADDING_SHARE, chance=CHANCE_MARGIN)
-    flagged = claims.dropna(subset=["validity"])
-    if "analysis" in flagged:  # an interaction row joins two comparisons the sentence names already
-        flagged = flagged[flagged["analysis"] != INTERACTION_ROW]
-    if flagged.empty:
-        return f"No comparison is flagged in the validity column. {rules}"
-    keys = [key for key in NAMED_BY if key in flagged]
-    comparisons = flagged[[*keys, "validity"]].drop_duplicates().to_dict("records")
-    named = " ".join(f"{_group_name(row)}: {row['validity']}." for row in comparisons)  # a cell joins its flags by ;
-    return f"Flagged comparisons (the validity column): {named} {rules}"
+    named = " ".join(f"{comparison}." for comparison in found)
+    return f"{FLAGGED} {named} {rules()}" if found else f"{NONE_FLAGGED} {rules()}"
