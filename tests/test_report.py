@@ -160,6 +160,14 @@ def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
     assert np.allclose(spans, [[0.79, 0.81], [0.67, 0.73]])
     assert run_figures.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
     assert run_figures.accuracy_vs_macs(summary.drop(columns=["macs"])) is None  # a run without the static kind
+    # A model whose static trial failed has no MACs: named under the axes as not drawn, never dropped in silence.
+    uncounted = summary.assign(macs=[2_000_000, None, 5_000_000])
+    figure = run_figures.accuracy_vs_macs(uncounted)
+    drawn = [c for c in figure.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    assert [container.get_label() for container in drawn] == ["stack"]
+    said = "not drawn, no MACs counted (static trial failed): vgg11 r8 single"
+    assert figure.axes[0].get_xlabel() == f"MACs per image (millions, log scale)\n{said}"
+    assert "not drawn" not in run_figures.accuracy_vs_macs(summary).axes[0].get_xlabel()
 
 
 def test_the_forest_draws_each_primary_comparison_with_its_interval_and_verdict_colour():

@@ -89,10 +89,15 @@ def _verdict_handle(word: str, colour: str):
 
 def accuracy_vs_macs(summary: pd.DataFrame):
     """Final test accuracy (mean, error bar one std over seeds, held to 0..1) against MACs per image, one marker
-    per variant; a thin line joins the variants of a model, named once beside them where no other label is."""
+    per variant; a thin line joins the variants of a model, named once beside them where no other label is. A
+    model trained but not counted (its static trial failed) is named as not drawn under the axis title."""
     if not {"test_acc_mean", "macs"} <= set(summary.columns) or summary["test_acc_mean"].isna().all():
         return None  # no accuracy, or no static counts (a run without the static kind)
-    table = summary.dropna(subset=["test_acc_mean"]).assign(mmacs=lambda rows: rows["macs"] / 1e6)
+    trained = summary.dropna(subset=["test_acc_mean"])
+    uncounted = trained[trained["macs"].isna()]
+    table = trained.dropna(subset=["macs"]).assign(mmacs=lambda rows: rows["macs"] / 1e6)
+    if table.empty:
+        return None
     variants = look.ordered(table["variant"])
     several_resolutions = table["resolution"].nunique() > 1
     figure = look.new_figure(7.4, 4.2)  # 6.4 in for the axes, 1 in for the legend beside them
@@ -118,6 +123,10 @@ def accuracy_vs_macs(summary: pd.DataFrame):
     axes.grid(True, alpha=0.3)
     look.legend_outside(figure)
     look.label_points(axes, labels)
+    if not uncounted.empty:  # under the axis title, where the layout makes room for it
+        several = uncounted["resolution"].nunique() > 1 or several_resolutions
+        names = ", ".join(f"{look.model_label(row, several)} {row.variant}" for row in uncounted.itertuples())
+        axes.set_xlabel(f"{axes.get_xlabel()}\nnot drawn, no MACs counted (static trial failed): {names}")
     return figure
 
 
