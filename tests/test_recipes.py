@@ -193,8 +193,8 @@ RECORD = {  # as vggbench.engine.tuning.tuning_record writes it
 }
 SEARCH_SENTENCE = (
     "Every arm's recipe was chosen by the same search, on validation images only (the verdicts are on the test "
-    "set): the TPESampler sampler (seed 7) tried 6 candidates per arm, each trained on 2 seeds the verdicts do "
-    "not use ([100, 101]), over lr log [0.0001, 0.1]; optimizer choices [adam, sgd]; pruning: median rule after "
+    "set): Optuna's TPESampler (seed 7) tried 6 candidates per arm, each trained on seeds 100 and 101, which no "
+    "verdict uses, over lr log [0.0001, 0.1]; optimizer choices [adam, sgd]; pruning: median rule after "
     "epoch 1. A candidate's objective is the mean over its seeds of validation accuracy at the last epoch it "
     "reached; each arm's chosen candidate is its best."
 )
@@ -215,7 +215,7 @@ def test_claim_md_states_each_arms_recipe_the_search_and_the_shared_rows_beside(
     folder = _run_folder(tmp_path / "run", _both(), _tuning(SEARCH), RECORD)
     _, text = claim.report(folder)
     section = text.split("## Recipes")[1].split("## The parts")[0]
-    assert "on validation images only" in section and "the TPESampler sampler (seed 7) tried 6 candidates" in section
+    assert "on validation images only" in section and "Optuna's TPESampler (seed 7) tried 6 candidates" in section
     assert "| arch | ratio | resolution | batch_norm | variant | candidate | lr | optimizer | objective |" in section
     assert "| vgg11 | 8 | 32 | False | stack | 2 | 0.003 | sgd | 0.91 |" in section
     assert "| vgg11 | 8 | 32 | False | single | 1 | 0.001 | adam | 0.88 |" in section

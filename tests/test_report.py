@@ -160,6 +160,12 @@ def test_accuracy_figure_puts_each_model_at_its_macs_and_mean_with_its_std():
     assert np.allclose(spans, [[0.79, 0.81], [0.67, 0.73]])
     assert run_figures.accuracy_vs_macs(summary.drop(columns=["test_acc_mean"])) is None
     assert run_figures.accuracy_vs_macs(summary.drop(columns=["macs"])) is None  # a run without the static kind
+    # Counts 1% apart (a twin of nearly the same cost) do not fill the axis: it spans a factor of 2 around them.
+    close = summary.assign(macs=[2_750_000, 2_772_000, 2_760_000])
+    low, high = run_figures.accuracy_vs_macs(close).axes[0].get_xlim()
+    assert high / low == pytest.approx(2.0) and low < 2.75 and high > 2.772
+    low, high = axes.get_xlim()
+    assert low <= 2.0 and high >= 5.0  # counts wider apart keep matplotlib's own range
     # A model whose static trial failed has no MACs: named under the axes as not drawn, never dropped in silence.
     uncounted = summary.assign(macs=[2_000_000, None, 5_000_000])
     figure = run_figures.accuracy_vs_macs(uncounted)
@@ -506,6 +512,11 @@ def test_a_resumed_runs_page_says_when_it_ran_over_its_sittings():
     )
     assert html_page._reconstructed({"sittings": unrecorded}) == f" Sitting 1's record, completed later: {said}."
     assert html_page._reconstructed(metadata) == ""
+    # Sittings that lack the same record are named together.
+    interrupted = [{**sittings[0], "started": f"2026-11-30T1{hour}:00:00+00:00"} for hour in (0, 1, 2)]
+    assert html_page._run_span({"sittings": [*interrupted, sittings[1]]}).endswith(
+        "; sittings 1, 2 and 3 recorded no end (interrupted)"
+    )
     assert html_page._run_span({"started": sittings[1]["started"], "ended": None}) == (
         "Run from 2026-11-30 17:54:14 UTC, with no end recorded (interrupted, or still running)"
     )

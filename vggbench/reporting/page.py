@@ -302,19 +302,26 @@ def _run_span(metadata: dict) -> str:
         line += f" in {len(sittings)} sittings (commits {', '.join(commits)})"
     spans = [(_moment(sitting.get("started")), _moment(sitting.get("ended"))) for sitting in sittings]
     timed = [(end - start).total_seconds() for start, end in spans if start and end]
-    untimed = []
+    untimed: dict[str, list[int]] = {}  # what a sitting lacks, and why: the sittings that lack it so
     for number, (sitting, (start, end)) in enumerate(zip(sittings, spans, strict=True), start=1):
         missing = [word for word, moment in (("start", start), ("end", end)) if moment is None]
         if not missing or (number == len(sittings) and missing == ["end"]):  # the last's: said above
             continue
         said = isinstance(sitting.get("reconstructed"), str)
         why = " (see below)" if said else " (interrupted)" if missing == ["end"] else ""
-        untimed.append(f"sitting {number} recorded no {' or '.join(missing)}{why}")
+        untimed.setdefault(f"recorded no {' or '.join(missing)}{why}", []).append(number)
     if timed:
         whole = len(timed) == len(sittings)
         line += f", {_duration(sum(timed))} of running" + (" in all" if whole and len(sittings) > 1 else "")
         line += "" if whole else f" in the {len(timed)} of them that recorded their start and end"
-    return line + "".join(f"; {words}" for words in untimed)
+    return line + "".join(f"; {_sittings_named(numbers)} {words}" for words, numbers in untimed.items())
+
+
+def _sittings_named(numbers: list[int]) -> str:
+    """'sitting 2', 'sittings 1 and 2', 'sittings 1, 2 and 3'."""
+    if len(numbers) == 1:
+        return f"sitting {numbers[0]}"
+    return f"sittings {', '.join(map(str, numbers[:-1]))} and {numbers[-1]}"
 
 
 def _reconstructed(metadata: dict) -> str:

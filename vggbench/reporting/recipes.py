@@ -62,11 +62,12 @@ def _words(value) -> str:
     return str(value)
 
 
-def _count(seeds, noun: str) -> str:
-    """'1 seed', '2 seeds', or 'an unrecorded number of seeds' where the record holds no list."""
-    if not isinstance(seeds, list):
-        return f"an unrecorded number of {noun}s"
-    return f"{len(seeds)} {noun}" + ("s" if len(seeds) != 1 else "")
+def _seeds(seeds) -> str:
+    """'seed 1000', 'seeds 100 and 101', or 'seeds not recorded' where the record holds no list."""
+    if not isinstance(seeds, list) or not seeds:
+        return "seeds not recorded"
+    named = [str(seed) for seed in seeds]
+    return f"seed {named[0]}" if len(named) == 1 else f"seeds {', '.join(named[:-1])} and {named[-1]}"
 
 
 def search_sentence(record: dict) -> str:
@@ -75,14 +76,14 @@ def search_sentence(record: dict) -> str:
     search = record.get("search", {})
     space = "; ".join(f"{key} {_words(value)}" for key, value in search.get("space", {}).items()) or "not recorded"
     pruning = search.get("pruner") if search.get("pruner") != "none" else None
-    seeds = search.get("seeds")
+    pruned = f"pruning: {_words(pruning)}" if pruning else "no candidate pruned early"
+    sampler = (
+        f"Optuna's {search.get('sampler', 'unrecorded sampler')} (seed {search.get('sampler_seed', 'unrecorded')})"
+    )
     return (
         f"Every arm's recipe was chosen by the same search, on validation images only (the verdicts are on the test "
-        f"set): the {search.get('sampler', 'unrecorded')} sampler (seed {search.get('sampler_seed', 'unrecorded')}) "
-        f"tried {search.get('candidates', 'an unrecorded number of')} candidates per arm, each trained on "
-        f"{_count(seeds, 'seed')} the verdicts do not use "
-        f"({_words(seeds) if isinstance(seeds, list) else 'not recorded'}), over "
-        f"{space}; {f'pruning: {_words(pruning)}' if pruning else 'no candidate pruned early'}. A candidate's "
+        f"set): {sampler} tried {search.get('candidates', 'an unrecorded number of')} candidates per arm, each "
+        f"trained on {_seeds(search.get('seeds'))}, which no verdict uses, over {space}; {pruned}. A candidate's "
         "objective is the mean over its seeds of validation accuracy at the last epoch it reached; each arm's chosen "
         "candidate is its best."
     )

@@ -20,6 +20,8 @@ FOREST_PARTS = (
     (("higher accuracy", "more non-linearity helps"), "stack - rival, test accuracy (0 to 1)"),
     (("same effective receptive field",), "stack - rival, share of the image holding half the gradient (0 to 1)"),
 )
+MIN_MACS_SPAN = 2.0  # accuracy_vs_macs's x axis spans at least this factor: a 1% gap never fills its width
+
 VERDICT_COLOURS = {
     "supported": "#2ca02c",
     "contradicted": "#d62728",
@@ -89,7 +91,8 @@ def _verdict_handle(word: str, colour: str):
 
 def accuracy_vs_macs(summary: pd.DataFrame):
     """Final test accuracy (mean, error bar one std over seeds, held to 0..1) against MACs per image, one marker
-    per variant; a thin line joins the variants of a model, named once beside them where no other label is. A
+    per variant; a thin line joins the variants of a model, named once beside them where no other label is; the
+    x axis spans at least a factor of MIN_MACS_SPAN, so that close counts look close. A
     model trained but not counted (its static trial failed) is named as not drawn under the axis title."""
     if not {"test_acc_mean", "macs"} <= set(summary.columns) or summary["test_acc_mean"].isna().all():
         return None  # no accuracy, or no static counts (a run without the static kind)
@@ -117,6 +120,10 @@ def accuracy_vs_macs(summary: pd.DataFrame):
     seeds = ", ".join(str(int(count)) for count in sorted(table["seeds"].unique()))
     epochs = ", ".join(str(int(count)) for count in sorted(table["epochs"].unique()))
     look.plain_log_ticks(axes)
+    low, high = table["mmacs"].min(), table["mmacs"].max()
+    if high < low * MIN_MACS_SPAN:  # centred on the points, on the log scale
+        middle, half = np.sqrt(low * high), np.sqrt(MIN_MACS_SPAN)
+        axes.set_xlim(middle / half, middle * half)
     axes.set_xlabel("MACs per image (millions, log scale)")
     axes.set_ylabel(f"final test accuracy\n(mean ± std over {seeds} seeds)")
     axes.set_title(f"Accuracy against compute after {epochs} epoch(s)")
