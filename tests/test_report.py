@@ -283,6 +283,10 @@ def test_throughput_against_the_architecture_where_the_run_has_one_ratio():
     axes = speed_figures.throughput_vs_ratio(speed).axes[0]
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["vgg11", "vgg13"]
     assert "width ratio 8" in axes.get_xlabel()
+    # A table of older code records no interval: its bare points say so; one with intervals draws bars instead.
+    assert axes.get_xlabel().endswith("no error bars: this speed table records no intervals")
+    timed = speed_figures.throughput_vs_ratio(speed.assign(step_ms_ci_low=630.0, step_ms_ci_high=650.0)).axes[0]
+    assert "no error bars" not in timed.get_xlabel() and timed.containers[0].has_yerr
 
 
 def test_block_bars_show_the_textbook_ratio_where_in_equals_out():

@@ -16,7 +16,7 @@ def throughput_vs_ratio(speed: pd.DataFrame):
 
     Error bars span the 95% interval of the median step time (step_ms_ci_low..step_ms_ci_high), turned into
     images per second: positive, so that the log axis holds them whatever the spread. A table written before it
-    had the interval draws its points without bars.
+    had the interval draws its points without bars, and says so under the axis title.
     """
     if "img_per_s" not in speed or speed["img_per_s"].isna().all():
         return None
@@ -60,6 +60,8 @@ def throughput_vs_ratio(speed: pd.DataFrame):
                 label=label,
             )
         _label_throughput(axes, rows, archs if by_arch else None, f"{device_name}, {mode}")
+        if rows["step_ms_ci_low"].isna().all():  # a bare point must not read as a measurement without spread
+            axes.set_xlabel(f"{axes.get_xlabel()}\nno error bars: this speed table records no intervals")
     return look.legend_outside(figure)
 
 
