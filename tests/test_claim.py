@@ -597,6 +597,18 @@ def test_runs_at_chance_for_an_epoch_are_counted_per_arm():
     assert hundred["validity"].isna().all()
 
 
+def test_training_flags_stay_off_the_rows_that_training_does_not_touch():
+    # A parameter count does not depend on how the models trained: the static rows of a group whose single kernel
+    # was still learning carry no flag (at 224 px no kernel pads over the limit), its accuracy rows do.
+    arms = {**PLATEAUED, "single": [[0.5, 0.52, 0.51], [0.69, 0.7, 0.71], [0.78, 0.79, 0.79]]}
+    specs = vggbench.grid(["vgg11"], ["stack", "single"], ratios=[8], resolutions=[224])
+    table = claim.claim_table({"static": _static_of(specs), "train": _curves(arms, keys=WIDE)})
+    static = table["claim"].isin(["fewer parameters", "fewer MACs"])
+    assert static.sum() == 2 and table.loc[static, "validity"].isna().all()
+    trained = table["claim"].isin(["higher accuracy", "trains reliably"]) & (table["baseline"] == "single")
+    assert trained.sum() >= 2 and table.loc[trained, "validity"].str.contains("still learning").all()
+
+
 def test_a_flag_on_an_interaction_row_names_the_arm_by_its_batch_norm():
     learning = {**PLATEAUED, "single": [[0.5, 0.52, 0.51], [0.69, 0.7, 0.71], [0.78, 0.79, 0.79]]}
     train = pd.concat(

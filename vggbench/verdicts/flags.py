@@ -7,8 +7,9 @@ joined by "; ", each with its numbers ('' where none holds):
   arms' kernels differ: single-fits's 7x7 fits the 8 px map of block 3 at 32 px, yet 38% of its taps are padding;
 - an arm's model still learning at its last epoch (the run's plateau rule, vggbench.measure.training_rules);
 - an arm's runs at chance for an epoch or more, counted.
-Flags describe; they change no verdict. The training flags need the per-epoch `train` table: static, speed and
-effective-field rows get them where the run trained the models they compare.
+Flags describe; they change no verdict. The training flags need the per-epoch `train` table, and go only on rows
+whose numbers depend on the training (vocabulary.compares_trained: accuracy, trainability, the trained effective
+field), not on parameter counts, timings or untrained fields.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from vggbench.measure.taps import Window, padding_tap_share
 from vggbench.models.arch import VARIANTS, Conv, ModelSpec
 from vggbench.models.schema import GROUP_KEYS, given, keys_in, spec_from_identity
 from vggbench.verdicts import padding
-from vggbench.verdicts.vocabulary import INTERACTION_ROW, STACK
+from vggbench.verdicts.vocabulary import INTERACTION_ROW, STACK, compares_trained
 
 # The rules' thresholds, the same for every variant and model.
 # A kernel is flagged in a block where more than a third of its taps multiply zero padding: there it is largely
@@ -146,7 +147,8 @@ def of_row(row: dict, evidence: pd.DataFrame) -> str:
     arms = _arms(row)
     if arms is None:
         return ""
-    flags = [*_padding_flags(row, arms), *_training_flags(row, arms, evidence)]
+    training = _training_flags(row, arms, evidence) if compares_trained(row) else []
+    flags = [*_padding_flags(row, arms), *training]
     return "; ".join(flag for flag in flags if flag)
 
 

@@ -49,14 +49,16 @@ from vggbench.verdicts.vocabulary import (
     SHARED_RECIPE,
     STACK,
     SUPPORTED,
+    TRAINED_UNITS,
     accuracy_claim,
     adjust,
+    compares_trained,
     contrasts,
     decide,
 )
 
 # The units of the rows' baseline_value, variant_value and difference (claim.csv's `unit`).
-ACCURACY, FAILED_SHARE = "accuracy", "share of runs failed"
+ACCURACY, FAILED_SHARE = TRAINED_UNITS
 
 
 def _estimand(final: pd.DataFrame) -> str:
@@ -210,8 +212,7 @@ def _differing(row: dict, train: pd.DataFrame) -> list[str] | None:
     SGD, the one that reads it) whose values differ between the arms' runs in `train`, each in words ([] where they
     trained alike); None where the row compares no trained arms. The arms are the row's variant and baseline in the
     group its identity names."""
-    trained = row.get("unit") in (ACCURACY, FAILED_SHARE) or row.get("mode") == "trained"
-    if not trained or train.empty or "variant" not in train:
+    if not compares_trained(row) or train.empty or "variant" not in train:
         return None
     runs = train
     for key in (key for key in GROUP_KEYS if key in train and given(row.get(key))):

@@ -42,6 +42,17 @@ INTERACTION_ROW = "interaction"  # the analysis of a row that joins two comparis
 # own chosen (tuned) recipes: those judge, these stand beside (vggbench.verdicts.train).
 SHARED_RECIPE = "at the shared recipe (sensitivity)"
 STACK = "stack"
+# The units (claim.csv's `unit`) of the rows that compare trained arms by their outcome: accuracy and trainability
+# (vggbench.verdicts.train); an effective-field row compares trained arms where its `mode` is "trained".
+TRAINED_UNITS = ("accuracy", "share of runs failed")
+
+
+def compares_trained(row) -> bool:
+    """Whether a claim row (a dict or a claim.csv row) compares the outcome of trained arms: its numbers depend on
+    how the arms trained, where a parameter count, a timing or an untrained field does not."""
+    return row.get("unit") in TRAINED_UNITS or row.get("mode") == "trained"
+
+
 # The stack without its inner ReLUs: it tests the non-linearity, not the large kernel, so it has the stack's
 # parameters, MACs and field by construction and is compared on accuracy and trainability only.
 LINEAR, NON_LINEARITY = "linear-stack", "more non-linearity helps"
