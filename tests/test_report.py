@@ -30,9 +30,10 @@ from vggbench.figures import speed as speed_figures
 from vggbench.figures import static as static_figures
 from vggbench.figures import train as train_figures
 from vggbench.figures.figure import Sources
+from vggbench.measure import training_rules
 from vggbench.measure.static import block_table
 from vggbench.models.arch import ModelSpec
-from vggbench.reporting import claim, report, run_figures
+from vggbench.reporting import claim, report, run_figures, terminal
 from vggbench.reporting import page as html_page
 
 # Every figure of a report in the page's order, as the report and the kinds declare them; the tiny run (one epoch,
@@ -625,6 +626,24 @@ def test_learning_curves_show_each_variants_mean_with_its_t_interval():
     band = axes.collections[0].get_paths()[0].vertices[:, 1]  # the stack's, drawn first
     first, last = (scipy_stats.t.interval(0.95, 2, np.mean(runs), scipy_stats.sem(runs)) for runs in CURVES["stack"])
     assert (band.min(), band.max()) == pytest.approx((first[0], last[1]))
+
+
+def test_a_run_of_two_budgets_names_each_budget_in_titles_labels_and_the_summary():
+    # epochs = [2, 4]: each model trains a 2-epoch and a 4-epoch schedule, groups of their own.
+    budgets = pd.concat([_epochs(CURVES).assign(schedule_epochs=epochs) for epochs in (2, 4)], ignore_index=True)
+    budgets = budgets.assign(train_img_per_s=100.0)
+    titles = [axes.get_title() for axes in train_figures.learning_curves(budgets).axes]
+    assert titles == ["vgg11 r8 2 ep", "vgg11 r8 4 ep"]  # one panel per budget, told apart
+    assert [axes.get_title() for axes in train_figures.learning_curves(_epochs(CURVES)).axes] == ["vgg11 r8"]
+    summary = training_rules.summarize(budgets)
+    assert terminal.summary_text(summary).splitlines()[0].split()[:3] == ["arch", "variant", "ratio"]
+    assert "schedule_epochs" in terminal.summary_text(summary).splitlines()[0].split()
+    one_budget = training_rules.summarize(_epochs(CURVES).assign(train_img_per_s=100.0, schedule_epochs=2))
+    assert "schedule_epochs" not in terminal.summary_text(one_budget)
+    # accuracy_vs_macs joins the variants of one model at one budget, and names it so.
+    counted = summary.assign(macs=summary["variant"].map({"stack": 2e6, "single": 3e6}))
+    labels = [text.get_text() for text in run_figures.accuracy_vs_macs(counted).axes[0].texts]
+    assert sorted(labels) == ["vgg11 r8 2 ep", "vgg11 r8 4 ep"]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

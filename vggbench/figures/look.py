@@ -11,6 +11,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 
+from vggbench.models.schema import RECIPE, SCHEDULE, given
+
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
     "stack": ("#1f77b4", "o"),
@@ -42,10 +44,26 @@ def new_figure(width_in: float, height_in: float):
     return Figure(figsize=(width_in, height_in), layout="constrained")
 
 
-def model_label(row, several_resolutions: bool) -> str:
+# What a model's label names beside the model where the rows drawn hold several: the input's side, the training
+# schedule (a run of several budgets) and the recipe (tuned runs with the shared recipe kept beside).
+BESIDE_MODEL = ("resolution", SCHEDULE, RECIPE)
+
+
+def varying(table: pd.DataFrame) -> set[str]:
+    """The columns of BESIDE_MODEL that hold more than one value in `table`: the labels of its models name them."""
+    return {column for column in BESIDE_MODEL if column in table and table[column].nunique() > 1}
+
+
+def model_label(row, named=frozenset()) -> str:
+    """'vgg11 r8 bn', with what `named` (from `varying`) says tells the drawn models apart: '32px', '15 ep',
+    'tuned recipe'."""
     normed = getattr(row, "batch_norm", False)  # NaN on a claim row that spans both (batch norm x variant)
-    label = f"{row.arch} r{row.ratio}" + (" bn" if pd.notna(normed) and normed else "")
-    return f"{label} {row.resolution}px" if several_resolutions else label
+    parts = [f"{row.arch} r{row.ratio}" + (" bn" if pd.notna(normed) and normed else "")]
+    parts += [f"{row.resolution}px"] if "resolution" in named else []
+    schedule, recipe = getattr(row, SCHEDULE, None), getattr(row, RECIPE, None)
+    parts += [f"{schedule:g} ep"] if SCHEDULE in named and given(schedule) else []
+    parts += [f"{recipe} recipe"] if RECIPE in named and given(recipe) else []
+    return " ".join(parts)
 
 
 def panels(count: int):

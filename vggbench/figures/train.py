@@ -24,13 +24,13 @@ def learning_curves(train: pd.DataFrame):
     final = final_runs(train)
     survivors = final[~final["failed"]]
     variants = look.ordered(recorded["variant"])
-    several_resolutions = recorded["resolution"].nunique() > 1
+    named = look.varying(recorded)
     groups = list(vocabulary.groups(recorded))
     figure, add = look.panels(len(groups))
     for index, (_, group) in enumerate(groups, start=1):
         drawn = rows_of(group, survivors)
         lost = ", ".join(variant for variant in look.ordered(group["variant"]) if variant not in set(drawn["variant"]))
-        title = look.model_label(group.iloc[0], several_resolutions)
+        title = look.model_label(group.iloc[0], named)
         axes = add(index, f"{title}\nevery run failed: {lost}" if lost and not drawn.empty else title)
         if drawn.empty:
             look.say(axes, f"Every run failed ({lost}): no curve to draw.")

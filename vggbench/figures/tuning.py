@@ -80,11 +80,11 @@ def lr_sensitivity(tuning: pd.DataFrame):
     if others:
         finished = finished.assign(setting=[_setting(row, others) for _, row in finished.iterrows()])
     settings = sorted(set(finished["setting"])) if others else []
-    several_resolutions = finished["resolution"].nunique() > 1
+    named = look.varying(finished)
     groups = list(vocabulary.groups(finished))
     figure, add = look.panels(len(groups))
     for index, (_, group) in enumerate(groups, start=1):
-        axes = add(index, look.model_label(group.iloc[0], several_resolutions))
+        axes = add(index, look.model_label(group.iloc[0], named))
         for variant in look.ordered(group["variant"]):
             arm = group[group["variant"] == variant]
             _draw_arm(axes, arm, variant, look.style(variant, variants)[0], optimizers, settings)

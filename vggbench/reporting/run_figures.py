@@ -102,7 +102,7 @@ def accuracy_vs_macs(summary: pd.DataFrame):
     if table.empty:
         return None
     variants = look.ordered(table["variant"])
-    several_resolutions = table["resolution"].nunique() > 1
+    named = look.varying(trained)  # what tells the models apart besides their names: their budgets, say
     figure = look.new_figure(7.4, 4.2)  # 6.4 in for the axes, 1 in for the legend beside them
     axes = figure.add_subplot()
     for variant in variants:
@@ -111,7 +111,7 @@ def accuracy_vs_macs(summary: pd.DataFrame):
         mean, spread = rows["test_acc_mean"], rows["test_acc_std"].fillna(0)
         below, above = mean - look.clipped(mean - spread, 0, 1), look.clipped(mean + spread, 0, 1) - mean
         axes.errorbar(rows["mmacs"], mean, yerr=[below, above], fmt=marker, color=colour, capsize=3, label=variant)
-    models = table.assign(model=[look.model_label(row, several_resolutions) for row in table.itertuples()])
+    models = table.assign(model=[look.model_label(row, named) for row in table.itertuples()])
     labels = []
     for model, rows in models.groupby("model", sort=True):
         rows = rows.sort_values("mmacs")
@@ -131,8 +131,7 @@ def accuracy_vs_macs(summary: pd.DataFrame):
     look.legend_outside(figure)
     look.label_points(axes, labels)
     if not uncounted.empty:  # under the axis title, where the layout makes room for it
-        several = uncounted["resolution"].nunique() > 1 or several_resolutions
-        names = ", ".join(f"{look.model_label(row, several)} {row.variant}" for row in uncounted.itertuples())
+        names = ", ".join(f"{look.model_label(row, named)} {row.variant}" for row in uncounted.itertuples())
         axes.set_xlabel(f"{axes.get_xlabel()}\nnot drawn, no MACs counted (static trial failed): {names}")
     return figure
 
@@ -148,12 +147,12 @@ def accuracy_budgets(claims: pd.DataFrame):
     rows = claims[final | at_earlier_budget(claims)].dropna(subset=["optimizer_steps"])
     keys = [key for key in ("arch", "ratio", "resolution", "batch_norm", "baseline") if key in rows]
     panels = [panel.sort_values("optimizer_steps") for _, panel in rows.groupby(keys, sort=False, dropna=False)]
-    several_resolutions = rows["resolution"].nunique() > 1
+    named = look.varying(rows) & {"resolution"}  # a panel spans the budgets
     variants = look.ordered(rows["baseline"])
     figure, add = look.panels(len(panels))
     for index, panel in enumerate(panels, start=1):
         first = panel.iloc[0]
-        axes = add(index, f"{look.model_label(first, several_resolutions)}: stack - {first['baseline']}")
+        axes = add(index, f"{look.model_label(first, named)}: stack - {first['baseline']}")
         drawn = panel.dropna(subset=["difference"])
         if drawn.empty:
             look.say(axes, _no_difference(first))

@@ -192,6 +192,8 @@ SUMMARY_SHOWN = (
     "ratio",
     "resolution",
     "batch_norm",
+    "schedule_epochs",
+    "recipe",
     "params",
     "macs",
     "rf_px",
@@ -208,10 +210,11 @@ SUMMARY_SHOWN = (
 
 def summary_text(summary: pd.DataFrame, where: str = "summary.csv", width: int = WIDTH) -> str:
     """The study's summary: the model, its counts, its runs (those that failed too) and accuracy, and the
-    throughputs; a resolution or batch norm column only where it varies or is on."""
+    throughputs; a resolution, schedule or recipe column only where it varies, batch norm only where it is on."""
     shown = [column for column in SUMMARY_SHOWN if column in summary]
-    if len(summary) and "resolution" in shown and summary["resolution"].nunique() == 1:
-        shown.remove("resolution")
+    for column in ("resolution", "schedule_epochs", "recipe"):  # a model's rows at several budgets differ in these
+        if len(summary) and column in shown and summary[column].nunique() <= 1:
+            shown.remove(column)
     if len(summary) and "batch_norm" in shown and not summary["batch_norm"].astype(bool).any():
         shown.remove("batch_norm")
     return text(summary[shown], where, width)
