@@ -108,6 +108,7 @@ def test_a_factory_study_runs_static_train_and_claim_and_resumes_with_its_trial_
     assert (static["rf_px"] == 16).all()  # both variants' fields: see test_the_field_of_a_small_cnn_...
     assert set(run.train["arch"]) == {"user_nets:build"} and set(run.train["seed_batch"]) == {1}
     assert run.train[["convs_per_block", "widths", "kernel", "head"]].isna().all().all()
+    assert run.blocks.empty and run.layers.groupby("variant").size().to_dict() == {"stack": 13, "single": 9}
     metadata = json.loads((root / "metadata.json").read_text())
     assert metadata["factory"]["target"] == "user_nets:build" and len(metadata["factory"]["source_sha256"]) == 64
     write_reports(root)
@@ -302,6 +303,35 @@ def test_the_field_of_a_small_cnn_is_computed_by_hand_and_its_cut_graph_is_the_n
     # Its single twin: 5x5 (5 px), pool (6 px), 5x5 (6 + 4 x 2 = 14 px), pool (16 px).
     twin = build_model(load_config(**STUDY).models()[1])
     assert field(feature_graph(twin, (1, 16, 16)), 16).rf_px == 16
+
+
+def test_a_factory_s_layer_table_counts_each_layer_and_follows_the_field_up_to_the_head(user_nets):
+    from vggbench.measure.static import layer_table, model_table
+
+    stack = load_config(**STUDY).models()[0]
+    layers = layer_table([stack])
+    assert layers["block"].isna().all()  # vggbench knows no blocks in another's net
+    assert list(layers["layer_type"]) == [*["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"] * 2, "AdaptiveAvgPool2d",
+                                          "Flatten", "Linear"]  # fmt: skip
+    convs = layers[layers["layer_type"] == "Conv2d"]
+    # By hand at 16 px: 3x3 convs padded 1 keep the side; the fields as in the test of the small CNN's field.
+    channels = [(1, 8), (8, 8), (8, 16), (16, 16)]
+    sides = [16, 16, 8, 8]
+    assert list(zip(convs["layer_in_channels"], convs["layer_out_channels"], strict=True)) == channels
+    assert list(convs["out_px"]) == sides and list(convs["rf_px"]) == [3, 5, 10, 14]
+    assert list(convs["jump_px"]) == [1, 1, 2, 2]
+    assert list(convs["params"]) == [9 * cin * cout + cout for cin, cout in channels]
+    assert list(convs["macs"]) == [side**2 * 9 * cin * cout for (cin, cout), side in zip(channels, sides, strict=True)]
+    # A 3x3 padded by 1 on an n px map: (3n - 2) of each row's and column's 3n taps fall on real pixels.
+    shares = [1 - ((3 * side - 2) / (3 * side)) ** 2 for side in sides]
+    assert convs["padding_tap_share"].tolist() == pytest.approx(shares)
+    head = layers.iloc[-3:]  # global pooling, flatten, linear: past the feature map, no unit has a place
+    assert head[["kernel_px", "out_px", "rf_px"]].isna().all().all() and head["params"].iloc[-1] == 16 * 10 + 10
+    assert layers["macs"].sum() == model_table([stack])["macs"].iloc[0]  # every counted layer has its row
+    # The single twin: each pair of 3x3 convs is one 5x5 (its module named as the rewrite names it).
+    single = layer_table([load_config(**STUDY).models()[1]])
+    fives = single[single["layer_type"] == "Conv2d"]
+    assert list(fives["kernel_px"]) == [5, 5] and list(fives["rf_px"]) == [5, 14]
 
 
 def test_the_field_of_resnet_18_is_computed_by_hand_through_its_residual_joins():

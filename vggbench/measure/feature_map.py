@@ -137,24 +137,33 @@ def _field(node: fx.Node, inputs: list[Geometry], modules: dict[str, nn.Module])
     return "its geometry is not known"
 
 
-def field(graph_module: fx.GraphModule, resolution: int) -> Geometry:
-    """The geometry of the output of a `feature_graph` on a `resolution` px square image, as `walk` gives it for a
-    VGG's last layer; a ValueError names the node it cannot follow, and why."""
+def node_fields(graph_module: fx.GraphModule, resolution: int) -> tuple[dict[fx.Node, Geometry], str | None]:
+    """The geometry of each node's output of a traced net on a `resolution` px square image, as far as the walk
+    can follow it, and why it stopped where it did (None where it followed every node that has one)."""
     modules = dict(graph_module.named_modules())
     fields: dict[fx.Node, Geometry] = {}
-    *nodes, output = graph_module.graph.nodes
-    for node in nodes:
+    for node in graph_module.graph.nodes:
         if node.op == "placeholder":
             fields[node] = Geometry(out_px=resolution, rf_px=1, jump_px=1, start_px=0.0)
             continue
         inputs = [fields[each] for each in node.all_input_nodes if each in fields]
-        if not inputs or output_shape(node) is None:
+        if node.op == "output" or not inputs or output_shape(node) is None:
             continue  # a constant, or no tensor (a size): no field of its own
         found = _field(node, inputs, modules)
         if isinstance(found, str):
-            raise ValueError(f"node {node.name} ({_op(node, modules)}) cannot be followed: {found}")
+            return fields, f"node {node.name} ({_op(node, modules)}) cannot be followed: {found}"
         fields[node] = found
-    (feature_map,) = output.args
+    return fields, None
+
+
+def field(graph_module: fx.GraphModule, resolution: int) -> Geometry:
+    """The geometry of the output of a `feature_graph` on a `resolution` px square image, as `walk` gives it for a
+    VGG's last layer; a ValueError names the node it cannot follow, and why."""
+    fields, stopped = node_fields(graph_module, resolution)
+    if stopped:
+        raise ValueError(stopped)
+    modules = dict(graph_module.named_modules())
+    (feature_map,) = next(reversed(graph_module.graph.nodes)).args
     if feature_map not in fields:
         raise ValueError(
             f"node {feature_map.name} ({_op(feature_map, modules)}) cannot be followed: it does not depend on the image"

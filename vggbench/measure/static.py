@@ -26,12 +26,13 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vggbench.measure._receptive_field import Geometry, walk
-from vggbench.measure.feature_map import feature_graph, field
+from vggbench.measure._receptive_field import Geometry, walk, window
+from vggbench.measure.feature_map import feature_graph, field, node_fields
 from vggbench.measure.taps import Window, padding_tap_share
 from vggbench.models.arch import VARIANTS, FactoryArch, ModelSpec
 from vggbench.models.factory import build_model
 from vggbench.models.schema import identity
+from vggbench.models.twins import traced
 from vggbench.models.vgg import VGG
 from vggbench.util.validate import InputError
 
@@ -179,40 +180,100 @@ def model_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     return pd.DataFrame([model_row(spec) for spec in _specs(specs)])
 
 
+def _layer_row(spec: ModelSpec, name: str, layer_type: str, placed: tuple[Window, Geometry] | None, **counts) -> dict:
+    """One leaf layer's row: its type, its window and output (`placed`; None past the walk), and `counts` (block,
+    a conv's channels, params, macs, padding_tap_share)."""
+    win, geometry = placed or (None, None)
+    channels = counts["channels"] or (None, None)
+    return {
+        **identity(spec),
+        "block": counts["block"],
+        "module": name,
+        "layer_type": layer_type,
+        "layer_in_channels": channels[0],
+        "layer_out_channels": channels[1],
+        "kernel_px": win and win.kernel,
+        "stride_px": win and win.stride,
+        "padding_px": win and win.padding,
+        "dilation": win and win.dilation,
+        "out_px": geometry and geometry.out_px,
+        "params": counts["params"],
+        "macs": counts["macs"],
+        "flops": 2 * counts["macs"],
+        "rf_px": geometry and geometry.rf_px,
+        "jump_px": geometry and geometry.jump_px,
+        "start_px": geometry and geometry.start_px,
+        "padding_tap_share": counts["padding_tap_share"],
+    }
+
+
+def _vgg_layer_rows(spec: ModelSpec) -> list[dict]:
+    cost = analyze(spec)
+    return [
+        _layer_row(
+            spec,
+            name,
+            layer_type,
+            cost.geometry.get(name),
+            block=cost.layer_blocks.get(name),
+            channels=cost.layer_channels.get(name),
+            params=cost.params[name],
+            macs=cost.macs.get(name, 0),
+            padding_tap_share=cost.padding_tap_share.get(name, math.nan),
+        )
+        for name, layer_type in cost.layer_types.items()
+    ]
+
+
+def _factory_layer_rows(spec: ModelSpec) -> list[dict]:
+    """A factory's net, one row per leaf layer in the order its traced graph first calls them, with the geometry of
+    its output as far as the field walk follows the graph (vggbench.measure.feature_map): none past the feature
+    map, nor past a node the walk cannot follow. No blocks: vggbench knows none in another's net."""
+    model = build_model(spec).eval()
+    macs = _fvcore_macs(model, spec)
+    graph_module = traced(model, (spec.in_channels, spec.resolution, spec.resolution))
+    fields = node_fields(graph_module, spec.resolution)[0]
+    leaves = _leaves(model)
+    rows, seen = [], set()
+    for node in graph_module.graph.nodes:
+        if node.op != "call_module" or node.target not in leaves or node.target in seen:
+            continue  # a module called again (shared weights) has its row from its first call
+        seen.add(node.target)
+        module = leaves[node.target]
+        fed = next((fields[each] for each in node.all_input_nodes if each in fields), None)
+        placed = None
+        if node in fields and fed is not None:
+            try:
+                placed = (window(module) or Window(1, 1, 0, 1), fields[node])
+            except ValueError:  # a window the walk does not model (ceil_mode)
+                placed = None
+        conv = isinstance(module, nn.Conv2d)
+        rows.append(
+            _layer_row(
+                spec,
+                node.target,
+                type(module).__name__,
+                placed,
+                block=None,
+                channels=(module.in_channels, module.out_channels) if conv else None,
+                params=sum(tensor.numel() for tensor in module.parameters()),
+                macs=macs.get(node.target, 0),
+                padding_tap_share=padding_tap_share(placed[0], fed.out_px) if conv and placed else math.nan,
+            )
+        )
+    return rows
+
+
 def layer_table(specs: Iterable[ModelSpec]) -> pd.DataFrame:
     """One row per leaf layer: window, output side, params, MACs and receptive field.
 
     Window and receptive-field columns are empty for the fully connected head,
-    where every unit sees the whole image; `padding_tap_share` is a conv's alone (NaN elsewhere).
+    where every unit sees the whole image; `padding_tap_share` is a conv's alone (NaN elsewhere). A factory's
+    net has no block numbers, and its geometry stops where the field walk does.
     """
     rows = []
     for spec in _specs(specs):
-        cost = analyze(spec)
-        for name, layer_type in cost.layer_types.items():
-            win, geometry = cost.geometry.get(name, (None, None))
-            channels = cost.layer_channels.get(name, (None, None))
-            rows.append(
-                {
-                    **identity(spec),
-                    "block": cost.layer_blocks.get(name),
-                    "module": name,
-                    "layer_type": layer_type,
-                    "layer_in_channels": channels[0],
-                    "layer_out_channels": channels[1],
-                    "kernel_px": win and win.kernel,
-                    "stride_px": win and win.stride,
-                    "padding_px": win and win.padding,
-                    "dilation": win and win.dilation,
-                    "out_px": geometry and geometry.out_px,
-                    "params": cost.params[name],
-                    "macs": cost.macs.get(name, 0),
-                    "flops": 2 * cost.macs.get(name, 0),
-                    "rf_px": geometry and geometry.rf_px,
-                    "jump_px": geometry and geometry.jump_px,
-                    "start_px": geometry and geometry.start_px,
-                    "padding_tap_share": cost.padding_tap_share.get(name, math.nan),
-                }
-            )
+        rows += _factory_layer_rows(spec) if isinstance(spec.arch, FactoryArch) else _vgg_layer_rows(spec)
     table = pd.DataFrame(rows)
     integer_columns = [
         "block",

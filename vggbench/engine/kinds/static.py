@@ -131,9 +131,9 @@ class Static(Kind):
 
         from vggbench.measure import static
 
-        if config.grid.factory is not None:  # a factory's net has no blocks or walked layers of vggbench's
-            return {"static": rows, "blocks": pd.DataFrame(), "layers": pd.DataFrame()}
         models = config.models()
+        if config.grid.factory is not None:  # a factory's net has layers but no blocks of vggbench's
+            return {"static": rows, "blocks": pd.DataFrame(), "layers": static.layer_table(models)}
         return {"static": rows, "blocks": static.block_table(models), "layers": static.layer_table(models)}
 
     def summarize(self, rows):
