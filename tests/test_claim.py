@@ -607,6 +607,14 @@ def test_training_flags_stay_off_the_rows_that_training_does_not_touch():
     assert static.sum() == 2 and table.loc[static, "validity"].isna().all()
     trained = table["claim"].isin(["higher accuracy", "trains reliably"]) & (table["baseline"] == "single")
     assert trained.sum() >= 2 and table.loc[trained, "validity"].str.contains("still learning").all()
+    # At 32 px the static rows carry the padding flags alone: the comparison is still named once, with all its flags.
+    narrow = {**WIDE, "resolution": 32, "batch_norm": False}  # as a run's train rows name it
+    specs = vggbench.grid(["vgg11"], ["stack", "single"], ratios=[8], resolutions=[32])
+    table = claim.claim_table({"static": _static_of(specs), "train": _curves(arms, keys=narrow)})
+    (named,) = flags.flagged(table)
+    overhang = "single's 5x5 kernel is wider than the map in blocks 4, 5 (4 and 2 px)"
+    assert named.startswith(f"vgg11 r8 at 32 px, stack against single: {overhang}; ")
+    assert named.count(overhang) == 1 and named.endswith("above the plateau gain 0.005)")
 
 
 def test_a_flag_on_an_interaction_row_names_the_arm_by_its_batch_norm():

@@ -189,8 +189,22 @@ def flagged(claims: pd.DataFrame) -> list[str] | None:
     if "analysis" in found:  # an interaction row joins two comparisons named already
         found = found[found["analysis"] != INTERACTION_ROW]
     keys = [key for key in NAMED_BY if key in found]
-    comparisons = found[[*keys, "validity"]].drop_duplicates().to_dict("records")
-    return [f"{_group_name(row)}: {row['validity']}" for row in comparisons]  # a cell joins its flags by ;
+    # A comparison's rows may hold different flags (its parameter count none of the training's): it is named once,
+    # with every flag any of its rows holds, in the order the claim table first names the comparisons.
+    order: dict[tuple, int] = {}
+    for index, row in enumerate(claims.to_dict("records")):
+        order.setdefault(_comparison(row, keys), index)
+    merged: dict[tuple, tuple[dict, dict]] = {}
+    for row in found.to_dict("records"):
+        flags = merged.setdefault(_comparison(row, keys), (row, {}))[1]
+        flags.update(dict.fromkeys(row["validity"].split("; ")))  # a cell joins its flags by "; "
+    ranked = sorted(merged.items(), key=lambda item: order[item[0]])
+    return [f"{_group_name(named)}: {'; '.join(flags)}" for _, (named, flags) in ranked]
+
+
+def _comparison(row: dict, keys: list[str]) -> tuple[str, ...]:
+    """What names a row's comparison, as text: an empty cell (NaN) equals another."""
+    return tuple(str(row.get(key)) for key in keys)
 
 
 def sentence(claims: pd.DataFrame) -> str:
