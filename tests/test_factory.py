@@ -14,6 +14,7 @@ from torch import nn
 
 import vggbench
 from vggbench.api import load_run
+from vggbench.cli import main
 from vggbench.engine import study
 from vggbench.engine.config import load_config
 from vggbench.engine.contract import Trial
@@ -332,6 +333,14 @@ def test_a_factory_s_layer_table_counts_each_layer_and_follows_the_field_up_to_t
     single = layer_table([load_config(**STUDY).models()[1]])
     fives = single[single["layer_type"] == "Conv2d"]
     assert list(fives["kernel_px"]) == [5, 5] and list(fives["rf_px"]) == [5, 14]
+
+
+def test_static_prints_a_factory_s_layers_and_says_why_it_has_no_blocks(user_nets, capsys):
+    assert main(["static", "--factory", "user_nets:build", "--resolution", "16", "--blocks", "--layers"]) == 0
+    out = capsys.readouterr().out
+    assert "(no rows: vggbench knows no blocks in a factory's net; --layers lists its layers)" in out
+    layers = out.split("Per-layer")[1]
+    assert "AdaptiveAvgPool2d" in layers and "Linear" in layers
 
 
 def test_the_field_of_resnet_18_is_computed_by_hand_through_its_residual_joins():

@@ -144,8 +144,8 @@ def text(table: pd.DataFrame, where: str = "the CSV", width: int = WIDTH, right=
     """`table` in human units and at most `width` characters a line; the columns that did not fit named below,
     with `where` they are, and the blanks of a summary explained. Columns named in `right` (numbers as text)
     are aligned right, as numbers are."""
-    if table.empty and not len(table.columns):
-        return "(no rows)"
+    if table.empty and not len(table.columns):  # a kind may say why it made none (DataFrame.attrs["why"])
+        return f"(no rows: {table.attrs['why']})" if table.attrs.get("why") else "(no rows)"
     lines, left_out = _layout(table, width, right)
     notes = [blank_accuracy(table)]
     if left_out and len(table) > 1:  # too wide: what every row shares goes below the table, once

@@ -133,7 +133,9 @@ class Static(Kind):
 
         models = config.models()
         if config.grid.factory is not None:  # a factory's net has layers but no blocks of vggbench's
-            return {"static": rows, "blocks": pd.DataFrame(), "layers": static.layer_table(models)}
+            blocks = pd.DataFrame()
+            blocks.attrs["why"] = "vggbench knows no blocks in a factory's net; --layers lists its layers"
+            return {"static": rows, "blocks": blocks, "layers": static.layer_table(models)}
         return {"static": rows, "blocks": static.block_table(models), "layers": static.layer_table(models)}
 
     def summarize(self, rows):
