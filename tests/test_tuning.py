@@ -148,7 +148,7 @@ def test_each_arm_wins_or_loses_at_its_own_best_recipe(tmp_path, monkeypatch, ti
     with sqlite3.connect(root / "tuning.db") as database:  # Optuna's own record of the same search
         assert database.execute("select count(*) from trials").fetchone() == (24,)
     said = (root / "claim.md").read_text()  # the claim reads the record the search wrote
-    assert "## Recipes" in said and "tried 12 candidates per arm, each trained on 2 seeds" in said
+    assert "## Recipes" in said and "tried 12 candidates per arm, each trained on seeds 100 and 101" in said
     assert "lr_sensitivity" in (root / "report.html").read_text()
 
 
