@@ -15,6 +15,7 @@ from vggbench import ModelSpec
 from vggbench.measure import speed
 from vggbench.measure.flops import step_flops
 from vggbench.measure.setups import SpeedSetup
+from vggbench.measure.static import model_row
 
 SEED_BATCH = 64
 
@@ -24,7 +25,7 @@ SEED_BATCH = 64
 def test_seed_model(timed, variant, mode):
     spec = ModelSpec("vgg11", variant, ratio=8)
     step, _ = speed.make_step(spec, SpeedSetup(mode=mode, device=DEVICE, batch_size=SEED_BATCH))
-    macs = speed.analyze(spec).macs[""] * SEED_BATCH
+    macs = model_row(spec)["macs"] * SEED_BATCH
     median_s = timed(
         step,
         flops=step_flops(spec, mode) * SEED_BATCH,
