@@ -14,7 +14,7 @@ from vggbench.engine import registry
 from vggbench.engine.config import Rules
 from vggbench.engine.contract import Kind, Table
 from vggbench.models.schema import identity, spec_from_identity
-from vggbench.reporting import claim, page
+from vggbench.reporting import claim, page, terminal
 from vggbench.stats import correctness
 from vggbench.stats import hypothesis as stats
 from vggbench.verdicts import flags, padding
@@ -523,19 +523,19 @@ def test_claim_md_names_the_flagged_comparisons_and_what_the_flags_mean(tmp_path
         "92% of its taps on zero padding in blocks 3, 4, 5 (8, 4 and 2 px), over 33%"
     )
     fits = "single-fits's 7x7 kernel puts 38% of its taps on zero padding in block 3 (8 px), over 33%"
-    sentence = flags.sentence(claims)
-    assert sentence.startswith(
-        "Flagged comparisons (the validity column): vgg16 r8 at 32 px, stack against single: "
-        f"{single}. vgg16 r8 at 32 px, stack against single-fits: {fits}. Flags describe and change no verdict."
-    )
-    assert sentence.count("stack against") == 2
-    interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
-    joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
-    assert flags.sentence(joined) == sentence  # it joins comparisons already named: not named again
     assert flags.flagged(claims) == [
         f"vgg16 r8 at 32 px, stack against single: {single}",
         f"vgg16 r8 at 32 px, stack against single-fits: {fits}",
     ]
+    interaction = {**claims[claims["validity"].notna()].iloc[0].to_dict(), "analysis": "interaction"}
+    joined = pd.concat([claims, pd.DataFrame([{**interaction, "batch_norm": math.nan}])], ignore_index=True)
+    assert flags.flagged(joined) == flags.flagged(claims)  # it joins comparisons already named: not named again
+    # The terminal lists them too, a comparison a line (wrapped lines indented under it), then what they mean.
+    printed = terminal.claim_text(claims).split(flags.FLAGGED)[1].splitlines()
+    starts = [line for line in printed if line.startswith("- ")]
+    compared = [f"- vgg16 r8 at 32 px, stack against {rival}" for rival in ("single", "single-fits")]
+    assert [line.split(":")[0] for line in starts] == compared
+    assert all(len(line) <= terminal.WIDTH for line in printed) and " ".join(printed).endswith("or not it failed.")
     listed = f"{flags.FLAGGED}\n\n- vgg16 r8 at 32 px, stack against single: {single}\n"  # claim.md: a list
     assert listed in text and text.index(listed) < text.index(flags.rules()) < text.index("At a glance")
     assert f"| {single} |" in text  # the flags in the part's table, beside the verdict

@@ -136,8 +136,10 @@ def _layout(table: pd.DataFrame, width: int, right=()) -> tuple[list[str], list[
     return lines, left_out
 
 
-def wrapped(text: str, width: int = WIDTH) -> str:
-    return "\n".join(textwrap.wrap(printable(text), width, break_on_hyphens=False)) if text else ""
+def wrapped(text: str, width: int = WIDTH, indent: str = "") -> str:
+    """`text` in lines of at most `width` characters, the lines after the first indented by `indent`."""
+    lines = textwrap.wrap(printable(text), width, break_on_hyphens=False, subsequent_indent=indent)
+    return "\n".join(lines) if text else ""
 
 
 def text(table: pd.DataFrame, where: str = "the CSV", width: int = WIDTH, right=()) -> str:
@@ -326,5 +328,8 @@ def claim_text(claims: pd.DataFrame, where: str = "claim.md and claim.csv", widt
         )
     ]
     notes = [f"(not shown here: {notes[0]}; {where} hold every row and column)"] if notes[0] else []
-    notes.append(flags.sentence(parts) if parts.get("validity", pd.Series(dtype=object)).notna().any() else "")
-    return "\n\n".join([*blocks, *(wrapped(note, width) for note in notes if note)])
+    notes = [wrapped(note, width) for note in notes]
+    if parts.get("validity", pd.Series(dtype=object)).notna().any():  # a line per flagged comparison, as claim.md
+        listed = [wrapped(f"- {comparison}", width, indent="  ") for comparison in flags.flagged(parts)]
+        notes.append("\n".join([flags.FLAGGED, *listed, wrapped(flags.rules(), width)]))
+    return "\n\n".join([*blocks, *notes])

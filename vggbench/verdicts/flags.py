@@ -205,12 +205,3 @@ def flagged(claims: pd.DataFrame) -> list[str] | None:
 def _comparison(row: dict, keys: list[str]) -> tuple[str, ...]:
     """What names a row's comparison, as text: an empty cell (NaN) equals another."""
     return tuple(str(row.get(key)) for key in keys)
-
-
-def sentence(claims: pd.DataFrame) -> str:
-    """`flagged` and `rules` as one paragraph ('' for a claim table made before `validity`)."""
-    found = flagged(claims)
-    if found is None:
-        return ""
-    named = " ".join(f"{comparison}." for comparison in found)
-    return f"{FLAGGED} {named} {rules()}" if found else f"{NONE_FLAGGED} {rules()}"
