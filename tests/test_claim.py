@@ -583,6 +583,11 @@ def test_an_arm_still_learning_at_its_last_epoch_is_flagged_with_its_gain():
     assert loose["validity"].isna().all()
 
 
+def test_a_gain_just_above_the_plateau_gain_is_written_apart_from_it():
+    # 0.00523 rounds to the plateau gain's 0.005 at three decimals: a flag saying "+0.005, above 0.005" reads wrong.
+    assert flags._gain(0.00523, 0.005) == "+0.0052" and flags._gain(0.0867, 0.005) == "+0.087"
+
+
 def test_runs_at_chance_for_an_epoch_are_counted_per_arm():
     # Two single-kernel runs at chance (at most 0.12 with ten classes), one in its first epoch, one in its second.
     arms = {

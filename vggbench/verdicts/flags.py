@@ -115,6 +115,13 @@ def _arm_name(arm: str, model: dict, loose: list[str]) -> str:
     return " ".join(words)
 
 
+def _gain(gain: float, plateau: float) -> str:
+    """A last-epoch gain to three decimals, or as many more as it takes to read apart from the plateau gain it
+    exceeds ('+0.0052' beside 0.005, where '+0.005' would read as equal)."""
+    places = next((places for places in (3, 4, 5) if round(gain, places) != round(plateau, places)), 6)
+    return f"{gain:+.{places}f}"
+
+
 def _training_flags(row: dict, arms: tuple[str, str], evidence: pd.DataFrame) -> list[str]:
     """Each arm's models (those the row's identity names): still learning at the last epoch, runs at chance."""
     if evidence.empty:
@@ -131,7 +138,8 @@ def _training_flags(row: dict, arms: tuple[str, str], evidence: pd.DataFrame) ->
             if model["still_learning"]:
                 flags.append(
                     f"{name} still learning at its last epoch (mean test-accuracy gain "
-                    f"{model['last_epoch_gain']:+.3f}, above the plateau gain {model['plateau_gain']:g})"
+                    f"{_gain(model['last_epoch_gain'], model['plateau_gain'])}, above the plateau gain "
+                    f"{model['plateau_gain']:g})"
                 )
             if model["at_chance"]:
                 flags.append(
