@@ -6,8 +6,9 @@ step of the trainer per call. Every setting is timed in alternation with the oth
 with the CPU's threads (in lanes: shared out among the lanes),
 and compared with plain fp32 NCHW training of one seed as a ratio of images per second
 (K seeds train K images per image of batch), with a two-stage bootstrap 95% interval.
-The table goes to results/train-settings-DEVICE.csv; the trainer's defaults per device
-(vggbench/measure/setups.py, DEVICE_DEFAULTS) are chosen from it.
+The table goes to runs/train-settings-DEVICE.csv, beside the main job's study: a run of the suites measures this
+machine, and the published table (results/train-settings-cpu.csv, from which the trainer's defaults per device in
+vggbench/measure/setups.py, DEVICE_DEFAULTS, were chosen) changes only when it is copied there on purpose.
 """
 
 import functools
@@ -25,7 +26,7 @@ from vggbench.measure.setups import SpeedSetup, TrainConfig
 
 SPEC = ModelSpec("vgg13", "stack", ratio=8, resolution=32)
 BATCH = 64
-RESULTS = Path(__file__).parents[1] / "results" / f"train-settings-{DEVICE}.csv"
+OUT = Path(__file__).parents[1] / "runs" / f"train-settings-{DEVICE}.csv"
 # (name, settings); the first is the reference.
 SETTINGS = [
     ("fp32", {"channels_last": False, "precision": "fp32"}),
@@ -89,7 +90,7 @@ def test_training_step_per_setting(benchmark):
             }
         )
     table = pd.DataFrame(rows)
-    RESULTS.parent.mkdir(exist_ok=True)
-    table.to_csv(RESULTS, index=False)
+    OUT.parent.mkdir(exist_ok=True)
+    table.to_csv(OUT, index=False)
     benchmark.extra_info["speedups"] = dict(zip(table["setting"], table["speedup_vs_fp32"].round(3), strict=True))
     assert (table["img_per_s"] > 0).all()
