@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from vggbench.models.schema import RECIPE, SCHEDULE, given
+from vggbench.models.schema import BESIDE_MODEL, RECIPE, SCHEDULE, given
 
 # Fixed looks per variant, so that stack is the same blue in every figure; other variants cycle.
 VARIANT_STYLE = {
@@ -42,11 +42,6 @@ def new_figure(width_in: float, height_in: float):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width_in, height_in), layout="constrained")
-
-
-# What a model's label names beside the model where the rows drawn hold several: the input's side, the training
-# schedule (a run of several budgets) and the recipe (tuned runs with the shared recipe kept beside).
-BESIDE_MODEL = ("resolution", SCHEDULE, RECIPE)
 
 
 def varying(table: pd.DataFrame) -> set[str]:

@@ -49,6 +49,9 @@ SCHEDULE = "schedule_epochs"
 RECIPE, TUNED, SHARED = "recipe", "tuned", "shared"
 RUN_KEYS = (*MODEL_KEYS, SCHEDULE, RECIPE)  # what tells runs of a seed apart, where a table has them
 GROUP_KEYS = tuple(key for key in RUN_KEYS if key != "variant")
+# What tells a model's rows apart beside its name where a run holds several: the input's side, the training schedule
+# (a run of several budgets) and the recipe (tuned runs with the shared recipe kept beside); labels name them.
+BESIDE_MODEL = ("resolution", SCHEDULE, RECIPE)
 # A row that stands for more models than its identity names says which (its `stands_for`): an untrained effective
 # field measured once for the models with and without batch norm, whose initial weights are the same
 # (vggbench.engine.kinds.erf says why).

@@ -213,8 +213,10 @@ SUMMARY_SHOWN = (
 def summary_text(summary: pd.DataFrame, where: str = "summary.csv", width: int = WIDTH) -> str:
     """The study's summary: the model, its counts, its runs (those that failed too) and accuracy, and the
     throughputs; a resolution, schedule or recipe column only where it varies, batch norm only where it is on."""
+    from vggbench.models.schema import BESIDE_MODEL
+
     shown = [column for column in SUMMARY_SHOWN if column in summary]
-    for column in ("resolution", "schedule_epochs", "recipe"):  # a model's rows at several budgets differ in these
+    for column in BESIDE_MODEL:  # a model's rows at several budgets or recipes differ in these alone
         if len(summary) and column in shown and summary[column].nunique() <= 1:
             shown.remove(column)
     if len(summary) and "batch_norm" in shown and not summary["batch_norm"].astype(bool).any():

@@ -193,7 +193,8 @@ def judged_runs(train: pd.DataFrame) -> pd.DataFrame:
     return final_runs(at_chosen_recipes(train))
 
 
-TUNED_NOTE = "each arm trained at its own chosen recipe (tuning.json), which may differ between the arms"
+CHOSEN = "each arm trained at its own chosen recipe (tuning.json)"
+TUNED_NOTE = f"{CHOSEN}, which may differ between the arms"
 SHARED_NOTE = "runs at the config's shared recipe, every seed trained at it: numbers beside the chosen recipes' rows"
 
 
@@ -251,11 +252,10 @@ def with_recipe_note(note: str, row: dict, train: pd.DataFrame) -> str:
     differ = _differing(row, train)
     if differ is None:
         return note
-    chosen = TUNED_NOTE.split(",")[0]  # "each arm trained at its own chosen recipe (tuning.json)"
     said = (
-        f"{chosen}, the same for both arms"
+        f"{CHOSEN}, the same for both arms"
         if not differ
-        else (f"{chosen}, and the two differ ({'; '.join(differ)}): the difference is the recipes' as well")
+        else f"{CHOSEN}, and the two differ ({'; '.join(differ)}): the difference is the recipes' as well"
     )
     return note.replace(TUNED_NOTE, said)
 
